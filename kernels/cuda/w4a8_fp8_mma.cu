@@ -1,0 +1,5 @@
+/* W4A8_FP8 tiled mma.sync GEMM: the kernel is w8a8_mma.cuh with these operand types. */
+#include "qg_prelude.cuh"
+#define QG_AT 1
+#define QG_WB 4
+#include "w8a8_mma.cuh"

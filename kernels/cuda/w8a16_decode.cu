@@ -1,0 +1,22 @@
+/*
+ * W8A16 GEMM for small M (decode, M <= 64): the W4A16 decode structure with int8 weights
+ * (k tiles of 64: a stage holds as many weight bytes as w4a16_decode's) and the per-channel
+ * scale applied to the f32 sums in the epilogue.
+ * Variant parameters: QG_ACT (1 f16, 2 bf16), QG_MT (m16 tiles per row tile).
+ * The main loop is kernels/cuda/w4a16_gemm.cuh; tile constants must match src/family_w8a16_decode.c.
+ */
+#include "qg_prelude.cuh"
+
+#if !defined(QG_ACT) || !defined(QG_MT)
+#error "w8a16_decode needs QG_ACT and QG_MT"
+#endif
+
+#define QG_WBITS 8
+#define QG_WM (16 * QG_MT)
+#define QG_BM QG_WM
+#define QG_BN 256
+#define QG_BK 64
+#define QG_STAGES 4
+#define QG_MINB 2
+
+#include "w4a16_gemm.cuh"

@@ -1,0 +1,145 @@
+/*
+ * Device helpers of the dynamic-activation GEMMs (W8A8_FP8/INT8, W4A8_FP8/INT8): 8-bit mma.sync
+ * wrappers, int4 -> 8-bit conversions in registers, the scaled epilogue store. Included by
+ * w8a8_gemv.cu and w8a8_mma.cu after qg_prelude.cuh.
+ *
+ * Compile-time parameters shared by those kernels:
+ *   QG_AT  1: e4m3 x e4m3 (f32 accumulate, sm_89+)   2: s8 x s8 (s32 accumulate, sm_80+)
+ *   QG_WB  8: 8-bit weights [N,K]   4: int4 weights (layout per QG_AT, docs/formats.md)
+ * Runtime `flags` (QG_DYN_*) select the output dtype, bias and scale granularities, so one
+ * compiled variant serves every problem class of its scheme.
+ */
+#pragma once
+
+#ifndef QG_AT
+#define QG_AT 1
+#endif
+#ifndef QG_WB
+#define QG_WB 8
+#endif
+
+#define QG_DYN_OUT_F16 1        /* output f16 (else bf16) */
+#define QG_DYN_BIAS 2           /* add bias[n] (same dtype as the output) */
+#define QG_DYN_W_PER_TENSOR 4   /* w_scale[0] for every row (8-bit weights) */
+#define QG_DYN_A_PER_TENSOR 8   /* a_scale[0] for every token */
+#define QG_DYN_PAIR_STORE 16    /* c and ldc allow 4-byte stores of column pairs */
+
+#if QG_AT == 2
+typedef int qg_acc_t; /* exact integer accumulation */
+#else
+typedef float qg_acc_t;
+#endif
+
+/* D = A(16x32, row) * B(32x8, col) + C. Fragments as in kernel_notes.md section 2. */
+QG_DEVICE void qg_mma_16832(qg_acc_t d[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
+#if QG_AT == 2
+    asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, "
+                 "{%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+                 : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#else
+    asm volatile("mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 {%0,%1,%2,%3}, "
+                 "{%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#endif
+}
+
+QG_DEVICE uint32_t qg_prmt(uint32_t a, uint32_t b, uint32_t sel) {
+    uint32_t d;
+    asm("prmt.b32 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(sel));
+    return d;
+}
+
+QG_DEVICE uint32_t qg_lop3_and_or(uint32_t a, uint32_t b, uint32_t c) { /* (a & b) | c */
+    uint32_t d;
+    asm("lop3.b32 %0, %1, %2, %3, 0xEA;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+    return d;
+}
+
+/*
+ * 8 int4 (4-bit two's complement, nibble i = bits 4i..4i+3) -> 8 e4m3 bytes, exactly
+ * (-8..7 are e4m3 values). lo = nibbles 0..3, hi = nibbles 4..7, in order.
+ * prmt looks a byte up in an 8-byte table by the low 3 bits of each selector nibble; a set
+ * bit 3 instead replicates the sign of the selected byte. So P = positive table (0x00 for
+ * negative nibbles), N = negative table indexed by n^8 (0xFF for positive nibbles), and a
+ * mask M that is 0xFF where the nibble is negative: result = (N & M) | P.
+ */
+QG_DEVICE void qg_i4x8_to_e4m3x8(uint32_t w, uint32_t &lo, uint32_t &hi) {
+    const uint32_t TP0 = 0x44403800u, TP1 = 0x4E4C4A48u; /* e4m3(0..3), e4m3(4..7) */
+    const uint32_t TN0 = 0xCACCCED0u, TN1 = 0xB8C0C4C8u; /* e4m3(-8..-5), e4m3(-4..-1) */
+    const uint32_t ws = w << 4, wx = w ^ 0x88888888u;
+    lo = qg_lop3_and_or(qg_prmt(TN0, TN1, wx), qg_prmt(ws, w, 0xD9C8u), qg_prmt(TP0, TP1, w));
+    hi = qg_lop3_and_or(qg_prmt(TN0, TN1, wx >> 16), qg_prmt(ws, w, 0xFBEAu),
+                        qg_prmt(TP0, TP1, w >> 16));
+}
+
+/* 8 int4 in "fragment order" (byte j: low nibble -> lo byte j, high nibble -> hi byte j) ->
+ * int8 bytes holding 16*v: the nibble moved to the top of its byte is already the two's
+ * complement byte of 16*v. The epilogue divides by 16 (exact, folded into the group scale). */
+QG_DEVICE void qg_i4x8_to_s8x8_x16(uint32_t w, uint32_t &lo, uint32_t &hi) {
+    lo = (w << 4) & 0xF0F0F0F0u;
+    hi = w & 0xF0F0F0F0u;
+}
+
+/* Epilogue: one output element pair (n, n+1) of token m: v * a_scale * w_scale (+ bias). */
+struct qg_dyn_epi {
+    const float *a_scale;
+    const float *w_scale; /* NULL: no weight scale (W4: already applied per group) */
+    const uint16_t *bias;
+    uint16_t *c;
+    long long ldc;
+    int M, N, flags;
+};
+
+QG_DEVICE uint16_t qg_dyn_cvt_out(float v, int flags) {
+    return (flags & QG_DYN_OUT_F16) ? qg_f32_to_f16(v) : qg_f32_to_bf16(v);
+}
+
+QG_DEVICE float qg_dyn_out_f32(uint16_t v, int flags) {
+    return (flags & QG_DYN_OUT_F16) ? qg_f16_to_f32(v) : qg_bf16_to_f32(v);
+}
+
+/* Store columns n and n+1 of token m (either may be out of range). */
+QG_DEVICE void qg_dyn_store2(const qg_dyn_epi &e, int m, int n, float v0, float v1) {
+    if (m >= e.M || n >= e.N) return;
+    const float sa = e.a_scale[(e.flags & QG_DYN_A_PER_TENSOR) ? 0 : m];
+    float s0 = sa, s1 = sa;
+    if (e.w_scale) {
+        if (e.flags & QG_DYN_W_PER_TENSOR) {
+            s0 *= e.w_scale[0];
+            s1 = s0;
+        } else {
+            s0 *= e.w_scale[n];
+            s1 *= (n + 1 < e.N) ? e.w_scale[n + 1] : 0.f;
+        }
+    }
+    v0 *= s0;
+    v1 *= s1;
+    if (e.flags & QG_DYN_BIAS) {
+        v0 += qg_dyn_out_f32(e.bias[n], e.flags);
+        if (n + 1 < e.N) v1 += qg_dyn_out_f32(e.bias[n + 1], e.flags);
+    }
+    uint16_t *p = e.c + (long long)m * e.ldc + n;
+    if ((e.flags & QG_DYN_PAIR_STORE) && n + 1 < e.N) {
+        const uint32_t pk = (e.flags & QG_DYN_OUT_F16) ? qg_pack_f16x2(v0, v1) : qg_pack_bf16x2(v0, v1);
+        *(uint32_t *)p = pk;
+    } else {
+        p[0] = qg_dyn_cvt_out(v0, e.flags);
+        if (n + 1 < e.N) p[1] = qg_dyn_cvt_out(v1, e.flags);
+    }
+}
+
+/* 16-byte read-only load through L1 (activations: reused by every CTA). */
+QG_DEVICE qg_u32x4 qg_ld_nc_u32x4(const void *p) {
+    qg_u32x4 r;
+    asm volatile("ld.global.nc.v4.u32 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p));
+    return r;
+}
+
+QG_DEVICE uint32_t qg_ld_nc_u32(const void *p) {
+    uint32_t r;
+    asm volatile("ld.global.nc.u32 %0, [%1];" : "=r"(r) : "l"(p));
+    return r;
+}

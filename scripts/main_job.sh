@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Main job: tune a model's linear shapes on this GPU, then run the benchmark sweep beside
+# cuBLASLt/torch, and write the report under bench/results/<gpu>/.
+#   scripts/main_job.sh (--model NAME | --hf-config FILE) [--schemes LIST] [--m LIST]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+model_args=()
+schemes="w4a16,w8a16,w8a8-fp8,w8a8-int8"
+ms="1,16,128,1024,4096"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --model|--hf-config) model_args=("$1" "$2"); shift ;;
+    --schemes) schemes=$2; shift ;;
+    --m) ms=$2; shift ;;
+    -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
+    *) echo "main_job.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ ${#model_args[@]} -eq 2 ] || model_args=(--model llama-3-8b)
+
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build-release -j "$(nproc)" >/dev/null
+if ! build-release/qgemm info | grep -q '^device: [^n]'; then
+  build-release/qgemm info
+  echo "main_job.sh: no GPU on this machine: nothing to tune or benchmark" >&2
+  exit 1
+fi
+gpu=$(build-release/qgemm info | sed -n 's/^device: \([^,]*\),.*/\1/p' | tr 'A-Z' 'a-z' | tr -cs 'a-z0-9' '-' | sed 's/-$//')
+out=bench/results/$gpu
+mkdir -p "$out"
+db=$out/tuning.json
+build-release/qgemm tune "${model_args[@]}" --schemes "$schemes" --m "$ms" -o "$db"
+QGEMM_LIBRARY=$PWD/build-release/libqgemm.so python3 bench/torch_compare.py --m "$ms" \
+  --tuning-db "$db" --out "$out/bench.json" | tee "$out/bench.txt"
+python3 bench/report.py "$out/bench.json" "$out" > "$out/report.md"
+echo "report: $out/report.md"

@@ -1,0 +1,87 @@
+/* qg_check_catalog: compile every variant for one architecture on a thread pool (no device). */
+#include "backend.h"
+#include "jit.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct {
+    const char *arch;
+    qg_check_callback cb;
+    void *user;
+    atomic_int next;
+    atomic_int compiled, failed, skipped;
+    pthread_mutex_t cb_lock; /* callbacks are serialized so the caller needs no locking */
+} check_job;
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void *worker(void *arg) {
+    check_job *j = arg;
+    for (;;) {
+        int i = atomic_fetch_add(&j->next, 1);
+        const qg_variant *v = qg_catalog_get(i);
+        if (!v) break;
+        if (!qg_family_targets_arch(v->family, j->arch)) {
+            atomic_fetch_add(&j->skipped, 1);
+            continue;
+        }
+        void *image = NULL;
+        size_t size = 0;
+        char *log = NULL;
+        double ms = 0;
+        qg_status s = qg_jit_compile(v, j->arch, &image, &size, &log, &ms);
+        if (s == QG_SUCCESS && size == 0) s = QG_ERR_COMPILE;
+        atomic_fetch_add(s == QG_SUCCESS ? &j->compiled : &j->failed, 1);
+        if (j->cb) {
+            pthread_mutex_lock(&j->cb_lock);
+            j->cb(j->user, v->id, s, log ? log : (s ? qg_last_error(NULL) : ""), ms / 1000.0);
+            pthread_mutex_unlock(&j->cb_lock);
+        }
+        free(image);
+        free(log);
+    }
+    return NULL;
+}
+
+qg_status qg_check_catalog(const char *arch, int threads, qg_check_callback callback, void *user,
+                           qg_check_result *out) {
+    QG_RETURN_IF(NULL, !arch, QG_ERR_NULL_POINTER, "arch is NULL");
+    const int cc = qg_arch_cc(arch);
+    QG_RETURN_IF(NULL, strncmp(arch, "gfx", 3) != 0 && cc < 70, QG_ERR_INVALID_ARGUMENT,
+                 "unknown architecture '%s' (sm_80, sm_89, sm_90a, gfx90a, ...)", arch);
+    const qg_compiler *comp = qg_compiler_for_arch(arch);
+    char why[512];
+    QG_RETURN_IF(NULL, comp->load(why, sizeof why) != QG_SUCCESS, QG_ERR_NO_COMPILER, "%s", why);
+    if (threads <= 0) threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (threads <= 0) threads = 1;
+    if (threads > 64) threads = 64;
+
+    check_job j = {.arch = arch, .cb = callback, .user = user};
+    pthread_mutex_init(&j.cb_lock, NULL);
+    double t0 = now_s();
+    pthread_t tid[64];
+    int started = 0;
+    for (; started < threads; started++)
+        if (pthread_create(&tid[started], NULL, worker, &j) != 0) break;
+    if (started == 0) worker(&j);
+    for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
+    pthread_mutex_destroy(&j.cb_lock);
+    if (out) {
+        out->compiled = j.compiled;
+        out->failed = j.failed;
+        out->skipped = j.skipped;
+        out->seconds = now_s() - t0;
+    }
+    QG_RETURN_IF(NULL, j.failed > 0, QG_ERR_COMPILE, "%d of %d variants failed to compile for %s",
+                 (int)j.failed, (int)(j.failed + j.compiled), arch);
+    return QG_SUCCESS;
+}

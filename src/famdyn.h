@@ -1,0 +1,38 @@
+/*
+ * Launch and cost helpers shared by the dynamic-activation kernel families
+ * (src/family_w8a8_*.c, src/family_w4a8_*.c). Flag values match kernels/cuda/w8a8_dyn.cuh.
+ */
+#ifndef QG_FAMDYN_H
+#define QG_FAMDYN_H
+
+#include "catalog.h"
+#include "schemes.h"
+
+#define QG_DYN_FLAG_OUT_F16 1
+#define QG_DYN_FLAG_BIAS 2
+#define QG_DYN_FLAG_W_TENSOR 4
+#define QG_DYN_FLAG_A_TENSOR 8
+#define QG_DYN_FLAG_PAIR 16
+
+/* Parameter positions: gemv {rw, mt, warps, uk}; tiled {bm, bn, wm, wn, st}. */
+enum { QG_DYN_P_RW = 0, QG_DYN_P_MT = 1, QG_DYN_P_WARPS = 2, QG_DYN_P_UK = 3 };
+enum { QG_DYN_P_BM = 0, QG_DYN_P_BN = 1, QG_DYN_P_WM = 2, QG_DYN_P_WN = 3, QG_DYN_P_ST = 4 };
+
+int qg_dyn_smem_limit(int cc);
+int qg_dyn_mma_smem(const int *v, int wbits);
+int qg_dyn_common_supports(const qg_problem *p, int cc, int min_cc, char *why, size_t why_len);
+
+/* Check alignment, build the common argument list and launch (grid gx x gy). */
+qg_status qg_dyn_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, const qg_gemm_args *g,
+                        unsigned gx, unsigned gy, unsigned block, unsigned smem, void *stream);
+qg_status qg_dyn_gemv_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, const void *args,
+                             const int *v, void *stream);
+qg_status qg_dyn_mma_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, const void *args,
+                            const int *v, void *stream);
+
+/* Estimated microseconds (heuristic dispatch without a tuning entry). */
+double qg_dyn_gemv_cost(const qg_problem *p, const int *v, const qg_device_info *dev, int wbits);
+double qg_dyn_tile_cost(const qg_problem *p, int bm, int bn, double tops, int ctas_per_sm,
+                        const qg_device_info *dev, int wbits);
+
+#endif

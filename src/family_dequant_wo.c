@@ -1,0 +1,74 @@
+/*
+ * dequant_wo: packed W4A16 / W8A16 weights -> bf16 or f16 [N, K] row-major on the GPU
+ * (kernels/cuda/dequant_wo.cu), bit-exact with qg_dequantize_weight_host rounded to the output
+ * dtype. One warp per (64-row slab, 32-k chunk), 8 warps per CTA. Parameter: wbits (4, 8).
+ */
+#include "catalog.h"
+#include "jit.h"
+#include "scheme_w4a16.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+/* Member for member struct qg_dq_params of kernels/cuda/dequant_wo.cu. */
+typedef struct {
+    const void *w, *scale, *zero;
+    void *out;
+    int32_t n, k, kp, groups, gs_log2, scale_bf16, out_bf16, vec_ok;
+} dq_params;
+_Static_assert(sizeof(dq_params) == 64, "dq_params must match qg_dq_params of dequant_wo.cu");
+
+static const int variants[][QG_MAX_PARAMS] = {{4}, {8}};
+
+static int supports(const qg_problem *p, const int *params, int cc, char *why, size_t why_len) {
+    const qg_scheme want = params[0] == 4 ? QG_SCHEME_W4A16 : QG_SCHEME_W8A16;
+    if (p->scheme != want) {
+        snprintf(why, why_len, "dequantizes %s weights, not %s", qg_scheme_name(want),
+                 qg_scheme_name(p->scheme));
+        return 0;
+    }
+    return 1;
+}
+
+static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, const void *args,
+                        const int *params, void *stream) {
+    const qg_dequant_args *a = args;
+    QG_RETURN_IF(ctx, (uintptr_t)a->w->weight % 16 || (uintptr_t)a->w->scale % 16 ||
+                 (p->has_zero_point && (uintptr_t)a->w->zero % 16) || (uintptr_t)a->out % 2,
+                 QG_ERR_UNSUPPORTED, "%s needs 16-byte aligned packed buffers and a 2-byte aligned "
+                 "output", k->variant->id);
+    QG_RETURN_IF(ctx, p->has_zero_point && !a->w->zero, QG_ERR_NULL_POINTER,
+                 "has_zero_point is set but the zero point buffer is NULL");
+    qg_wo_geom g;
+    qg_wo_geom_get(p, &g);
+    dq_params dp = {
+        .w = a->w->weight, .scale = a->w->scale,
+        .zero = p->has_zero_point ? a->w->zero : NULL, .out = a->out,
+        .n = (int32_t)p->n, .k = (int32_t)p->k, .kp = (int32_t)g.kp, .groups = g.groups,
+        .gs_log2 = g.groups == 1 ? 30 : g.gs == 32 ? 5 : g.gs == 64 ? 6 : 7,
+        .scale_bf16 = p->act_dtype == QG_DTYPE_BF16,
+        .out_bf16 = a->out_dtype == QG_DTYPE_BF16,
+        .vec_ok = p->k % 8 == 0 && (uintptr_t)a->out % 16 == 0,
+    };
+    const int64_t warps = (g.np / 64) * (g.kp / 32);
+    QG_RETURN_IF(ctx, QG_CDIV(warps, 8) > INT32_MAX, QG_ERR_UNSUPPORTED, "weight too large");
+    void *params_[] = {&dp};
+    return qg_kernel_launch(ctx, k, (unsigned)QG_CDIV(warps, 8), 1, 1, 256, 0, stream, params_);
+}
+
+const qg_family qg_family_dequant_wo = {
+    .name = "dequant_wo",
+    .source = "dequant_wo.cu",
+    .entry = "qg_wo_dequant",
+    .op = QG_OP_DEQUANT,
+    .scheme_mask = (1u << QG_SCHEME_W4A16) | (1u << QG_SCHEME_W8A16),
+    .min_cc = 80,
+    .num_params = 1,
+    .param_names = {"wbits"},
+    .num_variants = QG_ARRAY_SIZE(variants),
+    .variants = variants,
+    .supports = supports,
+    .heuristic = NULL,
+    .workspace = NULL,
+    .launch = launch,
+};

@@ -1,0 +1,298 @@
+/*
+ * A fake libcuda for CPU tests: exports the driver symbols the CUDA backend dlsyms (with the
+ * ABI names cuda.h maps them to), backed by host memory, so tests can drive context creation,
+ * the JIT (real NVRTC cubins are checked and "loaded") and error mapping without a GPU.
+ * Tests point QGEMM_CUDA_LIBRARY at it. Behaviour from the environment, read at cuInit:
+ *   FAKE_CUDA_INIT=<CUresult>  cuInit returns this (e.g. 100 = CUDA_ERROR_NO_DEVICE)
+ *   FAKE_CUDA_COUNT=<n>        number of devices (default 1)
+ *   FAKE_CUDA_CC=<major*10+minor>  compute capability (default 90)
+ * Calls that need a context fail with CUDA_ERROR_INVALID_CONTEXT (and are counted) unless a
+ * primary context is current on the calling thread, so the backend's context handling is tested;
+ * fake_cuda_use_other_context() makes a foreign context current, as torch on another GPU would.
+ */
+#include <cuda.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+struct CUctx_st { int device; };
+struct CUmod_st { int magic; };
+struct CUfunc_st { int max_dyn_smem; };
+struct CUevent_st { int recorded; };
+
+static struct CUctx_st primary[8];
+static _Thread_local CUcontext current;
+static int initialized, device_count = 1, cc = 90;
+static atomic_int retains, releases, modules_loaded, modules_unloaded, launches, last_smem,
+    ctx_errors, allocs, frees;
+
+/* Counters for the tests: retains, releases, modules loaded, unloaded, launches, last dynamic
+ * smem attribute, calls refused for lack of a current context, allocations, frees. */
+EXPORT void fake_cuda_stats(int out[9]) {
+    out[0] = retains;
+    out[1] = releases;
+    out[2] = modules_loaded;
+    out[3] = modules_unloaded;
+    out[4] = launches;
+    out[5] = last_smem;
+    out[6] = ctx_errors;
+    out[7] = allocs;
+    out[8] = frees;
+}
+
+static int env_int(const char *name, int fallback) {
+    const char *v = getenv(name);
+    return v && *v ? atoi(v) : fallback;
+}
+
+/* A context that is not ours, as torch's for another GPU would be. */
+static struct CUctx_st other_ctx = {.device = 99};
+static _Thread_local CUcontext stack[8];
+static _Thread_local int depth;
+
+EXPORT void fake_cuda_use_other_context(void) { current = &other_ctx; }
+EXPORT int fake_cuda_current_is_other(void) { return current == &other_ctx && depth == 0; }
+
+static CUresult need_ctx(void) {
+    if (!initialized) return CUDA_ERROR_NOT_INITIALIZED;
+    if (!current || current == &other_ctx) { /* the real driver would work in the wrong one */
+        ctx_errors++;
+        return CUDA_ERROR_INVALID_CONTEXT;
+    }
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuInit(unsigned int flags) {
+    (void)flags;
+    const int err = env_int("FAKE_CUDA_INIT", 0);
+    if (err) return (CUresult)err;
+    device_count = env_int("FAKE_CUDA_COUNT", 1);
+    cc = env_int("FAKE_CUDA_CC", 90);
+    initialized = 1;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuDriverGetVersion(int *v) {
+    *v = 13000;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuGetErrorName(CUresult e, const char **s) {
+    switch (e) {
+    case CUDA_SUCCESS: *s = "CUDA_SUCCESS"; return CUDA_SUCCESS;
+    case CUDA_ERROR_NO_DEVICE: *s = "CUDA_ERROR_NO_DEVICE"; return CUDA_SUCCESS;
+    case CUDA_ERROR_INVALID_CONTEXT: *s = "CUDA_ERROR_INVALID_CONTEXT"; return CUDA_SUCCESS;
+    case CUDA_ERROR_OUT_OF_MEMORY: *s = "CUDA_ERROR_OUT_OF_MEMORY"; return CUDA_SUCCESS;
+    case CUDA_ERROR_UNSUPPORTED_PTX_VERSION: *s = "CUDA_ERROR_UNSUPPORTED_PTX_VERSION"; return CUDA_SUCCESS;
+    case CUDA_ERROR_NOT_FOUND: *s = "CUDA_ERROR_NOT_FOUND"; return CUDA_SUCCESS;
+    default: *s = "CUDA_ERROR_FAKE"; return CUDA_SUCCESS;
+    }
+}
+
+EXPORT CUresult cuGetErrorString(CUresult e, const char **s) {
+    *s = e == CUDA_ERROR_NO_DEVICE ? "no CUDA-capable device is detected" : "fake driver error";
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuDeviceGetCount(int *n) {
+    if (!initialized) return CUDA_ERROR_NOT_INITIALIZED;
+    *n = device_count;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuDeviceGet(CUdevice *d, int ordinal) {
+    if (ordinal < 0 || ordinal >= device_count) return CUDA_ERROR_INVALID_DEVICE;
+    *d = ordinal;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuDeviceGetName(char *name, int len, CUdevice d) {
+    (void)d;
+    strncpy(name, "Fake GPU", (size_t)len);
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuDeviceTotalMem(size_t *bytes, CUdevice d) {
+    (void)d;
+    *bytes = (size_t)80 << 30;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuDeviceGetAttribute(int *v, CUdevice_attribute a, CUdevice d) {
+    (void)d;
+    switch (a) {
+    case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR: *v = cc / 10; break;
+    case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR: *v = cc % 10; break;
+    case CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT: *v = 132; break;
+    case CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE: *v = 50 << 20; break;
+    case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN: *v = 232448; break;
+    default: return CUDA_ERROR_INVALID_VALUE;
+    }
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuDevicePrimaryCtxRetain(CUcontext *c, CUdevice d) {
+    retains++;
+    primary[d].device = d;
+    *c = &primary[d];
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuDevicePrimaryCtxRelease(CUdevice d) {
+    (void)d;
+    releases++;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuCtxGetCurrent(CUcontext *c) {
+    *c = current;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuCtxSetCurrent(CUcontext c) {
+    current = c;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuCtxPushCurrent(CUcontext c) {
+    if (depth == 8) return CUDA_ERROR_INVALID_VALUE;
+    stack[depth++] = current;
+    current = c;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuCtxPopCurrent(CUcontext *c) {
+    if (depth == 0) return CUDA_ERROR_INVALID_CONTEXT;
+    *c = current;
+    current = stack[--depth];
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuCtxSynchronize(void) { return need_ctx(); }
+
+EXPORT CUresult cuModuleLoadData(CUmodule *m, const void *image) {
+    CUresult r = need_ctx();
+    if (r) return r;
+    if (memcmp(image, "\x7f" "ELF", 4) != 0) return CUDA_ERROR_INVALID_IMAGE;
+    *m = calloc(1, sizeof **m);
+    modules_loaded++;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuModuleUnload(CUmodule m) {
+    CUresult r = need_ctx();
+    if (r) return r;
+    free(m);
+    modules_unloaded++;
+    return CUDA_SUCCESS;
+}
+
+static struct CUfunc_st functions[1024];
+static atomic_int function_count;
+
+EXPORT CUresult cuModuleGetFunction(CUfunction *f, CUmodule m, const char *name) {
+    (void)m;
+    if (!name || !*name || strstr(name, "missing")) return CUDA_ERROR_NOT_FOUND;
+    int i = function_count++;
+    if (i >= 1024) return CUDA_ERROR_OUT_OF_MEMORY;
+    *f = &functions[i];
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuFuncGetAttribute(int *v, CUfunction_attribute a, CUfunction f) {
+    if (a == CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES) *v = 1024;
+    else if (a == CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES) *v = f->max_dyn_smem;
+    else return CUDA_ERROR_INVALID_VALUE;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuFuncSetAttribute(CUfunction f, CUfunction_attribute a, int v) {
+    if (a != CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES || v + 1024 > 232448)
+        return CUDA_ERROR_INVALID_VALUE;
+    f->max_dyn_smem = v;
+    last_smem = v;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
+                               unsigned by, unsigned bz, unsigned smem, CUstream s, void **params,
+                               void **extra) {
+    (void)gy; (void)gz; (void)by; (void)bz; (void)s; (void)params; (void)extra;
+    CUresult r = need_ctx();
+    if (r) return r;
+    if (gx == 0 || bx == 0 || bx > 1024 || (int)smem > f->max_dyn_smem + 48 * 1024)
+        return CUDA_ERROR_INVALID_VALUE;
+    launches++;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuMemAlloc(CUdeviceptr *p, size_t n) {
+    CUresult r = need_ctx();
+    if (r) return r;
+    if (n > ((size_t)1 << 40)) return CUDA_ERROR_OUT_OF_MEMORY;
+    void *h = malloc(n);
+    if (!h) return CUDA_ERROR_OUT_OF_MEMORY;
+    allocs++;
+    *p = (CUdeviceptr)(uintptr_t)h;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuMemFree(CUdeviceptr p) {
+    CUresult r = need_ctx();
+    if (r) return r;
+    free((void *)(uintptr_t)p);
+    frees++;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuMemcpyHtoD(CUdeviceptr d, const void *s, size_t n) {
+    CUresult r = need_ctx();
+    if (!r) memcpy((void *)(uintptr_t)d, s, n);
+    return r;
+}
+
+EXPORT CUresult cuMemcpyDtoH(void *d, CUdeviceptr s, size_t n) {
+    CUresult r = need_ctx();
+    if (!r) memcpy(d, (const void *)(uintptr_t)s, n);
+    return r;
+}
+
+EXPORT CUresult cuMemsetD8(CUdeviceptr d, unsigned char v, size_t n) {
+    CUresult r = need_ctx();
+    if (!r) memset((void *)(uintptr_t)d, v, n);
+    return r;
+}
+
+EXPORT CUresult cuMemsetD8Async(CUdeviceptr d, unsigned char v, size_t n, CUstream s) {
+    (void)s;
+    return cuMemsetD8(d, v, n);
+}
+
+EXPORT CUresult cuEventCreate(CUevent *e, unsigned flags) {
+    (void)flags;
+    CUresult r = need_ctx();
+    if (r) return r;
+    *e = calloc(1, sizeof **e);
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuEventDestroy(CUevent e) {
+    free(e);
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuEventRecord(CUevent e, CUstream s) {
+    (void)s;
+    CUresult r = need_ctx();
+    if (!r) e->recorded = 1;
+    return r;
+}
+
+EXPORT CUresult cuEventElapsedTime(float *ms, CUevent a, CUevent b) {
+    if (!a->recorded || !b->recorded) return CUDA_ERROR_NOT_READY;
+    *ms = 0.5f;
+    return CUDA_SUCCESS;
+}

@@ -1,0 +1,604 @@
+/*
+ * Weight-only schemes on the GPU (W4A16, W8A16):
+ *  1. every GEMM variant of the catalog for the scheme (qg_gemm_with_kernel) and the dispatch
+ *     (qg_gemm) against the float64 reference qg_reference_gemm, on random data:
+ *     (N,K) = 6144x4096, 4096x4096, 28672x4096, 4096x14336 with M in {1,3,16,33,128,1000}
+ *     (+4096 once), every group size (32/64/128/per channel), with and without zero points,
+ *     bf16 and f16 activations, bf16/f16 output and bias rotating; plus shapes off the tile grid
+ *     (N % 64 != 0, K % 32 != 0 per channel) with padded lda and an odd ldc;
+ *  2. refusals: a variant that cannot run a case returns QG_ERR_UNSUPPORTED and leaves C alone
+ *     (decode kernels at M > 64, the other activation dtype, K % 8 != 0, misaligned lda);
+ *  3. split-K: a variant run twice with its own workspace is bit-identical and leaves its tile
+ *     counters at zero (no memset needed between calls);
+ *  4. the dequant kernels (every variant and qg_dequantize_weight) are bit-exact with
+ *     qg_dequantize_weight_host rounded to bf16/f16.
+ * C is poisoned (0xff: NaN) before every call: all M x N outputs must be finite, padding columns
+ * of ldc untouched. The reference covers every row for M <= 64 and 64 sampled rows otherwise
+ * (first, last, both sides of 64/128-row tile edges, random), computed on 16 threads.
+ *
+ * Bounds. The kernels decode (u - z) exactly, multiply by the scale with one rounding to the
+ * activation dtype (unit roundoff u_a: bf16 2^-9, f16 2^-11; W8A16 scales the exact f32 sum
+ * instead), accumulate in f32 and round once to the output dtype (u_o). The rounding errors are
+ * independent with random signs, so the expected relative L2 error is about
+ * sqrt(u_o^2 + u_a^2) / sqrt(3) (bf16 ~1.6e-3, f16 ~4e-4); we require rel L2 <= 1e-2 when bf16
+ * is involved and 2e-3 for f16 only (~5x margin), and per element
+ * |got - ref| <= 2 u_o |ref| + 8 u_a rms(row of ref) (the dequantization term is a sum of K
+ * rounding errors of size <= u_a |a w|: ~u_a/sqrt(3) rms, 8 u_a is ~14 sigma).
+ */
+#include "catalog.h"
+#include "gpu_common.h"
+#include "internal.h"
+#include "jit.h"
+#include "scheme_w4a16.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define NTHREADS 16
+#define SAMPLE_ROWS 64
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---------------------------------------------------------------- threads */
+
+typedef struct {
+    void (*fn)(void *, int64_t);
+    void *arg;
+    int64_t n;
+    int id;
+} strided_job;
+
+static void *strided_worker(void *x) {
+    strided_job *j = x;
+    for (int64_t i = j->id; i < j->n; i += NTHREADS) j->fn(j->arg, i);
+    return NULL;
+}
+
+/* fn(arg, i) for i in [0, n) on NTHREADS threads. */
+static void parallel_for(int64_t n, void (*fn)(void *, int64_t), void *arg) {
+    pthread_t th[NTHREADS];
+    strided_job jobs[NTHREADS];
+    for (int i = 0; i < NTHREADS; i++) {
+        jobs[i] = (strided_job){fn, arg, n, i};
+        pthread_create(&th[i], NULL, strided_worker, &jobs[i]);
+    }
+    for (int i = 0; i < NTHREADS; i++) pthread_join(th[i], NULL);
+}
+
+/* ---------------------------------------------------------------- weights in slices */
+
+/* A slice of 256 weight rows (4 slabs) is a contiguous part of every packed buffer
+ * (docs/formats.md: slabs follow each other, scales are slab-major), so quantization, the
+ * reference and the host dequantization run per slice in parallel. */
+#define SLICE 256
+
+typedef struct {
+    const qg_problem *p;
+    qg_packed_weight w;   /* host buffers of the whole weight */
+    const float *wf;      /* float weight [N, K] (quantize) */
+    float *deq;           /* [N, K] (host dequantization) */
+    const uint16_t *a;    /* [rows, K] (reference) */
+    const uint16_t *bias;
+    int64_t rows;
+    double *ref;          /* [rows, N] */
+    uint64_t seed;
+    float *fill;          /* [N, K] (random fill) */
+    qg_status status;
+} slice_job;
+
+static qg_problem slice_problem(const qg_problem *p, int64_t i, int64_t *r0) {
+    qg_problem q = *p;
+    *r0 = i * SLICE;
+    q.n = p->n - *r0 < SLICE ? p->n - *r0 : SLICE;
+    return q;
+}
+
+static qg_packed_weight slice_weight(const qg_problem *p, const qg_packed_weight *w, int64_t r0) {
+    qg_wo_geom g;
+    qg_wo_geom_get(p, &g);
+    const int64_t slab_bytes = g.ks * (p->scheme == QG_SCHEME_W4A16 ? 512 : 1024);
+    qg_packed_weight s = *w;
+    s.weight = (uint8_t *)w->weight + (r0 / 64) * slab_bytes;
+    s.scale = (uint16_t *)w->scale + r0 * g.groups;
+    if (w->zero) s.zero = (uint16_t *)w->zero + r0 * g.groups;
+    return s;
+}
+
+static void fill_slice(void *x, int64_t i) {
+    slice_job *j = x;
+    int64_t r0;
+    const qg_problem q = slice_problem(j->p, i, &r0);
+    qt_rng r;
+    qt_seed(&r, j->seed * 7919u + (uint64_t)i);
+    for (int64_t row = r0; row < r0 + q.n; row++) {
+        const float s = ldexpf(1.f, (int)(row % 7) - 5); /* rows of different magnitudes */
+        for (int64_t k = 0; k < q.k; k++) j->fill[row * q.k + k] = s * qt_uniform(&r, -1.f, 1.f);
+    }
+}
+
+static void quantize_slice(void *x, int64_t i) {
+    slice_job *j = x;
+    int64_t r0;
+    qg_problem q = slice_problem(j->p, i, &r0);
+    q.m = 1;
+    const qg_packed_weight s = slice_weight(j->p, &j->w, r0);
+    const qg_status st = qg_quantize_weight(&q, j->wf + r0 * q.k, q.k, &s);
+    if (st != QG_SUCCESS) j->status = st;
+}
+
+static void dequant_slice(void *x, int64_t i) {
+    slice_job *j = x;
+    int64_t r0;
+    qg_problem q = slice_problem(j->p, i, &r0);
+    q.m = 1;
+    const qg_packed_weight s = slice_weight(j->p, &j->w, r0);
+    const qg_status st = qg_dequantize_weight_host(&q, &s, j->deq + r0 * q.k, q.k);
+    if (st != QG_SUCCESS) j->status = st;
+}
+
+static void reference_slice(void *x, int64_t i) {
+    slice_job *j = x;
+    int64_t r0;
+    qg_problem q = slice_problem(j->p, i, &r0);
+    q.m = j->rows;
+    const qg_packed_weight s = slice_weight(j->p, &j->w, r0);
+    double *c = malloc(sizeof(double) * (size_t)(q.m * q.n));
+    const qg_status st = qg_reference_gemm(&q, j->a, NULL, &s, j->bias ? j->bias + r0 : NULL, c);
+    if (st != QG_SUCCESS) j->status = st;
+    for (int64_t r = 0; r < q.m; r++)
+        memcpy(j->ref + r * j->p->n + r0, c + r * q.n, sizeof(double) * (size_t)q.n);
+    free(c);
+}
+
+/* ---------------------------------------------------------------- one weight */
+
+typedef struct {
+    qg_problem p; /* m is set per case */
+    qg_packed_sizes sz;
+    qg_packed_weight host, dev;
+} weight_t;
+
+static double h2d(qg_dtype t, uint16_t v) { return t == QG_DTYPE_F16 ? qg_f16_to_f32(v) : qg_bf16_to_f32(v); }
+static uint16_t d2h(qg_dtype t, float v) { return t == QG_DTYPE_F16 ? qg_f32_to_f16(v) : qg_f32_to_bf16(v); }
+static double unit(qg_dtype t) { return t == QG_DTYPE_F16 ? ldexp(1, -11) : ldexp(1, -9); }
+
+static int make_weight(qg_context *ctx, weight_t *w, const qg_problem *p, uint64_t seed) {
+    memset(w, 0, sizeof *w);
+    w->p = *p;
+    if (!QT_CHECK(qg_packed_sizes_get(p, &w->sz) == QG_SUCCESS, "sizes: %s", qg_last_error(NULL)))
+        return 0;
+    w->host.weight = malloc(w->sz.weight_bytes);
+    w->host.scale = malloc(w->sz.scale_bytes);
+    w->host.zero = w->sz.zero_bytes ? malloc(w->sz.zero_bytes) : NULL;
+    float *wf = malloc(sizeof(float) * (size_t)(p->n * p->k));
+    slice_job j = {.p = p, .w = w->host, .wf = wf, .fill = wf, .seed = seed};
+    const int64_t slices = (p->n + SLICE - 1) / SLICE;
+    parallel_for(slices, fill_slice, &j);
+    if (p->weight_scale == QG_SCALE_PER_TENSOR) /* a property of the whole weight */
+        j.status = qg_quantize_weight(p, wf, p->k, &w->host);
+    else
+        parallel_for(slices, quantize_slice, &j);
+    free(wf);
+    if (!QT_CHECK(j.status == QG_SUCCESS, "quantize %s N=%lld K=%lld: %s", qg_scheme_name(p->scheme),
+                  (long long)p->n, (long long)p->k, qg_last_error(NULL)))
+        return 0;
+    w->dev = gt_upload_packed(ctx, p, &w->host);
+    return 1;
+}
+
+static void free_weight(qg_context *ctx, weight_t *w) {
+    gt_free_packed(ctx, &w->dev);
+    free(w->host.weight);
+    free(w->host.scale);
+    free(w->host.zero);
+}
+
+/* ---------------------------------------------------------------- GEMM checks */
+
+static int ncase; /* rotates output dtype and bias */
+
+/* Every output finite, padding columns of C untouched, checked rows within the bounds. */
+static int check_c(const char *what, const qg_problem *p, const uint16_t *c, int64_t ldc,
+                   const int64_t *rows, int nrows, const double *ref) {
+    const int64_t m = p->m, n = p->n;
+    int64_t nonfinite = 0, pad = 0, fi = -1;
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < ldc; j++) {
+            const uint16_t v = c[i * ldc + j];
+            if (j >= n) pad += v != 0xffffu;
+            else if (!isfinite(h2d(p->out_dtype, v)) && nonfinite++ == 0) fi = i * n + j;
+        }
+    int ok = QT_CHECK(nonfinite == 0, "%s: %lld of %lld outputs not finite, first (%lld,%lld)", what,
+                      (long long)nonfinite, (long long)(m * n), (long long)(fi / (n ? n : 1)),
+                      (long long)(fi % (n ? n : 1)));
+    ok &= QT_CHECK(pad == 0, "%s: %lld padding elements of C were written", what, (long long)pad);
+    const double uo = unit(p->out_dtype), ua = unit(p->act_dtype);
+    const double tol = (p->out_dtype == QG_DTYPE_F16 && p->act_dtype == QG_DTYPE_F16) ? 2e-3 : 1e-2;
+    double num = 0, den = 0, worst = 0, bad_got = 0, bad_want = 0;
+    int64_t bad = 0, bi = 0, bj = 0;
+    for (int r = 0; r < nrows; r++) {
+        double ss = 0;
+        for (int64_t j = 0; j < n; j++) ss += ref[r * n + j] * ref[r * n + j];
+        const double rms = sqrt(ss / (double)n);
+        for (int64_t j = 0; j < n; j++) {
+            const double want = ref[r * n + j], got = h2d(p->out_dtype, c[rows[r] * ldc + j]);
+            const double d = fabs(got - want), lim = 2 * uo * fabs(want) + 8 * ua * rms + 1e-30;
+            num += d * d;
+            den += want * want;
+            if (d / lim > worst) worst = d / lim;
+            if (!(d <= lim) && bad++ == 0) bi = rows[r], bj = j, bad_got = got, bad_want = want;
+        }
+    }
+    const double rel = sqrt(num / (den + 1e-300));
+    ok &= QT_CHECK(bad == 0 && rel <= tol, "%s: rel L2 %.3g (bound %.0e), %lld elements outside the "
+                   "per-element bound (worst %.2fx), first (%lld,%lld) got %g want %g", what, rel,
+                   tol, (long long)bad, worst, (long long)bi, (long long)bj, bad_got, bad_want);
+    return ok;
+}
+
+static void pick_rows(int64_t m, qt_rng *r, int64_t *rows, int *nrows) {
+    *nrows = 0;
+    if (m <= SAMPLE_ROWS) {
+        for (int64_t i = 0; i < m; i++) rows[(*nrows)++] = i;
+        return;
+    }
+    const int64_t fixed[] = {0, 1, 15, 16, 63, 64, 127, 128, m / 2, m - 17, m - 16, m - 2, m - 1};
+    for (int i = 0; i < 13; i++)
+        if (fixed[i] < m) rows[(*nrows)++] = fixed[i];
+    while (*nrows < SAMPLE_ROWS) rows[(*nrows)++] = (int64_t)(qt_next(r) % (uint64_t)m);
+}
+
+/* One M on one weight: every GEMM variant of the scheme and qg_gemm. `edge`: lda = K + 8 and an
+ * odd ldc = N + 3 (scalar stores, untouched padding). */
+static void run_m(qg_context *ctx, const weight_t *w, int64_t m, int edge, qt_rng *r) {
+    qg_problem p = w->p;
+    p.m = m;
+    const int opt = ncase++;
+    if (opt & 1) p.out_dtype = p.act_dtype == QG_DTYPE_BF16 ? QG_DTYPE_F16 : QG_DTYPE_BF16;
+    p.has_bias = (opt >> 1) & 1;
+    const int64_t n = p.n, k = p.k, lda = edge ? k + 8 : k, ldc = edge ? n + 3 : n;
+    char tag[200], what[320];
+    snprintf(tag, sizeof tag, "%s M=%lld N=%lld K=%lld g%d zp%d %s->%s bias%d%s",
+             qg_scheme_name(p.scheme), (long long)m, (long long)n, (long long)k, (int)p.group_size,
+             (int)p.has_zero_point, qg_dtype_name(p.act_dtype), qg_dtype_name(p.out_dtype),
+             p.has_bias, edge ? " lda+8 ldc+3" : "");
+
+    uint16_t *a = malloc(sizeof(uint16_t) * (size_t)(m * lda));
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < lda; j++) /* rows of different magnitudes; NaN in the lda padding */
+            a[i * lda + j] = j < k ? d2h(p.act_dtype, ldexpf(qt_uniform(r, -1.f, 1.f), (int)(i % 5) - 2))
+                                   : 0xffffu;
+    uint16_t *bias = malloc(sizeof(uint16_t) * (size_t)n);
+    for (int64_t j = 0; j < n; j++) bias[j] = d2h(p.out_dtype, qt_normal(r));
+
+    int64_t rows[SAMPLE_ROWS];
+    int nrows;
+    pick_rows(m, r, rows, &nrows);
+    uint16_t *ra = malloc(sizeof(uint16_t) * (size_t)(nrows * k));
+    for (int i = 0; i < nrows; i++) memcpy(ra + i * k, a + rows[i] * lda, sizeof(uint16_t) * (size_t)k);
+    double *ref = malloc(sizeof(double) * (size_t)(nrows * n));
+    slice_job job = {.p = &p, .w = w->host, .a = ra, .bias = p.has_bias ? bias : NULL,
+                     .rows = nrows, .ref = ref};
+    parallel_for((n + SLICE - 1) / SLICE, reference_slice, &job);
+    QT_CHECK(job.status == QG_SUCCESS, "%s: reference failed: %s", tag, qg_last_error(NULL));
+
+    void *da = gt_upload(ctx, a, sizeof(uint16_t) * (size_t)(m * lda));
+    void *dbias = gt_upload(ctx, bias, sizeof(uint16_t) * (size_t)n);
+    const size_t cbytes = sizeof(uint16_t) * (size_t)(m * ldc);
+    void *dc = gt_alloc_poison(ctx, cbytes);
+    uint16_t *hc = malloc(cbytes);
+    qg_gemm_args g;
+    qg_gemm_args_init(&g);
+    g.a = da, g.w = w->dev, g.bias = p.has_bias ? dbias : NULL, g.c = dc, g.lda = lda, g.ldc = ldc;
+
+    int ran = 0;
+    for (int i = 0; i <= qg_catalog_count(); i++) {
+        const qg_variant *v = i < qg_catalog_count() ? qg_catalog_get(i) : NULL;
+        if (v && (v->family->op != QG_OP_GEMM || !(v->family->scheme_mask & (1u << p.scheme))))
+            continue;
+        snprintf(what, sizeof what, "%s: %s", v ? v->id : "qg_gemm", tag);
+        gt_poison(ctx, dc, cbytes);
+        const qg_status st = v ? qg_gemm_with_kernel(ctx, &p, &g, v->id, NULL) : qg_gemm(ctx, &p, &g, NULL);
+        if (v && st == QG_ERR_UNSUPPORTED) { /* refused: C untouched */
+            const size_t nb = cbytes < (1u << 20) ? cbytes : (1u << 20);
+            gt_download(ctx, hc, dc, nb);
+            size_t touched = 0;
+            for (size_t j = 0; j < nb / 2; j++) touched += hc[j] != 0xffffu;
+            QT_CHECK(touched == 0, "%s: refused but wrote %zu elements of C", what, touched);
+            continue;
+        }
+        if (!QT_CHECK(st == QG_SUCCESS, "%s: %s (%s)", what, qg_status_name(st), qg_last_error(ctx)))
+            continue;
+        gt_download(ctx, hc, dc, cbytes);
+        check_c(what, &p, hc, ldc, rows, nrows, ref);
+        ran += v != NULL;
+    }
+    QT_CHECK(ran > 0, "%s: no variant ran", tag);
+    gt_free(ctx, da);
+    gt_free(ctx, dbias);
+    gt_free(ctx, dc);
+    free(hc);
+    free(a);
+    free(ra);
+    free(bias);
+    free(ref);
+}
+
+/* ---------------------------------------------------------------- dequantization */
+
+static void check_dequant(qg_context *ctx, const weight_t *w, int cc) {
+    const qg_problem *p = &w->p;
+    const size_t count = (size_t)(p->n * p->k);
+    float *deq = malloc(sizeof(float) * count);
+    slice_job j = {.p = p, .w = w->host, .deq = deq};
+    parallel_for((p->n + SLICE - 1) / SLICE, dequant_slice, &j);
+    QT_CHECK(j.status == QG_SUCCESS, "host dequantization failed: %s", qg_last_error(NULL));
+    uint16_t *want = malloc(sizeof(uint16_t) * count), *got = malloc(sizeof(uint16_t) * count);
+    void *dout = gt_alloc_poison(ctx, sizeof(uint16_t) * count);
+    for (int od = 0; od < 2; od++) {
+        const qg_dtype out = od ? QG_DTYPE_F16 : QG_DTYPE_BF16;
+        for (size_t i = 0; i < count; i++) want[i] = d2h(out, deq[i]);
+        for (int i = 0; i <= qg_catalog_count(); i++) {
+            const qg_variant *v = i < qg_catalog_count() ? qg_catalog_get(i) : NULL;
+            char what[200], why[256] = "";
+            if (v && (v->family->op != QG_OP_DEQUANT || v->family->hip ||
+                      !(v->family->scheme_mask & (1u << p->scheme)) ||
+                      !v->family->supports(p, v->params, cc, why, sizeof why)))
+                continue;
+            snprintf(what, sizeof what, "%s %s N=%lld K=%lld g%d zp%d -> %s",
+                     v ? v->id : "qg_dequantize_weight", qg_scheme_name(p->scheme), (long long)p->n,
+                     (long long)p->k, (int)p->group_size, (int)p->has_zero_point, qg_dtype_name(out));
+            gt_poison(ctx, dout, sizeof(uint16_t) * count);
+            qg_status st;
+            if (v) {
+                qg_kernel *k;
+                st = qg_jit_get(ctx, v, &k);
+                const qg_dequant_args args = {&w->dev, dout, out};
+                qg_problem q = *p;
+                q.m = 1;
+                if (st == QG_SUCCESS) st = v->family->launch(ctx, k, &q, &args, v->params, NULL);
+            } else {
+                st = qg_dequantize_weight(ctx, p, &w->dev, dout, out, NULL);
+            }
+            if (!QT_CHECK(st == QG_SUCCESS, "%s: %s (%s)", what, qg_status_name(st), qg_last_error(ctx)))
+                continue;
+            gt_download(ctx, got, dout, sizeof(uint16_t) * count);
+            size_t bad = 0, first = 0;
+            for (size_t i = 0; i < count; i++)
+                if (got[i] != want[i] && bad++ == 0) first = i;
+            QT_CHECK(bad == 0, "%s: %zu of %zu elements differ from the host, first (%lld,%lld): "
+                     "0x%04x, want 0x%04x", what, bad, count, (long long)(first / p->k),
+                     (long long)(first % p->k), got[first], want[first]);
+        }
+    }
+    gt_free(ctx, dout);
+    free(deq);
+    free(want);
+    free(got);
+}
+
+/* ---------------------------------------------------------------- split-K workspace */
+
+/* Run decode variant `id` (tiles of 256 columns x `bm` rows) twice with its own zeroed
+ * workspace: outputs bit-identical (deterministic reduction) and the tile counters back at zero. */
+static void check_splitk(qg_context *ctx, const weight_t *w, int64_t m, const char *id, int bm,
+                         qt_rng *r) {
+    const qg_variant *v = qg_catalog_find(id);
+    if (!QT_CHECK(v != NULL, "no variant %s", id)) return;
+    qg_problem p = w->p;
+    p.m = m;
+    const qg_device_info *dev = &ctx->info;
+    char why[256];
+    if (!v->family->supports(&p, v->params, dev->cc_major * 10 + dev->cc_minor, why, sizeof why)) return;
+    const size_t ws = v->family->workspace ? v->family->workspace(&p, v->params) : 0;
+    if (!QT_CHECK(ws > 0, "%s M=%lld N=%lld: expected a split-K workspace", id, (long long)m,
+                  (long long)p.n))
+        return;
+    uint16_t *a = malloc(sizeof(uint16_t) * (size_t)(m * p.k));
+    for (int64_t i = 0; i < m * p.k; i++) a[i] = d2h(p.act_dtype, qt_uniform(r, -1.f, 1.f));
+    void *da = gt_upload(ctx, a, sizeof(uint16_t) * (size_t)(m * p.k));
+    void *dws;
+    QT_OK(qg_malloc(ctx, &dws, ws));
+    QT_OK(qg_memset_d8(ctx, dws, 0, ws));
+    const size_t cbytes = sizeof(uint16_t) * (size_t)(m * p.n);
+    void *dc = gt_alloc_poison(ctx, cbytes);
+    uint16_t *c1 = malloc(cbytes), *c2 = malloc(cbytes);
+    qg_gemm_args g;
+    qg_gemm_args_init(&g);
+    g.a = da, g.w = w->dev, g.c = dc, g.workspace = dws, g.workspace_bytes = ws;
+    QT_OK(qg_gemm_with_kernel(ctx, &p, &g, id, NULL));
+    gt_download(ctx, c1, dc, cbytes);
+    gt_poison(ctx, dc, cbytes);
+    QT_OK(qg_gemm_with_kernel(ctx, &p, &g, id, NULL));
+    gt_download(ctx, c2, dc, cbytes);
+    QT_CHECK(!memcmp(c1, c2, cbytes), "%s M=%lld N=%lld K=%lld: two runs differ (split-K reduction "
+             "not deterministic or counters left dirty)", id, (long long)m, (long long)p.n, (long long)p.k);
+    const int64_t counters = ((p.n + 255) / 256) * ((m + bm - 1) / bm);
+    unsigned *cnt = malloc(sizeof(unsigned) * (size_t)counters);
+    gt_download(ctx, cnt, dws, sizeof(unsigned) * (size_t)counters);
+    int64_t dirty = 0;
+    for (int64_t i = 0; i < counters; i++) dirty += cnt[i] != 0;
+    QT_CHECK(dirty == 0, "%s: %lld tile counters not reset to 0", id, (long long)dirty);
+    free(cnt);
+    free(c1);
+    free(c2);
+    free(a);
+    gt_free(ctx, dc);
+    gt_free(ctx, da);
+    QT_OK(qg_free(ctx, dws));
+}
+
+/* ---------------------------------------------------------------- refusals */
+
+static void check_refused(qg_context *ctx, const weight_t *w, int64_t m, int64_t lda, const char *why) {
+    qg_problem p = w->p;
+    p.m = m;
+    uint16_t *a = calloc((size_t)(m * lda), sizeof(uint16_t));
+    void *da = gt_upload(ctx, a, sizeof(uint16_t) * (size_t)(m * lda));
+    const size_t cbytes = sizeof(uint16_t) * (size_t)(m * p.n);
+    void *dc = gt_alloc_poison(ctx, cbytes);
+    uint16_t *hc = malloc(cbytes);
+    qg_gemm_args g;
+    qg_gemm_args_init(&g);
+    g.a = da, g.w = w->dev, g.c = dc, g.lda = lda;
+    for (int i = 0; i <= qg_catalog_count(); i++) {
+        const qg_variant *v = i < qg_catalog_count() ? qg_catalog_get(i) : NULL;
+        if (v && (v->family->op != QG_OP_GEMM || !(v->family->scheme_mask & (1u << p.scheme))))
+            continue;
+        const qg_status st = v ? qg_gemm_with_kernel(ctx, &p, &g, v->id, NULL) : qg_gemm(ctx, &p, &g, NULL);
+        QT_CHECK(st == QG_ERR_UNSUPPORTED, "%s (%s): %s instead of QG_ERR_UNSUPPORTED", v ? v->id : "qg_gemm",
+                 why, qg_status_name(st));
+        gt_download(ctx, hc, dc, cbytes);
+        size_t touched = 0;
+        for (size_t j = 0; j < cbytes / 2; j++) touched += hc[j] != 0xffffu;
+        QT_CHECK(touched == 0, "%s (%s): refused but wrote C", v ? v->id : "qg_gemm", why);
+    }
+    gt_free(ctx, da);
+    gt_free(ctx, dc);
+    free(a);
+    free(hc);
+}
+
+/* ---------------------------------------------------------------- JIT warm-up */
+
+typedef struct {
+    qg_context *ctx;
+    const qg_variant *v[64];
+    int count;
+} warm_job;
+
+static void warm_one(void *x, int64_t i) {
+    warm_job *j = x;
+    qg_kernel *k;
+    if (qg_jit_get(j->ctx, j->v[i], &k) != QG_SUCCESS)
+        fprintf(stderr, "compile %s: %s\n", j->v[i]->id, qg_last_error(j->ctx));
+}
+
+/* Compile (or load) every weight-only variant on 16 threads before the tests need them. */
+static void warm_up(qg_context *ctx, int cc) {
+    warm_job j = {.ctx = ctx};
+    for (int i = 0; i < qg_catalog_count() && j.count < 64; i++) {
+        const qg_family *f = qg_catalog_get(i)->family;
+        if (!f->hip && cc >= f->min_cc && (!f->needs_sm90a || cc == 90) &&
+            (f->scheme_mask & ((1u << QG_SCHEME_W4A16) | (1u << QG_SCHEME_W8A16))))
+            j.v[j.count++] = qg_catalog_get(i);
+    }
+    const double t0 = now_s();
+    parallel_for(j.count, warm_one, &j);
+    printf("compiled/loaded %d weight-only variants in %.1f s\n", j.count, now_s() - t0);
+}
+
+/* ---------------------------------------------------------------- cases */
+
+typedef struct {
+    qg_scheme scheme;
+    int64_t n, k;
+    int gs, zp;
+    qg_dtype act;
+    int ms_set; /* 0: full M list, 1: short list, 2: edge list */
+    int edge, dequant;
+    qg_scale_granularity wscale;
+} wcase;
+
+#define BF QG_DTYPE_BF16
+#define F16 QG_DTYPE_F16
+#define W4 QG_SCHEME_W4A16
+#define W8 QG_SCHEME_W8A16
+
+int main(void) {
+    qg_context *ctx = gt_open();
+    if (!ctx) {
+        printf("gpu_weight_only: 0 passed, 0 failed (skipped: no GPU)\n");
+        return 0;
+    }
+    const int cc = ctx->info.cc_major * 10 + ctx->info.cc_minor;
+    qt_rng r;
+    qt_seed(&r, qt_test_seed());
+    const double t_start = now_s();
+    warm_up(ctx, cc);
+
+    static const int64_t full_ms[] = {1, 3, 16, 33, 128, 1000}, short_ms[] = {1, 16, 33, 128},
+                         edge_ms[] = {1, 3, 17, 70, 130};
+    wcase cases[64];
+    int nc = 0;
+    /* 4096x4096: every group size x zero point x activation dtype, dequant checked bit-exact */
+    const int gss[] = {128, 32, 64, 0};
+    for (int gi = 0; gi < 4; gi++)
+        for (int zp = 0; zp < 2; zp++)
+            for (int act = 0; act < 2; act++)
+                cases[nc++] = (wcase){W4, 4096, 4096, gss[gi], zp, act ? F16 : BF, (gi || zp || act) ? 1 : 0,
+                                      0, 1, QG_SCALE_PER_ROW};
+    cases[nc++] = (wcase){W8, 4096, 4096, 0, 0, BF, 0, 0, 1, QG_SCALE_PER_ROW};
+    cases[nc++] = (wcase){W8, 4096, 4096, 0, 0, F16, 1, 0, 1, QG_SCALE_PER_ROW};
+    /* the other Llama-3-8B shapes */
+    cases[nc++] = (wcase){W4, 6144, 4096, 128, 0, BF, 0, 0, 0, QG_SCALE_PER_ROW};
+    cases[nc++] = (wcase){W4, 6144, 4096, 64, 1, F16, 0, 0, 0, QG_SCALE_PER_ROW};
+    cases[nc++] = (wcase){W8, 6144, 4096, 0, 0, BF, 0, 0, 0, QG_SCALE_PER_ROW};
+    cases[nc++] = (wcase){W4, 28672, 4096, 128, 1, BF, 0, 0, 0, QG_SCALE_PER_ROW};
+    cases[nc++] = (wcase){W4, 28672, 4096, 32, 0, F16, 1, 0, 0, QG_SCALE_PER_ROW};
+    cases[nc++] = (wcase){W8, 28672, 4096, 0, 0, F16, 1, 0, 0, QG_SCALE_PER_ROW};
+    cases[nc++] = (wcase){W4, 4096, 14336, 128, 0, BF, 0, 0, 0, QG_SCALE_PER_ROW};
+    cases[nc++] = (wcase){W4, 4096, 14336, 0, 1, F16, 0, 0, 0, QG_SCALE_PER_ROW};
+    cases[nc++] = (wcase){W8, 4096, 14336, 0, 0, BF, 0, 0, 0, QG_SCALE_PER_ROW};
+    /* off the tile grid, padded lda, odd ldc */
+    cases[nc++] = (wcase){W4, 1000, 1056, 32, 1, BF, 2, 1, 1, QG_SCALE_PER_ROW};
+    cases[nc++] = (wcase){W4, 200, 328, 0, 0, F16, 2, 1, 1, QG_SCALE_PER_ROW};
+    cases[nc++] = (wcase){W4, 130, 256, 64, 1, F16, 2, 1, 1, QG_SCALE_PER_ROW};
+    cases[nc++] = (wcase){W8, 72, 96, 0, 0, BF, 2, 1, 1, QG_SCALE_PER_ROW};
+    cases[nc++] = (wcase){W8, 136, 200, 0, 0, F16, 2, 1, 1, QG_SCALE_PER_TENSOR};
+
+    for (int ci = 0; ci < nc; ci++) {
+        const wcase *c = &cases[ci];
+        const double t0 = now_s();
+        qg_problem p;
+        qg_problem_init(&p);
+        p.scheme = c->scheme, p.m = 1, p.n = c->n, p.k = c->k;
+        p.group_size = c->gs, p.has_zero_point = c->zp;
+        p.act_dtype = c->act, p.out_dtype = c->act, p.weight_scale = c->wscale;
+        weight_t w;
+        if (!make_weight(ctx, &w, &p, 1000 + (uint64_t)ci)) continue;
+        if (c->dequant) check_dequant(ctx, &w, cc);
+        const int64_t *ms = c->ms_set == 0 ? full_ms : c->ms_set == 1 ? short_ms : edge_ms;
+        const int nm = c->ms_set == 0 ? 6 : c->ms_set == 1 ? 4 : 5;
+        for (int mi = 0; mi < nm; mi++) run_m(ctx, &w, ms[mi], c->edge, &r);
+        if (ci == 0) {
+            run_m(ctx, &w, 4096, 0, &r);
+            /* refusals on this weight: decode kernels above M = 64 are covered by run_m; here a
+             * misaligned lda (not a multiple of 8) must be refused by every kernel */
+            check_refused(ctx, &w, 5, c->k + 4, "lda % 8 != 0");
+            check_splitk(ctx, &w, 1, "w4a16_decode.act2.mt1", 16, &r);
+            check_splitk(ctx, &w, 16, "w4a16_decode.act2.mt1", 16, &r);
+            check_splitk(ctx, &w, 33, "w4a16_decode.act2.mt4", 64, &r);
+        }
+        if (c->scheme == W8 && c->n == 4096 && c->k == 4096 && c->act == BF)
+            check_splitk(ctx, &w, 3, "w8a16_decode.act2.mt1", 16, &r);
+        printf("case %2d %s N=%lld K=%lld g%d zp%d %s: %.1f s (%d passed, %d failed so far)\n", ci,
+               qg_scheme_name(p.scheme), (long long)p.n, (long long)p.k, c->gs, c->zp,
+               qg_dtype_name(c->act), now_s() - t0, qt_passed, qt_failed);
+        fflush(stdout);
+        free_weight(ctx, &w);
+    }
+
+    /* K % 8 != 0 (per channel, K = 100): no GEMM kernel takes it, the dequant kernel does */
+    {
+        qg_problem p;
+        qg_problem_init(&p);
+        p.scheme = W4, p.m = 1, p.n = 96, p.k = 100, p.group_size = 0, p.has_zero_point = 1;
+        weight_t w;
+        if (make_weight(ctx, &w, &p, 77)) {
+            check_refused(ctx, &w, 3, 100, "K % 8 != 0");
+            check_dequant(ctx, &w, cc);
+            free_weight(ctx, &w);
+        }
+    }
+    printf("total %.1f s\n", now_s() - t_start);
+    qg_context_destroy(ctx);
+    return qt_finish("gpu_weight_only");
+}

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# GPU runner for the device machine: builds qgemm there, runs every GPU test program (each
+# prints "N passed, N failed"), proves the JIT disk cache across processes, and optionally runs
+# the benches. Logs go to $OUT (the device tool brings back at most 8 files).
+#   tests/gpu/run.sh [--bench] [--only NAME[,NAME]]   (NAME: gpu_weight_only, ...)
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+OUT=${OUT:-/tmp/qgemm-out}
+mkdir -p "$OUT"
+bench=0
+only=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --bench) bench=1 ;;
+    --only) only=$2; shift ;;
+    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+deps=$root/.deps/root/usr
+[ -d "$deps" ] || echo "note: no .deps (run scripts/fetch_device_deps.sh here and carry .deps)"
+export LD_LIBRARY_PATH=$deps/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
+export PATH=/usr/local/cuda/bin:$PATH
+log=$OUT/tests.log
+: > "$log"
+{ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv
+  nvcc --version | tail -1; } > "$OUT/env.txt" 2>&1
+
+t0=$(date +%s)
+if ! { cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$deps" &&
+       cmake --build build-gpu -j "$(nproc)"; } > "$OUT/build.log" 2>&1; then
+  tail -40 "$OUT/build.log"
+  echo "BUILD FAILED"
+  exit 1
+fi
+echo "build: $(( $(date +%s) - t0 )) s"
+
+export QGEMM_CACHE_DIR=/tmp/qgemm-jit-cache
+rm -rf "$QGEMM_CACHE_DIR"
+summary=()
+fail=0
+run_test() { # name, args...
+  local name=$1; shift
+  local bin=build-gpu/tests/$name
+  [ -x "$bin" ] || bin=build-gpu/$name
+  if [ ! -x "$bin" ]; then summary+=("$name: MISSING"); fail=1; return; fi
+  echo "===== $name $*" >> "$log"
+  local s=$(date +%s)
+  timeout 900 "$bin" "$@" >> "$log" 2>&1
+  local rc=$?
+  local line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+  summary+=("$name $*: rc=$rc ${line:-no summary} ($(( $(date +%s) - s )) s)")
+  [ $rc -eq 0 ] || fail=1
+}
+wanted() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
+
+# Runtime first: cold compiles into an empty cache, then a second process loads from disk.
+if wanted gpu_runtime; then
+  run_test gpu_runtime --phase cold
+  run_test gpu_runtime --phase warm
+fi
+for bin in build-gpu/tests/gpu_*; do
+  name=$(basename "$bin")
+  [ "$name" = gpu_runtime ] && continue
+  wanted "$name" && run_test "$name"
+done
+run_test example_minimal
+
+if [ $bench -eq 1 ] && [ -f bench/torch_compare.py ]; then
+  echo "===== bench/torch_compare.py" >> "$log"
+  PYTHONUNBUFFERED=1 QGEMM_LIBRARY=$root/build-gpu/libqgemm.so PYTHONPATH=$root/python \
+    timeout 900 python3 bench/torch_compare.py --out "$OUT/bench.json" > "$OUT/bench.log" 2>&1
+  echo "bench rc=$?"
+  tail -60 "$OUT/bench.log"
+fi
+
+echo "---- summary"
+printf '%s\n' "${summary[@]}"
+exit $fail

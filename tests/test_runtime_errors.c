@@ -1,0 +1,369 @@
+/*
+ * Runtime error paths without a GPU: missing driver / compiler libraries (each scenario in its
+ * own process, since libraries are looked up once per process), bad arguments to
+ * qg_context_create, status names and strings, qg_last_error contents. Run under ASan/LSan in
+ * CI: the error paths must not leak.
+ */
+#include "backend.h"
+#include "jit.h"
+#include "testutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define NO_CUDA "/nonexistent/libcuda.so"
+#define NO_HIP "/nonexistent/libamdhip64.so"
+
+static int contains(const char *s, const char *needle) { return strstr(s, needle) != NULL; }
+
+/* Run `fn` in a child process; it reports its own failures and exits with their count. */
+static void in_child(const char *name, void (*fn)(void)) {
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        qt_passed = qt_failed = 0;
+        fn();
+        printf("  [%s] child checks: %d ok, %d bad\n", name, qt_passed, qt_failed);
+        fflush(stdout);
+        exit(qt_failed ? 1 : 0); /* exit(), not _exit(): LSan checks the child at exit */
+    }
+    int status = 0;
+    QT_CHECK(pid > 0 && waitpid(pid, &status, 0) == pid, "%s: fork/wait", name);
+    QT_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: child failed (status %d)", name,
+             status);
+}
+
+/* AUTO: CUDA missing, falls back to HIP, missing too: NO_DRIVER naming both libraries. */
+static void no_driver_auto(void) {
+    setenv("QGEMM_CUDA_LIBRARY", NO_CUDA, 1);
+    setenv("QGEMM_HIP_LIBRARY", NO_HIP, 1);
+    qg_context *ctx = (qg_context *)0x1;
+    QT_STATUS(qg_context_create(&ctx, NULL), QG_ERR_NO_DRIVER);
+    QT_CHECK(ctx == NULL, "out is NULL after a failure");
+    const char *msg = qg_last_error(NULL);
+    QT_CHECK(contains(msg, NO_CUDA), "message names the CUDA library: %s", msg);
+    QT_CHECK(contains(msg, NO_HIP), "message names the HIP library: %s", msg);
+    QT_CHECK(contains(msg, "QGEMM_CUDA_LIBRARY"), "message says where the path came from: %s", msg);
+    QT_CHECK(strncmp(msg, "QG_ERR_NO_DRIVER", 16) == 0, "message starts with the status: %s", msg);
+
+    /* Explicit backends report their own library; repeated calls give the same answer. */
+    qg_context_params p;
+    qg_context_params_init(&p);
+    p.backend = QG_BACKEND_CUDA;
+    for (int i = 0; i < 2; i++) {
+        QT_STATUS(qg_context_create(&ctx, &p), QG_ERR_NO_DRIVER);
+        QT_CHECK(contains(qg_last_error(NULL), NO_CUDA) && !contains(qg_last_error(NULL), NO_HIP),
+                 "CUDA-only message: %s", qg_last_error(NULL));
+    }
+    p.backend = QG_BACKEND_HIP;
+    QT_STATUS(qg_context_create(&ctx, &p), QG_ERR_NO_DRIVER);
+    QT_CHECK(contains(qg_last_error(NULL), NO_HIP), "HIP message: %s", qg_last_error(NULL));
+    p.device = 3; /* a device number is no reason to try harder */
+    p.backend = QG_BACKEND_AUTO;
+    QT_STATUS(qg_context_create(&ctx, &p), QG_ERR_NO_DRIVER);
+}
+
+/* A library that exists but is not libcuda (no cuInit): the driver is too old / wrong. */
+static void driver_lacks_symbols(void) {
+    setenv("QGEMM_CUDA_LIBRARY", "libm.so.6", 1);
+    qg_context_params p;
+    qg_context_params_init(&p);
+    p.backend = QG_BACKEND_CUDA;
+    qg_context *ctx = NULL;
+    QT_STATUS(qg_context_create(&ctx, &p), QG_ERR_DRIVER_TOO_OLD);
+    QT_CHECK(contains(qg_last_error(NULL), "cuInit") && contains(qg_last_error(NULL), "libm.so.6"),
+             "message names library and symbol: %s", qg_last_error(NULL));
+    QT_CHECK(ctx == NULL, "no context");
+}
+
+/* HIP runtime present or not, there is no AMD GPU here: never a crash, a clear status. */
+static void hip_without_gpu(void) {
+    qg_context_params p;
+    qg_context_params_init(&p);
+    p.backend = QG_BACKEND_HIP;
+    qg_context *ctx = NULL;
+    qg_status s = qg_context_create(&ctx, &p);
+    QT_CHECK(s == QG_ERR_NO_DRIVER || s == QG_ERR_NO_DEVICE, "HIP without a GPU: %s (%s)",
+             qg_status_name(s), qg_last_error(NULL));
+    QT_CHECK(ctx == NULL && qg_last_error(NULL)[0], "no context, a message");
+    printf("  HIP backend here: %s\n", qg_last_error(NULL));
+}
+
+static void no_nvrtc(void) {
+    setenv("QGEMM_NVRTC_LIBRARY", "/nonexistent/libnvrtc.so", 1);
+    char why[512] = "";
+    QT_STATUS(qg_compiler_nvrtc.load(why, sizeof why), QG_ERR_NO_COMPILER);
+    QT_CHECK(contains(why, "/nonexistent/libnvrtc.so"), "reason names the library: %s", why);
+    QT_CHECK(qg_compiler_nvrtc.version() == 0, "no version without NVRTC");
+    qg_check_result r;
+    QT_STATUS(qg_check_catalog("sm_90a", 1, NULL, NULL, &r), QG_ERR_NO_COMPILER);
+    QT_CHECK(contains(qg_last_error(NULL), "/nonexistent/libnvrtc.so"), "check says why: %s",
+             qg_last_error(NULL));
+    void *img = (void *)1;
+    size_t n = 1;
+    char *log = (char *)1;
+    QT_STATUS(qg_compiler_nvrtc.compile("", "x.cu", "sm_80", NULL, 0, &img, &n, &log), QG_ERR_NO_COMPILER);
+    QT_CHECK(img == NULL && n == 0 && log == NULL, "outputs cleared on failure");
+}
+
+static void no_hiprtc(void) {
+    setenv("QGEMM_HIPRTC_LIBRARY", "/nonexistent/libhiprtc.so", 1);
+    static const int params[][QG_MAX_PARAMS] = {{1}};
+    static const qg_family fam = {.name = "x", .source = "qg_prelude.cuh", .entry = "x", .hip = 1,
+                                  .num_params = 1, .param_names = {"a"}, .num_variants = 1,
+                                  .variants = params};
+    qg_variant v = {.family = &fam, .params = params[0], .index = -1, .id = "x.a1"};
+    void *img = NULL;
+    size_t n = 0;
+    char *log = NULL;
+    double ms = 0;
+    QT_STATUS(qg_jit_compile(&v, "gfx90a", &img, &n, &log, &ms), QG_ERR_NO_COMPILER);
+    QT_CHECK(contains(qg_last_error(NULL), "/nonexistent/libhiprtc.so"), "message: %s", qg_last_error(NULL));
+    QT_CHECK(img == NULL && log == NULL, "nothing allocated");
+}
+
+/* ---------------------------------------------------------------- fake driver (tests/fake_cuda.c) */
+
+#include <dlfcn.h>
+#include <pthread.h>
+
+enum { F_RETAIN, F_RELEASE, F_LOADED, F_UNLOADED, F_LAUNCHES, F_SMEM, F_CTX_ERRORS, F_ALLOCS, F_FREES };
+
+static void fake_stats(int out[9]) {
+    memset(out, 0, 9 * sizeof *out);
+    void *h = dlopen(QG_FAKE_CUDA, RTLD_NOW | RTLD_NOLOAD);
+    void (*fn)(int *) = h ? (void (*)(int *))dlsym(h, "fake_cuda_stats") : NULL;
+    if (fn) fn(out);
+    else QT_CHECK(0, "fake driver stats not found");
+    if (h) dlclose(h);
+}
+
+static qg_status fake_create(qg_context **ctx, int device) {
+    setenv("QGEMM_CUDA_LIBRARY", QG_FAKE_CUDA, 1);
+    qg_context_params p;
+    qg_context_params_init(&p);
+    p.backend = QG_BACKEND_CUDA;
+    p.device = device;
+    p.disable_disk_cache = 1;
+    return qg_context_create(ctx, &p);
+}
+
+static void fake_init_no_device(void) {
+    setenv("FAKE_CUDA_INIT", "100", 1); /* CUDA_ERROR_NO_DEVICE */
+    qg_context *ctx = NULL;
+    QT_STATUS(fake_create(&ctx, 0), QG_ERR_NO_DEVICE);
+    QT_CHECK(contains(qg_last_error(NULL), "cuInit") &&
+             contains(qg_last_error(NULL), "CUDA_ERROR_NO_DEVICE"), "message: %s", qg_last_error(NULL));
+    int st[9];
+    fake_stats(st);
+    QT_CHECK(st[F_RETAIN] == 0, "nothing retained");
+}
+
+static void fake_init_other_error(void) {
+    setenv("FAKE_CUDA_INIT", "999", 1); /* CUDA_ERROR_UNKNOWN */
+    qg_context *ctx = NULL;
+    QT_STATUS(fake_create(&ctx, 0), QG_ERR_DEVICE);
+    QT_CHECK(contains(qg_last_error(NULL), "CUDA_ERROR_FAKE") &&
+             contains(qg_last_error(NULL), "fake driver error"), "name and string: %s", qg_last_error(NULL));
+}
+
+static void fake_zero_devices(void) {
+    setenv("FAKE_CUDA_COUNT", "0", 1);
+    qg_context *ctx = NULL;
+    QT_STATUS(fake_create(&ctx, 0), QG_ERR_NO_DEVICE);
+    QT_CHECK(contains(qg_last_error(NULL), "no device"), "message: %s", qg_last_error(NULL));
+}
+
+static void fake_bad_ordinal(void) {
+    setenv("FAKE_CUDA_COUNT", "2", 1);
+    qg_context *ctx = NULL;
+    QT_STATUS(fake_create(&ctx, 2), QG_ERR_NO_DEVICE);
+    QT_CHECK(contains(qg_last_error(NULL), "device 2") && contains(qg_last_error(NULL), "2 present"),
+             "message: %s", qg_last_error(NULL));
+    QT_OK(fake_create(&ctx, 1));
+    qg_context_destroy(ctx);
+    int st[9];
+    fake_stats(st);
+    QT_CHECK(st[F_RETAIN] == 1 && st[F_RELEASE] == 1, "retained once, released once (%d/%d)",
+             st[F_RETAIN], st[F_RELEASE]);
+}
+
+static void fake_no_nvrtc(void) {
+    setenv("QGEMM_NVRTC_LIBRARY", "/nonexistent/libnvrtc.so", 1);
+    qg_context *ctx = NULL;
+    QT_STATUS(fake_create(&ctx, 0), QG_ERR_NO_COMPILER);
+    QT_CHECK(contains(qg_last_error(NULL), "/nonexistent/libnvrtc.so"), "message: %s", qg_last_error(NULL));
+    int st[9];
+    fake_stats(st);
+    QT_CHECK(st[F_RETAIN] == st[F_RELEASE], "open released what it took (%d/%d)", st[F_RETAIN],
+             st[F_RELEASE]);
+}
+
+/* Like copy_on_new_thread, on a thread where another library's context is current: it must be
+ * current again afterwards (a torch thread working on another GPU keeps its device). */
+static void *copy_with_foreign_context(void *arg);
+
+static void *copy_on_new_thread(void *arg) {
+    qg_context *ctx = arg;
+    unsigned char in[256], out[256];
+    for (int i = 0; i < 256; i++) in[i] = (unsigned char)(i * 7 + 1);
+    void *d = NULL;
+    if (qg_malloc(ctx, &d, sizeof in) != QG_SUCCESS) return (void *)1;
+    qg_status s = qg_memcpy_htod(ctx, d, in, sizeof in);
+    if (s == QG_SUCCESS) s = qg_memcpy_dtoh(ctx, out, d, sizeof out);
+    if (s == QG_SUCCESS) s = qg_free(ctx, d);
+    return (void *)(uintptr_t)(s != QG_SUCCESS || memcmp(in, out, sizeof in) != 0);
+}
+
+static void *copy_with_foreign_context(void *arg) {
+    void *h = dlopen(QG_FAKE_CUDA, RTLD_NOW | RTLD_NOLOAD);
+    void (*use_other)(void) = h ? (void (*)(void))dlsym(h, "fake_cuda_use_other_context") : NULL;
+    int (*is_other)(void) = h ? (int (*)(void))dlsym(h, "fake_cuda_current_is_other") : NULL;
+    if (h) dlclose(h);
+    if (!use_other || !is_other) return (void *)2;
+    use_other();
+    void *r = copy_on_new_thread(arg);
+    if (!is_other()) return (void *)3;
+    return r;
+}
+
+static void fake_device_ok(void) {
+    qg_context *ctx = NULL;
+    QT_OK(fake_create(&ctx, 0));
+    if (!ctx) return;
+    qg_device_info in;
+    QT_OK(qg_context_device_info(ctx, &in));
+    QT_CHECK(strcmp(in.arch, "sm_90a") == 0 && in.cc_major == 9 && in.cc_minor == 0, "cc 9.0 is sm_90a (%s)",
+             in.arch);
+    QT_CHECK(strcmp(in.name, "Fake GPU") == 0 && in.sm_count == 132 && in.l2_bytes == 50 << 20 &&
+             in.smem_optin == 232448 && in.driver_version == 13000 && in.total_mem == (size_t)80 << 30 &&
+             in.backend == QG_BACKEND_CUDA, "device info filled");
+    QT_CHECK(in.compiler_version == qg_compiler_nvrtc.version() && in.compiler_version > 0,
+             "compiler version from NVRTC");
+    QT_CHECK(strcmp(qg_context_cache_dir(ctx), "") == 0, "disk cache disabled");
+
+    /* Memory helpers on this thread and on threads that never made the context current. */
+    uint64_t host[64], back[64];
+    for (int i = 0; i < 64; i++) host[i] = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1);
+    void *d = NULL;
+    QT_OK(qg_malloc(ctx, &d, sizeof host));
+    QT_OK(qg_memcpy_htod(ctx, d, host, sizeof host));
+    QT_OK(qg_memset_d8(ctx, (char *)d + 8, 0xab, 8));
+    QT_OK(qg_memcpy_dtoh(ctx, back, d, sizeof back));
+    QT_CHECK(back[0] == host[0] && back[1] == 0xababababababababull && back[2] == host[2], "memory round trip");
+    QT_OK(qg_synchronize(ctx));
+    QT_OK(qg_free(ctx, d));
+    QT_OK(qg_free(ctx, NULL));
+    QT_STATUS(qg_malloc(ctx, &d, (size_t)1 << 50), QG_ERR_OUT_OF_MEMORY);
+    QT_CHECK(d == NULL && contains(qg_last_error(ctx), "CUDA_ERROR_OUT_OF_MEMORY"), "OOM message: %s",
+             qg_last_error(ctx));
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, i % 2 ? copy_with_foreign_context : copy_on_new_thread, ctx);
+    for (int i = 0; i < 4; i++) {
+        void *bad = (void *)1;
+        pthread_join(t[i], &bad);
+        QT_CHECK(bad == NULL, "thread %d: memory ops on a %s thread (%p)", i,
+                 i % 2 ? "foreign-context" : "fresh", bad);
+    }
+    /* Events. */
+    void *e0 = NULL, *e1 = NULL;
+    float ms = -1;
+    QT_OK(ctx->ops->event_create(ctx, &e0));
+    QT_OK(ctx->ops->event_create(ctx, &e1));
+    QT_OK(ctx->ops->event_record(ctx, e0, NULL));
+    QT_OK(ctx->ops->event_record(ctx, e1, NULL));
+    QT_OK(ctx->ops->event_elapsed_ms(ctx, e0, e1, &ms));
+    QT_CHECK(ms == 0.5f, "elapsed %f", ms);
+    ctx->ops->event_destroy(ctx, e0);
+    ctx->ops->event_destroy(ctx, e1);
+
+    qg_context *second = NULL;
+    QT_OK(fake_create(&second, 0)); /* two contexts share the primary context */
+    qg_context_destroy(second);
+    qg_context_destroy(ctx);
+    int st[9];
+    fake_stats(st);
+    QT_CHECK(st[F_RETAIN] == 2 && st[F_RELEASE] == 2, "retain/release balanced (%d/%d)", st[F_RETAIN],
+             st[F_RELEASE]);
+    QT_CHECK(st[F_ALLOCS] == st[F_FREES] && st[F_ALLOCS] >= 5, "allocations freed (%d/%d)", st[F_ALLOCS],
+             st[F_FREES]);
+    QT_CHECK(st[F_CTX_ERRORS] == 0, "no call ran without a current context (%d)", st[F_CTX_ERRORS]);
+}
+
+static void fake_ampere(void) {
+    setenv("FAKE_CUDA_CC", "86", 1);
+    qg_context *ctx = NULL;
+    QT_OK(fake_create(&ctx, 0));
+    QT_CHECK(ctx && strcmp(ctx->info.arch, "sm_86") == 0, "cc 8.6 is sm_86 (%s)", ctx ? ctx->info.arch : "");
+    qg_context_destroy(ctx);
+}
+
+static void bad_arguments(void) {
+    QT_STATUS(qg_context_create(NULL, NULL), QG_ERR_NULL_POINTER);
+    QT_CHECK(contains(qg_last_error(NULL), "out"), "names the argument: %s", qg_last_error(NULL));
+    qg_context *ctx = (qg_context *)0x1;
+    qg_context_params p;
+    qg_context_params_init(&p);
+    QT_CHECK(p.struct_size == sizeof p && p.backend == QG_BACKEND_AUTO && p.device == 0, "defaults");
+    p.struct_size = 0;
+    QT_STATUS(qg_context_create(&ctx, &p), QG_ERR_INVALID_ARGUMENT);
+    QT_CHECK(ctx == NULL, "out cleared");
+    QT_CHECK(contains(qg_last_error(NULL), "struct_size"), "says struct_size: %s", qg_last_error(NULL));
+    qg_context_params_init(&p);
+    p.device = -1;
+    QT_STATUS(qg_context_create(&ctx, &p), QG_ERR_INVALID_ARGUMENT);
+    QT_CHECK(contains(qg_last_error(NULL), "-1"), "names the device: %s", qg_last_error(NULL));
+    qg_context_destroy(NULL); /* no-op */
+    qg_device_info info;
+    QT_STATUS(qg_context_device_info(NULL, &info), QG_ERR_NULL_POINTER);
+    QT_CHECK(strcmp(qg_context_cache_dir(NULL), "") == 0, "no cache dir without a context");
+}
+
+static void status_names(void) {
+#define QG_X_(name, value, desc)                                                               \
+    QT_CHECK((int)name == value, "%s has its fixed value", #name);                             \
+    QT_CHECK(strcmp(qg_status_name(name), #name) == 0, "name of %s", #name);                   \
+    QT_CHECK(strcmp(qg_status_string(name), desc) == 0 && desc[0], "string of %s", #name);
+    QG_STATUS_LIST(QG_X_)
+#undef QG_X_
+    QT_CHECK(strcmp(qg_status_name((qg_status)1000), "QG_UNKNOWN_STATUS") == 0, "unknown name");
+    QT_CHECK(qg_status_string((qg_status)-5) != NULL && qg_status_string((qg_status)-5)[0],
+             "unknown string");
+}
+
+static void last_error_format(void) {
+    qg_status s = QG_ERROR(NULL, QG_ERR_IO, "disk %s is full", "/x");
+    QT_CHECK(s == QG_ERR_IO, "QG_ERROR returns its status");
+    const char *m = qg_last_error(NULL);
+    QT_CHECK(strncmp(m, "QG_ERR_IO: disk /x is full (test_runtime_errors.c:", 49) == 0,
+             "status, message, file:line: %s", m);
+    /* A very long message is cut, not overflowed. */
+    char big[3 * QG_ERRMSG_LEN];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    QG_ERROR(NULL, QG_ERR_INTERNAL, "%s", big);
+    QT_CHECK(strlen(qg_last_error(NULL)) == QG_ERRMSG_LEN - 1, "long message truncated");
+}
+
+int main(void) {
+    /* The cheap checks first, in this process; library scenarios each in a child. */
+    bad_arguments();
+    status_names();
+    last_error_format();
+    in_child("no driver (auto)", no_driver_auto);
+    in_child("library without cuInit", driver_lacks_symbols);
+    in_child("HIP without GPU", hip_without_gpu);
+    in_child("no NVRTC", no_nvrtc);
+    in_child("no hiprtc", no_hiprtc);
+    in_child("fake driver: cuInit no device", fake_init_no_device);
+    in_child("fake driver: cuInit other error", fake_init_other_error);
+    in_child("fake driver: zero devices", fake_zero_devices);
+    in_child("fake driver: bad ordinal", fake_bad_ordinal);
+    in_child("fake driver: no NVRTC", fake_no_nvrtc);
+    in_child("fake driver: device", fake_device_ok);
+    in_child("fake driver: sm_86", fake_ampere);
+    return qt_finish("test_runtime_errors");
+}

@@ -1,0 +1,123 @@
+/* qgemm info | check | list */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int cli_wants_help(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;
+    return 0;
+}
+
+int cli_info(int argc, char **argv) {
+    if (cli_wants_help(argc, argv)) {
+        printf("usage: qgemm info\n\nPrints the library version, the GPU found (or why none), "
+               "the catalog size and the\njit cache directory. Exit 0 even without a GPU.\n");
+        return 0;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "qgemm info: unexpected argument '%s'\n", argv[1]);
+        return 2;
+    }
+    printf("qgemm %s (format version %d)\n", qg_version_string(), QG_FORMAT_VERSION);
+    printf("catalog: %d kernel variants\n", qg_catalog_size());
+    qg_context *ctx;
+    qg_status s = qg_context_create(&ctx, NULL);
+    if (s != QG_SUCCESS) {
+        printf("device: none (%s): %s\n", qg_status_name(s), qg_last_error(NULL));
+        return 0;
+    }
+    qg_device_info d;
+    qg_context_device_info(ctx, &d);
+    printf("device: %s, %s (cc %d.%d), %d SMs, %.1f GiB, L2 %d MiB, driver %d, compiler %d\n",
+           d.name, d.arch, d.cc_major, d.cc_minor, d.sm_count, (double)d.total_mem / (1 << 30),
+           d.l2_bytes >> 20, d.driver_version, d.compiler_version);
+    const char *dir = qg_context_cache_dir(ctx);
+    printf("jit cache: %s\n", dir[0] ? dir : "(disabled)");
+    qg_context_destroy(ctx);
+    return 0;
+}
+
+int cli_list(int argc, char **argv) {
+    if (cli_wants_help(argc, argv)) {
+        printf("usage: qgemm list [PREFIX]\n\nLists the catalog's kernel variant ids (those "
+               "starting with PREFIX).\n");
+        return 0;
+    }
+    const char *prefix = argc > 1 ? argv[1] : "";
+    for (int i = 0; i < qg_catalog_size(); i++) {
+        const char *id = qg_catalog_variant_id(i);
+        if (!strncmp(id, prefix, strlen(prefix))) printf("%s\n", id);
+    }
+    return 0;
+}
+
+typedef struct {
+    int verbose;
+    int done, total;
+    double t0;
+} check_state;
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void on_variant(void *user, const char *id, qg_status s, const char *log, double sec) {
+    check_state *st = user;
+    st->done++;
+    double el = now_s() - st->t0;
+    if (s != QG_SUCCESS) {
+        printf("FAIL %s (%s)\n%s\n", id, qg_status_name(s), log ? log : "");
+    } else if (st->verbose) {
+        printf("ok   %-48s %6.2f s\n", id, sec);
+    }
+    if (!st->verbose && s == QG_SUCCESS) {
+        double eta = st->done ? el / st->done * (st->total - st->done) : 0;
+        fprintf(stderr, "\r[%d/%d] %.0f s elapsed, ETA %.0f s   ", st->done, st->total, el, eta);
+    }
+    fflush(stdout);
+}
+
+int cli_check(int argc, char **argv) {
+    const char *arch = "sm_90a";
+    int threads = 0;
+    check_state st = {0};
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: qgemm check [--arch ARCH] [-j N] [--verbose]\n\n"
+                   "Compiles every kernel variant of the catalog for ARCH (sm_80, sm_89, sm_90a, "
+                   "gfx90a;\ndefault sm_90a) with NVRTC (hiprtc for gfx*). Needs no GPU. Prints "
+                   "each failure with the\ncompiler log; exit 1 if any variant failed.\n");
+            return 0;
+        } else if (!strcmp(argv[i], "--arch") && i + 1 < argc) {
+            arch = argv[++i];
+        } else if (!strncmp(argv[i], "--arch=", 7)) {
+            arch = argv[i] + 7;
+        } else if (!strcmp(argv[i], "-j") && i + 1 < argc) {
+            threads = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v")) {
+            st.verbose = 1;
+        } else {
+            fprintf(stderr, "qgemm check: unknown option '%s' (see --help)\n", argv[i]);
+            return 2;
+        }
+    }
+    st.total = 0;
+    st.t0 = now_s();
+    st.total = qg_catalog_size();
+    qg_check_result r = {0};
+    qg_status s = qg_check_catalog(arch, threads, on_variant, &st, &r);
+    if (!st.verbose) fprintf(stderr, "\n");
+    printf("check %s: %d compiled, %d failed, %d not for this arch, %.1f s\n", arch, r.compiled,
+           r.failed, r.skipped, r.seconds);
+    if (s != QG_SUCCESS) {
+        fprintf(stderr, "qgemm check: %s\n", qg_last_error(NULL));
+        return 1;
+    }
+    return 0;
+}

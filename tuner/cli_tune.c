@@ -1,0 +1,353 @@
+/* qgemm tune: derive a model's linear shapes, tune every scheme x shape x M on the GPU(s),
+ * merge the winners into a database file. */
+#include "cli.h"
+#include "models.h"
+
+#include "db.h"
+#include "tune.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_PROBLEMS 4096
+#define MAX_M 64
+
+typedef struct {
+    qg_problem p; /* class; m unused */
+    char label[48];
+    int64_t ms[MAX_M];
+    int nm;
+} tune_item;
+
+static void usage(void) {
+    printf("usage: qgemm tune (--model NAME | --hf-config config.json | --from-record FILE)\n"
+           "                  [--tp N[,N...]] [--schemes LIST] [--m LIST] [-o DB]\n"
+           "                  [--devices 0,1,...] [--shard I/N] [--retune] [--budget SEC]\n"
+           "                  [--samples N] [--verbose]\n\n"
+           "Times every catalog kernel that fits each linear layer of the model for each M and\n"
+           "stores the fastest correct one in the database DB (merged under a file lock with\n"
+           "what is already there; entries already tuned for this GPU are skipped unless\n"
+           "--retune).\n\n"
+           "  --model NAME       built-in shapes: %s\n"
+           "  --hf-config FILE   derive shapes from a Hugging Face config.json (q/k/v fused, o,\n"
+           "                     gate/up fused, down)\n"
+           "  --from-record FILE tune the problems a serving process recorded with\n"
+           "                     QGEMM_RECORD_UNTUNED=FILE\n"
+           "  --tp N[,N]         tensor-parallel degrees to split shapes for (default 1)\n"
+           "  --schemes LIST     comma-separated (default w4a16,w8a8-fp8); all: w4a16, w8a16,\n"
+           "                     w8a8-int8, w8a8-fp8, w4a8-fp8, w4a8-int8, sp24-fp8, sp24-int8,\n"
+           "                     sp24-bf16\n"
+           "  --m LIST           M values (default: 1,2,4,8,16,24,32,48,64,96,128,192,256,384,\n"
+           "                     512,1024,2048,4096,8192,16384)\n"
+           "  -o DB              database file (default qgemm-tuning-<gpu>.json)\n"
+           "  --devices LIST     one worker process per listed GPU, sharing the work\n"
+           "  --shard I/N        only the I-th of N slices of the work (I from 0), e.g. one per\n"
+           "                     machine of a Slurm array; join the files with 'qgemm db merge'\n"
+           "  --budget SEC       time budget per problem (default 30)\n",
+           model_builtin_names());
+}
+
+/* Problem-class defaults per scheme (torchao's config defaults). */
+static void class_for(qg_scheme s, qg_problem *p) {
+    qg_problem_init(p);
+    p->scheme = s;
+    p->group_size = s == QG_SCHEME_W4A8_INT8 ? 32 : 128;
+    p->has_zero_point = s == QG_SCHEME_W4A16;
+    if (s == QG_SCHEME_W8A16 || s == QG_SCHEME_W8A8_INT8 || s == QG_SCHEME_W8A8_FP8 ||
+        s == QG_SCHEME_SP24_FP8 || s == QG_SCHEME_SP24_INT8 || s == QG_SCHEME_SP24_BF16)
+        p->group_size = 0;
+}
+
+static int parse_list_i64(const char *s, int64_t *out, int max) {
+    int n = 0;
+    while (*s && n < max) {
+        char *end;
+        long long v = strtoll(s, &end, 10);
+        if (end == s || v <= 0) return -1;
+        out[n++] = v;
+        s = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',') return -1;
+    }
+    return n;
+}
+
+static int load_record(const char *path, tune_item *items, int max) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "qgemm tune: cannot open %s\n", path);
+        return -1;
+    }
+    char line[1024];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        cJSON *o = cJSON_Parse(line);
+        if (!o) continue;
+        qg_problem p;
+        qg_problem_init(&p);
+        const cJSON *v;
+        int ok = (v = cJSON_GetObjectItem(o, "scheme")) && cJSON_IsString(v) &&
+                 qg_scheme_from_name(v->valuestring, &p.scheme) == QG_SUCCESS;
+double x[9];
+        static const char *const keys[9] = {"n", "k", "m", "group_size", "zero_point", "act_dtype",
+                                            "out_dtype", "weight_scale", "act_scale"};
+        for (int j = 0; j < 9; j++) {
+            v = cJSON_GetObjectItem(o, keys[j]);
+            if (cJSON_IsNumber(v)) x[j] = v->valuedouble;
+            else ok = 0;
+        }
+        if (ok) {
+            p.n = (int64_t)x[0], p.k = (int64_t)x[1], p.m = (int64_t)x[2];
+            p.group_size = (int32_t)x[3], p.has_zero_point = (int32_t)x[4];
+            p.act_dtype = (qg_dtype)x[5], p.out_dtype = (qg_dtype)x[6];
+            p.weight_scale = (qg_scale_granularity)x[7], p.act_scale = (qg_scale_granularity)x[8];
+        }
+        cJSON_Delete(o);
+        if (!ok) continue;
+        int found = -1;
+        for (int i = 0; i < n; i++)
+            if (qg_db_same_class(&items[i].p, &p)) found = i;
+        if (found < 0 && n < max) {
+            found = n++;
+            items[found].p = p;
+            items[found].nm = 0;
+            snprintf(items[found].label, sizeof items[found].label, "recorded");
+        }
+        if (found < 0) continue;
+        tune_item *it = &items[found];
+        int dup = 0;
+        for (int i = 0; i < it->nm; i++) dup |= it->ms[i] == p.m;
+        if (!dup && it->nm < MAX_M) it->ms[it->nm++] = p.m;
+    }
+    fclose(f);
+    return n;
+}
+
+typedef struct {
+    double t0;
+    int worker;
+} progress_state;
+
+static void progress(void *user, int done, int total, const char *line) {
+    progress_state *ps = user;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    double el = (double)t.tv_sec + 1e-9 * (double)t.tv_nsec - ps->t0;
+    double eta = done > 0 ? el / done * (total - done) : 0;
+    printf("[w%d %d/%d %.0fs, ETA %.0fs] %s\n", ps->worker, done, total, el, eta, line);
+    fflush(stdout);
+}
+
+/* One worker: open a context on `device`, tune items[i] for i in this worker's slice. */
+static int run_worker(int device, const char *out_path, tune_item *items, int n, int slice,
+                      int slices, const qg_tune_options *o) {
+    qg_context_params cp;
+    qg_context_params_init(&cp);
+    cp.device = device;
+    cp.tuning_db = ""; /* dispatch is not used while tuning */
+    qg_context *ctx;
+    if (qg_context_create(&ctx, &cp) != QG_SUCCESS) {
+        fprintf(stderr, "qgemm tune: device %d: %s\n", device, qg_last_error(NULL));
+        return 1;
+    }
+    qg_device_info info;
+    qg_context_device_info(ctx, &info);
+    qg_db *db;
+    if (qg_db_open(&db, out_path, &info) != QG_SUCCESS) {
+        fprintf(stderr, "qgemm tune: %s\n", qg_last_error(NULL));
+        qg_context_destroy(ctx);
+        return 1;
+    }
+    int total = 0;
+    for (int i = 0; i < n; i++)
+        if (i % slices == slice) total += items[i].nm;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    progress_state ps = {(double)t.tv_sec + 1e-9 * (double)t.tv_nsec, device};
+    printf("[w%d] %s: %d problems (shape x M) to tune into %s\n", device, info.name, total, out_path);
+    qg_tune_stats st = {0};
+    int done = 0, rc = 0;
+    for (int i = 0; i < n; i++) {
+        if (i % slices != slice) continue;
+        qg_status s = qg_tune_shape(ctx, db, &items[i].p, items[i].ms, items[i].nm, o, progress,
+                                    &ps, done, total, &st);
+        done += items[i].nm;
+        if (s != QG_SUCCESS) {
+            fprintf(stderr, "qgemm tune: %s %s: %s\n", qg_scheme_name(items[i].p.scheme),
+                    items[i].label, qg_last_error(ctx));
+            rc = 1;
+            if (s == QG_ERR_LAUNCH || s == QG_ERR_DEVICE) break;
+        }
+        /* Save after every shape so an interrupted run keeps what it found. */
+        if (qg_db_save(db, NULL) != QG_SUCCESS) {
+            fprintf(stderr, "qgemm tune: %s\n", qg_last_error(NULL));
+            rc = 1;
+            break;
+        }
+    }
+    printf("[w%d] tuned %d, skipped %d (already in the database); candidates %d: %d wrong, "
+           "%d dropped early, %d failed to compile\n", device, st.tuned, st.skipped, st.candidates,
+           st.wrong, st.dropped, st.failed);
+    qg_db_close(db);
+    qg_context_destroy(ctx);
+    return rc || st.wrong ? (rc ? rc : 3) : 0;
+}
+
+int cli_tune(int argc, char **argv) {
+    const char *model = NULL, *hf = NULL, *record = NULL, *out = NULL;
+    const char *schemes = "w4a16,w8a8-fp8";
+    int64_t tps[8] = {1}, ms[MAX_M];
+    int ntp = 1, nm = 0, shard_i = 0, shard_n = 1;
+    int devices[16], ndev = 0;
+    qg_tune_options o;
+    qg_tune_options_init(&o);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage();
+            return 0;
+        }
+        if (!strcmp(a, "--retune")) { o.retune = 1; continue; }
+        if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) { o.verbose = 1; continue; }
+        if (!v) { fprintf(stderr, "qgemm tune: %s needs a value (see --help)\n", a); return 2; }
+        i++;
+        if (!strcmp(a, "--model")) model = v;
+        else if (!strcmp(a, "--hf-config")) hf = v;
+        else if (!strcmp(a, "--from-record")) record = v;
+        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) out = v;
+        else if (!strcmp(a, "--schemes")) schemes = v;
+        else if (!strcmp(a, "--budget")) o.budget_s = atof(v);
+        else if (!strcmp(a, "--samples")) o.samples = atoi(v);
+        else if (!strcmp(a, "--tp")) {
+            if ((ntp = parse_list_i64(v, tps, 8)) <= 0) { fprintf(stderr, "qgemm tune: bad --tp '%s'\n", v); return 2; }
+        } else if (!strcmp(a, "--m")) {
+            if ((nm = parse_list_i64(v, ms, MAX_M)) <= 0) { fprintf(stderr, "qgemm tune: bad --m '%s'\n", v); return 2; }
+        } else if (!strcmp(a, "--shard")) {
+            if (sscanf(v, "%d/%d", &shard_i, &shard_n) != 2 || shard_n < 1 || shard_i < 0 || shard_i >= shard_n) {
+                fprintf(stderr, "qgemm tune: bad --shard '%s' (want I/N with 0 <= I < N)\n", v);
+                return 2;
+            }
+        } else if (!strcmp(a, "--devices")) {
+            int64_t d[16];
+            int n = 0;
+            if (!strcmp(v, "0")) d[n++] = 0; /* parse_list rejects 0 */
+            else {
+                char *s = (char *)v;
+                while (*s && n < 16) { d[n++] = strtoll(s, &s, 10); if (*s == ',') s++; else if (*s) { n = -1; break; } }
+            }
+            if (n <= 0) { fprintf(stderr, "qgemm tune: bad --devices '%s'\n", v); return 2; }
+            for (int j = 0; j < n; j++) devices[j] = (int)d[j];
+            ndev = n;
+        } else {
+            fprintf(stderr, "qgemm tune: unknown option '%s' (see --help)\n", a);
+            return 2;
+        }
+    }
+    if (!!model + !!hf + !!record != 1) {
+        fprintf(stderr, "qgemm tune: give exactly one of --model, --hf-config, --from-record\n");
+        return 2;
+    }
+    if (!nm) {
+        nm = qg_default_m_bucket_count;
+        memcpy(ms, qg_default_m_buckets, sizeof(int64_t) * (size_t)nm);
+    }
+    if (!ndev) devices[ndev++] = 0;
+
+    static tune_item items[MAX_PROBLEMS];
+    int n = 0;
+    if (record) {
+        if ((n = load_record(record, items, MAX_PROBLEMS)) < 0) return 1;
+    } else {
+        model_dims md;
+        char err[256];
+        if (model && !model_builtin(model, &md)) {
+            fprintf(stderr, "qgemm tune: unknown model '%s' (built-in: %s)\n", model, model_builtin_names());
+            return 2;
+        }
+        if (hf && !model_from_hf_config(hf, &md, err, sizeof err)) {
+            fprintf(stderr, "qgemm tune: %s\n", err);
+            return 2;
+        }
+        char list[256];
+        snprintf(list, sizeof list, "%s", schemes);
+        for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+            qg_scheme s;
+            if (qg_scheme_from_name(tok, &s) != QG_SUCCESS) {
+                fprintf(stderr, "qgemm tune: %s\n", qg_last_error(NULL));
+                return 2;
+            }
+            for (int t = 0; t < ntp; t++) {
+                model_linear lin[4];
+                if (!model_linears(&md, (int)tps[t], lin, err, sizeof err)) {
+                    fprintf(stderr, "qgemm tune: %s\n", err);
+                    return 2;
+                }
+                for (int l = 0; l < 4 && n < MAX_PROBLEMS; l++) {
+                    tune_item *it = &items[n];
+                    class_for(s, &it->p);
+                    it->p.n = lin[l].n, it->p.k = lin[l].k, it->p.m = 1;
+                    int dup = 0;
+                    for (int j = 0; j < n; j++) dup |= qg_db_same_class(&items[j].p, &it->p);
+                    if (dup) continue;
+                    if (qg_problem_validate(&it->p) != QG_SUCCESS) {
+                        fprintf(stderr, "qgemm tune: skipping %s %s tp%lld: %s\n", tok, lin[l].name,
+                                (long long)tps[t], qg_last_error(NULL));
+                        continue;
+                    }
+                    snprintf(it->label, sizeof it->label, "%s tp%lld", lin[l].name, (long long)tps[t]);
+                    memcpy(it->ms, ms, sizeof(int64_t) * (size_t)nm);
+                    it->nm = nm;
+                    n++;
+                }
+            }
+        }
+    }
+    if (!n) {
+        fprintf(stderr, "qgemm tune: nothing to tune\n");
+        return 1;
+    }
+    char default_out[300];
+    if (!out) {
+        qg_context *ctx;
+        if (qg_context_create(&ctx, NULL) != QG_SUCCESS) {
+            fprintf(stderr, "qgemm tune: no GPU: %s\n", qg_last_error(NULL));
+            return 1;
+        }
+        qg_device_info info;
+        qg_context_device_info(ctx, &info);
+        qg_context_destroy(ctx);
+        char slug[256];
+        size_t j = 0;
+        for (size_t i = 0; info.name[i] && j + 1 < sizeof slug; i++) {
+            char c = info.name[i];
+            slug[j++] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) ? c : '-';
+        }
+        slug[j] = 0;
+        snprintf(default_out, sizeof default_out, "qgemm-tuning-%s.json", slug);
+        out = default_out;
+    }
+    if (ndev == 1) return run_worker(devices[0], out, items, n, shard_i, shard_n, &o);
+    /* One process per GPU; each takes an interleaved slice of this shard and merges on save. */
+    pid_t pids[16];
+    for (int d = 0; d < ndev; d++) {
+        fflush(stdout);
+        pids[d] = fork();
+        if (pids[d] == 0)
+            _exit(run_worker(devices[d], out, items, n, shard_i * ndev + d, shard_n * ndev, &o));
+        if (pids[d] < 0) {
+            perror("qgemm tune: fork");
+            return 1;
+        }
+    }
+    int rc = 0;
+    for (int d = 0; d < ndev; d++) {
+        int st;
+        waitpid(pids[d], &st, 0);
+        if (!WIFEXITED(st) || WEXITSTATUS(st)) rc = 1;
+    }
+    return rc;
+}

@@ -1,0 +1,91 @@
+#include "models.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const model_dims builtins[] = {
+    {"llama-3-8b", 4096, 14336, 32, 8, 128},
+    {"llama-3-70b", 8192, 28672, 64, 8, 128},
+    {"phi-4-mini", 3072, 8192, 24, 8, 128},
+};
+
+int model_builtin(const char *name, model_dims *out) {
+    for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++) {
+        if (!strcmp(name, builtins[i].model)) {
+            *out = builtins[i];
+            return 1;
+        }
+    }
+    return 0;
+}
+
+const char *model_builtin_names(void) { return "llama-3-8b, llama-3-70b, phi-4-mini"; }
+
+static int64_t num(const cJSON *root, const char *key, int64_t fallback) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : fallback;
+}
+
+int model_from_hf_config(const char *path, model_dims *out, char *err, int err_len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, (size_t)err_len, "cannot open %s", path);
+        return 0;
+    }
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)len + 1);
+    size_t got = buf ? fread(buf, 1, (size_t)len, f) : 0;
+    fclose(f);
+    if (!buf || got != (size_t)len) {
+        free(buf);
+        snprintf(err, (size_t)err_len, "cannot read %s", path);
+        return 0;
+    }
+    buf[len] = 0;
+    cJSON *root = cJSON_Parse(buf);
+    free(buf);
+    if (!root) {
+        snprintf(err, (size_t)err_len, "%s is not valid JSON", path);
+        return 0;
+    }
+    /* Multimodal configs nest the language model under text_config. */
+    const cJSON *tc = cJSON_GetObjectItemCaseSensitive(root, "text_config");
+    const cJSON *c = cJSON_IsObject(tc) ? tc : root;
+    memset(out, 0, sizeof *out);
+    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "model_type");
+    snprintf(out->model, sizeof out->model, "%s", cJSON_IsString(mt) ? mt->valuestring : "hf-model");
+    out->hidden = num(c, "hidden_size", 0);
+    out->intermediate = num(c, "intermediate_size", 0);
+    out->heads = num(c, "num_attention_heads", 0);
+    out->kv_heads = num(c, "num_key_value_heads", out->heads);
+    out->head_dim = num(c, "head_dim", out->heads ? out->hidden / out->heads : 0);
+    cJSON_Delete(root);
+    if (out->hidden <= 0 || out->intermediate <= 0 || out->heads <= 0 || out->head_dim <= 0) {
+        snprintf(err, (size_t)err_len, "%s lacks hidden_size, intermediate_size or "
+                 "num_attention_heads", path);
+        return 0;
+    }
+    return 1;
+}
+
+int model_linears(const model_dims *d, int tp, model_linear out[4], char *err, int err_len) {
+    int64_t q = d->heads * d->head_dim, kv = d->kv_heads * d->head_dim;
+    /* With more ranks than KV heads, engines replicate KV heads: each rank keeps one. */
+    int64_t kv_rank = d->kv_heads >= tp ? kv / tp : d->head_dim;
+    if (q % tp || (d->kv_heads >= tp && d->kv_heads % tp) || (2 * d->intermediate) % tp ||
+        d->intermediate % tp) {
+        snprintf(err, (size_t)err_len, "tensor parallelism %d does not divide the heads (%lld/%lld) "
+                 "or intermediate size (%lld)", tp, (long long)d->heads, (long long)d->kv_heads,
+                 (long long)d->intermediate);
+        return 0;
+    }
+    out[0] = (model_linear){"qkv", q / tp + 2 * kv_rank, d->hidden};
+    out[1] = (model_linear){"o", d->hidden, q / tp};
+    out[2] = (model_linear){"gate_up", 2 * d->intermediate / tp, d->hidden};
+    out[3] = (model_linear){"down", d->hidden, d->intermediate / tp};
+    return 1;
+}
