@@ -7,6 +7,12 @@
  * split-K over the grid to fill the GPU when N is small), a middle one (128 x 64) and a prefill
  * one (128 x 128, 4 warps of 64 x 64).
  *
+ * Split-K (decode tile, M <= 64, when N alone gives too few CTAs): every K slice adds its scaled
+ * partial sums with f32 atomics into the workspace ([M][N] f32, then one u32 counter per output
+ * tile); the last CTA of a tile adds the bias, writes C and zeroes its workspace and counter
+ * again. The workspace must be zero before the first call (the dispatch's own one is) and stays
+ * zero after every completed call; summation order, hence rounding, may vary between runs.
+ *
  * On sm_90 e4m3 mma.sync is not native: ptxas converts e4m3 to f16 (F2FP.UNPACK) and issues
  * HMMA.SP with many more registers: the larger fp8 tiles spill there and are refused on cc 90
  * (prefill on sm_90a is for the wgmma families).

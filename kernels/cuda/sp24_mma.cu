@@ -179,22 +179,22 @@ qg_sp24_mma(const uint8_t *__restrict__ w,        /* [N64][K/2] kept values */
         uint32_t e[SP_KB_STAGE][SP_FN];
 #pragma unroll
         for (int kb = 0; kb < SP_KB_STAGE; kb++) {
-            if (SP_FN % 4 == 0) {
+#if SP_FN % 4 == 0 /* the warp covers whole 64-row groups: one 16-byte load per group */
 #pragma unroll
-                for (int f = 0; f < SP_FN; f += 4) {
-                    const qg_u32x4 v = *(const qg_u32x4 *)(se + (((rb0 + f) / 4) * SP_KB_STAGE + kb) * 512 + lane * 16);
-                    e[kb][f] = v.x;
-                    e[kb][f + 1] = v.y;
-                    e[kb][f + 2] = v.z;
-                    e[kb][f + 3] = v.w;
-                }
-            } else {
-#pragma unroll
-                for (int f = 0; f < SP_FN; f++) {
-                    const int rbi = rb0 + f;
-                    e[kb][f] = *(const uint32_t *)(se + ((rbi / 4) * SP_KB_STAGE + kb) * 512 + lane * 16 + (rbi % 4) * 4);
-                }
+            for (int f = 0; f < SP_FN; f += 4) {
+                const qg_u32x4 v = *(const qg_u32x4 *)(se + (((rb0 + f) / 4) * SP_KB_STAGE + kb) * 512 + lane * 16);
+                e[kb][f] = v.x;
+                e[kb][f + 1] = v.y;
+                e[kb][f + 2] = v.z;
+                e[kb][f + 3] = v.w;
             }
+#else
+#pragma unroll
+            for (int f = 0; f < SP_FN; f++) {
+                const int rbi = rb0 + f;
+                e[kb][f] = *(const uint32_t *)(se + ((rbi / 4) * SP_KB_STAGE + kb) * 512 + lane * 16 + (rbi % 4) * 4);
+            }
+#endif
         }
 
 #pragma unroll

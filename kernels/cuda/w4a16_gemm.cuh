@@ -72,7 +72,8 @@ QG_DEVICE int qg_wo_swz(int row) { return ((row & 1) << 2) | ((row >> 1) & 3); }
 QG_DEVICE void qg_wo_load_stage(const qg_wo_params &p, uint8_t *st, int kt, int m0, int rows,
                                 int slab0, int nslabs, int ksteps, int tid) {
     const int k0 = kt * QG_BK;
-    /* activations: rows < M only (the others were zeroed once), zeros beyond K */
+    /* activations: rows < M only, zeros beyond K. Rows >= M keep stale shared memory: they only
+     * reach accumulator rows that are never stored (mma rows are independent). */
     for (int i = tid; i < rows * (QG_BK / 8); i += QG_WO_THREADS) {
         const int r = i / (QG_BK / 8), ch = i % (QG_BK / 8);
         const int k = k0 + ch * 8;
@@ -195,16 +196,6 @@ extern "C" __global__ void __launch_bounds__(QG_WO_THREADS, QG_MINB) qg_wo_gemm(
     const int kt0 = blockIdx.y * p.kt_per_split;
     const int nkt = min(p.kt_per_split, kt_total - kt0);
     const int rows = min(QG_BM, p.m - m0);
-
-    /* Activation rows >= M stay zero in every stage: zero them once, copy only real rows. */
-    if (rows < QG_BM) {
-        const int per_stage = (QG_BM - rows) * (QG_BK / 8);
-        for (int i = tid; i < QG_STAGES * per_stage; i += QG_WO_THREADS) {
-            const int stg = i / per_stage, j = i % per_stage;
-            qg_u32x4 *dst = (qg_u32x4 *)(qg_smem + stg * QG_WO_STAGE_BYTES + rows * (QG_BK * 2)) + j;
-            dst->x = dst->y = dst->z = dst->w = 0u;
-        }
-    }
 
     float acc[QG_WO_MT][4][2][4];
 #pragma unroll

@@ -29,6 +29,19 @@ from .spec import SCHEME_INFO, WeightSpec  # noqa: F401
 
 __version__ = "0.1.0"
 
+__all__ = [
+    "Context", "CorruptError", "InvalidArgumentError", "LibraryNotFoundError", "NoDeviceError",
+    "QGemmError", "UnsupportedError", "get_context", "library_path", "version", "ConfigError",
+    "Float8DynamicActivationFloat8SemiSparseWeightConfig",
+    "Float8DynamicActivationFloat8WeightConfig", "Float8DynamicActivationInt4WeightConfig",
+    "FqnToConfig", "Int4WeightOnlyConfig", "Int8DynamicActivationInt4WeightConfig",
+    "Int8DynamicActivationInt8SemiSparseWeightConfig", "Int8DynamicActivationInt8WeightConfig",
+    "Int8WeightOnlyConfig", "ModuleFqnToConfig", "PerRow", "PerTensor", "QuantConfig",
+    "SemiSparseWeightConfig", "config_from_dict", "config_to_dict",
+    "from_hf_quantization_config", "to_hf_quantization_config", "SCHEME_INFO", "WeightSpec",
+    "SerializationError", "save_packed", "load_packed",
+]  # plus, with torch: QuantLinear, quantize_, prepare, save/load_quantized, save/from_pretrained
+
 # Names that need torch, loaded lazily (PEP 562) so CPU-only / torch-free users can import qgemm.
 _LAZY = {
     "QuantLinear": "nn", "quantize_": "nn", "prepare": "nn", "quant_linears": "nn",

@@ -8,7 +8,7 @@ import ctypes.util
 import glob
 import os
 import threading
-from ctypes import (POINTER, Structure, c_char, c_char_p, c_double, c_float, c_int, c_int32,
+from ctypes import (POINTER, Structure, c_char, c_char_p, c_float, c_int, c_int32,
                     c_int64, c_size_t, c_uint, c_uint16, c_uint8, c_void_p)
 
 # Enums (values are stable, see include/qgemm.h).

@@ -97,6 +97,7 @@ class _DeviceState:
         self.problems = {}          # key -> Problem struct
         self.ws_need = {}           # key -> workspace bytes
         self.workspace = None       # torch uint8 tensor
+        self.retired = []           # smaller workspaces that captured graphs may still use
         self.lock = threading.Lock()
 
     def problem(self, key, spec, m, has_bias):
@@ -123,6 +124,9 @@ class _DeviceState:
                 need = self.ctx.workspace_size(p)
                 self.ws_need[key] = need
                 if need and (self.workspace is None or self.workspace.numel() < need):
+                    # The old buffer is kept alive: graphs captured earlier still point at it.
+                    if self.workspace is not None:
+                        self.retired.append(self.workspace)
                     self.workspace = torch.zeros(need, dtype=torch.uint8,
                                                  device=torch.device("cuda", self.index))
             self.ready.add(key)

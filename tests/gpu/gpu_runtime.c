@@ -82,7 +82,7 @@ static const char *smem_kernel =
     "    __syncthreads();\n"
     "    int i = blockIdx.x * blockDim.x + threadIdx.x;\n"
     "    int j = smem_floats - 1 - (i % smem_floats);\n"
-    "    if (i < n) y[i] = 2.0f * x[i] + buf[j] - (float)j;\n"
+    "    if (i < n) y[i] = buf[j] == (float)j ? 2.0f * x[i] : -1.0f;\n"
     "}\n";
 
 typedef struct {

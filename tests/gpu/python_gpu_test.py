@@ -11,7 +11,6 @@ kernel yet (QG_ERR_UNSUPPORTED) is skipped with the library's message. Exits 1 o
 without a GPU it says so and exits 0.
 """
 import argparse
-import copy
 import os
 import sys
 import tempfile
@@ -26,8 +25,7 @@ import torch  # noqa: E402
 
 import qgemm  # noqa: E402
 from qgemm import host, ops  # noqa: E402
-from qgemm.nn import QuantLinear  # noqa: E402
-from qgemm.spec import BUFFERS, WeightSpec  # noqa: E402
+from qgemm.spec import WeightSpec  # noqa: E402
 
 DEV = torch.device("cuda")
 RESULTS = []
@@ -150,7 +148,9 @@ def dequant_case(scheme, kw, n, k):
                                           torch.bfloat16)
     h = torch.from_numpy(host.dequantize_weight(spec, packed_np))
     diff = (d.cpu().float() - h).abs()
-    tol = h.abs() * 2.0 ** -8 + 1e-30  # one bf16 rounding of the exact value
+    # One bf16 ulp of the value (the kernel may round the scale or the product to bf16), plus a
+    # little of the largest weight for values that cancel (q*s - z*s); a layout error is O(1).
+    tol = h.abs() * 2.0 ** -7 + h.abs().max() * 2.0 ** -10
     if not bool((diff <= tol).all()):
         raise AssertionError(f"GPU dequantize differs from the host unpacker by up to "
                              f"{float((diff / h.abs().clamp_min(1e-30)).max()):.3g} relative")
@@ -246,12 +246,18 @@ def opcheck_case(scheme, kw):
         a, s = x, None
     bias = torch.randn(128, dtype=torch.bfloat16, device=DEV)
     op = getattr(torch.ops.qgemm, ops.op_name(scheme)).default
-    torch.library.opcheck(op, (a, s, p["weight"], p.get("scale"), p.get("zero"), p.get("meta"),
-                               bias, 128, spec.group_size, False, False, torch.bfloat16),
-                          test_utils=tests)
-    torch.library.opcheck(torch.ops.qgemm.dequantize_weight.default,
-                          (p["weight"], p.get("scale"), p.get("zero"), p.get("meta"), scheme,
-                           128, 256, spec.group_size, spec.zero_point, False, torch.bfloat16))
+    gemm_args = (a, s, p["weight"], p.get("scale"), p.get("zero"), p.get("meta"), bias, 128,
+                 spec.group_size, False, False, torch.bfloat16)
+    deq_args = (p["weight"], p.get("scale"), p.get("zero"), p.get("meta"), scheme, 128, 256,
+                spec.group_size, spec.zero_point, False, torch.bfloat16)
+    op(*gemm_args)  # a missing kernel surfaces here as UnsupportedError (skip), not in opcheck
+    torch.library.opcheck(op, gemm_args, test_utils=tests)
+    try:
+        torch.ops.qgemm.dequantize_weight(*deq_args)
+    except qgemm.UnsupportedError as e:
+        print(f"     (dequantize_weight not checked: {e})")
+    else:
+        torch.library.opcheck(torch.ops.qgemm.dequantize_weight.default, deq_args)
 
 
 def no_sync_case():

@@ -2,7 +2,9 @@
 # GPU runner for the device machine: builds qgemm there, runs every GPU test program (each
 # prints "N passed, N failed"), proves the JIT disk cache across processes, and optionally runs
 # the benches. Logs go to $OUT (the device tool brings back at most 8 files).
-#   tests/gpu/run.sh [--bench] [--only NAME[,NAME]]   (NAME: gpu_weight_only, ...)
+#   tests/gpu/run.sh [--bench] [--tune SCHEMES] [--tune-m LIST] [--only NAME[,NAME]|--no-tests]
+#   --tune: qgemm tune --model llama-3-8b for SCHEMES (cold JIT cache, then a rerun that must
+#   find everything tuned), database to $OUT/tuning.json; --bench then dispatches with it.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -10,10 +12,16 @@ OUT=${OUT:-/tmp/qgemm-out}
 mkdir -p "$OUT"
 bench=0
 only=""
+tune=""
+tune_m=""
+notests=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --bench) bench=1 ;;
     --only) only=$2; shift ;;
+    --tune) tune=$2; shift ;;
+    --tune-m) tune_m=$2; shift ;;
+    --no-tests) notests=1 ;;
     -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -55,7 +63,7 @@ run_test() { # name, args...
   summary+=("$name $*: rc=$rc ${line:-no summary} ($(( $(date +%s) - s )) s)")
   [ $rc -eq 0 ] || fail=1
 }
-wanted() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
+wanted() { [ $notests -eq 0 ] && { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }; }
 
 # Runtime first: cold compiles into an empty cache, then a second process loads from disk.
 if wanted gpu_runtime; then
@@ -67,12 +75,41 @@ for bin in build-gpu/tests/gpu_*; do
   [ "$name" = gpu_runtime ] && continue
   wanted "$name" && run_test "$name"
 done
-run_test example_minimal
+wanted example_minimal && run_test example_minimal
+
+dbflag=()
+if [ -n "$tune" ]; then
+  export QGEMM_CACHE_DIR=/tmp/qgemm-tune-cache
+  rm -rf "$QGEMM_CACHE_DIR" "$OUT/tuning.json"
+  margs=()
+  [ -n "$tune_m" ] && margs=(--m "$tune_m")
+  s=$(date +%s)
+  build-gpu/qgemm tune --model llama-3-8b --schemes "$tune" "${margs[@]}" -o "$OUT/tuning.json" \
+    > "$OUT/tune.log" 2>&1
+  rc=$?
+  t1=$(( $(date +%s) - s ))
+  s=$(date +%s)
+  build-gpu/qgemm tune --model llama-3-8b --schemes "$tune" "${margs[@]}" -o "$OUT/tuning.json" \
+    >> "$OUT/tune.log" 2>&1
+  rc2=$?
+  t2=$(( $(date +%s) - s ))
+  build-gpu/qgemm db validate "$OUT/tuning.json" >> "$OUT/tune.log" 2>&1
+  rc3=$?
+  for m in 1 7 16 100 4096; do
+    build-gpu/qgemm explain --db "$OUT/tuning.json" --scheme w4a16 --n 6144 --k 4096 --m $m --zero-point 1 >> "$OUT/tune.log" 2>&1
+    build-gpu/qgemm explain --db "$OUT/tuning.json" --scheme w4a16 --n 5120 --k 3072 --m $m --zero-point 1 >> "$OUT/tune.log" 2>&1
+  done
+  summary+=("tune $tune: cold ${t1} s (rc=$rc), rerun ${t2} s (rc=$rc2), validate rc=$rc3")
+  [ $rc -eq 0 ] && [ $rc2 -eq 0 ] && [ $rc3 -eq 0 ] || fail=1
+  grep -E "WRONG|tuned [0-9]+, skipped" "$OUT/tune.log" | tail -8
+  dbflag=(--tuning-db "$OUT/tuning.json")
+fi
 
 if [ $bench -eq 1 ] && [ -f bench/torch_compare.py ]; then
   echo "===== bench/torch_compare.py" >> "$log"
   PYTHONUNBUFFERED=1 QGEMM_LIBRARY=$root/build-gpu/libqgemm.so PYTHONPATH=$root/python \
-    timeout 900 python3 bench/torch_compare.py --out "$OUT/bench.json" > "$OUT/bench.log" 2>&1
+    timeout 900 python3 bench/torch_compare.py "${dbflag[@]}" --out "$OUT/bench.json" ${BENCH_ARGS:-} \
+    > "$OUT/bench.log" 2>&1
   echo "bench rc=$?"
   tail -60 "$OUT/bench.log"
 fi
