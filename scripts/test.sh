@@ -12,6 +12,9 @@ cmake -S . -B "$prefix-release" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$prefix-release" -j "$jobs"
 (cd "$prefix-release" && ctest --output-on-failure -j "$jobs")
 
+echo "== Python package tests (ctypes binding over the release library; no GPU, no torch needed)"
+python/tests/run.sh "$prefix-release/libqgemm.so"
+
 echo "== ASan/UBSan build (catalog compile tests run once, above)"
 cmake -S . -B "$prefix-asan" -DCMAKE_BUILD_TYPE=Debug -DQG_SANITIZE=ON -DQG_BUILD_BENCH=OFF >/dev/null
 cmake --build "$prefix-asan" -j "$jobs"

@@ -257,7 +257,7 @@ static void pick_rows(int64_t m, qt_rng *r, int64_t *rows, int *nrows) {
 
 /* One M on one weight: every GEMM variant of the scheme and qg_gemm. `edge`: lda = K + 8 and an
  * odd ldc = N + 3 (scalar stores, untouched padding). */
-static void run_m(qg_context *ctx, const weight_t *w, int64_t m, int edge, qt_rng *r) {
+static void run_m(qg_context *ctx, int cc, const weight_t *w, int64_t m, int edge, qt_rng *r) {
     qg_problem p = w->p;
     p.m = m;
     const int opt = ncase++;
@@ -304,9 +304,14 @@ static void run_m(qg_context *ctx, const weight_t *w, int64_t m, int edge, qt_rn
         if (v && (v->family->op != QG_OP_GEMM || !(v->family->scheme_mask & (1u << p.scheme))))
             continue;
         snprintf(what, sizeof what, "%s: %s", v ? v->id : "qg_gemm", tag);
+        char why[256] = "";
+        const int expect = !v || (cc >= v->family->min_cc && (!v->family->needs_sm90a || cc == 90) &&
+                                  v->family->supports(&p, v->params, cc, why, sizeof why));
         gt_poison(ctx, dc, cbytes);
         const qg_status st = v ? qg_gemm_with_kernel(ctx, &p, &g, v->id, NULL) : qg_gemm(ctx, &p, &g, NULL);
-        if (v && st == QG_ERR_UNSUPPORTED) { /* refused: C untouched */
+        if (!expect) { /* refused: a status, and C untouched */
+            QT_CHECK(st == QG_ERR_UNSUPPORTED, "%s: %s for a case it does not support (%s)", what,
+                     qg_status_name(st), why);
             const size_t nb = cbytes < (1u << 20) ? cbytes : (1u << 20);
             gt_download(ctx, hc, dc, nb);
             size_t touched = 0;
@@ -567,9 +572,9 @@ int main(void) {
         if (c->dequant) check_dequant(ctx, &w, cc);
         const int64_t *ms = c->ms_set == 0 ? full_ms : c->ms_set == 1 ? short_ms : edge_ms;
         const int nm = c->ms_set == 0 ? 6 : c->ms_set == 1 ? 4 : 5;
-        for (int mi = 0; mi < nm; mi++) run_m(ctx, &w, ms[mi], c->edge, &r);
+        for (int mi = 0; mi < nm; mi++) run_m(ctx, cc, &w, ms[mi], c->edge, &r);
         if (ci == 0) {
-            run_m(ctx, &w, 4096, 0, &r);
+            run_m(ctx, cc, &w, 4096, 0, &r);
             /* refusals on this weight: decode kernels above M = 64 are covered by run_m; here a
              * misaligned lda (not a multiple of 8) must be refused by every kernel */
             check_refused(ctx, &w, 5, c->k + 4, "lda % 8 != 0");

@@ -5,6 +5,7 @@
 #   tests/gpu/run.sh [--bench] [--tune SCHEMES] [--tune-m LIST] [--only NAME[,NAME]|--no-tests]
 #   --tune: qgemm tune --model llama-3-8b for SCHEMES (cold JIT cache, then a rerun that must
 #   find everything tuned), database to $OUT/tuning.json; --bench then dispatches with it.
+#   --python: torch op tests (tests/gpu/python_gpu_test.py); --e2e MODELS: e2e_llama.py
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -15,6 +16,8 @@ only=""
 tune=""
 tune_m=""
 notests=0
+python_tests=0
+e2e=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --bench) bench=1 ;;
@@ -22,6 +25,8 @@ while [ $# -gt 0 ]; do
     --tune) tune=$2; shift ;;
     --tune-m) tune_m=$2; shift ;;
     --no-tests) notests=1 ;;
+    --python) python_tests=1 ;;
+    --e2e) e2e=$2; shift ;;
     -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -112,6 +117,24 @@ if [ $bench -eq 1 ] && [ -f bench/torch_compare.py ]; then
     > "$OUT/bench.log" 2>&1
   echo "bench rc=$?"
   tail -60 "$OUT/bench.log"
+fi
+
+pyenv=(env PYTHONUNBUFFERED=1 QGEMM_LIBRARY=$root/build-gpu/libqgemm.so PYTHONPATH=$root/python)
+if [ $python_tests -eq 1 ]; then
+  s=$(date +%s)
+  timeout 600 "${pyenv[@]}" python3 tests/gpu/python_gpu_test.py > "$OUT/python_gpu.log" 2>&1
+  rc=$?
+  summary+=("python_gpu_test: rc=$rc $(grep -E '[0-9]+ passed' "$OUT/python_gpu.log" | tail -1) ($(( $(date +%s) - s )) s)")
+  [ $rc -eq 0 ] || fail=1
+fi
+if [ -n "$e2e" ]; then
+  s=$(date +%s)
+  timeout 900 "${pyenv[@]}" python3 tests/gpu/e2e_llama.py --models "$e2e" --json "$OUT/e2e.json" \
+    > "$OUT/e2e.log" 2>&1
+  rc=$?
+  summary+=("e2e $e2e: rc=$rc ($(( $(date +%s) - s )) s)")
+  [ $rc -eq 0 ] || fail=1
+  tail -30 "$OUT/e2e.log"
 fi
 
 echo "---- summary"
