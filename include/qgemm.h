@@ -50,6 +50,8 @@ extern "C" {
 /** Version of the library actually loaded (compare with QG_VERSION_NUMBER). */
 QG_API unsigned qg_version_number(void);
 QG_API const char *qg_version_string(void);
+/** QG_FORMAT_VERSION of the library actually loaded (packed data must match it). */
+QG_API int qg_format_version(void);
 
 /* ---------------------------------------------------------------- status */
 
@@ -313,7 +315,12 @@ typedef struct {
     const void *bias;    /* [N] in out_dtype, if problem.has_bias */
     void *c;             /* [M,N] out_dtype; row stride ldc elements */
     int64_t lda, ldc;    /* 0 = K and N */
-    void *workspace;     /* optional; see qg_gemm_workspace_size */
+    /* Optional scratch (split-K partials, tile counters), at least qg_gemm_workspace_size
+     * bytes. Zero it once before its first use: kernels leave it zeroed when they finish, so
+     * it can be reused without a memset. NULL: the context's own (zeroed) workspace, which is
+     * shared by all streams, so callers running GEMMs concurrently on several streams pass
+     * their own. */
+    void *workspace;
     size_t workspace_bytes;
 } qg_gemm_args;
 
@@ -337,7 +344,7 @@ QG_API qg_status qg_gemm(qg_context *ctx, const qg_problem *p, const qg_gemm_arg
 
 /**
  * Like qg_gemm, with an explicit kernel variant id (as `qgemm list` prints it, e.g.
- * "w4a16_decode.bn128.sk4"). For tests, the tuner and reproducing a tuned choice.
+ * "w4a16_decode.act2.mt1"). For tests, the tuner and reproducing a tuned choice.
  */
 QG_API qg_status qg_gemm_with_kernel(qg_context *ctx, const qg_problem *p,
                                      const qg_gemm_args *args, const char *kernel_id,
@@ -363,7 +370,7 @@ QG_API qg_status qg_dequantize_weight(qg_context *ctx, const qg_problem *p,
 
 /** Number of kernel variants in the catalog (all families, all parameter sets). */
 QG_API int qg_catalog_size(void);
-/** Id of variant i (0 <= i < qg_catalog_size()), e.g. "w4a16_decode.bn128.sk4". */
+/** Id of variant i (0 <= i < qg_catalog_size()), e.g. "w4a16_decode.act2.mt1". */
 QG_API const char *qg_catalog_variant_id(int i);
 
 typedef struct {
@@ -416,7 +423,7 @@ QG_API qg_status qg_db_save(qg_db *db, const char *path);
 
 /**
  * Which kernel dispatch uses for a problem on this context, and why: writes e.g.
- * "w4a16_decode.bn128.sk4 (m-bucket: tuned M=16, 11.2 us)" into buf.
+ * "w4a16_decode.act2.mt1 (m-bucket: tuned M=16, 11.2 us)" into buf.
  */
 QG_API qg_status qg_explain(qg_context *ctx, const qg_problem *p, char *buf, size_t buf_len);
 

@@ -32,6 +32,10 @@ struct qg_backend_ops {
     void (*event_destroy)(qg_context *ctx, void *ev);
     qg_status (*event_record)(qg_context *ctx, void *ev, void *stream);
     qg_status (*event_elapsed_ms)(qg_context *ctx, void *start, void *end, float *ms);
+    /* Make the context's device context current for calls into another CUDA library
+     * (cuBLASLt); ctx_leave(token) restores what the thread had. Optional: may be NULL. */
+    qg_status (*ctx_enter)(qg_context *ctx, int *token);
+    void (*ctx_leave)(qg_context *ctx, int token);
 };
 
 extern const qg_backend_ops qg_backend_cuda;

@@ -18,6 +18,8 @@ extern const qg_family qg_family_w8a8_fp8_gemv, qg_family_w8a8_int8_gemv, qg_fam
     qg_family_w8a8_int8_mma, qg_family_w4a8_fp8_gemv, qg_family_w4a8_int8_gemv,
     qg_family_w4a8_fp8_mma, qg_family_w4a8_int8_mma, qg_family_act_quant_fp8,
     qg_family_act_quant_int8, qg_family_w8a8_fp8_wgmma, qg_family_w8a8_int8_wgmma;
+extern const qg_family qg_family_cublaslt_fp8, qg_family_cublaslt_int8,
+    qg_family_cublaslt_int8_epilogue;
 static const qg_family *const families[] = {
     &qg_family_sp24_bf16_mma,
     &qg_family_sp24_int8_mma,
@@ -43,6 +45,9 @@ static const qg_family *const families[] = {
     &qg_family_w8a16_decode,
     &qg_family_w8a16_prefill,
     &qg_family_dequant_wo,
+    &qg_family_cublaslt_fp8,
+    &qg_family_cublaslt_int8,
+    &qg_family_cublaslt_int8_epilogue,
     NULL,
 };
 #define NUM_FAMILIES (QG_ARRAY_SIZE(families) - 1)
@@ -136,7 +141,7 @@ int qg_arch_cc(const char *arch) {
 }
 
 int qg_family_targets_arch(const qg_family *f, const char *arch) {
-    if (!arch) return 0;
+    if (!arch || !f->source) return 0; /* library-backed families (cuBLASLt) compile nothing */
     if (strncmp(arch, "gfx", 3) == 0) return f->hip;
     if (f->hip) return 0;
     int cc = qg_arch_cc(arch);

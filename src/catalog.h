@@ -34,7 +34,9 @@ typedef struct qg_family qg_family;
 
 struct qg_family {
     const char *name;   /* "w4a16_decode" */
-    const char *source; /* file in kernels/cuda (or kernels/hip), embedded at build time */
+    const char *source; /* file in kernels/cuda (or kernels/hip), embedded at build time; NULL for
+                           families that call a library (cuBLASLt): nothing is compiled, the
+                           JIT hands out a kernel without a module */
     const char *entry;  /* extern "C" kernel name */
     qg_op op;
     unsigned scheme_mask; /* 1u << qg_scheme for each scheme it computes */
@@ -57,6 +59,9 @@ struct qg_family {
     /* Launch on `stream`. `args` type depends on op (see qg_op). */
     qg_status (*launch)(qg_context *ctx, qg_kernel *k, const qg_problem *p, const void *args,
                         const int *params, void *stream);
+    /* Optional per-problem setup run by qg_prepare (e.g. cuBLASLt plans), so that later
+     * launches allocate nothing. Launch must still work without it. NULL: nothing to do. */
+    qg_status (*prepare)(qg_context *ctx, qg_kernel *k, const qg_problem *p, const int *params);
 };
 
 /* One variant: a family and its parameter values. */

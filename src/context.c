@@ -1,5 +1,6 @@
 /* Contexts: backend selection, device info, cache directory, memory helpers. */
 #include "backend.h"
+#include "cublaslt.h"
 #include "jit.h"
 
 #include <errno.h>
@@ -113,6 +114,7 @@ qg_status qg_context_create(qg_context **out, const qg_context_params *params) {
 void qg_context_destroy(qg_context *ctx) {
     if (!ctx) return;
     qg_db_context_close(ctx);
+    qg_cublaslt_context_destroy(ctx); /* before the device context goes */
     if (ctx->workspace && ctx->ops) ctx->ops->mem_free(ctx, ctx->workspace);
     free(ctx->plans);
     if (ctx->jit) qg_jit_cache_destroy(ctx, ctx->jit);

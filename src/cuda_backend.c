@@ -357,6 +357,20 @@ static qg_status cuda_event_elapsed_ms(qg_context *ctx, void *start, void *end, 
     return QG_SUCCESS;
 }
 
+/* For cuBLASLt: the CUDA runtime inside it works on whatever context is current. */
+static qg_status cuda_ctx_enter(qg_context *ctx, int *token) {
+    ctx_guard g;
+    QG_CHECK(enter(ctx, &g));
+    *token = g.pushed;
+    return QG_SUCCESS;
+}
+
+static void cuda_ctx_leave(qg_context *ctx, int token) {
+    (void)ctx;
+    const ctx_guard g = {token};
+    leave(&g);
+}
+
 const qg_backend_ops qg_backend_cuda = {
     /* .name = */ "cuda",
     /* .open = */ cuda_open,
@@ -378,4 +392,6 @@ const qg_backend_ops qg_backend_cuda = {
     /* .event_destroy = */ cuda_event_destroy,      /* optional */
     /* .event_record = */ cuda_event_record,        /* optional */
     /* .event_elapsed_ms = */ cuda_event_elapsed_ms, /* optional */
+    /* .ctx_enter = */ cuda_ctx_enter,              /* optional */
+    /* .ctx_leave = */ cuda_ctx_leave,              /* optional */
 };

@@ -120,6 +120,15 @@ static void record_untuned(const qg_problem *p) {
     fclose(f);
 }
 
+/* Load a chosen variant and let its family build per-problem state (cuBLASLt plans), so the
+ * launch path later allocates nothing. */
+static qg_status load_planned(qg_context *ctx, const qg_variant *v, const qg_problem *p,
+                              qg_kernel **k) {
+    QG_CHECK(qg_jit_get(ctx, v, k));
+    if (v->family->prepare) QG_CHECK(v->family->prepare(ctx, *k, p, v->params));
+    return QG_SUCCESS;
+}
+
 qg_status qg_plan(qg_context *ctx, const qg_problem *p, qg_op op, qg_kernel **out) {
     uint64_t h = plan_hash(p, op);
     pthread_mutex_lock(&ctx->lock);
@@ -142,7 +151,18 @@ qg_status qg_plan(qg_context *ctx, const qg_problem *p, qg_op op, qg_kernel **ou
     qg_dispatch_level level;
     QG_CHECK(qg_dispatch_choose(ctx, p, op, &v, &level));
     qg_kernel *k;
-    QG_CHECK(qg_jit_get(ctx, v, &k));
+    qg_status ls = load_planned(ctx, v, p, &k);
+    if (ls != QG_SUCCESS && level != QG_LEVEL_HEURISTIC) {
+        /* A database may name a kernel this machine cannot run (say cuBLASLt is missing):
+         * fall back to the heuristic rather than fail the engine. */
+        if (ctx->verbose)
+            fprintf(stderr, "qgemm: database kernel %s unusable here (%s); using the heuristic\n",
+                    v->id, qg_last_error(ctx));
+        level = QG_LEVEL_HEURISTIC;
+        QG_CHECK(qg_dispatch_heuristic(ctx, p, op, &v));
+        ls = load_planned(ctx, v, p, &k);
+    }
+    QG_CHECK(ls);
     if (op == QG_OP_GEMM && level >= QG_LEVEL_NEAREST) record_untuned(p);
     if (ctx->verbose)
         fprintf(stderr, "qgemm: %s M=%lld N=%lld K=%lld -> %s (%s)\n", qg_scheme_name(p->scheme),

@@ -14,12 +14,14 @@
  * zero after every completed call; summation order, hence rounding, may vary between runs.
  *
  * On sm_90 e4m3 mma.sync is not native: ptxas converts e4m3 to f16 (F2FP.UNPACK) and issues
- * HMMA.SP with many more registers: the larger fp8 tiles spill there and are refused on cc 90
- * (prefill on sm_90a is for the wgmma families).
+ * HMMA.SP with many more registers: the larger fp8 tiles spill there and are refused on cc 90,
+ * where the decode tile takes every M (without split-K above 64) while the e4m3 wgmma family
+ * is not validated on hardware (family_sp24_wgmma.c).
  */
 #include "jit.h"
 #include "schemes.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -83,7 +85,9 @@ static int supports(const qg_problem *p, const int *v, int cc, char *why, size_t
                  "(the wgmma family covers it)");
         return 0;
     }
-    if (v[P_SK] && p->m > SPLITK_MAX_M) {
+    /* On sm_90 the decode tile is the only e4m3 mma tile that does not spill, so there it takes
+     * every M (without split-K above SPLITK_MAX_M: choose_splits returns 1, no workspace). */
+    if (v[P_SK] && p->m > SPLITK_MAX_M && !(v[P_DT] == DT_E4M3 && cc >= 90)) {
         snprintf(why, why_len, "split-K tile is for M <= %d", SPLITK_MAX_M);
         return 0;
     }
@@ -107,40 +111,40 @@ static int choose_splits(const qg_problem *p, const int *v, int sm_count) {
 }
 
 /*
- * Heuristic cost, in ns-like units: the largest of DRAM time (weights + activations + output at
- * a bandwidth that needs enough CTAs in flight: ~30 B/ns per busy SM, 2.5 TB/s at most), L2 feed
- * time (each tile re-reads its weight rows and tokens) and tensor-core time (padded work, CTA
- * waves, a per-warp-tile efficiency for the ldmatrix:mma ratio), plus a split-K reduction cost.
- * It only has to rank decode vs. prefill tiles; the tuner measures.
+ * Heuristic cost in ns, the same model as family_sp24_wgmma.c so that dispatch can rank the two.
+ * Calibrated on an H100 (sp24-bf16, N = 4096 / 28672, K = 4096, M = 16..4096, measured with
+ * tests/gpu/gpu_sp24_wg): a CTA alone on an SM spends about
+ *     t1 = 300 + 0.00037 * TN * TM * 64   ns per pipeline stage
+ * (a stage is 64 K of 16-bit or 128 K of 8-bit values: the same bytes, and the 8-bit tensor rate
+ * is twice the 16-bit one), and (1 + 0.4 (o - 1)) times that with o CTAs sharing the SM (o is
+ * limited by shared memory and threads). Time = waves x stages x that, floored by the DRAM time
+ * (weights + activations + output, ~30 B/ns per busy SM, 2.5 TB/s at most), plus the split-K
+ * reduction. Measured there: M <= 64 the split-K decode tile, above that the wgmma family.
  */
 static double heuristic(const qg_problem *p, const int *v, const qg_device_info *dev) {
     const double sms = dev && dev->sm_count > 0 ? dev->sm_count : 132;
     const double smem = dev && dev->smem_optin > 0 ? dev->smem_optin : 101376;
     const double es = is_16bit(v) ? 2.0 : 1.0;
     const double m = (double)p->m, n = (double)p->n, k = (double)p->k;
-    const double nt = (double)QG_CDIV(p->n, v[P_TN]), mt = (double)QG_CDIV(p->m, v[P_TM]);
     const double splits = choose_splits(p, v, (int)sms);
-    const double ctas = nt * mt * splits;
+    const double ctas = (double)QG_CDIV(p->n, v[P_TN]) * (double)QG_CDIV(p->m, v[P_TM]) * splits;
     double per_sm = (double)(int)(smem / smem_bytes(v));
     const double threads = v[P_WN] * v[P_WM] * 32;
     if (per_sm > 2048 / threads) per_sm = 2048 / threads;
     if (per_sm < 1) per_sm = 1;
+    const double o = ctas <= sms ? 1.0 : fmin(per_sm, ceil(ctas / sms));
+    const double waves = ceil(ctas / (sms * o));
+    const double stages = ceil(ceil(k / (is_16bit(v) ? 64.0 : 128.0)) / splits);
+    const double t1 = 300.0 + 0.00037 * v[P_TN] * v[P_TM] * 64.0;
+    const double compute = waves * stages * t1 * (1.0 + 0.4 * (o - 1.0));
     const double active = ctas < sms ? ctas : sms;
-    double resident = ctas < sms * per_sm ? ctas : sms * per_sm;
+    const double resident = ctas < sms * per_sm ? ctas : sms * per_sm;
     double bw = active * 30.0 * (resident / active < 2.0 ? resident / active : 2.0);
     if (bw > 2500.0) bw = 2500.0;
     const double bytes = n * k * es * (is_16bit(v) ? 0.5625 : 0.625) + m * k * es + m * n * 2 +
                          (splits > 1 ? 2 * m * n * 4 * splits : 0);
     const double mem = bytes / bw;
-    const double l2 = nt * mt * (v[P_TN] * k * es * 0.5 * 1.125 + v[P_TM] * k * es) / 6000.0;
-    const double wt = (double)(v[P_TN] / v[P_WN]) * (double)(v[P_TM] / v[P_WM]);
-    const double eff = wt >= 4096 ? 1.0 : wt >= 2048 ? 0.85 : wt >= 1024 ? 0.6 : 0.3;
-    const double rate = is_16bit(v) ? 4800.0 : 9600.0; /* logical MACs per ns per SM */
-    const double cta_work = (double)v[P_TM] * v[P_TN] * k / splits;
-    const double compute = (double)(int64_t)((ctas + sms - 1) / sms) * cta_work / (rate * eff);
-    double cost = mem > l2 ? mem : l2;
-    if (compute > cost) cost = compute;
-    return cost + (splits > 1 ? 500.0 : 0.0);
+    return (compute > mem ? compute : mem) + (splits > 1 ? 500.0 : 0.0);
 }
 
 static size_t workspace(const qg_problem *p, const int *v) {

@@ -3,22 +3,37 @@
  * (kernels/cuda/sp24_wgmma.cu), sm_90a only. The prefill path on Hopper: two warpgroups, each
  * 64 or 128 weight rows x 128 tokens per tile, cp.async multistage pipeline feeding
  * wgmma.mma_async.sp from shared memory. Same packed format as the mma.sp families.
+ *
+ * Parameters: dt (1 f16, 2 bf16, 3 e4m3, 4 s8), tn (weight rows per CTA), tm (tokens), st (stage
+ * slots), sg (stages per barrier and per wgmma group, which is drained right after its commit:
+ * see the kernel's header; larger groups amortize the drain). e4m3 promotes each group's partial
+ * sums into f32 registers, which only fits tn = 128.
+ *
+ * Hardware status (H100, tests/gpu/gpu_sp24_wg): the 16-bit variants with tm = 128 (bf16 and f16,
+ * tn 128 and 256, sg 1..4) are checked against the reference; int8 / e4m3 and tm = 192 run the
+ * same code but have not been on a GPU since the fix, so supports() refuses them ("sparse wgmma
+ * not validated on hardware") unless QGEMM_SP24_WGMMA_UNVALIDATED is set, which the validation
+ * runs (gpu_sp24_wg, or gpu_sp24 with the variable) do.
  */
 #include "jit.h"
 #include "schemes.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 
-enum { P_DT, P_TN, P_TM, P_ST };
+enum { P_DT, P_TN, P_TM, P_ST, P_SG };
 enum { DT_F16 = 1, DT_BF16 = 2, DT_E4M3 = 3, DT_S8 = 4 };
 
-/*      dt   tn   tm  st */
+/* Measured on the H100 (bf16, K = 4096): tn 128 is the fastest for 64 < M <= ~600 at N = 4096,
+ * tn 256 above (fewer bytes per MAC from L2); sg 2 and 4 were within 3% of each other. */
+/*      dt   tn   tm  st  sg */
 static const int bf16_variants[][QG_MAX_PARAMS] = {
-    {DT_BF16, 128, 128, 6}, {DT_BF16, 256, 128, 6}, {DT_F16, 128, 128, 6}, {DT_F16, 256, 128, 6},
+    {DT_BF16, 128, 128, 8, 4}, {DT_BF16, 256, 128, 6, 2},
+    {DT_F16, 128, 128, 8, 4},  {DT_F16, 256, 128, 6, 2},
 };
-static const int int8_variants[][QG_MAX_PARAMS] = {{DT_S8, 128, 128, 6}, {DT_S8, 256, 128, 6}};
-static const int fp8_variants[][QG_MAX_PARAMS] = {{DT_E4M3, 128, 128, 6}, {DT_E4M3, 256, 128, 6}};
+static const int int8_variants[][QG_MAX_PARAMS] = {{DT_S8, 128, 128, 8, 4}, {DT_S8, 256, 128, 6, 2}};
+static const int fp8_variants[][QG_MAX_PARAMS] = {{DT_E4M3, 128, 128, 8, 2}, {DT_E4M3, 128, 128, 8, 4}};
 
 static int is_16bit(const int *v) { return v[P_DT] == DT_F16 || v[P_DT] == DT_BF16; }
 
@@ -28,9 +43,16 @@ static int smem_bytes(const int *v) {
     return (pipe > epi ? pipe : epi) + 1024; /* + slack to align the base to 1024 bytes */
 }
 
+/* Parameter sets that produced correct results on an H100 (see the header). */
+static int validated_on_hardware(const int *v) { return is_16bit(v) && v[P_TM] == 128; }
+
 static int supports(const qg_problem *p, const int *v, int cc, char *why, size_t why_len) {
     if (cc != 90) {
         snprintf(why, why_len, "sparse wgmma needs sm_90a");
+        return 0;
+    }
+    if (!validated_on_hardware(v) && !qg_getenv("QGEMM_SP24_WGMMA_UNVALIDATED", NULL)) {
+        snprintf(why, why_len, "sparse wgmma not validated on hardware");
         return 0;
     }
     if (is_16bit(v) && (p->act_dtype == QG_DTYPE_F16) != (v[P_DT] == DT_F16)) {
@@ -53,26 +75,25 @@ static int supports(const qg_problem *p, const int *v, int cc, char *why, size_t
     return 1;
 }
 
-/* Same cost model as family_sp24_mma.c (DRAM / L2 feed / tensor cores, in ns-like units), with
- * the wgmma tensor rate; one CTA per SM. */
+/*
+ * Heuristic cost in ns, the model of family_sp24_mma.c (see there) with this kernel's H100
+ * calibration: one CTA per SM, t1 = 140 + 0.000283 * TN * TM * 64 ns per stage (bf16 measured:
+ * 437 ns at 128 x 128, 734 ns at 256 x 128, with sg 2..4), waves of one CTA per SM, floored by
+ * the DRAM time.
+ */
 static double heuristic(const qg_problem *p, const int *v, const qg_device_info *dev) {
     const double sms = dev && dev->sm_count > 0 ? dev->sm_count : 132;
     const double es = is_16bit(v) ? 2.0 : 1.0;
     const double m = (double)p->m, n = (double)p->n, k = (double)p->k;
-    const double nt = (double)QG_CDIV(p->n, v[P_TN]), mt = (double)QG_CDIV(p->m, v[P_TM]);
-    const double ctas = nt * mt;
-    const double active = ctas < sms ? ctas : sms;
-    double bw = active * 30.0;
+    const double ctas = (double)QG_CDIV(p->n, v[P_TN]) * (double)QG_CDIV(p->m, v[P_TM]);
+    const double stages = ceil(k / (is_16bit(v) ? 64.0 : 128.0));
+    const double t1 = 140.0 + 0.000283 * v[P_TN] * v[P_TM] * 64.0;
+    const double compute = ceil(ctas / sms) * stages * t1;
+    double bw = (ctas < sms ? ctas : sms) * 30.0;
     if (bw > 2500.0) bw = 2500.0;
     const double bytes = n * k * es * (is_16bit(v) ? 0.5625 : 0.625) + m * k * es + m * n * 2;
     const double mem = bytes / bw;
-    const double l2 = nt * mt * (v[P_TN] * k * es * 0.5 * 1.125 + v[P_TM] * k * es) / 6000.0;
-    const double eff = v[P_TN] >= 256 ? 0.9 : 0.75; /* loader work per wgmma is halved at 256 */
-    const double rate = is_16bit(v) ? 7000.0 : 14000.0; /* logical MACs per ns per SM */
-    const double cta_work = (double)v[P_TM] * v[P_TN] * k;
-    const double compute = (double)(int64_t)((ctas + sms - 1) / sms) * cta_work / (rate * eff);
-    double cost = mem > l2 ? mem : l2;
-    return compute > cost ? compute : cost;
+    return compute > mem ? compute : mem;
 }
 
 static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, const void *args,
@@ -109,8 +130,8 @@ static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, cons
         .min_cc = 90,                                                                         \
         .needs_sm90a = 1,                                                                     \
         .hip = 0,                                                                             \
-        .num_params = 4,                                                                      \
-        .param_names = {"dt", "tn", "tm", "st"},                                              \
+        .num_params = 5,                                                                      \
+        .param_names = {"dt", "tn", "tm", "st", "sg"},                                        \
         .num_variants = QG_ARRAY_SIZE(table),                                                 \
         .variants = table,                                                                    \
         .supports = supports,                                                                 \

@@ -133,7 +133,7 @@ int qg_wo_supports(const qg_problem *p, const qg_wo_tile *t, int cc, char *why, 
                  t->bm);
         return 0;
     }
-    if (qg_wo_smem_bytes(t) > smem_limit(cc)) {
+    if (qg_wo_smem_bytes(t) + 1024 > smem_limit(cc)) { /* 1 KB: static shared memory */
         snprintf(why, why_len, "needs %d bytes of shared memory, sm_%d has %d", qg_wo_smem_bytes(t),
                  cc, smem_limit(cc));
         return 0;

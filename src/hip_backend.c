@@ -374,4 +374,6 @@ const qg_backend_ops qg_backend_hip = {
     /* .event_destroy = */ hip_event_destroy,       /* optional */
     /* .event_record = */ hip_event_record,         /* optional */
     /* .event_elapsed_ms = */ hip_event_elapsed_ms, /* optional */
+    /* .ctx_enter = */ NULL,                        /* optional */
+    /* .ctx_leave = */ NULL,                        /* optional */
 };

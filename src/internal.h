@@ -23,6 +23,7 @@ struct qg_context {
     void *plans;           /* problem -> kernel cache (dispatch.c) */
     void *workspace;       /* context-owned GEMM workspace, zeroed */
     size_t workspace_bytes;
+    void *blas;            /* cuBLASLt handle and plans (src/cublaslt.c), made on first use */
     int verbose;
     pthread_mutex_t lock;  /* guards jit and db; never held across a launch */
     char last_error[QG_ERRMSG_LEN];

@@ -69,9 +69,10 @@ uint64_t qg_jit_key(const qg_variant *v, const char *arch, int compiler_version)
     for (int i = 0; i < nopt; i++) hash_str(&st, opts[i]);
 
     size_t len = 0;
-    const char *src = qg_embedded_source(v->family->source, &len);
+    const char *src = v->family->source ? qg_embedded_source(v->family->source, &len) : NULL;
     hash_str(&st, v->family->source);
     if (src) hash_field(&st, src, len);
+    else if (!v->family->source) hash_str(&st, v->family->name); /* library-backed: no image */
     else hash_str(&st, "<missing source>");
     /* Every header the compiler is given may be included: all of them are part of the key. */
     for (int i = 0; i < qg_embedded_count(); i++) {
@@ -96,6 +97,8 @@ qg_status qg_jit_compile(const qg_variant *v, const char *arch, void **image, si
     *size = 0;
     const qg_compiler *comp = qg_compiler_for_arch(arch);
     char why[512];
+    QG_RETURN_IF(NULL, !v->family->source, QG_ERR_INVALID_ARGUMENT,
+                 "%s calls a library: it has no kernel source to compile", v->id);
     QG_RETURN_IF(NULL, comp->load(why, sizeof why) != QG_SUCCESS, QG_ERR_NO_COMPILER, "%s", why);
     const char *src = qg_embedded_source(v->family->source, NULL);
     QG_RETURN_IF(NULL, !src, QG_ERR_INTERNAL, "kernel source %s of %s is not embedded in the library",
@@ -232,8 +235,14 @@ qg_status qg_jit_get(qg_context *ctx, const qg_variant *v, qg_kernel **out) {
     QG_RETURN_IF(NULL, !ctx, QG_ERR_NULL_POINTER, "ctx is NULL");
     QG_RETURN_IF(ctx, !v || !out, QG_ERR_NULL_POINTER, "variant and out must not be NULL");
     QG_RETURN_IF(ctx, !ctx->jit, QG_ERR_INTERNAL, "context has no kernel cache");
-    QG_RETURN_IF(ctx, !qg_family_targets_arch(v->family, ctx->info.arch), QG_ERR_UNSUPPORTED_ARCH,
-                 "kernel %s is not built for %s", v->id, ctx->info.arch);
+    /* A family without a source calls a library (cuBLASLt): its kernel is a handle without a
+     * module, for any device of its backend and compute capability. */
+    const int sourceless = v->family->source == NULL;
+    const int usable = sourceless ? !!v->family->hip == (ctx->info.backend == QG_BACKEND_HIP) &&
+                                        qg_arch_cc(ctx->info.arch) >= v->family->min_cc
+                                  : qg_family_targets_arch(v->family, ctx->info.arch);
+    QG_RETURN_IF(ctx, !usable, QG_ERR_UNSUPPORTED_ARCH, "kernel %s is not built for %s", v->id,
+                 ctx->info.arch);
     qg_jit_cache *c = ctx->jit;
 
     pthread_mutex_lock(&ctx->lock);
@@ -257,9 +266,9 @@ qg_status qg_jit_get(qg_context *ctx, const qg_variant *v, qg_kernel **out) {
     qg_status s = k ? QG_SUCCESS : QG_ERROR(ctx, QG_ERR_OUT_OF_MEMORY, "no memory for a kernel");
     if (s == QG_SUCCESS) {
         k->variant = v;
-        s = get_image(ctx, v, &image, &size, k);
+        if (!sourceless) s = get_image(ctx, v, &image, &size, k);
     }
-    if (s == QG_SUCCESS) s = load_kernel(ctx, v, image, size, k);
+    if (s == QG_SUCCESS && !sourceless) s = load_kernel(ctx, v, image, size, k);
     free(image);
 
     pthread_mutex_lock(&ctx->lock);

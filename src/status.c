@@ -9,6 +9,7 @@ static _Thread_local char tls_error[QG_ERRMSG_LEN];
 
 unsigned qg_version_number(void) { return QG_VERSION_NUMBER; }
 const char *qg_version_string(void) { return QG_VERSION_STRING; }
+int qg_format_version(void) { return QG_FORMAT_VERSION; }
 
 const char *qg_status_name(qg_status s) {
     switch (s) {

@@ -377,6 +377,13 @@ qg_status qg_tune_shape(qg_context *ctx, qg_db *db, const qg_problem *p0, const 
             }
             double rel = 0;
             qg_status cs = check_candidate(ctx, kern[i], &p, &d, rows, ref, &rel);
+            if (cs == QG_ERR_UNSUPPORTED || cs == QG_ERR_NO_BLAS) {
+                /* known only at run time (cuBLASLt absent, or its heuristic offers fewer
+                 * algorithms for this problem): not a candidate, not a wrong one */
+                if (o->verbose)
+                    fprintf(stderr, "  %-44s unsupported: %s\n", cand[i]->id, qg_last_error(ctx));
+                continue;
+            }
             if (cs != QG_SUCCESS || !(rel <= o->max_rel_error)) {
                 stats->wrong++;
                 fprintf(stderr, "  WRONG %s on %s N=%lld K=%lld M=%lld: %s (rel err %.3g); not stored\n",

@@ -121,6 +121,21 @@ QG_DEVICE void qg_cp_async16_zfill(void *smem, const void *gmem, int valid) {
                  : "memory");
 }
 
+/* An L2 policy that evicts first: for weights streamed once (decode), so that activations and
+ * split-K partials stay in L2 [Marlin]. */
+QG_DEVICE uint64_t qg_l2_evict_first() {
+    uint64_t pol;
+    asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(pol));
+    return pol;
+}
+
+/* qg_cp_async16_zfill with an L2 cache policy from qg_l2_evict_first. */
+QG_DEVICE void qg_cp_async16_zfill_hint(void *smem, const void *gmem, int valid, uint64_t pol) {
+    asm volatile("cp.async.cg.shared.global.L2::cache_hint [%0], [%1], 16, %2, %3;" ::"r"(qg_smem_addr(smem)),
+                 "l"(gmem), "r"(valid ? 16 : 0), "l"(pol)
+                 : "memory");
+}
+
 /* Loads that bypass L1: split-K partials written by other CTAs of this launch. */
 QG_DEVICE float qg_ld_cg_f32(const float *p) {
     float v;

@@ -5,7 +5,7 @@
  *
  * Same transposed product and packed format as sp24_mma.cu (docs/formats.md, "2:4 sparse"):
  * weights are the sparse wgmma operand A (64 weight rows per instruction, from shared memory by
- * descriptor), activations the dense operand B (QG_TM = 128 tokens per instruction); the
+ * descriptor), activations the dense operand B (QG_TM = 128 or 192 tokens per instruction); the
  * metadata word a lane passes is exactly the packed word for its warp's 16 rows (warp w of a
  * warpgroup supplies rows 16w..16w+15, the same register layout as mma.sp).
  *
@@ -13,11 +13,23 @@
  * of wgmma: weight rows of 64 B (SW64 atoms of 8 rows x 64 B, chunk ^= (row/2)%4) and token rows
  * of 128 B (SW128 atoms of 8 x 128 B, chunk ^= row%8). A stage is two k-steps (16-bit: k32,
  * 8-bit: k64; with K % 128 == 64 the last 8-bit stage's second step sees zero-filled values and
- * the valid filler metadata, so it adds 0). Loads are cp.async issued by all threads; wgmma is asynchronous, so a stage is
- * refilled only after the wgmma group two iterations back has retired (one barrier per stage).
+ * the valid filler metadata, so it adds 0). Loads are cp.async issued by all threads.
+ *
+ * The sparse wgmma reads its metadata register while it executes, not when it is issued, and
+ * ptxas does not keep that register alive until the wgmma retires: it reuses it for the next
+ * instructions (H100: pipelining one wgmma group across the next stage's loads gave rel. errors
+ * of 0.04-0.6; CUTLASS's sparse sm90 mainloops likewise keep no wgmma in flight,
+ * K_PIPE_MMAS = 0). So every group of wgmmas is waited for (wait_group 0) right after its
+ * commit, with no other instruction in between. To amortize that drain, one barrier / wait
+ * covers QG_SG stages (QG_SG x 2 k-steps per warpgroup and m64 block).
+ *
+ * e4m3: the tensor cores accumulate fp8 products with reduced precision, so each group's sum
+ * goes to fresh registers (scale-d = 0) and is added to the f32 accumulators afterwards (with
+ * QG_TN = 128 only: two sets of 64 accumulators).
  *
  * Compile-time parameters: QG_DT (1 f16, 2 bf16, 3 e4m3, 4 s8), QG_TN (128 or 256 weight rows:
- * two warpgroups of 64 or 128 rows), QG_TM (128 tokens), QG_ST (stages, >= 3).
+ * two warpgroups of 64 or 128 rows), QG_TM (128 or 192 tokens), QG_ST (stage slots), QG_SG
+ * (stages per barrier and wgmma group; divides QG_ST, QG_ST / QG_SG >= 2).
  */
 
 #ifndef QG_DT
@@ -30,17 +42,26 @@
 #define QG_TM 128
 #endif
 #ifndef QG_ST
-#define QG_ST 5
+#define QG_ST 6
+#endif
+#ifndef QG_SG
+#define QG_SG 2
 #endif
 
-#if QG_TM != 128 || (QG_TN != 128 && QG_TN != 256) || QG_ST < 3
+#if (QG_TM != 128 && QG_TM != 192) || (QG_TN != 128 && QG_TN != 256) || QG_ST % QG_SG != 0 || \
+    QG_ST / QG_SG < 2
 #error "sp24_wgmma: unsupported tile"
+#endif
+#if QG_DT == 3 && QG_TN != 128
+#error "sp24_wgmma: e4m3 promotes partial sums, which needs QG_TN == 128 (registers)"
 #endif
 
 #define SP_THREADS 256 /* two warpgroups */
 #include "sp24_common.cuh"
 #define SW_WGM (QG_TN / 128) /* m64 blocks per warpgroup */
 #define SW_NACC (QG_TM / 2)  /* accumulators per thread per m64 block */
+#define SW_NG (QG_ST / QG_SG) /* slot groups */
+#define SW_DIST (SW_NG - 1)   /* groups loaded ahead of the one computed */
 
 #if QG_DT == 4
 typedef int sw_acc_t;
@@ -60,50 +81,74 @@ QG_DEVICE void sw_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory
 QG_DEVICE void sw_commit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
 template <int N> QG_DEVICE void sw_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(N) : "memory"); }
 
-/* d[64] = A(64 x K, 2:4, smem) * B(K x 128, smem) + (accumulate ? d : 0); e = this lane's
+/* d[QG_TM/2] = A(64 x K, 2:4, smem) * B(K x QG_TM, smem) + (accumulate ? d : 0); e = this lane's
  * metadata word, SEL the sparsity selector (16-bit: thread pair; 8-bit: 0). */
+#if QG_TM == 128
+#define SW_NSTR "128"
+#else
+#define SW_NSTR "192"
+#endif
 #if SP_16BIT
 #if QG_DT == 2
 #define SW_AB "bf16"
 #else
 #define SW_AB "f16"
 #endif
-template <int SEL>
-QG_DEVICE void sw_mma(sw_acc_t (&d)[SW_NACC], uint64_t da, uint64_t db, uint32_t e, int accumulate) {
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %68, 0;\n"
-        "wgmma.mma_async.sp.sync.aligned.m64n128k32.f32." SW_AB "." SW_AB " {"
-        "%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,"
-        "%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,"
-        "%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,"
-        "%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63"
-        "}, %64, %65, %66, %67, p, 1, 1, 0, 0;\n}"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
-        : "l"(da), "l"(db), "r"(e), "n"(SEL), "r"(accumulate));
-}
+#define SW_INSTR "wgmma.mma_async.sp.sync.aligned.m64n" SW_NSTR "k32.f32." SW_AB "." SW_AB
+#define SW_TAIL "p, 1, 1, 0, 0;"
+#define SW_C(x) "+f"(x)
 #elif QG_DT == 3
+#define SW_INSTR "wgmma.mma_async.sp.sync.aligned.m64n" SW_NSTR "k64.f32.e4m3.e4m3"
+#define SW_TAIL "p, 1, 1;"
+#define SW_C(x) "+f"(x)
+#else
+#define SW_INSTR "wgmma.mma_async.sp.sync.aligned.m64n" SW_NSTR "k64.s32.s8.s8"
+#define SW_TAIL "p;"
+#define SW_C(x) "+r"(x)
+#endif
+
+#if QG_TM == 128
 template <int SEL>
 QG_DEVICE void sw_mma(sw_acc_t (&d)[SW_NACC], uint64_t da, uint64_t db, uint32_t e, int accumulate) {
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %68, 0;\n"
-        "wgmma.mma_async.sp.sync.aligned.m64n128k64.f32.e4m3.e4m3 {"
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %68, 0;\n" SW_INSTR " {"
         "%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,"
         "%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,"
         "%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,"
         "%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63"
-        "}, %64, %65, %66, %67, p, 1, 1;\n}"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+        "}, %64, %65, %66, %67, " SW_TAIL "\n}"
+        : SW_C(d[0]), SW_C(d[1]), SW_C(d[2]), SW_C(d[3]), SW_C(d[4]), SW_C(d[5]), SW_C(d[6]), SW_C(d[7]),
+          SW_C(d[8]), SW_C(d[9]), SW_C(d[10]), SW_C(d[11]), SW_C(d[12]), SW_C(d[13]), SW_C(d[14]), SW_C(d[15]),
+          SW_C(d[16]), SW_C(d[17]), SW_C(d[18]), SW_C(d[19]), SW_C(d[20]), SW_C(d[21]), SW_C(d[22]), SW_C(d[23]),
+          SW_C(d[24]), SW_C(d[25]), SW_C(d[26]), SW_C(d[27]), SW_C(d[28]), SW_C(d[29]), SW_C(d[30]), SW_C(d[31]),
+          SW_C(d[32]), SW_C(d[33]), SW_C(d[34]), SW_C(d[35]), SW_C(d[36]), SW_C(d[37]), SW_C(d[38]), SW_C(d[39]),
+          SW_C(d[40]), SW_C(d[41]), SW_C(d[42]), SW_C(d[43]), SW_C(d[44]), SW_C(d[45]), SW_C(d[46]), SW_C(d[47]),
+          SW_C(d[48]), SW_C(d[49]), SW_C(d[50]), SW_C(d[51]), SW_C(d[52]), SW_C(d[53]), SW_C(d[54]), SW_C(d[55]),
+          SW_C(d[56]), SW_C(d[57]), SW_C(d[58]), SW_C(d[59]), SW_C(d[60]), SW_C(d[61]), SW_C(d[62]), SW_C(d[63])
         : "l"(da), "l"(db), "r"(e), "n"(SEL), "r"(accumulate));
 }
 #else
 template <int SEL>
 QG_DEVICE void sw_mma(sw_acc_t (&d)[SW_NACC], uint64_t da, uint64_t db, uint32_t e, int accumulate) {
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %68, 0;\n"
-        "wgmma.mma_async.sp.sync.aligned.m64n128k64.s32.s8.s8 {"
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %100, 0;\n" SW_INSTR " {"
         "%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,"
         "%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,"
         "%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,"
-        "%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63"
-        "}, %64, %65, %66, %67, p;\n}"
-        : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]), "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]), "+r"(d[14]), "+r"(d[15]), "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]), "+r"(d[20]), "+r"(d[21]), "+r"(d[22]), "+r"(d[23]), "+r"(d[24]), "+r"(d[25]), "+r"(d[26]), "+r"(d[27]), "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31]), "+r"(d[32]), "+r"(d[33]), "+r"(d[34]), "+r"(d[35]), "+r"(d[36]), "+r"(d[37]), "+r"(d[38]), "+r"(d[39]), "+r"(d[40]), "+r"(d[41]), "+r"(d[42]), "+r"(d[43]), "+r"(d[44]), "+r"(d[45]), "+r"(d[46]), "+r"(d[47]), "+r"(d[48]), "+r"(d[49]), "+r"(d[50]), "+r"(d[51]), "+r"(d[52]), "+r"(d[53]), "+r"(d[54]), "+r"(d[55]), "+r"(d[56]), "+r"(d[57]), "+r"(d[58]), "+r"(d[59]), "+r"(d[60]), "+r"(d[61]), "+r"(d[62]), "+r"(d[63])
+        "%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63,"
+        "%64,%65,%66,%67,%68,%69,%70,%71,%72,%73,%74,%75,%76,%77,%78,%79,"
+        "%80,%81,%82,%83,%84,%85,%86,%87,%88,%89,%90,%91,%92,%93,%94,%95"
+        "}, %96, %97, %98, %99, " SW_TAIL "\n}"
+        : SW_C(d[0]), SW_C(d[1]), SW_C(d[2]), SW_C(d[3]), SW_C(d[4]), SW_C(d[5]), SW_C(d[6]), SW_C(d[7]),
+          SW_C(d[8]), SW_C(d[9]), SW_C(d[10]), SW_C(d[11]), SW_C(d[12]), SW_C(d[13]), SW_C(d[14]), SW_C(d[15]),
+          SW_C(d[16]), SW_C(d[17]), SW_C(d[18]), SW_C(d[19]), SW_C(d[20]), SW_C(d[21]), SW_C(d[22]), SW_C(d[23]),
+          SW_C(d[24]), SW_C(d[25]), SW_C(d[26]), SW_C(d[27]), SW_C(d[28]), SW_C(d[29]), SW_C(d[30]), SW_C(d[31]),
+          SW_C(d[32]), SW_C(d[33]), SW_C(d[34]), SW_C(d[35]), SW_C(d[36]), SW_C(d[37]), SW_C(d[38]), SW_C(d[39]),
+          SW_C(d[40]), SW_C(d[41]), SW_C(d[42]), SW_C(d[43]), SW_C(d[44]), SW_C(d[45]), SW_C(d[46]), SW_C(d[47]),
+          SW_C(d[48]), SW_C(d[49]), SW_C(d[50]), SW_C(d[51]), SW_C(d[52]), SW_C(d[53]), SW_C(d[54]), SW_C(d[55]),
+          SW_C(d[56]), SW_C(d[57]), SW_C(d[58]), SW_C(d[59]), SW_C(d[60]), SW_C(d[61]), SW_C(d[62]), SW_C(d[63]),
+          SW_C(d[64]), SW_C(d[65]), SW_C(d[66]), SW_C(d[67]), SW_C(d[68]), SW_C(d[69]), SW_C(d[70]), SW_C(d[71]),
+          SW_C(d[72]), SW_C(d[73]), SW_C(d[74]), SW_C(d[75]), SW_C(d[76]), SW_C(d[77]), SW_C(d[78]), SW_C(d[79]),
+          SW_C(d[80]), SW_C(d[81]), SW_C(d[82]), SW_C(d[83]), SW_C(d[84]), SW_C(d[85]), SW_C(d[86]), SW_C(d[87]),
+          SW_C(d[88]), SW_C(d[89]), SW_C(d[90]), SW_C(d[91]), SW_C(d[92]), SW_C(d[93]), SW_C(d[94]), SW_C(d[95])
         : "l"(da), "l"(db), "r"(e), "n"(SEL), "r"(accumulate));
 }
 #endif
@@ -139,53 +184,84 @@ qg_sp24_wgmma(const uint8_t *__restrict__ w, const uint8_t *__restrict__ meta,
     sp_loader ld;
     sp_loader_init(ld, tid, w, meta, a, n0, m0, M, N, K, lda, 0);
 
-    /* Accumulators start undefined: the first wgmma runs with scale-d = 0. Writing zeros here
-     * instead puts non-wgmma definitions inside the wgmma pipeline and ptxas serializes it. */
+    /* Non-e4m3: accumulators start undefined, the first wgmma runs with scale-d = 0. */
     sw_acc_t acc[SW_WGM][SW_NACC];
-
-    /* Prefetch distance QG_ST - 2: slot (it - 2) is refilled at iteration it, once every
-     * warpgroup has retired its wgmma group it - 2 (wait_group 1 before the barrier). */
+#if QG_DT == 3
+    sw_acc_t part[SW_NACC]; /* one group's fp8 partial sums, promoted into acc */
 #pragma unroll
-    for (int s = 0; s < QG_ST - 2; s++) {
-        if (s < nst) sp_load_stage(ld, smem0 + s * SP_STAGE_BYTES, tid);
+    for (int i = 0; i < SW_NACC; i++) acc[0][i] = 0.0f;
+#endif
+
+    /* Group j (stages j*QG_SG ..) lives in slot group j % SW_NG. Iteration j refills the slot
+     * group read in iteration j - 1: every warpgroup waited for its wgmmas before the barrier.
+     * Stages past the end are loaded as zeros with filler metadata (they add 0). */
+    const int ngrp = (nst + QG_SG - 1) / QG_SG;
+#pragma unroll
+    for (int g = 0; g < SW_DIST; g++) {
+        if (g < ngrp)
+#pragma unroll
+            for (int s = 0; s < QG_SG; s++) sp_load_stage(ld, smem0 + (g * QG_SG + s) * SP_STAGE_BYTES, tid);
         qg_cp_async_commit();
     }
-    int slot = 0, wslot = QG_ST - 2; /* stage read this iteration / refilled this iteration */
-    for (int it = 0; it < nst; it++) {
-        qg_cp_async_wait<QG_ST - 3>();
+    int slot = 0, wslot = SW_DIST; /* slot group read / refilled this iteration */
+    for (int j = 0; j < ngrp; j++) {
+        qg_cp_async_wait<SW_DIST - 1>();
         asm volatile("fence.proxy.async.shared::cta;" ::: "memory"); /* cp.async -> wgmma reads */
         __syncthreads();
-        if (it + QG_ST - 2 < nst) sp_load_stage(ld, smem0 + wslot * SP_STAGE_BYTES, tid);
+        if (j + SW_DIST < ngrp)
+#pragma unroll
+            for (int s = 0; s < QG_SG; s++)
+                sp_load_stage(ld, smem0 + (wslot * QG_SG + s) * SP_STAGE_BYTES, tid);
         qg_cp_async_commit();
-        wslot = wslot == QG_ST - 1 ? 0 : wslot + 1;
-        const uint32_t sa = smem0 + slot * SP_STAGE_BYTES, sb = sa + SP_A_BYTES;
-        const uint8_t *se = smem + slot * SP_STAGE_BYTES + SP_A_BYTES + SP_B_BYTES;
-        uint32_t e[SW_WGM][SP_KB_STAGE];
+        wslot = wslot == SW_NG - 1 ? 0 : wslot + 1;
+        const uint32_t gbase = smem0 + slot * QG_SG * SP_STAGE_BYTES;
+        const uint8_t *gsm = smem + slot * QG_SG * SP_STAGE_BYTES;
+        /* Metadata words: this lane's word of warp wl's 16 rows, per stage, m64 block, K block. */
+        uint32_t e[QG_SG][SW_WGM][SP_KB_STAGE];
 #pragma unroll
-        for (int i = 0; i < SW_WGM; i++)
+        for (int s = 0; s < QG_SG; s++)
 #pragma unroll
-            for (int kb = 0; kb < SP_KB_STAGE; kb++)
-                e[i][kb] = *(const uint32_t *)(se + ((wg * SW_WGM + i) * SP_KB_STAGE + kb) * 512 + lane * 16 + wl * 4);
+            for (int i = 0; i < SW_WGM; i++)
+#pragma unroll
+                for (int kb = 0; kb < SP_KB_STAGE; kb++)
+                    e[s][i][kb] = *(const uint32_t *)(gsm + s * SP_STAGE_BYTES + SP_A_BYTES + SP_B_BYTES +
+                                                      ((wg * SW_WGM + i) * SP_KB_STAGE + kb) * 512 + lane * 16 + wl * 4);
+        uint64_t da[QG_SG][2][SW_WGM], db[QG_SG][2];
+#pragma unroll
+        for (int s = 0; s < QG_SG; s++)
+#pragma unroll
+            for (int ks = 0; ks < 2; ks++) {
+                const uint32_t sa = gbase + s * SP_STAGE_BYTES, sb = sa + SP_A_BYTES;
+                db[s][ks] = sw_desc(sb + ks * 64, 1024, SW_SWIZZLE_128B);
+#pragma unroll
+                for (int i = 0; i < SW_WGM; i++)
+                    da[s][ks][i] = sw_desc(sa + (wg * SW_WGM + i) * 64 * 64 + ks * 32, 512, SW_SWIZZLE_64B);
+            }
         sw_fence();
 #pragma unroll
-        for (int ks = 0; ks < 2; ks++) {
-            const uint64_t db = sw_desc(sb + ks * 64, 1024, SW_SWIZZLE_128B);
+        for (int s = 0; s < QG_SG; s++)
 #pragma unroll
-            for (int i = 0; i < SW_WGM; i++) {
-                const uint64_t da = sw_desc(sa + (wg * SW_WGM + i) * 64 * 64 + ks * 32, 512, SW_SWIZZLE_64B);
-#if SP_16BIT
-                if (ks == 0) sw_mma<0>(acc[i], da, db, e[i][0], it > 0);
-                else sw_mma<1>(acc[i], da, db, e[i][0], 1);
+            for (int ks = 0; ks < 2; ks++)
+#pragma unroll
+                for (int i = 0; i < SW_WGM; i++) {
+#if QG_DT == 3
+                    sw_mma<0>(part, da[s][ks][i], db[s][ks], e[s][i][ks], s > 0 || ks > 0);
+#elif SP_16BIT
+                    if (ks == 0) sw_mma<0>(acc[i], da[s][ks][i], db[s][ks], e[s][i][0], j > 0 || s > 0);
+                    else sw_mma<1>(acc[i], da[s][ks][i], db[s][ks], e[s][i][0], 1);
 #else
-                sw_mma<0>(acc[i], da, db, e[i][ks], it > 0 || ks > 0);
+                    sw_mma<0>(acc[i], da[s][ks][i], db[s][ks], e[s][i][ks], j > 0 || s > 0 || ks > 0);
 #endif
-            }
-        }
+                }
         sw_commit();
-        sw_wait<1>();
-        slot = slot == QG_ST - 1 ? 0 : slot + 1;
+        sw_wait<0>(); /* nothing between commit and wait: see the header comment */
+#if QG_DT == 3
+        sw_pin(part);
+#pragma unroll
+        for (int i = 0; i < SW_NACC; i++) acc[0][i] += part[i];
+#endif
+        slot = slot == SW_NG - 1 ? 0 : slot + 1;
     }
-    sw_wait<0>();
 #pragma unroll
     for (int i = 0; i < SW_WGM; i++) sw_pin(acc[i]);
     qg_cp_async_wait<0>();

@@ -8,6 +8,7 @@
  *   QG_BM      CTA rows (multiple of QG_WM)         QG_WM  rows per warp (16, 32 or 64)
  *   QG_BN      CTA columns, 64 per warp column      QG_BK  k per pipeline stage (64 or 128)
  *   QG_STAGES  cp.async pipeline depth              QG_MINB minimum CTAs per SM (launch bounds)
+ *   QG_WO_STREAM_W  (optional, 1) weights are read once: copy them with an L2 evict-first policy
  *
  * Each warp owns one 64-column slab and QG_WM rows. A stage holds the activation tile
  * (BM x BK, 16-byte chunks XOR-swizzled against bank conflicts), the packed weight tile (the
@@ -18,26 +19,32 @@
  * Grid: x = column tiles (BN), y = split-K slices (kt_per_split tiles of BK each), z = row tiles
  * (BM). With splits > 1 every CTA writes its f32 partial tile to `partial`; the last CTA of an
  * output tile to arrive (a counter per tile) sums the slices in slice order (deterministic),
- * writes C and resets the counter to 0, so the workspace needs no memset between calls.
+ * writes C and resets the counter and the partials it read to 0, so the workspace (shared with
+ * every other kernel of the context) is left zeroed and needs no memset between calls.
  */
 #pragma once
 
 #include "int4_dequant.cuh"
+
+#ifndef QG_WO_STREAM_W
+#define QG_WO_STREAM_W 0
+#endif
 
 #if !defined(QG_WBITS) || !defined(QG_BM) || !defined(QG_WM) || !defined(QG_BN) ||             \
     !defined(QG_BK) || !defined(QG_STAGES) || !defined(QG_MINB)
 #error "w4a16_gemm.cuh needs QG_WBITS, QG_BM, QG_WM, QG_BN, QG_BK, QG_STAGES and QG_MINB"
 #endif
 
-#define QG_WO_MT (QG_WM / 16)                /* m16 tiles per warp */
-#define QG_WO_SLABS (QG_BN / 64)             /* warp columns */
+#define QG_WO_MT (QG_WM / 16)           /* m16 tiles per warp */
+#define QG_WO_SLABS (QG_BN / 64)        /* warp columns */
 #define QG_WO_THREADS (32 * (QG_BM / QG_WM) * QG_WO_SLABS)
-#define QG_WO_CHUNKS (QG_BK / 32)            /* k32 chunks per stage */
-#define QG_WO_KSTEPS (QG_BK / 16)            /* k16 steps per stage */
-#define QG_WO_STEP (QG_WBITS * 128)    /* one k16 step of one slab: 512 (int4) / 1024 (int8) */
+#define QG_WO_CHUNKS (QG_BK / 32)       /* k32 chunks per stage */
+#define QG_WO_KSTEPS (QG_BK / 16)       /* k16 steps per stage */
+#define QG_WO_STEP (QG_WBITS * 128)     /* bytes of one k16 step of one slab: 512 / 1024 */
 #define QG_WO_A_BYTES (QG_BM * QG_BK * 2)
 #define QG_WO_B_BYTES (QG_WO_SLABS * QG_WO_KSTEPS * QG_WO_STEP)
-#define QG_WO_S_BYTES (QG_WBITS == 4 ? QG_WO_CHUNKS * QG_WO_SLABS * 128 : 0) /* scales (and as much for zeros) */
+/* int4 scales of a stage (one 128-byte entry per slab and group); zero points take as much */
+#define QG_WO_S_BYTES (QG_WBITS == 4 ? QG_WO_CHUNKS * QG_WO_SLABS * 128 : 0)
 #define QG_WO_STAGE_BYTES (QG_WO_A_BYTES + QG_WO_B_BYTES + 2 * QG_WO_S_BYTES)
 
 #if QG_BM % QG_WM || QG_WM % 16 || QG_BN % 64 || (QG_BK != 64 && QG_BK != 128) || QG_STAGES < 2
@@ -83,6 +90,9 @@ QG_DEVICE void qg_wo_load_stage(const qg_wo_params &p, uint8_t *st, int kt, int 
     }
     /* packed weights: whole k16 steps of each slab, as stored */
     uint8_t *sb = st + QG_WO_A_BYTES;
+#if QG_WO_STREAM_W
+    const uint64_t pol = qg_l2_evict_first();
+#endif
 #pragma unroll
     for (int i0 = 0; i0 < QG_WO_B_BYTES / 16; i0 += QG_WO_THREADS) {
         const int i = i0 + tid;
@@ -93,7 +103,11 @@ QG_DEVICE void qg_wo_load_stage(const qg_wo_params &p, uint8_t *st, int kt, int 
             const int ok = gslab < nslabs && gks < ksteps;
             const uint8_t *src =
                 ok ? p.w + ((long long)gslab * ksteps + gks) * QG_WO_STEP + part * 16 : p.w;
+#if QG_WO_STREAM_W
+            qg_cp_async16_zfill_hint(sb + i * 16, src, ok, pol);
+#else
             qg_cp_async16_zfill(sb + i * 16, src, ok);
+#endif
         }
     }
 #if QG_WBITS == 4
@@ -274,7 +288,7 @@ extern "C" __global__ void __launch_bounds__(QG_WO_THREADS, QG_MINB) qg_wo_gemm(
         const long long slice = (long long)p.m * p.n;
 #pragma unroll 1
         for (int sp = 0; sp < p.splits; sp++) {
-            const float *base = p.partial + sp * slice;
+            float *base = p.partial + sp * slice;
 #pragma unroll
             for (int mt = 0; mt < QG_WO_MT; mt++)
 #pragma unroll
@@ -285,13 +299,20 @@ extern "C" __global__ void __launch_bounds__(QG_WO_THREADS, QG_MINB) qg_wo_gemm(
                         for (int i2 = 0; i2 < 2; i2++) {
                             const int row = row_w + 16 * mt + 8 * i2, col = col_w + 16 * j + 8 * h;
                             if (row >= p.m || col >= p.n) continue;
-                            const float *src = base + (long long)row * p.n + col;
+                            float *src = base + (long long)row * p.n + col;
                             float x0, x1 = 0.0f;
+                            /* Read, then zero: the workspace is shared by every kernel of a
+                             * context, and all of them may rely on finding it zeroed. */
                             if (col + 1 < p.n && !(p.n & 1)) {
                                 qg_ld_cg_f32x2(src, &x0, &x1);
+                                qg_st_f32x2(src, 0.0f, 0.0f);
                             } else {
                                 x0 = qg_ld_cg_f32(src);
-                                if (col + 1 < p.n) x1 = qg_ld_cg_f32(src + 1);
+                                src[0] = 0.0f;
+                                if (col + 1 < p.n) {
+                                    x1 = qg_ld_cg_f32(src + 1);
+                                    src[1] = 0.0f;
+                                }
                             }
                             acc[mt][j][h][2 * i2] += x0;
                             acc[mt][j][h][2 * i2 + 1] += x1;

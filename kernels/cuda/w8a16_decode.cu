@@ -18,5 +18,6 @@
 #define QG_BK 64
 #define QG_STAGES 4
 #define QG_MINB 2
+#define QG_WO_STREAM_W 1 /* weights are read once per row tile */
 
 #include "w4a16_gemm.cuh"

@@ -17,6 +17,9 @@
  *  - e4m3: products are exact, but fp8 tensor cores are documented to accumulate with reduced
  *    precision (about 14 bits retained on Hopper, DeepSeek-V3 report): c = 2e-2.
  * The relative L2 error of the sampled rows is printed and bounded too (2*u_out + c).
+ *
+ * Sparse wgmma variants not yet validated on hardware are refused (and skipped here) unless
+ * QGEMM_SP24_WGMMA_UNVALIDATED is set: run with it to validate them (gpu_sp24_wg always does).
  */
 #include "catalog.h"
 #include "gpu_common.h"

@@ -90,7 +90,7 @@ if [ -n "$tune" ]; then
   [ -n "$tune_m" ] && margs=(--m "$tune_m")
   s=$(date +%s)
   build-gpu/qgemm tune --model llama-3-8b --schemes "$tune" "${margs[@]}" -o "$OUT/tuning.json" \
-    > "$OUT/tune.log" 2>&1
+    --verbose > "$OUT/tune.log" 2>&1
   rc=$?
   t1=$(( $(date +%s) - s ))
   s=$(date +%s)
@@ -107,6 +107,7 @@ if [ -n "$tune" ]; then
   summary+=("tune $tune: cold ${t1} s (rc=$rc), rerun ${t2} s (rc=$rc2), validate rc=$rc3")
   [ $rc -eq 0 ] && [ $rc2 -eq 0 ] && [ $rc3 -eq 0 ] || fail=1
   grep -E "WRONG|tuned [0-9]+, skipped" "$OUT/tune.log" | tail -8
+  python3 scripts/tune_gain.py "$OUT/tune.log" | tee -a "$OUT/tune.log"
   dbflag=(--tuning-db "$OUT/tuning.json")
 fi
 

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# CPU emulation of the weight-only kernels, for machines without a GPU (not part of ctest: it
+# takes a minute or two). The real kernel bodies (kernels/cuda/w4a16_gemm.cuh and the family
+# .cu files, dequant_wo.cu) are compiled as host C++ against emulated headers: emu_prelude.cuh
+# and emu_int4_dequant.cuh re-implement the PTX helpers (lop3, prmt, half2 arithmetic with
+# exact rounding, mma.m16n8k16 per the PTX fragment layout as a warp collective, cp.async groups
+# that land only at cp.async.wait_group). emu_rt.cpp runs one pthread per CUDA thread, one CTA
+# at a time, with barriers for __syncthreads and shared memory filled with 0xff (NaN) garbage.
+# harness.cpp launches every variant through its family's real launch() (split-K, workspace,
+# tails, padded lda/ldc) and compares with qg_reference_gemm and qg_dequantize_weight_host.
+# What it cannot find: PTX semantics we misunderstood (they are emulated as we understood them),
+# races between warps within a stage, performance.
+#   usage: tests/emu/run.sh BUILD_DIR [VARIANT_SUBSTRING]   (BUILD_DIR has libqgemm.a)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=$(cd "${1:?usage: run.sh BUILD_DIR [FILTER]}" && pwd)
+filter=${2:-}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+K=$root/kernels/cuda
+cp "$here"/emu_rt.h "$here"/emu_rt.cpp "$here"/harness.cpp "$work"/
+cp "$here"/emu_prelude.cuh "$work"/qg_prelude.cuh
+cp "$here"/emu_int4_dequant.cuh "$work"/int4_dequant.cuh
+# the one line that cannot be shimmed by macros: the dynamic shared memory declaration
+sed 's/extern __shared__ __align__(128) uint8_t qg_smem\[\];/uint8_t *qg_smem = emu_smem;/' \
+    "$K"/w4a16_gemm.cuh > "$work"/w4a16_gemm.cuh
+grep -q "qg_smem = emu_smem" "$work"/w4a16_gemm.cuh
+for f in w4a16_decode w4a16_prefill w8a16_decode w8a16_prefill dequant_wo; do cp "$K"/$f.cu "$work"/; done
+cd "$work"
+: > registry.inc
+: > decls.inc
+gen() { # source id kernel params-struct -D...
+  local src=$1 id=$2 kernel=$3 ptype=$4; shift 4
+  local name=emu_$(echo "$id" | tr '.' '_')
+  { for d in "$@"; do echo "#define $d"; done
+    echo "#define $kernel ${name}_k"
+    echo "#include \"$src.cu\""
+    echo "extern \"C\" void ${name}(const void *p) { ${name}_k(*(const $ptype *)p); }"; } > v_${name}.cpp
+  echo "{\"$id\", ${name}}," >> registry.inc
+  echo "extern \"C\" void ${name}(const void *);" >> decls.inc
+}
+# every variant of the families' tables (src/family_w4a16_*.c, family_w8a16_*.c, family_dequant_wo.c)
+for act in 1 2; do
+  for mt in 1 2 4; do gen w4a16_decode w4a16_decode.act$act.mt$mt qg_wo_gemm qg_wo_params "QG_ACT $act" "QG_MT $mt"; done
+  for t in "128 128" "128 256" "64 128"; do set -- $t
+    gen w4a16_prefill w4a16_prefill.act$act.bm$1.bn$2 qg_wo_gemm qg_wo_params "QG_ACT $act" "QG_BM $1" "QG_BN $2"; done
+  for mt in 1 4; do gen w8a16_decode w8a16_decode.act$act.mt$mt qg_wo_gemm qg_wo_params "QG_ACT $act" "QG_MT $mt"; done
+  for t in "128 128" "128 256"; do set -- $t
+    gen w8a16_prefill w8a16_prefill.act$act.bm$1.bn$2 qg_wo_gemm qg_wo_params "QG_ACT $act" "QG_BM $1" "QG_BN $2"; done
+done
+for wb in 4 8; do gen dequant_wo dequant_wo.wbits$wb qg_wo_dequant qg_dq_params "QG_WBITS $wb"; done
+echo "compiling $(ls v_*.cpp | wc -l) variants (host C++)..."
+ls v_*.cpp emu_rt.cpp harness.cpp | xargs -P 2 -I{} sh -c \
+  'g++ -std=c++17 -O1 -w -I. -I"$0"/src -I"$0"/include -c {} -o {}.o' "$root"
+g++ -o emu ./*.o "$build"/libqgemm.a -lcjson -ldl -lpthread -lm
+./emu ${filter:+"$filter"}
