@@ -43,6 +43,9 @@ struct qg_family {
     int min_cc;           /* 80, 89, 90 */
     int needs_sm90a;      /* uses wgmma/setmaxnreg: only compiled for sm_90a */
     int hip;              /* 1: source is in kernels/hip and compiles with hiprtc for gfx* */
+    /* 1: not yet validated on hardware. The heuristic never picks it; the tuner (which checks
+     * every candidate against the reference before timing it) and explicit kernel ids do. */
+    int experimental;
     int num_params;
     const char *param_names[QG_MAX_PARAMS]; /* lower-case, e.g. "bn", "sk" */
     int num_variants;

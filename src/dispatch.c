@@ -42,6 +42,7 @@ qg_status qg_dispatch_heuristic(qg_context *ctx, const qg_problem *p, qg_op op,
         if (!qg_variant_fits_backend(v, p, op, cc, ctx->info.backend == QG_BACKEND_HIP, why,
                                      sizeof why))
             continue;
+        if (v->family->experimental) continue;
         double cost = v->family->heuristic ? v->family->heuristic(p, v->params, &ctx->info) : i;
         if (!best || cost < best_cost) {
             best = v;

@@ -130,6 +130,7 @@ static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, cons
         .min_cc = 90,                                                                         \
         .needs_sm90a = 1,                                                                     \
         .hip = 0,                                                                             \
+        .experimental = 1, /* wrong on the H100 in the first run: tuner only until fixed */ \
         .num_params = 5,                                                                      \
         .param_names = {"dt", "tn", "tm", "st", "sg"},                                        \
         .num_variants = QG_ARRAY_SIZE(table),                                                 \

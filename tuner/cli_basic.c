@@ -1,6 +1,8 @@
 /* qgemm info | check | list */
 #include "cli.h"
 
+#include "catalog.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,13 +46,16 @@ int cli_info(int argc, char **argv) {
 int cli_list(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         printf("usage: qgemm list [PREFIX]\n\nLists the catalog's kernel variant ids (those "
-               "starting with PREFIX).\n");
+               "starting with PREFIX). Experimental variants (not yet\nvalidated on hardware) are "
+               "only used by the tuner, which checks them first.\n");
         return 0;
     }
     const char *prefix = argc > 1 ? argv[1] : "";
     for (int i = 0; i < qg_catalog_size(); i++) {
-        const char *id = qg_catalog_variant_id(i);
-        if (!strncmp(id, prefix, strlen(prefix))) printf("%s\n", id);
+        const qg_variant *v = qg_catalog_get(i);
+        if (strncmp(v->id, prefix, strlen(prefix))) continue;
+        printf("%s%s\n", v->id, v->family->experimental ? "  (experimental: tuner only)" :
+                                 !v->family->source ? "  (library call, no JIT)" : "");
     }
     return 0;
 }
