@@ -18,8 +18,8 @@
  *    precision (about 14 bits retained on Hopper, DeepSeek-V3 report): c = 2e-2.
  * The relative L2 error of the sampled rows is printed and bounded too (2*u_out + c).
  *
- * Sparse wgmma variants not yet validated on hardware are refused (and skipped here) unless
- * QGEMM_SP24_WGMMA_UNVALIDATED is set: run with it to validate them (gpu_sp24_wg always does).
+ * Experimental families (sp24_int8_wgmma, sp24_fp8_wgmma: not yet validated on hardware) run here
+ * by kernel id like every other variant, but the dispatch does not choose them.
  */
 #include "catalog.h"
 #include "gpu_common.h"

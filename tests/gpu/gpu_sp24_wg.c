@@ -3,8 +3,7 @@
  * parameter sets outside the catalog (tile, stage slots, stages per wgmma group), checks each
  * against the float64 reference on a few shapes (edge N=100 K=192 with bias / padding, a Llama
  * shape on sampled rows, a long K), and times them next to the mma.sp catalog variants at the
- * Llama-3-8B shapes to calibrate the dispatch heuristics (family_sp24_{mma,wgmma}.c). It sets
- * QGEMM_SP24_WGMMA_UNVALIDATED, so the variants supports() still refuses run too.
+ * Llama-3-8B shapes to calibrate the dispatch heuristics (family_sp24_{mma,wgmma}.c).
  *
  * Output is one line per variant, every line containing "wgmma|": correctness (worst relative
  * L2 error and worst err/bound over the cases, "ok" or "BAD") and GPU microseconds per call
@@ -434,7 +433,6 @@ static void run_scheme(qg_context *ctx, const scheme_t *sc, int si, uint64_t see
 
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0); /* keep what was printed if the run is cut short */
-    setenv("QGEMM_SP24_WGMMA_UNVALIDATED", "1", 1); /* this program is the validation */
     qg_context *ctx = gt_open();
     if (!ctx) {
         printf("0 passed, 0 failed (skipped: no GPU)\n");
@@ -455,7 +453,7 @@ int main(void) {
          {{128, 128, 8, 2}, {256, 128, 6, 2}, {256, 192, 5, 1}, {256, 192, 4, 2}}},
         {"f16", QG_SCHEME_SP24_BF16, QG_DTYPE_F16, QG_DTYPE_F16, &qg_family_sp24_bf16_wgmma, 1,
          {NULL, NULL, NULL},
-         {{256, 192, 4, 2}}},
+         {{128, 128, 8, 2}, {256, 128, 6, 2}, {256, 192, 4, 2}}},
         {"int8", QG_SCHEME_SP24_INT8, QG_DTYPE_BF16, QG_DTYPE_BF16, &qg_family_sp24_int8_wgmma, 4,
          {"sp24_int8_mma.dt4.tn64.tm16.wn4.wm1.st6.sk1", "sp24_int8_mma.dt4.tn128.tm64.wn2.wm2.st4.sk0",
           "sp24_int8_mma.dt4.tn128.tm128.wn2.wm2.st3.sk0"},
