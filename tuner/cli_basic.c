@@ -112,9 +112,9 @@ int cli_check(int argc, char **argv) {
             return 2;
         }
     }
-    st.total = 0;
     st.t0 = now_s();
-    st.total = qg_catalog_size();
+    for (int i = 0; i < qg_catalog_count(); i++) /* the ones compiled for this arch */
+        st.total += qg_family_targets_arch(qg_catalog_get(i)->family, arch);
     qg_check_result r = {0};
     qg_status s = qg_check_catalog(arch, threads, on_variant, &st, &r);
     if (!st.verbose) fprintf(stderr, "\n");
