@@ -23,12 +23,14 @@ def main():
         print("usage: report.py bench.json [plot_dir]", file=sys.stderr)
         sys.exit(2)
     data = json.load(open(sys.argv[1]))
+    if "benchmarks" in data:  # Google Benchmark JSON from bench/bench_gemm
+        data = from_gbench(data)
     t = defaultdict(dict)  # (shape, M) -> method -> row
     for r in data["rows"]:
         t[(r["shape"], r["M"])][r["method"]] = r
     print(f"# qgemm vs baselines on {data['device']} (torch {data['torch']})\n")
-    print("Times are medians per call (CUDA graph over weight copies rotated through > 4x L2). "
-          "ratio = baseline time / ours (> 1: ours faster).\n")
+    print(data.get("method", "Times are medians per call (CUDA graph over weight copies rotated "
+                                 "through > 4x L2).") + " ratio = baseline time / ours (> 1: ours faster).\n")
     for ours, bases in BASELINES.items():
         lines = []
         for (shape, m), row in sorted(t.items(), key=lambda kv: (kv[0][0], kv[0][1])):
@@ -60,6 +62,32 @@ def main():
         print()
     if len(sys.argv) > 2:
         plot(t, sys.argv[2])
+
+
+SHAPE_NK = {"qkv": (6144, 4096), "o": (4096, 4096), "gate_up": (28672, 4096), "down": (4096, 14336)}
+
+
+def from_gbench(g):
+    """bench_gemm's benchmarks (gemm/<scheme>/<shape>/M:<m>, counters us, bf16_us, GBps...) as
+    rows of the torch_compare format."""
+    rows = []
+    for b in g["benchmarks"]:
+        parts = b["name"].split("/")
+        if len(parts) < 4 or parts[0] != "gemm" or "us" not in b:
+            continue
+        scheme, shape, m = parts[1], parts[2], int(parts[3].split(":")[1])
+        n, k = SHAPE_NK.get(shape, (0, 0))
+        flop = 2.0 * m * n * k
+        rows.append(dict(shape=shape, M=m, N=n, K=k, method="qgemm_" + scheme, us=b["us"],
+                         TFLOPs=flop / b["us"] / 1e6 if b["us"] else 0.0,
+                         weight_GBps=b.get("GBps", 0.0)))
+        if "bf16_us" in b:
+            rows.append(dict(shape=shape, M=m, N=n, K=k, method="bf16_cublas", us=b["bf16_us"],
+                             TFLOPs=flop / b["bf16_us"] / 1e6, weight_GBps=2.0 * n * k / b["bf16_us"] / 1e3))
+    ctx = g.get("context", {})
+    return dict(device=ctx.get("gpu", ctx.get("host_name", "?")), torch="n/a (Google Benchmark)",
+                rows=rows, method="Times are medians per call (CUDA events around batches cycling "
+                "weight copies through > 4x L2), cuBLASLt bf16 in the same process.")
 
 
 def plot(t, out_dir):

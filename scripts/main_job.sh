@@ -34,4 +34,9 @@ build-release/qgemm tune "${model_args[@]}" --schemes "$schemes" --m "$ms" -o "$
 QGEMM_LIBRARY=$PWD/build-release/libqgemm.so python3 bench/torch_compare.py --m "$ms" \
   --tuning-db "$db" --out "$out/bench.json" | tee "$out/bench.txt"
 python3 bench/report.py "$out/bench.json" "$out" > "$out/report.md"
+if [ -x build-release/bench/bench_gemm ]; then
+  QGEMM_TUNING_DB=$db build-release/bench/bench_gemm --benchmark_out="$out/gbench.json" \
+    --benchmark_out_format=json | tee "$out/gbench.txt"
+  python3 bench/report.py "$out/gbench.json" > "$out/report_gbench.md"
+fi
 echo "report: $out/report.md"
