@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The qgemm command line without a GPU: --help everywhere, exit codes, one-line errors, the
+# database tools on files made here. Usage: test_cli.sh path/to/qgemm
+set -u
+q=$1
+pass=0
+fail=0
+ok() { if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $*" >&2; fi; }
+rc_is() { local want=$1; shift; "$@" >/dev/null 2>&1; [ $? -eq "$want" ]; }
+out_has() { local pat=$1; shift; "$@" 2>&1 | grep -q -- "$pat"; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+ok rc_is 0 "$q" --help
+ok rc_is 2 "$q"
+ok rc_is 2 "$q" frobnicate
+ok out_has "unknown command" "$q" frobnicate
+for c in info check list tune db explain; do ok rc_is 0 "$q" $c --help; done
+ok out_has "usage: qgemm tune" "$q" tune --help
+ok rc_is 0 "$q" info
+ok out_has "catalog:" "$q" info
+ok out_has "w4a16_decode" "$q" list w4a16
+ok rc_is 2 "$q" check --bogus
+ok rc_is 1 "$q" check --arch sm_10
+ok rc_is 2 "$q" tune --model llama-3-8b --hf-config x.json
+ok out_has "unknown model" "$q" tune --model gpt-9
+ok out_has "unknown scheme" "$q" tune --model llama-3-8b --schemes w3a16
+ok rc_is 2 "$q" tune --model llama-3-8b --shard 3/2
+ok out_has "no GPU" "$q" tune --model llama-3-8b --m 1
+ok rc_is 2 "$q" explain --scheme w4a16 --n 4096 --k 100 --m 1   # K % group
+ok out_has "no GPU" "$q" explain --scheme w4a16 --n 4096 --k 4096 --m 1
+
+cat > "$tmp/a.json" <<'J'
+{"schema_version": 1, "metadata": {"gpu_name": "NVIDIA H100 80GB HBM3", "compute_capability": "9.0"},
+ "entries": [{"scheme": "w4a16", "n": 4096, "k": 4096, "group_size": 128, "zero_point": true,
+   "act_dtype": "bf16", "out_dtype": "bf16", "weight_scale": "per-row", "act_scale": "per-row",
+   "m_bucket": 1, "kernel": "w4a16_decode.act2.mt1", "median_us": 10, "tuned_at": "2026-11-23T10:00:00Z"}]}
+J
+sed -e 's/"m_bucket": 1/"m_bucket": 16/' -e 's/act2.mt1/no_such_kernel.x1/' "$tmp/a.json" > "$tmp/b.json"
+sed -e 's/H100 80GB HBM3/A100-SXM4-80GB/' -e 's/"9.0"/"8.0"/' "$tmp/a.json" > "$tmp/c.json"
+ok out_has "1 entries" "$q" db show "$tmp/a.json"
+ok rc_is 0 "$q" db validate "$tmp/a.json"
+ok rc_is 1 "$q" db validate "$tmp/b.json"
+ok out_has "not in this catalog" "$q" db validate "$tmp/b.json"
+ok rc_is 0 "$q" db merge "$tmp/a.json" "$tmp/b.json" -o "$tmp/m.json"
+ok out_has "2 entries" "$q" db show "$tmp/m.json"
+ok rc_is 1 "$q" db merge "$tmp/a.json" "$tmp/c.json" -o "$tmp/x.json"
+ok rc_is 0 "$q" db prune "$tmp/m.json" -o "$tmp/p.json"
+ok out_has "1 entries" "$q" db show "$tmp/p.json"
+echo '{"schema_version": 1, "metadata": {' > "$tmp/bad.json"
+ok rc_is 1 "$q" db show "$tmp/bad.json"
+ok out_has "QG_ERR_CORRUPT" "$q" db show "$tmp/bad.json"
+ok rc_is 2 "$q" db
+echo "test_cli: $pass passed, $fail failed"
+[ $fail -eq 0 ]
