@@ -3,6 +3,7 @@
 #define QG_BACKEND_H
 
 #include "internal.h"
+#include "tensormap.h"
 
 struct qg_backend_ops {
     /* .name = */ const char *name;
@@ -36,6 +37,9 @@ struct qg_backend_ops {
      * (cuBLASLt); ctx_leave(token) restores what the thread had. Optional: may be NULL. */
     qg_status (*ctx_enter)(qg_context *ctx, int *token);
     void (*ctx_leave)(qg_context *ctx, int token);
+    /* Encode a 2-D TMA tensor map (src/tensormap.h) for a kernel parameter. Host only: no
+     * allocation, no device call, capture-safe. Optional: NULL where there is no TMA (HIP). */
+    qg_status (*tensor_map_encode)(qg_context *ctx, qg_tensor_map *map, const qg_tmap_2d *d);
 };
 
 extern const qg_backend_ops qg_backend_cuda;

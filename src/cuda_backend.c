@@ -65,6 +65,7 @@ static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static int loaded;
 static qg_status load_status = QG_ERR_NO_DRIVER; /* why !loaded */
 static char lib_path[512]; /* the library that loaded, reopened by each context */
+static void *lib_handle;   /* load()'s handle, never closed: optional symbols (tensormap.h) */
 static char load_why[1024];
 
 /* dlsym `name`, else `fallback` (may be NULL). Object pointer, cast by the caller (POSIX). */
@@ -111,7 +112,13 @@ static void load(void) {
 #undef X_
     /* This first handle is never closed: the symbol table stays valid for the whole process
      * while each context holds (and on close drops) its own reference. */
+    lib_handle = h;
     loaded = 1;
+}
+
+void *qg_cuda_driver_symbol(const char *name) {
+    pthread_once(&load_once, load);
+    return loaded ? dlsym(lib_handle, name) : NULL;
 }
 
 typedef struct {
@@ -394,4 +401,5 @@ const qg_backend_ops qg_backend_cuda = {
     /* .event_elapsed_ms = */ cuda_event_elapsed_ms, /* optional */
     /* .ctx_enter = */ cuda_ctx_enter,              /* optional */
     /* .ctx_leave = */ cuda_ctx_leave,              /* optional */
+    /* .tensor_map_encode = */ qg_cuda_tensor_map_encode, /* optional (src/cuda_tensormap.c) */
 };

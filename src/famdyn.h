@@ -13,6 +13,7 @@
 #define QG_DYN_FLAG_W_TENSOR 4
 #define QG_DYN_FLAG_A_TENSOR 8
 #define QG_DYN_FLAG_PAIR 16
+#define QG_DYN_FLAG_VEC16 32 /* 16-byte aligned c, ldc % 8 == 0 (w8a8_wgmma_ws) */
 
 /* Parameter positions: gemv {rw, mt, warps, uk}; tiled {bm, bn, wm, wn, st}. */
 enum { QG_DYN_P_RW = 0, QG_DYN_P_MT = 1, QG_DYN_P_WARPS = 2, QG_DYN_P_UK = 3 };
@@ -21,6 +22,9 @@ enum { QG_DYN_P_BM = 0, QG_DYN_P_BN = 1, QG_DYN_P_WM = 2, QG_DYN_P_WN = 3, QG_DY
 int qg_dyn_smem_limit(int cc);
 int qg_dyn_mma_smem(const int *v, int wbits);
 int qg_dyn_common_supports(const qg_problem *p, int cc, int min_cc, char *why, size_t why_len);
+
+/* The QG_DYN_FLAG_* bits of a problem and its arguments (c/ldc alignment included). */
+int qg_dyn_flags(const qg_problem *p, const qg_gemm_args *g);
 
 /* Check alignment, build the common argument list and launch (grid gx x gy). */
 qg_status qg_dyn_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, const qg_gemm_args *g,

@@ -29,6 +29,18 @@ static int ilog2(int64_t x) {
     return l;
 }
 
+int qg_dyn_flags(const qg_problem *p, const qg_gemm_args *g) {
+    const qg_scheme_traits *t = qg_scheme_get(p->scheme);
+    int flags = 0;
+    if (p->out_dtype == QG_DTYPE_F16) flags |= QG_DYN_FLAG_OUT_F16;
+    if (p->has_bias) flags |= QG_DYN_FLAG_BIAS;
+    if (p->weight_scale == QG_SCALE_PER_TENSOR && t->weight_bits == 8) flags |= QG_DYN_FLAG_W_TENSOR;
+    if (p->act_scale == QG_SCALE_PER_TENSOR) flags |= QG_DYN_FLAG_A_TENSOR;
+    if (!(g->ldc & 1) && !((uintptr_t)g->c & 3)) flags |= QG_DYN_FLAG_PAIR;
+    if (!(g->ldc & 7) && !((uintptr_t)g->c & 15)) flags |= QG_DYN_FLAG_VEC16;
+    return flags;
+}
+
 qg_status qg_dyn_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, const qg_gemm_args *g,
                         unsigned gx, unsigned gy, unsigned block, unsigned smem, void *stream) {
     const qg_scheme_traits *t = qg_scheme_get(p->scheme);
@@ -47,12 +59,7 @@ qg_status qg_dyn_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, cons
         groups = (int)(p->k / p->group_size);
         glog = ilog2(p->group_size);
     }
-    int flags = 0;
-    if (p->out_dtype == QG_DTYPE_F16) flags |= QG_DYN_FLAG_OUT_F16;
-    if (p->has_bias) flags |= QG_DYN_FLAG_BIAS;
-    if (p->weight_scale == QG_SCALE_PER_TENSOR && t->weight_bits == 8) flags |= QG_DYN_FLAG_W_TENSOR;
-    if (p->act_scale == QG_SCALE_PER_TENSOR) flags |= QG_DYN_FLAG_A_TENSOR;
-    if (!(ldc & 1) && !((uintptr_t)c & 3)) flags |= QG_DYN_FLAG_PAIR;
+    int flags = qg_dyn_flags(p, g);
     void *kargs[] = {&a, &lda, &w, &ws, &as, &bias, &c, &ldc, &m, &n, &kk, &groups, &glog, &flags};
     return qg_kernel_launch(ctx, k, gx, gy, 1, block, smem, stream, kargs);
 }

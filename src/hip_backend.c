@@ -376,4 +376,5 @@ const qg_backend_ops qg_backend_hip = {
     /* .event_elapsed_ms = */ hip_event_elapsed_ms, /* optional */
     /* .ctx_enter = */ NULL,                        /* optional */
     /* .ctx_leave = */ NULL,                        /* optional */
+    /* .tensor_map_encode = */ NULL,                /* optional: no TMA */
 };

@@ -217,15 +217,79 @@ EXPORT CUresult cuFuncSetAttribute(CUfunction f, CUfunction_attribute a, int v) 
     return CUDA_SUCCESS;
 }
 
+/* Launch capture for tests that check a kernel's argument list: after
+ * fake_cuda_capture_params(sizes, n), each launch copies params[i] (sizes[i] bytes each) into
+ * a buffer that fake_cuda_captured() returns, with the geometry {gx, gy, gz, bx, by, bz, smem}. */
+static int capture_sizes[32], capture_count;
+static unsigned char captured[2048];
+static unsigned captured_geometry[7];
+
+EXPORT void fake_cuda_capture_params(const int *sizes, int n) {
+    capture_count = n < 32 ? n : 32;
+    for (int i = 0; i < capture_count; i++) capture_sizes[i] = sizes[i];
+}
+
+EXPORT const unsigned char *fake_cuda_captured(unsigned geometry[7]) {
+    memcpy(geometry, captured_geometry, sizeof captured_geometry);
+    return captured;
+}
+
 EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
                                unsigned by, unsigned bz, unsigned smem, CUstream s, void **params,
                                void **extra) {
-    (void)gy; (void)gz; (void)by; (void)bz; (void)s; (void)params; (void)extra;
+    (void)s; (void)extra;
     CUresult r = need_ctx();
     if (r) return r;
     if (gx == 0 || bx == 0 || bx > 1024 || (int)smem > f->max_dyn_smem + 48 * 1024)
         return CUDA_ERROR_INVALID_VALUE;
+    const unsigned geo[7] = {gx, gy, gz, bx, by, bz, smem};
+    memcpy(captured_geometry, geo, sizeof geo);
+    size_t at = 0;
+    for (int i = 0; i < capture_count && at + (size_t)capture_sizes[i] <= sizeof captured; i++) {
+        memcpy(captured + at, params[i], (size_t)capture_sizes[i]);
+        at += (size_t)capture_sizes[i];
+    }
     launches++;
+    return CUDA_SUCCESS;
+}
+
+/* cuTensorMapEncodeTiled: the rules documented in cuda.h (CUDA_ERROR_INVALID_VALUE otherwise);
+ * the map's 128 bytes receive the arguments as a fake_tmap record tests can decode. */
+typedef struct {
+    uint64_t magic; /* FAKE_TMAP_MAGIC */
+    uint64_t address, dim[2], stride;
+    uint32_t box[2], estride[2];
+    int32_t data_type, rank, interleave, swizzle, l2, oob;
+} fake_tmap;
+#define FAKE_TMAP_MAGIC 0x50414d54454b4146ull /* "FAKETMAP" */
+_Static_assert(sizeof(fake_tmap) <= sizeof(CUtensorMap), "record fits in a map");
+
+EXPORT CUresult cuTensorMapEncodeTiled(CUtensorMap *map, CUtensorMapDataType type, cuuint32_t rank,
+                                       void *address, const cuuint64_t *dim,
+                                       const cuuint64_t *strides, const cuuint32_t *box,
+                                       const cuuint32_t *estrides, CUtensorMapInterleave interleave,
+                                       CUtensorMapSwizzle swizzle, CUtensorMapL2promotion l2,
+                                       CUtensorMapFloatOOBfill oob) {
+    static const int elem[] = {1, 2, 4, 4, 8, 8, 2, 4, 8, 2, 4, 4, 4};
+    if (!map || ((uintptr_t)map & 63) || rank != 2 || (int)type < 0 || (int)type > 12 ||
+        !address || ((uintptr_t)address & 15) || interleave != CU_TENSOR_MAP_INTERLEAVE_NONE)
+        return CUDA_ERROR_INVALID_VALUE;
+    const uint64_t es = (uint64_t)elem[type];
+    for (int i = 0; i < 2; i++)
+        if (dim[i] == 0 || dim[i] > (1ull << 32) || box[i] == 0 || box[i] > 256 ||
+            estrides[i] == 0 || estrides[i] > 8)
+            return CUDA_ERROR_INVALID_VALUE;
+    if (strides[0] % 16 || strides[0] >= (1ull << 40) || (box[0] * es) % 16)
+        return CUDA_ERROR_INVALID_VALUE;
+    const uint64_t span = swizzle == CU_TENSOR_MAP_SWIZZLE_32B   ? 32
+                          : swizzle == CU_TENSOR_MAP_SWIZZLE_64B ? 64
+                          : swizzle == CU_TENSOR_MAP_SWIZZLE_NONE ? 0 : 128;
+    if (span && box[0] * es > span) return CUDA_ERROR_INVALID_VALUE;
+    fake_tmap t = {FAKE_TMAP_MAGIC, (uint64_t)(uintptr_t)address, {dim[0], dim[1]}, strides[0],
+                   {box[0], box[1]}, {estrides[0], estrides[1]}, (int32_t)type, (int32_t)rank,
+                   (int32_t)interleave, (int32_t)swizzle, (int32_t)l2, (int32_t)oob};
+    memset(map, 0, sizeof *map);
+    memcpy(map, &t, sizeof t);
     return CUDA_SUCCESS;
 }
 

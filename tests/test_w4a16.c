@@ -369,7 +369,8 @@ static void test_errors(void) {
 
 /* ---------------------------------------------------------------- kernel families (host side) */
 
-/* The variant the heuristic ranks first for p among the W4A16 GEMM variants on `dev`. */
+/* The variant the heuristic ranks first for p among the W4A16 GEMM variants on `dev`
+ * (experimental families excluded, as qg_dispatch_heuristic does). */
 static const qg_variant *heuristic_pick(const qg_problem *p, const qg_device_info *dev) {
     const qg_variant *best = NULL;
     double best_cost = 0;
@@ -378,7 +379,7 @@ static const qg_variant *heuristic_pick(const qg_problem *p, const qg_device_inf
         const qg_variant *v = qg_catalog_get(i);
         const qg_family *f = v->family;
         char why[256];
-        if (f->op != QG_OP_GEMM || f->hip || !(f->scheme_mask & (1u << p->scheme)) ||
+        if (f->op != QG_OP_GEMM || f->hip || f->experimental || !(f->scheme_mask & (1u << p->scheme)) ||
             !f->supports(p, v->params, cc, why, sizeof why))
             continue;
         const double c = f->heuristic(p, v->params, dev);

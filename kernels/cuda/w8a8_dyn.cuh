@@ -23,6 +23,7 @@
 #define QG_DYN_W_PER_TENSOR 4   /* w_scale[0] for every row (8-bit weights) */
 #define QG_DYN_A_PER_TENSOR 8   /* a_scale[0] for every token */
 #define QG_DYN_PAIR_STORE 16    /* c and ldc allow 4-byte stores of column pairs */
+#define QG_DYN_VEC16_STORE 32   /* c and ldc allow 16-byte stores of 8 columns */
 
 #if QG_AT == 2
 typedef int qg_acc_t; /* exact integer accumulation */

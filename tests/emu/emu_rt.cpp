@@ -1,5 +1,6 @@
 /* CPU emulation runtime (see emu_rt.h and run.sh). */
 #include "emu_rt.h"
+#include "emu_wgmma.h"
 #include <pthread.h>
 #include <string.h>
 #include <stdlib.h>
@@ -7,7 +8,7 @@
 #include <vector>
 thread_local emu_dim3 threadIdx, blockIdx;
 emu_dim3 gridDim, blockDim;
-alignas(128) unsigned char emu_smem[232448];
+alignas(1024) unsigned char emu_smem[232448]; /* shared address = offset (swizzles anchor at 1024) */
 static pthread_barrier_t cta_bar, warp_bar[32];
 static emu_warp_xchg xchg[32];
 void emu_syncthreads() { pthread_barrier_wait(&cta_bar); }
@@ -35,8 +36,10 @@ static void *worker(void *x) {
     for (unsigned z = 0; z < gridDim.z; z++) for (unsigned y = 0; y < gridDim.y; y++) for (unsigned xx = 0; xx < gridDim.x; xx++) {
         blockIdx = {xx, y, z};
         if (j->tid == 0) memset(emu_smem, 0xff, sizeof emu_smem); /* garbage: NaN patterns */
+        emu_wgmma_thread_begin();
         pthread_barrier_wait(&cta_bar);
         j->fn(j->params);
+        emu_wgmma_thread_end();
         /* cp.async left in flight at exit would be a bug too: drop them loudly */
         if (!v.empty()) { fprintf(stderr, "EMU: %zu cp.async pending at kernel exit\n", v.size()); v.clear(); }
         pthread_barrier_wait(&cta_bar);
@@ -45,6 +48,7 @@ static void *worker(void *x) {
 }
 void emu_run(emu_entry_fn fn, const void *params, emu_dim3 grid, unsigned block) {
     gridDim = grid; blockDim = {block, 1, 1};
+    emu_wgmma_launch_begin(block);
     pthread_barrier_init(&cta_bar, NULL, block);
     for (unsigned w = 0; w < block / 32; w++) pthread_barrier_init(&warp_bar[w], NULL, 32);
     std::vector<pthread_t> th(block); std::vector<job> jobs(block);

@@ -8,6 +8,7 @@ extern "C" {
 #include "schemes.h"
 }
 #include "emu_rt.h"
+#include "emu_wgmma.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +40,7 @@ static double h2d(qg_dtype t, uint16_t v) { return t == QG_DTYPE_F16 ? qg_f16_to
 static uint16_t d2h(qg_dtype t, float v) { return t == QG_DTYPE_F16 ? qg_f32_to_f16(v) : qg_f32_to_bf16(v); }
 static double unit(qg_dtype t) { return t == QG_DTYPE_F16 ? ldexp(1, -11) : ldexp(1, -9); }
 
-struct pcase { qg_scheme s; int64_t m, n, k; int gs, zp; qg_dtype act, out; int bias, edge; };
+struct pcase { qg_scheme s; int64_t m, n, k; int gs, zp; qg_dtype act, out; int bias, edge; const char *fam; /* NULL: all */ };
 
 static void run_case(qg_context *ctx, const pcase &c, const char *only) {
     qg_problem p; qg_problem_init(&p);
@@ -69,6 +70,7 @@ static void run_case(qg_context *ctx, const pcase &c, const char *only) {
         const qg_family *f = v->family;
         if (f->op != QG_OP_GEMM || f->hip || !(f->scheme_mask & (1u << p.scheme))) continue;
         if (only && !strstr(v->id, only)) continue;
+        if (c.fam && strncmp(v->id, c.fam, strlen(c.fam)) != 0) continue;
         char why[256] = "";
         if (!f->supports(&p, v->params, ccap, why, sizeof why)) continue;
         emu_entry_fn fn = find_fn(v->id);
@@ -84,7 +86,10 @@ static void run_case(qg_context *ctx, const pcase &c, const char *only) {
                  (long long)p.n, (long long)p.k, c.gs, c.zp, qg_dtype_name(c.act), qg_dtype_name(c.out), c.bias, c.edge);
         for (int rep = 0; rep < 2; rep++) {
             memset(cc, 0xff, cb);
+            const int errs0 = emu_wgmma_errors;
             const qg_status st = f->launch(ctx, &k, &p, &g, v->params, NULL);
+            CHECK(emu_wgmma_errors == errs0, "%s: %d errors in the use of mbarrier/wgmma (above)", tag,
+                  emu_wgmma_errors - errs0);
             if (st) { CHECK(0, "%s: launch %s: %s", tag, qg_status_name(st), qg_last_error(ctx)); break; }
             if (rep == 1) { CHECK(!memcmp(c1, cc, cb), "%s: second run differs", tag); break; }
             memcpy(c1, cc, cb);
@@ -165,6 +170,14 @@ int main(int argc, char **argv) {
         {W4, 5, 200, 1024, 64, 1, BF, BF, 0, 1},
         {W4, 33, 128, 512, 128, 1, BF, BF, 1, 1},
         {W4, 130, 64, 128, 0, 1, F16, BF, 0, 1},
+        /* larger M for the wgmma family (128-row tiles): partial row/column tiles, split-K
+         * (K = 1024 on 8 emulated SMs), a last k tile of 32 (K = 1056), per channel with K % 32,
+         * and one grid that fills the 8 SMs (no split-K, the rings wrap four times) */
+        {W4, 200, 320, 512, 128, 0, BF, BF, 1, 0, "w4a16_wgmma"},
+        {W4, 150, 192, 1024, 32, 1, F16, F16, 0, 1, "w4a16_wgmma"},
+        {W4, 257, 136, 1056, 32, 0, BF, F16, 1, 0, "w4a16_wgmma"},
+        {W4, 140, 256, 200, 0, 1, F16, BF, 1, 1, "w4a16_wgmma"},
+        {W4, 512, 512, 1024, 64, 1, BF, BF, 1, 0, "w4a16_wgmma"}, /* no split: 16 k tiles, rings wrap */
         {W8, 1, 256, 256, 0, 0, BF, BF, 0, 0},
         {W8, 3, 72, 96, 0, 0, F16, BF, 1, 0},
         {W8, 70, 130, 200, 0, 0, BF, F16, 1, 1},

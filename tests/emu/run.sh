@@ -19,13 +19,18 @@ filter=${2:-}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 K=$root/kernels/cuda
-cp "$here"/emu_rt.h "$here"/emu_rt.cpp "$here"/harness.cpp "$work"/
+cp "$here"/emu_rt.h "$here"/emu_rt.cpp "$here"/harness.cpp "$here"/emu_wgmma.h "$here"/emu_wgmma.cpp "$work"/
 cp "$here"/emu_prelude.cuh "$work"/qg_prelude.cuh
 cp "$here"/emu_int4_dequant.cuh "$work"/int4_dequant.cuh
 # the one line that cannot be shimmed by macros: the dynamic shared memory declaration
 sed 's/extern __shared__ __align__(128) uint8_t qg_smem\[\];/uint8_t *qg_smem = emu_smem;/' \
     "$K"/w4a16_gemm.cuh > "$work"/w4a16_gemm.cuh
 grep -q "qg_smem = emu_smem" "$work"/w4a16_gemm.cuh
+# the wgmma kernel: its PTX wrappers are replaced by the CPU engine of emu_wgmma.cpp
+cp "$here"/emu_w4a16_wgmma_ops.cuh "$work"/w4a16_wgmma_ops.cuh
+sed 's/extern __shared__ __align__(1024) uint8_t qg_smem\[\];/uint8_t *qg_smem = emu_smem;/' \
+    "$K"/w4a16_wgmma.cu > "$work"/w4a16_wgmma.cu
+grep -q "qg_smem = emu_smem" "$work"/w4a16_wgmma.cu
 for f in w4a16_decode w4a16_prefill w8a16_decode w8a16_prefill dequant_wo; do cp "$K"/$f.cu "$work"/; done
 cd "$work"
 : > registry.inc
@@ -46,12 +51,13 @@ for act in 1 2; do
   for t in "128 128" "128 256" "64 128"; do set -- $t
     gen w4a16_prefill w4a16_prefill.act$act.bm$1.bn$2 qg_wo_gemm qg_wo_params "QG_ACT $act" "QG_BM $1" "QG_BN $2"; done
   for mt in 1 4; do gen w8a16_decode w8a16_decode.act$act.mt$mt qg_wo_gemm qg_wo_params "QG_ACT $act" "QG_MT $mt"; done
+  for bn in 256 128; do gen w4a16_wgmma w4a16_wgmma.act$act.bn$bn qg_w4wg_gemm qg_w4wg_params "QG_ACT $act" "QG_BN $bn"; done
   for t in "128 128" "128 256"; do set -- $t
     gen w8a16_prefill w8a16_prefill.act$act.bm$1.bn$2 qg_wo_gemm qg_wo_params "QG_ACT $act" "QG_BM $1" "QG_BN $2"; done
 done
 for wb in 4 8; do gen dequant_wo dequant_wo.wbits$wb qg_wo_dequant qg_dq_params "QG_WBITS $wb"; done
 echo "compiling $(ls v_*.cpp | wc -l) variants (host C++)..."
-ls v_*.cpp emu_rt.cpp harness.cpp | xargs -P 2 -I{} sh -c \
-  'g++ -std=c++17 -O1 -w -I. -I"$0"/src -I"$0"/include -c {} -o {}.o' "$root"
+ls v_*.cpp emu_rt.cpp emu_wgmma.cpp harness.cpp | xargs -P 2 -I{} sh -c \
+  'g++ -std=c++17 -O1 -w -D_Alignas=alignas -I. -I"$0"/src -I"$0"/include -c {} -o {}.o' "$root"
 g++ -o emu ./*.o "$build"/libqgemm.a -lcjson -ldl -lpthread -lm
 ./emu ${filter:+"$filter"}

@@ -9,7 +9,8 @@
  * Shapes: (N,K) = 6144x4096, 4096x4096, 28672x4096, 4096x14336 with M in {1,3,16,33,128,1000}
  * (+4096 on 4096x4096), plus edge shapes not multiple of the tiles (W8A8: N=1000 K=2064, a K
  * tail of one 16-byte unit per 64/128; W4A8: N=1000 K=1152; N=3) with lda/ldc padding and an
- * odd ldc (scalar epilogue stores). Options rotate over the cases: per-row / per-tensor weight
+ * odd ldc (scalar epilogue stores), and W8A8 N=1005 K=48 (K inside one stage, a partial last
+ * 8-column block under 16-byte row stores: ldc a multiple of 8). Options rotate over the cases: per-row / per-tensor weight
  * and activation scales, bias on/off, bf16/f16 output and input.
  * Outputs are poisoned (0xff = NaN) before each call: every element of C must be finite, padding
  * columns must stay poisoned, the reference is compared on all rows for M <= 33 and on 16
@@ -285,7 +286,7 @@ static void test_act_quant_variants(qg_context *ctx, int cc, qt_rng *r) {
 /* ---------------------------------------------------------------- GEMMs */
 typedef struct {
     int64_t n, k;
-    int edge; /* lda/ldc padding, odd ldc */
+    int edge; /* 1: lda/ldc padding, odd ldc; 2: lda padding, ldc % 8 == 0 */
 } shape_t;
 
 static int ncase; /* rotates the options */
@@ -300,7 +301,10 @@ static void run_m(qg_context *ctx, int cc, const qg_problem *base, const qg_pack
     p.out_dtype = (opt >> 2) & 1 ? QG_DTYPE_F16 : QG_DTYPE_BF16;
     p.act_dtype = (opt >> 3) & 1 ? QG_DTYPE_F16 : QG_DTYPE_BF16;
     const int64_t n = p.n, k = p.k;
-    const int64_t lda = edge ? k + 32 : k, ldc = edge ? n + 3 : n;
+    /* edge 1: odd ldc (scalar stores); edge 2: ldc a multiple of 8 past N (16-byte row
+     * stores with a partial last 8-column block) */
+    const int64_t lda = edge == 2 ? k + 16 : edge ? k + 32 : k;
+    const int64_t ldc = edge == 2 ? (n + 7) / 8 * 8 + 8 : edge ? n + 3 : n;
     char tag[160];
     snprintf(tag, sizeof tag, "%s M=%lld N=%lld K=%lld g%d w%s a%s bias%d %s", qg_scheme_name(p.scheme),
              (long long)m, (long long)n, (long long)k, (int)p.group_size,
@@ -496,6 +500,7 @@ int main(void) {
         {6144, 4096, 0}, {4096, 4096, 0}, {28672, 4096, 0}, {4096, 14336, 0},
         {1000, 2064, 1}, /* W8A8 only (K % 128 != 0) */
         {1000, 1152, 1}, {3, 256, 1},
+        {1005, 48, 2}, /* W8A8 only: K below one 128-byte stage, N % 8 != 0 */
     };
     const qg_scheme schemes[] = {QG_SCHEME_W8A8_FP8, QG_SCHEME_W8A8_INT8, QG_SCHEME_W4A8_FP8,
                                  QG_SCHEME_W4A8_INT8};

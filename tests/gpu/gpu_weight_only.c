@@ -9,7 +9,9 @@
  *  2. refusals: a variant that cannot run a case returns QG_ERR_UNSUPPORTED and leaves C alone
  *     (decode kernels at M > 64, the other activation dtype, K % 8 != 0, misaligned lda);
  *  3. split-K: a variant run twice with its own workspace is bit-identical and leaves its tile
- *     counters at zero (no memset needed between calls);
+ *     counters at zero (no memset needed between calls); decode and, on sm_90a, the wgmma family
+ *     w4a16_wgmma (experimental: run through its kernel id like every variant, and counted so
+ *     that it cannot be skipped silently);
  *  4. the dequant kernels (every variant and qg_dequantize_weight) are bit-exact with
  *     qg_dequantize_weight_host rounded to bf16/f16.
  * C is poisoned (0xff: NaN) before every call: all M x N outputs must be finite, padding columns
@@ -203,6 +205,7 @@ static void free_weight(qg_context *ctx, weight_t *w) {
 /* ---------------------------------------------------------------- GEMM checks */
 
 static int ncase; /* rotates output dtype and bias */
+static int wgmma_runs; /* checked runs of the sm_90a family w4a16_wgmma (must not be skipped) */
 
 /* Every output finite, padding columns of C untouched, checked rows within the bounds. */
 static int check_c(const char *what, const qg_problem *p, const uint16_t *c, int64_t ldc,
@@ -324,6 +327,7 @@ static void run_m(qg_context *ctx, int cc, const weight_t *w, int64_t m, int edg
         gt_download(ctx, hc, dc, cbytes);
         check_c(what, &p, hc, ldc, rows, nrows, ref);
         ran += v != NULL;
+        wgmma_runs += v && strncmp(v->id, "w4a16_wgmma", 11) == 0;
     }
     QT_CHECK(ran > 0, "%s: no variant ran", tag);
     gt_free(ctx, da);
@@ -581,6 +585,9 @@ int main(void) {
             check_splitk(ctx, &w, 1, "w4a16_decode.act2.mt1", 16, &r);
             check_splitk(ctx, &w, 16, "w4a16_decode.act2.mt1", 16, &r);
             check_splitk(ctx, &w, 33, "w4a16_decode.act2.mt4", 64, &r);
+            /* the wgmma family's split-K (tiles of 256 columns x 128 rows; sm_90a only) */
+            check_splitk(ctx, &w, 16, "w4a16_wgmma.act2.bn256", 128, &r);
+            check_splitk(ctx, &w, 128, "w4a16_wgmma.act2.bn256", 128, &r);
         }
         if (c->scheme == W8 && c->n == 4096 && c->k == 4096 && c->act == BF)
             check_splitk(ctx, &w, 3, "w8a16_decode.act2.mt1", 16, &r);
@@ -603,6 +610,8 @@ int main(void) {
             free_weight(ctx, &w);
         }
     }
+    if (cc == 90) /* every case of the scheme runs every w4a16_wgmma variant that supports it */
+        QT_CHECK(wgmma_runs >= 4 * 10, "w4a16_wgmma ran only %d times on sm_90", wgmma_runs);
     printf("total %.1f s\n", now_s() - t_start);
     qg_context_destroy(ctx);
     return qt_finish("gpu_weight_only");

@@ -1,0 +1,5 @@
+/* W8A8_INT8 warp-specialized wgmma GEMM (sm_90a): w8a8_wgmma_ws.cuh with s8 operands. */
+#include "qg_prelude.cuh"
+#define QG_AT 2
+#define QG_WB 8
+#include "w8a8_wgmma_ws.cuh"

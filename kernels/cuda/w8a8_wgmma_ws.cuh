@@ -1,0 +1,312 @@
+/*
+ * W8A8 GEMM for sm_90a, warp-specialized: TMA -> smem ring with mbarriers -> wgmma, persistent.
+ * e4m3 x e4m3 -> f32 (QG_AT 1) or s8 x s8 -> s32 (QG_AT 2); C = a_scale[m] * w_scale[n] * acc
+ * (+ bias[n]) in bf16/f16 (docs/formats.md, W8A8).
+ *
+ * CTA = 3 warpgroups, one CTA per SM, grid = min(tiles, SMs); CTA b computes the 128 x QG_BN
+ * tiles b, b + grid, ... in grouped order (w8a8_ws_layout.cuh).
+ *  - warpgroup 2, the producer, gives registers back (setmaxnreg.dec 40); one thread loops over
+ *    the CTA's tiles and K blocks of 128 bytes: wait empty[s] -> arrive.expect_tx(full[s],
+ *    stage bytes) -> two TMA box loads (A {128 B, 128 rows}, W {128 B, QG_BN rows}, 128-byte
+ *    swizzle; out-of-bounds rows/columns arrive as zeros, which handles M, N and K tails).
+ *  - warpgroups 0 and 1, the consumers (setmaxnreg.inc 232), own rows 0-63 / 64-127 of the
+ *    tile: wait full[s] -> 4 wgmma m64nNk32 (K = 4 x 32 bytes) -> release the stage (one
+ *    mbarrier arrival per warp, 8 in all) once their wgmmas have read it.
+ *    s8: accumulates in s32 registers (exact), keeping one wgmma group in flight (the stage
+ *    read by group kb-1 is released after issuing group kb).
+ *    e4m3: the tensor core accumulates fp8 products with ~14-bit precision, so each stage's sum
+ *    goes to a partial `part` (scale-d 0 at its first k-step) and is added into f32 registers:
+ *    promotion every 128 k. QG_BN 256 would need 128 + 128 registers; it promotes in two
+ *    128-column halves instead (two wgmma batches per stage).
+ *  - epilogue straight from registers: scales, bias, bf16/f16 pairs, a quad transpose so each
+ *    lane holds 8 contiguous columns, 16-byte stores when C's rows are 16-byte aligned (flag
+ *    QG_DYN_VEC16_STORE), masked 2-byte stores at the N edge and otherwise. The producer keeps
+ *    loading the next tile's stages meanwhile.
+ *
+ * Compile-time parameters: QG_BN (128, 192, 256), QG_ST (stages). Kernel arguments: the two
+ * tensor maps (CUtensorMap, built on the host per launch by src/family_w8a8_wgmma_ws.c) as
+ * __grid_constant__ parameters, then w_scale, a_scale, bias, c, ldc, M, N, K, group_m, flags.
+ */
+#pragma once
+#include "qg_prelude.cuh"
+#include "w8a8_dyn.cuh"
+#include "w8a8_ws_layout.cuh"
+#include "w8a8_wgmma_ws_ops.cuh"
+
+#ifndef QG_BN
+#define QG_BN 128
+#endif
+#ifndef QG_ST
+#define QG_ST 6
+#endif
+#if QG_BN % 32 != 0 || QG_BN > 256
+#error "QG_BN must be a multiple of 32, at most 256"
+#endif
+
+#define WS_CAT2(a, b) a##b
+#define WS_CAT(a, b) WS_CAT2(a, b)
+#define WS_MMA_BN WS_CAT(ws_mma_n, QG_BN)
+/* Width of one promoted partial sum (fp8); s8 accumulates the whole tile in place. */
+#define WS_PN QG_WS_PN(QG_BN, QG_AT != 2)
+#if WS_PN == QG_BN
+#define WS_MMA_PN WS_MMA_BN
+#elif WS_PN == 128
+#define WS_MMA_PN ws_mma_n128
+#else
+#error "unexpected promotion width"
+#endif
+
+#if QG_AT == 2
+#define WS_PIN(x) asm volatile("" : "+r"(x)::"memory")
+#else
+#define WS_PIN(x) asm volatile("" : "+f"(x)::"memory")
+#endif
+
+/* CUtensorMap: 128 opaque bytes, 64-byte aligned (cuda.h is not available under NVRTC). */
+struct __align__(64) qg_tmap {
+    unsigned long long v[16];
+};
+
+/* ---- mbarrier, TMA, wgmma ordering (PTX ISA 9.7.13.15, 9.7.9.25, 9.7.15) ---- */
+
+QG_DEVICE void ws_bar_init(uint32_t bar, uint32_t count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(bar), "r"(count) : "memory");
+}
+
+/* Spin until the phase of parity `parity` has completed (try_wait suspends for a while). */
+QG_DEVICE void ws_bar_wait(uint32_t bar, uint32_t parity) {
+    uint32_t done;
+    do {
+        asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
+                     "selp.u32 %0, 1, 0, p;\n}\n"
+                     : "=r"(done)
+                     : "r"(bar), "r"(parity)
+                     : "memory");
+    } while (!done);
+}
+
+QG_DEVICE void ws_bar_arrive(uint32_t bar) {
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(bar) : "memory");
+}
+
+/* The producer's arrival, announcing `bytes` of TMA traffic that will complete the phase. */
+QG_DEVICE void ws_bar_arrive_expect_tx(uint32_t bar, uint32_t bytes) {
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(bytes)
+                 : "memory");
+}
+
+/* 2-D box at (c0 = inner/K byte, c1 = row) -> shared `dst`; completes `bytes` on `bar`. The
+ * map is a kernel parameter: its generic address is what the instruction takes. */
+QG_DEVICE void ws_tma_load(uint32_t dst, const qg_tmap *map, int c0, int c1, uint32_t bar) {
+    asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
+                 " [%0], [%1, {%2, %3}], [%4];" ::"r"(dst),
+                 "l"((uint64_t)map), "r"(c0), "r"(c1), "r"(bar)
+                 : "memory");
+}
+
+QG_DEVICE void ws_tma_prefetch(const qg_tmap *map) {
+    asm volatile("prefetch.tensormap [%0];" ::"l"((uint64_t)map) : "memory");
+}
+
+QG_DEVICE void ws_wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
+QG_DEVICE void ws_wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
+template <int N> QG_DEVICE void ws_wgmma_wait() {
+    asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(N) : "memory");
+}
+
+/* ---- epilogue ---- */
+
+/* Lane t of each quad: x[j] = pair (8j + 2t, +1) of blocks 0..3 -> block t whole. */
+QG_DEVICE void ws_quad_transpose(uint32_t x[4], int lane) {
+    const int t = lane & 3, quad = lane & ~3;
+    uint32_t y0 = 0, y1 = 0, y2 = 0, y3 = 0;
+#pragma unroll
+    for (int r = 0; r < 4; r++) {
+        const int si = qg_ws_xpose_send(t, r);
+        const uint32_t v = si == 0 ? x[0] : si == 1 ? x[1] : si == 2 ? x[2] : x[3];
+        const uint32_t got = r == 0 ? v : __shfl_sync(0xffffffffu, v, quad | qg_ws_xpose_src(t, r));
+        const int di = qg_ws_xpose_dst(t, r);
+        y0 = di == 0 ? got : y0;
+        y1 = di == 1 ? got : y1;
+        y2 = di == 2 ? got : y2;
+        y3 = di == 3 ? got : y3;
+    }
+    x[0] = y0, x[1] = y1, x[2] = y2, x[3] = y3;
+}
+
+/* 8 output elements (words w[0..3], low half first) at (row, col..col+7). */
+QG_DEVICE void ws_store8(uint16_t *c, long long ldc, int M, int N, int row, int col,
+                         const uint32_t w[4], int flags) {
+    if (row >= M || col >= N) return;
+    uint16_t *p = c + (long long)row * ldc + col;
+    if ((flags & QG_DYN_VEC16_STORE) && col + 8 <= N) {
+        qg_u32x4 v;
+        v.x = w[0], v.y = w[1], v.z = w[2], v.w = w[3];
+        *(qg_u32x4 *)p = v;
+    } else {
+#pragma unroll
+        for (int j = 0; j < 8; j++)
+            if (col + j < N) p[j] = (uint16_t)(w[j >> 1] >> (16 * (j & 1)));
+    }
+}
+
+QG_DEVICE uint32_t ws_pack(float lo, float hi, int flags) {
+    return (flags & QG_DYN_OUT_F16) ? qg_pack_f16x2(lo, hi) : qg_pack_bf16x2(lo, hi);
+}
+
+/* Rows m0 + 64*wg + (16 warp + lane/4, +8); columns n0.. as in qg_ws_acc_col. */
+QG_DEVICE void ws_epilogue(const qg_acc_t *acc, int m0, int n0, int wg, int warp, int lane,
+                           const float *__restrict__ w_scale, const float *__restrict__ a_scale,
+                           const uint16_t *__restrict__ bias, uint16_t *__restrict__ c,
+                           long long ldc, int M, int N, int flags) {
+    const int r0 = m0 + 64 * wg + qg_ws_acc_row(warp, lane, 0);
+    const int r1 = m0 + 64 * wg + qg_ws_acc_row(warp, lane, 2);
+    const int a_t = flags & QG_DYN_A_PER_TENSOR;
+    const float sa0 = r0 < M ? a_scale[a_t ? 0 : r0] : 0.f;
+    const float sa1 = r1 < M ? a_scale[a_t ? 0 : r1] : 0.f;
+    const float sw_t = (flags & QG_DYN_W_PER_TENSOR) ? w_scale[0] : 0.f;
+#pragma unroll
+    for (int g = 0; g < QG_BN / 32; g++) {
+        uint32_t x0[4], x1[4];
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            const int i = 4 * (4 * g + j); /* first accumulator of 8-column block 4g+j */
+            const int n = n0 + qg_ws_acc_col(lane, i);
+            float s0 = sw_t, s1 = sw_t, b0 = 0.f, b1 = 0.f;
+            if (!(flags & QG_DYN_W_PER_TENSOR)) {
+                s0 = n < N ? w_scale[n] : 0.f;
+                s1 = n + 1 < N ? w_scale[n + 1] : 0.f;
+            }
+            if (flags & QG_DYN_BIAS) {
+                b0 = n < N ? qg_dyn_out_f32(bias[n], flags) : 0.f;
+                b1 = n + 1 < N ? qg_dyn_out_f32(bias[n + 1], flags) : 0.f;
+            }
+            x0[j] = ws_pack((float)acc[i] * (sa0 * s0) + b0, (float)acc[i + 1] * (sa0 * s1) + b1, flags);
+            x1[j] = ws_pack((float)acc[i + 2] * (sa1 * s0) + b0, (float)acc[i + 3] * (sa1 * s1) + b1, flags);
+        }
+        ws_quad_transpose(x0, lane);
+        ws_quad_transpose(x1, lane);
+        const int col = n0 + qg_ws_store_col(lane, g);
+        ws_store8(c, ldc, M, N, r0, col, x0, flags);
+        ws_store8(c, ldc, M, N, r1, col, x1, flags);
+    }
+}
+
+/* ---- the kernel ---- */
+
+extern "C" __global__ void __launch_bounds__(QG_WS_THREADS, 1)
+qg_w8a8_wgmma_ws(const __grid_constant__ qg_tmap tmap_a, const __grid_constant__ qg_tmap tmap_w,
+                 const float *__restrict__ w_scale, const float *__restrict__ a_scale,
+                 const uint16_t *__restrict__ bias, uint16_t *__restrict__ c, long long ldc,
+                 int M, int N, int K, int group_m, int flags) {
+    extern __shared__ __align__(1024) uint8_t ws_smem[];
+    /* the launcher adds QG_WS_SLACK bytes: align the ring to a swizzle pattern (1024 B) */
+    const uint32_t base = (qg_smem_addr(ws_smem) + 1023u) & ~1023u;
+    const int tid = threadIdx.x, wg = tid >> 7;
+    const int tiles_m = (M + QG_WS_BM - 1) / QG_WS_BM, tiles_n = (N + QG_BN - 1) / QG_BN;
+    const int tiles = tiles_m * tiles_n;
+    const int nk = (K + QG_WS_BK - 1) / QG_WS_BK;
+
+    if (tid == 0) {
+#pragma unroll
+        for (int s = 0; s < QG_ST; s++) {
+            ws_bar_init(base + qg_ws_bar_full(QG_BN, QG_ST, s), 1);
+            ws_bar_init(base + qg_ws_bar_empty(QG_BN, QG_ST, s), QG_WS_EMPTY_ARRIVALS);
+        }
+        /* make the initialised barriers visible to the other threads and to the async proxy */
+        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+        asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+    }
+    __syncthreads();
+
+    if (wg == QG_WS_CONSUMERS) {
+        /* producer: 40 registers are plenty for one thread issuing TMA */
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 40;" ::: "memory");
+        if (tid == 128 * QG_WS_CONSUMERS) {
+            ws_tma_prefetch(&tmap_a);
+            ws_tma_prefetch(&tmap_w);
+            int s = 0;
+            uint32_t phase = 0;
+            for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+                int mb, nb;
+                qg_ws_tile(tile, tiles_m, tiles_n, group_m, &mb, &nb);
+                for (int kb = 0; kb < nk; kb++) {
+                    /* a fresh barrier counts as completed for parity 1: the first pass runs */
+                    ws_bar_wait(base + qg_ws_bar_empty(QG_BN, QG_ST, s), phase ^ 1);
+                    const uint32_t full = base + qg_ws_bar_full(QG_BN, QG_ST, s);
+                    ws_bar_arrive_expect_tx(full, qg_ws_stage_bytes(QG_BN));
+                    ws_tma_load(base + qg_ws_stage_a(QG_BN, s), &tmap_a, kb * QG_WS_BK,
+                                mb * QG_WS_BM, full);
+                    ws_tma_load(base + qg_ws_stage_b(QG_BN, s), &tmap_w, kb * QG_WS_BK,
+                                nb * QG_BN, full);
+                    if (++s == QG_ST) s = 0, phase ^= 1;
+                }
+            }
+        }
+        return;
+    }
+
+    /* consumers */
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;" ::: "memory");
+    const int warp = (tid >> 5) & 3, lane = tid & 31;
+    const uint32_t a_off = qg_ws_a_wg_offset(wg);
+    int s = 0;
+    uint32_t phase = 0;
+    qg_acc_t acc[QG_BN / 2];
+#if QG_AT != 2
+    qg_acc_t part[WS_PN / 2];
+#endif
+    for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+        int mb, nb;
+        qg_ws_tile(tile, tiles_m, tiles_n, group_m, &mb, &nb);
+#if QG_AT == 2
+        int prev = 0;
+        for (int kb = 0; kb < nk; kb++) {
+            ws_bar_wait(base + qg_ws_bar_full(QG_BN, QG_ST, s), phase);
+            const uint64_t da = qg_ws_desc(base + qg_ws_stage_a(QG_BN, s) + a_off);
+            const uint64_t db = qg_ws_desc(base + qg_ws_stage_b(QG_BN, s));
+            ws_wgmma_fence();
+#pragma unroll
+            for (int j = 0; j < QG_WS_BK / QG_WS_KSTEP; j++)
+                WS_MMA_BN(acc, qg_ws_desc_k(da, j), qg_ws_desc_k(db, j), kb > 0 || j > 0);
+            ws_wgmma_commit();
+            /* group kb-1 has finished reading its stage: hand that stage back */
+            ws_wgmma_wait<1>();
+            if (kb > 0 && lane == 0) ws_bar_arrive(base + qg_ws_bar_empty(QG_BN, QG_ST, prev));
+            prev = s;
+            if (++s == QG_ST) s = 0, phase ^= 1;
+        }
+        ws_wgmma_wait<0>();
+        if (lane == 0) ws_bar_arrive(base + qg_ws_bar_empty(QG_BN, QG_ST, prev));
+#pragma unroll
+        for (int i = 0; i < QG_BN / 2; i++) WS_PIN(acc[i]);
+#else
+#pragma unroll
+        for (int i = 0; i < QG_BN / 2; i++) acc[i] = 0.f;
+        for (int kb = 0; kb < nk; kb++) {
+            ws_bar_wait(base + qg_ws_bar_full(QG_BN, QG_ST, s), phase);
+            const uint64_t da = qg_ws_desc(base + qg_ws_stage_a(QG_BN, s) + a_off);
+#pragma unroll
+            for (int h = 0; h < QG_BN / WS_PN; h++) {
+                const uint64_t db =
+                    qg_ws_desc(base + qg_ws_stage_b(QG_BN, s) + qg_ws_b_chunk_offset(WS_PN, h));
+                ws_wgmma_fence();
+#pragma unroll
+                for (int j = 0; j < QG_WS_BK / QG_WS_KSTEP; j++)
+                    WS_MMA_PN(part, qg_ws_desc_k(da, j), qg_ws_desc_k(db, j), j > 0);
+                ws_wgmma_commit();
+                ws_wgmma_wait<0>();
+                /* the adds below must not be scheduled above the wait */
+#pragma unroll
+                for (int i = 0; i < WS_PN / 2; i++) WS_PIN(part[i]);
+#pragma unroll
+                for (int i = 0; i < WS_PN / 2; i++) acc[h * (WS_PN / 2) + i] += part[i];
+            }
+            if (lane == 0) ws_bar_arrive(base + qg_ws_bar_empty(QG_BN, QG_ST, s));
+            if (++s == QG_ST) s = 0, phase ^= 1;
+        }
+#endif
+        ws_epilogue(acc, mb * QG_WS_BM, nb * QG_BN, wg, warp, lane, w_scale, a_scale, bias, c, ldc,
+                    M, N, flags);
+    }
+}

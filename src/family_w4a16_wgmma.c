@@ -1,0 +1,237 @@
+/*
+ * w4a16_wgmma: W4A16 GEMM on wgmma for sm_90a, built for large M (kernels/cuda/w4a16_wgmma.cu):
+ * a producer warpgroup streams the packed weight and the activations with cp.async and
+ * dequantizes the weight into shared memory, two consumer warpgroups run SS wgmma on 128 x bn
+ * tiles. Same packed format as w4a16_decode / w4a16_prefill. Split-K (deterministic, the
+ * workspace left zeroed) only when the tiles alone cannot fill the GPU.
+ * Parameters: act (1 f16, 2 bf16 activations), bn (128 or 256 weight rows per CTA).
+ *
+ * Experimental: validated only on the CPU emulator (tests/emu) so far, never run on a GPU. The
+ * heuristic never picks it; the tuner (which checks results first) and explicit ids do.
+ */
+#include "catalog.h"
+#include "jit.h"
+#include "scheme_w4a16.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+enum { P_ACT = 0, P_BN = 1 };
+
+static const int variants[][QG_MAX_PARAMS] = {
+    {2, 256}, {1, 256}, {2, 128}, {1, 128},
+};
+
+/* Member for member the struct qg_w4wg_params of kernels/cuda/w4a16_wgmma.cu. */
+typedef struct {
+    const void *a, *w, *scale, *zero, *bias;
+    void *c;
+    float *partial;
+    unsigned *counter;
+    int32_t m, n, k, lda, ldc;
+    int32_t kp, groups, gs_log2, out_bf16, c_pairs, kt_per_split, splits, tiles_m, tiles_n;
+} w4wg_params;
+_Static_assert(sizeof(w4wg_params) == 120, "w4wg_params must match qg_w4wg_params of w4a16_wgmma.cu");
+
+#define W4WG_BM 128
+#define W4WG_BK 64
+#define W4WG_THREADS 384
+#define W4WG_MAX_SPLITS 16
+#define W4WG_MAX_SMS 160 /* workspace() is sized for GPUs up to this many SMs */
+#define W4WG_PARTIAL_LIMIT (64u << 20)
+
+/* Shared memory of the kernel's rings (see the W4WG_* macros of the .cu): load slots of
+ * activations + packed weight + scales/zeros, dequantized slots, 1 KB of barriers and flags,
+ * 1 KB to align the base to 1024. */
+static int smem_bytes(int bn) {
+    const int sl = bn == 256 ? 4 : 5, sb = 3, slabs = bn / 64;
+    const int l = W4WG_BM * W4WG_BK * 2 + bn * W4WG_BK / 2 + 2 * (2 * slabs * 128);
+    return sl * l + sb * bn * W4WG_BK * 2 + 1024 + 1024;
+}
+
+typedef struct {
+    int64_t tiles_m, tiles_n, kt_total;
+} w4wg_grid;
+
+static w4wg_grid grid_of(const qg_problem *p, int bn) {
+    const int64_t kp = QG_CDIV(p->k, QG_WO_CHUNK) * QG_WO_CHUNK;
+    w4wg_grid g = {QG_CDIV(p->m, W4WG_BM), QG_CDIV(p->n, bn), QG_CDIV(kp, W4WG_BK)};
+    return g;
+}
+
+/* Most split-K slices for `sms` SMs (one CTA each): no more than one extra wave of CTAs, at
+ * least 4 k tiles per slice, and device-independent caps (slices, partial buffer size). Grows
+ * with `sms`, so the cap for W4WG_MAX_SMS bounds every launch (workspace()). */
+static int64_t split_cap(const qg_problem *p, int bn, int64_t sms) {
+    const w4wg_grid g = grid_of(p, bn);
+    const int64_t tiles = g.tiles_m * g.tiles_n;
+    if (tiles >= sms) return 1;
+    int64_t s = QG_CDIV(sms, tiles);
+    if (s > g.kt_total / 4) s = g.kt_total / 4;
+    if (s > W4WG_MAX_SPLITS) s = W4WG_MAX_SPLITS;
+    const int64_t by_mem = (int64_t)W4WG_PARTIAL_LIMIT / (p->m * p->n * 4);
+    if (s > by_mem) s = by_mem;
+    return s < 1 ? 1 : s;
+}
+
+/* Slices of equal length in whole k tiles, so that none is empty. */
+static int even_splits(int64_t kt_total, int64_t s, int *kt_per_split) {
+    const int64_t per = QG_CDIV(kt_total, s);
+    *kt_per_split = (int)per;
+    return (int)QG_CDIV(kt_total, per);
+}
+
+/* The slice count (up to the cap) with the fewest k-tile times: waves of CTAs x (k tiles per
+ * slice + 2 for pipeline fill and epilogue), plus the reduction (~1 + s / 4 tile times). A grid
+ * that nearly fills the GPU is not split (two waves of half the work gain nothing). */
+static int splits_on(const qg_problem *p, int bn, const qg_device_info *dev, int *per) {
+    int64_t sms = dev && dev->sm_count > 0 ? dev->sm_count : 132;
+    if (sms > W4WG_MAX_SMS) sms = W4WG_MAX_SMS;
+    const w4wg_grid g = grid_of(p, bn);
+    const int64_t tiles = g.tiles_m * g.tiles_n, cap = split_cap(p, bn, sms);
+    int best = even_splits(g.kt_total, 1, per);
+    double best_cost = 0;
+    for (int64_t s = 1; s <= cap; s++) {
+        int kps;
+        const int n = even_splits(g.kt_total, s, &kps);
+        const double waves = (double)QG_CDIV(tiles * n, sms);
+        const double cost = waves * (kps + 2) + (n > 1 ? 1.0 + 0.25 * n : 0.0);
+        if (s == 1 || cost < best_cost) best = n, best_cost = cost, *per = kps;
+    }
+    return best;
+}
+
+static size_t counter_bytes(const qg_problem *p, int bn) {
+    const w4wg_grid g = grid_of(p, bn);
+    return (size_t)QG_CDIV(g.tiles_m * g.tiles_n * 4, 256) * 256;
+}
+
+static size_t workspace(const qg_problem *p, const int *v) {
+    const int64_t s = split_cap(p, v[P_BN], W4WG_MAX_SMS);
+    if (s <= 1) return 0;
+    return counter_bytes(p, v[P_BN]) + (size_t)s * (size_t)p->m * (size_t)p->n * sizeof(float);
+}
+
+static int supports(const qg_problem *p, const int *v, int cc, char *why, size_t why_len) {
+    const qg_dtype act = v[P_ACT] == 2 ? QG_DTYPE_BF16 : QG_DTYPE_F16;
+    if (p->scheme != QG_SCHEME_W4A16) {
+        snprintf(why, why_len, "computes w4a16, not %s", qg_scheme_name(p->scheme));
+        return 0;
+    }
+    if (p->act_dtype != act) {
+        snprintf(why, why_len, "compiled for %s activations, the problem has %s", qg_dtype_name(act),
+                 qg_dtype_name(p->act_dtype));
+        return 0;
+    }
+    if (cc != 90) {
+        snprintf(why, why_len, "wgmma kernels are built for sm_90a only");
+        return 0;
+    }
+    if (p->k % 8 != 0) {
+        snprintf(why, why_len, "K (%lld) must be a multiple of 8 (16-byte activation loads)",
+                 (long long)p->k);
+        return 0;
+    }
+    const w4wg_grid g = grid_of(p, v[P_BN]);
+    if (g.tiles_m * g.tiles_n > INT32_MAX || p->m > INT32_MAX || p->n > INT32_MAX ||
+        p->k > INT32_MAX) {
+        snprintf(why, why_len, "problem too large for this kernel's 32-bit indices");
+        return 0;
+    }
+    if (smem_bytes(v[P_BN]) > 232448) {
+        snprintf(why, why_len, "needs %d bytes of shared memory", smem_bytes(v[P_BN]));
+        return 0;
+    }
+    return 1;
+}
+
+/*
+ * Rough time model (seconds), for ranking against the other W4A16 families (never used by the
+ * dispatcher while the family is experimental): one CTA per SM; a k tile of 128 x bn x 64 takes
+ * the tensor-core time at an assumed 65% (bn 256) / 55% (bn 128) of the H100's dense peak, waves
+ * of CTAs, floored by weight and activation streaming; split-K adds its partial traffic. Not
+ * measured: calibrate on the H100.
+ */
+static double heuristic(const qg_problem *p, const int *v, const qg_device_info *dev) {
+    const int bn = v[P_BN];
+    const double sms = dev && dev->sm_count > 0 ? dev->sm_count : 132;
+    const double peak_sm = 989e12 / 132.0;
+    const w4wg_grid g = grid_of(p, bn);
+    int per = 0;
+    const int s = splits_on(p, bn, dev, &per);
+    const double t_tile = 2.0 * W4WG_BM * bn * W4WG_BK / (peak_sm * (bn == 256 ? 0.65 : 0.55));
+    const double ctas = (double)(g.tiles_m * g.tiles_n * s);
+    const double waves = (double)(int64_t)((ctas + sms - 1) / sms);
+    const double t_math = waves * (per + 2) * t_tile; /* + pipeline fill and epilogue */
+    const double np = (double)(QG_CDIV(p->n, 64) * 64), kp = (double)(g.kt_total * W4WG_BK);
+    const double bytes = np * kp / 2.0 * (double)g.tiles_m + 2.0 * p->m * kp * (double)g.tiles_n * 0.25 +
+                         2.0 * p->m * p->n;
+    const double t_mem = bytes / 2.6e12;
+    const double t_split = s > 1 ? 2.0 * s * p->m * p->n * 4.0 / 8e12 + 2e-6 : 0.0;
+    return (t_math > t_mem ? t_math : t_mem) + t_split + 4e-6;
+}
+
+static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, const void *args,
+                        const int *v, void *stream) {
+    const qg_gemm_args *a = args;
+    const char *id = k->variant->id;
+    const int bn = v[P_BN];
+    QG_RETURN_IF(ctx, (uintptr_t)a->a % 16 || a->lda % 8 || a->lda > INT32_MAX, QG_ERR_UNSUPPORTED,
+                 "%s needs A 16-byte aligned with lda a multiple of 8 (A %p, lda %lld)", id, a->a,
+                 (long long)a->lda);
+    QG_RETURN_IF(ctx, (uintptr_t)a->w.weight % 16 || (uintptr_t)a->w.scale % 16 ||
+                 (p->has_zero_point && (uintptr_t)a->w.zero % 16), QG_ERR_UNSUPPORTED,
+                 "%s needs 16-byte aligned packed weight, scale and zero buffers", id);
+    QG_RETURN_IF(ctx, (uintptr_t)a->c % 2 || a->ldc > INT32_MAX || (p->has_bias && (uintptr_t)a->bias % 2),
+                 QG_ERR_INVALID_ARGUMENT, "%s: C and bias must be 2-byte aligned, ldc < 2^31", id);
+    const w4wg_grid g = grid_of(p, bn);
+    int per = 0;
+    const int s = splits_on(p, bn, &ctx->info, &per);
+    w4wg_params kp = {
+        .a = a->a, .w = a->w.weight, .scale = a->w.scale,
+        .zero = p->has_zero_point ? a->w.zero : NULL,
+        .bias = p->has_bias ? a->bias : NULL, .c = a->c,
+        .m = (int32_t)p->m, .n = (int32_t)p->n, .k = (int32_t)p->k,
+        .lda = (int32_t)a->lda, .ldc = (int32_t)a->ldc,
+        .kp = (int32_t)(QG_CDIV(p->k, QG_WO_CHUNK) * QG_WO_CHUNK),
+        .groups = p->group_size ? (int32_t)(p->k / p->group_size) : 1,
+        .gs_log2 = p->group_size == 32 ? 5 : p->group_size == 64 ? 6 : p->group_size == 128 ? 7 : 30,
+        .out_bf16 = p->out_dtype == QG_DTYPE_BF16,
+        .c_pairs = a->ldc % 2 == 0 && (uintptr_t)a->c % 4 == 0,
+        .kt_per_split = per,
+        .splits = s,
+        .tiles_m = (int32_t)g.tiles_m,
+        .tiles_n = (int32_t)g.tiles_n,
+    };
+    if (s > 1) {
+        const size_t need = counter_bytes(p, bn) + (size_t)s * (size_t)p->m * (size_t)p->n * 4;
+        QG_RETURN_IF(ctx, !a->workspace || a->workspace_bytes < need || (uintptr_t)a->workspace % 16,
+                     QG_ERR_INVALID_ARGUMENT, "%s with %d split-K slices needs a zeroed, 16-byte "
+                     "aligned workspace of %zu bytes (got %zu)", id, s, need,
+                     a->workspace ? a->workspace_bytes : 0);
+        kp.counter = a->workspace;
+        kp.partial = (float *)((char *)a->workspace + counter_bytes(p, bn));
+    }
+    void *params[] = {&kp};
+    return qg_kernel_launch(ctx, k, (unsigned)(g.tiles_m * g.tiles_n), (unsigned)s, 1, W4WG_THREADS,
+                            (unsigned)smem_bytes(bn), stream, params);
+}
+
+const qg_family qg_family_w4a16_wgmma = {
+    .name = "w4a16_wgmma",
+    .source = "w4a16_wgmma.cu",
+    .entry = "qg_w4wg_gemm",
+    .op = QG_OP_GEMM,
+    .scheme_mask = 1u << QG_SCHEME_W4A16,
+    .min_cc = 90,
+    .needs_sm90a = 1,
+    .experimental = 1,
+    .num_params = 2,
+    .param_names = {"act", "bn"},
+    .num_variants = QG_ARRAY_SIZE(variants),
+    .variants = variants,
+    .supports = supports,
+    .heuristic = heuristic,
+    .workspace = workspace,
+    .launch = launch,
+};

@@ -1,0 +1,367 @@
+/*
+ * CPU emulation of mbarriers, named barriers and wgmma.mma_async (SS, f16/bf16, f32 accumulate)
+ * for tests/emu. Written from the PTX ISA (9.1), not from the kernel:
+ *  - matrix descriptor [9.7.15.5.1.2.2]: start address (bits 0-13) << 4, leading byte offset
+ *    (16-29) << 4, stride byte offset (32-45) << 4, base offset (49-51), swizzle mode (62-63:
+ *    0 none, 1 128B, 2 64B, 3 32B);
+ *  - canonical K-major layouts [9.7.15.5.1.2.1.3], in elements with T = 8 (16-bit types):
+ *      none:  ((8,m),(T,2k)):((1T,SBO),(1,LBO))   Swizzle<0,4,3>
+ *      32B:   ((8,m),(T,2k)):((2T,SBO),(1,T))     Swizzle<1,4,3>
+ *      64B:   ((8,m),(T,2k)):((4T,SBO),(1,T))     Swizzle<2,4,3>
+ *      128B:  ((8,m),(T,2k)):((8T,SBO),(1,T))     Swizzle<3,4,3>
+ *    the swizzle XORs byte-address bits [7, 7+B) into bits [4, 4+B), on the shared address (the
+ *    pattern repeats at 256/512/1024-byte boundaries; a non-zero base offset is not emulated and
+ *    is reported). "Row" is the M index for A and the N index for B (K-major B is N x K).
+ *  - accumulator fragment of m64nNk16 [9.7.15.5.1.1.1, figure of D; = CUTLASS CLayout_64xN]:
+ *    thread t of the warpgroup, warp w = t / 32, lane l: d[4i + 2h + e] is D[16w + l/4 + 8h]
+ *    [8i + 2(l%4) + e].
+ *  - ordering [9.7.15.7]: an mma_async only joins a group at commit_group; wait_group N
+ *    completes all but the newest N committed groups. The emulator executes an operation only
+ *    then, reading shared memory at that moment (as late as the hardware may), and while it is
+ *    in flight the thread's accumulator registers read as NaN (reading them before the wait is
+ *    undefined). Chained mma_async on the same accumulators are allowed without a fence; any
+ *    other first use of an accumulator needs a wgmma.fence since the registers were last
+ *    written back. Operands (descriptors, shape, scale-d) must be identical across the 128
+ *    threads of the warpgroup (.sync.aligned).
+ * Products are exact; the 16 products of a k16 step are summed in double and added to the f32
+ * accumulator with one rounding (the tensor cores round differently; the tests' bounds allow
+ * for that).
+ */
+#include "emu_wgmma.h"
+#include "emu_rt.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <deque>
+#include <map>
+#include <unordered_map>
+#include <vector>
+
+int emu_wgmma_errors;
+static pthread_mutex_t err_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void report(const char *fmt, ...) {
+    pthread_mutex_lock(&err_lock);
+    if (emu_wgmma_errors++ < 20) {
+        va_list ap;
+        va_start(ap, fmt);
+        fprintf(stderr, "EMU (thread %u, CTA %u,%u,%u): ", threadIdx.x, blockIdx.x, blockIdx.y, blockIdx.z);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+        va_end(ap);
+    }
+    pthread_mutex_unlock(&err_lock);
+}
+
+#define EMU_SMEM_BYTES 232448u
+
+unsigned char *emu_smem_ptr(uint32_t addr) { return emu_smem + addr; }
+
+/* ---------------------------------------------------------------- waiting with a deadline */
+
+/* A wait longer than this is a deadlock in the kernel (or the emulator): say so and stop. */
+#define EMU_DEADLOCK_S 120
+
+static void timed_wait(pthread_cond_t *c, pthread_mutex_t *m, time_t *start, const char *what) {
+    if (!*start) *start = time(NULL);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 1;
+    pthread_cond_timedwait(c, m, &ts);
+    if (time(NULL) - *start > EMU_DEADLOCK_S) {
+        fprintf(stderr, "EMU: thread %u of CTA %u,%u,%u waited %d s on %s: deadlock\n", threadIdx.x,
+                blockIdx.x, blockIdx.y, blockIdx.z, EMU_DEADLOCK_S, what);
+        abort();
+    }
+}
+
+/* counting barrier */
+struct cbar {
+    pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t c = PTHREAD_COND_INITIALIZER;
+    int arrived = 0, count = 0;
+    unsigned gen = 0;
+};
+
+static void cbar_wait(cbar *b, int count, const char *what) {
+    pthread_mutex_lock(&b->m);
+    if (b->arrived == 0) b->count = count;
+    else if (b->count != count) report("%s: thread count %d, other threads said %d", what, count, b->count);
+    const unsigned g = b->gen;
+    if (++b->arrived == count) {
+        b->arrived = 0;
+        b->gen++;
+        pthread_cond_broadcast(&b->c);
+    } else {
+        time_t start = 0;
+        while (b->gen == g) timed_wait(&b->c, &b->m, &start, what);
+    }
+    pthread_mutex_unlock(&b->m);
+}
+
+static cbar named[16];
+static cbar wg_bar[8];
+
+void emu_named_barrier(int id, int count) {
+    if (id < 1 || id > 15 || count % 32 || count <= 0 || count > (int)blockDim.x) {
+        report("bar.sync %d, %d: bad barrier id or thread count", id, count);
+        return;
+    }
+    cbar_wait(&named[id], count, "bar.sync");
+}
+
+/* ---------------------------------------------------------------- mbarriers */
+
+struct mbar {
+    uint32_t expected, pending;
+    uint64_t phase; /* completed phases */
+};
+static std::unordered_map<uint32_t, mbar> mbars;
+static pthread_mutex_t mb_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t mb_cond = PTHREAD_COND_INITIALIZER;
+
+static int mbar_addr_ok(uint32_t addr, const char *what) {
+    if (addr % 8 || addr + 8 > EMU_SMEM_BYTES) {
+        report("%s: mbarrier address 0x%x not 8-byte aligned shared memory", what, addr);
+        return 0;
+    }
+    return 1;
+}
+
+void emu_mbar_init(uint32_t addr, uint32_t count) {
+    if (!mbar_addr_ok(addr, "mbarrier.init")) return;
+    if (count < 1 || count > (1u << 20) - 1) report("mbarrier.init: count %u out of range", count);
+    pthread_mutex_lock(&mb_lock);
+    mbars[addr] = mbar{count, count, 0};
+    pthread_mutex_unlock(&mb_lock);
+}
+
+void emu_mbar_arrive(uint32_t addr) {
+    if (!mbar_addr_ok(addr, "mbarrier.arrive")) return;
+    pthread_mutex_lock(&mb_lock);
+    auto it = mbars.find(addr);
+    if (it == mbars.end()) {
+        report("mbarrier.arrive on 0x%x, which was never initialized in this CTA", addr);
+    } else if (--it->second.pending == 0) {
+        it->second.phase++;
+        it->second.pending = it->second.expected;
+        pthread_cond_broadcast(&mb_cond);
+    }
+    pthread_mutex_unlock(&mb_lock);
+}
+
+/* try_wait.parity P is true once the phase of parity P has completed: the current phase (number
+ * `phase`, incomplete) has parity phase & 1, so P != phase & 1 means "the previous phase". */
+void emu_mbar_wait(uint32_t addr, uint32_t parity) {
+    if (!mbar_addr_ok(addr, "mbarrier.try_wait")) return;
+    pthread_mutex_lock(&mb_lock);
+    time_t start = 0;
+    for (;;) {
+        auto it = mbars.find(addr);
+        if (it == mbars.end()) {
+            report("mbarrier.try_wait on 0x%x, which was never initialized in this CTA", addr);
+            break;
+        }
+        if ((it->second.phase & 1) != (parity & 1)) break;
+        timed_wait(&mb_cond, &mb_lock, &start, "mbarrier.try_wait");
+    }
+    pthread_mutex_unlock(&mb_lock);
+}
+
+/* ---------------------------------------------------------------- wgmma */
+
+struct wg_op {
+    float *d;
+    int n;
+    uint64_t da, db;
+    int scale_d, type;
+};
+struct wg_shadow {
+    std::vector<float> v; /* the accumulators' true values while they read as NaN */
+    int refs = 0;         /* operations in flight on them */
+};
+struct wg_thread {
+    std::vector<wg_op> open;                /* issued, not yet committed */
+    std::deque<std::vector<wg_op>> groups;  /* committed, not yet complete */
+    std::map<float *, wg_shadow> inflight;
+    std::map<float *, long> released;       /* fence count when the registers were written back */
+    long fences = 0;
+};
+static thread_local wg_thread wt_state;
+#define wt (&wt_state)
+
+struct wg_xchg {
+    uint64_t da[128], db[128];
+    int n[128], scale_d[128], type[128], trans[128];
+};
+static wg_xchg xchg[8];
+
+void emu_wgmma_launch_begin(unsigned block) {
+    (void)block;
+    for (auto &b : named) b.arrived = 0;
+    for (auto &b : wg_bar) b.arrived = 0;
+}
+
+void emu_wgmma_thread_begin() {
+    *wt = wg_thread();
+    if (threadIdx.x == 0) { /* the other threads wait for thread 0 before the CTA starts */
+        pthread_mutex_lock(&mb_lock);
+        mbars.clear();
+        pthread_mutex_unlock(&mb_lock);
+    }
+}
+
+void emu_wgmma_thread_end() {
+    if (!wt->open.empty() || !wt->groups.empty() || !wt->inflight.empty())
+        report("kernel exit with wgmma in flight (%zu uncommitted, %zu groups not waited for)",
+               wt->open.size(), wt->groups.size());
+    *wt = wg_thread();
+}
+
+static float half_to_f32(uint16_t h, int type) {
+    if (type == 2) {
+        uint32_t u = (uint32_t)h << 16;
+        float f;
+        memcpy(&f, &u, 4);
+        return f;
+    }
+    const int s = h >> 15, e = (h >> 10) & 31, m = h & 1023;
+    float v = e == 0 ? ldexpf((float)m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexpf((float)(m | 1024), e - 25);
+    return s ? -v : v;
+}
+
+/* Element (row, k) of a K-major operand described by `desc` (16-bit elements). */
+static float operand(uint64_t desc, int row, int k, int type, const char *which) {
+    const uint32_t start = (uint32_t)(desc & 0x3FFF) << 4;
+    const uint32_t lbo = (uint32_t)((desc >> 16) & 0x3FFF) << 4;
+    const uint32_t sbo = (uint32_t)((desc >> 32) & 0x3FFF) << 4;
+    const int base_off = (int)((desc >> 49) & 7), mode = (int)(desc >> 62);
+    if (base_off) {
+        report("%s descriptor: base offset %d is not emulated", which, base_off);
+        return NAN;
+    }
+    uint32_t a;
+    switch (mode) {
+    case 0: /* core matrices of 8 rows x 16 bytes */
+        a = start + (uint32_t)(row & 7) * 16 + (uint32_t)(row >> 3) * sbo + (uint32_t)(k & 7) * 2 +
+            (uint32_t)(k >> 3) * lbo;
+        break;
+    case 1: /* 128B */
+        a = start + (uint32_t)(row & 7) * 128 + (uint32_t)(row >> 3) * sbo + (uint32_t)k * 2;
+        a ^= ((a >> 7) & 7) << 4;
+        break;
+    case 2: /* 64B */
+        a = start + (uint32_t)(row & 7) * 64 + (uint32_t)(row >> 3) * sbo + (uint32_t)k * 2;
+        a ^= ((a >> 7) & 3) << 4;
+        break;
+    default: /* 32B */
+        a = start + (uint32_t)(row & 7) * 32 + (uint32_t)(row >> 3) * sbo + (uint32_t)k * 2;
+        a ^= ((a >> 7) & 1) << 4;
+        break;
+    }
+    if (a + 2 > EMU_SMEM_BYTES) {
+        report("%s descriptor 0x%016llx: element (%d, %d) at 0x%x is outside shared memory", which,
+               (unsigned long long)desc, row, k, a);
+        return NAN;
+    }
+    uint16_t h;
+    memcpy(&h, emu_smem + a, 2);
+    return half_to_f32(h, type);
+}
+
+/* This thread's part of one m64nNk16 operation, on the shadow accumulators. */
+static void execute(const wg_op &op, float *acc) {
+    const int tw = threadIdx.x & 127, w = tw >> 5, lane = tw & 31, g = lane >> 2, t = lane & 3;
+    float a[2][16];
+    for (int h = 0; h < 2; h++)
+        for (int k = 0; k < 16; k++) a[h][k] = operand(op.da, 16 * w + g + 8 * h, k, op.type, "A");
+    for (int i = 0; i < op.n / 8; i++)
+        for (int e = 0; e < 2; e++) {
+            const int col = 8 * i + 2 * t + e;
+            float b[16];
+            for (int k = 0; k < 16; k++) b[k] = operand(op.db, col, k, op.type, "B");
+            for (int h = 0; h < 2; h++) {
+                double s = 0;
+                for (int k = 0; k < 16; k++) s += (double)a[h][k] * (double)b[k];
+                float &d = acc[4 * i + 2 * h + e];
+                d = op.scale_d ? (float)((double)d + s) : (float)s;
+            }
+        }
+}
+
+void emu_wgmma_fence() { wt->fences++; }
+
+void emu_wgmma_mma(float *d, int n, uint64_t da, uint64_t db, int scale_d, int ab_type, int trans_a,
+                   int trans_b) {
+    const unsigned wgi = threadIdx.x / 128, tw = threadIdx.x & 127;
+    if ((wgi + 1) * 128 > blockDim.x || wgi >= 8) {
+        report("wgmma.mma_async from a warpgroup that is not complete");
+        return;
+    }
+    if (n % 8 || n < 8 || n > 256) report("wgmma.mma_async: N = %d is not a valid shape", n);
+    if (trans_a || trans_b) report("wgmma.mma_async: transposed (MN-major) operands are not emulated");
+    /* .sync.aligned: every thread of the warpgroup issues the same instruction and operands */
+    wg_xchg &x = xchg[wgi];
+    x.da[tw] = da, x.db[tw] = db, x.n[tw] = n, x.scale_d[tw] = scale_d != 0, x.type[tw] = ab_type;
+    x.trans[tw] = trans_a * 2 + trans_b;
+    cbar_wait(&wg_bar[wgi], 128, "wgmma.mma_async (warpgroup)");
+    if (tw == 0)
+        for (int i = 1; i < 128; i++)
+            if (x.da[i] != x.da[0] || x.db[i] != x.db[0] || x.n[i] != x.n[0] ||
+                x.scale_d[i] != x.scale_d[0] || x.type[i] != x.type[0] || x.trans[i] != x.trans[0]) {
+                report("wgmma.mma_async: thread %d of warpgroup %u has other operands than thread 0 "
+                       "(desc A 0x%llx / 0x%llx, B 0x%llx / 0x%llx)", i, wgi,
+                       (unsigned long long)x.da[i], (unsigned long long)x.da[0],
+                       (unsigned long long)x.db[i], (unsigned long long)x.db[0]);
+                break;
+            }
+    cbar_wait(&wg_bar[wgi], 128, "wgmma.mma_async (warpgroup)");
+
+    auto it = wt->inflight.find(d);
+    if (it == wt->inflight.end()) {
+        /* first operation on these registers since they were written back: needs a fence */
+        auto rel = wt->released.find(d);
+        const long since = rel == wt->released.end() ? 0 : rel->second;
+        if (wt->fences <= since)
+            report("wgmma.mma_async without a wgmma.fence after its accumulators were last accessed");
+        wg_shadow sh;
+        sh.v.assign(d, d + n / 2);
+        it = wt->inflight.emplace(d, std::move(sh)).first;
+        for (int i = 0; i < n / 2; i++) d[i] = NAN;
+    } else if ((int)it->second.v.size() != n / 2) {
+        report("wgmma.mma_async: accumulators in flight with another shape");
+    }
+    it->second.refs++;
+    wt->open.push_back(wg_op{d, n, da, db, scale_d != 0, ab_type});
+}
+
+void emu_wgmma_commit() {
+    wt->groups.push_back(wt->open);
+    wt->open.clear();
+}
+
+void emu_wgmma_wait(int n) {
+    while ((int)wt->groups.size() > n) {
+        for (const wg_op &op : wt->groups.front()) {
+            auto it = wt->inflight.find(op.d);
+            execute(op, it->second.v.data());
+            if (--it->second.refs == 0) {
+                memcpy(op.d, it->second.v.data(), sizeof(float) * it->second.v.size());
+                wt->released[op.d] = wt->fences;
+                wt->inflight.erase(it);
+            }
+        }
+        wt->groups.pop_front();
+    }
+    /* One wgmma is one operation of the whole warpgroup: when wait_group returns in any thread,
+     * it has completed for all 128 (the emulator computes each thread's fragment separately,
+     * so the warpgroup meets here before any thread may let others reuse the operands). */
+    const unsigned wgi = threadIdx.x / 128;
+    if ((wgi + 1) * 128 <= blockDim.x && wgi < 8) cbar_wait(&wg_bar[wgi], 128, "wgmma.wait_group (warpgroup)");
+}
