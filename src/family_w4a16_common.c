@@ -169,9 +169,8 @@ double qg_wo_cost(const qg_problem *p, const qg_wo_tile *t, const qg_device_info
     return t_main / fill + t_split + 3e-6;
 }
 
-qg_status qg_wo_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, const qg_gemm_args *a,
-                       const qg_wo_tile *t, void *stream) {
-    const char *id = k->variant->id;
+qg_status qg_wo_check_args(qg_context *ctx, const qg_problem *p, const qg_gemm_args *a,
+                           const char *id) {
     QG_RETURN_IF(ctx, (uintptr_t)a->a % 16 || a->lda % 8 || a->lda > INT32_MAX, QG_ERR_UNSUPPORTED,
                  "%s needs A 16-byte aligned with lda a multiple of 8 (A %p, lda %lld)", id, a->a,
                  (long long)a->lda);
@@ -180,6 +179,13 @@ qg_status qg_wo_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, const
                  "%s needs 16-byte aligned packed weight, scale and zero buffers", id);
     QG_RETURN_IF(ctx, (uintptr_t)a->c % 2 || a->ldc > INT32_MAX || (p->has_bias && (uintptr_t)a->bias % 2),
                  QG_ERR_INVALID_ARGUMENT, "%s: C and bias must be 2-byte aligned, ldc < 2^31", id);
+    return QG_SUCCESS;
+}
+
+qg_status qg_wo_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, const qg_gemm_args *a,
+                       const qg_wo_tile *t, void *stream) {
+    const char *id = k->variant->id;
+    QG_CHECK(qg_wo_check_args(ctx, p, a, id));
     const wo_grid g = grid_of(p, t);
     int per = 0;
     const int s = even_splits(g.kt_total, qg_wo_splits(p, t, &ctx->info), &per);

@@ -29,6 +29,9 @@ size_t qg_wo_workspace(const qg_problem *p, const qg_wo_tile *t);
 
 int qg_wo_supports(const qg_problem *p, const qg_wo_tile *t, int cc, char *why, size_t why_len);
 double qg_wo_cost(const qg_problem *p, const qg_wo_tile *t, const qg_device_info *dev);
+/* Alignment and range checks shared by the weight-only launchers (messages name `id`). */
+qg_status qg_wo_check_args(qg_context *ctx, const qg_problem *p, const qg_gemm_args *a,
+                           const char *id);
 qg_status qg_wo_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, const qg_gemm_args *a,
                        const qg_wo_tile *t, void *stream);
 

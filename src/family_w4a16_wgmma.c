@@ -10,6 +10,7 @@
  * heuristic never picks it; the tuner (which checks results first) and explicit ids do.
  */
 #include "catalog.h"
+#include "family_w4a16_common.h"
 #include "jit.h"
 #include "scheme_w4a16.h"
 
@@ -176,14 +177,7 @@ static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, cons
     const qg_gemm_args *a = args;
     const char *id = k->variant->id;
     const int bn = v[P_BN];
-    QG_RETURN_IF(ctx, (uintptr_t)a->a % 16 || a->lda % 8 || a->lda > INT32_MAX, QG_ERR_UNSUPPORTED,
-                 "%s needs A 16-byte aligned with lda a multiple of 8 (A %p, lda %lld)", id, a->a,
-                 (long long)a->lda);
-    QG_RETURN_IF(ctx, (uintptr_t)a->w.weight % 16 || (uintptr_t)a->w.scale % 16 ||
-                 (p->has_zero_point && (uintptr_t)a->w.zero % 16), QG_ERR_UNSUPPORTED,
-                 "%s needs 16-byte aligned packed weight, scale and zero buffers", id);
-    QG_RETURN_IF(ctx, (uintptr_t)a->c % 2 || a->ldc > INT32_MAX || (p->has_bias && (uintptr_t)a->bias % 2),
-                 QG_ERR_INVALID_ARGUMENT, "%s: C and bias must be 2-byte aligned, ldc < 2^31", id);
+    QG_CHECK(qg_wo_check_args(ctx, p, a, id));
     const w4wg_grid g = grid_of(p, bn);
     int per = 0;
     const int s = splits_on(p, bn, &ctx->info, &per);

@@ -8,8 +8,14 @@
 # at a time, with barriers for __syncthreads and shared memory filled with 0xff (NaN) garbage.
 # harness.cpp launches every variant through its family's real launch() (split-K, workspace,
 # tails, padded lda/ldc) and compares with qg_reference_gemm and qg_dequantize_weight_host.
+# The sm_90a family w4a16_wgmma runs on emu_wgmma.cpp: mbarriers, named barriers and
+# wgmma.mma_async decoding its shared-memory descriptors per the PTX ISA's canonical layouts
+# (swizzles on the shared address), the accumulator fragment layout of the ISA, operations that
+# execute only at wait_group (reading shared memory then; accumulators read as NaN while in
+# flight), warpgroup-uniform operands, and a deadlock report instead of a hang.
 # What it cannot find: PTX semantics we misunderstood (they are emulated as we understood them),
-# races between warps within a stage, performance.
+# missing proxy fences (fence.proxy.async is a no-op here), races between warps within a stage,
+# register-level hazards, performance.
 #   usage: tests/emu/run.sh BUILD_DIR [VARIANT_SUBSTRING]   (BUILD_DIR has libqgemm.a)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)

@@ -23,8 +23,7 @@
 #include "schemes.h"
 #include "tune.h"
 
-#include <cuda.h>
-#include <dlfcn.h>
+#include "gpu_cuda.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -345,35 +344,9 @@ static void test_tuner(qg_context *ctx) {
 
 /* ---------------------------------------------------------------- 4. replay + graph capture */
 
-static struct {
-    CUresult (*StreamCreate)(CUstream *, unsigned);
-    CUresult (*StreamDestroy)(CUstream);
-    CUresult (*StreamSynchronize)(CUstream);
-    CUresult (*StreamBeginCapture)(CUstream, CUstreamCaptureMode);
-    CUresult (*StreamEndCapture)(CUstream, CUgraph *);
-    CUresult (*GraphInstantiate)(CUgraphExec *, CUgraph, unsigned long long);
-    CUresult (*GraphLaunch)(CUgraphExec, CUstream);
-    CUresult (*GraphExecDestroy)(CUgraphExec);
-    CUresult (*GraphDestroy)(CUgraph);
-} cu;
-
-static int load_cuda(void) {
-    void *h = dlopen("libcuda.so.1", RTLD_NOW | RTLD_GLOBAL);
-    if (!h) return 0;
-#define SYM(f, name) *(void **)&cu.f = dlsym(h, name); if (!cu.f) return 0;
-    SYM(StreamCreate, "cuStreamCreate") SYM(StreamDestroy, "cuStreamDestroy_v2")
-    SYM(StreamSynchronize, "cuStreamSynchronize") SYM(StreamBeginCapture, "cuStreamBeginCapture_v2")
-    SYM(StreamEndCapture, "cuStreamEndCapture") SYM(GraphInstantiate, "cuGraphInstantiateWithFlags")
-    SYM(GraphLaunch, "cuGraphLaunch") SYM(GraphExecDestroy, "cuGraphExecDestroy")
-    SYM(GraphDestroy, "cuGraphDestroy")
-#undef SYM
-    return 1;
-}
-
-#define CU(call) QT_CHECK((call) == CUDA_SUCCESS, "%s failed", #call)
 
 static void test_replay(qg_context *ctx0, qt_rng *r) {
-    if (!load_cuda()) {
+    if (!gt_load_cuda()) {
         QT_CHECK(0, "libcuda.so.1 symbols for graph capture");
         return;
     }
