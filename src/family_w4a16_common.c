@@ -182,6 +182,19 @@ qg_status qg_wo_check_args(qg_context *ctx, const qg_problem *p, const qg_gemm_a
     return QG_SUCCESS;
 }
 
+qg_status qg_wo_bind_splitk(qg_context *ctx, const qg_problem *p, const qg_gemm_args *a,
+                            const char *id, int s, size_t counter_bytes, unsigned **counter,
+                            float **partial) {
+    const size_t need = counter_bytes + (size_t)s * (size_t)p->m * (size_t)p->n * 4;
+    QG_RETURN_IF(ctx, !a->workspace || a->workspace_bytes < need || (uintptr_t)a->workspace % 16,
+                 QG_ERR_INVALID_ARGUMENT, "%s with %d split-K slices needs a zeroed, 16-byte "
+                 "aligned workspace of %zu bytes (got %zu)", id, s, need,
+                 a->workspace ? a->workspace_bytes : 0);
+    *counter = a->workspace;
+    *partial = (float *)((char *)a->workspace + counter_bytes);
+    return QG_SUCCESS;
+}
+
 qg_status qg_wo_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, const qg_gemm_args *a,
                        const qg_wo_tile *t, void *stream) {
     const char *id = k->variant->id;
@@ -205,15 +218,7 @@ qg_status qg_wo_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, const
         .kt_per_split = per,
         .splits = s,
     };
-    if (s > 1) {
-        const size_t need = counter_bytes(p, t) + (size_t)s * (size_t)p->m * (size_t)p->n * 4;
-        QG_RETURN_IF(ctx, !a->workspace || a->workspace_bytes < need || (uintptr_t)a->workspace % 16,
-                     QG_ERR_INVALID_ARGUMENT, "%s with %d split-K slices needs a zeroed, 16-byte "
-                     "aligned workspace of %zu bytes (got %zu)", id, s, need,
-                     a->workspace ? a->workspace_bytes : 0);
-        kp.counter = a->workspace;
-        kp.partial = (float *)((char *)a->workspace + counter_bytes(p, t));
-    }
+    if (s > 1) QG_CHECK(qg_wo_bind_splitk(ctx, p, a, id, s, counter_bytes(p, t), &kp.counter, &kp.partial));
     void *params[] = {&kp};
     return qg_kernel_launch(ctx, k, (unsigned)g.n_tiles, (unsigned)s, (unsigned)g.m_tiles,
                             (unsigned)qg_wo_threads(t), (unsigned)qg_wo_smem_bytes(t), stream, params);

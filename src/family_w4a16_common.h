@@ -32,6 +32,11 @@ double qg_wo_cost(const qg_problem *p, const qg_wo_tile *t, const qg_device_info
 /* Alignment and range checks shared by the weight-only launchers (messages name `id`). */
 qg_status qg_wo_check_args(qg_context *ctx, const qg_problem *p, const qg_gemm_args *a,
                            const char *id);
+/* Split-K: check the workspace holds `counter_bytes` of tile counters then s x M x N f32
+ * partials (16-byte aligned, zeroed as the contract says) and point the kernel at them. */
+qg_status qg_wo_bind_splitk(qg_context *ctx, const qg_problem *p, const qg_gemm_args *a,
+                            const char *id, int s, size_t counter_bytes, unsigned **counter,
+                            float **partial);
 qg_status qg_wo_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, const qg_gemm_args *a,
                        const qg_wo_tile *t, void *stream);
 

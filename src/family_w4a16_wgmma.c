@@ -197,15 +197,7 @@ static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, cons
         .tiles_m = (int32_t)g.tiles_m,
         .tiles_n = (int32_t)g.tiles_n,
     };
-    if (s > 1) {
-        const size_t need = counter_bytes(p, bn) + (size_t)s * (size_t)p->m * (size_t)p->n * 4;
-        QG_RETURN_IF(ctx, !a->workspace || a->workspace_bytes < need || (uintptr_t)a->workspace % 16,
-                     QG_ERR_INVALID_ARGUMENT, "%s with %d split-K slices needs a zeroed, 16-byte "
-                     "aligned workspace of %zu bytes (got %zu)", id, s, need,
-                     a->workspace ? a->workspace_bytes : 0);
-        kp.counter = a->workspace;
-        kp.partial = (float *)((char *)a->workspace + counter_bytes(p, bn));
-    }
+    if (s > 1) QG_CHECK(qg_wo_bind_splitk(ctx, p, a, id, s, counter_bytes(p, bn), &kp.counter, &kp.partial));
     void *params[] = {&kp};
     return qg_kernel_launch(ctx, k, (unsigned)(g.tiles_m * g.tiles_n), (unsigned)s, 1, W4WG_THREADS,
                             (unsigned)smem_bytes(bn), stream, params);

@@ -1,6 +1,7 @@
 #include "gpu_common.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 __attribute__((noreturn)) static void die(qg_context *ctx, const char *what) {
@@ -93,4 +94,33 @@ int gt_check_half(const char *what, const uint16_t *out, qg_dtype dt, const doub
         QT_CHECK(ok, "%s: rel L2 error %.3g > %.3g (max abs %.3g)", what, rel, tol, max_abs);
     free(got);
     return ok;
+}
+
+typedef struct {
+    void (*fn)(void *, int64_t);
+    void *ctx;
+    int64_t n, next;
+    pthread_mutex_t mu;
+} pfor_job;
+
+static void *pfor_worker(void *arg) {
+    pfor_job *p = arg;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        const int64_t i = p->next++;
+        pthread_mutex_unlock(&p->mu);
+        if (i >= p->n) return NULL;
+        p->fn(p->ctx, i);
+    }
+}
+
+void gt_parallel_for(int64_t n, int threads, void (*fn)(void *, int64_t), void *ctx) {
+    pfor_job p = {fn, ctx, n, 0, PTHREAD_MUTEX_INITIALIZER};
+    pthread_t th[64];
+    if (threads > 64) threads = 64;
+    int started = 0;
+    for (; started < threads; started++)
+        if (pthread_create(&th[started], NULL, pfor_worker, &p) != 0) break;
+    if (!started) pfor_worker(&p);
+    for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
 }

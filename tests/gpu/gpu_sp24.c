@@ -34,30 +34,8 @@
 #define NTHREADS 16
 
 /* ---- a tiny parallel for ---- */
-typedef struct {
-    void (*fn)(void *ctx, int64_t i);
-    void *ctx;
-    int64_t n;
-    int64_t next;
-    pthread_mutex_t mu;
-} pfor_t;
-
-static void *pfor_worker(void *arg) {
-    pfor_t *p = arg;
-    for (;;) {
-        pthread_mutex_lock(&p->mu);
-        const int64_t i = p->next++;
-        pthread_mutex_unlock(&p->mu);
-        if (i >= p->n) return NULL;
-        p->fn(p->ctx, i);
-    }
-}
-
 static void parallel_for(int64_t n, void (*fn)(void *, int64_t), void *ctx) {
-    pfor_t p = {fn, ctx, n, 0, PTHREAD_MUTEX_INITIALIZER};
-    pthread_t th[NTHREADS];
-    for (int i = 0; i < NTHREADS; i++) pthread_create(&th[i], NULL, pfor_worker, &p);
-    for (int i = 0; i < NTHREADS; i++) pthread_join(th[i], NULL);
+    gt_parallel_for(n, NTHREADS, fn, ctx);
 }
 
 static double now_s(void) {

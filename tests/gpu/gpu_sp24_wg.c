@@ -33,27 +33,8 @@ static const int64_t TIME_M[] = {16, 64, 128, 256, 512, 1024, 2048, 4096};
 #define NTM 8
 
 /* ---- parallel for ---- */
-typedef struct {
-    void (*fn)(void *, int64_t);
-    void *ctx;
-    int64_t n, next;
-    pthread_mutex_t mu;
-} pfor_t;
-static void *pfor_worker(void *arg) {
-    pfor_t *p = arg;
-    for (;;) {
-        pthread_mutex_lock(&p->mu);
-        const int64_t i = p->next++;
-        pthread_mutex_unlock(&p->mu);
-        if (i >= p->n) return NULL;
-        p->fn(p->ctx, i);
-    }
-}
 static void parallel_for(int64_t n, void (*fn)(void *, int64_t), void *ctx) {
-    pfor_t p = {fn, ctx, n, 0, PTHREAD_MUTEX_INITIALIZER};
-    pthread_t th[NTHREADS];
-    for (int i = 0; i < NTHREADS; i++) pthread_create(&th[i], NULL, pfor_worker, &p);
-    for (int i = 0; i < NTHREADS; i++) pthread_join(th[i], NULL);
+    gt_parallel_for(n, NTHREADS, fn, ctx);
 }
 
 /* ---- one weight (N x K) with activations, packed on the host in 64-row-aligned slices ---- */
