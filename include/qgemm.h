@@ -315,11 +315,21 @@ typedef struct {
     const void *bias;    /* [N] in out_dtype, if problem.has_bias */
     void *c;             /* [M,N] out_dtype; row stride ldc elements */
     int64_t lda, ldc;    /* 0 = K and N */
-    /* Optional scratch (split-K partials, tile counters), at least qg_gemm_workspace_size
-     * bytes. Zero it once before its first use: kernels leave it zeroed when they finish, so
-     * it can be reused without a memset. NULL: the context's own (zeroed) workspace, which is
-     * shared by all streams, so callers running GEMMs concurrently on several streams pass
-     * their own. */
+    /* Optional scratch (split-K partials, tile counters, cuBLASLt's scratch), at least
+     * qg_gemm_workspace_size bytes. Zero it once before its first use: every kernel family,
+     * cuBLASLt's included, leaves it zeroed when it finishes (in stream order), so it can be
+     * reused by any GEMM without a memset; one buffer must not serve two kernels that may run
+     * at the same time (on different streams).
+     * NULL: the context's own, one per stream, so one context may run GEMMs concurrently on
+     * several streams from several threads. A stream's is allocated and zeroed (in its order)
+     * the first time it needs one, at least as large as what qg_prepare sized, and replaced by
+     * a larger one (after synchronizing the context) when a larger problem first runs on it;
+     * all are freed by qg_context_destroy. Under graph capture nothing is allocated: a
+     * capturing stream whose own is missing or too small uses the NULL stream's (the one
+     * qg_prepare sizes), so graphs captured on streams that never ran such a GEMM uncaptured
+     * share that buffer and must not be replayed concurrently with each other (to avoid it,
+     * run one uncaptured call on each capture stream first, or pass a workspace); a later
+     * qg_prepare that enlarges it invalidates those graphs. */
     void *workspace;
     size_t workspace_bytes;
 } qg_gemm_args;
@@ -327,9 +337,11 @@ typedef struct {
 QG_API void qg_gemm_args_init(qg_gemm_args *a);
 
 /**
- * Compile (or load from the disk cache) and look up the kernels for these problems so that
- * later qg_gemm calls for them do no compilation, allocation, synchronization or file
- * access (safe under CUDA graph capture).
+ * Compile (or load from the disk cache) and look up the kernels for these problems, and size
+ * the NULL stream's workspace, so that later qg_gemm calls for them do no compilation,
+ * allocation, synchronization or file access (safe under CUDA graph capture). One exception:
+ * the first call that needs a workspace on another stream allocates that stream's (once;
+ * never while the stream captures a graph: see qg_gemm_args.workspace).
  */
 QG_API qg_status qg_prepare(qg_context *ctx, const qg_problem *problems, int count);
 

@@ -40,6 +40,9 @@ struct qg_backend_ops {
     /* Encode a 2-D TMA tensor map (src/tensormap.h) for a kernel parameter. Host only: no
      * allocation, no device call, capture-safe. Optional: NULL where there is no TMA (HIP). */
     qg_status (*tensor_map_encode)(qg_context *ctx, qg_tensor_map *map, const qg_tmap_2d *d);
+    /* Whether `stream` is capturing a graph (then nothing may allocate or synchronize: the
+     * dispatcher hands it an existing workspace). Optional: NULL means never capturing. */
+    qg_status (*stream_is_capturing)(qg_context *ctx, void *stream, int *capturing);
 };
 
 extern const qg_backend_ops qg_backend_cuda;

@@ -57,7 +57,8 @@ struct qg_family {
     int (*supports)(const qg_problem *p, const int *params, int cc, char *why, size_t why_len);
     /* Heuristic cost (lower is better) used when no tuning entry exists. NULL: uses order. */
     double (*heuristic)(const qg_problem *p, const int *params, const qg_device_info *dev);
-    /* Workspace bytes for this problem (NULL: none). */
+    /* Workspace bytes for this problem (NULL: none). The workspace is zero when a launch starts
+     * and the launch must leave it zero (in stream order): every family shares it. */
     size_t (*workspace)(const qg_problem *p, const int *params);
     /* Launch on `stream`. `args` type depends on op (see qg_op). */
     qg_status (*launch)(qg_context *ctx, qg_kernel *k, const qg_problem *p, const void *args,

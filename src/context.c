@@ -2,6 +2,7 @@
 #include "backend.h"
 #include "cublaslt.h"
 #include "jit.h"
+#include "workspace.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -115,7 +116,7 @@ void qg_context_destroy(qg_context *ctx) {
     if (!ctx) return;
     qg_db_context_close(ctx);
     qg_cublaslt_context_destroy(ctx); /* before the device context goes */
-    if (ctx->workspace && ctx->ops) ctx->ops->mem_free(ctx, ctx->workspace);
+    qg_workspace_free_all(ctx);
     free(ctx->plans);
     if (ctx->jit) qg_jit_cache_destroy(ctx, ctx->jit);
     if (ctx->ops && ctx->backend) ctx->ops->close(ctx);

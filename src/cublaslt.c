@@ -434,11 +434,18 @@ qg_status qg_cublaslt_run(qg_context *ctx, const qg_lt_shape *s, const qg_lt_ptr
     const int i8 = s->kind == QG_LT_INT8;
     const void *alpha = i8 ? (const void *)&one_i : (const void *)&one_f;
     const void *beta = i8 ? (const void *)&zero_i : (const void *)&zero_f;
+    /* leave_zero: cuBLASLt may write only the bytes its algorithm needs (exactly what the
+     * heuristic reported), and those are zeroed after it, in stream order. */
+    const size_t ws_bytes = !p->workspace ? 0 : p->leave_zero ? pl->ws[algo] : p->workspace_bytes;
+    QG_RETURN_IF(ctx, p->leave_zero && ws_bytes && !ctx->ops->memset_d8_async, QG_ERR_UNSUPPORTED,
+                 "cuBLASLt: backend %s has no asynchronous memset", ctx->ops->name);
     cublasStatus_t r;
     LT_IN_CTX(ctx, r, lt.Matmul(st->handle, &desc, alpha, p->w, &pl->la, p->a, &pl->lb, beta, p->c,
-                                &pl->lc, p->c, &pl->lc, &pl->algo[algo], p->workspace,
-                                p->workspace ? p->workspace_bytes : 0, (cudaStream_t)stream));
+                                &pl->lc, p->c, &pl->lc, &pl->algo[algo], p->workspace, ws_bytes,
+                                (cudaStream_t)stream));
     if (r != CUBLAS_STATUS_SUCCESS) return lt_fail(ctx, r, __FILE__, __LINE__, "cublasLtMatmul");
+    if (p->leave_zero && ws_bytes)
+        return ctx->ops->memset_d8_async(ctx, p->workspace, 0, ws_bytes, stream);
     return QG_SUCCESS;
 }
 

@@ -44,6 +44,10 @@ typedef struct {
     const void *bias;
     void *workspace;
     size_t workspace_bytes;
+    /* 1: the workspace is qgemm's shared GEMM workspace, which every kernel leaves zero
+     * (include/qgemm.h): cuBLASLt gets exactly the bytes its algorithm needs and they are zeroed
+     * after it on the same stream (an asynchronous memset, only if the algorithm uses any). */
+    int leave_zero;
 } qg_lt_ptrs;
 
 /* The alignment class (256 or 16) of a set of pointers (NULL ones ignored). */
@@ -62,7 +66,8 @@ qg_status qg_cublaslt_prepare(qg_context *ctx, const qg_lt_shape *s, int *algo_c
 
 /*
  * Run algorithm `algo` of the shape's plan (building the plan first if no prepare did) on
- * `stream`: asynchronous, no allocation or synchronization once the plan exists.
+ * `stream`: asynchronous, no allocation or synchronization once the plan exists (with
+ * p->leave_zero, plus a memset of the algorithm's workspace bytes on `stream`).
  * QG_ERR_UNSUPPORTED if the heuristic offered fewer than algo+1 algorithms.
  */
 qg_status qg_cublaslt_run(qg_context *ctx, const qg_lt_shape *s, const qg_lt_ptrs *p, int algo,

@@ -53,7 +53,8 @@
     X(EventCreate, cuEventCreate, "cuEventCreate", NULL)                                      \
     X(EventDestroy, cuEventDestroy, "cuEventDestroy_v2", NULL)                                \
     X(EventRecord, cuEventRecord, "cuEventRecord", NULL)                                      \
-    X(EventElapsedTime, cuEventElapsedTime, "cuEventElapsedTime_v2", "cuEventElapsedTime")
+    X(EventElapsedTime, cuEventElapsedTime, "cuEventElapsedTime_v2", "cuEventElapsedTime") \
+    X(StreamIsCapturing, cuStreamIsCapturing, "cuStreamIsCapturing", NULL)
 
 static struct {
 #define X_(field, proto, sym, fallback) __typeof__(&proto) field;
@@ -364,6 +365,13 @@ static qg_status cuda_event_elapsed_ms(qg_context *ctx, void *start, void *end, 
     return QG_SUCCESS;
 }
 
+static qg_status cuda_stream_is_capturing(qg_context *ctx, void *stream, int *capturing) {
+    CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
+    CU_CALL(ctx, cu.StreamIsCapturing((CUstream)stream, &st), QG_ERR_DEVICE);
+    *capturing = st != CU_STREAM_CAPTURE_STATUS_NONE; /* an invalidated capture is still one */
+    return QG_SUCCESS;
+}
+
 /* For cuBLASLt: the CUDA runtime inside it works on whatever context is current. */
 static qg_status cuda_ctx_enter(qg_context *ctx, int *token) {
     ctx_guard g;
@@ -402,4 +410,5 @@ const qg_backend_ops qg_backend_cuda = {
     /* .ctx_enter = */ cuda_ctx_enter,              /* optional */
     /* .ctx_leave = */ cuda_ctx_leave,              /* optional */
     /* .tensor_map_encode = */ qg_cuda_tensor_map_encode, /* optional (src/cuda_tensormap.c) */
+    /* .stream_is_capturing = */ cuda_stream_is_capturing, /* optional */
 };

@@ -3,6 +3,7 @@
 
 #include "backend.h"
 #include "schemes.h"
+#include "workspace.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,31 +189,6 @@ qg_status qg_plan(qg_context *ctx, const qg_problem *p, qg_op op, qg_kernel **ou
     return QG_SUCCESS;
 }
 
-/* The context's own workspace, for callers that pass none. Grown here (outside the launch path
- * once qg_prepare has sized it). Shared by all streams: concurrent streams pass their own. */
-static qg_status ensure_workspace(qg_context *ctx, size_t bytes) {
-    if (bytes <= ctx->workspace_bytes) return QG_SUCCESS;
-    pthread_mutex_lock(&ctx->lock);
-    qg_status s = QG_SUCCESS;
-    if (bytes > ctx->workspace_bytes) {
-        void *p = NULL;
-        if (ctx->workspace) {
-            s = ctx->ops->synchronize(ctx); /* the old one may still be in use */
-            if (s == QG_SUCCESS) s = ctx->ops->mem_free(ctx, ctx->workspace);
-            ctx->workspace = NULL;
-            ctx->workspace_bytes = 0;
-        }
-        if (s == QG_SUCCESS) s = ctx->ops->mem_alloc(ctx, &p, bytes);
-        if (s == QG_SUCCESS) s = ctx->ops->memset_d8(ctx, p, 0, bytes);
-        if (s == QG_SUCCESS) {
-            ctx->workspace = p;
-            ctx->workspace_bytes = bytes;
-        }
-    }
-    pthread_mutex_unlock(&ctx->lock);
-    return s;
-}
-
 static size_t workspace_of(const qg_kernel *k, const qg_problem *p) {
     const qg_family *f = k->variant->family;
     return f->workspace ? f->workspace(p, k->variant->params) : 0;
@@ -267,9 +243,8 @@ qg_status qg_launch_gemm(qg_context *ctx, qg_kernel *k, const qg_problem *p,
         QG_RETURN_IF(ctx, a.workspace, QG_ERR_INVALID_ARGUMENT,
                      "workspace of %zu bytes is too small: %s needs %zu", a.workspace_bytes,
                      k->variant->id, ws);
-        QG_CHECK(ensure_workspace(ctx, ws));
-        a.workspace = ctx->workspace;
-        a.workspace_bytes = ctx->workspace_bytes;
+        /* The context's own, one per stream: concurrent kernels must not share one. */
+        QG_CHECK(qg_workspace_get(ctx, stream, ws, &a.workspace, &a.workspace_bytes));
     }
     if (!a.lda) a.lda = p->k;
     if (!a.ldc) a.ldc = p->n;
@@ -329,7 +304,11 @@ qg_status qg_prepare(qg_context *ctx, const qg_problem *problems, int count) {
         QG_CHECK(validate_ctx(ctx, p));
         qg_kernel *k;
         QG_CHECK(qg_plan(ctx, p, QG_OP_GEMM, &k));
-        QG_CHECK(ensure_workspace(ctx, workspace_of(k, p)));
+        /* The NULL stream's workspace: also what graphs captured on a stream that never
+         * needed one before fall back to (src/workspace.h). */
+        void *ws;
+        size_t ws_bytes;
+        QG_CHECK(qg_workspace_get(ctx, NULL, workspace_of(k, p), &ws, &ws_bytes));
         if (qg_scheme_get(p->scheme)->dynamic_act) {
             qg_kernel *kq;
             QG_CHECK(qg_plan(ctx, p, QG_OP_ACT_QUANT, &kq));

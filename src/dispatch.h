@@ -33,8 +33,8 @@ int qg_variant_fits(const qg_variant *v, const qg_problem *p, qg_op op, int cc, 
 int qg_variant_fits_backend(const qg_variant *v, const qg_problem *p, qg_op op, int cc, int hip,
                             char *why, size_t why_len);
 
-/* Launch a loaded GEMM kernel (args checked by the caller; uses the context workspace if the
- * caller passes none). */
+/* Launch a loaded GEMM kernel (args checked by the caller; uses the context's workspace for
+ * `stream` if the caller passes none). */
 qg_status qg_launch_gemm(qg_context *ctx, qg_kernel *k, const qg_problem *p,
                          const qg_gemm_args *args, void *stream);
 

@@ -12,6 +12,11 @@
  *                 kernel (kernels/cuda/cublaslt_epilogue.cu, family cublaslt_int8_epilogue, which
  *                 dispatch never picks by itself) applies scales and bias.
  *
+ * Both leave the shared workspace zero, as every family must (include/qgemm.h): cuBLASLt's
+ * scratch is zeroed by an asynchronous memset after the call (src/cublaslt.c, leave_zero; only
+ * when the chosen algorithm uses scratch), and the int8 epilogue zeroes each int32 product as it
+ * reads it.
+ *
  * Dispatch without a tuning entry never prefers these (their heuristic cost is huge): qg_gemm
  * then does not depend on an optional library unless the tuner found cuBLASLt faster.
  */
@@ -65,7 +70,7 @@ static double cost(const qg_problem *p, const int *v, const qg_device_info *dev)
 }
 
 /* cuBLASLt's workspace starts at the first 256-byte boundary of ours (any caller's buffer
- * works); the int8 family's int32 products follow it. */
+ * works); the int8 family's int32 products follow it. Both are left zero. */
 #define ALIGN256(x) (((x) + 255) & ~(uintptr_t)255)
 
 static size_t fp8_workspace(const qg_problem *p, const int *v) {
@@ -112,7 +117,8 @@ static qg_status fp8_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, 
     const qg_lt_shape s = fp8_shape(p, g->lda, g->ldc, qg_lt_align_class(ptrs, p->has_bias ? 4 : 3));
     const qg_lt_ptrs lp = {.a = g->a, .w = g->w.weight, .c = g->c, .a_scale = g->a_scale,
                            .w_scale = g->w.scale, .bias = p->has_bias ? g->bias : NULL,
-                           .workspace = lt_workspace(g), .workspace_bytes = QG_CUBLASLT_WORKSPACE};
+                           .workspace = lt_workspace(g), .workspace_bytes = QG_CUBLASLT_WORKSPACE,
+                           .leave_zero = 1};
     return qg_cublaslt_run(ctx, &s, &lp, v[0], stream);
 }
 
@@ -120,7 +126,8 @@ static qg_status fp8_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, 
 
 /* Member for member struct qg_lt_epi_params of kernels/cuda/cublaslt_epilogue.cu. */
 typedef struct {
-    const void *acc, *a_scale, *w_scale, *bias;
+    void *acc; /* the epilogue zeroes it as it reads it */
+    const void *a_scale, *w_scale, *bias;
     void *c;
     long long ldc;
     int32_t m, n, flags, pad;
@@ -162,11 +169,15 @@ static qg_status int8_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p,
                  (long long)g->lda);
     qg_kernel *epi;
     QG_CHECK(epilogue_kernel(ctx, &epi));
+    /* Checked before cuBLASLt writes the products: they must not stay in the workspace. */
+    const int64_t blocks = QG_CDIV(p->m * (p->n / 4), 256);
+    QG_RETURN_IF(ctx, blocks > 0x7fffffff, QG_ERR_UNSUPPORTED, "output too large (%lld blocks)",
+                 (long long)blocks);
     void *acc = (char *)lt_workspace(g) + QG_CUBLASLT_WORKSPACE;
     const void *ptrs[] = {g->a, g->w.weight};
     const qg_lt_shape s = int8_shape(p, g->lda, qg_lt_align_class(ptrs, 2));
     const qg_lt_ptrs lp = {.a = g->a, .w = g->w.weight, .c = acc, .workspace = lt_workspace(g),
-                           .workspace_bytes = QG_CUBLASLT_WORKSPACE};
+                           .workspace_bytes = QG_CUBLASLT_WORKSPACE, .leave_zero = 1};
     QG_CHECK(qg_cublaslt_run(ctx, &s, &lp, v[0], stream));
 
     int flags = 0;
@@ -178,9 +189,6 @@ static qg_status int8_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p,
     epi_params ep = {.acc = acc, .a_scale = g->a_scale, .w_scale = g->w.scale,
                      .bias = p->has_bias ? g->bias : NULL, .c = g->c, .ldc = g->ldc,
                      .m = (int32_t)p->m, .n = (int32_t)p->n, .flags = flags};
-    const int64_t blocks = QG_CDIV(p->m * (p->n / 4), 256);
-    QG_RETURN_IF(ctx, blocks > 0x7fffffff, QG_ERR_UNSUPPORTED, "output too large (%lld blocks)",
-                 (long long)blocks);
     void *kargs[] = {&ep};
     return qg_kernel_launch(ctx, epi, (unsigned)blocks, 1, 1, 256, 0, stream, kargs);
 }

@@ -62,7 +62,8 @@ typedef int hip_error; /* hipError_t; 0 = hipSuccess */
     X(EventCreate, hip_error, (void **ev))                                                    \
     X(EventDestroy, hip_error, (void *ev))                                                    \
     X(EventRecord, hip_error, (void *ev, void *stream))                                       \
-    X(EventElapsedTime, hip_error, (float *ms, void *start, void *end))
+    X(EventElapsedTime, hip_error, (float *ms, void *start, void *end))                       \
+    X(StreamIsCapturing, hip_error, (void *stream, int *status))
 
 static struct {
 #define X_(name, ret, args) ret(*name) args;
@@ -353,6 +354,13 @@ static qg_status hip_event_elapsed_ms(qg_context *ctx, void *start, void *end, f
     return QG_SUCCESS;
 }
 
+static qg_status hip_stream_is_capturing(qg_context *ctx, void *stream, int *capturing) {
+    int st = 0; /* hipStreamCaptureStatusNone; Active = 1, Invalidated = 2 */
+    HIP_CALL(ctx, hip.StreamIsCapturing(stream, &st), QG_ERR_DEVICE);
+    *capturing = st != 0;
+    return QG_SUCCESS;
+}
+
 const qg_backend_ops qg_backend_hip = {
     /* .name = */ "hip",
     /* .open = */ hip_open,
@@ -377,4 +385,5 @@ const qg_backend_ops qg_backend_hip = {
     /* .ctx_enter = */ NULL,                        /* optional */
     /* .ctx_leave = */ NULL,                        /* optional */
     /* .tensor_map_encode = */ NULL,                /* optional: no TMA */
+    /* .stream_is_capturing = */ hip_stream_is_capturing, /* optional */
 };

@@ -13,6 +13,14 @@
 typedef struct qg_backend_ops qg_backend_ops;
 typedef struct qg_jit_cache qg_jit_cache;
 
+/* One stream's GEMM workspace (src/workspace.c): zeroed, and kernels leave it zeroed. */
+typedef struct {
+    const void *key; /* the stream, or for the per-thread default stream, the thread */
+    void *stream;    /* NULL: the legacy stream's, sized by qg_prepare */
+    void *ptr;
+    size_t bytes;
+} qg_stream_workspace;
+
 struct qg_context {
     const qg_backend_ops *ops;
     void *backend;         /* backend state (driver handles, device, primary context) */
@@ -21,11 +29,11 @@ struct qg_context {
     qg_jit_cache *jit;     /* loaded kernels, keyed by variant id */
     void *db;              /* tuning database (qg_db *), may be NULL */
     void *plans;           /* problem -> kernel cache (dispatch.c) */
-    void *workspace;       /* context-owned GEMM workspace, zeroed */
-    size_t workspace_bytes;
+    qg_stream_workspace *workspaces; /* context-owned workspaces, one per stream */
+    int workspace_count, workspace_cap;
     void *blas;            /* cuBLASLt handle and plans (src/cublaslt.c), made on first use */
     int verbose;
-    pthread_mutex_t lock;  /* guards jit and db; never held across a launch */
+    pthread_mutex_t lock;  /* guards jit, db, plans, workspaces; never held across a launch */
     char last_error[QG_ERRMSG_LEN];
 };
 

@@ -171,7 +171,12 @@ EXPORT CUresult cuCtxPopCurrent(CUcontext *c) {
     return CUDA_SUCCESS;
 }
 
-EXPORT CUresult cuCtxSynchronize(void) { return need_ctx(); }
+static int any_capturing(void); /* stream capture, at the end */
+
+EXPORT CUresult cuCtxSynchronize(void) {
+    CUresult r = need_ctx();
+    return r ? r : any_capturing() ? CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED : CUDA_SUCCESS;
+}
 
 EXPORT CUresult cuModuleLoadData(CUmodule *m, const void *image) {
     CUresult r = need_ctx();
@@ -296,9 +301,11 @@ EXPORT CUresult cuTensorMapEncodeTiled(CUtensorMap *map, CUtensorMapDataType typ
 EXPORT CUresult cuMemAlloc(CUdeviceptr *p, size_t n) {
     CUresult r = need_ctx();
     if (r) return r;
+    if (any_capturing()) return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
     if (n > ((size_t)1 << 40)) return CUDA_ERROR_OUT_OF_MEMORY;
     void *h = malloc(n);
     if (!h) return CUDA_ERROR_OUT_OF_MEMORY;
+    memset(h, 0xa5, n); /* the real driver does not zero: neither do we */
     allocs++;
     *p = (CUdeviceptr)(uintptr_t)h;
     return CUDA_SUCCESS;
@@ -358,5 +365,34 @@ EXPORT CUresult cuEventRecord(CUevent e, CUstream s) {
 EXPORT CUresult cuEventElapsedTime(float *ms, CUevent a, CUevent b) {
     if (!a->recorded || !b->recorded) return CUDA_ERROR_NOT_READY;
     *ms = 0.5f;
+    return CUDA_SUCCESS;
+}
+
+/* Stream capture: fake_cuda_set_capturing(s, 1) marks stream s as capturing in global mode;
+ * while any stream is, cuMemAlloc fails as the real driver's does. */
+static CUstream capturing_streams[8];
+
+EXPORT void fake_cuda_set_capturing(CUstream s, int on) {
+    for (int i = 0; i < 8; i++) {
+        if (on && !capturing_streams[i]) {
+            capturing_streams[i] = s;
+            return;
+        }
+        if (!on && capturing_streams[i] == s) capturing_streams[i] = NULL;
+    }
+}
+
+static int any_capturing(void) {
+    for (int i = 0; i < 8; i++)
+        if (capturing_streams[i]) return 1;
+    return 0;
+}
+
+EXPORT CUresult cuStreamIsCapturing(CUstream s, CUstreamCaptureStatus *status) {
+    CUresult r = need_ctx();
+    if (r) return r;
+    *status = CU_STREAM_CAPTURE_STATUS_NONE;
+    for (int i = 0; i < 8; i++)
+        if (s && capturing_streams[i] == s) *status = CU_STREAM_CAPTURE_STATUS_ACTIVE;
     return CUDA_SUCCESS;
 }

@@ -3,7 +3,9 @@
  * source-less families (and compiling their int8 epilogue), supports() refusals, JIT keys and
  * the JIT handing out a kernel without a module, and a missing or wrong cuBLASLt library giving
  * QG_ERR_NO_BLAS with a message (each in its own process: the library is looked up once per
- * process), with a fake libcuda context (tests/fake_cuda.c). Run under ASan/LSan in CI.
+ * process), with a fake libcuda context (tests/fake_cuda.c), and, with a fake libcublasLt
+ * (tests/fake_cublaslt.c), that launches leave the shared workspace zero. Run under ASan/LSan
+ * in CI.
  */
 #include "backend.h"
 #include "catalog.h"
@@ -13,6 +15,7 @@
 #include "testutil.h"
 #include "tune.h"
 
+#include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -253,6 +256,105 @@ static void real_library(void) {
     QT_STATUS(qg_cublaslt_describe(&bad), QG_ERR_INVALID_ARGUMENT);
 }
 
+/* ---------------------------------------------------------------- the workspace contract */
+
+static size_t nonzero_bytes(const unsigned char *b, size_t n) {
+    size_t z = 0;
+    for (size_t i = 0; i < n; i++) z += b[i] != 0;
+    return z;
+}
+
+/* With a fake cuBLASLt (tests/fake_cublaslt.c) whose algorithms need 0, 4096 and 1048579 bytes
+ * of scratch and scribble over them: every cuBLASLt family launch leaves a caller's workspace
+ * zero (the memset after the call), cuBLASLt is given exactly its algorithm's bytes, and calls
+ * through the context's own workspace find it zero on entry. The fake driver's memory is host
+ * memory and its memsets run at once, so stream order is program order here. */
+static void workspace_left_zero(void) {
+    setenv("QGEMM_CUBLASLT_LIBRARY", QG_FAKE_CUBLASLT, 1);
+    setenv("FAKE_LT_WS", "0,4096,1048579", 1);
+    static const size_t algo_ws[] = {0, 4096, 1048579};
+    char why[1024];
+    if (!QT_CHECK(qg_cublaslt_load(why, sizeof why) == QG_SUCCESS, "fake cuBLASLt: %s", why)) return;
+    void *h = dlopen(QG_FAKE_CUBLASLT, RTLD_NOW | RTLD_NOLOAD);
+    void (*stats)(size_t *) = h ? (void (*)(size_t *))dlsym(h, "fake_cublaslt_stats") : NULL;
+    if (!QT_CHECK(stats != NULL, "fake_cublaslt_stats: %s", dlerror())) return;
+    qg_context *ctx = fake_ctx();
+    if (!ctx) return;
+    const int64_t m = 16, n = 256, k = 256;
+    qg_problem p = fp8_problem(m, n, k);
+    p.scheme = QG_SCHEME_W8A8_INT8;
+    const qg_variant *i8 = qg_catalog_find("cublaslt_int8.algo0");
+    const size_t ws_bytes = i8->family->workspace(&p, i8->params); /* the larger of the two */
+    void *a = NULL, *w = NULL, *c = NULL, *s = NULL, *ws = NULL;
+    QT_OK(qg_malloc(ctx, &a, (size_t)(m * k)));
+    QT_OK(qg_malloc(ctx, &w, (size_t)(n * k)));
+    QT_OK(qg_malloc(ctx, &c, 2 * (size_t)(m * n)));
+    QT_OK(qg_malloc(ctx, &s, 4 * (size_t)(m > n ? m : n)));
+    QT_OK(qg_malloc(ctx, &ws, ws_bytes));
+    unsigned char *host = malloc(ws_bytes);
+    if (!a || !w || !c || !s || !ws || !host) {
+        QT_CHECK(0, "allocations");
+        free(host);
+        qg_context_destroy(ctx);
+        return;
+    }
+    QT_OK(qg_memset_d8(ctx, ws, 0, ws_bytes));
+    qg_gemm_args g;
+    qg_gemm_args_init(&g);
+    g.a = a, g.a_scale = s, g.w.weight = w, g.w.scale = s, g.c = c;
+    /* int8 launches its epilogue (compiled by NVRTC; the fake driver runs nothing) */
+    const int int8_ok = qg_compiler_nvrtc.load(why, sizeof why) == QG_SUCCESS;
+    if (!int8_ok) printf("  NVRTC not available (%s): cublaslt_int8 skipped\n", why);
+    size_t before[3], after[3];
+    for (int fam = 0; fam < 1 + int8_ok; fam++) {
+        p.scheme = fam ? QG_SCHEME_W8A8_INT8 : QG_SCHEME_W8A8_FP8;
+        for (int algo = 0; algo < QG_CUBLASLT_MAX_ALGOS; algo++) {
+            char id[64];
+            snprintf(id, sizeof id, "%s.algo%d", fam ? "cublaslt_int8" : "cublaslt_fp8", algo);
+            g.workspace = ws, g.workspace_bytes = ws_bytes;
+            stats(before);
+            const qg_status st = qg_gemm_with_kernel(ctx, &p, &g, id, NULL);
+            stats(after);
+            if (algo == 3) { /* the fake heuristic offers three */
+                QT_CHECK(st == QG_ERR_UNSUPPORTED && after[0] == before[0], "%s: %s", id,
+                         qg_last_error(ctx));
+                continue;
+            }
+            if (!QT_CHECK(st == QG_SUCCESS, "%s: %s", id, qg_last_error(ctx))) continue;
+            QT_CHECK(after[0] == before[0] + 1, "%s: one cublasLtMatmul", id);
+            QT_CHECK(after[1] == algo_ws[algo], "%s: cuBLASLt given %zu workspace bytes, its "
+                     "algorithm needs %zu", id, after[1], algo_ws[algo]);
+            QT_CHECK(after[2] == before[2], "%s: the workspace was not zero on entry", id);
+            QT_OK(qg_memcpy_dtoh(ctx, host, ws, ws_bytes));
+            const size_t dirty = nonzero_bytes(host, ws_bytes);
+            QT_CHECK(dirty == 0, "%s left %zu non-zero bytes in the caller's workspace", id, dirty);
+        }
+        /* the context's own workspace: each call must find it zero */
+        for (int i = 0; i < 4; i++) {
+            char id[64];
+            snprintf(id, sizeof id, "%s.algo%d", fam ? "cublaslt_int8" : "cublaslt_fp8", 2 - (i & 1));
+            g.workspace = NULL, g.workspace_bytes = 0;
+            stats(before);
+            QT_CHECK(qg_gemm_with_kernel(ctx, &p, &g, id, NULL) == QG_SUCCESS, "%s: %s", id,
+                     qg_last_error(ctx));
+            stats(after);
+            QT_CHECK(after[0] == before[0] + 1 && after[2] == before[2],
+                     "%s call %d through the context's workspace: %zu dirty bytes on entry", id, i,
+                     after[2] - before[2]);
+        }
+    }
+    /* the benches' bf16 baseline keeps its private workspace, whole and not memset */
+    stats(before);
+    QT_OK(qg_cublaslt_gemm_bf16(ctx, m, n, k, a, w, c, NULL, 2));
+    stats(after);
+    QT_CHECK(after[0] == before[0] + 1 && after[1] == QG_CUBLASLT_WORKSPACE,
+             "bf16 baseline: cuBLASLt given %zu workspace bytes", after[1]);
+    free(host);
+    qg_free(ctx, a), qg_free(ctx, w), qg_free(ctx, c), qg_free(ctx, s), qg_free(ctx, ws);
+    qg_context_destroy(ctx);
+    dlclose(h);
+}
+
 static void test_align_class(void) {
     const void *ok[] = {(void *)0x10000, (void *)0x20100, NULL};
     const void *odd[] = {(void *)0x10000, (void *)0x20010};
@@ -268,5 +370,6 @@ int main(void) {
     in_child("wrong cuBLASLt", wrong_library);
     in_child("tuner without cuBLASLt", tuner_without_blas);
     in_child("installed cuBLASLt", real_library);
+    in_child("workspace left zero (fake cuBLASLt)", workspace_left_zero);
     return qt_finish("test_cublaslt");
 }

@@ -7,6 +7,7 @@
 #include "backend.h"
 #include "jit.h"
 #include "testutil.h"
+#include "workspace.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -301,6 +302,148 @@ static void fake_ampere(void) {
     qg_context_destroy(ctx);
 }
 
+/* ---- per-stream workspaces (src/workspace.c): concurrent streams never share one */
+
+static void set_capturing(void *stream, int on) {
+    void *h = dlopen(QG_FAKE_CUDA, RTLD_NOW | RTLD_NOLOAD);
+    void (*fn)(void *, int) = h ? (void (*)(void *, int))dlsym(h, "fake_cuda_set_capturing") : NULL;
+    if (h) dlclose(h);
+    if (fn) fn(stream, on);
+    else QT_CHECK(0, "fake_cuda_set_capturing not found");
+}
+
+/* Is the device buffer all zero? (fake allocations start as 0xa5 garbage) */
+static int device_zero(qg_context *ctx, const void *p, size_t bytes) {
+    unsigned char *h = malloc(bytes);
+    int zero = h && qg_memcpy_dtoh(ctx, h, p, bytes) == QG_SUCCESS;
+    for (size_t i = 0; zero && i < bytes; i++) zero = h[i] == 0;
+    free(h);
+    return zero;
+}
+
+typedef struct {
+    qg_context *ctx;
+    void *stream;
+    void *ptr; /* the one pointer every call returned, NULL if they differed or failed */
+} ws_thread;
+
+static void *workspace_thread(void *arg) {
+    ws_thread *t = arg;
+    for (int i = 0; i < 200; i++) {
+        void *p = NULL;
+        size_t n = 0;
+        if (qg_workspace_get(t->ctx, t->stream, 512 + (size_t)i, &p, &n) != QG_SUCCESS ||
+            (i && p != t->ptr) || n < 512 + (size_t)i) {
+            t->ptr = NULL;
+            return NULL;
+        }
+        t->ptr = p;
+    }
+    return NULL;
+}
+
+static void fake_stream_workspaces(void) {
+    qg_context *ctx = NULL;
+    QT_OK(fake_create(&ctx, 0));
+    if (!ctx) return;
+    void *const s1 = (void *)0x1000, *const s2 = (void *)0x2000, *const s3 = (void *)0x3000;
+    void *p0, *p1, *p2, *p3, *q;
+    size_t n0, n1, n2, n3, n;
+    QT_OK(qg_workspace_get(ctx, NULL, 0, &q, &n));
+    QT_CHECK(!q && !n, "a kernel that needs none gets none");
+    QT_OK(qg_workspace_get(ctx, NULL, 4096, &p0, &n0)); /* as qg_prepare sizes it */
+    QT_OK(qg_workspace_get(ctx, s1, 1000, &p1, &n1));
+    QT_OK(qg_workspace_get(ctx, s2, 1000, &p2, &n2));
+    QT_CHECK(p0 && p1 && p2 && p0 != p1 && p0 != p2 && p1 != p2, "one workspace per stream "
+             "(%p %p %p)", p0, p1, p2);
+    QT_CHECK(n0 == 4096 && n1 == 4096 && n2 == 4096, "a new stream's is at least the prepared "
+             "size (%zu %zu %zu)", n0, n1, n2);
+    QT_CHECK(device_zero(ctx, p0, n0) && device_zero(ctx, p1, n1) && device_zero(ctx, p2, n2),
+             "fresh workspaces are zeroed");
+    QT_OK(qg_workspace_get(ctx, s1, 4096, &q, &n));
+    QT_CHECK(q == p1 && n == 4096, "same stream, same workspace");
+    QT_OK(qg_workspace_get(ctx, NULL, 10, &q, &n));
+    QT_CHECK(q == p0, "same for the NULL stream");
+
+    /* Growing one stream's replaces only its buffer, zeroed. */
+    int st[9], st2[9];
+    fake_stats(st);
+    unsigned char junk[64];
+    memset(junk, 0x5a, sizeof junk);
+    QT_OK(qg_memcpy_htod(ctx, p1, junk, sizeof junk));
+    QT_OK(qg_workspace_get(ctx, s1, 100000, &p1, &n1));
+    fake_stats(st2);
+    QT_CHECK(n1 == 100000 && device_zero(ctx, p1, n1), "grown to %zu bytes, zeroed", n1);
+    QT_CHECK(st2[F_ALLOCS] == st[F_ALLOCS] + 1 && st2[F_FREES] == st[F_FREES] + 1,
+             "one buffer replaced (allocs %d->%d, frees %d->%d)", st[F_ALLOCS], st2[F_ALLOCS],
+             st[F_FREES], st2[F_FREES]);
+    QT_OK(qg_workspace_get(ctx, s2, 10, &q, &n));
+    QT_CHECK(q == p2 && n == n2, "the other stream's is untouched");
+
+    /* Capturing streams allocate nothing: they fall back to the NULL stream's workspace. */
+    set_capturing(s3, 1);
+    fake_stats(st);
+    QT_OK(qg_workspace_get(ctx, s3, 4000, &q, &n));
+    QT_CHECK(q == p0 && n == n0, "a capturing stream with no workspace uses the prepared one");
+    QT_STATUS(qg_workspace_get(ctx, s3, 8192, &q, &n), QG_ERR_INVALID_ARGUMENT);
+    QT_CHECK(!q && contains(qg_last_error(ctx), "qg_prepare"), "too small: says to prepare: %s",
+             qg_last_error(ctx));
+    QT_OK(qg_workspace_get(ctx, s1, 50000, &q, &n));
+    QT_CHECK(q == p1, "a stream with its own keeps it while another captures");
+    set_capturing(s1, 1);
+    QT_OK(qg_workspace_get(ctx, s1, 100000, &q, &n));
+    QT_CHECK(q == p1, "and while it captures itself");
+    QT_STATUS(qg_workspace_get(ctx, s1, 200000, &q, &n), QG_ERR_INVALID_ARGUMENT);
+    fake_stats(st2);
+    QT_CHECK(st2[F_ALLOCS] == st[F_ALLOCS] && st2[F_FREES] == st[F_FREES],
+             "nothing allocated or freed during capture");
+    set_capturing(s1, 0);
+    set_capturing(s3, 0);
+    QT_OK(qg_workspace_get(ctx, s3, 4000, &p3, &n3));
+    QT_CHECK(p3 && p3 != p0 && p3 != p1 && p3 != p2, "after capture the stream gets its own");
+
+    /* Many streams (the table grows), and threads each on its own stream at once. */
+    void *seen[40];
+    int distinct = 1;
+    for (int i = 0; i < 40; i++) {
+        QT_OK(qg_workspace_get(ctx, (void *)(uintptr_t)(0x10000 + 16 * i), 64, &seen[i], &n));
+        for (int j = 0; j < i; j++) distinct &= seen[i] != seen[j];
+    }
+    for (int i = 0; i < 40; i++) {
+        QT_OK(qg_workspace_get(ctx, (void *)(uintptr_t)(0x10000 + 16 * i), 64, &q, &n));
+        distinct &= q == seen[i];
+    }
+    QT_CHECK(distinct, "40 streams: 40 workspaces, each stable");
+    enum { THREADS = 8 };
+    pthread_t th[THREADS];
+    ws_thread t[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        t[i] = (ws_thread){ctx, (void *)(uintptr_t)(0x90000 + 16 * i), NULL};
+        pthread_create(&th[i], NULL, workspace_thread, &t[i]);
+    }
+    for (int i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
+    distinct = 1;
+    for (int i = 0; i < THREADS; i++)
+        for (int j = 0; j < i; j++) distinct &= t[i].ptr && t[i].ptr != t[j].ptr;
+    QT_CHECK(distinct && t[0].ptr, "%d threads on %d streams: one stable workspace each", THREADS,
+             THREADS);
+    /* CU_STREAM_PER_THREAD (2) is one handle but a different stream in each thread. */
+    void *const per_thread = (void *)(uintptr_t)2;
+    for (int i = 0; i < 2; i++) {
+        t[i] = (ws_thread){ctx, per_thread, NULL};
+        pthread_create(&th[i], NULL, workspace_thread, &t[i]);
+    }
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    QT_OK(qg_workspace_get(ctx, per_thread, 64, &q, &n));
+    QT_OK(qg_workspace_get(ctx, per_thread, 64, &p3, &n));
+    QT_CHECK(t[0].ptr && t[1].ptr && t[0].ptr != t[1].ptr && q != t[0].ptr && q != t[1].ptr &&
+             q == p3, "the per-thread default stream: one workspace per thread");
+    qg_context_destroy(ctx);
+    fake_stats(st);
+    QT_CHECK(st[F_ALLOCS] == st[F_FREES], "destroy frees every workspace (%d/%d)", st[F_ALLOCS],
+             st[F_FREES]);
+}
+
 static void bad_arguments(void) {
     QT_STATUS(qg_context_create(NULL, NULL), QG_ERR_NULL_POINTER);
     QT_CHECK(contains(qg_last_error(NULL), "out"), "names the argument: %s", qg_last_error(NULL));
@@ -365,5 +508,6 @@ int main(void) {
     in_child("fake driver: no NVRTC", fake_no_nvrtc);
     in_child("fake driver: device", fake_device_ok);
     in_child("fake driver: sm_86", fake_ampere);
+    in_child("fake driver: per-stream workspaces", fake_stream_workspaces);
     return qt_finish("test_runtime_errors");
 }

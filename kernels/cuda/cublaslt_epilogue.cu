@@ -3,7 +3,9 @@
  * int32 products acc[M,N] (contiguous, row stride N) into the workspace; this kernel applies the
  * W8A8 scales and bias of docs/formats.md and rounds once to the output dtype:
  *   c[m,n] = round(f32(acc[m,n]) * a_scale[m or 0] * w_scale[n or 0] + bias[n])
- * Each thread handles 4 consecutive columns (N % 4 == 0): one 16-byte load of acc.
+ * Each thread handles 4 consecutive columns (N % 4 == 0): one 16-byte load of acc, then one
+ * 16-byte store of zeros to it: the workspace must be left zero for the split-K kernels that
+ * share it (include/qgemm.h), and every acc element is read by exactly one thread.
  */
 #include "qg_prelude.cuh"
 
@@ -15,7 +17,7 @@
 
 /* Member for member struct epi_params of src/family_cublaslt.c. */
 struct qg_lt_epi_params {
-    const int32_t *acc;
+    int32_t *acc; /* zeroed after reading */
     const float *a_scale;
     const float *w_scale;
     const uint16_t *bias;
@@ -29,7 +31,10 @@ extern "C" __global__ void __launch_bounds__(256) qg_cublaslt_int8_epilogue(cons
     const int quads = p.n >> 2;
     if (q >= (long long)p.m * quads) return;
     const int row = (int)(q / quads), col = (int)(q % quads) * 4;
-    const qg_u32x4 v = *(const qg_u32x4 *)(p.acc + (long long)row * p.n + col);
+    int32_t *src = p.acc + (long long)row * p.n + col;
+    const qg_u32x4 v = *(const qg_u32x4 *)src;
+    const qg_u32x4 zero = {0, 0, 0, 0};
+    *(qg_u32x4 *)src = zero;
     const int32_t acc[4] = {(int32_t)v.x, (int32_t)v.y, (int32_t)v.z, (int32_t)v.w};
     const int dt = (p.flags & QG_EPI_OUT_F16) ? QG_DT_F16 : QG_DT_BF16;
     const float sa = p.a_scale[(p.flags & QG_EPI_A_TENSOR) ? 0 : row];

@@ -207,6 +207,7 @@ def _gemm_impl(scheme, a, a_scale, weight, scale, zero, meta, bias, n, group_siz
     m, k = a.shape
     spec = gemm_spec(scheme, n, k, group_size, zero is not None and zero.numel() > 0,
                      weight_per_tensor, act_per_tensor, a.dtype, out_dtype)
+    _check_sizes(spec, weight, scale, zero, meta)  # a short buffer would be read past its end
     if m == 0:
         return torch.empty((0, n), dtype=out_dtype, device=a.device)
     if a.device.type == "cpu":

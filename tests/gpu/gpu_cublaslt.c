@@ -10,7 +10,14 @@
  *  3. the tuner times them beside the native kernels (no candidate may be wrong);
  *  4. a database naming a cuBLASLt variant is replayed by dispatch: explain names it, a prepared
  *     qg_gemm is captured in a CUDA graph (global mode: any allocation or sync fails it) and the
- *     replayed output is right.
+ *     replayed output is right;
+ *  5. the workspace contract (include/qgemm.h: every family leaves the workspace zero):
+ *     (a) each cublaslt_fp8 / cublaslt_int8 variant with a caller's zeroed workspace, read back
+ *     whole afterwards (cuBLASLt's scratch and the int8 products must be zero again);
+ *     (b) through the context's own workspace, each of them followed by a split-K decode kernel
+ *     (sp24_int8_mma ... sk1, whose partial sums and tile counters sit at offset 0, where
+ *     cuBLASLt's scratch lies) checked against the reference: the tuner found NaNs there when
+ *     it tuned sp24 after w8a8-int8 in one process.
  * Error bound per element: |out - ref| <= u_out*|ref| + c*rms(ref), u_out the output's unit
  * roundoff; c = 1e-4 for int8 and bf16 (exact products / f32 sums) and 2e-3 for fp8 (as
  * gpu_dynamic_act.c: reduced-precision fp8 accumulation).
@@ -175,6 +182,7 @@ static void fdata_make(qg_context *ctx, fdata *d, qg_scheme scheme, const fcase 
         qt_fill_normal(r, w + i * p->k, (size_t)p->k, ldexpf(0.05f, (int)(i % 5) - 2));
     d->hw.weight = malloc(sz.weight_bytes);
     d->hw.scale = malloc(sz.scale_bytes);
+    d->hw.meta = sz.meta_bytes ? malloc(sz.meta_bytes) : NULL; /* sp24 (section 5) */
     QT_OK(qg_quantize_weight(p, w, p->k, &d->hw));
     free(w);
     uint16_t *a16 = malloc(2 * (size_t)(p->m * p->k));
@@ -216,7 +224,7 @@ static void fdata_make(qg_context *ctx, fdata *d, qg_scheme scheme, const fcase 
 static void fdata_free(qg_context *ctx, fdata *d) {
     gt_free_packed(ctx, &d->dw);
     gt_free(ctx, d->da), gt_free(ctx, d->ds), gt_free(ctx, d->dbias);
-    free(d->hw.weight), free(d->hw.scale), free(d->hq), free(d->hs), free(d->hbias), free(d->ref);
+    free(d->hw.weight), free(d->hw.scale), free(d->hw.meta), free(d->hq), free(d->hs), free(d->hbias), free(d->ref);
 }
 
 static qg_gemm_args fdata_args(const fdata *d, void *c) {
@@ -433,6 +441,136 @@ static void test_replay(qg_context *ctx0, qt_rng *r) {
     unlink(path);
 }
 
+/* ---------------------------------------------------------------- 5. workspace left zero */
+
+#define SPLITK_ID "sp24_int8_mma.dt4.tn64.tm16.wn4.wm1.st6.sk1"
+
+static size_t count_nonzero(const unsigned char *b, size_t n, size_t *first) {
+    size_t z = 0;
+    for (size_t i = 0; i < n; i++)
+        if (b[i] && !z++) *first = i;
+    return z;
+}
+
+/* (a): every variant, a caller's workspace, read back whole. */
+static void workspace_caller(qg_context *ctx, qt_rng *r) {
+    static const fcase cases[] = {
+        {1, 4096, 4096, 0, 0, 0, 0, 0, 0},
+        {16, 4096, 4096, 0, 0, 1, 0, 0, 0},
+        {16, 6144, 4096, 1, 1, 0, 0, 0, 0},
+    };
+    for (int sc = 0; sc < 2; sc++) {
+        const qg_scheme scheme = sc ? QG_SCHEME_W8A8_INT8 : QG_SCHEME_W8A8_FP8;
+        const char *fam = sc ? "cublaslt_int8" : "cublaslt_fp8";
+        for (int ci = 0; ci < 3; ci++) {
+            fcase fc = cases[ci];
+            if (!sc) fc.w_tensor = fc.a_tensor = 1; /* row-wise fp8 needs cuBLAS 12.9 */
+            fdata d;
+            fdata_make(ctx, &d, scheme, &fc, r);
+            const qg_variant *v = qg_catalog_find(sc ? "cublaslt_int8.algo0" : "cublaslt_fp8.algo0");
+            const size_t ws_bytes = v->family->workspace(&d.p, v->params);
+            void *ws = NULL;
+            QT_OK(qg_malloc(ctx, &ws, ws_bytes));
+            QT_OK(qg_memset_d8(ctx, ws, 0, ws_bytes));
+            unsigned char *host = malloc(ws_bytes);
+            const size_t cbytes = 2 * (size_t)(d.p.m * d.ldc);
+            void *dc = gt_alloc_poison(ctx, cbytes);
+            uint16_t *hc = malloc(cbytes);
+            int ran = 0, clean = 0;
+            for (int algo = 0; algo < QG_CUBLASLT_MAX_ALGOS; algo++) {
+                char id[64], what[192];
+                snprintf(id, sizeof id, "%s.algo%d", fam, algo);
+                snprintf(what, sizeof what, "workspace: %s M=%lld N=%lld K=%lld", id,
+                         (long long)d.p.m, (long long)d.p.n, (long long)d.p.k);
+                gt_poison(ctx, dc, cbytes);
+                qg_gemm_args a = fdata_args(&d, dc);
+                a.workspace = ws, a.workspace_bytes = ws_bytes;
+                const qg_status st = qg_gemm_with_kernel(ctx, &d.p, &a, id, NULL);
+                if (st == QG_ERR_UNSUPPORTED) continue;
+                if (!QT_CHECK(st == QG_SUCCESS, "%s: %s", what, qg_last_error(ctx))) continue;
+                ran++;
+                gt_download(ctx, hc, dc, cbytes);
+                check_output(what, d.p.m, d.p.n, d.p.out_dtype, hc, d.ldc, d.rows, d.nrows, d.ref,
+                             sc ? 1e-4 : 2e-3);
+                gt_download(ctx, host, ws, ws_bytes);
+                size_t first = 0;
+                const size_t dirty = count_nonzero(host, ws_bytes, &first);
+                clean += dirty == 0;
+                if (!QT_CHECK(dirty == 0, "%s left %zu non-zero workspace bytes, the first at "
+                              "offset %zu (%s)", what, dirty, first,
+                              first >= QG_CUBLASLT_WORKSPACE + 256 ? "int32 products" : "cuBLASLt scratch"))
+                    QT_OK(qg_memset_d8(ctx, ws, 0, ws_bytes)); /* clean for the next one */
+            }
+            printf("workspace: %s M=%lld N=%lld K=%lld: %d algorithms ran, %d left it zero\n", fam,
+                   (long long)d.p.m, (long long)d.p.n, (long long)d.p.k, ran, clean);
+            QT_CHECK(ran >= 1, "workspace: %s M=%lld: no algorithm ran", fam, (long long)d.p.m);
+            free(host), free(hc);
+            gt_free(ctx, ws), gt_free(ctx, dc);
+            fdata_free(ctx, &d);
+        }
+    }
+}
+
+/* Run the split-K kernel through the context's workspace and check its output. */
+static int run_splitk(qg_context *ctx, const fdata *sp, void *dc, uint16_t *hc, const char *after) {
+    const size_t cbytes = 2 * (size_t)(sp->p.m * sp->ldc);
+    gt_poison(ctx, dc, cbytes);
+    qg_gemm_args a = fdata_args(sp, dc); /* workspace NULL: the context's own */
+    char what[256];
+    snprintf(what, sizeof what, "%s M=%lld N=%lld K=%lld after %s", SPLITK_ID, (long long)sp->p.m,
+             (long long)sp->p.n, (long long)sp->p.k, after);
+    if (!QT_CHECK(qg_gemm_with_kernel(ctx, &sp->p, &a, SPLITK_ID, NULL) == QG_SUCCESS, "%s: %s",
+                  what, qg_last_error(ctx)))
+        return 0;
+    gt_download(ctx, hc, dc, cbytes);
+    return check_output(what, sp->p.m, sp->p.n, sp->p.out_dtype, hc, sp->ldc, sp->rows, sp->nrows,
+                        sp->ref, 1e-3);
+}
+
+/* (b): cuBLASLt then split-K on one context's own workspace (a fresh context: nothing else has
+ * used it). */
+static void workspace_shared(qt_rng *r) {
+    qg_context *ctx = NULL;
+    QT_OK(qg_context_create(&ctx, NULL));
+    if (!ctx) return;
+    static const fcase cases[] = {
+        {16, 4096, 4096, 0, 0, 0, 0, 0, 0},
+        {1, 6144, 4096, 0, 0, 0, 0, 0, 0},
+    };
+    for (int ci = 0; ci < 2; ci++) {
+        fdata sp, lt[2];
+        fdata_make(ctx, &sp, QG_SCHEME_SP24_INT8, &cases[ci], r);
+        fcase tensor = cases[ci];
+        tensor.w_tensor = tensor.a_tensor = 1; /* row-wise fp8 needs cuBLAS 12.9 */
+        fdata_make(ctx, &lt[0], QG_SCHEME_W8A8_FP8, &tensor, r);
+        fdata_make(ctx, &lt[1], QG_SCHEME_W8A8_INT8, &cases[ci], r);
+        const size_t cbytes = 2 * (size_t)(sp.p.m * sp.ldc);
+        void *dc = gt_alloc_poison(ctx, cbytes), *dlc = gt_alloc_poison(ctx, cbytes);
+        uint16_t *hc = malloc(cbytes);
+        int pairs = 0, ok = 0;
+        run_splitk(ctx, &sp, dc, hc, "nothing"); /* the check itself works */
+        for (int sc = 0; sc < 2; sc++)
+            for (int algo = 0; algo < QG_CUBLASLT_MAX_ALGOS; algo++) {
+                char id[64];
+                snprintf(id, sizeof id, "%s.algo%d", sc ? "cublaslt_int8" : "cublaslt_fp8", algo);
+                qg_gemm_args a = fdata_args(&lt[sc], dlc);
+                const qg_status st = qg_gemm_with_kernel(ctx, &lt[sc].p, &a, id, NULL);
+                if (st == QG_ERR_UNSUPPORTED) continue;
+                if (!QT_CHECK(st == QG_SUCCESS, "%s: %s", id, qg_last_error(ctx))) continue;
+                pairs++;
+                ok += run_splitk(ctx, &sp, dc, hc, id);
+            }
+        printf("workspace: %s M=%lld N=%lld after each cuBLASLt variant on the context's "
+               "workspace: %d of %d right\n", SPLITK_ID, (long long)sp.p.m, (long long)sp.p.n, ok,
+               pairs);
+        QT_CHECK(pairs >= 2, "workspace: too few cuBLASLt variants ran (%d)", pairs);
+        free(hc);
+        gt_free(ctx, dc), gt_free(ctx, dlc);
+        fdata_free(ctx, &sp), fdata_free(ctx, &lt[0]), fdata_free(ctx, &lt[1]);
+    }
+    qg_context_destroy(ctx);
+}
+
 int main(void) {
     qg_context *ctx = gt_open();
     if (!ctx) {
@@ -454,6 +592,8 @@ int main(void) {
            rowwise_refused);
     test_tuner(ctx);
     test_replay(ctx, &r);
+    workspace_caller(ctx, &r);
+    workspace_shared(&r);
     qg_context_destroy(ctx);
     return qt_finish("gpu_cublaslt");
 }

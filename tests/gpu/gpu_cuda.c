@@ -19,6 +19,12 @@ int gt_load_cuda(void) {
     SYM(GraphLaunch, "cuGraphLaunch")
     SYM(GraphExecDestroy, "cuGraphExecDestroy")
     SYM(GraphDestroy, "cuGraphDestroy")
+    SYM(CtxGetCurrent, "cuCtxGetCurrent")
+    SYM(CtxSetCurrent, "cuCtxSetCurrent")
+    SYM(ModuleLoadData, "cuModuleLoadData")
+    SYM(ModuleGetFunction, "cuModuleGetFunction")
+    SYM(ModuleUnload, "cuModuleUnload")
+    SYM(LaunchKernel, "cuLaunchKernel")
 #undef SYM
     return 1;
 }

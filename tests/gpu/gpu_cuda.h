@@ -1,4 +1,5 @@
-/* Driver entry points GPU tests need beyond the library (streams, graph capture), dlsym'd from
+/* Driver entry points GPU tests need beyond the library (streams, graph capture,
+ * the current context, a bare launch), dlsym'd from
  * libcuda so the tests, like the library, link no CUDA library. */
 #ifndef QG_GPU_CUDA_H
 #define QG_GPU_CUDA_H
@@ -15,6 +16,13 @@ typedef struct {
     CUresult (*GraphLaunch)(CUgraphExec, CUstream);
     CUresult (*GraphExecDestroy)(CUgraphExec);
     CUresult (*GraphDestroy)(CUgraph);
+    CUresult (*CtxGetCurrent)(CUcontext *);
+    CUresult (*CtxSetCurrent)(CUcontext);
+    CUresult (*ModuleLoadData)(CUmodule *, const void *);
+    CUresult (*ModuleGetFunction)(CUfunction *, CUmodule, const char *);
+    CUresult (*ModuleUnload)(CUmodule);
+    CUresult (*LaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned,
+                             unsigned, unsigned, CUstream, void **, void **);
 } gt_cuda_api;
 
 extern gt_cuda_api cu;

@@ -132,10 +132,17 @@ typedef struct {
     void *dc;
     int calls;
     qg_status st;
+    CUcontext cuctx;
 } thread_job;
 
 static void *thread_main(void *arg) {
     thread_job *j = arg;
+    /* A new thread has no current context; make the primary one current, as the CUDA runtime
+     * does for every thread of a torch process, before creating the thread's stream. */
+    if (cu.CtxSetCurrent(j->cuctx) != CUDA_SUCCESS) {
+        j->st = QG_ERR_DEVICE;
+        return NULL;
+    }
     CUstream st;
     if (cu.StreamCreate(&st, CU_STREAM_NON_BLOCKING) != CUDA_SUCCESS) {
         j->st = QG_ERR_DEVICE;
@@ -154,17 +161,52 @@ static void test_threads(qg_context *ctx, setup *s) {
     enum { T = 8 };
     thread_job j[T];
     pthread_t t[T];
+    CUcontext cuctx = NULL;
+    CU(cu.CtxGetCurrent(&cuctx)); /* the library made its primary context current here */
     for (int i = 0; i < T; i++) {
-        j[i] = (thread_job){ctx, s, gt_alloc_poison(ctx, 2 * (size_t)(s->p.m * s->p.n)), 50, QG_SUCCESS};
+        j[i] = (thread_job){ctx, s, gt_alloc_poison(ctx, 2 * (size_t)(s->p.m * s->p.n)), 50,
+                            QG_SUCCESS, cuctx};
         pthread_create(&t[i], NULL, thread_main, &j[i]);
     }
     for (int i = 0; i < T; i++) pthread_join(t[i], NULL);
     for (int i = 0; i < T; i++) {
-        QT_CHECK(j[i].st == QG_SUCCESS, "thread %d: %s", i, qg_last_error(ctx));
+        QT_CHECK(j[i].st == QG_SUCCESS, "thread %d: %s", i, qg_status_name(j[i].st));
         check_out(ctx, s, j[i].dc, "threaded output");
         gt_free(ctx, j[i].dc);
     }
     printf("threads: %d threads x 50 qg_gemm on one context, outputs checked\n", T);
+}
+
+/* The driver's own floor: host time of cuLaunchKernel of an empty kernel with 12 pointer
+ * arguments (a GEMM launch's size) on a fresh stream, median of batches like the ones below. */
+static double driver_launch_floor_us(void) {
+    static const char ptx[] =
+        ".version 7.0\n.target sm_80\n.address_size 64\n"
+        ".visible .entry qg_empty(.param .u64 a0, .param .u64 a1, .param .u64 a2, .param .u64 a3,"
+        " .param .u64 a4, .param .u64 a5, .param .u64 a6, .param .u64 a7, .param .u64 a8,"
+        " .param .u64 a9, .param .u64 a10, .param .u64 a11)\n{\nret;\n}\n";
+    CUmodule mod;
+    CUfunction fn;
+    if (!CU(cu.ModuleLoadData(&mod, ptx))) return -1;
+    CU(cu.ModuleGetFunction(&fn, mod, "qg_empty"));
+    CUstream st;
+    CU(cu.StreamCreate(&st, CU_STREAM_NON_BLOCKING));
+    unsigned long long v[12] = {0};
+    void *params[12];
+    for (int i = 0; i < 12; i++) params[i] = &v[i];
+    enum { BATCH = 100, ROUNDS = 60 };
+    double t[ROUNDS];
+    for (int r = 0; r < ROUNDS; r++) {
+        CU(cu.StreamSynchronize(st));
+        const double t0 = now_us();
+        for (int i = 0; i < BATCH; i++) cu.LaunchKernel(fn, 132, 1, 1, 128, 1, 1, 0, st, params, NULL);
+        t[r] = (now_us() - t0) / BATCH;
+    }
+    CU(cu.StreamSynchronize(st));
+    cu.StreamDestroy(st);
+    cu.ModuleUnload(mod);
+    qsort(t, ROUNDS, sizeof(double), cmp_d);
+    return t[ROUNDS / 2];
 }
 
 /* Host time of one prepared qg_gemm (validate + plan lookup + launch) vs the bare launch. */
@@ -195,6 +237,8 @@ static void test_host_overhead(qg_context *ctx, setup *s) {
            "qg_gemm %.2f us, family launch alone %.2f us, dispatch share %.2f us\n", ROUNDS, BATCH,
            qg_scheme_name(s->p.scheme), (long long)s->p.m, (long long)s->p.n, (long long)s->p.k,
            api[ROUNDS / 2], raw[ROUNDS / 2], api[ROUNDS / 2] - raw[ROUNDS / 2]);
+    printf("  driver floor: cuLaunchKernel of an empty kernel (12 arguments) %.2f us\n",
+           driver_launch_floor_us());
     check_out(ctx, s, dc, "output after the overhead loop");
     cu.StreamDestroy(st);
     gt_free(ctx, dc);

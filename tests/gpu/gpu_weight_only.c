@@ -26,6 +26,9 @@
  * is involved and 2e-3 for f16 only (~5x margin), and per element
  * |got - ref| <= 2 u_o |ref| + 8 u_a rms(row of ref) (the dequantization term is a sum of K
  * rounding errors of size <= u_a |a w|: ~u_a/sqrt(3) rms, 8 u_a is ~14 sigma).
+ * W4A16 elements outside it (columns of large weights; per channel, the 16 code values round
+ * the same way along a whole row) are re-checked against a model reference, sum a round_act(w)
+ * in double: |got - model| <= 2 u_o |model| + 2^-18 sum |a round_act(w)|; counted and printed.
  */
 #include "catalog.h"
 #include "gpu_common.h"
@@ -207,9 +210,60 @@ static void free_weight(qg_context *ctx, weight_t *w) {
 static int ncase; /* rotates output dtype and bias */
 static int wgmma_runs; /* checked runs of the sm_90a family w4a16_wgmma (must not be skipped) */
 
-/* Every output finite, padding columns of C untouched, checked rows within the bounds. */
+/* W4A16 model reference (see Bounds above): the documented arithmetic, the exact dequantized
+ * weight rounded to the activation dtype before the MMA. Row j of the weight comes from the
+ * slice holding it, dequantized on first use and kept while the next elements fall in it. */
+typedef struct {
+    const qg_problem *p;
+    const qg_packed_weight *w; /* host buffers */
+    float *deq;                /* [SLICE, K]: slice `slice` */
+    int64_t slice;             /* -1: none yet */
+    int failed;
+} model_weight;
+
+static const float *model_weight_row(model_weight *mw, int64_t j) {
+    const int64_t i = j / SLICE;
+    if (mw->failed) return NULL;
+    if (mw->slice != i) {
+        int64_t r0;
+        qg_problem q = slice_problem(mw->p, i, &r0);
+        q.m = 1;
+        const qg_packed_weight s = slice_weight(mw->p, mw->w, r0);
+        if (!mw->deq) mw->deq = malloc(sizeof(float) * (size_t)(SLICE * q.k));
+        mw->slice = -1;
+        if (!mw->deq || qg_dequantize_weight_host(&q, &s, mw->deq, q.k) != QG_SUCCESS) {
+            QT_CHECK(0, "model reference: host dequantization failed: %s", qg_last_error(NULL));
+            mw->failed = 1;
+            return NULL;
+        }
+        mw->slice = i;
+    }
+    return mw->deq + (j - i * SLICE) * mw->p->k;
+}
+
+/* Row x column j: *rounded = sum a[k] round_act(w[j,k]), *exact = sum a[k] w[j,k],
+ * *mag = sum |a[k] round_act(w[j,k])|, all in double. 0 if the weight is not available. */
+static int model_dot(model_weight *mw, const uint16_t *arow, int64_t j, double *rounded,
+                     double *exact, double *mag) {
+    const float *w = model_weight_row(mw, j);
+    if (!w) return 0;
+    const qg_dtype t = mw->p->act_dtype;
+    double sr = 0, se = 0, sm = 0;
+    for (int64_t k = 0; k < mw->p->k; k++) {
+        const double x = h2d(t, arow[k]), rw = h2d(t, d2h(t, w[k]));
+        sr += x * rw;
+        se += x * (double)w[k];
+        sm += fabs(x * rw);
+    }
+    *rounded = sr, *exact = se, *mag = sm;
+    return 1;
+}
+
+/* Every output finite, padding columns of C untouched, checked rows within the bounds. `a`
+ * (lda, act dtype bits) and the host weight `hw` feed the W4A16 model reference. */
 static int check_c(const char *what, const qg_problem *p, const uint16_t *c, int64_t ldc,
-                   const int64_t *rows, int nrows, const double *ref) {
+                   const int64_t *rows, int nrows, const double *ref, const uint16_t *a,
+                   int64_t lda, const qg_packed_weight *hw) {
     const int64_t m = p->m, n = p->n;
     int64_t nonfinite = 0, pad = 0, fi = -1;
     for (int64_t i = 0; i < m; i++)
@@ -224,8 +278,10 @@ static int check_c(const char *what, const qg_problem *p, const uint16_t *c, int
     ok &= QT_CHECK(pad == 0, "%s: %lld padding elements of C were written", what, (long long)pad);
     const double uo = unit(p->out_dtype), ua = unit(p->act_dtype);
     const double tol = (p->out_dtype == QG_DTYPE_F16 && p->act_dtype == QG_DTYPE_F16) ? 2e-3 : 1e-2;
-    double num = 0, den = 0, worst = 0, bad_got = 0, bad_want = 0;
-    int64_t bad = 0, bi = 0, bj = 0;
+    const int use_model = p->scheme == QG_SCHEME_W4A16;
+    model_weight mw = {.p = p, .w = hw, .slice = -1};
+    double num = 0, den = 0, worst = 0, worst_model = 0, bad_got = 0, bad_want = 0, bad_model = NAN;
+    int64_t bad = 0, explained = 0, bi = 0, bj = 0;
     for (int r = 0; r < nrows; r++) {
         double ss = 0;
         for (int64_t j = 0; j < n; j++) ss += ref[r * n + j] * ref[r * n + j];
@@ -236,13 +292,34 @@ static int check_c(const char *what, const qg_problem *p, const uint16_t *c, int
             num += d * d;
             den += want * want;
             if (d / lim > worst) worst = d / lim;
-            if (!(d <= lim) && bad++ == 0) bi = rows[r], bj = j, bad_got = got, bad_want = want;
+            if (d <= lim) continue;
+            /* Outside the exact bound: does the documented arithmetic explain it? model = ref
+             * with round_act(w) for w (keeps the bias); bound: output rounding + f32 sums. Past
+             * 64 failures the case has failed anyway: stop paying K per element. */
+            double model = NAN, rounded, exact, mag;
+            if (use_model && bad < 64 && model_dot(&mw, a + rows[r] * lda, j, &rounded, &exact, &mag)) {
+                model = want - exact + rounded;
+                const double mlim = 2 * uo * fabs(model) + ldexp(1, -18) * mag + 1e-30;
+                const double md = fabs(got - model);
+                if (md <= mlim) {
+                    explained++;
+                    if (md / mlim > worst_model) worst_model = md / mlim;
+                    continue;
+                }
+            }
+            if (bad++ == 0) bi = rows[r], bj = j, bad_got = got, bad_want = want, bad_model = model;
         }
     }
+    free(mw.deq);
     const double rel = sqrt(num / (den + 1e-300));
     ok &= QT_CHECK(bad == 0 && rel <= tol, "%s: rel L2 %.3g (bound %.0e), %lld elements outside the "
-                   "per-element bound (worst %.2fx), first (%lld,%lld) got %g want %g", what, rel,
-                   tol, (long long)bad, worst, (long long)bi, (long long)bj, bad_got, bad_want);
+                   "per-element bound%s (worst %.2fx), first (%lld,%lld) got %g want %g model %g",
+                   what, rel, tol, (long long)bad, use_model ? " and the model bound" : "", worst,
+                   (long long)bi, (long long)bj, bad_got, bad_want, bad_model);
+    if (explained > 0)
+        printf("  %s: %lld elements outside the exact bound (worst %.2fx) match the documented %s "
+               "rounding of dequantized weights (worst %.2fx of the model bound)\n", what,
+               (long long)explained, worst, qg_dtype_name(p->act_dtype), worst_model);
     return ok;
 }
 
@@ -325,7 +402,7 @@ static void run_m(qg_context *ctx, int cc, const weight_t *w, int64_t m, int edg
         if (!QT_CHECK(st == QG_SUCCESS, "%s: %s (%s)", what, qg_status_name(st), qg_last_error(ctx)))
             continue;
         gt_download(ctx, hc, dc, cbytes);
-        check_c(what, &p, hc, ldc, rows, nrows, ref);
+        check_c(what, &p, hc, ldc, rows, nrows, ref, a, lda, &w->host);
         ran += v != NULL;
         wgmma_runs += v && strncmp(v->id, "w4a16_wgmma", 11) == 0;
     }
