@@ -16,7 +16,7 @@
  * On sm_90 e4m3 mma.sync is not native: ptxas converts e4m3 to f16 (F2FP.UNPACK) and issues
  * HMMA.SP with many more registers: the larger fp8 tiles spill there and are refused on cc 90,
  * where the decode tile takes every M (without split-K above 64) while the e4m3 wgmma family
- * is experimental (not yet validated on hardware, family_sp24_wgmma.c).
+ * covers the larger tiles.
  */
 #include "jit.h"
 #include "schemes.h"

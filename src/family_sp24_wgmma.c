@@ -9,11 +9,8 @@
  * see the kernel's header; larger groups amortize the drain). e4m3 promotes each group's partial
  * sums into f32 registers, which only fits tn = 128.
  *
- * Hardware status (H100, tests/gpu/gpu_sp24_wg): the 16-bit variants (bf16 and f16, tn 128 and
- * 256, tm 128, sg 1 to 4) are checked against the reference, so sp24_bf16_wgmma is a regular
- * family. int8 / e4m3 run the same code but have not been on a GPU since the fix: those two
- * families stay `experimental` (never chosen by the heuristic; the tuner, which checks results,
- * and explicit kernel ids still run them) until gpu_sp24_wg / gpu_sp24 pass on hardware.
+ * Hardware status (H100, tests/gpu/gpu_sp24_wg and gpu_sp24, 2026-11-23): every variant of the
+ * three families (bf16/f16, int8, e4m3) is checked against the reference and passes.
  */
 #include "jit.h"
 #include "schemes.h"
@@ -113,7 +110,7 @@ static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, cons
                             stream, kargs);
 }
 
-#define SP24_WGMMA_FAMILY(var, nm, scheme, table, exp)                                        \
+#define SP24_WGMMA_FAMILY(var, nm, scheme, table)                                        \
     const qg_family var = {                                                                   \
         .name = nm,                                                                           \
         .source = "sp24_wgmma.cu",                                                            \
@@ -123,7 +120,6 @@ static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, cons
         .min_cc = 90,                                                                         \
         .needs_sm90a = 1,                                                                     \
         .hip = 0,                                                                             \
-        .experimental = exp,                                                                  \
         .num_params = 5,                                                                      \
         .param_names = {"dt", "tn", "tm", "st", "sg"},                                        \
         .num_variants = QG_ARRAY_SIZE(table),                                                 \
@@ -134,7 +130,6 @@ static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, cons
         .launch = launch,                                                                     \
     };
 
-/* experimental: 0 = validated on the H100 after the fix; 1 = not yet (see the header). */
-SP24_WGMMA_FAMILY(qg_family_sp24_bf16_wgmma, "sp24_bf16_wgmma", QG_SCHEME_SP24_BF16, bf16_variants, 0)
-SP24_WGMMA_FAMILY(qg_family_sp24_int8_wgmma, "sp24_int8_wgmma", QG_SCHEME_SP24_INT8, int8_variants, 1)
-SP24_WGMMA_FAMILY(qg_family_sp24_fp8_wgmma, "sp24_fp8_wgmma", QG_SCHEME_SP24_FP8, fp8_variants, 1)
+SP24_WGMMA_FAMILY(qg_family_sp24_bf16_wgmma, "sp24_bf16_wgmma", QG_SCHEME_SP24_BF16, bf16_variants)
+SP24_WGMMA_FAMILY(qg_family_sp24_int8_wgmma, "sp24_int8_wgmma", QG_SCHEME_SP24_INT8, int8_variants)
+SP24_WGMMA_FAMILY(qg_family_sp24_fp8_wgmma, "sp24_fp8_wgmma", QG_SCHEME_SP24_FP8, fp8_variants)

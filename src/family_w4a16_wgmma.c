@@ -6,8 +6,9 @@
  * workspace left zeroed) only when the tiles alone cannot fill the GPU.
  * Parameters: act (1 f16, 2 bf16 activations), bn (128 or 256 weight rows per CTA).
  *
- * Experimental: validated only on the CPU emulator (tests/emu) so far, never run on a GPU. The
- * heuristic never picks it; the tuner (which checks results first) and explicit ids do.
+ * Hardware status: correct on the H100 (tests/gpu/gpu_weight_only, every variant, 2026-11-23) and
+ * the tuner's pick for most Llama-3-8B shapes there, but far from the roofline (~290 TFLOP/s at
+ * large M: the producer's int4 dequantization bounds it).
  */
 #include "catalog.h"
 #include "family_w4a16_common.h"
@@ -147,11 +148,10 @@ static int supports(const qg_problem *p, const int *v, int cc, char *why, size_t
 }
 
 /*
- * Rough time model (seconds), for ranking against the other W4A16 families (never used by the
- * dispatcher while the family is experimental): one CTA per SM; a k tile of 128 x bn x 64 takes
- * the tensor-core time at an assumed 65% (bn 256) / 55% (bn 128) of the H100's dense peak, waves
- * of CTAs, floored by weight and activation streaming; split-K adds its partial traffic. Not
- * measured: calibrate on the H100.
+ * Rough time model (seconds), for ranking against the other W4A16 families: one CTA per SM; a
+ * k tile of 128 x bn x 64 takes the tensor-core time at 29% (bn 256) / 21% (bn 128) of the
+ * H100's dense peak (measured by the tuner, N=28672 K=4096 M=4096: 3335 / 4686 us), waves of
+ * CTAs, floored by weight and activation streaming; split-K adds its partial traffic.
  */
 static double heuristic(const qg_problem *p, const int *v, const qg_device_info *dev) {
     const int bn = v[P_BN];
@@ -160,7 +160,7 @@ static double heuristic(const qg_problem *p, const int *v, const qg_device_info 
     const w4wg_grid g = grid_of(p, bn);
     int per = 0;
     const int s = splits_on(p, bn, dev, &per);
-    const double t_tile = 2.0 * W4WG_BM * bn * W4WG_BK / (peak_sm * (bn == 256 ? 0.65 : 0.55));
+    const double t_tile = 2.0 * W4WG_BM * bn * W4WG_BK / (peak_sm * (bn == 256 ? 0.29 : 0.21));
     const double ctas = (double)(g.tiles_m * g.tiles_n * s);
     const double waves = (double)(int64_t)((ctas + sms - 1) / sms);
     const double t_math = waves * (per + 2) * t_tile; /* + pipeline fill and epilogue */
@@ -211,7 +211,6 @@ const qg_family qg_family_w4a16_wgmma = {
     .scheme_mask = 1u << QG_SCHEME_W4A16,
     .min_cc = 90,
     .needs_sm90a = 1,
-    .experimental = 1,
     .num_params = 2,
     .param_names = {"act", "bn"},
     .num_variants = QG_ARRAY_SIZE(variants),

@@ -626,7 +626,7 @@ static void test_fake_launch(void) {
         /* lda not a multiple of 16: refused before any map is built */
         g.lda = lda + 8;
         QT_STATUS(qg_gemm_with_kernel(ctx, &p, &g, id, NULL), QG_ERR_INVALID_ARGUMENT);
-        /* experimental: the heuristic does not choose it for a large prefill */
+        /* the heuristic picks some regular (hardware-validated) family for a large prefill */
         p.m = 4096;
         const qg_variant *v = NULL;
         qg_dispatch_level level;
