@@ -6,10 +6,14 @@ static KV cache, one decode step captured in a CUDA graph.
 For each model and each config (bf16, int4 weight-only, fp8 dynamic, int8 dynamic) it reports:
   tokens/s at batch 1 and 16 (decode steps only, CUDA-graph replays timed with CUDA events)
   peak memory while prefilling + decoding (the variant's weights, KV cache, activations, graph)
-  graph == eager: the first decode tokens from the captured graph equal eager decoding
-  logits error of the quantized model against
-    ref:  a model whose Linear weights are the host-dequantized quantized weights (C unpacker),
-          with the same dynamic activation quantization simulated in float32 (tight)
+  graph vs eager: the first decode step's logits from the captured graph against eager
+          (bounded); the share of the first tokens that agree (reported: random-weight logits
+          are nearly tied, so sequences part on one ulp even for bf16 torch)
+  per-linear error (bounded, tight): inside one forward pass, every quantized linear's output
+          against the same math in float32 torch on the same input: the host-dequantized
+          weight (C unpacker) and, for dynamic schemes, the activation quantization simulated
+  logits error of the quantized model (reported; must be below the bf16 error) against
+    ref:  a model whose Linear weights are the host-dequantized quantized weights
     bf16: the original bf16 model (the quantization error itself)
 and puts the Phi-4-mini fp8 numbers beside torchao's published ones.
 
@@ -152,6 +156,31 @@ def reference_model(qmodel):
     return ref
 
 
+def per_linear_check(model, ref, prompt):
+    """One forward pass of the quantized model; every QuantLinear's output is compared with its
+    RefLinear (host-dequantized weight, simulated activation quantization) on the same input.
+    Returns the logits and (worst rel L2, its layer name)."""
+    refs = {n: m for n, m in ref.named_modules() if isinstance(m, RefLinear)}
+    worst = [0.0, ""]
+    hooks = []
+
+    def hook(fqn):
+        def fn(mod, inputs, out):
+            e = compare(out, refs[fqn](inputs[0]))["rel_l2"]
+            if not e <= worst[0]:
+                worst[0], worst[1] = e, fqn
+        return fn
+
+    for fqn, q in quant_linears(model):
+        hooks.append(q.register_forward_hook(hook(fqn)))
+    try:
+        logits = model(input_ids=prompt).logits.float()
+    finally:
+        for h in hooks:
+            h.remove()
+    return logits, (worst[0], worst[1])
+
+
 def compare(a, b):
     a, b = a.float(), b.float()
     diff = (a - b)
@@ -186,14 +215,19 @@ def decode_bench(model, prompt, steps, device, use_graph, check_steps=8):
     first = out.logits[:, -1].argmax(-1)
     ids = first[:, None].clone()
 
+    last = torch.empty_like(out.logits[:, -1])  # the step's logits, a static buffer
+
     def step():
         o = model(input_ids=ids, past_key_values=cache, use_cache=True)
-        ids.copy_(o.logits[:, -1].argmax(-1)[:, None])
+        last.copy_(o.logits[:, -1])
+        ids.copy_(last.argmax(-1)[:, None])
 
-    # Eager reference tokens for the first check_steps.
+    # Eager reference: the first step's logits and the first check_steps tokens.
     eager = []
-    for _ in range(check_steps):
+    for i in range(check_steps):
         step()
+        if i == 0:
+            eager_logits = last.float().clone()
         eager.append(ids.clone())
     eager = torch.cat(eager, 1)
     res = {}
@@ -214,14 +248,19 @@ def decode_bench(model, prompt, steps, device, use_graph, check_steps=8):
         set_cache_length(cache, P)  # the capture ran nothing, but be explicit
         ids.copy_(first[:, None])
         got = []
-        for _ in range(check_steps):
+        for i in range(check_steps):
             g.replay()
+            if i == 0:
+                res["graph_vs_eager_rel_l2"] = compare(last, eager_logits)["rel_l2"]
             got.append(ids.clone())
         got = torch.cat(got, 1)
+        # Reported, not asserted: with random weights the logits are nearly tied, so one ulp
+        # flips an argmax and the sequences part (bf16 torch alone does it too).
         res["graph_eq_eager"] = float((got == eager).float().mean())
         run = g.replay
     else:
         res["graph_eq_eager"] = None
+        res["graph_vs_eager_rel_l2"] = None
         run = step
     set_cache_length(cache, P + check_steps)
     if cuda:
@@ -288,31 +327,41 @@ def run_model(name, args, device, results, failures):
                 row[f"tok_s_b{B}"] = round(r["tokens_per_s"], 1)
                 row[f"ms_step_b{B}"] = round(r["ms_per_step"], 3)
                 row[f"graph_eq_eager_b{B}"] = r["graph_eq_eager"]
+                row[f"graph_vs_eager_b{B}"] = r["graph_vs_eager_rel_l2"]
                 if device.type == "cuda":
                     row[f"peak_GiB_b{B}"] = round(
                         (torch.cuda.max_memory_allocated() - other) / 2**30, 2)
-                if r["graph_eq_eager"] is not None and r["graph_eq_eager"] < 1.0:
+                gv = r["graph_vs_eager_rel_l2"]
+                if gv is not None and not gv <= args.graph_tol:
                     row["graph_ok"] = False
-                    failures.append(f"{name}/{cname} B={B}: graph decode differs from eager "
-                                    f"({r['graph_eq_eager']:.2f} of tokens equal)")
+                    failures.append(f"{name}/{cname} B={B}: first decode step's logits from the "
+                                    f"CUDA graph differ from eager: rel L2 {gv:.3g} "
+                                    f"(bound {args.graph_tol})")
             if cname != "bf16":
                 with torch.no_grad():
-                    q_logits = model(input_ids=check_prompt).logits.float()
                     ref = reference_model(model)
+                    q_logits, worst = per_linear_check(model, ref, check_prompt)
                     ref_logits = ref(input_ids=check_prompt).logits.float()
                     del ref
                 vs_ref = compare(q_logits, ref_logits)
                 vs_bf16 = compare(q_logits, base_logits)
                 row.update({"vs_ref_rel_l2": vs_ref["rel_l2"], "vs_ref_top1": vs_ref["top1"],
-                            "vs_bf16_rel_l2": vs_bf16["rel_l2"], "vs_bf16_top1": vs_bf16["top1"]})
-                # Tight: the kernels vs the same math in float32 torch must be far closer than
-                # the quantization error itself.
-                tight = vs_ref["rel_l2"] <= max(args.ref_tol, 0.2 * vs_bf16["rel_l2"])
-                row["ref_ok"] = tight
+                            "vs_bf16_rel_l2": vs_bf16["rel_l2"], "vs_bf16_top1": vs_bf16["top1"],
+                            "linear_worst_rel_l2": worst[0], "linear_worst": worst[1]})
+                # Tight, where it is well conditioned: every quantized linear of the real forward
+                # pass against the same math in float32 torch on the same input. End to end,
+                # 32 random-weight layers amplify any rounding difference, so the logits only
+                # have to be closer to the dequantized-weight model than to the bf16 one.
+                tight = worst[0] <= args.ref_tol
+                row["ref_ok"] = tight and vs_ref["rel_l2"] < vs_bf16["rel_l2"]
                 if not tight:
-                    failures.append(f"{name}/{cname}: logits vs dequantized-weight reference "
-                                    f"rel L2 {vs_ref['rel_l2']:.3g} (quantization error "
-                                    f"{vs_bf16['rel_l2']:.3g})")
+                    failures.append(f"{name}/{cname}: linear {worst[1]} vs its float32 reference "
+                                    f"on the same input: rel L2 {worst[0]:.3g} (bound "
+                                    f"{args.ref_tol})")
+                if not vs_ref["rel_l2"] < vs_bf16["rel_l2"]:
+                    failures.append(f"{name}/{cname}: logits are further from the "
+                                    f"dequantized-weight model ({vs_ref['rel_l2']:.3g}) than from "
+                                    f"bf16 ({vs_bf16['rel_l2']:.3g})")
             row["status"] = "ok"
         except qgemm.UnsupportedError as e:  # no kernel (yet): skipped, and listed
             row["status"] = f"unsupported: {e}"
@@ -345,8 +394,12 @@ def print_row(r, batches):
                      f"{fmt(r.get(f'peak_GiB_b{B}'), '{:.2f}'):>6s} GiB")
     parts.append(f"weights {fmt(r.get('weights_GiB'), '{:.2f}')} GiB")
     if "vs_ref_rel_l2" in r:
-        parts.append(f"logits rel-L2 vs ref {r['vs_ref_rel_l2']:.2e} (top1 {r['vs_ref_top1']:.2f})"
-                     f", vs bf16 {r['vs_bf16_rel_l2']:.2e} (top1 {r['vs_bf16_top1']:.2f})")
+        parts.append(f"worst linear vs ref {r['linear_worst_rel_l2']:.2e}; logits rel-L2 vs ref "
+                     f"{r['vs_ref_rel_l2']:.2e} (top1 {r['vs_ref_top1']:.2f}), vs bf16 "
+                     f"{r['vs_bf16_rel_l2']:.2e} (top1 {r['vs_bf16_top1']:.2f})")
+    gv = [r.get(f"graph_vs_eager_b{B}") for B in batches]
+    if any(v is not None for v in gv):
+        parts.append("graph vs eager logits " + ",".join(fmt(v, "{:.1e}") for v in gv))
     parts.append(r.get("status", ""))
     print("  " + " | ".join(parts), flush=True)
 
@@ -355,7 +408,7 @@ def print_tables(results, batches):
     print("\n==== summary")
     hdr = f"{'model':10s} {'config':7s} " + " ".join(
         f"{'tok/s B=' + str(b):>11s} {'peak GiB':>8s} {'vs bf16':>7s}" for b in batches) + \
-        f" {'logit err vs ref':>16s} {'vs bf16':>8s} {'graph=eager':>11s}  status"
+        f" {'linear err':>10s} {'logit err vs ref':>16s} {'vs bf16':>8s} {'graph=eager':>11s}  status"
     print(hdr)
     for model in dict.fromkeys(r["model"] for r in results):
         rows = [r for r in results if r["model"] == model]
@@ -369,6 +422,7 @@ def print_tables(results, batches):
             ge = [r.get(f"graph_eq_eager_b{b}") for b in batches]
             ge = "-" if all(v is None for v in ge) else ",".join(fmt(v, "{:.2f}") for v in ge)
             print(f"{model:10s} {r['config']:7s} " + " ".join(cells) +
+                  f" {fmt(r.get('linear_worst_rel_l2'), '{:.2e}'):>10s}"
                   f" {fmt(r.get('vs_ref_rel_l2'), '{:.2e}'):>16s}"
                   f" {fmt(r.get('vs_bf16_rel_l2'), '{:.2e}'):>8s} {ge:>11s}  "
                   f"{r.get('status', '')[:80]}")
@@ -396,7 +450,10 @@ def main():
     ap.add_argument("--steps", type=int, default=128, help="decode steps timed")
     ap.add_argument("--check-len", type=int, default=32, help="prompt length of the logits check")
     ap.add_argument("--ref-tol", type=float, default=0.02,
-                    help="logits rel-L2 vs the dequantized reference always accepted below this")
+                    help="bound on each quantized linear's rel-L2 error against its float32 "
+                         "reference on the same input, inside the model's forward pass")
+    ap.add_argument("--graph-tol", type=float, default=0.02,
+                    help="bound on the first decode step's logits, CUDA graph vs eager (rel L2)")
     ap.add_argument("--no-graph", action="store_true", help="time eager decode steps")
     ap.add_argument("--tiny", action="store_true", help="small dims (tests the script)")
     ap.add_argument("--device", default="cuda")
