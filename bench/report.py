@@ -20,10 +20,11 @@ BASELINES = {
 
 def main():
     if len(sys.argv) < 2:
-        print("usage: report.py bench.json [plot_dir]", file=sys.stderr)
+        print("usage: report.py bench.json|gbench.json [plot_dir]", file=sys.stderr)
         sys.exit(2)
     data = json.load(open(sys.argv[1]))
-    if "benchmarks" in data:  # Google Benchmark JSON from bench/bench_gemm
+    gbench = "benchmarks" in data
+    if gbench:  # Google Benchmark JSON from bench/bench_gemm
         data = from_gbench(data)
     t = defaultdict(dict)  # (shape, M) -> method -> row
     for r in data["rows"]:
@@ -31,6 +32,7 @@ def main():
     print(f"# qgemm vs baselines on {data['device']} (torch {data['torch']})\n")
     print(data.get("method", "Times are medians per call (CUDA graph over weight copies rotated "
                                  "through > 4x L2).") + " ratio = baseline time / ours (> 1: ours faster).\n")
+    headline(t)
     for ours, bases in BASELINES.items():
         lines = []
         for (shape, m), row in sorted(t.items(), key=lambda kv: (kv[0][0], kv[0][1])):
@@ -60,8 +62,39 @@ def main():
         for r in aq:
             print(f"| {r['method']} | {r['us']:.2f} | {r['GBps']:.0f} |")
         print()
-    if len(sys.argv) > 2:
-        plot(t, sys.argv[2])
+    if len(sys.argv) > 2:  # speedup plots from torch_compare's JSON, the roofline from gbench's
+        if gbench:
+            roofline(data, sys.argv[2])
+        else:
+            plot(t, sys.argv[2])
+
+
+def headline(t):
+    """One decoder layer's linears: per scheme and M, the times summed over the shapes measured
+    (qkv + o + gate_up + down for a Llama model), ours against each baseline of the same run."""
+    ms = sorted({m for (_, m) in t})
+    print("## Headline: one decoder layer (all shapes summed)\n")
+    print("| scheme | M | ours us | same-precision baseline | its us | ratio | cuBLASLt bf16 us | ratio |")
+    print("|---|---|---|---|---|---|---|---|")
+    for ours, bases in BASELINES.items():
+        for m in ms:
+            rows = [row for (s, mm), row in t.items() if mm == m and ours in row]
+            if not rows:
+                continue
+            mine = sum(r[ours]["us"] for r in rows)
+            cells = [ours[6:], str(m), f"{mine:.1f}"]
+            same = bases[0] if len(bases) > 1 else None
+            for b in ([same] if same else ["-"]) + ["bf16_cublas"]:
+                if b == "-":
+                    cells += ["-", "-", "-"] if len(cells) == 3 else ["-", "-"]
+                    continue
+                if not all(b in r for r in rows):
+                    cells += ([b] if b == same else []) + ["-", "-"]
+                    continue
+                theirs = sum(r[b]["us"] for r in rows)
+                cells += ([b] if b == same else []) + [f"{theirs:.1f}", f"{theirs / mine:.2f}x"]
+            print("| " + " | ".join(cells) + " |")
+    print()
 
 
 SHAPE_NK = {"qkv": (6144, 4096), "o": (4096, 4096), "gate_up": (28672, 4096), "down": (4096, 14336)}
@@ -85,8 +118,9 @@ def from_gbench(g):
             rows.append(dict(shape=shape, M=m, N=n, K=k, method="bf16_cublas", us=b["bf16_us"],
                              TFLOPs=flop / b["bf16_us"] / 1e6, weight_GBps=2.0 * n * k / b["bf16_us"] / 1e3))
     ctx = g.get("context", {})
-    return dict(device=ctx.get("gpu", ctx.get("host_name", "?")), torch="n/a (Google Benchmark)",
-                rows=rows, method="Times are medians per call (CUDA events around batches cycling "
+    return dict(device=ctx.get("device", ctx.get("host_name", "?")), torch="n/a (Google Benchmark)",
+                hbm_GBps=float(ctx.get("hbm_copy_GBps", 0) or 0),
+                peak_TFLOPs=float(ctx.get("cublaslt_bf16_peak_TFLOPs", 0) or 0), rows=rows, method="Times are medians per call (CUDA events around batches cycling "
                 "weight copies through > 4x L2), cuBLASLt bf16 in the same process.")
 
 
@@ -99,22 +133,85 @@ def plot(t, out_dir):
         print("(matplotlib not available: no plots)", file=sys.stderr)
         return
     os.makedirs(out_dir, exist_ok=True)
-    shapes = sorted({s for s, _ in t})
+    shapes = sorted({s for (s, _), row in t.items() if any(k in row for k in BASELINES)})
+    # Against cuBLASLt bf16 (every scheme's last baseline), then against each scheme's
+    # same-precision baseline (tinygemm, _scaled_mm, _int_mm, cuSPARSELt, our dense kernels).
+    speedup_plot(plt, t, shapes, -1, "speedup vs cuBLASLt bf16",
+                 os.path.join(out_dir, "speedup_vs_bf16.png"))
+    speedup_plot(plt, t, shapes, 0, "speedup vs same-precision baseline",
+                 os.path.join(out_dir, "speedup_vs_same_precision.png"))
+
+
+def speedup_plot(plt, t, shapes, which, ylabel, path):
+    """One panel per shape: baseline time / ours against M, one line per scheme, the baseline
+    being BASELINES[scheme][which] (schemes whose only baseline is bf16 are left out for 0)."""
     fig, axes = plt.subplots(1, len(shapes), figsize=(4.5 * len(shapes), 4), squeeze=False)
     for ax, shape in zip(axes[0], shapes):
         for ours, bases in BASELINES.items():
-            pts = [(m, row[bases[-1]]["us"] / row[ours]["us"]) for (s, m), row in sorted(t.items())
-                   if s == shape and ours in row and bases[-1] in row]
+            if which == 0 and len(bases) < 2:
+                continue
+            base = bases[which]
+            pts = [(m, row[base]["us"] / row[ours]["us"]) for (s, m), row in sorted(t.items())
+                   if s == shape and ours in row and base in row]
             if pts:
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=ours[6:])
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o",
+                        label=ours[6:] if which else f"{ours[6:]} vs {base}")
         ax.axhline(1.0, color="gray", lw=0.8)
         ax.set_xscale("log", base=2)
+        ax.set_yscale("log", base=2)
         ax.set_title(shape)
         ax.set_xlabel("M")
-        ax.set_ylabel("speedup vs cuBLASLt bf16")
-    axes[0][0].legend(fontsize=7)
+        ax.set_ylabel(ylabel)
+    axes[0][0].legend(fontsize=6)
     fig.tight_layout()
-    fig.savefig(os.path.join(out_dir, "speedup_vs_bf16.png"), dpi=110)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# Bytes of one weight element as packed (2:4 keeps half the values plus 2-bit metadata per kept
+# value; int4 adds a bf16 scale and zero point per group of 128) and of one activation element.
+WEIGHT_BYTES = {"w4a16": 0.5 + 4 / 128, "w8a16": 1.0, "w8a8-fp8": 1.0, "w8a8-int8": 1.0,
+                "w4a8-fp8": 0.5 + 2 / 128, "w4a8-int8": 0.5 + 2 / 128, "sp24-bf16": 1.0 + 1 / 16,
+                "sp24-fp8": 0.5 + 1 / 16, "sp24-int8": 0.5 + 1 / 16}
+ACT_BYTES = {"w4a16": 2, "w8a16": 2, "sp24-bf16": 2}
+
+
+def roofline(data, out_dir):
+    """Achieved TFLOP/s against arithmetic intensity (FLOP per byte of weights, activations and
+    output moved once), under the roofs measured in the same run (Google Benchmark JSON only:
+    a large device copy and a large cuBLASLt bf16 GEMM)."""
+    bw, peak = data.get("hbm_GBps", 0), data.get("peak_TFLOPs", 0)
+    if not bw or not peak:
+        return
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    fig, ax = plt.subplots(figsize=(7, 5))
+    by_scheme = defaultdict(list)
+    for r in data["rows"]:
+        scheme = r["method"][6:] if r["method"].startswith("qgemm_") else None
+        if scheme not in WEIGHT_BYTES:
+            continue
+        m, n, k = r["M"], r["N"], r["K"]
+        nbytes = n * k * WEIGHT_BYTES[scheme] + m * k * ACT_BYTES.get(scheme, 1) + 2 * m * n
+        by_scheme[scheme].append((2.0 * m * n * k / nbytes, r["TFLOPs"]))
+    for scheme, pts in sorted(by_scheme.items()):
+        ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=14, label=scheme)
+    xs = [2 ** (i / 4) for i in range(-4, 60)]
+    ax.plot(xs, [min(peak, bw * x / 1e3) for x in xs], color="black", lw=1,
+            label=f"measured roofs: {bw:.0f} GB/s copy, {peak:.0f} TFLOP/s cuBLASLt bf16")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log", base=2)
+    ax.set_xlabel("FLOP per byte moved (weights + activations + output, once)")
+    ax.set_ylabel("TFLOP/s")
+    ax.set_title(f"qgemm on {data['device']}")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out_dir, "roofline.png"), dpi=110)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

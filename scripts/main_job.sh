@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model_args=()
-schemes="w4a16,w8a16,w8a8-fp8,w8a8-int8"
+schemes="w4a16,w8a16,w8a8-fp8,w8a8-int8,sp24-bf16,sp24-fp8,sp24-int8"
 ms="1,16,128,1024,4096"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -19,7 +19,16 @@ while [ $# -gt 0 ]; do
 done
 [ ${#model_args[@]} -eq 2 ] || model_args=(--model llama-3-8b)
 
-cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
+# A machine without a package registry carries Debian's cJSON/xxhash/benchmark unpacked in
+# .deps/root (scripts/fetch_device_deps.sh); elsewhere the system packages are found.
+prefix=()
+if [ -d .deps/root/usr ]; then
+  prefix=(-DCMAKE_PREFIX_PATH="$PWD/.deps/root/usr")
+  export LD_LIBRARY_PATH=$PWD/.deps/root/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
+fi
+export PATH=$PATH:/usr/local/cuda/bin
+echo "[main_job] building (build-release)"
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release "${prefix[@]}" >/dev/null
 cmake --build build-release -j "$(nproc)" >/dev/null
 if ! build-release/qgemm info | grep -q '^device: [^n]'; then
   build-release/qgemm info
@@ -30,13 +39,19 @@ gpu=$(build-release/qgemm info | sed -n 's/^device: \([^,]*\),.*/\1/p' | tr 'A-Z
 out=bench/results/$gpu
 mkdir -p "$out"
 db=$out/tuning.json
-build-release/qgemm tune "${model_args[@]}" --schemes "$schemes" --m "$ms" -o "$db"
-QGEMM_LIBRARY=$PWD/build-release/libqgemm.so python3 bench/torch_compare.py --m "$ms" \
+echo "[main_job] tuning ${model_args[*]} for $schemes, M $ms into $db"
+# Exit 3 means some candidates were wrong: reported above and never stored; the sweep goes on.
+rc=0
+build-release/qgemm tune "${model_args[@]}" --schemes "$schemes" --m "$ms" -o "$db" || rc=$?
+[ $rc -eq 0 ] || [ $rc -eq 3 ] || exit $rc
+echo "[main_job] torch comparison -> $out/bench.json"
+QGEMM_LIBRARY=$PWD/build-release/libqgemm.so python3 bench/torch_compare.py --m "$ms" --schemes "$schemes" \
   --tuning-db "$db" --out "$out/bench.json" | tee "$out/bench.txt"
 python3 bench/report.py "$out/bench.json" "$out" > "$out/report.md"
 if [ -x build-release/bench/bench_gemm ]; then
+  echo "[main_job] Google Benchmark sweep beside cuBLASLt -> $out/gbench.json"
   QGEMM_TUNING_DB=$db build-release/bench/bench_gemm --benchmark_out="$out/gbench.json" \
     --benchmark_out_format=json | tee "$out/gbench.txt"
-  python3 bench/report.py "$out/gbench.json" > "$out/report_gbench.md"
+  python3 bench/report.py "$out/gbench.json" "$out" > "$out/report_gbench.md"
 fi
 echo "report: $out/report.md"
