@@ -51,5 +51,9 @@ echo '{"schema_version": 1, "metadata": {' > "$tmp/bad.json"
 ok rc_is 1 "$q" db show "$tmp/bad.json"
 ok out_has "QG_ERR_CORRUPT" "$q" db show "$tmp/bad.json"
 ok rc_is 2 "$q" db
+# The databases we ship parse, and every kernel they name is in this catalog.
+for f in "$(dirname "$0")"/../tuning_db/*.json; do
+  [ -e "$f" ] && ok rc_is 0 "$q" db validate "$f"
+done
 echo "test_cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]
