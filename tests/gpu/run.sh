@@ -6,6 +6,8 @@
 #   --tune: qgemm tune --model llama-3-8b for SCHEMES (cold JIT cache, then a rerun that must
 #   find everything tuned), database to $OUT/tuning.json; --bench then dispatches with it.
 #   --python: torch op tests (tests/gpu/python_gpu_test.py); --e2e MODELS: e2e_llama.py
+#   --ncu BENCH_FILTER: Nsight Compute on the first qgemm kernel launched by bench_gemm for
+#   the benchmarks matching BENCH_FILTER (e.g. 'gemm/w4a16/down/M:1/'), to $OUT/ncu.txt
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -18,6 +20,7 @@ tune_m=""
 notests=0
 python_tests=0
 e2e=""
+ncu_filter=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --bench) bench=1 ;;
@@ -27,7 +30,8 @@ while [ $# -gt 0 ]; do
     --no-tests) notests=1 ;;
     --python) python_tests=1 ;;
     --e2e) e2e=$2; shift ;;
-    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    --ncu) ncu_filter=$2; shift ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -136,6 +140,17 @@ if [ -n "$e2e" ]; then
   summary+=("e2e $e2e: rc=$rc ($(( $(date +%s) - s )) s)")
   [ $rc -eq 0 ] || fail=1
   tail -30 "$OUT/e2e.log"
+fi
+
+if [ -n "$ncu_filter" ]; then
+  # Kernels are named qg_*; cuBLASLt's (nvjet_*) and the bench's own probes are skipped.
+  timeout 300 ncu -k regex:'^qg_' -c 1 --section SpeedOfLight --section Occupancy \
+    --section LaunchStats --section WarpStateStats --section MemoryWorkloadAnalysis \
+    --section SchedulerStats --section ComputeWorkloadAnalysis build-gpu/bench/bench_gemm \
+    --benchmark_filter="$ncu_filter" --benchmark_min_time=0.01 > "$OUT/ncu.txt" 2>&1
+  rc=$?
+  summary+=("ncu $ncu_filter: rc=$rc ($(grep -c 'Section:' "$OUT/ncu.txt") sections)")
+  [ $rc -eq 0 ] || fail=1
 fi
 
 echo "---- summary"
