@@ -8,7 +8,7 @@
  *
  * Hardware status: correct on the H100 (tests/gpu/gpu_weight_only, every variant, 2026-11-23) and
  * the tuner's pick for most Llama-3-8B shapes there, but far from the roofline (~290 TFLOP/s at
- * large M: the producer's int4 dequantization bounds it).
+ * large M: probably bounded by the producer's int4 dequantization; not profiled).
  */
 #include "catalog.h"
 #include "family_w4a16_common.h"
