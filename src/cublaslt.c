@@ -247,11 +247,13 @@ static cudaDataType_t cuda_type(qg_dtype t) {
 }
 
 static qg_dtype input_dtype(qg_lt_kind k) {
-    return k == QG_LT_FP8 ? QG_DTYPE_FP8_E4M3 : k == QG_LT_INT8 ? QG_DTYPE_INT8 : QG_DTYPE_BF16;
+    return k == QG_LT_FP8 ? QG_DTYPE_FP8_E4M3 : k == QG_LT_INT8 ? QG_DTYPE_INT8
+         : k == QG_LT_F16 ? QG_DTYPE_F16 : QG_DTYPE_BF16;
 }
 
 static qg_dtype output_dtype(const qg_lt_shape *s) {
-    return s->kind == QG_LT_INT8 ? QG_DTYPE_INT32 : s->kind == QG_LT_BF16 ? QG_DTYPE_BF16 : s->out_dtype;
+    return s->kind == QG_LT_INT8 ? QG_DTYPE_INT32 : s->kind == QG_LT_BF16 ? QG_DTYPE_BF16
+         : s->kind == QG_LT_F16 ? QG_DTYPE_F16 : s->out_dtype;
 }
 
 #define DESC_SET(ctx, d, attr, value)                                                         \
@@ -290,7 +292,7 @@ static qg_status make_desc(qg_context *ctx, const qg_lt_shape *s, const void *w_
 }
 
 static const char *kind_name(qg_lt_kind k) {
-    return k == QG_LT_FP8 ? "fp8" : k == QG_LT_INT8 ? "int8" : "bf16";
+    return k == QG_LT_FP8 ? "fp8" : k == QG_LT_INT8 ? "int8" : k == QG_LT_F16 ? "f16" : "bf16";
 }
 
 static qg_status check_shape(qg_context *ctx, const qg_lt_shape *s) {

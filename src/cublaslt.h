@@ -19,6 +19,7 @@ typedef enum {
     QG_LT_BF16 = 0, /* bf16 x bf16 -> bf16, f32 accumulation */
     QG_LT_FP8 = 1,  /* e4m3 x e4m3 -> bf16/f16 with scale pointers (scalar or outer vector) */
     QG_LT_INT8 = 2, /* int8 x int8 -> int32, exact */
+    QG_LT_F16 = 3,  /* f16 x f16 -> f16, f32 accumulation */
 } qg_lt_kind;
 
 /*
@@ -30,7 +31,7 @@ typedef struct {
     qg_lt_kind kind;
     int64_t m, n, k;
     int64_t lda, ldc;   /* row strides in elements (int8: ldc of the int32 output) */
-    qg_dtype out_dtype; /* bf16 or f16 (fp8); bf16 (bf16 kind); int32 (int8 kind) */
+    qg_dtype out_dtype; /* bf16 or f16 (fp8); bf16 (bf16 kind); f16 (f16 kind); int32 (int8) */
     int w_vec, a_vec;   /* fp8: per-row weight / per-token activation scales (else per tensor) */
     int has_bias;       /* bias[N] of out_dtype added by cuBLASLt's epilogue */
     int align;          /* 256 if every pointer is 256-byte aligned, else 16 */

@@ -24,6 +24,11 @@ _Static_assert(sizeof(wo_params) == 112, "wo_params must match qg_wo_params of w
 #define WO_MAX_SMS 160
 #define WO_PARTIAL_LIMIT (64u << 20)
 
+int qg_wo_gs_log2(const qg_problem *p) {
+    if (p->scheme != QG_SCHEME_W4A16) return 30;
+    return p->group_size == 32 ? 5 : p->group_size == 64 ? 6 : p->group_size == 128 ? 7 : 30;
+}
+
 int qg_wo_threads(const qg_wo_tile *t) { return 32 * (t->bm / t->wm) * (t->bn / 64); }
 
 int qg_wo_smem_bytes(const qg_wo_tile *t) {
@@ -203,18 +208,8 @@ qg_status qg_wo_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, const
     int per = 0;
     const int s = even_splits(g.kt_total, qg_wo_splits(p, t, &ctx->info), &per);
     wo_params kp = {
-        .a = a->a, .w = a->w.weight, .scale = a->w.scale,
-        .zero = p->has_zero_point ? a->w.zero : NULL,
-        .bias = p->has_bias ? a->bias : NULL, .c = a->c,
-        .m = (int32_t)p->m, .n = (int32_t)p->n, .k = (int32_t)p->k,
-        .lda = (int32_t)a->lda, .ldc = (int32_t)a->ldc,
+        QG_WO_COMMON_PARAMS(p, a),
         .kp = (int32_t)(QG_CDIV(p->k, QG_WO_CHUNK) * QG_WO_CHUNK),
-        .groups = (p->scheme == QG_SCHEME_W4A16 && p->group_size) ? (int32_t)(p->k / p->group_size) : 1,
-        .gs_log2 = p->scheme == QG_SCHEME_W4A16 && p->group_size == 32 ? 5
-                 : p->scheme == QG_SCHEME_W4A16 && p->group_size == 64 ? 6
-                 : p->scheme == QG_SCHEME_W4A16 && p->group_size == 128 ? 7 : 30,
-        .out_bf16 = p->out_dtype == QG_DTYPE_BF16,
-        .c_pairs = a->ldc % 2 == 0 && (uintptr_t)a->c % 4 == 0,
         .kt_per_split = per,
         .splits = s,
     };

@@ -40,6 +40,21 @@ qg_status qg_wo_bind_splitk(qg_context *ctx, const qg_problem *p, const qg_gemm_
 qg_status qg_wo_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, const qg_gemm_args *a,
                        const qg_wo_tile *t, void *stream);
 
+/* log2 of the W4A16 group size as the kernels take it (30: one group per channel, and W8A16). */
+int qg_wo_gs_log2(const qg_problem *p);
+
+/* Designated initializers of the fields every weight-only kernel's parameter struct shares
+ * (w4a16_gemm.cuh, w4a16_wgmma.cu, w4a16_gemv.cu): problem, pointers, strides, groups. */
+#define QG_WO_COMMON_PARAMS(p, a)                                                               \
+    .a = (a)->a, .w = (a)->w.weight, .scale = (a)->w.scale,                                     \
+    .zero = (p)->has_zero_point ? (a)->w.zero : NULL, .bias = (p)->has_bias ? (a)->bias : NULL, \
+    .c = (a)->c, .m = (int32_t)(p)->m, .n = (int32_t)(p)->n, .k = (int32_t)(p)->k,              \
+    .lda = (int32_t)(a)->lda, .ldc = (int32_t)(a)->ldc,                                         \
+    .groups = ((p)->scheme == QG_SCHEME_W4A16 && (p)->group_size)                               \
+                  ? (int32_t)((p)->k / (p)->group_size) : 1,                                    \
+    .gs_log2 = qg_wo_gs_log2(p), .out_bf16 = (p)->out_dtype == QG_DTYPE_BF16,                   \
+    .c_pairs = (a)->ldc % 2 == 0 && (uintptr_t)(a)->c % 4 == 0
+
 /* The four qg_family callbacks of a weight-only family whose variant params map to a tile
  * through `tile_fn(const int *params)`: defines static supports/heuristic/workspace/launch. */
 #define QG_WO_FAMILY_CALLBACKS(tile_fn)                                                         \

@@ -182,16 +182,8 @@ static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, cons
     int per = 0;
     const int s = splits_on(p, bn, &ctx->info, &per);
     w4wg_params kp = {
-        .a = a->a, .w = a->w.weight, .scale = a->w.scale,
-        .zero = p->has_zero_point ? a->w.zero : NULL,
-        .bias = p->has_bias ? a->bias : NULL, .c = a->c,
-        .m = (int32_t)p->m, .n = (int32_t)p->n, .k = (int32_t)p->k,
-        .lda = (int32_t)a->lda, .ldc = (int32_t)a->ldc,
+        QG_WO_COMMON_PARAMS(p, a),
         .kp = (int32_t)(QG_CDIV(p->k, QG_WO_CHUNK) * QG_WO_CHUNK),
-        .groups = p->group_size ? (int32_t)(p->k / p->group_size) : 1,
-        .gs_log2 = p->group_size == 32 ? 5 : p->group_size == 64 ? 6 : p->group_size == 128 ? 7 : 30,
-        .out_bf16 = p->out_dtype == QG_DTYPE_BF16,
-        .c_pairs = a->ldc % 2 == 0 && (uintptr_t)a->c % 4 == 0,
         .kt_per_split = per,
         .splits = s,
         .tiles_m = (int32_t)g.tiles_m,

@@ -8,8 +8,13 @@
  *    the non-zero bytes of the workspace it was given (the shared workspace must arrive zero),
  *    then scribbles 0xa5 over the bytes its algorithm needs (as real scratch use would);
  *  - fake_cublaslt_stats() reports calls, the last workspace size passed, and the dirty bytes
- *    found on entry.
+ *    found on entry;
+ *  - with fake_cublaslt_set_trace(fn), each matmul is also handed to fn as a fake_event
+ *    (tests/fake_trace.h: pointers, the layouts' type/rows/cols/ld, transposes, epilogue, bias),
+ *    which layouts and descriptors keep in their opaque storage for it.
  */
+#include "fake_trace.h"
+
 #include <cublasLt.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -18,6 +23,12 @@
 #define EXPORT __attribute__((visibility("default")))
 
 static size_t matmuls, last_ws_bytes, dirty_on_entry;
+static void (*trace_fn)(const fake_event *);
+
+EXPORT void fake_cublaslt_set_trace(void (*fn)(const fake_event *)) { trace_fn = fn; }
+
+/* Where a descriptor keeps what the trace reports (attribute values below 30 at data[attr]). */
+enum { DESC_COMPUTE = 30 };
 
 /* out: matmul calls, workspace bytes of the last call, non-zero workspace bytes seen on entry. */
 EXPORT void fake_cublaslt_stats(size_t out[3]) {
@@ -45,23 +56,29 @@ EXPORT const char *cublasLtGetStatusString(cublasStatus_t s) {
 
 EXPORT cublasStatus_t cublasLtMatmulDescInit_internal(cublasLtMatmulDesc_t d, size_t size,
                                                       cublasComputeType_t ct, cudaDataType_t st) {
-    (void)ct, (void)st;
+    (void)st;
     memset(d, 0, size);
+    d->data[DESC_COMPUTE] = (uint64_t)ct;
     return CUBLAS_STATUS_SUCCESS;
 }
 
 EXPORT cublasStatus_t cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t d,
                                                      cublasLtMatmulDescAttributes_t a,
                                                      const void *buf, size_t bytes) {
-    (void)d, (void)a;
-    return buf && bytes ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_INVALID_VALUE;
+    if (!buf || !bytes) return CUBLAS_STATUS_INVALID_VALUE;
+    if ((int)a >= 0 && (int)a < DESC_COMPUTE) {
+        uint64_t v = 0;
+        memcpy(&v, buf, bytes < sizeof v ? bytes : sizeof v);
+        d->data[a] = v;
+    }
+    return CUBLAS_STATUS_SUCCESS;
 }
 
 EXPORT cublasStatus_t cublasLtMatrixLayoutInit_internal(cublasLtMatrixLayout_t l, size_t size,
                                                         cudaDataType t, uint64_t rows,
                                                         uint64_t cols, int64_t ld) {
-    (void)t, (void)cols;
     memset(l, 0, size);
+    l->data[0] = (uint64_t)t, l->data[1] = rows, l->data[2] = cols, l->data[3] = (uint64_t)ld;
     return ld >= (int64_t)rows ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_INVALID_VALUE;
 }
 
@@ -111,10 +128,26 @@ EXPORT cublasStatus_t cublasLtMatmul(cublasLtHandle_t h, cublasLtMatmulDesc_t d,
                                      cublasLtMatrixLayout_t lc, void *out, cublasLtMatrixLayout_t lo,
                                      const cublasLtMatmulAlgo_t *algo, void *workspace,
                                      size_t ws_bytes, cudaStream_t stream) {
-    (void)h, (void)d, (void)alpha, (void)a, (void)la, (void)b, (void)lb, (void)beta, (void)c;
-    (void)lc, (void)out, (void)lo, (void)stream;
+    (void)h, (void)alpha, (void)beta;
     const size_t need = (size_t)algo->data[0];
     if (need && (!workspace || ws_bytes < need)) return CUBLAS_STATUS_INVALID_VALUE;
+    if (trace_fn) {
+        const cublasLtMatrixLayout_t ls[4] = {la, lb, lc, lo};
+        fake_layout fl[4];
+        for (int i = 0; i < 4; i++)
+            fl[i] = (fake_layout){ls[i]->data[0], ls[i]->data[1], ls[i]->data[2],
+                                  (int64_t)ls[i]->data[3]};
+        const fake_event e = {
+            .kind = FAKE_EV_MATMUL, .stream = stream, .a = a, .b = b, .c = c, .d = out,
+            .bias = (const void *)(uintptr_t)d->data[CUBLASLT_MATMUL_DESC_BIAS_POINTER],
+            .workspace = workspace, .ws_bytes = ws_bytes,
+            .la = fl[0], .lb = fl[1], .lc = fl[2], .ld = fl[3],
+            .transa = (int64_t)d->data[CUBLASLT_MATMUL_DESC_TRANSA],
+            .transb = (int64_t)d->data[CUBLASLT_MATMUL_DESC_TRANSB],
+            .epilogue = (int64_t)d->data[CUBLASLT_MATMUL_DESC_EPILOGUE],
+            .compute_type = (int64_t)d->data[DESC_COMPUTE]};
+        trace_fn(&e);
+    }
     matmuls++;
     last_ws_bytes = ws_bytes;
     const unsigned char *w = workspace;

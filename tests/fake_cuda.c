@@ -10,6 +10,8 @@
  * primary context is current on the calling thread, so the backend's context handling is tested;
  * fake_cuda_use_other_context() makes a foreign context current, as torch on another GPU would.
  */
+#include "fake_trace.h"
+
 #include <cuda.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -239,10 +241,28 @@ EXPORT const unsigned char *fake_cuda_captured(unsigned geometry[7]) {
     return captured;
 }
 
+/* The launch trace of tests/fake_trace.h (single-threaded tests only). */
+static fake_event trace[FAKE_TRACE_MAX];
+static int trace_on, trace_count;
+
+EXPORT void fake_cuda_trace_start(int on) {
+    trace_on = on;
+    trace_count = 0;
+}
+
+EXPORT void fake_cuda_trace_add(const fake_event *e) {
+    if (trace_on && trace_count < FAKE_TRACE_MAX) trace[trace_count++] = *e;
+}
+
+EXPORT int fake_cuda_trace_get(const fake_event **events) {
+    *events = trace;
+    return trace_count;
+}
+
 EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
                                unsigned by, unsigned bz, unsigned smem, CUstream s, void **params,
                                void **extra) {
-    (void)s; (void)extra;
+    (void)extra;
     CUresult r = need_ctx();
     if (r) return r;
     if (gx == 0 || bx == 0 || bx > 1024 || (int)smem > f->max_dyn_smem + 48 * 1024)
@@ -253,6 +273,11 @@ EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned 
     for (int i = 0; i < capture_count && at + (size_t)capture_sizes[i] <= sizeof captured; i++) {
         memcpy(captured + at, params[i], (size_t)capture_sizes[i]);
         at += (size_t)capture_sizes[i];
+    }
+    if (trace_on) {
+        fake_event e = {.kind = FAKE_EV_LAUNCH, .stream = s, .grid = {gx, gy, gz}, .block = bx};
+        memcpy(e.params, captured, sizeof e.params < at ? sizeof e.params : at);
+        fake_cuda_trace_add(&e);
     }
     launches++;
     return CUDA_SUCCESS;
@@ -338,8 +363,13 @@ EXPORT CUresult cuMemsetD8(CUdeviceptr d, unsigned char v, size_t n) {
 }
 
 EXPORT CUresult cuMemsetD8Async(CUdeviceptr d, unsigned char v, size_t n, CUstream s) {
-    (void)s;
-    return cuMemsetD8(d, v, n);
+    const CUresult r = cuMemsetD8(d, v, n);
+    if (!r && trace_on) {
+        const fake_event e = {.kind = FAKE_EV_MEMSET, .stream = s,
+                              .ptr = (const void *)(uintptr_t)d, .bytes = n, .value = v};
+        fake_cuda_trace_add(&e);
+    }
+    return r;
 }
 
 EXPORT CUresult cuEventCreate(CUevent *e, unsigned flags) {

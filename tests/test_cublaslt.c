@@ -11,6 +11,7 @@
 #include "catalog.h"
 #include "cublaslt.h"
 #include "dispatch.h"
+#include "fake_trace.h"
 #include "jit.h"
 #include "testutil.h"
 #include "tune.h"
@@ -237,6 +238,14 @@ static void real_library(void) {
     const qg_lt_shape bf16 = {.kind = QG_LT_BF16, .m = 7, .n = 64, .k = 32, .lda = 32, .ldc = 64,
                               .out_dtype = QG_DTYPE_BF16, .align = 256};
     QT_OK(qg_cublaslt_describe(&bf16));
+    /* w4a16_dequant_lt's chunks: bf16 and f16 with the bias epilogue, padded lda, odd ldc */
+    for (int f16 = 0; f16 < 2; f16++) {
+        const qg_lt_shape h = {.kind = f16 ? QG_LT_F16 : QG_LT_BF16, .m = 7, .n = 64, .k = 32,
+                               .lda = 40, .ldc = 67, .has_bias = 1, .align = 16,
+                               .out_dtype = f16 ? QG_DTYPE_F16 : QG_DTYPE_BF16};
+        QT_CHECK(qg_cublaslt_describe(&h) == QG_SUCCESS, "%s chunk descriptor: %s",
+                 f16 ? "f16" : "bf16", qg_last_error(NULL));
+    }
     const qg_lt_shape i8 = {.kind = QG_LT_INT8, .m = 7, .n = 64, .k = 48, .lda = 64, .ldc = 64,
                             .out_dtype = QG_DTYPE_INT32, .align = 16};
     QT_OK(qg_cublaslt_describe(&i8));
@@ -355,6 +364,338 @@ static void workspace_left_zero(void) {
     dlclose(h);
 }
 
+/* ---------------------------------------------------------------- w4a16_dequant_lt */
+
+static qg_problem w4_problem(int64_t m, int64_t n, int64_t k, int gs, int zp, qg_dtype dt, int bias) {
+    qg_problem p;
+    qg_problem_init(&p);
+    p.scheme = QG_SCHEME_W4A16;
+    p.m = m, p.n = n, p.k = k, p.group_size = gs, p.has_zero_point = zp;
+    p.act_dtype = p.out_dtype = dt;
+    p.has_bias = bias;
+    return p;
+}
+
+/* Catalog entry, refusals, workspace size and cost model (no device). */
+static void test_dequant_lt_family(void) {
+    const qg_variant *v16 = qg_catalog_find("w4a16_dequant_lt.mb16.algo0");
+    const qg_variant *v32 = qg_catalog_find("w4a16_dequant_lt.mb32.algo3");
+    if (!QT_CHECK(v16 && v32, "w4a16_dequant_lt variants in the catalog")) return;
+    const qg_family *f = v16->family;
+    QT_CHECK(f->experimental && f->num_variants <= 8 && f->prepare && f->workspace,
+             "experimental, <= 8 variants (%d), prepare and workspace", f->num_variants);
+    QT_CHECK(!qg_family_targets_arch(f, "sm_90a") && !qg_family_targets_arch(f, "sm_80"),
+             "source-less: nothing to compile");
+    char why[256];
+    qg_problem p = w4_problem(1024, 28672, 4096, 128, 1, QG_DTYPE_BF16, 1);
+    QT_CHECK(f->supports(&p, v16->params, 80, why, sizeof why), "M=1024 sm_80: %s", why);
+    QT_CHECK(f->supports(&p, v16->params, 90, why, sizeof why), "M=1024 sm_90: %s", why);
+    p.m = 127;
+    QT_CHECK(!f->supports(&p, v16->params, 90, why, sizeof why) && contains(why, "M=127"),
+             "M=127 refused: %s", why);
+    p.m = 128;
+    QT_CHECK(f->supports(&p, v16->params, 90, why, sizeof why), "M=128 accepted: %s", why);
+    p.out_dtype = QG_DTYPE_F16;
+    QT_CHECK(!f->supports(&p, v16->params, 90, why, sizeof why) && contains(why, "bf16"),
+             "bf16 -> f16 refused: %s", why);
+    p = w4_problem(512, 256, 100, 0, 0, QG_DTYPE_F16, 0);
+    QT_CHECK(!f->supports(&p, v16->params, 90, why, sizeof why) && contains(why, "multiple of 8"),
+             "K=100 refused: %s", why);
+    p.scheme = QG_SCHEME_W8A16, p.k = 4096;
+    QT_CHECK(!f->supports(&p, v16->params, 90, why, sizeof why), "W8A16 refused");
+    QT_CHECK(!(f->scheme_mask & (1u << QG_SCHEME_W8A16)), "W4A16 only");
+    /* balanced chunks of 128-column multiples: 28672 x 4096 in 14 chunks of 2048 (16 MiB) or
+     * 7 of 4096 (32 MiB); 4096 x 14336 (112 MiB) in 7 of 640 (+256) or 4 of 1024 */
+    p = w4_problem(1024, 28672, 4096, 128, 0, QG_DTYPE_BF16, 0);
+    QT_CHECK(f->workspace(&p, v16->params) == 256 + QG_CUBLASLT_WORKSPACE + 2048ull * 4096 * 2,
+             "workspace mb16 gate_up: %zu", f->workspace(&p, v16->params));
+    QT_CHECK(f->workspace(&p, v32->params) == 256 + QG_CUBLASLT_WORKSPACE + 4096ull * 4096 * 2,
+             "workspace mb32 gate_up: %zu", f->workspace(&p, v32->params));
+    p = w4_problem(1024, 4096, 14336, 128, 0, QG_DTYPE_BF16, 0);
+    QT_CHECK(f->workspace(&p, v16->params) == 256 + QG_CUBLASLT_WORKSPACE + 640ull * 14336 * 2,
+             "workspace mb16 down: %zu", f->workspace(&p, v16->params));
+    p = w4_problem(128, 100, 256, 0, 0, QG_DTYPE_BF16, 0); /* one chunk narrower than 128 */
+    QT_CHECK(f->workspace(&p, v32->params) == 256 + QG_CUBLASLT_WORKSPACE + 100ull * 256 * 2,
+             "workspace N=100: %zu", f->workspace(&p, v32->params));
+    /* cost: ~2.5 TB/s of dequant traffic + ~650 TFLOP/s on an H100; grows with M */
+    qg_device_info h100 = {.sm_count = 132, .cc_major = 9};
+    p = w4_problem(1024, 28672, 4096, 128, 0, QG_DTYPE_BF16, 0);
+    const double t1k = f->heuristic(&p, v16->params, &h100);
+    p.m = 4096;
+    const double t4k = f->heuristic(&p, v16->params, &h100);
+    QT_CHECK(t1k > 400e-6 && t1k < 600e-6 && t4k > 1.5e-3 && t4k < 2.2e-3,
+             "H100 cost: %.0f us at M=1024, %.0f us at M=4096", t1k * 1e6, t4k * 1e6);
+}
+
+/* Member for member the dequant kernel's argument (src/family_dequant_wo.c dq_params). */
+typedef struct {
+    const void *w, *scale, *zero;
+    void *out;
+    int32_t n, k, kp, groups, gs_log2, scale_bf16, out_bf16, vec_ok;
+} dq_args;
+
+/* One launch through the fake driver and cuBLASLt: per chunk, the dequant kernel on the
+ * chunk's slabs into the scratch and one matmul of the chunk's columns; cuBLASLt's scratch
+ * zeroed after each matmul that used some; the dequant scratch zeroed at the end; all on
+ * the caller's stream, and the workspace left zero. */
+static void check_dequant_lt_run(qg_context *ctx, const char *id, const qg_problem *p,
+                                 int64_t lda, int64_t ldc, int64_t want_cols, int want_chunks,
+                                 size_t algo_ws, void (*trace_start)(int),
+                                 int (*trace_get)(const fake_event **)) {
+    const int64_t m = p->m, n = p->n, k = p->k;
+    qg_packed_sizes sz;
+    QT_OK(qg_packed_sizes_get(p, &sz));
+    const qg_variant *v = qg_catalog_find(id);
+    if (!QT_CHECK(v != NULL, "%s", id)) return;
+    const size_t ws_bytes = v->family->workspace(p, v->params);
+    void *a = NULL, *c = NULL, *bias = NULL, *ws = NULL;
+    qg_packed_weight w = {0};
+    QT_OK(qg_malloc(ctx, &a, 2 * (size_t)(m * lda)));
+    QT_OK(qg_malloc(ctx, &c, 2 * (size_t)(m * ldc)));
+    QT_OK(qg_malloc(ctx, &bias, 2 * (size_t)n));
+    QT_OK(qg_malloc(ctx, &w.weight, sz.weight_bytes));
+    QT_OK(qg_malloc(ctx, &w.scale, sz.scale_bytes));
+    if (sz.zero_bytes) QT_OK(qg_malloc(ctx, &w.zero, sz.zero_bytes));
+    QT_OK(qg_malloc(ctx, &ws, ws_bytes));
+    unsigned char *host = malloc(ws_bytes);
+    if (!a || !c || !bias || !w.weight || !w.scale || !ws || !host) {
+        QT_CHECK(0, "allocations");
+        goto out;
+    }
+    QT_OK(qg_memset_d8(ctx, ws, 0, ws_bytes));
+    qg_gemm_args g;
+    qg_gemm_args_init(&g);
+    g.a = a, g.w = w, g.c = c, g.bias = p->has_bias ? bias : NULL, g.lda = lda, g.ldc = ldc;
+    g.workspace = ws, g.workspace_bytes = ws_bytes;
+    void *const stream = (void *)(uintptr_t)0x5eed0;
+    trace_start(1);
+    const qg_status st = qg_gemm_with_kernel(ctx, p, &g, id, stream);
+    const fake_event *ev;
+    const int nev = trace_get(&ev);
+    trace_start(0);
+    if (!QT_CHECK(st == QG_SUCCESS, "%s: %s", id, qg_last_error(ctx))) goto out;
+
+    const int64_t ks = (k + 31) / 32 * 2, groups = p->group_size ? k / p->group_size : 1;
+    char *const lt_ws = (char *)(((uintptr_t)ws + 255) & ~(uintptr_t)255);
+    char *const scratch = lt_ws + QG_CUBLASLT_WORKSPACE;
+    const int per_chunk = algo_ws ? 3 : 2;
+    QT_CHECK(nev == want_chunks * per_chunk + 1, "%s: %d events, want %d chunks x %d + 1", id, nev,
+             want_chunks, per_chunk);
+    int e = 0;
+    const int64_t dt = p->act_dtype == QG_DTYPE_F16 ? 2 /* CUDA_R_16F */ : 14 /* CUDA_R_16BF */;
+    for (int i = 0; i < want_chunks && e + per_chunk <= nev; i++) {
+        const int64_t n0 = i * want_cols, cols = i + 1 < want_chunks ? want_cols : n - n0;
+        const fake_event *l = &ev[e++], *mm = &ev[e++];
+        dq_args d;
+        memcpy(&d, l->params, sizeof d);
+        const int64_t slab = n0 / 64;
+        QT_CHECK(l->kind == FAKE_EV_LAUNCH && l->stream == stream && l->block == 256,
+                 "%s chunk %d: dequant launch first (kind %d)", id, i, l->kind);
+        QT_CHECK(d.w == (char *)w.weight + slab * ks * 512 &&
+                     d.scale == (char *)w.scale + 2 * n0 * groups &&
+                     d.zero == (p->has_zero_point ? (char *)w.zero + 2 * n0 * groups : NULL) &&
+                     d.out == scratch,
+                 "%s chunk %d: dequant pointers (w +%td scale +%td out +%td)", id, i,
+                 (const char *)d.w - (const char *)w.weight,
+                 (const char *)d.scale - (const char *)w.scale, (char *)d.out - scratch);
+        QT_CHECK(d.n == cols && d.k == k && d.kp == (k + 31) / 32 * 32 && d.groups == groups &&
+                     d.scale_bf16 == (p->act_dtype == QG_DTYPE_BF16) &&
+                     d.out_bf16 == (p->act_dtype == QG_DTYPE_BF16) && d.vec_ok == 1,
+                 "%s chunk %d: dequant n=%d (want %lld) k=%d groups=%d bf16=%d/%d vec=%d", id, i,
+                 d.n, (long long)cols, d.k, d.groups, d.scale_bf16, d.out_bf16, d.vec_ok);
+        QT_CHECK(l->grid[0] == (unsigned)(((cols + 63) / 64 * ((k + 31) / 32) + 7) / 8),
+                 "%s chunk %d: dequant grid %u", id, i, l->grid[0]);
+        QT_CHECK(mm->kind == FAKE_EV_MATMUL && mm->stream == stream, "%s chunk %d: then a matmul",
+                 id, i);
+        QT_CHECK(mm->a == scratch && mm->b == a && mm->c == (char *)c + 2 * n0 && mm->d == mm->c,
+                 "%s chunk %d: matmul pointers (A=scratch%+td B=act%+td C=c%+td)", id, i,
+                 (const char *)mm->a - scratch, (const char *)mm->b - (const char *)a,
+                 (const char *)mm->c - (const char *)c);
+        QT_CHECK(mm->la.type == (uint64_t)dt && mm->la.rows == (uint64_t)k &&
+                     mm->la.cols == (uint64_t)cols && mm->la.ld == k,
+                 "%s chunk %d: weight layout %llux%llu ld %lld", id, i,
+                 (unsigned long long)mm->la.rows, (unsigned long long)mm->la.cols,
+                 (long long)mm->la.ld);
+        QT_CHECK(mm->lb.type == (uint64_t)dt && mm->lb.rows == (uint64_t)k &&
+                     mm->lb.cols == (uint64_t)m && mm->lb.ld == lda,
+                 "%s chunk %d: activation layout %llux%llu ld %lld", id, i,
+                 (unsigned long long)mm->lb.rows, (unsigned long long)mm->lb.cols,
+                 (long long)mm->lb.ld);
+        QT_CHECK(mm->lc.type == (uint64_t)dt && mm->lc.rows == (uint64_t)cols &&
+                     mm->lc.cols == (uint64_t)m && mm->lc.ld == ldc && mm->ld.ld == ldc,
+                 "%s chunk %d: output layout %llux%llu ld %lld", id, i,
+                 (unsigned long long)mm->lc.rows, (unsigned long long)mm->lc.cols,
+                 (long long)mm->lc.ld);
+        QT_CHECK(mm->transa == 1 /* CUBLAS_OP_T */ && mm->transb == 0 &&
+                     mm->compute_type == 68 /* CUBLAS_COMPUTE_32F */,
+                 "%s chunk %d: TN, f32 accumulation", id, i);
+        QT_CHECK(p->has_bias ? mm->epilogue == 4 /* CUBLASLT_EPILOGUE_BIAS */ &&
+                                   mm->bias == (char *)bias + 2 * n0
+                             : mm->epilogue == 0,
+                 "%s chunk %d: bias epilogue %lld at bias%+td", id, i, (long long)mm->epilogue,
+                 (const char *)mm->bias - (const char *)bias);
+        QT_CHECK(mm->workspace == lt_ws && mm->ws_bytes == algo_ws,
+                 "%s chunk %d: cuBLASLt scratch %zu bytes at ws%+td (want %zu)", id, i,
+                 mm->ws_bytes, (const char *)mm->workspace - (const char *)ws, algo_ws);
+        if (algo_ws) {
+            const fake_event *z = &ev[e++];
+            QT_CHECK(z->kind == FAKE_EV_MEMSET && z->ptr == lt_ws && z->bytes == algo_ws &&
+                         z->value == 0 && z->stream == stream,
+                     "%s chunk %d: cuBLASLt scratch zeroed after its matmul", id, i);
+        }
+    }
+    if (e < nev) {
+        const fake_event *z = &ev[e];
+        const size_t used = (size_t)(want_chunks > 1 ? want_cols : n) * (size_t)k * 2;
+        QT_CHECK(z->kind == FAKE_EV_MEMSET && z->ptr == scratch && z->bytes == used &&
+                     z->value == 0 && z->stream == stream,
+                 "%s: the dequant scratch (%zu bytes) zeroed last (got kind %d, %zu bytes)", id,
+                 used, z->kind, z->bytes);
+        QT_CHECK(scratch + used <= (char *)ws + ws_bytes, "%s: scratch inside the workspace", id);
+    }
+    QT_OK(qg_memcpy_dtoh(ctx, host, ws, ws_bytes));
+    QT_CHECK(nonzero_bytes(host, ws_bytes) == 0, "%s left the workspace dirty", id);
+out:
+    free(host);
+    qg_free(ctx, a), qg_free(ctx, c), qg_free(ctx, bias), qg_free(ctx, ws);
+    qg_free(ctx, w.weight), qg_free(ctx, w.scale), qg_free(ctx, w.zero);
+}
+
+/* A call that must fail with `want` before issuing anything. */
+static void check_dequant_lt_refused(qg_context *ctx, const char *id, const qg_problem *p,
+                                     qg_gemm_args *g, int direct, qg_status want,
+                                     const char *msg, void (*trace_start)(int),
+                                     int (*trace_get)(const fake_event **)) {
+    trace_start(1);
+    qg_status st;
+    if (direct) { /* the family's launch as dispatch would call it, with these args */
+        const qg_variant *v = qg_catalog_find(id);
+        qg_kernel *k = NULL;
+        st = qg_jit_get(ctx, v, &k);
+        if (st == QG_SUCCESS) st = v->family->launch(ctx, k, p, g, v->params, NULL);
+    } else {
+        st = qg_gemm_with_kernel(ctx, p, g, id, NULL);
+    }
+    const fake_event *ev;
+    const int nev = trace_get(&ev);
+    trace_start(0);
+    QT_CHECK(st == want && contains(qg_last_error(ctx), msg), "%s (%s): %s, want %s: %s", id, msg,
+             qg_status_name(st), qg_status_name(want), qg_last_error(ctx));
+    QT_CHECK(nev == 0, "%s (%s): refused after issuing %d operations", id, msg, nev);
+}
+
+static void dequant_lt_launches(void) {
+    setenv("QGEMM_CUBLASLT_LIBRARY", QG_FAKE_CUBLASLT, 1);
+    setenv("FAKE_LT_WS", "0,4096,1048579", 1);
+    char why[1024];
+    if (qg_compiler_nvrtc.load(why, sizeof why) != QG_SUCCESS) { /* dequant_wo is compiled */
+        printf("  NVRTC not available (%s): w4a16_dequant_lt launches skipped\n", why);
+        return;
+    }
+    if (!QT_CHECK(qg_cublaslt_load(why, sizeof why) == QG_SUCCESS, "fake cuBLASLt: %s", why)) return;
+    char cache[512];
+    snprintf(cache, sizeof cache, "%s/test-cache", QG_TEST_BINARY_DIR);
+    setenv("QGEMM_CACHE_DIR", cache, 1);
+    qg_context *ctx = fake_ctx();
+    if (!ctx) return;
+    void *hc = dlopen(QG_FAKE_CUDA, RTLD_NOW | RTLD_NOLOAD);
+    void *hl = dlopen(QG_FAKE_CUBLASLT, RTLD_NOW | RTLD_NOLOAD);
+    void (*trace_start)(int) = hc ? (void (*)(int))dlsym(hc, "fake_cuda_trace_start") : NULL;
+    int (*trace_get)(const fake_event **) =
+        hc ? (int (*)(const fake_event **))dlsym(hc, "fake_cuda_trace_get") : NULL;
+    void (*trace_add)(const fake_event *) =
+        hc ? (void (*)(const fake_event *))dlsym(hc, "fake_cuda_trace_add") : NULL;
+    void (*capture)(const int *, int) =
+        hc ? (void (*)(const int *, int))dlsym(hc, "fake_cuda_capture_params") : NULL;
+    void (*set_trace)(void (*)(const fake_event *)) =
+        hl ? (void (*)(void (*)(const fake_event *)))dlsym(hl, "fake_cublaslt_set_trace") : NULL;
+    if (!QT_CHECK(trace_start && trace_get && trace_add && capture && set_trace,
+                  "fake trace symbols")) {
+        qg_context_destroy(ctx);
+        return;
+    }
+    set_trace(trace_add);
+    const int sizes[] = {(int)sizeof(dq_args)};
+    capture(sizes, 1);
+
+    /* 2900 x 4096 = 23.7 MB of bf16: two chunks of 1536 and 1364 columns at 16 MiB (the last
+     * ends inside a slab), one chunk at 32 MiB; lda and ldc padded */
+    qg_problem p = w4_problem(256, 2900, 4096, 128, 1, QG_DTYPE_BF16, 1);
+    check_dequant_lt_run(ctx, "w4a16_dequant_lt.mb16.algo0", &p, 4096 + 8, 2900 + 3, 1536, 2, 0,
+                         trace_start, trace_get);
+    check_dequant_lt_run(ctx, "w4a16_dequant_lt.mb16.algo2", &p, 4096, 2900, 1536, 2, 1048579,
+                         trace_start, trace_get);
+    check_dequant_lt_run(ctx, "w4a16_dequant_lt.mb32.algo1", &p, 4096, 2900, 2900, 1, 4096,
+                         trace_start, trace_get);
+    /* f16, per channel, symmetric, no bias: 5000 x 3072 = 30.7 MB -> 2 chunks of 2560 + 2440 */
+    p = w4_problem(130, 5000, 3072, 0, 0, QG_DTYPE_F16, 0);
+    check_dequant_lt_run(ctx, "w4a16_dequant_lt.mb16.algo1", &p, 3072, 5000, 2560, 2, 4096,
+                         trace_start, trace_get);
+    /* group 32 with zero points, f16, bias: 3 chunks of 2816 + 2816 + 2560 at 16 MiB
+     * (8192 x 2112 x 2 = 33 MiB) */
+    p = w4_problem(1000, 8192, 2112, 32, 1, QG_DTYPE_F16, 1);
+    check_dequant_lt_run(ctx, "w4a16_dequant_lt.mb16.algo0", &p, 2112, 8192, 2816, 3, 0,
+                         trace_start, trace_get);
+
+    /* refusals, with nothing issued */
+    void *a = NULL, *c = NULL, *wt = NULL, *sc = NULL, *ws = NULL;
+    p = w4_problem(100, 256, 256, 128, 0, QG_DTYPE_BF16, 0);
+    QT_OK(qg_malloc(ctx, &a, 2 * 1024 * 264));
+    QT_OK(qg_malloc(ctx, &c, 2 * 1024 * 256));
+    QT_OK(qg_malloc(ctx, &wt, 256 * 256));
+    QT_OK(qg_malloc(ctx, &sc, 2 * 256 * 256));
+    const size_t need = 256 + QG_CUBLASLT_WORKSPACE + 256 * 256 * 2;
+    QT_OK(qg_malloc(ctx, &ws, need));
+    if (a && c && wt && sc && ws) {
+        QT_OK(qg_memset_d8(ctx, ws, 0, need));
+        qg_gemm_args g;
+        qg_gemm_args_init(&g);
+        g.a = a, g.c = c, g.w.weight = wt, g.w.scale = sc, g.lda = 256, g.ldc = 256;
+        g.workspace = ws, g.workspace_bytes = need;
+        check_dequant_lt_refused(ctx, "w4a16_dequant_lt.mb16.algo0", &p, &g, 0,
+                                 QG_ERR_UNSUPPORTED, "M=100", trace_start, trace_get);
+        p.m = 128;
+        p.out_dtype = QG_DTYPE_F16;
+        check_dequant_lt_refused(ctx, "w4a16_dequant_lt.mb16.algo0", &p, &g, 0,
+                                 QG_ERR_UNSUPPORTED, "bf16->bf16", trace_start, trace_get);
+        p.out_dtype = QG_DTYPE_BF16;
+        /* the fake heuristic offers three algorithms */
+        check_dequant_lt_refused(ctx, "w4a16_dequant_lt.mb32.algo3", &p, &g, 0,
+                                 QG_ERR_UNSUPPORTED, "offers 3", trace_start, trace_get);
+        g.lda = 260;
+        check_dequant_lt_refused(ctx, "w4a16_dequant_lt.mb16.algo0", &p, &g, 0,
+                                 QG_ERR_UNSUPPORTED, "lda", trace_start, trace_get);
+        g.lda = 256;
+        g.workspace = NULL, g.workspace_bytes = 0;
+        check_dequant_lt_refused(ctx, "w4a16_dequant_lt.mb16.algo0", &p, &g, 1,
+                                 QG_ERR_INVALID_ARGUMENT, "workspace", trace_start, trace_get);
+        g.workspace = ws, g.workspace_bytes = need - 1;
+        check_dequant_lt_refused(ctx, "w4a16_dequant_lt.mb16.algo0", &p, &g, 1,
+                                 QG_ERR_INVALID_ARGUMENT, "workspace", trace_start, trace_get);
+        /* through dispatch with no workspace: the context's own is used (allocated and
+         * zeroed by the first call, untraced) */
+        g.workspace = NULL, g.workspace_bytes = 0;
+        QT_CHECK(qg_gemm_with_kernel(ctx, &p, &g, "w4a16_dequant_lt.mb16.algo1", NULL) == QG_SUCCESS,
+                 "context workspace: %s", qg_last_error(ctx));
+        trace_start(1);
+        QT_CHECK(qg_gemm_with_kernel(ctx, &p, &g, "w4a16_dequant_lt.mb16.algo1", NULL) == QG_SUCCESS,
+                 "context workspace: %s", qg_last_error(ctx));
+        const fake_event *ev;
+        QT_CHECK(trace_get(&ev) == 4, "one chunk: dequant, matmul, two memsets");
+        trace_start(0);
+        /* dispatch's heuristic never picks an experimental family */
+        p.m = 4096;
+        char expl[256];
+        QT_OK(qg_explain(ctx, &p, expl, sizeof expl));
+        QT_CHECK(!contains(expl, "dequant_lt"), "heuristic dispatch avoids it: %s", expl);
+    } else {
+        QT_CHECK(0, "allocations");
+    }
+    qg_free(ctx, a), qg_free(ctx, c), qg_free(ctx, wt), qg_free(ctx, sc), qg_free(ctx, ws);
+    set_trace(NULL);
+    qg_context_destroy(ctx);
+}
+
 static void test_align_class(void) {
     const void *ok[] = {(void *)0x10000, (void *)0x20100, NULL};
     const void *odd[] = {(void *)0x10000, (void *)0x20010};
@@ -371,5 +712,7 @@ int main(void) {
     in_child("tuner without cuBLASLt", tuner_without_blas);
     in_child("installed cuBLASLt", real_library);
     in_child("workspace left zero (fake cuBLASLt)", workspace_left_zero);
+    test_dequant_lt_family();
+    in_child("w4a16_dequant_lt launches (fake cuBLASLt)", dequant_lt_launches);
     return qt_finish("test_cublaslt");
 }

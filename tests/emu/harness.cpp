@@ -178,6 +178,19 @@ int main(int argc, char **argv) {
         {W4, 257, 136, 1056, 32, 0, BF, F16, 1, 0, "w4a16_wgmma"},
         {W4, 140, 256, 200, 0, 1, F16, BF, 1, 1, "w4a16_wgmma"},
         {W4, 512, 512, 1024, 64, 1, BF, BF, 1, 0, "w4a16_wgmma"}, /* no split: 16 k tiles, rings wrap */
+        /* the W4A16 decode GEMV (M <= 8 mt): split-K over 8 emulated SMs (K = 4096), a last
+         * partial chunk (per channel, K = 4104), groups of 32/64 inside a unit (shuffled scales),
+         * a unit past the last chunk (K = 96, 1056), N off the slab grid, M = 9 and 16 (two
+         * token tiles), padded lda / odd ldc */
+        {W4, 1, 256, 4096, 128, 0, BF, BF, 0, 0, "w4a16_gemv"},
+        {W4, 3, 200, 4104, 0, 1, F16, BF, 1, 0, "w4a16_gemv"},
+        {W4, 8, 72, 1056, 32, 1, BF, F16, 1, 1, "w4a16_gemv"},
+        {W4, 16, 130, 512, 64, 0, F16, F16, 1, 1, "w4a16_gemv"},
+        {W4, 16, 64, 4096, 0, 1, BF, BF, 0, 0, "w4a16_gemv"},
+        {W4, 5, 320, 2048, 128, 1, F16, F16, 0, 0, "w4a16_gemv"},
+        {W4, 9, 100, 256, 32, 0, BF, BF, 1, 0, "w4a16_gemv"},
+        {W4, 1, 64, 96, 32, 1, F16, F16, 1, 0, "w4a16_gemv"},
+        {W4, 2, 136, 1024, 64, 1, BF, BF, 1, 1, "w4a16_gemv"},
         {W8, 1, 256, 256, 0, 0, BF, BF, 0, 0},
         {W8, 3, 72, 96, 0, 0, F16, BF, 1, 0},
         {W8, 70, 130, 200, 0, 0, BF, F16, 1, 1},

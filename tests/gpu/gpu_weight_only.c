@@ -11,7 +11,8 @@
  *  3. split-K: a variant run twice with its own workspace is bit-identical and leaves its tile
  *     counters at zero (no memset needed between calls); decode and, on sm_90a, the wgmma family
  *     w4a16_wgmma (experimental: run through its kernel id like every variant, and counted so
- *     that it cannot be skipped silently);
+ *     that it cannot be skipped silently); the decode GEMV w4a16_gemv (experimental, every GPU,
+ *     M <= 16: counted too; one counter per 64-column slab);
  *  4. the dequant kernels (every variant and qg_dequantize_weight) are bit-exact with
  *     qg_dequantize_weight_host rounded to bf16/f16.
  * C is poisoned (0xff: NaN) before every call: all M x N outputs must be finite, padding columns
@@ -209,6 +210,9 @@ static void free_weight(qg_context *ctx, weight_t *w) {
 
 static int ncase; /* rotates output dtype and bias */
 static int wgmma_runs; /* checked runs of the sm_90a family w4a16_wgmma (must not be skipped) */
+static int gemv_runs;  /* checked runs of the experimental family w4a16_gemv (M <= 16) */
+/* checked runs of w4a16_dequant_lt (experimental: run through its ids), all and algo0 ones */
+static int dequant_lt_runs, dequant_lt_algo0_runs;
 
 /* W4A16 model reference (see Bounds above): the documented arithmetic, the exact dequantized
  * weight rounded to the activation dtype before the MMA. Row j of the weight comes from the
@@ -335,12 +339,13 @@ static void pick_rows(int64_t m, qt_rng *r, int64_t *rows, int *nrows) {
     while (*nrows < SAMPLE_ROWS) rows[(*nrows)++] = (int64_t)(qt_next(r) % (uint64_t)m);
 }
 
-/* One M on one weight: every GEMM variant of the scheme and qg_gemm. `edge`: lda = K + 8 and an
- * odd ldc = N + 3 (scalar stores, untouched padding). */
-static void run_m(qg_context *ctx, int cc, const weight_t *w, int64_t m, int edge, qt_rng *r) {
+/* One M on one weight: every GEMM variant of the scheme and qg_gemm, or with `only` the
+ * variants whose id starts with it. `edge`: lda = K + 8 and an odd ldc = N + 3 (scalar stores,
+ * untouched padding). `opt` bit 0: output dtype other than the activations', bit 1: bias. */
+static void run_m_with(qg_context *ctx, int cc, const weight_t *w, int64_t m, int edge, qt_rng *r,
+                       int opt, const char *only) {
     qg_problem p = w->p;
     p.m = m;
-    const int opt = ncase++;
     if (opt & 1) p.out_dtype = p.act_dtype == QG_DTYPE_BF16 ? QG_DTYPE_F16 : QG_DTYPE_BF16;
     p.has_bias = (opt >> 1) & 1;
     const int64_t n = p.n, k = p.k, lda = edge ? k + 8 : k, ldc = edge ? n + 3 : n;
@@ -383,6 +388,7 @@ static void run_m(qg_context *ctx, int cc, const weight_t *w, int64_t m, int edg
         const qg_variant *v = i < qg_catalog_count() ? qg_catalog_get(i) : NULL;
         if (v && (v->family->op != QG_OP_GEMM || !(v->family->scheme_mask & (1u << p.scheme))))
             continue;
+        if (only && (!v || strncmp(v->id, only, strlen(only)) != 0)) continue;
         snprintf(what, sizeof what, "%s: %s", v ? v->id : "qg_gemm", tag);
         char why[256] = "";
         const int expect = !v || (cc >= v->family->min_cc && (!v->family->needs_sm90a || cc == 90) &&
@@ -399,12 +405,27 @@ static void run_m(qg_context *ctx, int cc, const weight_t *w, int64_t m, int edg
             QT_CHECK(touched == 0, "%s: refused but wrote %zu elements of C", what, touched);
             continue;
         }
+        const int is_dequant_lt = v && strncmp(v->id, "w4a16_dequant_lt.", 17) == 0;
+        if (is_dequant_lt && st == QG_ERR_UNSUPPORTED && strstr(qg_last_error(ctx), "heuristic offers")) {
+            /* cuBLASLt offered fewer algorithms than this variant's index: a refusal (counted
+             * below: algo0 must run) that must leave C alone */
+            printf("  %s: skipped (%s)\n", what, qg_last_error(ctx));
+            const size_t nb = cbytes < (1u << 20) ? cbytes : (1u << 20);
+            gt_download(ctx, hc, dc, nb);
+            size_t touched = 0;
+            for (size_t j = 0; j < nb / 2; j++) touched += hc[j] != 0xffffu;
+            QT_CHECK(touched == 0, "%s: refused but wrote %zu elements of C", what, touched);
+            continue;
+        }
         if (!QT_CHECK(st == QG_SUCCESS, "%s: %s (%s)", what, qg_status_name(st), qg_last_error(ctx)))
             continue;
         gt_download(ctx, hc, dc, cbytes);
         check_c(what, &p, hc, ldc, rows, nrows, ref, a, lda, &w->host);
         ran += v != NULL;
         wgmma_runs += v && strncmp(v->id, "w4a16_wgmma", 11) == 0;
+        gemv_runs += v && strncmp(v->id, "w4a16_gemv.", 11) == 0;
+        dequant_lt_runs += is_dequant_lt;
+        dequant_lt_algo0_runs += is_dequant_lt && strstr(v->id, ".algo0") != NULL;
     }
     QT_CHECK(ran > 0, "%s: no variant ran", tag);
     gt_free(ctx, da);
@@ -415,6 +436,18 @@ static void run_m(qg_context *ctx, int cc, const weight_t *w, int64_t m, int edg
     free(ra);
     free(bias);
     free(ref);
+}
+
+static void run_m(qg_context *ctx, int cc, const weight_t *w, int64_t m, int edge, qt_rng *r) {
+    run_m_with(ctx, cc, w, m, edge, r, ncase++, NULL);
+}
+
+/* w4a16_dequant_lt (dequantize in N-chunks + cuBLASLt): every variant at M = 128, 1000, 4096
+ * with the output in the activation dtype (cuBLASLt has no bf16 -> f16 GEMM), bias rotating. */
+static void run_dequant_lt(qg_context *ctx, int cc, const weight_t *w, int edge, qt_rng *r) {
+    static const int64_t ms[] = {128, 1000, 4096};
+    for (int i = 0; i < 3; i++)
+        run_m_with(ctx, cc, w, ms[i], edge && i == 1, r, ((i + ncase++) & 1) << 1, "w4a16_dequant_lt.");
 }
 
 /* ---------------------------------------------------------------- dequantization */
@@ -472,10 +505,10 @@ static void check_dequant(qg_context *ctx, const weight_t *w, int cc) {
 
 /* ---------------------------------------------------------------- split-K workspace */
 
-/* Run decode variant `id` (tiles of 256 columns x `bm` rows) twice with its own zeroed
+/* Run decode variant `id` (tiles of `bn` columns x `bm` rows) twice with its own zeroed
  * workspace: outputs bit-identical (deterministic reduction) and the tile counters back at zero. */
-static void check_splitk(qg_context *ctx, const weight_t *w, int64_t m, const char *id, int bm,
-                         qt_rng *r) {
+static void check_splitk(qg_context *ctx, const weight_t *w, int64_t m, const char *id, int bn,
+                         int bm, qt_rng *r) {
     const qg_variant *v = qg_catalog_find(id);
     if (!QT_CHECK(v != NULL, "no variant %s", id)) return;
     qg_problem p = w->p;
@@ -506,7 +539,7 @@ static void check_splitk(qg_context *ctx, const weight_t *w, int64_t m, const ch
     gt_download(ctx, c2, dc, cbytes);
     QT_CHECK(!memcmp(c1, c2, cbytes), "%s M=%lld N=%lld K=%lld: two runs differ (split-K reduction "
              "not deterministic or counters left dirty)", id, (long long)m, (long long)p.n, (long long)p.k);
-    const int64_t counters = ((p.n + 255) / 256) * ((m + bm - 1) / bm);
+    const int64_t counters = ((p.n + bn - 1) / bn) * ((m + bm - 1) / bm);
     unsigned *cnt = malloc(sizeof(unsigned) * (size_t)counters);
     gt_download(ctx, cnt, dws, sizeof(unsigned) * (size_t)counters);
     int64_t dirty = 0;
@@ -659,15 +692,20 @@ int main(void) {
             /* refusals on this weight: decode kernels above M = 64 are covered by run_m; here a
              * misaligned lda (not a multiple of 8) must be refused by every kernel */
             check_refused(ctx, &w, 5, c->k + 4, "lda % 8 != 0");
-            check_splitk(ctx, &w, 1, "w4a16_decode.act2.mt1", 16, &r);
-            check_splitk(ctx, &w, 16, "w4a16_decode.act2.mt1", 16, &r);
-            check_splitk(ctx, &w, 33, "w4a16_decode.act2.mt4", 64, &r);
+            check_splitk(ctx, &w, 1, "w4a16_decode.act2.mt1", 256, 16, &r);
+            check_splitk(ctx, &w, 16, "w4a16_decode.act2.mt1", 256, 16, &r);
+            check_splitk(ctx, &w, 33, "w4a16_decode.act2.mt4", 256, 64, &r);
             /* the wgmma family's split-K (tiles of 256 columns x 128 rows; sm_90a only) */
-            check_splitk(ctx, &w, 16, "w4a16_wgmma.act2.bn256", 128, &r);
-            check_splitk(ctx, &w, 128, "w4a16_wgmma.act2.bn256", 128, &r);
+            check_splitk(ctx, &w, 16, "w4a16_wgmma.act2.bn256", 256, 128, &r);
+            check_splitk(ctx, &w, 128, "w4a16_wgmma.act2.bn256", 256, 128, &r);
+            /* the decode GEMV: one counter per 64-column slab, every token in one tile */
+            check_splitk(ctx, &w, 1, "w4a16_gemv.act2.mt1.warps8.uk4", 64, 16, &r);
+            check_splitk(ctx, &w, 8, "w4a16_gemv.act2.mt1.warps4.uk4", 64, 16, &r);
+            check_splitk(ctx, &w, 16, "w4a16_gemv.act2.mt2.warps8.uk2", 64, 16, &r);
         }
         if (c->scheme == W8 && c->n == 4096 && c->k == 4096 && c->act == BF)
-            check_splitk(ctx, &w, 3, "w8a16_decode.act2.mt1", 16, &r);
+            check_splitk(ctx, &w, 3, "w8a16_decode.act2.mt1", 256, 16, &r);
+        if (c->scheme == W4 && (c->n == 28672 || c->k == 14336)) run_dequant_lt(ctx, cc, &w, 0, &r);
         printf("case %2d %s N=%lld K=%lld g%d zp%d %s: %.1f s (%d passed, %d failed so far)\n", ci,
                qg_scheme_name(p.scheme), (long long)p.n, (long long)p.k, c->gs, c->zp,
                qg_dtype_name(c->act), now_s() - t0, qt_passed, qt_failed);
@@ -687,8 +725,27 @@ int main(void) {
             free_weight(ctx, &w);
         }
     }
+    /* w4a16_dequant_lt with N = 5000 (not a multiple of any chunk, nor of 64: 3 chunks of 1792
+     * + 1416 at 16 MiB, 2560 + 2440 at 32 MiB), group 64 with zero points, bf16; M = 1000 with
+     * lda = K + 8 and an odd ldc */
+    {
+        qg_problem p;
+        qg_problem_init(&p);
+        p.scheme = W4, p.m = 1, p.n = 5000, p.k = 4096, p.group_size = 64, p.has_zero_point = 1;
+        weight_t w;
+        if (make_weight(ctx, &w, &p, 91)) {
+            run_dequant_lt(ctx, cc, &w, 1, &r);
+            free_weight(ctx, &w);
+        }
+    }
+    /* 4 weights of 28672/4096 columns and the one above, 3 Ms each: algo0 always runs */
+    QT_CHECK(dequant_lt_algo0_runs >= 2 * 5 * 3, "w4a16_dequant_lt algo0 ran %d times (all "
+             "variants: %d)", dequant_lt_algo0_runs, dequant_lt_runs);
+    printf("w4a16_dequant_lt: %d checked runs\n", dequant_lt_runs);
     if (cc == 90) /* every case of the scheme runs every w4a16_wgmma variant that supports it */
         QT_CHECK(wgmma_runs >= 4 * 10, "w4a16_wgmma ran only %d times on sm_90", wgmma_runs);
+    /* every W4A16 case runs the GEMV at M = 1 (4 variants of its act) and M = 16 (2) at least */
+    QT_CHECK(gemv_runs >= 17 * 6, "w4a16_gemv ran only %d times", gemv_runs);
     printf("total %.1f s\n", now_s() - t_start);
     qg_context_destroy(ctx);
     return qt_finish("gpu_weight_only");
