@@ -12,7 +12,7 @@ extern const qg_family qg_family_hip_dequant_int4;
 extern const qg_family qg_family_w4a16_decode, qg_family_w4a16_prefill, qg_family_w8a16_decode,
     qg_family_w8a16_prefill, qg_family_dequant_wo;
 extern const qg_family qg_family_w4a16_wgmma;
-extern const qg_family qg_family_w4a16_gemv;
+extern const qg_family qg_family_w4a16_gemv, qg_family_w8a16_gemv;
 
 extern const qg_family qg_family_sp24_bf16_mma, qg_family_sp24_int8_mma, qg_family_sp24_fp8_mma;
 extern const qg_family qg_family_sp24_bf16_wgmma, qg_family_sp24_int8_wgmma, qg_family_sp24_fp8_wgmma;
@@ -23,7 +23,7 @@ extern const qg_family qg_family_w8a8_fp8_gemv, qg_family_w8a8_int8_gemv, qg_fam
 extern const qg_family qg_family_cublaslt_fp8, qg_family_cublaslt_int8,
     qg_family_cublaslt_int8_epilogue;
 extern const qg_family qg_family_w8a8_fp8_wgmma_ws, qg_family_w8a8_int8_wgmma_ws;
-extern const qg_family qg_family_w4a16_dequant_lt;
+extern const qg_family qg_family_wo_dequant_lt;
 static const qg_family *const families[] = {
     &qg_family_sp24_bf16_mma,
     &qg_family_sp24_int8_mma,
@@ -55,8 +55,9 @@ static const qg_family *const families[] = {
     &qg_family_w8a8_fp8_wgmma_ws,
     &qg_family_w8a8_int8_wgmma_ws,
     &qg_family_w4a16_wgmma,
-    &qg_family_w4a16_dequant_lt,
+    &qg_family_wo_dequant_lt,
     &qg_family_w4a16_gemv,
+    &qg_family_w8a16_gemv,
     NULL,
 };
 #define NUM_FAMILIES (QG_ARRAY_SIZE(families) - 1)

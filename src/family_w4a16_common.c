@@ -9,20 +9,10 @@
 
 /* Member for member the struct qg_wo_params of kernels/cuda/w4a16_gemm.cuh. */
 typedef struct {
-    const void *a, *w, *scale, *zero, *bias;
-    void *c;
-    float *partial;
-    unsigned *counter;
-    int32_t m, n, k, lda, ldc;
+    QG_WO_PARAMS_HEAD;
     int32_t kp, groups, gs_log2, out_bf16, c_pairs, kt_per_split, splits;
 } wo_params;
 _Static_assert(sizeof(wo_params) == 112, "wo_params must match qg_wo_params of w4a16_gemm.cuh");
-
-/* Split-K never exceeds this many slices, nor a partial buffer of this size. The cap is
- * device-independent (sized for GPUs up to WO_MAX_SMS SMs) so that workspace() needs no device. */
-#define WO_MAX_SPLITS 32
-#define WO_MAX_SMS 160
-#define WO_PARTIAL_LIMIT (64u << 20)
 
 int qg_wo_gs_log2(const qg_problem *p) {
     if (p->scheme != QG_SCHEME_W4A16) return 30;
@@ -71,14 +61,14 @@ static int64_t splits_for(const qg_problem *p, const qg_wo_tile *t, int64_t sms,
     const wo_grid g = grid_of(p, t);
     int64_t s = QG_CDIV(sms * ctas_per_sm(t, smem_per_sm), g.n_tiles * g.m_tiles);
     if (s > g.kt_total) s = g.kt_total;
-    if (s > WO_MAX_SPLITS) s = WO_MAX_SPLITS;
-    const int64_t by_mem = (int64_t)WO_PARTIAL_LIMIT / (p->m * p->n * 4);
+    if (s > QG_WO_MAX_SPLITS) s = QG_WO_MAX_SPLITS;
+    const int64_t by_mem = (int64_t)QG_WO_PARTIAL_LIMIT / (p->m * p->n * 4);
     if (s > by_mem) s = by_mem;
     return s < 1 ? 1 : s;
 }
 
 static int splits_max(const qg_problem *p, const qg_wo_tile *t) {
-    return (int)splits_for(p, t, WO_MAX_SMS, 228 * 1024);
+    return (int)splits_for(p, t, QG_WO_MAX_SMS, 228 * 1024);
 }
 
 /* Slices of equal length in whole k tiles, so that none is empty. */
@@ -91,7 +81,7 @@ static int even_splits(int64_t kt_total, int s, int *kt_per_split) {
 int qg_wo_splits(const qg_problem *p, const qg_wo_tile *t, const qg_device_info *dev) {
     const int64_t sms = dev && dev->sm_count > 0 ? dev->sm_count : 132;
     const int64_t smem = dev && dev->smem_optin > 0 ? dev->smem_optin + 1024 : 228 * 1024;
-    const int64_t want = splits_for(p, t, sms < WO_MAX_SMS ? sms : WO_MAX_SMS, smem);
+    const int64_t want = splits_for(p, t, sms < QG_WO_MAX_SMS ? sms : QG_WO_MAX_SMS, smem);
     const int cap = splits_max(p, t);
     int per;
     return even_splits(grid_of(p, t).kt_total, (int)(want < cap ? want : cap), &per);

@@ -19,6 +19,13 @@ typedef struct {
     int max_m;     /* largest M the family accepts (0: any) */
 } qg_wo_tile;
 
+/* Split-K caps of the weight-only families, device-independent (sized for GPUs up to
+ * QG_WO_MAX_SMS SMs) so that workspace() needs no device: at most QG_WO_MAX_SPLITS slices and a
+ * partial buffer of QG_WO_PARTIAL_LIMIT bytes. */
+#define QG_WO_MAX_SPLITS 32
+#define QG_WO_MAX_SMS 160
+#define QG_WO_PARTIAL_LIMIT (64u << 20)
+
 int qg_wo_threads(const qg_wo_tile *t);
 int qg_wo_smem_bytes(const qg_wo_tile *t);
 
@@ -43,8 +50,18 @@ qg_status qg_wo_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, const
 /* log2 of the W4A16 group size as the kernels take it (30: one group per channel, and W8A16). */
 int qg_wo_gs_log2(const qg_problem *p);
 
+/* The leading members every weight-only kernel's parameter struct shares, in the kernels' order
+ * (qg_wo_params of w4a16_gemm.cuh, qg_w4wg_params of w4a16_wgmma.cu, qg_wogv_params of
+ * wo_gemv.cuh): pointers, then the problem and strides. */
+#define QG_WO_PARAMS_HEAD                                                                       \
+    const void *a, *w, *scale, *zero, *bias;                                                    \
+    void *c;                                                                                    \
+    float *partial;                                                                             \
+    unsigned *counter;                                                                          \
+    int32_t m, n, k, lda, ldc
+
 /* Designated initializers of the fields every weight-only kernel's parameter struct shares
- * (w4a16_gemm.cuh, w4a16_wgmma.cu, w4a16_gemv.cu): problem, pointers, strides, groups. */
+ * (w4a16_gemm.cuh, w4a16_wgmma.cu, wo_gemv.cuh): problem, pointers, strides, groups. */
 #define QG_WO_COMMON_PARAMS(p, a)                                                               \
     .a = (a)->a, .w = (a)->w.weight, .scale = (a)->w.scale,                                     \
     .zero = (p)->has_zero_point ? (a)->w.zero : NULL, .bias = (p)->has_bias ? (a)->bias : NULL, \

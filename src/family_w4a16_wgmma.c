@@ -26,11 +26,7 @@ static const int variants[][QG_MAX_PARAMS] = {
 
 /* Member for member the struct qg_w4wg_params of kernels/cuda/w4a16_wgmma.cu. */
 typedef struct {
-    const void *a, *w, *scale, *zero, *bias;
-    void *c;
-    float *partial;
-    unsigned *counter;
-    int32_t m, n, k, lda, ldc;
+    QG_WO_PARAMS_HEAD;
     int32_t kp, groups, gs_log2, out_bf16, c_pairs, kt_per_split, splits, tiles_m, tiles_n;
 } w4wg_params;
 _Static_assert(sizeof(w4wg_params) == 120, "w4wg_params must match qg_w4wg_params of w4a16_wgmma.cu");

@@ -238,7 +238,7 @@ static void real_library(void) {
     const qg_lt_shape bf16 = {.kind = QG_LT_BF16, .m = 7, .n = 64, .k = 32, .lda = 32, .ldc = 64,
                               .out_dtype = QG_DTYPE_BF16, .align = 256};
     QT_OK(qg_cublaslt_describe(&bf16));
-    /* w4a16_dequant_lt's chunks: bf16 and f16 with the bias epilogue, padded lda, odd ldc */
+    /* wo_dequant_lt's chunks: bf16 and f16 with the bias epilogue, padded lda, odd ldc */
     for (int f16 = 0; f16 < 2; f16++) {
         const qg_lt_shape h = {.kind = f16 ? QG_LT_F16 : QG_LT_BF16, .m = 7, .n = 64, .k = 32,
                                .lda = 40, .ldc = 67, .has_bias = 1, .align = 16,
@@ -364,7 +364,7 @@ static void workspace_left_zero(void) {
     dlclose(h);
 }
 
-/* ---------------------------------------------------------------- w4a16_dequant_lt */
+/* ---------------------------------------------------------------- wo_dequant_lt */
 
 static qg_problem w4_problem(int64_t m, int64_t n, int64_t k, int gs, int zp, qg_dtype dt, int bias) {
     qg_problem p;
@@ -376,14 +376,22 @@ static qg_problem w4_problem(int64_t m, int64_t n, int64_t k, int gs, int zp, qg
     return p;
 }
 
+static qg_problem w8_problem(int64_t m, int64_t n, int64_t k, qg_dtype dt, int bias) {
+    qg_problem p = w4_problem(m, n, k, 0, 0, dt, bias);
+    p.scheme = QG_SCHEME_W8A16;
+    return p;
+}
+
 /* Catalog entry, refusals, workspace size and cost model (no device). */
 static void test_dequant_lt_family(void) {
-    const qg_variant *v16 = qg_catalog_find("w4a16_dequant_lt.mb16.algo0");
-    const qg_variant *v32 = qg_catalog_find("w4a16_dequant_lt.mb32.algo3");
-    if (!QT_CHECK(v16 && v32, "w4a16_dequant_lt variants in the catalog")) return;
+    const qg_variant *v16 = qg_catalog_find("wo_dequant_lt.wbits4.mb16.algo0");
+    const qg_variant *v32 = qg_catalog_find("wo_dequant_lt.wbits4.mb32.algo3");
+    const qg_variant *w8v16 = qg_catalog_find("wo_dequant_lt.wbits8.mb16.algo0");
+    const qg_variant *w8v32 = qg_catalog_find("wo_dequant_lt.wbits8.mb32.algo3");
+    if (!QT_CHECK(v16 && v32 && w8v16 && w8v32, "wo_dequant_lt variants in the catalog")) return;
     const qg_family *f = v16->family;
-    QT_CHECK(f->experimental && f->num_variants <= 8 && f->prepare && f->workspace,
-             "experimental, <= 8 variants (%d), prepare and workspace", f->num_variants);
+    QT_CHECK(f->experimental && f->num_variants <= 16 && f->prepare && f->workspace,
+             "experimental, <= 16 variants (%d), prepare and workspace", f->num_variants);
     QT_CHECK(!qg_family_targets_arch(f, "sm_90a") && !qg_family_targets_arch(f, "sm_80"),
              "source-less: nothing to compile");
     char why[256];
@@ -401,9 +409,19 @@ static void test_dequant_lt_family(void) {
     p = w4_problem(512, 256, 100, 0, 0, QG_DTYPE_F16, 0);
     QT_CHECK(!f->supports(&p, v16->params, 90, why, sizeof why) && contains(why, "multiple of 8"),
              "K=100 refused: %s", why);
-    p.scheme = QG_SCHEME_W8A16, p.k = 4096;
-    QT_CHECK(!f->supports(&p, v16->params, 90, why, sizeof why), "W8A16 refused");
-    QT_CHECK(!(f->scheme_mask & (1u << QG_SCHEME_W8A16)), "W4A16 only");
+    QT_CHECK(f->scheme_mask == ((1u << QG_SCHEME_W4A16) | (1u << QG_SCHEME_W8A16)),
+             "both weight-only schemes");
+    /* each variant computes the scheme of its wbits */
+    p = w8_problem(1024, 4096, 4096, QG_DTYPE_BF16, 1);
+    QT_CHECK(!f->supports(&p, v16->params, 90, why, sizeof why) && contains(why, "computes w4a16"),
+             "wbits4 refuses W8A16: %s", why);
+    QT_CHECK(f->supports(&p, w8v16->params, 80, why, sizeof why), "wbits8 takes W8A16: %s", why);
+    p.m = 127;
+    QT_CHECK(!f->supports(&p, w8v16->params, 90, why, sizeof why) && contains(why, "M=127"),
+             "W8A16 M=127 refused: %s", why);
+    p = w4_problem(1024, 4096, 4096, 128, 0, QG_DTYPE_BF16, 0);
+    QT_CHECK(!f->supports(&p, w8v32->params, 90, why, sizeof why) &&
+                 contains(why, "computes w8a16"), "wbits8 refuses W4A16: %s", why);
     /* balanced chunks of 128-column multiples: 28672 x 4096 in 14 chunks of 2048 (16 MiB) or
      * 7 of 4096 (32 MiB); 4096 x 14336 (112 MiB) in 7 of 640 (+256) or 4 of 1024 */
     p = w4_problem(1024, 28672, 4096, 128, 0, QG_DTYPE_BF16, 0);
@@ -417,6 +435,9 @@ static void test_dequant_lt_family(void) {
     p = w4_problem(128, 100, 256, 0, 0, QG_DTYPE_BF16, 0); /* one chunk narrower than 128 */
     QT_CHECK(f->workspace(&p, v32->params) == 256 + QG_CUBLASLT_WORKSPACE + 100ull * 256 * 2,
              "workspace N=100: %zu", f->workspace(&p, v32->params));
+    p = w8_problem(1024, 28672, 4096, QG_DTYPE_F16, 0); /* the scratch holds f16: same size */
+    QT_CHECK(f->workspace(&p, w8v16->params) == 256 + QG_CUBLASLT_WORKSPACE + 2048ull * 4096 * 2,
+             "workspace W8A16 mb16 gate_up: %zu", f->workspace(&p, w8v16->params));
     /* cost: ~2.5 TB/s of dequant traffic + ~650 TFLOP/s on an H100; grows with M */
     qg_device_info h100 = {.sm_count = 132, .cc_major = 9};
     p = w4_problem(1024, 28672, 4096, 128, 0, QG_DTYPE_BF16, 0);
@@ -425,6 +446,12 @@ static void test_dequant_lt_family(void) {
     const double t4k = f->heuristic(&p, v16->params, &h100);
     QT_CHECK(t1k > 400e-6 && t1k < 600e-6 && t4k > 1.5e-3 && t4k < 2.2e-3,
              "H100 cost: %.0f us at M=1024, %.0f us at M=4096", t1k * 1e6, t4k * 1e6);
+    /* int8: 1 byte read per element instead of 0.5 + 0.125 of int4 scales and zero points
+     * (groups of 32 assumed): ~18 us more on 28672 x 4096 */
+    p = w8_problem(1024, 28672, 4096, QG_DTYPE_BF16, 0);
+    const double w8_1k = f->heuristic(&p, w8v16->params, &h100);
+    QT_CHECK(w8_1k > t1k + 12e-6 && w8_1k < t1k + 24e-6, "H100 W8A16 cost %.0f us (W4A16 %.0f)",
+             w8_1k * 1e6, t1k * 1e6);
 }
 
 /* Member for member the dequant kernel's argument (src/family_dequant_wo.c dq_params). */
@@ -476,6 +503,7 @@ static void check_dequant_lt_run(qg_context *ctx, const char *id, const qg_probl
     if (!QT_CHECK(st == QG_SUCCESS, "%s: %s", id, qg_last_error(ctx))) goto out;
 
     const int64_t ks = (k + 31) / 32 * 2, groups = p->group_size ? k / p->group_size : 1;
+    const int64_t wbits = p->scheme == QG_SCHEME_W8A16 ? 8 : 4; /* 64 x 16 x wbits/8 per k16 step */
     char *const lt_ws = (char *)(((uintptr_t)ws + 255) & ~(uintptr_t)255);
     char *const scratch = lt_ws + QG_CUBLASLT_WORKSPACE;
     const int per_chunk = algo_ws ? 3 : 2;
@@ -491,7 +519,7 @@ static void check_dequant_lt_run(qg_context *ctx, const char *id, const qg_probl
         const int64_t slab = n0 / 64;
         QT_CHECK(l->kind == FAKE_EV_LAUNCH && l->stream == stream && l->block == 256,
                  "%s chunk %d: dequant launch first (kind %d)", id, i, l->kind);
-        QT_CHECK(d.w == (char *)w.weight + slab * ks * 512 &&
+        QT_CHECK(d.w == (char *)w.weight + slab * ks * 128 * wbits &&
                      d.scale == (char *)w.scale + 2 * n0 * groups &&
                      d.zero == (p->has_zero_point ? (char *)w.zero + 2 * n0 * groups : NULL) &&
                      d.out == scratch,
@@ -589,7 +617,7 @@ static void dequant_lt_launches(void) {
     setenv("FAKE_LT_WS", "0,4096,1048579", 1);
     char why[1024];
     if (qg_compiler_nvrtc.load(why, sizeof why) != QG_SUCCESS) { /* dequant_wo is compiled */
-        printf("  NVRTC not available (%s): w4a16_dequant_lt launches skipped\n", why);
+        printf("  NVRTC not available (%s): wo_dequant_lt launches skipped\n", why);
         return;
     }
     if (!QT_CHECK(qg_cublaslt_load(why, sizeof why) == QG_SUCCESS, "fake cuBLASLt: %s", why)) return;
@@ -621,20 +649,31 @@ static void dequant_lt_launches(void) {
     /* 2900 x 4096 = 23.7 MB of bf16: two chunks of 1536 and 1364 columns at 16 MiB (the last
      * ends inside a slab), one chunk at 32 MiB; lda and ldc padded */
     qg_problem p = w4_problem(256, 2900, 4096, 128, 1, QG_DTYPE_BF16, 1);
-    check_dequant_lt_run(ctx, "w4a16_dequant_lt.mb16.algo0", &p, 4096 + 8, 2900 + 3, 1536, 2, 0,
+    check_dequant_lt_run(ctx, "wo_dequant_lt.wbits4.mb16.algo0", &p, 4096 + 8, 2900 + 3, 1536, 2, 0,
                          trace_start, trace_get);
-    check_dequant_lt_run(ctx, "w4a16_dequant_lt.mb16.algo2", &p, 4096, 2900, 1536, 2, 1048579,
+    check_dequant_lt_run(ctx, "wo_dequant_lt.wbits4.mb16.algo2", &p, 4096, 2900, 1536, 2, 1048579,
                          trace_start, trace_get);
-    check_dequant_lt_run(ctx, "w4a16_dequant_lt.mb32.algo1", &p, 4096, 2900, 2900, 1, 4096,
+    check_dequant_lt_run(ctx, "wo_dequant_lt.wbits4.mb32.algo1", &p, 4096, 2900, 2900, 1, 4096,
                          trace_start, trace_get);
     /* f16, per channel, symmetric, no bias: 5000 x 3072 = 30.7 MB -> 2 chunks of 2560 + 2440 */
     p = w4_problem(130, 5000, 3072, 0, 0, QG_DTYPE_F16, 0);
-    check_dequant_lt_run(ctx, "w4a16_dequant_lt.mb16.algo1", &p, 3072, 5000, 2560, 2, 4096,
+    check_dequant_lt_run(ctx, "wo_dequant_lt.wbits4.mb16.algo1", &p, 3072, 5000, 2560, 2, 4096,
                          trace_start, trace_get);
     /* group 32 with zero points, f16, bias: 3 chunks of 2816 + 2816 + 2560 at 16 MiB
      * (8192 x 2112 x 2 = 33 MiB) */
     p = w4_problem(1000, 8192, 2112, 32, 1, QG_DTYPE_F16, 1);
-    check_dequant_lt_run(ctx, "w4a16_dequant_lt.mb16.algo0", &p, 2112, 8192, 2816, 3, 0,
+    check_dequant_lt_run(ctx, "wo_dequant_lt.wbits4.mb16.algo0", &p, 2112, 8192, 2816, 3, 0,
+                         trace_start, trace_get);
+    /* W8A16 (per-channel scales, no zero points; slabs of 1 KiB per k16 step), the same
+     * chunkings: bf16 with bias and padded lda / odd ldc in 2 chunks, f16 in 3, f16 in 1 */
+    p = w8_problem(256, 2900, 4096, QG_DTYPE_BF16, 1);
+    check_dequant_lt_run(ctx, "wo_dequant_lt.wbits8.mb16.algo2", &p, 4096 + 8, 2900 + 3, 1536, 2,
+                         1048579, trace_start, trace_get);
+    p = w8_problem(1000, 8192, 2112, QG_DTYPE_F16, 1);
+    check_dequant_lt_run(ctx, "wo_dequant_lt.wbits8.mb16.algo0", &p, 2112, 8192, 2816, 3, 0,
+                         trace_start, trace_get);
+    p = w8_problem(130, 5000, 3072, QG_DTYPE_F16, 0);
+    check_dequant_lt_run(ctx, "wo_dequant_lt.wbits8.mb32.algo1", &p, 3072, 5000, 5000, 1, 4096,
                          trace_start, trace_get);
 
     /* refusals, with nothing issued */
@@ -652,33 +691,39 @@ static void dequant_lt_launches(void) {
         qg_gemm_args_init(&g);
         g.a = a, g.c = c, g.w.weight = wt, g.w.scale = sc, g.lda = 256, g.ldc = 256;
         g.workspace = ws, g.workspace_bytes = need;
-        check_dequant_lt_refused(ctx, "w4a16_dequant_lt.mb16.algo0", &p, &g, 0,
+        check_dequant_lt_refused(ctx, "wo_dequant_lt.wbits4.mb16.algo0", &p, &g, 0,
                                  QG_ERR_UNSUPPORTED, "M=100", trace_start, trace_get);
         p.m = 128;
         p.out_dtype = QG_DTYPE_F16;
-        check_dequant_lt_refused(ctx, "w4a16_dequant_lt.mb16.algo0", &p, &g, 0,
+        check_dequant_lt_refused(ctx, "wo_dequant_lt.wbits4.mb16.algo0", &p, &g, 0,
                                  QG_ERR_UNSUPPORTED, "bf16->bf16", trace_start, trace_get);
         p.out_dtype = QG_DTYPE_BF16;
         /* the fake heuristic offers three algorithms */
-        check_dequant_lt_refused(ctx, "w4a16_dequant_lt.mb32.algo3", &p, &g, 0,
+        check_dequant_lt_refused(ctx, "wo_dequant_lt.wbits4.mb32.algo3", &p, &g, 0,
                                  QG_ERR_UNSUPPORTED, "offers 3", trace_start, trace_get);
         g.lda = 260;
-        check_dequant_lt_refused(ctx, "w4a16_dequant_lt.mb16.algo0", &p, &g, 0,
+        check_dequant_lt_refused(ctx, "wo_dequant_lt.wbits4.mb16.algo0", &p, &g, 0,
                                  QG_ERR_UNSUPPORTED, "lda", trace_start, trace_get);
         g.lda = 256;
+        p.scheme = QG_SCHEME_W8A16, p.group_size = 0; /* the other width's variant */
+        check_dequant_lt_refused(ctx, "wo_dequant_lt.wbits4.mb16.algo0", &p, &g, 0,
+                                 QG_ERR_UNSUPPORTED, "computes w4a16", trace_start, trace_get);
+        p.scheme = QG_SCHEME_W4A16, p.group_size = 128;
+        check_dequant_lt_refused(ctx, "wo_dequant_lt.wbits8.mb16.algo0", &p, &g, 0,
+                                 QG_ERR_UNSUPPORTED, "computes w8a16", trace_start, trace_get);
         g.workspace = NULL, g.workspace_bytes = 0;
-        check_dequant_lt_refused(ctx, "w4a16_dequant_lt.mb16.algo0", &p, &g, 1,
+        check_dequant_lt_refused(ctx, "wo_dequant_lt.wbits4.mb16.algo0", &p, &g, 1,
                                  QG_ERR_INVALID_ARGUMENT, "workspace", trace_start, trace_get);
         g.workspace = ws, g.workspace_bytes = need - 1;
-        check_dequant_lt_refused(ctx, "w4a16_dequant_lt.mb16.algo0", &p, &g, 1,
+        check_dequant_lt_refused(ctx, "wo_dequant_lt.wbits4.mb16.algo0", &p, &g, 1,
                                  QG_ERR_INVALID_ARGUMENT, "workspace", trace_start, trace_get);
         /* through dispatch with no workspace: the context's own is used (allocated and
          * zeroed by the first call, untraced) */
         g.workspace = NULL, g.workspace_bytes = 0;
-        QT_CHECK(qg_gemm_with_kernel(ctx, &p, &g, "w4a16_dequant_lt.mb16.algo1", NULL) == QG_SUCCESS,
+        QT_CHECK(qg_gemm_with_kernel(ctx, &p, &g, "wo_dequant_lt.wbits4.mb16.algo1", NULL) == QG_SUCCESS,
                  "context workspace: %s", qg_last_error(ctx));
         trace_start(1);
-        QT_CHECK(qg_gemm_with_kernel(ctx, &p, &g, "w4a16_dequant_lt.mb16.algo1", NULL) == QG_SUCCESS,
+        QT_CHECK(qg_gemm_with_kernel(ctx, &p, &g, "wo_dequant_lt.wbits4.mb16.algo1", NULL) == QG_SUCCESS,
                  "context workspace: %s", qg_last_error(ctx));
         const fake_event *ev;
         QT_CHECK(trace_get(&ev) == 4, "one chunk: dequant, matmul, two memsets");
@@ -713,6 +758,6 @@ int main(void) {
     in_child("installed cuBLASLt", real_library);
     in_child("workspace left zero (fake cuBLASLt)", workspace_left_zero);
     test_dequant_lt_family();
-    in_child("w4a16_dequant_lt launches (fake cuBLASLt)", dequant_lt_launches);
+    in_child("wo_dequant_lt launches (fake cuBLASLt)", dequant_lt_launches);
     return qt_finish("test_cublaslt");
 }

@@ -2,8 +2,10 @@
  * W8A16 host side: layout (bijectivity, zero padding, the byte formula of docs/formats.md),
  * pack/unpack round trip, absmax quantization bounds (per channel and per tensor), the reference
  * GEMM against a naive float64 GEMM on the plain codes, the kernels' fragment path modelled in C,
- * and the error paths.
+ * the error paths, and the host side of the decode GEMV family w8a16_gemv (what it accepts,
+ * when it splits K).
  */
+#include "catalog.h"
 #include "scheme_w4a16.h"
 #include "testutil.h"
 #include "wo_frag_model.h"
@@ -207,6 +209,40 @@ static void test_errors(void) {
     free_packed(&pk);
 }
 
+/* w8a16_gemv shares its host code with w4a16_gemv: each must accept only its own scheme, M up
+ * to 8 mt, its activation dtype; split-K (a workspace) only when the slabs cannot fill the GPU. */
+static void test_gemv_family(void) {
+    const qg_variant *mt1 = qg_catalog_find("w8a16_gemv.act2.mt1.warps8.uk4");
+    const qg_variant *mt2 = qg_catalog_find("w8a16_gemv.act2.mt2.warps4.uk2");
+    const qg_variant *w4 = qg_catalog_find("w4a16_gemv.act2.mt1.warps8.uk4");
+    if (!QT_CHECK(mt1 && mt2 && w4, "w8a16_gemv / w4a16_gemv variants missing")) return;
+    char why[256] = "";
+    qg_problem p = problem(8, 4096, 4096, QG_DTYPE_BF16, QG_DTYPE_BF16, 1, QG_SCALE_PER_ROW);
+    QT_CHECK(mt1->family->supports(&p, mt1->params, 80, why, sizeof why), "M=8 mt1: %s", why);
+    QT_CHECK(!w4->family->supports(&p, w4->params, 90, why, sizeof why) && strstr(why, "computes"),
+             "w4a16_gemv must refuse W8A16 (%s)", why);
+    p.m = 9;
+    QT_CHECK(!mt1->family->supports(&p, mt1->params, 90, why, sizeof why) && strstr(why, "M (9)"),
+             "mt1 must refuse M=9 (%s)", why);
+    p.m = 16;
+    QT_CHECK(mt2->family->supports(&p, mt2->params, 90, why, sizeof why), "M=16 mt2: %s", why);
+    p.m = 17;
+    QT_CHECK(!mt2->family->supports(&p, mt2->params, 90, why, sizeof why), "mt2 accepted M=17");
+    p.m = 1;
+    QT_CHECK(!mt1->family->supports(&p, mt1->params, 75, why, sizeof why), "sm_75 accepted");
+    p.act_dtype = QG_DTYPE_F16;
+    QT_CHECK(!mt1->family->supports(&p, mt1->params, 90, why, sizeof why), "f16 activations accepted");
+    p.act_dtype = QG_DTYPE_BF16;
+    p.scheme = QG_SCHEME_W4A16, p.group_size = 128;
+    QT_CHECK(!mt1->family->supports(&p, mt1->params, 90, why, sizeof why) && strstr(why, "computes"),
+             "w8a16_gemv must refuse W4A16 (%s)", why);
+    p = problem(1, 4096, 4096, QG_DTYPE_BF16, QG_DTYPE_BF16, 0, QG_SCALE_PER_ROW);
+    /* 64 slabs: split-K; 448 slabs (N = 28672) fill 160 SMs alone */
+    QT_CHECK(mt1->family->workspace(&p, mt1->params) > 0, "N=4096 K=4096: no split-K workspace");
+    p.n = 28672;
+    QT_CHECK(mt1->family->workspace(&p, mt1->params) == 0, "N=28672: unexpected split-K");
+}
+
 int main(void) {
     qt_rng r;
     qt_seed(&r, qt_test_seed());
@@ -221,5 +257,6 @@ int main(void) {
                            cfg & 1 ? QG_DTYPE_F16 : QG_DTYPE_BF16,
                            cfg & 2 ? QG_DTYPE_F16 : QG_DTYPE_BF16, (cfg + i) % 2);
     test_errors();
+    test_gemv_family();
     return qt_finish("test_w8a16");
 }

@@ -25,6 +25,7 @@
 #pragma once
 
 #include "int4_dequant.cuh"
+#include "wo_splitk.cuh"
 
 #ifndef QG_WO_STREAM_W
 #define QG_WO_STREAM_W 0
@@ -257,25 +258,12 @@ extern "C" __global__ void __launch_bounds__(QG_WO_THREADS, QG_MINB) qg_wo_gemm(
 #pragma unroll
                     for (int i2 = 0; i2 < 2; i2++) {
                         const int row = row_w + 16 * mt + 8 * i2, col = col_w + 16 * j + 8 * h;
-                        if (row >= p.m || col >= p.n) continue;
-                        float *dst = part + (long long)row * p.n + col;
-                        if (col + 1 < p.n && !(p.n & 1)) {
-                            qg_st_f32x2(dst, acc[mt][j][h][2 * i2], acc[mt][j][h][2 * i2 + 1]);
-                        } else {
-                            dst[0] = acc[mt][j][h][2 * i2];
-                            if (col + 1 < p.n) dst[1] = acc[mt][j][h][2 * i2 + 1];
-                        }
+                        if (row < p.m && col < p.n)
+                            qg_wo_put_pair(part + (long long)row * p.n + col, col, p.n,
+                                           acc[mt][j][h][2 * i2], acc[mt][j][h][2 * i2 + 1]);
                     }
-        __threadfence();
-        __syncthreads();
         const int tile = blockIdx.z * gridDim.x + blockIdx.x;
-        if (tid == 0) {
-            const unsigned prev = atomicAdd(&p.counter[tile], 1u);
-            s_last = prev == (unsigned)(p.splits - 1);
-            if (s_last) __threadfence();
-        }
-        __syncthreads();
-        if (!s_last) return;
+        if (!qg_wo_arrive_last(&p.counter[tile], p.splits, tid, &s_last)) return;
         /* Sum the slices in slice order (this CTA's own included), whatever order they ended in. */
 #pragma unroll
         for (int mt = 0; mt < QG_WO_MT; mt++)
@@ -298,24 +286,9 @@ extern "C" __global__ void __launch_bounds__(QG_WO_THREADS, QG_MINB) qg_wo_gemm(
 #pragma unroll
                         for (int i2 = 0; i2 < 2; i2++) {
                             const int row = row_w + 16 * mt + 8 * i2, col = col_w + 16 * j + 8 * h;
-                            if (row >= p.m || col >= p.n) continue;
-                            float *src = base + (long long)row * p.n + col;
-                            float x0, x1 = 0.0f;
-                            /* Read, then zero: the workspace is shared by every kernel of a
-                             * context, and all of them may rely on finding it zeroed. */
-                            if (col + 1 < p.n && !(p.n & 1)) {
-                                qg_ld_cg_f32x2(src, &x0, &x1);
-                                qg_st_f32x2(src, 0.0f, 0.0f);
-                            } else {
-                                x0 = qg_ld_cg_f32(src);
-                                src[0] = 0.0f;
-                                if (col + 1 < p.n) {
-                                    x1 = qg_ld_cg_f32(src + 1);
-                                    src[1] = 0.0f;
-                                }
-                            }
-                            acc[mt][j][h][2 * i2] += x0;
-                            acc[mt][j][h][2 * i2 + 1] += x1;
+                            if (row < p.m && col < p.n)
+                                qg_wo_take_pair(base + (long long)row * p.n + col, col, p.n,
+                                                &acc[mt][j][h][2 * i2], &acc[mt][j][h][2 * i2 + 1]);
                         }
         }
         if (tid == 0) p.counter[tile] = 0u; /* ready for the next call */

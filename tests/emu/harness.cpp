@@ -191,6 +191,18 @@ int main(int argc, char **argv) {
         {W4, 9, 100, 256, 32, 0, BF, BF, 1, 0, "w4a16_gemv"},
         {W4, 1, 64, 96, 32, 1, F16, F16, 1, 0, "w4a16_gemv"},
         {W4, 2, 136, 1024, 64, 1, BF, BF, 1, 1, "w4a16_gemv"},
+        /* the W8A16 decode GEMV: the same kernel with int8 slabs (two loads per k16 step) and the
+         * per-channel scale on the sums; split-K (K = 4096, 2048), a last partial chunk
+         * (K = 4104), a unit past the last chunk (K = 96, 1056), N off the slab grid, M = 1, 3, 5,
+         * 8, 9, 16, bias, padded lda / odd ldc */
+        {W8, 1, 256, 4096, 0, 0, BF, BF, 0, 0, "w8a16_gemv"},
+        {W8, 3, 200, 4104, 0, 0, F16, BF, 1, 0, "w8a16_gemv"},
+        {W8, 8, 72, 1056, 0, 0, BF, F16, 1, 1, "w8a16_gemv"},
+        {W8, 16, 130, 512, 0, 0, F16, F16, 1, 1, "w8a16_gemv"},
+        {W8, 16, 64, 4096, 0, 0, BF, BF, 0, 0, "w8a16_gemv"},
+        {W8, 5, 320, 2048, 0, 0, F16, F16, 0, 0, "w8a16_gemv"},
+        {W8, 9, 100, 256, 0, 0, BF, BF, 1, 0, "w8a16_gemv"},
+        {W8, 1, 64, 96, 0, 0, F16, F16, 1, 0, "w8a16_gemv"},
         {W8, 1, 256, 256, 0, 0, BF, BF, 0, 0},
         {W8, 3, 72, 96, 0, 0, F16, BF, 1, 0},
         {W8, 70, 130, 200, 0, 0, BF, F16, 1, 1},

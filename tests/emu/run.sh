@@ -38,9 +38,10 @@ sed 's/extern __shared__ __align__(1024) uint8_t qg_smem\[\];/uint8_t *qg_smem =
     "$K"/w4a16_wgmma.cu > "$work"/w4a16_wgmma.cu
 grep -q "qg_smem = emu_smem" "$work"/w4a16_wgmma.cu
 for f in w4a16_decode w4a16_prefill w8a16_decode w8a16_prefill dequant_wo; do cp "$K"/$f.cu "$work"/; done
-# the W4A16 decode GEMV: its loads and shuffles from emu_w4a16_gemv_ops.cuh
-cp "$here"/emu_w4a16_gemv_ops.cuh "$work"/w4a16_gemv_ops.cuh
-cp "$K"/w4a16_gemv.cu "$work"/
+# the weight-only decode GEMV (W4A16, W8A16): its loads and shuffles from emu_wo_gemv_ops.cuh
+cp "$here"/emu_wo_gemv_ops.cuh "$work"/wo_gemv_ops.cuh
+cp "$K"/wo_gemv.cuh "$K"/w4a16_gemv.cu "$K"/w8a16_gemv.cu "$work"/
+cp "$K"/wo_splitk.cuh "$work"/ # split-K of w4a16_gemm.cuh and wo_gemv.cuh (plain C on the prelude)
 cd "$work"
 : > registry.inc
 : > decls.inc
@@ -64,10 +65,10 @@ for act in 1 2; do
   for t in "128 128" "128 256"; do set -- $t
     gen w8a16_prefill w8a16_prefill.act$act.bm$1.bn$2 qg_wo_gemm qg_wo_params "QG_ACT $act" "QG_BM $1" "QG_BN $2"; done
 done
-for t in "1 8 4" "2 8 2" "1 4 4" "2 4 2"; do set -- $t  # src/family_w4a16_gemv.c: mt warps uk
-  for act in 1 2; do
-    gen w4a16_gemv w4a16_gemv.act$act.mt$1.warps$2.uk$3 qg_w4gv_gemm qg_w4gv_params "QG_ACT $act" "QG_MT $1" "QG_WARPS $2" "QG_UK $3"
-  done
+for t in "1 8 4" "2 8 2" "1 4 4" "2 4 2"; do set -- $t  # src/family_wo_gemv.c: mt warps uk
+  for act in 1 2; do for f in w4a16_gemv w8a16_gemv; do
+    gen $f $f.act$act.mt$1.warps$2.uk$3 qg_wogv_gemm qg_wogv_params "QG_ACT $act" "QG_MT $1" "QG_WARPS $2" "QG_UK $3"
+  done; done
 done
 for wb in 4 8; do gen dequant_wo dequant_wo.wbits$wb qg_wo_dequant qg_dq_params "QG_WBITS $wb"; done
 echo "compiling $(ls v_*.cpp | wc -l) variants (host C++)..."

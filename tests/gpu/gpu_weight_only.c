@@ -11,8 +11,8 @@
  *  3. split-K: a variant run twice with its own workspace is bit-identical and leaves its tile
  *     counters at zero (no memset needed between calls); decode and, on sm_90a, the wgmma family
  *     w4a16_wgmma (experimental: run through its kernel id like every variant, and counted so
- *     that it cannot be skipped silently); the decode GEMV w4a16_gemv (experimental, every GPU,
- *     M <= 16: counted too; one counter per 64-column slab);
+ *     that it cannot be skipped silently); the decode GEMVs w4a16_gemv and w8a16_gemv
+ *     (experimental, every GPU, M <= 16: counted too; one counter per 64-column slab);
  *  4. the dequant kernels (every variant and qg_dequantize_weight) are bit-exact with
  *     qg_dequantize_weight_host rounded to bf16/f16.
  * C is poisoned (0xff: NaN) before every call: all M x N outputs must be finite, padding columns
@@ -211,8 +211,10 @@ static void free_weight(qg_context *ctx, weight_t *w) {
 static int ncase; /* rotates output dtype and bias */
 static int wgmma_runs; /* checked runs of the sm_90a family w4a16_wgmma (must not be skipped) */
 static int gemv_runs;  /* checked runs of the experimental family w4a16_gemv (M <= 16) */
-/* checked runs of w4a16_dequant_lt (experimental: run through its ids), all and algo0 ones */
-static int dequant_lt_runs, dequant_lt_algo0_runs;
+static int w8_gemv_runs; /* the same for w8a16_gemv */
+/* checked runs of wo_dequant_lt (experimental: run through its ids), all and algo0 ones, per
+ * weight width ([0] wbits4 / W4A16, [1] wbits8 / W8A16) */
+static int dequant_lt_runs[2], dequant_lt_algo0_runs[2];
 
 /* W4A16 model reference (see Bounds above): the documented arithmetic, the exact dequantized
  * weight rounded to the activation dtype before the MMA. Row j of the weight comes from the
@@ -405,7 +407,7 @@ static void run_m_with(qg_context *ctx, int cc, const weight_t *w, int64_t m, in
             QT_CHECK(touched == 0, "%s: refused but wrote %zu elements of C", what, touched);
             continue;
         }
-        const int is_dequant_lt = v && strncmp(v->id, "w4a16_dequant_lt.", 17) == 0;
+        const int is_dequant_lt = v && strncmp(v->id, "wo_dequant_lt.", 14) == 0;
         if (is_dequant_lt && st == QG_ERR_UNSUPPORTED && strstr(qg_last_error(ctx), "heuristic offers")) {
             /* cuBLASLt offered fewer algorithms than this variant's index: a refusal (counted
              * below: algo0 must run) that must leave C alone */
@@ -424,8 +426,10 @@ static void run_m_with(qg_context *ctx, int cc, const weight_t *w, int64_t m, in
         ran += v != NULL;
         wgmma_runs += v && strncmp(v->id, "w4a16_wgmma", 11) == 0;
         gemv_runs += v && strncmp(v->id, "w4a16_gemv.", 11) == 0;
-        dequant_lt_runs += is_dequant_lt;
-        dequant_lt_algo0_runs += is_dequant_lt && strstr(v->id, ".algo0") != NULL;
+        w8_gemv_runs += v && strncmp(v->id, "w8a16_gemv.", 11) == 0;
+        const int w8 = p.scheme == QG_SCHEME_W8A16;
+        dequant_lt_runs[w8] += is_dequant_lt;
+        dequant_lt_algo0_runs[w8] += is_dequant_lt && strstr(v->id, ".algo0") != NULL;
     }
     QT_CHECK(ran > 0, "%s: no variant ran", tag);
     gt_free(ctx, da);
@@ -442,12 +446,15 @@ static void run_m(qg_context *ctx, int cc, const weight_t *w, int64_t m, int edg
     run_m_with(ctx, cc, w, m, edge, r, ncase++, NULL);
 }
 
-/* w4a16_dequant_lt (dequantize in N-chunks + cuBLASLt): every variant at M = 128, 1000, 4096
- * with the output in the activation dtype (cuBLASLt has no bf16 -> f16 GEMM), bias rotating. */
+/* wo_dequant_lt (dequantize in N-chunks + cuBLASLt): every variant of the weight's width at
+ * M = 128, 1000, 4096 with the output in the activation dtype (cuBLASLt has no bf16 -> f16
+ * GEMM), bias rotating. */
 static void run_dequant_lt(qg_context *ctx, int cc, const weight_t *w, int edge, qt_rng *r) {
     static const int64_t ms[] = {128, 1000, 4096};
     for (int i = 0; i < 3; i++)
-        run_m_with(ctx, cc, w, ms[i], edge && i == 1, r, ((i + ncase++) & 1) << 1, "w4a16_dequant_lt.");
+        run_m_with(ctx, cc, w, ms[i], edge && i == 1, r, ((i + ncase++) & 1) << 1,
+                   w->p.scheme == QG_SCHEME_W8A16 ? "wo_dequant_lt.wbits8."
+                                                  : "wo_dequant_lt.wbits4.");
 }
 
 /* ---------------------------------------------------------------- dequantization */
@@ -703,9 +710,12 @@ int main(void) {
             check_splitk(ctx, &w, 8, "w4a16_gemv.act2.mt1.warps4.uk4", 64, 16, &r);
             check_splitk(ctx, &w, 16, "w4a16_gemv.act2.mt2.warps8.uk2", 64, 16, &r);
         }
-        if (c->scheme == W8 && c->n == 4096 && c->k == 4096 && c->act == BF)
+        if (c->scheme == W8 && c->n == 4096 && c->k == 4096 && c->act == BF) {
             check_splitk(ctx, &w, 3, "w8a16_decode.act2.mt1", 256, 16, &r);
-        if (c->scheme == W4 && (c->n == 28672 || c->k == 14336)) run_dequant_lt(ctx, cc, &w, 0, &r);
+            check_splitk(ctx, &w, 1, "w8a16_gemv.act2.mt1.warps8.uk4", 64, 16, &r);
+            check_splitk(ctx, &w, 16, "w8a16_gemv.act2.mt2.warps4.uk2", 64, 16, &r);
+        }
+        if (c->n == 28672 || c->k == 14336) run_dequant_lt(ctx, cc, &w, 0, &r);
         printf("case %2d %s N=%lld K=%lld g%d zp%d %s: %.1f s (%d passed, %d failed so far)\n", ci,
                qg_scheme_name(p.scheme), (long long)p.n, (long long)p.k, c->gs, c->zp,
                qg_dtype_name(c->act), now_s() - t0, qt_passed, qt_failed);
@@ -725,27 +735,35 @@ int main(void) {
             free_weight(ctx, &w);
         }
     }
-    /* w4a16_dequant_lt with N = 5000 (not a multiple of any chunk, nor of 64: 3 chunks of 1792
-     * + 1416 at 16 MiB, 2560 + 2440 at 32 MiB), group 64 with zero points, bf16; M = 1000 with
-     * lda = K + 8 and an odd ldc */
-    {
+    /* wo_dequant_lt with N = 5000 (not a multiple of any chunk, nor of 64: 3 chunks of 1792
+     * + 1416 at 16 MiB, 2560 + 2440 at 32 MiB): W4A16 group 64 with zero points, bf16, and
+     * W8A16 f16; M = 1000 with lda = K + 8 and an odd ldc */
+    for (int w8 = 0; w8 < 2; w8++) {
         qg_problem p;
         qg_problem_init(&p);
-        p.scheme = W4, p.m = 1, p.n = 5000, p.k = 4096, p.group_size = 64, p.has_zero_point = 1;
+        p.scheme = w8 ? W8 : W4, p.m = 1, p.n = 5000, p.k = 4096;
+        p.group_size = w8 ? 0 : 64, p.has_zero_point = !w8;
+        p.act_dtype = p.out_dtype = w8 ? F16 : BF;
         weight_t w;
-        if (make_weight(ctx, &w, &p, 91)) {
+        if (make_weight(ctx, &w, &p, 91 + (uint64_t)w8)) {
             run_dequant_lt(ctx, cc, &w, 1, &r);
             free_weight(ctx, &w);
         }
     }
-    /* 4 weights of 28672/4096 columns and the one above, 3 Ms each: algo0 always runs */
-    QT_CHECK(dequant_lt_algo0_runs >= 2 * 5 * 3, "w4a16_dequant_lt algo0 ran %d times (all "
-             "variants: %d)", dequant_lt_algo0_runs, dequant_lt_runs);
-    printf("w4a16_dequant_lt: %d checked runs\n", dequant_lt_runs);
+    /* algo0 always runs (2 variants x 3 Ms per weight): W4A16 4 weights of 28672/4096 columns
+     * and the one above, W8A16 2 and the one above */
+    QT_CHECK(dequant_lt_algo0_runs[0] >= 2 * 5 * 3, "wo_dequant_lt.wbits4 algo0 ran %d times "
+             "(all variants: %d)", dequant_lt_algo0_runs[0], dequant_lt_runs[0]);
+    QT_CHECK(dequant_lt_algo0_runs[1] >= 2 * 3 * 3, "wo_dequant_lt.wbits8 algo0 ran %d times "
+             "(all variants: %d)", dequant_lt_algo0_runs[1], dequant_lt_runs[1]);
+    printf("wo_dequant_lt: %d W4A16 and %d W8A16 checked runs\n", dequant_lt_runs[0],
+           dequant_lt_runs[1]);
     if (cc == 90) /* every case of the scheme runs every w4a16_wgmma variant that supports it */
         QT_CHECK(wgmma_runs >= 4 * 10, "w4a16_wgmma ran only %d times on sm_90", wgmma_runs);
     /* every W4A16 case runs the GEMV at M = 1 (4 variants of its act) and M = 16 (2) at least */
     QT_CHECK(gemv_runs >= 17 * 6, "w4a16_gemv ran only %d times", gemv_runs);
+    /* and every W8A16 case at M = 1 (4) and M = 3 or 16 (>= 2) */
+    QT_CHECK(w8_gemv_runs >= 7 * 6, "w8a16_gemv ran only %d times", w8_gemv_runs);
     printf("total %.1f s\n", now_s() - t_start);
     qg_context_destroy(ctx);
     return qt_finish("gpu_weight_only");

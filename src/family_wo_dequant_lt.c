@@ -1,16 +1,18 @@
 /*
- * w4a16_dequant_lt: W4A16 prefill as "dequantize, then dense GEMM" (what vLLM does for AWQ at
- * large M). Our mma.sync / wgmma W4A16 kernels reach ~0.3x of cuBLASLt bf16 at M >= 1024 on
- * the H100; dequantizing costs one pass over the weight (~0.5 bytes read + 2 written per
- * element), small next to the GEMM once M is large, so the pair runs near cuBLASLt's rate.
+ * wo_dequant_lt: weight-only (W4A16, W8A16) prefill as "dequantize, then dense GEMM" (what
+ * vLLM does for AWQ at large M). Our mma.sync / wgmma weight-only kernels reach 0.05-0.3x of
+ * cuBLASLt bf16 at M >= 128 on the H100; dequantizing costs one pass over the weight (0.5 or 1
+ * byte read + 2 written per element), small next to the GEMM once M is large, so the pair runs
+ * near cuBLASLt's rate. Variant parameter wbits (4: W4A16, 8: W8A16) picks the scheme.
  *
  * The weight is processed in chunks of Nc output columns so that the scratch stays small
  * (Nc * K * 2 bytes, about `mb` MiB) and the freshly written chunk is still in L2 when the GEMM
  * reads it. For each chunk, on the caller's stream:
- *   1. dequant_wo (kernels/cuda/dequant_wo.cu, family dequant_wo.wbits4) turns its slabs into
- *      bf16/f16 [Nc, K] in the scratch. A chunk is whole 64-row slabs, hence a contiguous byte
- *      range of the packed weight (slab b starts at b * (Kp/16) * 512) and of the scales and
- *      zero points (slab b starts at element b * 64 * G): docs/formats.md.
+ *   1. dequant_wo (kernels/cuda/dequant_wo.cu, family dequant_wo.wbits4 / .wbits8) turns its
+ *      slabs into bf16/f16 [Nc, K] in the scratch. A chunk is whole 64-row slabs, hence a
+ *      contiguous byte range of the packed weight (slab b starts at byte b * (Kp/16) * 128 *
+ *      wbits: 64 rows x 16 k per k16 step) and of the scales and (int4) zero points (slab b
+ *      starts at element b * 64 * G; G = 1 for W8A16): docs/formats.md.
  *   2. cuBLASLt C[:, n0:n0+Nc] = A * chunk^T (+ bias[n0:] through its BIAS epilogue), ldc = N's
  *      row stride, with algorithm `algo` of the heuristic's list (src/cublaslt.c).
  * After the last GEMM the scratch is zeroed with one asynchronous memset (the shared workspace
@@ -32,14 +34,21 @@
 
 #include <stdio.h>
 
-/* {mb: chunk budget in MiB, algo: index in cuBLASLt's heuristic list} */
+/* {wbits: 4 W4A16 / 8 W8A16, mb: chunk budget in MiB, algo: index in cuBLASLt's heuristic
+ * list}. No kernel of their own: the table costs no compile time. */
 static const int variants[][QG_MAX_PARAMS] = {
-    {16, 0}, {16, 1}, {16, 2}, {16, 3}, {32, 0}, {32, 1}, {32, 2}, {32, 3},
+    {4, 16, 0}, {4, 16, 1}, {4, 16, 2}, {4, 16, 3}, {4, 32, 0}, {4, 32, 1}, {4, 32, 2}, {4, 32, 3},
+    {8, 16, 0}, {8, 16, 1}, {8, 16, 2}, {8, 16, 3}, {8, 32, 0}, {8, 32, 1}, {8, 32, 2}, {8, 32, 3},
 };
+enum { P_WBITS, P_MB, P_ALGO };
 
 #define MIN_M 128
 #define COL_ALIGN 128 /* chunk width granule: 256 bytes of a bf16/f16 C row */
 #define ALIGN256(x) (((x) + 255) & ~(uintptr_t)255)
+
+static qg_scheme scheme_of(const int *v) {
+    return v[P_WBITS] == 4 ? QG_SCHEME_W4A16 : QG_SCHEME_W8A16;
+}
 
 typedef struct {
     int64_t cols;   /* columns of every chunk but the last */
@@ -58,14 +67,14 @@ static chunking chunks_of(const qg_problem *p, int mb) {
 
 /* Scratch bytes the dequantized chunks occupy (the widest chunk). */
 static size_t scratch_bytes(const qg_problem *p, const int *v) {
-    const chunking c = chunks_of(p, v[0]);
+    const chunking c = chunks_of(p, v[P_MB]);
     return (size_t)c.cols * (size_t)p->k * 2;
 }
 
 static int supports(const qg_problem *p, const int *v, int cc, char *why, size_t why_len) {
-    (void)v;
-    if (p->scheme != QG_SCHEME_W4A16) {
-        snprintf(why, why_len, "computes W4A16 only");
+    if (p->scheme != scheme_of(v)) {
+        snprintf(why, why_len, "computes %s, not %s", qg_scheme_name(scheme_of(v)),
+                 qg_scheme_name(p->scheme));
         return 0;
     }
     if (cc < 80) {
@@ -103,12 +112,15 @@ static double heuristic(const qg_problem *p, const int *v, const qg_device_info 
     const int hopper = !dev || dev->cc_major == 0 || dev->cc_major >= 9;
     const double hbm = hopper ? 2.5e12 * sms / 132.0 : 1.6e12 * sms / 108.0;
     const double rate = hopper ? 6.5e14 * sms / 132.0 : 2.5e14 * sms / 108.0;
-    const chunking c = chunks_of(p, v[0]);
+    const chunking c = chunks_of(p, v[P_MB]);
     const double n = (double)p->n, k = (double)p->k, m = (double)p->m;
-    const double t_dequant = (n * k * 2.5 + n * (k / 32.0) * 4.0) / hbm;
+    /* packed weight read + bf16 written; scales (and zero points) of groups of >= 32 (int4)
+     * or one per row (int8) */
+    const double scale_bytes = v[P_WBITS] == 4 ? n * (k / 32.0) * 4.0 : n * 2.0;
+    const double t_dequant = (n * k * (v[P_WBITS] / 8.0 + 2.0) + scale_bytes) / hbm;
     const double t_gemm = 2.0 * m * n * k / rate + 2.0 * m * n / hbm;
     const double t_memset = (double)scratch_bytes(p, v) / (hbm * 1.1);
-    return t_dequant + t_gemm + t_memset + 4e-6 * (double)c.count + v[1] * 1e-9;
+    return t_dequant + t_gemm + t_memset + 4e-6 * (double)c.count + v[P_ALGO] * 1e-9;
 }
 
 static size_t workspace(const qg_problem *p, const int *v) {
@@ -123,21 +135,26 @@ static qg_lt_shape chunk_shape(const qg_problem *p, int64_t cols, int64_t lda, i
     return s;
 }
 
-static const qg_variant *dequant_variant;
+static const qg_variant *dequant_w4, *dequant_w8;
 static pthread_once_t dequant_once = PTHREAD_ONCE_INIT;
-static void find_dequant(void) { dequant_variant = qg_catalog_find("dequant_wo.wbits4"); }
+static void find_dequant(void) {
+    dequant_w4 = qg_catalog_find("dequant_wo.wbits4");
+    dequant_w8 = qg_catalog_find("dequant_wo.wbits8");
+}
 
-static qg_status dequant_kernel(qg_context *ctx, qg_kernel **out) {
+/* The dequant_wo variant of this variant's weight width. */
+static qg_status dequant_kernel(qg_context *ctx, const int *v, qg_kernel **out) {
     pthread_once(&dequant_once, find_dequant);
-    QG_RETURN_IF(ctx, !dequant_variant, QG_ERR_INTERNAL, "dequant_wo.wbits4 is not in the catalog");
-    return qg_jit_get(ctx, dequant_variant, out); /* compiled once, then a memory hit */
+    const qg_variant *dv = v[P_WBITS] == 4 ? dequant_w4 : dequant_w8;
+    QG_RETURN_IF(ctx, !dv, QG_ERR_INTERNAL, "dequant_wo.wbits%d is not in the catalog", v[P_WBITS]);
+    return qg_jit_get(ctx, dv, out); /* compiled once, then a memory hit */
 }
 
 static qg_status prepare(qg_context *ctx, qg_kernel *k, const qg_problem *p, const int *v) {
     (void)k;
     qg_kernel *dk;
-    QG_CHECK(dequant_kernel(ctx, &dk));
-    const chunking c = chunks_of(p, v[0]);
+    QG_CHECK(dequant_kernel(ctx, v, &dk));
+    const chunking c = chunks_of(p, v[P_MB]);
     /* contiguous, cudaMalloc-aligned operands: the common case */
     qg_lt_shape s = chunk_shape(p, c.cols, p->k, p->n, 256);
     QG_CHECK(qg_cublaslt_prepare(ctx, &s, NULL));
@@ -146,14 +163,15 @@ static qg_status prepare(qg_context *ctx, qg_kernel *k, const qg_problem *p, con
 }
 
 /* The dequantized chunk [cols, K] of the weight's columns n0 .. n0+cols-1 into `out`. */
-static qg_status dequant_chunk(qg_context *ctx, qg_kernel *dk, const qg_problem *p,
+static qg_status dequant_chunk(qg_context *ctx, qg_kernel *dk, const qg_problem *p, int wbits,
                                const qg_packed_weight *w, int64_t n0, int64_t cols, void *out,
                                void *stream) {
     qg_wo_geom g;
     qg_wo_geom_get(p, &g);
     const int64_t slab = n0 / QG_WO_SLAB;
+    const int64_t slab_bytes = g.ks * QG_WO_SLAB * 16 * wbits / 8; /* 64 rows x 16 k per k16 step */
     qg_packed_weight part = *w;
-    part.weight = (uint8_t *)w->weight + slab * g.ks * 512;
+    part.weight = (uint8_t *)w->weight + slab * slab_bytes;
     part.scale = (uint16_t *)w->scale + slab * QG_WO_SLAB * g.groups;
     part.zero = p->has_zero_point ? (uint16_t *)w->zero + slab * QG_WO_SLAB * g.groups : NULL;
     qg_problem q = *p;
@@ -175,11 +193,11 @@ static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, cons
     QG_RETURN_IF(ctx, !ctx->ops->memset_d8_async, QG_ERR_UNSUPPORTED,
                  "%s: backend %s has no asynchronous memset", id, ctx->ops->name);
     qg_kernel *dk;
-    QG_CHECK(dequant_kernel(ctx, &dk));
+    QG_CHECK(dequant_kernel(ctx, v, &dk));
 
     void *lt_ws = (void *)ALIGN256((uintptr_t)g->workspace);
     void *scratch = (char *)lt_ws + QG_CUBLASLT_WORKSPACE; /* 256-byte aligned */
-    const chunking c = chunks_of(p, v[0]);
+    const chunking c = chunks_of(p, v[P_MB]);
     const size_t esz = 2;
     /* Chunk offsets are multiples of 256 bytes: every chunk has the alignment class of the
      * caller's base pointers. */
@@ -193,22 +211,22 @@ static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, cons
     int count_full = 0, count_tail = 0;
     QG_CHECK(qg_cublaslt_prepare(ctx, &full, &count_full));
     QG_CHECK(qg_cublaslt_prepare(ctx, &tail, &count_tail));
-    QG_RETURN_IF(ctx, v[1] >= count_full || v[1] >= count_tail, QG_ERR_UNSUPPORTED,
+    QG_RETURN_IF(ctx, v[P_ALGO] >= count_full || v[P_ALGO] >= count_tail, QG_ERR_UNSUPPORTED,
                  "%s: cuBLASLt's heuristic offers %d algorithm(s) for M=%lld N=%lld K=%lld "
                  "(%d for the last chunk of %lld columns); #%d was asked for", id, count_full,
                  (long long)p->m, (long long)c.cols, (long long)p->k, count_tail,
-                 (long long)c.last, v[1]);
+                 (long long)c.last, v[P_ALGO]);
 
     qg_status st = QG_SUCCESS;
     for (int64_t i = 0; i < c.count && st == QG_SUCCESS; i++) {
         const int64_t n0 = i * c.cols, cols = i + 1 < c.count ? c.cols : c.last;
-        st = dequant_chunk(ctx, dk, p, &g->w, n0, cols, scratch, stream);
+        st = dequant_chunk(ctx, dk, p, v[P_WBITS], &g->w, n0, cols, scratch, stream);
         if (st != QG_SUCCESS) break;
         const qg_lt_ptrs lp = {
             .a = g->a, .w = scratch, .c = (char *)g->c + (size_t)n0 * esz,
             .bias = p->has_bias ? (const char *)g->bias + (size_t)n0 * esz : NULL,
             .workspace = lt_ws, .workspace_bytes = QG_CUBLASLT_WORKSPACE, .leave_zero = 1};
-        st = qg_cublaslt_run(ctx, i + 1 < c.count ? &full : &tail, &lp, v[1], stream);
+        st = qg_cublaslt_run(ctx, i + 1 < c.count ? &full : &tail, &lp, v[P_ALGO], stream);
     }
     /* Also after a failure: a dequantized chunk must not stay in the shared workspace. */
     const size_t used = (size_t)(c.count > 1 ? c.cols : c.last) * (size_t)p->k * esz;
@@ -216,16 +234,16 @@ static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, cons
     return st != QG_SUCCESS ? st : ms;
 }
 
-const qg_family qg_family_w4a16_dequant_lt = {
-    .name = "w4a16_dequant_lt",
+const qg_family qg_family_wo_dequant_lt = {
+    .name = "wo_dequant_lt",
     .source = NULL, /* dequant_wo.cu (family dequant_wo) + cuBLASLt: nothing of its own */
     .entry = NULL,
     .op = QG_OP_GEMM,
-    .scheme_mask = 1u << QG_SCHEME_W4A16,
+    .scheme_mask = (1u << QG_SCHEME_W4A16) | (1u << QG_SCHEME_W8A16),
     .min_cc = 80,
     .experimental = 1,
-    .num_params = 2,
-    .param_names = {"mb", "algo"},
+    .num_params = 3,
+    .param_names = {"wbits", "mb", "algo"},
     .num_variants = QG_ARRAY_SIZE(variants),
     .variants = variants,
     .supports = supports,
