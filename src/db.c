@@ -378,6 +378,14 @@ qg_status qg_db_open(qg_db **out, const char *path, const qg_device_info *env) {
     return QG_SUCCESS;
 }
 
+int qg_db_begin_tuning(qg_db *db, const qg_device_info *d) {
+    const int stale = db->count > 0 && db->has_meta &&
+                      strcmp(db->meta.catalog_hash, qg_catalog_hash()) != 0;
+    qg_db_meta_from_device(&db->meta, d);
+    db->has_meta = 1;
+    return stale;
+}
+
 void qg_db_close(qg_db *db) {
     if (!db) return;
     free(db->entries);

@@ -41,6 +41,13 @@ extern const int qg_default_m_bucket_count;
 const char *qg_catalog_hash(void);
 
 void qg_db_meta_from_device(qg_db_meta *m, const qg_device_info *d);
+/* Prepare `db` to receive a tuning run on device `d`: its metadata become this run's
+ * environment (catalog hash, driver, compiler, library). Returns 1 when it holds entries tuned
+ * with another kernel catalog (they may miss kernels added or changed since: the tuner then
+ * re-times the problems of the run instead of skipping them), 0 otherwise. The hash is kept
+ * per file, not per entry: a run stopped after its first save and restarted skips the old
+ * entries it had not reached (use --retune then). */
+int qg_db_begin_tuning(qg_db *db, const qg_device_info *d);
 /* Insert or replace (same key) an entry. */
 qg_status qg_db_put(qg_db *db, const qg_db_entry *e);
 /* Entry for exactly this key and bucket, or NULL. */

@@ -172,12 +172,43 @@ static void test_corrupt_and_foreign(const char *dir) {
     QT_CHECK(strstr(qg_last_error(NULL), "entry 0") != NULL, "names the bad entry");
 }
 
+/* Entries tuned with another kernel catalog are re-timed once, and the file then records the
+ * environment of the run that wrote it. */
+static void test_catalog_change(const char *dir) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/cat.json", dir);
+    qg_device_info d = dev("NVIDIA H100 80GB HBM3");
+    qg_db *db;
+    QT_OK(qg_db_open(&db, path, &d));
+    QT_CHECK(qg_db_begin_tuning(db, &d) == 0, "an empty database is not stale");
+    qg_db_entry e = entry(QG_SCHEME_W4A16, 4096, 4096, 1, "kA", 10.0);
+    QT_OK(qg_db_put(db, &e));
+    snprintf(db->meta.catalog_hash, sizeof db->meta.catalog_hash, "%s", "00000000deadbeef");
+    snprintf(db->meta.library_version, sizeof db->meta.library_version, "%s", "0.0.1");
+    QT_OK(qg_db_save(db, NULL));
+    qg_db_close(db);
+
+    QT_OK(qg_db_open(&db, path, &d));
+    QT_CHECK(strcmp(db->meta.catalog_hash, "00000000deadbeef") == 0, "file keeps its hash on open");
+    QT_CHECK(qg_db_begin_tuning(db, &d) == 1, "entries from another catalog are stale");
+    QT_CHECK(strcmp(db->meta.catalog_hash, qg_catalog_hash()) == 0 &&
+             strcmp(db->meta.library_version, "0.0.1") != 0, "metadata become this run's");
+    QT_OK(qg_db_save(db, NULL));
+    qg_db_close(db);
+
+    QT_OK(qg_db_open(&db, path, &d));
+    QT_CHECK(qg_db_size(db) == 1, "entry kept");
+    QT_CHECK(qg_db_begin_tuning(db, &d) == 0, "after a run with this catalog, nothing is stale");
+    qg_db_close(db);
+}
+
 int main(void) {
     char dir[] = "/tmp/qgemm-test-db-XXXXXX";
     if (!mkdtemp(dir)) return 1;
     test_round_trip_and_cascade(dir);
     test_concurrent_saves(dir);
     test_corrupt_and_foreign(dir);
+    test_catalog_change(dir);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) fprintf(stderr, "cleanup failed\n");

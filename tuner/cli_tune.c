@@ -31,8 +31,8 @@ static void usage(void) {
            "                  [--samples N] [--verbose]\n\n"
            "Times every catalog kernel that fits each linear layer of the model for each M and\n"
            "stores the fastest correct one in the database DB (merged under a file lock with\n"
-           "what is already there; entries already tuned for this GPU are skipped unless\n"
-           "--retune).\n\n"
+           "what is already there; entries already tuned for this GPU and kernel catalog are\n"
+           "skipped unless --retune).\n\n"
            "  --model NAME       built-in shapes: %s\n"
            "  --hf-config FILE   derive shapes from a Hugging Face config.json (q/k/v fused, o,\n"
            "                     gate/up fused, down)\n"
@@ -162,6 +162,15 @@ static int run_worker(int device, const char *out_path, tune_item *items, int n,
         qg_context_destroy(ctx);
         return 1;
     }
+    qg_tune_options ow = *o;
+    char old_hash[sizeof db->meta.catalog_hash];
+    snprintf(old_hash, sizeof old_hash, "%s", db->meta.catalog_hash);
+    if (qg_db_begin_tuning(db, &info) && !o->retune) {
+        printf("[w%d] %s was tuned with kernel catalog %s, this build has %s: re-timing every "
+               "problem of this run\n", device, out_path, old_hash, qg_catalog_hash());
+        ow.retune = 1;
+    }
+    o = &ow;
     int total = 0;
     for (int i = 0; i < n; i++)
         if (i % slices == slice) total += items[i].nm;
