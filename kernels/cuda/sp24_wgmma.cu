@@ -58,6 +58,7 @@
 
 #define SP_THREADS 256 /* two warpgroups */
 #include "sp24_common.cuh"
+#include "wgmma_regs.cuh"
 #define SW_WGM (QG_TN / 128) /* m64 blocks per warpgroup */
 #define SW_NACC (QG_TM / 2)  /* accumulators per thread per m64 block */
 #define SW_NG (QG_ST / QG_SG) /* slot groups */
@@ -108,50 +109,23 @@ template <int N> QG_DEVICE void sw_wait() { asm volatile("wgmma.wait_group.sync.
 #endif
 
 #if QG_TM == 128
-template <int SEL>
-QG_DEVICE void sw_mma(sw_acc_t (&d)[SW_NACC], uint64_t da, uint64_t db, uint32_t e, int accumulate) {
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %68, 0;\n" SW_INSTR " {"
-        "%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,"
-        "%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,"
-        "%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,"
-        "%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63"
-        "}, %64, %65, %66, %67, " SW_TAIL "\n}"
-        : SW_C(d[0]), SW_C(d[1]), SW_C(d[2]), SW_C(d[3]), SW_C(d[4]), SW_C(d[5]), SW_C(d[6]), SW_C(d[7]),
-          SW_C(d[8]), SW_C(d[9]), SW_C(d[10]), SW_C(d[11]), SW_C(d[12]), SW_C(d[13]), SW_C(d[14]), SW_C(d[15]),
-          SW_C(d[16]), SW_C(d[17]), SW_C(d[18]), SW_C(d[19]), SW_C(d[20]), SW_C(d[21]), SW_C(d[22]), SW_C(d[23]),
-          SW_C(d[24]), SW_C(d[25]), SW_C(d[26]), SW_C(d[27]), SW_C(d[28]), SW_C(d[29]), SW_C(d[30]), SW_C(d[31]),
-          SW_C(d[32]), SW_C(d[33]), SW_C(d[34]), SW_C(d[35]), SW_C(d[36]), SW_C(d[37]), SW_C(d[38]), SW_C(d[39]),
-          SW_C(d[40]), SW_C(d[41]), SW_C(d[42]), SW_C(d[43]), SW_C(d[44]), SW_C(d[45]), SW_C(d[46]), SW_C(d[47]),
-          SW_C(d[48]), SW_C(d[49]), SW_C(d[50]), SW_C(d[51]), SW_C(d[52]), SW_C(d[53]), SW_C(d[54]), SW_C(d[55]),
-          SW_C(d[56]), SW_C(d[57]), SW_C(d[58]), SW_C(d[59]), SW_C(d[60]), SW_C(d[61]), SW_C(d[62]), SW_C(d[63])
-        : "l"(da), "l"(db), "r"(e), "n"(SEL), "r"(accumulate));
-}
+#define SW_REGS QG_WG_REGS64
+#define SW_OPS(d) QG_WG_OPS64(SW_C, d)
+#define SW_ARGS "%64, %65, %66, %67, "
+#define SW_FLAG "%68"
 #else
+#define SW_REGS QG_WG_REGS96
+#define SW_OPS(d) QG_WG_OPS96(SW_C, d)
+#define SW_ARGS "%96, %97, %98, %99, "
+#define SW_FLAG "%100"
+#endif
 template <int SEL>
 QG_DEVICE void sw_mma(sw_acc_t (&d)[SW_NACC], uint64_t da, uint64_t db, uint32_t e, int accumulate) {
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %100, 0;\n" SW_INSTR " {"
-        "%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,"
-        "%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,"
-        "%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,"
-        "%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63,"
-        "%64,%65,%66,%67,%68,%69,%70,%71,%72,%73,%74,%75,%76,%77,%78,%79,"
-        "%80,%81,%82,%83,%84,%85,%86,%87,%88,%89,%90,%91,%92,%93,%94,%95"
-        "}, %96, %97, %98, %99, " SW_TAIL "\n}"
-        : SW_C(d[0]), SW_C(d[1]), SW_C(d[2]), SW_C(d[3]), SW_C(d[4]), SW_C(d[5]), SW_C(d[6]), SW_C(d[7]),
-          SW_C(d[8]), SW_C(d[9]), SW_C(d[10]), SW_C(d[11]), SW_C(d[12]), SW_C(d[13]), SW_C(d[14]), SW_C(d[15]),
-          SW_C(d[16]), SW_C(d[17]), SW_C(d[18]), SW_C(d[19]), SW_C(d[20]), SW_C(d[21]), SW_C(d[22]), SW_C(d[23]),
-          SW_C(d[24]), SW_C(d[25]), SW_C(d[26]), SW_C(d[27]), SW_C(d[28]), SW_C(d[29]), SW_C(d[30]), SW_C(d[31]),
-          SW_C(d[32]), SW_C(d[33]), SW_C(d[34]), SW_C(d[35]), SW_C(d[36]), SW_C(d[37]), SW_C(d[38]), SW_C(d[39]),
-          SW_C(d[40]), SW_C(d[41]), SW_C(d[42]), SW_C(d[43]), SW_C(d[44]), SW_C(d[45]), SW_C(d[46]), SW_C(d[47]),
-          SW_C(d[48]), SW_C(d[49]), SW_C(d[50]), SW_C(d[51]), SW_C(d[52]), SW_C(d[53]), SW_C(d[54]), SW_C(d[55]),
-          SW_C(d[56]), SW_C(d[57]), SW_C(d[58]), SW_C(d[59]), SW_C(d[60]), SW_C(d[61]), SW_C(d[62]), SW_C(d[63]),
-          SW_C(d[64]), SW_C(d[65]), SW_C(d[66]), SW_C(d[67]), SW_C(d[68]), SW_C(d[69]), SW_C(d[70]), SW_C(d[71]),
-          SW_C(d[72]), SW_C(d[73]), SW_C(d[74]), SW_C(d[75]), SW_C(d[76]), SW_C(d[77]), SW_C(d[78]), SW_C(d[79]),
-          SW_C(d[80]), SW_C(d[81]), SW_C(d[82]), SW_C(d[83]), SW_C(d[84]), SW_C(d[85]), SW_C(d[86]), SW_C(d[87]),
-          SW_C(d[88]), SW_C(d[89]), SW_C(d[90]), SW_C(d[91]), SW_C(d[92]), SW_C(d[93]), SW_C(d[94]), SW_C(d[95])
-        : "l"(da), "l"(db), "r"(e), "n"(SEL), "r"(accumulate));
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, " SW_FLAG ", 0;\n" SW_INSTR " {" SW_REGS "}, " SW_ARGS
+                 SW_TAIL "\n}"
+                 : SW_OPS(d)
+                 : "l"(da), "l"(db), "r"(e), "n"(SEL), "r"(accumulate));
 }
-#endif
 
 /* Keep accumulator reads/writes from moving across wgmma fences and waits (the compiler does not
  * know wgmma writes them asynchronously). */

@@ -31,7 +31,7 @@
 #include "qg_prelude.cuh"
 #include "w8a8_dyn.cuh"
 #include "w8a8_ws_layout.cuh"
-#include "w8a8_wgmma_ws_ops.cuh"
+#include "w8a8_wgmma_ops.cuh"
 
 #ifndef QG_BN
 #define QG_BN 128
@@ -45,13 +45,13 @@
 
 #define WS_CAT2(a, b) a##b
 #define WS_CAT(a, b) WS_CAT2(a, b)
-#define WS_MMA_BN WS_CAT(ws_mma_n, QG_BN)
+#define WS_MMA_BN WS_CAT(wg_mma_n, QG_BN)
 /* Width of one promoted partial sum (fp8); s8 accumulates the whole tile in place. */
 #define WS_PN QG_WS_PN(QG_BN, QG_AT != 2)
 #if WS_PN == QG_BN
 #define WS_MMA_PN WS_MMA_BN
 #elif WS_PN == 128
-#define WS_MMA_PN ws_mma_n128
+#define WS_MMA_PN wg_mma_n128
 #else
 #error "unexpected promotion width"
 #endif
