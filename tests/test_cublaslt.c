@@ -22,25 +22,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int contains(const char *s, const char *needle) { return s && strstr(s, needle) != NULL; }
-
-static void in_child(const char *name, void (*fn)(void)) {
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid == 0) {
-        qt_passed = qt_failed = 0;
-        fn();
-        printf("  [%s] child checks: %d ok, %d bad\n", name, qt_passed, qt_failed);
-        fflush(stdout);
-        exit(qt_failed ? 1 : 0);
-    }
-    int status = 0;
-    QT_CHECK(pid > 0 && waitpid(pid, &status, 0) == pid, "%s: fork/wait", name);
-    QT_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: child failed (status %d)", name,
-             status);
-}
-
 static qg_problem fp8_problem(int64_t m, int64_t n, int64_t k) {
     qg_problem p;
     qg_problem_init(&p);
@@ -97,10 +78,10 @@ static void test_supports(void) {
     char why[256];
     qg_problem p = fp8_problem(16, 4096, 4096);
     QT_CHECK(fp8->family->supports(&p, fp8->params, 90, why, sizeof why), "fp8 4096x4096 on sm_90");
-    QT_CHECK(!fp8->family->supports(&p, fp8->params, 80, why, sizeof why) && contains(why, "8.9"),
+    QT_CHECK(!fp8->family->supports(&p, fp8->params, 80, why, sizeof why) && qt_contains(why, "8.9"),
              "fp8 refused on sm_80: %s", why);
     p.n = 1000;
-    QT_CHECK(!fp8->family->supports(&p, fp8->params, 90, why, sizeof why) && contains(why, "16"),
+    QT_CHECK(!fp8->family->supports(&p, fp8->params, 90, why, sizeof why) && qt_contains(why, "16"),
              "N=1000 refused: %s", why);
     p = fp8_problem(1, 4096, 4096);
     p.scheme = QG_SCHEME_W8A8_INT8;
@@ -138,7 +119,7 @@ static void no_blas_with(const char *lib, const char *expect) {
     setenv("QGEMM_CUBLASLT_LIBRARY", lib, 1);
     char why[1024] = "";
     QT_STATUS(qg_cublaslt_load(why, sizeof why), QG_ERR_NO_BLAS);
-    QT_CHECK(contains(why, expect) && contains(why, "QGEMM_CUBLASLT_LIBRARY"), "reason: %s", why);
+    QT_CHECK(qt_contains(why, expect) && qt_contains(why, "QGEMM_CUBLASLT_LIBRARY"), "reason: %s", why);
     QT_CHECK(qg_cublaslt_version() == 0, "no version without the library");
     qg_context *ctx = fake_ctx();
     if (!ctx) return;
@@ -159,7 +140,7 @@ static void no_blas_with(const char *lib, const char *expect) {
     for (int i = 0; i < 2; i++) { /* the same answer every time */
         QT_CHECK(qg_gemm_with_kernel(ctx, &p, &g, "cublaslt_fp8.algo0", NULL) == QG_ERR_NO_BLAS,
                  "qg_gemm_with_kernel: %s", qg_last_error(ctx));
-        QT_CHECK(contains(qg_last_error(ctx), expect), "message: %s", qg_last_error(ctx));
+        QT_CHECK(qt_contains(qg_last_error(ctx), expect), "message: %s", qg_last_error(ctx));
     }
     p.scheme = QG_SCHEME_W8A8_INT8;
     QT_CHECK(qg_gemm_with_kernel(ctx, &p, &g, "cublaslt_int8.algo1", NULL) != QG_SUCCESS,
@@ -173,7 +154,7 @@ static void no_blas_with(const char *lib, const char *expect) {
     p.scheme = QG_SCHEME_W8A8_FP8;
     char expl[256];
     QT_OK(qg_explain(ctx, &p, expl, sizeof expl));
-    QT_CHECK(!contains(expl, "cublaslt"), "heuristic dispatch avoids cuBLASLt: %s", expl);
+    QT_CHECK(!qt_contains(expl, "cublaslt"), "heuristic dispatch avoids cuBLASLt: %s", expl);
     qg_free(ctx, a), qg_free(ctx, w), qg_free(ctx, c), qg_free(ctx, s);
     qg_context_destroy(ctx);
 }
@@ -399,29 +380,29 @@ static void test_dequant_lt_family(void) {
     QT_CHECK(f->supports(&p, v16->params, 80, why, sizeof why), "M=1024 sm_80: %s", why);
     QT_CHECK(f->supports(&p, v16->params, 90, why, sizeof why), "M=1024 sm_90: %s", why);
     p.m = 127;
-    QT_CHECK(!f->supports(&p, v16->params, 90, why, sizeof why) && contains(why, "M=127"),
+    QT_CHECK(!f->supports(&p, v16->params, 90, why, sizeof why) && qt_contains(why, "M=127"),
              "M=127 refused: %s", why);
     p.m = 128;
     QT_CHECK(f->supports(&p, v16->params, 90, why, sizeof why), "M=128 accepted: %s", why);
     p.out_dtype = QG_DTYPE_F16;
-    QT_CHECK(!f->supports(&p, v16->params, 90, why, sizeof why) && contains(why, "bf16"),
+    QT_CHECK(!f->supports(&p, v16->params, 90, why, sizeof why) && qt_contains(why, "bf16"),
              "bf16 -> f16 refused: %s", why);
     p = w4_problem(512, 256, 100, 0, 0, QG_DTYPE_F16, 0);
-    QT_CHECK(!f->supports(&p, v16->params, 90, why, sizeof why) && contains(why, "multiple of 8"),
+    QT_CHECK(!f->supports(&p, v16->params, 90, why, sizeof why) && qt_contains(why, "multiple of 8"),
              "K=100 refused: %s", why);
     QT_CHECK(f->scheme_mask == ((1u << QG_SCHEME_W4A16) | (1u << QG_SCHEME_W8A16)),
              "both weight-only schemes");
     /* each variant computes the scheme of its wbits */
     p = w8_problem(1024, 4096, 4096, QG_DTYPE_BF16, 1);
-    QT_CHECK(!f->supports(&p, v16->params, 90, why, sizeof why) && contains(why, "computes w4a16"),
+    QT_CHECK(!f->supports(&p, v16->params, 90, why, sizeof why) && qt_contains(why, "computes w4a16"),
              "wbits4 refuses W8A16: %s", why);
     QT_CHECK(f->supports(&p, w8v16->params, 80, why, sizeof why), "wbits8 takes W8A16: %s", why);
     p.m = 127;
-    QT_CHECK(!f->supports(&p, w8v16->params, 90, why, sizeof why) && contains(why, "M=127"),
+    QT_CHECK(!f->supports(&p, w8v16->params, 90, why, sizeof why) && qt_contains(why, "M=127"),
              "W8A16 M=127 refused: %s", why);
     p = w4_problem(1024, 4096, 4096, 128, 0, QG_DTYPE_BF16, 0);
     QT_CHECK(!f->supports(&p, w8v32->params, 90, why, sizeof why) &&
-                 contains(why, "computes w8a16"), "wbits8 refuses W4A16: %s", why);
+                 qt_contains(why, "computes w8a16"), "wbits8 refuses W4A16: %s", why);
     /* balanced chunks of 128-column multiples: 28672 x 4096 in 14 chunks of 2048 (16 MiB) or
      * 7 of 4096 (32 MiB); 4096 x 14336 (112 MiB) in 7 of 640 (+256) or 4 of 1024 */
     p = w4_problem(1024, 28672, 4096, 128, 0, QG_DTYPE_BF16, 0);
@@ -607,7 +588,7 @@ static void check_dequant_lt_refused(qg_context *ctx, const char *id, const qg_p
     const fake_event *ev;
     const int nev = trace_get(&ev);
     trace_start(0);
-    QT_CHECK(st == want && contains(qg_last_error(ctx), msg), "%s (%s): %s, want %s: %s", id, msg,
+    QT_CHECK(st == want && qt_contains(qg_last_error(ctx), msg), "%s (%s): %s, want %s: %s", id, msg,
              qg_status_name(st), qg_status_name(want), qg_last_error(ctx));
     QT_CHECK(nev == 0, "%s (%s): refused after issuing %d operations", id, msg, nev);
 }
@@ -732,7 +713,7 @@ static void dequant_lt_launches(void) {
         p.m = 4096;
         char expl[256];
         QT_OK(qg_explain(ctx, &p, expl, sizeof expl));
-        QT_CHECK(!contains(expl, "dequant_lt"), "heuristic dispatch avoids it: %s", expl);
+        QT_CHECK(!qt_contains(expl, "dequant_lt"), "heuristic dispatch avoids it: %s", expl);
     } else {
         QT_CHECK(0, "allocations");
     }
@@ -752,12 +733,12 @@ int main(void) {
     test_catalog();
     test_supports();
     test_align_class();
-    in_child("missing cuBLASLt", missing_library);
-    in_child("wrong cuBLASLt", wrong_library);
-    in_child("tuner without cuBLASLt", tuner_without_blas);
-    in_child("installed cuBLASLt", real_library);
-    in_child("workspace left zero (fake cuBLASLt)", workspace_left_zero);
+    qt_in_child("missing cuBLASLt", missing_library);
+    qt_in_child("wrong cuBLASLt", wrong_library);
+    qt_in_child("tuner without cuBLASLt", tuner_without_blas);
+    qt_in_child("installed cuBLASLt", real_library);
+    qt_in_child("workspace left zero (fake cuBLASLt)", workspace_left_zero);
     test_dequant_lt_family();
-    in_child("wo_dequant_lt launches (fake cuBLASLt)", dequant_lt_launches);
+    qt_in_child("wo_dequant_lt launches (fake cuBLASLt)", dequant_lt_launches);
     return qt_finish("test_cublaslt");
 }

@@ -17,26 +17,6 @@
 #define NO_CUDA "/nonexistent/libcuda.so"
 #define NO_HIP "/nonexistent/libamdhip64.so"
 
-static int contains(const char *s, const char *needle) { return strstr(s, needle) != NULL; }
-
-/* Run `fn` in a child process; it reports its own failures and exits with their count. */
-static void in_child(const char *name, void (*fn)(void)) {
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid == 0) {
-        qt_passed = qt_failed = 0;
-        fn();
-        printf("  [%s] child checks: %d ok, %d bad\n", name, qt_passed, qt_failed);
-        fflush(stdout);
-        exit(qt_failed ? 1 : 0); /* exit(), not _exit(): LSan checks the child at exit */
-    }
-    int status = 0;
-    QT_CHECK(pid > 0 && waitpid(pid, &status, 0) == pid, "%s: fork/wait", name);
-    QT_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: child failed (status %d)", name,
-             status);
-}
-
 /* AUTO: CUDA missing, falls back to HIP, missing too: NO_DRIVER naming both libraries. */
 static void no_driver_auto(void) {
     setenv("QGEMM_CUDA_LIBRARY", NO_CUDA, 1);
@@ -45,9 +25,9 @@ static void no_driver_auto(void) {
     QT_STATUS(qg_context_create(&ctx, NULL), QG_ERR_NO_DRIVER);
     QT_CHECK(ctx == NULL, "out is NULL after a failure");
     const char *msg = qg_last_error(NULL);
-    QT_CHECK(contains(msg, NO_CUDA), "message names the CUDA library: %s", msg);
-    QT_CHECK(contains(msg, NO_HIP), "message names the HIP library: %s", msg);
-    QT_CHECK(contains(msg, "QGEMM_CUDA_LIBRARY"), "message says where the path came from: %s", msg);
+    QT_CHECK(qt_contains(msg, NO_CUDA), "message names the CUDA library: %s", msg);
+    QT_CHECK(qt_contains(msg, NO_HIP), "message names the HIP library: %s", msg);
+    QT_CHECK(qt_contains(msg, "QGEMM_CUDA_LIBRARY"), "message says where the path came from: %s", msg);
     QT_CHECK(strncmp(msg, "QG_ERR_NO_DRIVER", 16) == 0, "message starts with the status: %s", msg);
 
     /* Explicit backends report their own library; repeated calls give the same answer. */
@@ -56,12 +36,12 @@ static void no_driver_auto(void) {
     p.backend = QG_BACKEND_CUDA;
     for (int i = 0; i < 2; i++) {
         QT_STATUS(qg_context_create(&ctx, &p), QG_ERR_NO_DRIVER);
-        QT_CHECK(contains(qg_last_error(NULL), NO_CUDA) && !contains(qg_last_error(NULL), NO_HIP),
+        QT_CHECK(qt_contains(qg_last_error(NULL), NO_CUDA) && !qt_contains(qg_last_error(NULL), NO_HIP),
                  "CUDA-only message: %s", qg_last_error(NULL));
     }
     p.backend = QG_BACKEND_HIP;
     QT_STATUS(qg_context_create(&ctx, &p), QG_ERR_NO_DRIVER);
-    QT_CHECK(contains(qg_last_error(NULL), NO_HIP), "HIP message: %s", qg_last_error(NULL));
+    QT_CHECK(qt_contains(qg_last_error(NULL), NO_HIP), "HIP message: %s", qg_last_error(NULL));
     p.device = 3; /* a device number is no reason to try harder */
     p.backend = QG_BACKEND_AUTO;
     QT_STATUS(qg_context_create(&ctx, &p), QG_ERR_NO_DRIVER);
@@ -75,7 +55,7 @@ static void driver_lacks_symbols(void) {
     p.backend = QG_BACKEND_CUDA;
     qg_context *ctx = NULL;
     QT_STATUS(qg_context_create(&ctx, &p), QG_ERR_DRIVER_TOO_OLD);
-    QT_CHECK(contains(qg_last_error(NULL), "cuInit") && contains(qg_last_error(NULL), "libm.so.6"),
+    QT_CHECK(qt_contains(qg_last_error(NULL), "cuInit") && qt_contains(qg_last_error(NULL), "libm.so.6"),
              "message names library and symbol: %s", qg_last_error(NULL));
     QT_CHECK(ctx == NULL, "no context");
 }
@@ -97,11 +77,11 @@ static void no_nvrtc(void) {
     setenv("QGEMM_NVRTC_LIBRARY", "/nonexistent/libnvrtc.so", 1);
     char why[512] = "";
     QT_STATUS(qg_compiler_nvrtc.load(why, sizeof why), QG_ERR_NO_COMPILER);
-    QT_CHECK(contains(why, "/nonexistent/libnvrtc.so"), "reason names the library: %s", why);
+    QT_CHECK(qt_contains(why, "/nonexistent/libnvrtc.so"), "reason names the library: %s", why);
     QT_CHECK(qg_compiler_nvrtc.version() == 0, "no version without NVRTC");
     qg_check_result r;
     QT_STATUS(qg_check_catalog("sm_90a", 1, NULL, NULL, &r), QG_ERR_NO_COMPILER);
-    QT_CHECK(contains(qg_last_error(NULL), "/nonexistent/libnvrtc.so"), "check says why: %s",
+    QT_CHECK(qt_contains(qg_last_error(NULL), "/nonexistent/libnvrtc.so"), "check says why: %s",
              qg_last_error(NULL));
     void *img = (void *)1;
     size_t n = 1;
@@ -122,7 +102,7 @@ static void no_hiprtc(void) {
     char *log = NULL;
     double ms = 0;
     QT_STATUS(qg_jit_compile(&v, "gfx90a", &img, &n, &log, &ms), QG_ERR_NO_COMPILER);
-    QT_CHECK(contains(qg_last_error(NULL), "/nonexistent/libhiprtc.so"), "message: %s", qg_last_error(NULL));
+    QT_CHECK(qt_contains(qg_last_error(NULL), "/nonexistent/libhiprtc.so"), "message: %s", qg_last_error(NULL));
     QT_CHECK(img == NULL && log == NULL, "nothing allocated");
 }
 
@@ -156,8 +136,8 @@ static void fake_init_no_device(void) {
     setenv("FAKE_CUDA_INIT", "100", 1); /* CUDA_ERROR_NO_DEVICE */
     qg_context *ctx = NULL;
     QT_STATUS(fake_create(&ctx, 0), QG_ERR_NO_DEVICE);
-    QT_CHECK(contains(qg_last_error(NULL), "cuInit") &&
-             contains(qg_last_error(NULL), "CUDA_ERROR_NO_DEVICE"), "message: %s", qg_last_error(NULL));
+    QT_CHECK(qt_contains(qg_last_error(NULL), "cuInit") &&
+             qt_contains(qg_last_error(NULL), "CUDA_ERROR_NO_DEVICE"), "message: %s", qg_last_error(NULL));
     int st[9];
     fake_stats(st);
     QT_CHECK(st[F_RETAIN] == 0, "nothing retained");
@@ -167,22 +147,22 @@ static void fake_init_other_error(void) {
     setenv("FAKE_CUDA_INIT", "999", 1); /* CUDA_ERROR_UNKNOWN */
     qg_context *ctx = NULL;
     QT_STATUS(fake_create(&ctx, 0), QG_ERR_DEVICE);
-    QT_CHECK(contains(qg_last_error(NULL), "CUDA_ERROR_FAKE") &&
-             contains(qg_last_error(NULL), "fake driver error"), "name and string: %s", qg_last_error(NULL));
+    QT_CHECK(qt_contains(qg_last_error(NULL), "CUDA_ERROR_FAKE") &&
+             qt_contains(qg_last_error(NULL), "fake driver error"), "name and string: %s", qg_last_error(NULL));
 }
 
 static void fake_zero_devices(void) {
     setenv("FAKE_CUDA_COUNT", "0", 1);
     qg_context *ctx = NULL;
     QT_STATUS(fake_create(&ctx, 0), QG_ERR_NO_DEVICE);
-    QT_CHECK(contains(qg_last_error(NULL), "no device"), "message: %s", qg_last_error(NULL));
+    QT_CHECK(qt_contains(qg_last_error(NULL), "no device"), "message: %s", qg_last_error(NULL));
 }
 
 static void fake_bad_ordinal(void) {
     setenv("FAKE_CUDA_COUNT", "2", 1);
     qg_context *ctx = NULL;
     QT_STATUS(fake_create(&ctx, 2), QG_ERR_NO_DEVICE);
-    QT_CHECK(contains(qg_last_error(NULL), "device 2") && contains(qg_last_error(NULL), "2 present"),
+    QT_CHECK(qt_contains(qg_last_error(NULL), "device 2") && qt_contains(qg_last_error(NULL), "2 present"),
              "message: %s", qg_last_error(NULL));
     QT_OK(fake_create(&ctx, 1));
     qg_context_destroy(ctx);
@@ -196,7 +176,7 @@ static void fake_no_nvrtc(void) {
     setenv("QGEMM_NVRTC_LIBRARY", "/nonexistent/libnvrtc.so", 1);
     qg_context *ctx = NULL;
     QT_STATUS(fake_create(&ctx, 0), QG_ERR_NO_COMPILER);
-    QT_CHECK(contains(qg_last_error(NULL), "/nonexistent/libnvrtc.so"), "message: %s", qg_last_error(NULL));
+    QT_CHECK(qt_contains(qg_last_error(NULL), "/nonexistent/libnvrtc.so"), "message: %s", qg_last_error(NULL));
     int st[9];
     fake_stats(st);
     QT_CHECK(st[F_RETAIN] == st[F_RELEASE], "open released what it took (%d/%d)", st[F_RETAIN],
@@ -259,7 +239,7 @@ static void fake_device_ok(void) {
     QT_OK(qg_free(ctx, d));
     QT_OK(qg_free(ctx, NULL));
     QT_STATUS(qg_malloc(ctx, &d, (size_t)1 << 50), QG_ERR_OUT_OF_MEMORY);
-    QT_CHECK(d == NULL && contains(qg_last_error(ctx), "CUDA_ERROR_OUT_OF_MEMORY"), "OOM message: %s",
+    QT_CHECK(d == NULL && qt_contains(qg_last_error(ctx), "CUDA_ERROR_OUT_OF_MEMORY"), "OOM message: %s",
              qg_last_error(ctx));
     pthread_t t[4];
     for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, i % 2 ? copy_with_foreign_context : copy_on_new_thread, ctx);
@@ -386,7 +366,7 @@ static void fake_stream_workspaces(void) {
     QT_OK(qg_workspace_get(ctx, s3, 4000, &q, &n));
     QT_CHECK(q == p0 && n == n0, "a capturing stream with no workspace uses the prepared one");
     QT_STATUS(qg_workspace_get(ctx, s3, 8192, &q, &n), QG_ERR_INVALID_ARGUMENT);
-    QT_CHECK(!q && contains(qg_last_error(ctx), "qg_prepare"), "too small: says to prepare: %s",
+    QT_CHECK(!q && qt_contains(qg_last_error(ctx), "qg_prepare"), "too small: says to prepare: %s",
              qg_last_error(ctx));
     QT_OK(qg_workspace_get(ctx, s1, 50000, &q, &n));
     QT_CHECK(q == p1, "a stream with its own keeps it while another captures");
@@ -446,7 +426,7 @@ static void fake_stream_workspaces(void) {
 
 static void bad_arguments(void) {
     QT_STATUS(qg_context_create(NULL, NULL), QG_ERR_NULL_POINTER);
-    QT_CHECK(contains(qg_last_error(NULL), "out"), "names the argument: %s", qg_last_error(NULL));
+    QT_CHECK(qt_contains(qg_last_error(NULL), "out"), "names the argument: %s", qg_last_error(NULL));
     qg_context *ctx = (qg_context *)0x1;
     qg_context_params p;
     qg_context_params_init(&p);
@@ -454,11 +434,11 @@ static void bad_arguments(void) {
     p.struct_size = 0;
     QT_STATUS(qg_context_create(&ctx, &p), QG_ERR_INVALID_ARGUMENT);
     QT_CHECK(ctx == NULL, "out cleared");
-    QT_CHECK(contains(qg_last_error(NULL), "struct_size"), "says struct_size: %s", qg_last_error(NULL));
+    QT_CHECK(qt_contains(qg_last_error(NULL), "struct_size"), "says struct_size: %s", qg_last_error(NULL));
     qg_context_params_init(&p);
     p.device = -1;
     QT_STATUS(qg_context_create(&ctx, &p), QG_ERR_INVALID_ARGUMENT);
-    QT_CHECK(contains(qg_last_error(NULL), "-1"), "names the device: %s", qg_last_error(NULL));
+    QT_CHECK(qt_contains(qg_last_error(NULL), "-1"), "names the device: %s", qg_last_error(NULL));
     qg_context_destroy(NULL); /* no-op */
     qg_device_info info;
     QT_STATUS(qg_context_device_info(NULL, &info), QG_ERR_NULL_POINTER);
@@ -496,18 +476,18 @@ int main(void) {
     bad_arguments();
     status_names();
     last_error_format();
-    in_child("no driver (auto)", no_driver_auto);
-    in_child("library without cuInit", driver_lacks_symbols);
-    in_child("HIP without GPU", hip_without_gpu);
-    in_child("no NVRTC", no_nvrtc);
-    in_child("no hiprtc", no_hiprtc);
-    in_child("fake driver: cuInit no device", fake_init_no_device);
-    in_child("fake driver: cuInit other error", fake_init_other_error);
-    in_child("fake driver: zero devices", fake_zero_devices);
-    in_child("fake driver: bad ordinal", fake_bad_ordinal);
-    in_child("fake driver: no NVRTC", fake_no_nvrtc);
-    in_child("fake driver: device", fake_device_ok);
-    in_child("fake driver: sm_86", fake_ampere);
-    in_child("fake driver: per-stream workspaces", fake_stream_workspaces);
+    qt_in_child("no driver (auto)", no_driver_auto);
+    qt_in_child("library without cuInit", driver_lacks_symbols);
+    qt_in_child("HIP without GPU", hip_without_gpu);
+    qt_in_child("no NVRTC", no_nvrtc);
+    qt_in_child("no hiprtc", no_hiprtc);
+    qt_in_child("fake driver: cuInit no device", fake_init_no_device);
+    qt_in_child("fake driver: cuInit other error", fake_init_other_error);
+    qt_in_child("fake driver: zero devices", fake_zero_devices);
+    qt_in_child("fake driver: bad ordinal", fake_bad_ordinal);
+    qt_in_child("fake driver: no NVRTC", fake_no_nvrtc);
+    qt_in_child("fake driver: device", fake_device_ok);
+    qt_in_child("fake driver: sm_86", fake_ampere);
+    qt_in_child("fake driver: per-stream workspaces", fake_stream_workspaces);
     return qt_finish("test_runtime_errors");
 }

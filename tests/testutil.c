@@ -3,6 +3,9 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 int qt_passed, qt_failed;
 
@@ -72,3 +75,22 @@ uint64_t qt_test_seed(void) {
     printf("seed %llu (set QGEMM_TEST_SEED to replay)\n", (unsigned long long)seed);
     return seed;
 }
+
+void qt_in_child(const char *name, void (*fn)(void)) {
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        qt_passed = qt_failed = 0;
+        fn();
+        printf("  [%s] child checks: %d ok, %d bad\n", name, qt_passed, qt_failed);
+        fflush(stdout);
+        exit(qt_failed ? 1 : 0); /* exit(), not _exit(): LSan checks the child at exit */
+    }
+    int status = 0;
+    QT_CHECK(pid > 0 && waitpid(pid, &status, 0) == pid, "%s: fork/wait", name);
+    QT_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: child failed (status %d)", name,
+             status);
+}
+
+int qt_contains(const char *s, const char *needle) { return s && strstr(s, needle) != NULL; }

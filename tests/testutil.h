@@ -22,6 +22,12 @@ int qt_check(int cond, const char *file, int line, const char *fmt, ...)
     } while (0)
 #define QT_OK(call) QT_STATUS(call, QG_SUCCESS)
 
+/* Run fn in a forked child (for tests that change process-wide state: environment, loaded
+ * libraries); the child counts its own checks and its failures fail one check here. */
+void qt_in_child(const char *name, void (*fn)(void));
+/* strstr that accepts a NULL haystack (no match). */
+int qt_contains(const char *s, const char *needle);
+
 /* Print "N passed, N failed" and return the process exit code. */
 int qt_finish(const char *name);
 

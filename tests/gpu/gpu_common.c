@@ -46,6 +46,16 @@ void gt_download(qg_context *ctx, void *host, const void *dev, size_t bytes) {
     if (qg_memcpy_dtoh(ctx, host, dev, bytes) != QG_SUCCESS) die(ctx, "qg_memcpy_dtoh");
 }
 
+size_t gt_count_written(qg_context *ctx, const void *dev, size_t bytes) {
+    uint16_t *h = malloc(bytes ? bytes : 2);
+    if (!h) die(ctx, "malloc");
+    gt_download(ctx, h, dev, bytes);
+    size_t written = 0;
+    for (size_t j = 0; j < bytes / 2; j++) written += h[j] != 0xffffu;
+    free(h);
+    return written;
+}
+
 void gt_free(qg_context *ctx, void *dev) {
     if (qg_free(ctx, dev) != QG_SUCCESS) die(ctx, "qg_free");
 }

@@ -15,6 +15,8 @@ void *gt_upload(qg_context *ctx, const void *host, size_t bytes);
 void *gt_alloc_poison(qg_context *ctx, size_t bytes);
 void gt_download(qg_context *ctx, void *host, const void *dev, size_t bytes);
 void gt_poison(qg_context *ctx, void *dev, size_t bytes);
+/* 16-bit elements among the first `bytes` of a poisoned (gt_poison) buffer that were written. */
+size_t gt_count_written(qg_context *ctx, const void *dev, size_t bytes);
 void gt_free(qg_context *ctx, void *dev);
 
 /* Upload all buffers of a packed host weight (sizes from qg_packed_sizes_get). */
