@@ -330,6 +330,12 @@ static qg_status plan_inputs(qg_context *ctx, const qg_lt_shape *s, lt_plan *pl,
         CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES};
     for (int i = 0; i < QG_ARRAY_SIZE(aligns); i++)
         LT_TRY(ctx, lt.PrefSet(pref, aligns[i], &align, sizeof align));
+    /* Split-K partial sums stay in the compute type: the in-place and output-type schemes round
+     * every partial to bf16/f16, which the H100 showed as errors past the fp32-accumulation
+     * bound (M=1000 N=1792 K=4096, bf16 out). */
+    const uint32_t reduction = QG_CUBLASLT_REDUCTION_MASK;
+    LT_TRY(ctx, lt.PrefSet(pref, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK, &reduction,
+                           sizeof reduction));
     return QG_SUCCESS;
 }
 

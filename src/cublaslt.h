@@ -12,6 +12,12 @@
 
 /* Workspace a cuBLASLt call may use: the heuristic is asked for algorithms within it. */
 #define QG_CUBLASLT_WORKSPACE ((size_t)32 << 20)
+/* Split-K reduction schemes the heuristic may offer, as a cublasLtReductionScheme_t mask:
+ * COMPUTE_TYPE (2) only; NONE is always allowed. Part of the catalog hash, since it changes
+ * which algorithm "cublaslt_*.algoN" names. */
+#define QG_CUBLASLT_REDUCTION_MASK 2
+#define QG_CUBLASLT_STR_(x) #x
+#define QG_CUBLASLT_POLICY "cublaslt reduction mask " QG_CUBLASLT_STR_(QG_CUBLASLT_REDUCTION_MASK)
 /* Algorithms of the heuristic's list a plan keeps (the families' "algo" parameter). */
 #define QG_CUBLASLT_MAX_ALGOS 4
 

@@ -2,6 +2,7 @@
 #include "db.h"
 
 #include "catalog.h"
+#include "cublaslt.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -42,6 +43,7 @@ static void compute_catalog_hash(void) {
         XXH64_update(st, name, strlen(name) + 1);
         XXH64_update(st, data, len);
     }
+    XXH64_update(st, QG_CUBLASLT_POLICY, sizeof QG_CUBLASLT_POLICY);
     snprintf(catalog_hash_hex, sizeof catalog_hash_hex, "%016llx",
              (unsigned long long)XXH64_digest(st));
     XXH64_freeState(st);
