@@ -23,7 +23,8 @@
  * Chunks are balanced: ceil(N*K*2 / budget) chunks of a multiple of 128 columns (so C and bias
  * offsets keep 256-byte alignment), the last one shorter when N does not divide.
  * cuBLASLt computes bf16 x bf16 -> bf16 and f16 x f16 -> f16 only: act_dtype must equal
- * out_dtype. Experimental until it has run on hardware (dispatch never picks it by itself).
+ * out_dtype. Validated on the H100 (gpu_weight_only, 2026-11-23): the fastest W4A16 / W8A16
+ * path for M >= 1024 on the Llama-3-8B shapes (0.58-0.91x of cuBLASLt bf16).
  */
 #include "backend.h"
 #include "catalog.h"
@@ -241,7 +242,6 @@ const qg_family qg_family_wo_dequant_lt = {
     .op = QG_OP_GEMM,
     .scheme_mask = (1u << QG_SCHEME_W4A16) | (1u << QG_SCHEME_W8A16),
     .min_cc = 80,
-    .experimental = 1,
     .num_params = 3,
     .param_names = {"wbits", "mb", "algo"},
     .num_variants = QG_ARRAY_SIZE(variants),

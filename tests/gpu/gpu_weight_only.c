@@ -10,9 +10,9 @@
  *     (decode kernels at M > 64, the other activation dtype, K % 8 != 0, misaligned lda);
  *  3. split-K: a variant run twice with its own workspace is bit-identical and leaves its tile
  *     counters at zero (no memset needed between calls); decode and, on sm_90a, the wgmma family
- *     w4a16_wgmma (experimental: run through its kernel id like every variant, and counted so
- *     that it cannot be skipped silently); the decode GEMVs w4a16_gemv and w8a16_gemv
- *     (experimental, every GPU, M <= 16: counted too; one counter per 64-column slab);
+ *     w4a16_wgmma (run through its kernel id like every variant, and counted so that it
+ *     cannot be skipped silently); the decode GEMVs w4a16_gemv and w8a16_gemv (every GPU,
+ *     M <= 16: counted too; one counter per 64-column slab);
  *  4. the dequant kernels (every variant and qg_dequantize_weight) are bit-exact with
  *     qg_dequantize_weight_host rounded to bf16/f16.
  * C is poisoned (0xff: NaN) before every call: all M x N outputs must be finite, padding columns
@@ -210,9 +210,9 @@ static void free_weight(qg_context *ctx, weight_t *w) {
 
 static int ncase; /* rotates output dtype and bias */
 static int wgmma_runs; /* checked runs of the sm_90a family w4a16_wgmma (must not be skipped) */
-static int gemv_runs;  /* checked runs of the experimental family w4a16_gemv (M <= 16) */
+static int gemv_runs;  /* checked runs of w4a16_gemv (M <= 16) */
 static int w8_gemv_runs; /* the same for w8a16_gemv */
-/* checked runs of wo_dequant_lt (experimental: run through its ids), all and algo0 ones, per
+/* checked runs of wo_dequant_lt (run through its ids), all and algo0 ones, per
  * weight width ([0] wbits4 / W4A16, [1] wbits8 / W8A16) */
 static int dequant_lt_runs[2], dequant_lt_algo0_runs[2];
 

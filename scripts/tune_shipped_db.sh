@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Tunes the database qgemm ships for this GPU (tuning_db/<gpu>.json) in place, phase by phase,
+# under one deadline, so that a limited GPU session keeps whatever finished (the tuner saves after
+# every shape). Entries of problems a phase does not touch are kept.
+#   scripts/tune_shipped_db.sh [--deadline SEC] [--db FILE] PHASE...
+#   PHASE = MODEL:TP:SCHEMES:M, e.g. llama-3-70b:1,8:w4a16,w8a8-fp8:1,16,128 (M 'default': the
+#   tuner's 20 buckets). --db: the file to tune into (default tuning_db/<gpu>.json).
+# Progress goes to the terminal; each phase prints the tuner's summary line.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+deadline=3000
+db=""
+phases=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --deadline) deadline=$2; shift ;;
+    --db) db=$2; shift ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    -*) echo "tune_shipped_db.sh: unknown option $1" >&2; exit 2 ;;
+    *) phases+=("$1") ;;
+  esac
+  shift
+done
+[ ${#phases[@]} -gt 0 ] || { echo "tune_shipped_db.sh: no PHASE given (see --help)" >&2; exit 2; }
+
+prefix=()
+if [ -d .deps/root/usr ]; then
+  prefix=(-DCMAKE_PREFIX_PATH="$PWD/.deps/root/usr")
+  export LD_LIBRARY_PATH=$PWD/.deps/root/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
+fi
+export PATH=$PATH:/usr/local/cuda/bin
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release "${prefix[@]}" >/dev/null &&
+  cmake --build build-release -j "$(nproc)" >/dev/null || { echo "build failed" >&2; exit 1; }
+qg=build-release/qgemm
+if ! $qg info | grep -q '^device: [^n]'; then
+  $qg info
+  echo "tune_shipped_db.sh: no GPU on this machine" >&2
+  exit 1
+fi
+gpu=$($qg info | sed -n 's/^device: \([^,]*\),.*/\1/p' | tr 'A-Z' 'a-z' | tr -cs 'a-z0-9' '-' | sed 's/-$//')
+[ -n "$db" ] || db=tuning_db/$gpu.json
+echo "[tune_shipped_db] $gpu -> $db, deadline $deadline s"
+
+start=$(date +%s)
+rc=0
+for ph in "${phases[@]}"; do
+  IFS=: read -r model tp schemes ms <<< "$ph"
+  if [ -z "$model" ] || [ -z "$tp" ] || [ -z "$schemes" ] || [ -z "$ms" ]; then
+    echo "tune_shipped_db.sh: bad PHASE '$ph' (want MODEL:TP:SCHEMES:M)" >&2; exit 2
+  fi
+  left=$(( deadline - ($(date +%s) - start) ))
+  if [ $left -le 10 ]; then echo "[tune_shipped_db] deadline reached: skipping $ph"; rc=4; continue; fi
+  margs=()
+  [ "$ms" = default ] || margs=(--m "$ms")
+  echo "[tune_shipped_db] $ph (${left} s left)"
+  s=$(date +%s)
+  timeout "$left" $qg tune --model "$model" --tp "$tp" --schemes "$schemes" "${margs[@]}" -o "$db"
+  r=$?
+  echo "[tune_shipped_db] $ph: rc=$r, $(( $(date +%s) - s )) s"
+  # 3: some candidates were wrong (reported, never stored); 124: the deadline cut the phase
+  [ $r -eq 0 ] || [ $r -eq 3 ] || rc=$r
+done
+$qg db validate "$db" || rc=1
+exit $rc
