@@ -2,20 +2,24 @@
 # Tunes the database qgemm ships for this GPU (tuning_db/<gpu>.json) in place, phase by phase,
 # under one deadline, so that a limited GPU session keeps whatever finished (the tuner saves after
 # every shape). Entries of problems a phase does not touch are kept.
-#   scripts/tune_shipped_db.sh [--deadline SEC] [--db FILE] PHASE...
+#   scripts/tune_shipped_db.sh [--deadline SEC] [--db FILE] [--retune] PHASE...
 #   PHASE = MODEL:TP:SCHEMES:M, e.g. llama-3-70b:1,8:w4a16,w8a8-fp8:1,16,128 (M 'default': the
-#   tuner's 20 buckets). --db: the file to tune into (default tuning_db/<gpu>.json).
+#   tuner's 20 buckets). --db: the file to tune into (default tuning_db/<gpu>.json); --retune:
+#   re-time problems already in it (a database tuned with another kernel catalog is re-timed
+#   anyway, but only by the first phase: the file then carries the new catalog hash).
 # Progress goes to the terminal; each phase prints the tuner's summary line.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 deadline=3000
 db=""
+retune=()
 phases=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --deadline) deadline=$2; shift ;;
     --db) db=$2; shift ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    --retune) retune=(--retune) ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     -*) echo "tune_shipped_db.sh: unknown option $1" >&2; exit 2 ;;
     *) phases+=("$1") ;;
   esac
@@ -54,7 +58,7 @@ for ph in "${phases[@]}"; do
   [ "$ms" = default ] || margs=(--m "$ms")
   echo "[tune_shipped_db] $ph (${left} s left)"
   s=$(date +%s)
-  timeout "$left" $qg tune --model "$model" --tp "$tp" --schemes "$schemes" "${margs[@]}" -o "$db"
+  timeout "$left" $qg tune --model "$model" --tp "$tp" --schemes "$schemes" "${margs[@]}" -o "$db" "${retune[@]}"
   r=$?
   echo "[tune_shipped_db] $ph: rc=$r, $(( $(date +%s) - s )) s"
   # 3: some candidates were wrong (reported, never stored); 124: the deadline cut the phase
