@@ -26,6 +26,12 @@ while [ $# -gt 0 ]; do
   shift
 done
 [ ${#phases[@]} -gt 0 ] || { echo "tune_shipped_db.sh: no PHASE given (see --help)" >&2; exit 2; }
+for ph in "${phases[@]}"; do # before building: a typo should not cost a build
+  IFS=: read -r model tp schemes ms extra <<< "$ph"
+  if [ -z "$model" ] || [ -z "$tp" ] || [ -z "$schemes" ] || [ -z "$ms" ] || [ -n "$extra" ]; then
+    echo "tune_shipped_db.sh: bad PHASE '$ph' (want MODEL:TP:SCHEMES:M)" >&2; exit 2
+  fi
+done
 
 prefix=()
 if [ -d .deps/root/usr ]; then
@@ -49,9 +55,6 @@ start=$(date +%s)
 rc=0
 for ph in "${phases[@]}"; do
   IFS=: read -r model tp schemes ms <<< "$ph"
-  if [ -z "$model" ] || [ -z "$tp" ] || [ -z "$schemes" ] || [ -z "$ms" ]; then
-    echo "tune_shipped_db.sh: bad PHASE '$ph' (want MODEL:TP:SCHEMES:M)" >&2; exit 2
-  fi
   left=$(( deadline - ($(date +%s) - start) ))
   if [ $left -le 10 ]; then echo "[tune_shipped_db] deadline reached: skipping $ph"; rc=4; continue; fi
   margs=()

@@ -29,6 +29,12 @@ ok rc_is 2 "$q" tune --model llama-3-8b --shard 3/2
 ok out_has "no GPU" "$q" tune --model llama-3-8b --m 1
 ok rc_is 2 "$q" explain --scheme w4a16 --n 4096 --k 100 --m 1   # K % group
 ok out_has "no GPU" "$q" explain --scheme w4a16 --n 4096 --k 4096 --m 1
+# the shipped-database tuning script rejects bad input before it builds anything
+tsd=$(dirname "$0")/../scripts/tune_shipped_db.sh
+ok rc_is 0 bash "$tsd" --help
+ok rc_is 2 bash "$tsd"
+ok rc_is 2 bash "$tsd" --bogus
+ok out_has "bad PHASE" bash "$tsd" llama-3-8b:1:w4a16
 
 cat > "$tmp/a.json" <<'J'
 {"schema_version": 1, "metadata": {"gpu_name": "NVIDIA H100 80GB HBM3", "compute_capability": "9.0"},
