@@ -61,10 +61,13 @@ for ph in "${phases[@]}"; do
   [ "$ms" = default ] || margs=(--m "$ms")
   echo "[tune_shipped_db] $ph (${left} s left)"
   s=$(date +%s)
-  timeout "$left" $qg tune --model "$model" --tp "$tp" --schemes "$schemes" "${margs[@]}" -o "$db" "${retune[@]}"
+  # --run-budget stops between problems; timeout is the backstop for one long problem
+  timeout $(( left + 120 )) $qg tune --model "$model" --tp "$tp" --schemes "$schemes" "${margs[@]}" \
+    -o "$db" --run-budget "$left" "${retune[@]}"
   r=$?
   echo "[tune_shipped_db] $ph: rc=$r, $(( $(date +%s) - s )) s"
-  # 3: some candidates were wrong (reported, never stored); 124: the deadline cut the phase
+  # 3: some candidates were wrong (reported, never stored); 4: the deadline left problems
+  # (run again to go on); 124: the backstop cut a problem
   [ $r -eq 0 ] || [ $r -eq 3 ] || rc=$r
 done
 $qg db validate "$db" || rc=1

@@ -318,6 +318,11 @@ qg_status qg_tune_shape(qg_context *ctx, qg_db *db, const qg_problem *p0, const 
         if (cb) cb(user, done_base + nm, total, "already tuned (use --retune)");
         return QG_SUCCESS;
     }
+    if (o->deadline_s > 0 && now_s() >= o->deadline_s) { /* run budget spent: no buffers */
+        stats->left += todo;
+        stats->skipped += nm - todo;
+        return QG_SUCCESS;
+    }
     shape_data d;
     {
         qg_problem p = *p0;
@@ -342,6 +347,10 @@ qg_status qg_tune_shape(qg_context *ctx, qg_db *db, const qg_problem *p0, const 
             continue;
         }
         double t0 = now_s();
+        if (o->deadline_s > 0 && t0 >= o->deadline_s) {
+            stats->left++;
+            continue;
+        }
         int nc = 0;
         char why[256];
         for (int i = 0; i < nvar; i++) {

@@ -9,6 +9,8 @@ typedef struct {
     int samples;           /* timing samples per candidate (median, p20, p80 over them) */
     double drop_factor;    /* drop a candidate once its median exceeds best * this */
     double budget_s;       /* seconds per problem (shape x M) before we stop timing more */
+    double deadline_s;     /* run budget: CLOCK_MONOTONIC time (s) after which no problem
+                            * starts (those are counted in `left`); 0: none */
     int retune;            /* re-time entries already in the database */
     int compile_threads;   /* 0 = number of CPUs */
     double max_rel_error;  /* a candidate whose output is further from the reference is wrong */
@@ -20,6 +22,7 @@ void qg_tune_options_init(qg_tune_options *o);
 typedef struct {
     int candidates, wrong, dropped, failed; /* wrong: failed the reference check */
     int tuned, skipped;                      /* problems (M values) */
+    int left;                                /* problems not started: deadline_s passed */
     double seconds;
 } qg_tune_stats;
 

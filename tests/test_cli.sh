@@ -27,6 +27,10 @@ ok out_has "unknown model" "$q" tune --model gpt-9
 ok out_has "unknown scheme" "$q" tune --model llama-3-8b --schemes w3a16
 ok rc_is 2 "$q" tune --model llama-3-8b --shard 3/2
 ok out_has "no GPU" "$q" tune --model llama-3-8b --m 1
+ok rc_is 2 "$q" tune --model llama-3-8b --run-budget 0
+ok out_has "bad --run-budget" "$q" tune --model llama-3-8b --run-budget 5s
+ok out_has "no GPU" "$q" tune --model llama-3-8b --run-budget 600
+ok out_has "exit status 4" "$q" tune --help
 ok rc_is 2 "$q" explain --scheme w4a16 --n 4096 --k 100 --m 1   # K % group
 ok out_has "no GPU" "$q" explain --scheme w4a16 --n 4096 --k 4096 --m 1
 # the shipped-database tuning script rejects bad input before it builds anything

@@ -196,6 +196,14 @@ static void tuner_without_blas(void) {
         QT_CHECK(st.candidates == native + blas && st.wrong == native && st.tuned == 0,
                  "tuner: %d candidates, %d wrong (expected %d + %d, %d)", st.candidates, st.wrong,
                  native, blas, native);
+        /* a spent run budget (--run-budget): nothing starts, the problems are counted as left */
+        qg_tune_stats late = {0};
+        o.deadline_s = 1e-9;
+        const int64_t ms2[] = {512, 1024};
+        QT_OK(qg_tune_shape(ctx, db, &p, ms2, 2, &o, NULL, NULL, 0, 2, &late));
+        QT_CHECK(late.left == 2 && late.candidates == 0 && late.tuned == 0 && late.skipped == 0,
+                 "run budget spent: %d left, %d candidates, %d tuned, %d skipped (want 2, 0, 0, 0)",
+                 late.left, late.candidates, late.tuned, late.skipped);
     }
     qg_db_close(db);
     unlink(path);

@@ -28,7 +28,7 @@ static void usage(void) {
     printf("usage: qgemm tune (--model NAME | --hf-config config.json | --from-record FILE)\n"
            "                  [--tp N[,N...]] [--schemes LIST] [--m LIST] [-o DB]\n"
            "                  [--devices 0,1,...] [--shard I/N] [--retune] [--budget SEC]\n"
-           "                  [--samples N] [--verbose]\n\n"
+           "                  [--run-budget SEC] [--samples N] [--verbose]\n\n"
            "Times every catalog kernel that fits each linear layer of the model for each M and\n"
            "stores the fastest correct one in the database DB (merged under a file lock with\n"
            "what is already there; entries already tuned for this GPU and kernel catalog are\n"
@@ -48,7 +48,12 @@ static void usage(void) {
            "  --devices LIST     one worker process per listed GPU, sharing the work\n"
            "  --shard I/N        only the I-th of N slices of the work (I from 0), e.g. one per\n"
            "                     machine of a Slurm array; join the files with 'qgemm db merge'\n"
-           "  --budget SEC       time budget per problem (default 30)\n",
+           "  --budget SEC       time budget per problem (default 30)\n"
+           "  --run-budget SEC   time budget for the whole run: no problem starts after it; what\n"
+           "                     finished is saved and the same command later goes on from there\n"
+           "                     (exit status 4 when problems were left)\n\n"
+           "Exit status: 0 all tuned, 1 error, 2 bad usage, 3 some candidates were wrong (reported,\n"
+           "never stored), 4 the run budget left problems untuned.\n",
            model_builtin_names());
 }
 
@@ -201,9 +206,12 @@ static int run_worker(int device, const char *out_path, tune_item *items, int n,
     printf("[w%d] tuned %d, skipped %d (already in the database); candidates %d: %d wrong, "
            "%d dropped early, %d failed to compile\n", device, st.tuned, st.skipped, st.candidates,
            st.wrong, st.dropped, st.failed);
+    if (st.left)
+        printf("[w%d] run budget spent: %d problems left untuned; the same command goes on from "
+               "here (tuned problems are skipped)\n", device, st.left);
     qg_db_close(db);
     qg_context_destroy(ctx);
-    return rc || st.wrong ? (rc ? rc : 3) : 0;
+    return rc ? rc : st.wrong ? 3 : st.left ? 4 : 0;
 }
 
 int cli_tune(int argc, char **argv) {
@@ -230,6 +238,17 @@ int cli_tune(int argc, char **argv) {
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) out = v;
         else if (!strcmp(a, "--schemes")) schemes = v;
         else if (!strcmp(a, "--budget")) o.budget_s = atof(v);
+        else if (!strcmp(a, "--run-budget")) {
+            char *end;
+            const double sec = strtod(v, &end);
+            if (end == v || *end || !(sec > 0)) {
+                fprintf(stderr, "qgemm tune: bad --run-budget '%s' (want seconds > 0)\n", v);
+                return 2;
+            }
+            struct timespec t;
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            o.deadline_s = (double)t.tv_sec + 1e-9 * (double)t.tv_nsec + sec;
+        }
         else if (!strcmp(a, "--samples")) o.samples = atoi(v);
         else if (!strcmp(a, "--tp")) {
             if ((ntp = parse_list_i64(v, tps, 8)) <= 0) { fprintf(stderr, "qgemm tune: bad --tp '%s'\n", v); return 2; }
@@ -352,11 +371,15 @@ int cli_tune(int argc, char **argv) {
             return 1;
         }
     }
+    /* the workers' worst status: error (1) over wrong candidates (3) over budget left (4) */
     int rc = 0;
     for (int d = 0; d < ndev; d++) {
         int st;
         waitpid(pids[d], &st, 0);
-        if (!WIFEXITED(st) || WEXITSTATUS(st)) rc = 1;
+        const int w = WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+        const int rank_w = w == 0 ? 0 : w == 4 ? 1 : w == 3 ? 2 : 3;
+        const int rank_rc = rc == 0 ? 0 : rc == 4 ? 1 : rc == 3 ? 2 : 3;
+        if (rank_w > rank_rc) rc = w == 4 || w == 3 ? w : 1;
     }
     return rc;
 }
