@@ -17,6 +17,8 @@
  *
  *   bench_gemm [--benchmark_filter=REGEX] [--benchmark_out=FILE.json] [...Google Benchmark flags]
  * Names are gemm/<scheme>/<shape>/M:<m>, e.g. --benchmark_filter='gemm/w8a8-fp8/(o|down)/'.
+ * QGEMM_BENCH_KERNEL=<variant id> times that kernel instead of dispatch's choice (cases it does
+ * not fit are skipped with its reason): A/B runs of one kernel across two builds.
  * Exits 1 (saying why) without a GPU.
  */
 #include "backend.h"
@@ -354,9 +356,12 @@ typedef struct {
     const weights *w;
 } gemm_call_case;
 
+static const char *forced_kernel; /* $QGEMM_BENCH_KERNEL */
+
 static qg_status gemm_call(void *user, int copy) {
     gemm_call_case *g = user;
     g->args.w = g->w->w[copy];
+    if (forced_kernel) return qg_gemm_with_kernel(ctx, g->p, &g->args, forced_kernel, NULL);
     return qg_gemm(ctx, g->p, &g->args, NULL);
 }
 
@@ -436,7 +441,12 @@ static void bench_gemm(gb_state *st, void *user) {
         gb_counter(st, "hbm_copy_GBps", hbm_copy_gbps, GB_COUNTER_DEFAULT);
         gb_counter(st, "bf16_peak_TFLOPs", bf16_peak_tflops, GB_COUNTER_DEFAULT);
         char label[256];
-        if (qg_explain(ctx, &p, label, sizeof label) == QG_SUCCESS) gb_set_label(st, label);
+        if (forced_kernel) {
+            snprintf(label, sizeof label, "%s (QGEMM_BENCH_KERNEL)", forced_kernel);
+            gb_set_label(st, label);
+        } else if (qg_explain(ctx, &p, label, sizeof label) == QG_SUCCESS) {
+            gb_set_label(st, label);
+        }
     }
     qg_free(ctx, a16);
     qg_free(ctx, aq);
@@ -471,6 +481,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     qg_context_device_info(ctx, &dev);
+    forced_kernel = getenv("QGEMM_BENCH_KERNEL");
+    if (forced_kernel && !*forced_kernel) forced_kernel = NULL;
     if (!ctx->ops->event_create) {
         fprintf(stderr, "bench_gemm: the %s backend has no timer\n", ctx->ops->name);
         qg_context_destroy(ctx);

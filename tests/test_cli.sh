@@ -39,6 +39,11 @@ ok rc_is 0 bash "$tsd" --help
 ok rc_is 2 bash "$tsd"
 ok rc_is 2 bash "$tsd" --bogus
 ok out_has "bad PHASE" bash "$tsd" llama-3-8b:1:w4a16
+# and the A/B bench script, before it builds anything
+ab=$(dirname "$0")/../scripts/ab_bench.sh
+ok rc_is 0 bash "$ab" --help
+ok rc_is 2 bash "$ab"
+ok out_has "not a qgemm source tree" bash "$ab" "$tmp" 'gemm/w4a16/'
 
 cat > "$tmp/a.json" <<'J'
 {"schema_version": 1, "metadata": {"gpu_name": "NVIDIA H100 80GB HBM3", "compute_capability": "9.0"},
