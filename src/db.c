@@ -212,6 +212,7 @@ char *qg_db_to_json(const qg_db *db) {
         cJSON_AddNumberToObject(o, "p80_us", e->p80_us);
         cJSON_AddNumberToObject(o, "rel_error", e->rel_error);
         cJSON_AddStringToObject(o, "tuned_at", e->tuned_at);
+        if (e->catalog_hash[0]) cJSON_AddStringToObject(o, "catalog_hash", e->catalog_hash);
         cJSON_AddItemToArray(arr, o);
     }
     char *s = cJSON_Print(root);
@@ -289,6 +290,9 @@ qg_status qg_db_from_json(qg_db *db, const char *text, size_t len) {
         jnum(o, "p80_us", &e.p80_us);
         jnum(o, "rel_error", &e.rel_error);
         if ((s = jstr(o, "tuned_at"))) snprintf(e.tuned_at, sizeof e.tuned_at, "%s", s);
+        /* files from before per-entry hashes: every entry is as current as the file */
+        s = jstr(o, "catalog_hash");
+        snprintf(e.catalog_hash, sizeof e.catalog_hash, "%s", s ? s : mt->catalog_hash);
         if (qg_db_put(db, &e) != QG_SUCCESS) {
             cJSON_Delete(root);
             return QG_ERR_OUT_OF_MEMORY;
@@ -380,9 +384,13 @@ qg_status qg_db_open(qg_db **out, const char *path, const qg_device_info *env) {
     return QG_SUCCESS;
 }
 
+int qg_db_entry_current(const qg_db_entry *e) {
+    return strcmp(e->catalog_hash, qg_catalog_hash()) == 0;
+}
+
 int qg_db_begin_tuning(qg_db *db, const qg_device_info *d) {
-    const int stale = db->count > 0 && db->has_meta &&
-                      strcmp(db->meta.catalog_hash, qg_catalog_hash()) != 0;
+    int stale = 0;
+    for (int i = 0; i < db->count; i++) stale += !qg_db_entry_current(&db->entries[i]);
     qg_db_meta_from_device(&db->meta, d);
     db->has_meta = 1;
     return stale;

@@ -15,6 +15,7 @@ typedef struct {
     double median_us, p20_us, p80_us;
     double rel_error;
     char tuned_at[32]; /* ISO 8601 UTC */
+    char catalog_hash[24]; /* the kernel catalog it was timed against (qg_catalog_hash) */
 } qg_db_entry;
 
 typedef struct {
@@ -42,12 +43,12 @@ const char *qg_catalog_hash(void);
 
 void qg_db_meta_from_device(qg_db_meta *m, const qg_device_info *d);
 /* Prepare `db` to receive a tuning run on device `d`: its metadata become this run's
- * environment (catalog hash, driver, compiler, library). Returns 1 when it holds entries tuned
- * with another kernel catalog (they may miss kernels added or changed since: the tuner then
- * re-times the problems of the run instead of skipping them), 0 otherwise. The hash is kept
- * per file, not per entry: a run stopped after its first save and restarted skips the old
- * entries it had not reached (use --retune then). */
+ * environment (catalog hash, driver, compiler, library). Returns how many of its entries were
+ * tuned with another kernel catalog: they may miss kernels added or changed since, so the tuner
+ * re-times them instead of skipping them (qg_db_entry_current). */
 int qg_db_begin_tuning(qg_db *db, const qg_device_info *d);
+/* Was `e` timed against this build's kernel catalog? (The tuner skips only such entries.) */
+int qg_db_entry_current(const qg_db_entry *e);
 /* Insert or replace (same key) an entry. */
 qg_status qg_db_put(qg_db *db, const qg_db_entry *e);
 /* Entry for exactly this key and bucket, or NULL. */

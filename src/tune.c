@@ -298,6 +298,13 @@ static qg_status time_candidate(qg_context *ctx, qg_kernel *k, const qg_problem 
     return QG_SUCCESS;
 }
 
+/* Skip a problem only when its entry was timed against this kernel catalog. */
+static int tuned_already(const qg_db *db, const qg_problem *p, int64_t m, const qg_tune_options *o) {
+    if (o->retune) return 0;
+    const qg_db_entry *e = qg_db_find(db, p, m);
+    return e && qg_db_entry_current(e);
+}
+
 qg_status qg_tune_shape(qg_context *ctx, qg_db *db, const qg_problem *p0, const int64_t *ms,
                         int nm, const qg_tune_options *o, qg_tune_progress cb, void *user,
                         int done_base, int total, qg_tune_stats *stats) {
@@ -309,7 +316,7 @@ qg_status qg_tune_shape(qg_context *ctx, qg_db *db, const qg_problem *p0, const 
     for (int i = 0; i < nm; i++) {
         qg_problem p = *p0;
         p.m = ms[i];
-        if (!o->retune && qg_db_find(db, &p, ms[i])) continue;
+        if (tuned_already(db, &p, ms[i], o)) continue;
         todo++;
         if (ms[i] > mmax) mmax = ms[i];
     }
@@ -342,7 +349,7 @@ qg_status qg_tune_shape(qg_context *ctx, qg_db *db, const qg_problem *p0, const 
         qg_problem p = *p0;
         p.m = ms[mi];
         char line[512];
-        if (!o->retune && qg_db_find(db, &p, ms[mi])) {
+        if (tuned_already(db, &p, ms[mi], o)) {
             stats->skipped++;
             continue;
         }
@@ -424,6 +431,7 @@ qg_status qg_tune_shape(qg_context *ctx, qg_db *db, const qg_problem *p0, const 
         if (s != QG_SUCCESS) break;
         if (best.kernel[0]) {
             qg_now_iso8601(best.tuned_at, sizeof best.tuned_at);
+            snprintf(best.catalog_hash, sizeof best.catalog_hash, "%s", qg_catalog_hash());
             best.key.m = p.m;
             s = qg_db_put(db, &best);
             stats->tuned++;

@@ -172,8 +172,9 @@ static void test_corrupt_and_foreign(const char *dir) {
     QT_CHECK(strstr(qg_last_error(NULL), "entry 0") != NULL, "names the bad entry");
 }
 
-/* Entries tuned with another kernel catalog are re-timed once, and the file then records the
- * environment of the run that wrote it. */
+/* Each entry records the kernel catalog it was timed against: entries from another catalog stay
+ * stale (the tuner re-times them) until they are re-timed, however often the file is saved by
+ * runs of this build; files without per-entry hashes give each entry the file's. */
 static void test_catalog_change(const char *dir) {
     char path[512];
     snprintf(path, sizeof path, "%s/cat.json", dir);
@@ -182,24 +183,51 @@ static void test_catalog_change(const char *dir) {
     QT_OK(qg_db_open(&db, path, &d));
     QT_CHECK(qg_db_begin_tuning(db, &d) == 0, "an empty database is not stale");
     qg_db_entry e = entry(QG_SCHEME_W4A16, 4096, 4096, 1, "kA", 10.0);
+    snprintf(e.catalog_hash, sizeof e.catalog_hash, "%s", "00000000deadbeef");
     QT_OK(qg_db_put(db, &e));
-    snprintf(db->meta.catalog_hash, sizeof db->meta.catalog_hash, "%s", "00000000deadbeef");
     snprintf(db->meta.library_version, sizeof db->meta.library_version, "%s", "0.0.1");
     QT_OK(qg_db_save(db, NULL));
     qg_db_close(db);
 
     QT_OK(qg_db_open(&db, path, &d));
-    QT_CHECK(strcmp(db->meta.catalog_hash, "00000000deadbeef") == 0, "file keeps its hash on open");
-    QT_CHECK(qg_db_begin_tuning(db, &d) == 1, "entries from another catalog are stale");
+    QT_CHECK(qg_db_begin_tuning(db, &d) == 1, "the entry from another catalog is stale");
     QT_CHECK(strcmp(db->meta.catalog_hash, qg_catalog_hash()) == 0 &&
              strcmp(db->meta.library_version, "0.0.1") != 0, "metadata become this run's");
+    qg_db_entry fresh = entry(QG_SCHEME_W4A16, 4096, 4096, 16, "kB", 12.0);
+    snprintf(fresh.catalog_hash, sizeof fresh.catalog_hash, "%s", qg_catalog_hash());
+    QT_OK(qg_db_put(db, &fresh));
     QT_OK(qg_db_save(db, NULL));
     qg_db_close(db);
 
     QT_OK(qg_db_open(&db, path, &d));
-    QT_CHECK(qg_db_size(db) == 1, "entry kept");
-    QT_CHECK(qg_db_begin_tuning(db, &d) == 0, "after a run with this catalog, nothing is stale");
+    QT_CHECK(qg_db_size(db) == 2, "entries kept");
+    QT_CHECK(qg_db_begin_tuning(db, &d) == 1,
+             "a save by this build does not make the old entry current");
+    qg_problem p = e.key;
+    const qg_db_entry *old = qg_db_find(db, &p, 1), *now = qg_db_find(db, &p, 16);
+    QT_CHECK(old && !qg_db_entry_current(old) && strcmp(old->catalog_hash, "00000000deadbeef") == 0,
+             "the old entry keeps its catalog");
+    QT_CHECK(now && qg_db_entry_current(now), "the entry timed by this build is current");
     qg_db_close(db);
+
+    /* a file written before per-entry hashes: its entries take the file's */
+    const char *fmt = "{\"schema_version\": 1, \"metadata\": {\"gpu_name\": \"NVIDIA H100 80GB HBM3\", "
+                      "\"compute_capability\": \"9.0\", \"catalog_hash\": \"%s\"}, \"entries\": "
+                      "[{\"scheme\": \"w4a16\", \"n\": 4096, \"k\": 4096, \"group_size\": 128, "
+                      "\"zero_point\": true, \"act_dtype\": \"bf16\", \"out_dtype\": \"bf16\", "
+                      "\"weight_scale\": \"per-row\", \"act_scale\": \"per-row\", \"m_bucket\": 1, "
+                      "\"kernel\": \"kA\", \"median_us\": 10, \"tuned_at\": \"2026-11-23T10:00:00Z\"}]}";
+    const char *hashes[2] = {qg_catalog_hash(), "00000000deadbeef"};
+    for (int i = 0; i < 2; i++) {
+        char text[1024];
+        snprintf(text, sizeof text, fmt, hashes[i]);
+        write_str(path, text);
+        QT_OK(qg_db_open(&db, path, &d));
+        QT_CHECK(db && qg_db_size(db) == 1 && qg_db_entry_current(&db->entries[0]) == (i == 0),
+                 "old-format entry under file hash %s: current %d", hashes[i],
+                 db && qg_db_size(db) ? qg_db_entry_current(&db->entries[0]) : -1);
+        qg_db_close(db);
+    }
 }
 
 int main(void) {

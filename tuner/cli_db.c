@@ -36,6 +36,7 @@ static void print_entry(const qg_db_entry *e) {
            (int)e->key.group_size, (int)e->key.has_zero_point, qg_dtype_name(e->key.act_dtype),
            qg_dtype_name(e->key.out_dtype), (long long)e->m_bucket, e->kernel, e->median_us,
            e->p20_us, e->p80_us, e->rel_error, e->tuned_at);
+    if (!qg_db_entry_current(e)) printf("    (timed against kernel catalog %s)\n", e->catalog_hash);
 }
 
 /* Problems with an entry's kernel: 1 if fine, else 0 with a reason. */
@@ -84,9 +85,12 @@ int cli_db(int argc, char **argv) {
         }
         if (strcmp(db->meta.library_version, QG_VERSION_STRING))
             printf("note: made by library %s, this is %s\n", db->meta.library_version, QG_VERSION_STRING);
-        if (strcmp(db->meta.catalog_hash, qg_catalog_hash()))
-            printf("note: catalog hash %s differs from this build's %s (kernels changed since "
-                   "tuning: consider --retune)\n", db->meta.catalog_hash, qg_catalog_hash());
+        int stale = 0;
+        for (int i = 0; i < db->count; i++) stale += !qg_db_entry_current(&db->entries[i]);
+        if (stale)
+            printf("note: %d entries were timed against another kernel catalog than this build's "
+                   "%s (kernels changed since): 'qgemm tune' re-times them\n", stale,
+                   qg_catalog_hash());
         printf("%s: %d entries, %d errors\n", argv[2], db->count, bad);
         qg_db_close(db);
         return bad ? 1 : 0;

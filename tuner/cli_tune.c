@@ -167,15 +167,11 @@ static int run_worker(int device, const char *out_path, tune_item *items, int n,
         qg_context_destroy(ctx);
         return 1;
     }
-    qg_tune_options ow = *o;
-    char old_hash[sizeof db->meta.catalog_hash];
-    snprintf(old_hash, sizeof old_hash, "%s", db->meta.catalog_hash);
-    if (qg_db_begin_tuning(db, &info) && !o->retune) {
-        printf("[w%d] %s was tuned with kernel catalog %s, this build has %s: re-timing every "
-               "problem of this run\n", device, out_path, old_hash, qg_catalog_hash());
-        ow.retune = 1;
-    }
-    o = &ow;
+    const int stale = qg_db_begin_tuning(db, &info);
+    if (stale && !o->retune)
+        printf("[w%d] %s: %d of its %d entries were timed against another kernel catalog (this "
+               "build: %s); those this run covers are re-timed\n", device, out_path, stale,
+               db->count, qg_catalog_hash());
     int total = 0;
     for (int i = 0; i < n; i++)
         if (i % slices == slice) total += items[i].nm;
