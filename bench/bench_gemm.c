@@ -48,7 +48,7 @@ static const char *const scheme_names[] = {"w4a16",     "w8a16",    "w8a8-fp8", 
                                            "sp24-bf16", "sp24-fp8", "sp24-int8"};
 #define NSCHEMES ((int)(sizeof scheme_names / sizeof scheme_names[0]))
 
-static const int64_t m_values[] = {1, 16, 128, 1024, 4096};
+static const int64_t m_values[] = {1, 16, 32, 64, 128, 1024, 4096}; /* 32, 64: decode batches */
 #define NM ((int)(sizeof m_values / sizeof m_values[0]))
 
 static qg_context *ctx;

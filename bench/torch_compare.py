@@ -224,7 +224,7 @@ def bench_act_quant(ctx, rows):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--m", default="1,16,128,1024,4096")
+    ap.add_argument("--m", default="1,16,32,64,128,1024,4096")
     ap.add_argument("--shapes", default=",".join(SHAPES))
     ap.add_argument("--schemes", default="w4a16,w8a16,w8a8-fp8,w8a8-int8,sp24-bf16,sp24-fp8,sp24-int8")
     ap.add_argument("--out", default="bench.json")

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 model_args=()
 schemes="w4a16,w8a16,w8a8-fp8,w8a8-int8,sp24-bf16,sp24-fp8,sp24-int8"
-ms="1,16,128,1024,4096"
+ms="1,16,32,64,128,1024,4096"
 while [ $# -gt 0 ]; do
   case "$1" in
     --model|--hf-config) model_args=("$1" "$2"); shift ;;
