@@ -8,6 +8,7 @@ fail=0
 ok() { if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $*" >&2; fi; }
 rc_is() { local want=$1; shift; "$@" >/dev/null 2>&1; [ $? -eq "$want" ]; }
 out_has() { local pat=$1; shift; "$@" 2>&1 | grep -q -- "$pat"; }
+not_has() { local pat=$1; shift; ! "$@" 2>&1 | grep -q -- "$pat"; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -60,6 +61,14 @@ ok out_has "not in this catalog" "$q" db validate "$tmp/b.json"
 ok rc_is 0 "$q" db merge "$tmp/a.json" "$tmp/b.json" -o "$tmp/m.json"
 ok out_has "2 entries" "$q" db show "$tmp/m.json"
 ok rc_is 1 "$q" db merge "$tmp/a.json" "$tmp/c.json" -o "$tmp/x.json"
+# validate points at an M range with a missing kernel: M=1 at 10 us but M=16 at 5 us
+sed -e 's/"m_bucket": 1/"m_bucket": 16/' -e 's/"median_us": 10/"median_us": 5/' \
+    -e 's/act2.mt1/act2.mt2/' "$tmp/a.json" > "$tmp/d.json"
+ok rc_is 0 "$q" db merge "$tmp/a.json" "$tmp/d.json" -o "$tmp/ad.json"
+ok out_has "slower than a larger M" "$q" db validate "$tmp/ad.json"
+ok out_has "M=1 10.0 us (w4a16_decode.act2.mt1) > M=16 5.0 us" "$q" db validate "$tmp/ad.json"
+ok rc_is 0 "$q" db validate "$tmp/ad.json"
+ok not_has "slower than a larger M" "$q" db validate "$tmp/a.json"
 ok rc_is 0 "$q" db prune "$tmp/m.json" -o "$tmp/p.json"
 ok out_has "1 entries" "$q" db show "$tmp/p.json"
 echo '{"schema_version": 1, "metadata": {' > "$tmp/bad.json"

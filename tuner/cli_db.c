@@ -39,6 +39,34 @@ static void print_entry(const qg_db_entry *e) {
     if (!qg_db_entry_current(e)) printf("    (timed against kernel catalog %s)\n", e->catalog_hash);
 }
 
+/* Entries slower than a larger M of the same shape (by more than 10%): more rows should never be
+ * faster, so a kernel family is missing (or not a candidate) for the smaller M. How the H100
+ * database showed the weight-only schemes' M 17-127 gap. Prints the first `show`; returns the
+ * count. */
+static int report_m_cliffs(const qg_db *db, int show) {
+    int count = 0;
+    for (int i = 0; i < db->count; i++) {
+        const qg_db_entry *e = &db->entries[i], *best = NULL;
+        for (int j = 0; j < db->count; j++) {
+            const qg_db_entry *f = &db->entries[j];
+            if (f->m_bucket > e->m_bucket && f->median_us > 0 && 1.1 * f->median_us < e->median_us &&
+                qg_db_same_class(&f->key, &e->key) && (!best || f->median_us < best->median_us))
+                best = f;
+        }
+        if (!best) continue;
+        if (count++ == 0)
+            printf("note: entries slower than a larger M of the same shape (a kernel family is "
+                   "missing or not a candidate there):\n");
+        if (count <= show)
+            printf("  %s N=%lld K=%lld g=%d: M=%lld %.1f us (%s) > M=%lld %.1f us (%s)\n",
+                   qg_scheme_name(e->key.scheme), (long long)e->key.n, (long long)e->key.k,
+                   (int)e->key.group_size, (long long)e->m_bucket, e->median_us, e->kernel,
+                   (long long)best->m_bucket, best->median_us, best->kernel);
+    }
+    if (count > show) printf("  ... %d in all\n", count);
+    return count;
+}
+
 /* Problems with an entry's kernel: 1 if fine, else 0 with a reason. */
 static int entry_ok(const qg_db *db, const qg_db_entry *e, char *why, size_t len) {
     const qg_variant *v = qg_catalog_find(e->kernel);
@@ -91,6 +119,7 @@ int cli_db(int argc, char **argv) {
             printf("note: %d entries were timed against another kernel catalog than this build's "
                    "%s (kernels changed since): 'qgemm tune' re-times them\n", stale,
                    qg_catalog_hash());
+        report_m_cliffs(db, 12);
         printf("%s: %d entries, %d errors\n", argv[2], db->count, bad);
         qg_db_close(db);
         return bad ? 1 : 0;
