@@ -19,23 +19,9 @@ while [ $# -gt 0 ]; do
 done
 [ ${#model_args[@]} -eq 2 ] || model_args=(--model llama-3-8b)
 
-# A machine without a package registry carries Debian's cJSON/xxhash/benchmark unpacked in
-# .deps/root (scripts/fetch_device_deps.sh); elsewhere the system packages are found.
-prefix=()
-if [ -d .deps/root/usr ]; then
-  prefix=(-DCMAKE_PREFIX_PATH="$PWD/.deps/root/usr")
-  export LD_LIBRARY_PATH=$PWD/.deps/root/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
-fi
-export PATH=$PATH:/usr/local/cuda/bin
 echo "[main_job] building (build-release)"
-cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release "${prefix[@]}" >/dev/null
-cmake --build build-release -j "$(nproc)" >/dev/null
-if ! build-release/qgemm info | grep -q '^device: [^n]'; then
-  build-release/qgemm info
-  echo "main_job.sh: no GPU on this machine: nothing to tune or benchmark" >&2
-  exit 1
-fi
-gpu=$(build-release/qgemm info | sed -n 's/^device: \([^,]*\),.*/\1/p' | tr 'A-Z' 'a-z' | tr -cs 'a-z0-9' '-' | sed 's/-$//')
+. scripts/gpu_build.sh
+qg_release_build_for_gpu main_job.sh "no GPU on this machine: nothing to tune or benchmark"
 out=bench/results/$gpu
 mkdir -p "$out"
 db=$out/tuning.json

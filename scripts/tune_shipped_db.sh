@@ -33,21 +33,9 @@ for ph in "${phases[@]}"; do # before building: a typo should not cost a build
   fi
 done
 
-prefix=()
-if [ -d .deps/root/usr ]; then
-  prefix=(-DCMAKE_PREFIX_PATH="$PWD/.deps/root/usr")
-  export LD_LIBRARY_PATH=$PWD/.deps/root/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
-fi
-export PATH=$PATH:/usr/local/cuda/bin
-cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release "${prefix[@]}" >/dev/null &&
-  cmake --build build-release -j "$(nproc)" >/dev/null || { echo "build failed" >&2; exit 1; }
+. scripts/gpu_build.sh
+qg_release_build_for_gpu tune_shipped_db.sh "no GPU on this machine"
 qg=build-release/qgemm
-if ! $qg info | grep -q '^device: [^n]'; then
-  $qg info
-  echo "tune_shipped_db.sh: no GPU on this machine" >&2
-  exit 1
-fi
-gpu=$($qg info | sed -n 's/^device: \([^,]*\),.*/\1/p' | tr 'A-Z' 'a-z' | tr -cs 'a-z0-9' '-' | sed 's/-$//')
 [ -n "$db" ] || db=tuning_db/$gpu.json
 echo "[tune_shipped_db] $gpu -> $db, deadline $deadline s"
 
