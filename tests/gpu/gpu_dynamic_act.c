@@ -32,7 +32,6 @@
 #include "schemes.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -41,29 +40,8 @@
 #define MAX_ROWS 16
 
 /* ---------------------------------------------------------------- parallel for */
-typedef struct {
-    void (*fn)(void *, int64_t);
-    void *arg;
-    int64_t n, next;
-    pthread_mutex_t mu;
-} pfor_t;
-
-static void *pfor_worker(void *x) {
-    pfor_t *p = x;
-    for (;;) {
-        pthread_mutex_lock(&p->mu);
-        const int64_t i = p->next++;
-        pthread_mutex_unlock(&p->mu);
-        if (i >= p->n) return NULL;
-        p->fn(p->arg, i);
-    }
-}
-
 static void parallel_for(int64_t n, void (*fn)(void *, int64_t), void *arg) {
-    pfor_t p = {fn, arg, n, 0, PTHREAD_MUTEX_INITIALIZER};
-    pthread_t th[NTHREADS];
-    for (int i = 0; i < NTHREADS; i++) pthread_create(&th[i], NULL, pfor_worker, &p);
-    for (int i = 0; i < NTHREADS; i++) pthread_join(th[i], NULL);
+    gt_parallel_for(n, NTHREADS, fn, arg);
 }
 
 static double now_s(void) {

@@ -38,7 +38,6 @@
 #include "scheme_w4a16.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -54,28 +53,9 @@ static double now_s(void) {
 
 /* ---------------------------------------------------------------- threads */
 
-typedef struct {
-    void (*fn)(void *, int64_t);
-    void *arg;
-    int64_t n;
-    int id;
-} strided_job;
-
-static void *strided_worker(void *x) {
-    strided_job *j = x;
-    for (int64_t i = j->id; i < j->n; i += NTHREADS) j->fn(j->arg, i);
-    return NULL;
-}
-
 /* fn(arg, i) for i in [0, n) on NTHREADS threads. */
 static void parallel_for(int64_t n, void (*fn)(void *, int64_t), void *arg) {
-    pthread_t th[NTHREADS];
-    strided_job jobs[NTHREADS];
-    for (int i = 0; i < NTHREADS; i++) {
-        jobs[i] = (strided_job){fn, arg, n, i};
-        pthread_create(&th[i], NULL, strided_worker, &jobs[i]);
-    }
-    for (int i = 0; i < NTHREADS; i++) pthread_join(th[i], NULL);
+    gt_parallel_for(n, NTHREADS, fn, arg);
 }
 
 /* ---------------------------------------------------------------- weights in slices */
