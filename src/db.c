@@ -388,9 +388,14 @@ int qg_db_entry_current(const qg_db_entry *e) {
     return strcmp(e->catalog_hash, qg_catalog_hash()) == 0;
 }
 
-int qg_db_begin_tuning(qg_db *db, const qg_device_info *d) {
+int qg_db_count_stale(const qg_db *db) {
     int stale = 0;
     for (int i = 0; i < db->count; i++) stale += !qg_db_entry_current(&db->entries[i]);
+    return stale;
+}
+
+int qg_db_begin_tuning(qg_db *db, const qg_device_info *d) {
+    const int stale = qg_db_count_stale(db);
     qg_db_meta_from_device(&db->meta, d);
     db->has_meta = 1;
     return stale;

@@ -49,6 +49,8 @@ void qg_db_meta_from_device(qg_db_meta *m, const qg_device_info *d);
 int qg_db_begin_tuning(qg_db *db, const qg_device_info *d);
 /* Was `e` timed against this build's kernel catalog? (The tuner skips only such entries.) */
 int qg_db_entry_current(const qg_db_entry *e);
+/* How many entries of `db` were timed against another kernel catalog. */
+int qg_db_count_stale(const qg_db *db);
 /* Insert or replace (same key) an entry. */
 qg_status qg_db_put(qg_db *db, const qg_db_entry *e);
 /* Entry for exactly this key and bucket, or NULL. */

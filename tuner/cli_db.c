@@ -113,8 +113,7 @@ int cli_db(int argc, char **argv) {
         }
         if (strcmp(db->meta.library_version, QG_VERSION_STRING))
             printf("note: made by library %s, this is %s\n", db->meta.library_version, QG_VERSION_STRING);
-        int stale = 0;
-        for (int i = 0; i < db->count; i++) stale += !qg_db_entry_current(&db->entries[i]);
+        const int stale = qg_db_count_stale(db);
         if (stale)
             printf("note: %d entries were timed against another kernel catalog than this build's "
                    "%s (kernels changed since): 'qgemm tune' re-times them\n", stale,
