@@ -58,8 +58,8 @@ static int supports(const qg_problem *p, const int *v, int cc, char *why, size_t
         snprintf(why, why_len, "needs %d bytes of shared memory", smem_bytes(v));
         return 0;
     }
-    if (QG_CDIV(p->m, v[P_TM]) > 65535) {
-        snprintf(why, why_len, "M too large for the grid of this tile");
+    if (QG_CDIV(p->m, v[P_TM]) * QG_CDIV(p->n, v[P_TN]) > INT32_MAX) {
+        snprintf(why, why_len, "M x N has too many tiles for one grid");
         return 0;
     }
     return 1;
@@ -105,8 +105,9 @@ static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, cons
     int out_bf16 = p->out_dtype == QG_DTYPE_BF16;
     void *kargs[] = {&w, &meta, &w_scale, &a, &a_scale, &bias, &c, &m, &n, &kk, &lda, &ldc,
                      &a_scale_stride, &out_bf16};
-    return qg_kernel_launch(ctx, k, (unsigned)QG_CDIV(p->n, v[P_TN]),
-                            (unsigned)QG_CDIV(p->m, v[P_TM]), 1, 256, (unsigned)smem_bytes(v),
+    /* one CTA per output tile, in the grouped order of kernels/cuda/tile_raster.cuh */
+    return qg_kernel_launch(ctx, k, (unsigned)(QG_CDIV(p->n, v[P_TN]) * QG_CDIV(p->m, v[P_TM])), 1, 1,
+                            256, (unsigned)smem_bytes(v),
                             stream, kargs);
 }
 

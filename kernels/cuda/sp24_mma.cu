@@ -49,6 +49,7 @@
 
 #define SP_THREADS (QG_WN * QG_WM * 32)
 #include "sp24_common.cuh"
+#include "tile_raster.cuh"
 #define SP_WTN (QG_TN / QG_WN) /* warp tile: weight rows */
 #define SP_WTM (QG_TM / QG_WM) /* warp tile: tokens */
 #define SP_FN (SP_WTN / 16)
@@ -135,7 +136,9 @@ qg_sp24_mma(const uint8_t *__restrict__ w,        /* [N64][K/2] kept values */
     extern __shared__ __align__(128) uint8_t sp_smem[];
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int wn = warp % QG_WN, wm = warp / QG_WN;
-    const int n0 = blockIdx.x * QG_TN, m0 = blockIdx.y * QG_TM;
+    int mt, nt;
+    qg_raster_tile(blockIdx.x, (M + QG_TM - 1) / QG_TM, (N + QG_TN - 1) / QG_TN, &mt, &nt);
+    const int n0 = nt * QG_TN, m0 = mt * QG_TM;
     const int total_stages = (K + SP_KSTAGE - 1) / SP_KSTAGE;
     const int st_begin = blockIdx.z * stages_per_split;
     const int st_end = min(total_stages, st_begin + stages_per_split);
@@ -263,7 +266,7 @@ qg_sp24_mma(const uint8_t *__restrict__ w,        /* [N64][K/2] kept values */
                 }
         __threadfence();
         __syncthreads();
-        unsigned *counter = counters + blockIdx.y * gridDim.x + blockIdx.x;
+        unsigned *counter = counters + blockIdx.x; /* one per output tile */
         if (tid == 0) sp_last = atomicAdd(counter, 1u) == gridDim.z - 1;
         __syncthreads();
         if (!sp_last) return;

@@ -58,6 +58,7 @@
 
 #define SP_THREADS 256 /* two warpgroups */
 #include "sp24_common.cuh"
+#include "tile_raster.cuh"
 #include "wgmma_regs.cuh"
 #define SW_WGM (QG_TN / 128) /* m64 blocks per warpgroup */
 #define SW_NACC (QG_TM / 2)  /* accumulators per thread per m64 block */
@@ -153,7 +154,9 @@ qg_sp24_wgmma(const uint8_t *__restrict__ w, const uint8_t *__restrict__ meta,
     uint8_t *smem = sw_smem_raw + (smem0 - raw0);
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int wg = warp >> 2, wl = warp & 3;
-    const int n0 = blockIdx.x * QG_TN, m0 = blockIdx.y * QG_TM;
+    int mt, nt;
+    qg_raster_tile(blockIdx.x, (M + QG_TM - 1) / QG_TM, (N + QG_TN - 1) / QG_TN, &mt, &nt);
+    const int n0 = nt * QG_TN, m0 = mt * QG_TM;
     const int nst = (K + SP_KSTAGE - 1) / SP_KSTAGE;
     sp_loader ld;
     sp_loader_init(ld, tid, w, meta, a, n0, m0, M, N, K, lda, 0);

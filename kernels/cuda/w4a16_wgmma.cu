@@ -39,6 +39,7 @@
 #endif
 
 #include "int4_dequant.cuh"
+#include "tile_raster.cuh"
 #include "w4a16_wgmma_ops.cuh"
 
 #define W4WG_BM 128
@@ -111,15 +112,6 @@ QG_DEVICE uint64_t qg_w4wg_desc(uint32_t saddr) {
  * SWIZZLE_128B tile of 64 k (the layout TMA's SWIZZLE_128B writes). */
 QG_DEVICE uint32_t qg_w4wg_sw128(int row, int ch) {
     return (uint32_t)((row >> 3) * 1024 + (row & 7) * 128 + ((ch ^ (row & 7)) << 4));
-}
-
-/* Output tile of CTA `bx`: row tiles in groups of 8, column tiles inside a group, so that the
- * CTAs running at the same time share activation rows and weight slabs in L2. */
-QG_DEVICE void qg_w4wg_tile(int bx, int tiles_m, int tiles_n, int *mt, int *nt) {
-    const int per_group = 8 * tiles_n, grp = bx / per_group;
-    const int first = grp * 8, gsize = min(tiles_m - first, 8), in = bx % per_group;
-    *mt = first + in % gsize;
-    *nt = in / gsize;
 }
 
 /* Producer: issue the cp.async copies of k tile `kt` (global index) into load slot `l`. The
@@ -230,7 +222,7 @@ extern "C" __global__ void __launch_bounds__(W4WG_THREADS, 1) qg_w4wg_gemm(const
 
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, wg = warp >> 2;
     int mt, nt;
-    qg_w4wg_tile(blockIdx.x, p.tiles_m, p.tiles_n, &mt, &nt);
+    qg_raster_tile(blockIdx.x, p.tiles_m, p.tiles_n, &mt, &nt);
     const int m0 = mt * W4WG_BM, slab0 = nt * W4WG_SLABS;
     const int kt_total = (p.kp + W4WG_BK - 1) / W4WG_BK;
     const int kt0 = blockIdx.y * p.kt_per_split;

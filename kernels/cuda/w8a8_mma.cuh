@@ -19,6 +19,7 @@
  */
 #pragma once
 #include "qg_prelude.cuh"
+#include "tile_raster.cuh"
 #include "w8a8_dyn.cuh"
 
 #ifndef QG_BM
@@ -84,12 +85,10 @@ qg_dyn_mma(const uint8_t *__restrict__ a, long long lda, const uint8_t *__restri
     const int g = lane >> 2, t = lane & 3;
     const int wm0 = (warp / QG_WN) * TM, wn0 = (warp % QG_WN) * TN;
 
-    /* grouped raster: tiles of 8 M-blocks sweep N together */
     const int tiles_n = (N + QG_BN - 1) / QG_BN, tiles_m = (M + QG_BM - 1) / QG_BM;
-    const int per_group = 8 * tiles_n, grp = blockIdx.x / per_group;
-    const int first_m = grp * 8, gsize = min(tiles_m - first_m, 8);
-    const int in_grp = blockIdx.x % per_group;
-    const int m0 = (first_m + in_grp % gsize) * QG_BM, n0 = (in_grp / gsize) * QG_BN;
+    int mt, nt;
+    qg_raster_tile(blockIdx.x, tiles_m, tiles_n, &mt, &nt);
+    const int m0 = mt * QG_BM, n0 = nt * QG_BN;
 
     const long long wrow = (long long)K * QG_WB / 8;
     const int nk = (K + 127) / 128;

@@ -16,6 +16,7 @@
  */
 #pragma once
 #include "qg_prelude.cuh"
+#include "tile_raster.cuh"
 #include "w8a8_dyn.cuh"
 #include "w8a8_wgmma_ops.cuh"
 
@@ -66,10 +67,9 @@ qg_w8a8_wgmma(const uint8_t *__restrict__ a, long long lda, const uint8_t *__res
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = tid >> 7;
 
     const int tiles_n = (N + QG_BN - 1) / QG_BN, tiles_m = (M + BM - 1) / BM;
-    const int per_group = 8 * tiles_n, grp = blockIdx.x / per_group;
-    const int first_m = grp * 8, gsize = min(tiles_m - first_m, 8);
-    const int in_grp = blockIdx.x % per_group;
-    const int m0 = (first_m + in_grp % gsize) * BM, n0 = (in_grp / gsize) * QG_BN;
+    int mt, nt;
+    qg_raster_tile(blockIdx.x, tiles_m, tiles_n, &mt, &nt);
+    const int m0 = mt * BM, n0 = nt * QG_BN;
     const int nk = (K + 127) / 128;
 
     auto load_stage = [&](int slot, int kt) {

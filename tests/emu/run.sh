@@ -41,6 +41,7 @@ for f in w4a16_decode w4a16_prefill w8a16_decode w8a16_prefill dequant_wo; do cp
 # the weight-only decode GEMV (W4A16, W8A16): its loads and shuffles from emu_wo_gemv_ops.cuh
 cp "$here"/emu_wo_gemv_ops.cuh "$work"/wo_gemv_ops.cuh
 cp "$K"/wo_gemv.cuh "$K"/w4a16_gemv.cu "$K"/w8a16_gemv.cu "$work"/
+cp "$K"/tile_raster.cuh "$work"/ # the wgmma kernel's CTA order
 cp "$K"/wo_splitk.cuh "$work"/ # split-K of w4a16_gemm.cuh and wo_gemv.cuh (plain C on the prelude)
 cd "$work"
 : > registry.inc
