@@ -1,14 +1,15 @@
 /*
- * w4a16_gemv and w8a16_gemv: weight-only decode GEMV for M <= 8 * mt (kernels/cuda/wo_gemv.cuh,
- * through w4a16_gemv.cu / w8a16_gemv.cu): the weight is the mma A operand straight from the
- * packed W4A16 / W8A16 layout, 16-byte loads from global memory into registers (no shared-memory
- * staging), warps split K inside a CTA, split-K over CTAs (a slab of 64 columns per CTA) when the
- * slabs alone cannot fill the GPU, with the deterministic partials + counter reduction of the
- * weight-only families (the workspace is left zero). Both families share everything here but
- * the scheme they accept (and so the kernel source they compile).
- * Parameters: act (1 f16, 2 bf16), mt (n8 token tiles: M <= 8 mt), warps, uk (k32 chunks a warp
- * loads before its math). Validated on the H100 (gpu_weight_only, 2026-11-23): the fastest
- * W4A16 / W8A16 kernels for M <= 16 on every Llama-3-8B shape.
+ * w4a16_gemv and w8a16_gemv: weight-only decode GEMV for M <= 64 in token blocks of 8 * mt rows
+ * (kernels/cuda/wo_gemv.cuh, through w4a16_gemv.cu / w8a16_gemv.cu): the weight is the mma A
+ * operand straight from the packed W4A16 / W8A16 layout, 16-byte loads from global memory into
+ * registers (no shared-memory staging), warps split K inside a CTA, split-K over CTAs (a slab of
+ * 64 columns per CTA) when the slabs alone cannot fill the GPU, with the deterministic partials +
+ * counter reduction of the weight-only families (the workspace is left zero). Both families
+ * share everything here but the scheme they accept (and so the kernel source they compile).
+ * Parameters: act (1 f16, 2 bf16), mt (n8 token tiles per token block), warps, uk (k32 chunks a
+ * warp loads before its math). Validated on the H100 (gpu_weight_only, 2026-11-23): the fastest
+ * W4A16 / W8A16 kernels for M <= 16 on every Llama-3-8B shape (M 17-64, token blocks: not yet
+ * run on hardware).
  */
 #include "family_w4a16_common.h"
 #include "jit.h"
@@ -31,21 +32,26 @@ static const int variants[][QG_MAX_PARAMS] = {
 /* Member for member the struct qg_wogv_params of kernels/cuda/wo_gemv.cuh. */
 typedef struct {
     QG_WO_PARAMS_HEAD;
-    int32_t kc, groups, gs_log2, out_bf16, c_pairs, units_per_split, splits;
+    int32_t kc, groups, gs_log2, out_bf16, c_pairs, units_per_split, splits, tblocks;
 } gv_params;
-_Static_assert(sizeof(gv_params) == 112, "gv_params must match qg_wogv_params of wo_gemv.cuh");
+_Static_assert(sizeof(gv_params) == 120, "gv_params must match qg_wogv_params of wo_gemv.cuh");
 
 /* Warps resident per SM the split policy plans for (the kernel is written for <= 128
  * registers per thread: 16 warps). */
 #define GV_WARPS_PER_SM 16
 
+/* Largest M: token blocks of 8 mt rows beyond it cost more than the tiled kernels. */
+#define GV_MAX_M 64
+
 typedef struct {
     int64_t slabs, units; /* CTA columns; units of uk chunks per slab row */
+    int64_t tblocks;      /* token blocks of 8 mt rows (CTAs per slab and split) */
 } gv_grid;
 
 static gv_grid grid_of(const qg_problem *p, const int *v) {
     const int64_t kc = QG_CDIV(p->k, QG_WO_CHUNK);
-    const gv_grid g = {QG_CDIV(p->n, QG_WO_SLAB), QG_CDIV(kc, v[P_UK])};
+    const gv_grid g = {QG_CDIV(p->n, QG_WO_SLAB), QG_CDIV(kc, v[P_UK]),
+                       QG_CDIV(p->m, 8 * v[P_MT])};
     return g;
 }
 
@@ -54,7 +60,7 @@ static gv_grid grid_of(const qg_problem *p, const int *v) {
 static int splits_for(const qg_problem *p, const int *v, int64_t sms) {
     const gv_grid g = grid_of(p, v);
     const int64_t resident = sms * (GV_WARPS_PER_SM / v[P_WARPS]);
-    int64_t s = resident / g.slabs;
+    int64_t s = resident / (g.slabs * g.tblocks);
     const int64_t by_units = g.units / v[P_WARPS];
     if (s > by_units) s = by_units;
     if (s > QG_WO_MAX_SPLITS) s = QG_WO_MAX_SPLITS;
@@ -77,7 +83,8 @@ static int splits_of(const qg_problem *p, const int *v, const qg_device_info *de
 }
 
 static size_t counter_bytes(const qg_problem *p, const int *v) {
-    return (size_t)QG_CDIV(grid_of(p, v).slabs * 4, 256) * 256;
+    const gv_grid g = grid_of(p, v);
+    return (size_t)QG_CDIV(g.slabs * g.tblocks * 4, 256) * 256;
 }
 
 static size_t workspace(const qg_problem *p, const int *v) {
@@ -93,7 +100,7 @@ static int supports(qg_scheme scheme, const qg_problem *p, const int *v, int cc,
      * families; their shared-memory check passes trivially (no dynamic shared memory) */
     const qg_wo_tile t = {.scheme = scheme, .wbits = scheme == QG_SCHEME_W8A16 ? 8 : 4,
                           .act = v[P_ACT], .bm = 16, .wm = 16, .bn = 64, .bk = 64, .stages = 2,
-                          .max_m = 8 * v[P_MT]};
+                          .max_m = GV_MAX_M};
     if (!qg_wo_supports(p, &t, cc, why, why_len)) return 0;
     if (p->n > INT32_MAX - 64 || p->k > INT32_MAX - 32) {
         snprintf(why, why_len, "N and K must be below 2^31");
@@ -125,9 +132,12 @@ static double heuristic(const qg_problem *p, const int *v, const qg_device_info 
     const double wbits = p->scheme == QG_SCHEME_W8A16 ? 8.0 : 4.0;
     const double wbytes =
         np * kp * wbits / 8.0 + np * groups * 2.0 * (p->has_zero_point ? 2.0 : 1.0);
-    const double abytes = (double)g.slabs * 8.0 * v[P_MT] * (double)p->k * 2.0; /* from L2 */
+    /* every slab re-reads its token blocks' activations from L2, and the token blocks after the
+     * first re-read the slab's weight from L2 */
+    const double abytes = (double)g.slabs * g.tblocks * 8.0 * v[P_MT] * (double)p->k * 2.0;
     const double pbytes = s > 1 ? 2.0 * s * (double)(p->m * p->n) * 4.0 : 0.0;
-    return wbytes / (2.4e12 * scale) + (abytes + pbytes) / (8e12 * scale) + 3e-6;
+    return wbytes / (2.4e12 * scale) +
+           (abytes + pbytes + (double)(g.tblocks - 1) * wbytes) / (8e12 * scale) + 3e-6;
 }
 
 static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, const void *args,
@@ -136,14 +146,15 @@ static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, cons
     QG_CHECK(qg_wo_check_args(ctx, p, a, k->variant->id));
     int per = 0;
     const int s = splits_of(p, v, &ctx->info, &per);
+    const gv_grid g = grid_of(p, v);
     gv_params kp = {QG_WO_COMMON_PARAMS(p, a), .kc = (int32_t)QG_CDIV(p->k, QG_WO_CHUNK),
-                    .units_per_split = per, .splits = s};
+                    .units_per_split = per, .splits = s, .tblocks = (int32_t)g.tblocks};
     if (s > 1)
         QG_CHECK(qg_wo_bind_splitk(ctx, p, a, k->variant->id, s, counter_bytes(p, v), &kp.counter,
                                    &kp.partial));
     void *params[] = {&kp};
-    /* grid: slabs x split-K slices, no dynamic shared memory */
-    return qg_kernel_launch(ctx, k, (unsigned)grid_of(p, v).slabs, (unsigned)s, 1,
+    /* grid: (slab, token block) pairs x split-K slices, no dynamic shared memory */
+    return qg_kernel_launch(ctx, k, (unsigned)(g.slabs * g.tblocks), (unsigned)s, 1,
                             32u * (unsigned)v[P_WARPS], 0, stream, params);
 }
 

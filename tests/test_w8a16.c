@@ -210,7 +210,8 @@ static void test_errors(void) {
 }
 
 /* w8a16_gemv shares its host code with w4a16_gemv: each must accept only its own scheme, M up
- * to 8 mt, its activation dtype; split-K (a workspace) only when the slabs cannot fill the GPU. */
+ * to 64 (token blocks of 8 mt rows), its activation dtype; split-K (a workspace) only when the
+ * slabs cannot fill the GPU. */
 static void test_gemv_family(void) {
     const qg_variant *mt1 = qg_catalog_find("w8a16_gemv.act2.mt1.warps8.uk4");
     const qg_variant *mt2 = qg_catalog_find("w8a16_gemv.act2.mt2.warps4.uk2");
@@ -222,12 +223,13 @@ static void test_gemv_family(void) {
     QT_CHECK(!w4->family->supports(&p, w4->params, 90, why, sizeof why) && strstr(why, "computes"),
              "w4a16_gemv must refuse W8A16 (%s)", why);
     p.m = 9;
-    QT_CHECK(!mt1->family->supports(&p, mt1->params, 90, why, sizeof why) && strstr(why, "M (9)"),
-             "mt1 must refuse M=9 (%s)", why);
-    p.m = 16;
-    QT_CHECK(mt2->family->supports(&p, mt2->params, 90, why, sizeof why), "M=16 mt2: %s", why);
-    p.m = 17;
-    QT_CHECK(!mt2->family->supports(&p, mt2->params, 90, why, sizeof why), "mt2 accepted M=17");
+    QT_CHECK(mt1->family->supports(&p, mt1->params, 90, why, sizeof why), "M=9 mt1 (two blocks): %s",
+             why);
+    p.m = 64;
+    QT_CHECK(mt2->family->supports(&p, mt2->params, 90, why, sizeof why), "M=64 mt2: %s", why);
+    p.m = 65;
+    QT_CHECK(!mt2->family->supports(&p, mt2->params, 90, why, sizeof why) && strstr(why, "M (65)"),
+             "mt2 must refuse M=65 (%s)", why);
     p.m = 1;
     QT_CHECK(!mt1->family->supports(&p, mt1->params, 75, why, sizeof why), "sm_75 accepted");
     p.act_dtype = QG_DTYPE_F16;
@@ -241,6 +243,9 @@ static void test_gemv_family(void) {
     QT_CHECK(mt1->family->workspace(&p, mt1->params) > 0, "N=4096 K=4096: no split-K workspace");
     p.n = 28672;
     QT_CHECK(mt1->family->workspace(&p, mt1->params) == 0, "N=28672: unexpected split-K");
+    /* M = 64 with mt1: 8 token blocks x 64 slabs = 512 CTAs fill the GPU without split-K */
+    p.n = 4096, p.m = 64;
+    QT_CHECK(mt1->family->workspace(&p, mt1->params) == 0, "M=64 N=4096: unexpected split-K");
 }
 
 int main(void) {

@@ -1,6 +1,7 @@
 /*
- * Weight-only decode GEMV (M <= 8 * QG_MT) for W4A16 and W8A16 (QG_WBITS 4 / 8): weight
- * streaming with registers only, on the packed layouts of docs/formats.md as they are.
+ * Weight-only decode GEMV (M <= 64, in token blocks of 8 * QG_MT rows) for W4A16 and W8A16
+ * (QG_WBITS 4 / 8): weight streaming with registers only, on the packed layouts of
+ * docs/formats.md as they are.
  * C^T = W * A^T: the weight is the 16-row A operand of mma.m16n8k16 and up to 8 tokens per n8
  * tile are the B operand. Used by w4a16_gemv.cu and w8a16_gemv.cu, which only set QG_WBITS.
  *
@@ -16,7 +17,10 @@
  * of token g's columns 32c + 8t .. + 7 is b0/b1 of both steps (words 2s, 2s + 1). Outputs:
  * c0, c1 = (column 16j + g, tokens 2t, 2t + 1), c2, c3 = column 16j + 8 + g.
  *
- * Work: one CTA = one 64-column slab x one split-K slice of `units_per_split` units; a unit is
+ * Work: one CTA = one 64-column slab x one token block (8 * QG_MT rows of M) x one split-K slice
+ * of `units_per_split` units. The token blocks of a slab are adjacent in blockIdx.x (x = slab *
+ * tblocks + block), so they run together and the slab's weight comes from DRAM once, then from
+ * L2 for the other blocks. A unit is
  * QG_UK consecutive k32 chunks (aligned to QG_UK * 32 in k). The CTA's warps take its units in
  * turn; a warp issues every load of a unit (2 x QG_WBITS / 4 x 16 bytes of weights, QG_MT x 16
  * bytes of activations per chunk and lane; int4: one 16-byte scale / zero-point vector) before
@@ -30,12 +34,12 @@
  * their documented rounding.
  *
  * Warps reduce through shared memory in warp order; with splits > 1 each CTA writes its f32
- * partial [M][64] and the last CTA of a slab to arrive (counter per slab) sums the slices in
- * slice order (deterministic), writes C and zeroes the partials and the counter it used: the
- * workspace is left zero, as the contract of every family requires.
+ * partial tile and the last CTA of a (slab, token block) to arrive (a counter each) sums the
+ * slices in slice order (deterministic), writes C and zeroes the partials and the counter it
+ * used: the workspace is left zero, as the contract of every family requires.
  *
  * Parameters: QG_ACT (1 f16, 2 bf16), QG_MT (n8 token tiles: 1 or 2), QG_WARPS (4 or 8),
- * QG_UK (chunks per unit: 2 or 4). Grid: (ceil(N / 64), splits). Host side:
+ * QG_UK (chunks per unit: 2 or 4). Grid: (ceil(N / 64) * tblocks, splits). Host side:
  * src/family_wo_gemv.c (struct layout and unit size must match).
  */
 #pragma once
@@ -67,7 +71,7 @@ struct qg_wogv_params {
     const uint16_t *bias;  /* [N] in the output dtype; NULL: none */
     uint16_t *c;           /* [M, ldc] */
     float *partial;        /* split-K: [splits][M][N] f32 */
-    unsigned *counter;     /* split-K: one per slab, 0 on entry and on exit */
+    unsigned *counter;     /* split-K: one per (slab, token block), 0 on entry and on exit */
     int m, n, k, lda, ldc;
     int kc;              /* k32 chunks per slab row: Kp / 32 */
     int groups;          /* scale columns per slab row (G) */
@@ -76,6 +80,7 @@ struct qg_wogv_params {
     int c_pairs;         /* 1: (row, even col) of C is 4-byte aligned: store column pairs */
     int units_per_split; /* units of QG_UK chunks per split-K slice */
     int splits;
+    int tblocks;         /* token blocks: ceil(M / (8 * QG_MT)) */
 };
 
 /* 16 resident warps per SM (<= 128 registers): what the host's split policy plans for */
@@ -85,7 +90,7 @@ extern "C" __global__ void __launch_bounds__(QG_WOGV_THREADS, 16 / QG_WARPS)
     __shared__ int s_last;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int g = lane >> 2, t = lane & 3;
-    const int slab = blockIdx.x;
+    const int slab = blockIdx.x / p.tblocks, m0 = (blockIdx.x % p.tblocks) * (8 * QG_MT);
     const int kc = p.kc, gl = p.gs_log2;
     const int units = (kc + QG_UK - 1) / QG_UK;
     const int u_begin = blockIdx.y * p.units_per_split;
@@ -99,7 +104,7 @@ extern "C" __global__ void __launch_bounds__(QG_WOGV_THREADS, 16 / QG_WARPS)
     /* token rows past M are clamped (same address: one transaction); their outputs are dropped */
     const uint16_t *ap[QG_MT];
 #pragma unroll
-    for (int mt = 0; mt < QG_MT; mt++) ap[mt] = p.a + (long long)min(8 * mt + g, p.m - 1) * p.lda + 8 * t;
+    for (int mt = 0; mt < QG_MT; mt++) ap[mt] = p.a + (long long)min(m0 + 8 * mt + g, p.m - 1) * p.lda + 8 * t;
     const long long sbase = ((long long)slab * p.groups * 8 + g) * 8; /* + group * 64 */
     const uint64_t pol = qg_l2_evict_first();
 
@@ -224,7 +229,7 @@ extern "C" __global__ void __launch_bounds__(QG_WOGV_THREADS, 16 / QG_WARPS)
             for (int wi = 0; wi < QG_WARPS; wi++) sum += red[wi][idx][ln];
             v[q][e] = sum;
         }
-        om[q] = ml;
+        om[q] = m0 + ml;
         on[q] = slab * 64 + nl;
     }
 
@@ -237,7 +242,7 @@ extern "C" __global__ void __launch_bounds__(QG_WOGV_THREADS, 16 / QG_WARPS)
             if (m < p.m && n < p.n)
                 qg_wo_put_pair(part + (long long)m * p.n + n, n, p.n, v[q][0], v[q][1]);
         }
-        if (!qg_wo_arrive_last(&p.counter[slab], p.splits, tid, &s_last)) return;
+        if (!qg_wo_arrive_last(&p.counter[blockIdx.x], p.splits, tid, &s_last)) return;
         const long long slice = (long long)p.m * p.n;
 #pragma unroll
         for (int q = 0; q < QG_WOGV_PAIRS; q++) v[q][0] = v[q][1] = 0.0f;
@@ -251,7 +256,7 @@ extern "C" __global__ void __launch_bounds__(QG_WOGV_THREADS, 16 / QG_WARPS)
                                     &v[q][0], &v[q][1]);
             }
         }
-        if (tid == 0) p.counter[slab] = 0u; /* ready for the next call */
+        if (tid == 0) p.counter[blockIdx.x] = 0u; /* ready for the next call */
     }
 
     /* (int8: per-channel scale), bias (output dtype) in f32, one rounding to the output dtype */

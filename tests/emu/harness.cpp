@@ -178,7 +178,7 @@ int main(int argc, char **argv) {
         {W4, 257, 136, 1056, 32, 0, BF, F16, 1, 0, "w4a16_wgmma"},
         {W4, 140, 256, 200, 0, 1, F16, BF, 1, 1, "w4a16_wgmma"},
         {W4, 512, 512, 1024, 64, 1, BF, BF, 1, 0, "w4a16_wgmma"}, /* no split: 16 k tiles, rings wrap */
-        /* the W4A16 decode GEMV (M <= 8 mt): split-K over 8 emulated SMs (K = 4096), a last
+        /* the W4A16 decode GEMV (M <= 64 in blocks of 8 mt rows): split-K over 8 emulated SMs (K = 4096), a last
          * partial chunk (per channel, K = 4104), groups of 32/64 inside a unit (shuffled scales),
          * a unit past the last chunk (K = 96, 1056), N off the slab grid, M = 9 and 16 (two
          * token tiles), padded lda / odd ldc */
@@ -191,6 +191,10 @@ int main(int argc, char **argv) {
         {W4, 9, 100, 256, 32, 0, BF, BF, 1, 0, "w4a16_gemv"},
         {W4, 1, 64, 96, 32, 1, F16, F16, 1, 0, "w4a16_gemv"},
         {W4, 2, 136, 1024, 64, 1, BF, BF, 1, 1, "w4a16_gemv"},
+        /* token blocks: M > 8 mt (17 = two mt2 blocks + 1 row, 64 = the largest) */
+        {W4, 17, 192, 2048, 128, 1, BF, BF, 1, 0, "w4a16_gemv"},
+        {W4, 40, 72, 1056, 32, 0, F16, F16, 0, 1, "w4a16_gemv"},
+        {W4, 64, 128, 4096, 0, 1, BF, F16, 1, 0, "w4a16_gemv"},
         /* the W8A16 decode GEMV: the same kernel with int8 slabs (two loads per k16 step) and the
          * per-channel scale on the sums; split-K (K = 4096, 2048), a last partial chunk
          * (K = 4104), a unit past the last chunk (K = 96, 1056), N off the slab grid, M = 1, 3, 5,
@@ -203,6 +207,8 @@ int main(int argc, char **argv) {
         {W8, 5, 320, 2048, 0, 0, F16, F16, 0, 0, "w8a16_gemv"},
         {W8, 9, 100, 256, 0, 0, BF, BF, 1, 0, "w8a16_gemv"},
         {W8, 1, 64, 96, 0, 0, F16, F16, 1, 0, "w8a16_gemv"},
+        {W8, 33, 200, 2048, 0, 0, BF, BF, 1, 1, "w8a16_gemv"},
+        {W8, 64, 64, 4096, 0, 0, F16, BF, 0, 0, "w8a16_gemv"},
         {W8, 1, 256, 256, 0, 0, BF, BF, 0, 0},
         {W8, 3, 72, 96, 0, 0, F16, BF, 1, 0},
         {W8, 70, 130, 200, 0, 0, BF, F16, 1, 1},
