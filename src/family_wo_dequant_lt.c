@@ -43,7 +43,12 @@ static const int variants[][QG_MAX_PARAMS] = {
 };
 enum { P_WBITS, P_MB, P_ALGO };
 
-#define MIN_M 128
+/* Below this M the register GEMVs (w4a16_gemv, w8a16_gemv: M <= 16) read the packed weight once,
+ * which dequantizing all of it cannot beat. From 17 on it is a candidate: on the H100 (tuning of
+ * 2026-11-23) this family at M = 128 was already faster than the tiled kernels at M = 24..96 on
+ * most Llama-3-8B shapes (W4A16 qkv 53.7 us vs w4a16_wgmma 58-93 us; W8A16 gate_up 235 us vs
+ * w8a16_prefill 787 us at M = 96), and its cost barely depends on M there. */
+#define MIN_M 17
 #define COL_ALIGN 128 /* chunk width granule: 256 bytes of a bf16/f16 C row */
 #define ALIGN256(x) (((x) + 255) & ~(uintptr_t)255)
 

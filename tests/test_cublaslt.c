@@ -407,11 +407,11 @@ static void test_dequant_lt_family(void) {
     qg_problem p = w4_problem(1024, 28672, 4096, 128, 1, QG_DTYPE_BF16, 1);
     QT_CHECK(f->supports(&p, v16->params, 80, why, sizeof why), "M=1024 sm_80: %s", why);
     QT_CHECK(f->supports(&p, v16->params, 90, why, sizeof why), "M=1024 sm_90: %s", why);
-    p.m = 127;
-    QT_CHECK(!f->supports(&p, v16->params, 90, why, sizeof why) && qt_contains(why, "M=127"),
-             "M=127 refused: %s", why);
-    p.m = 128;
-    QT_CHECK(f->supports(&p, v16->params, 90, why, sizeof why), "M=128 accepted: %s", why);
+    p.m = 16;
+    QT_CHECK(!f->supports(&p, v16->params, 90, why, sizeof why) && qt_contains(why, "M=16"),
+             "M=16 (the GEMVs' range) refused: %s", why);
+    p.m = 17;
+    QT_CHECK(f->supports(&p, v16->params, 90, why, sizeof why), "M=17 accepted: %s", why);
     p.out_dtype = QG_DTYPE_F16;
     QT_CHECK(!f->supports(&p, v16->params, 90, why, sizeof why) && qt_contains(why, "bf16"),
              "bf16 -> f16 refused: %s", why);
@@ -425,9 +425,9 @@ static void test_dequant_lt_family(void) {
     QT_CHECK(!f->supports(&p, v16->params, 90, why, sizeof why) && qt_contains(why, "computes w4a16"),
              "wbits4 refuses W8A16: %s", why);
     QT_CHECK(f->supports(&p, w8v16->params, 80, why, sizeof why), "wbits8 takes W8A16: %s", why);
-    p.m = 127;
-    QT_CHECK(!f->supports(&p, w8v16->params, 90, why, sizeof why) && qt_contains(why, "M=127"),
-             "W8A16 M=127 refused: %s", why);
+    p.m = 16;
+    QT_CHECK(!f->supports(&p, w8v16->params, 90, why, sizeof why) && qt_contains(why, "M=16"),
+             "W8A16 M=16 refused: %s", why);
     p = w4_problem(1024, 4096, 4096, 128, 0, QG_DTYPE_BF16, 0);
     QT_CHECK(!f->supports(&p, w8v32->params, 90, why, sizeof why) &&
                  qt_contains(why, "computes w8a16"), "wbits8 refuses W4A16: %s", why);
@@ -687,7 +687,7 @@ static void dequant_lt_launches(void) {
 
     /* refusals, with nothing issued */
     void *a = NULL, *c = NULL, *wt = NULL, *sc = NULL, *ws = NULL;
-    p = w4_problem(100, 256, 256, 128, 0, QG_DTYPE_BF16, 0);
+    p = w4_problem(16, 256, 256, 128, 0, QG_DTYPE_BF16, 0);
     QT_OK(qg_malloc(ctx, &a, 2 * 1024 * 264));
     QT_OK(qg_malloc(ctx, &c, 2 * 1024 * 256));
     QT_OK(qg_malloc(ctx, &wt, 256 * 256));
@@ -701,7 +701,7 @@ static void dequant_lt_launches(void) {
         g.a = a, g.c = c, g.w.weight = wt, g.w.scale = sc, g.lda = 256, g.ldc = 256;
         g.workspace = ws, g.workspace_bytes = need;
         check_dequant_lt_refused(ctx, "wo_dequant_lt.wbits4.mb16.algo0", &p, &g, 0,
-                                 QG_ERR_UNSUPPORTED, "M=100", trace_start, trace_get);
+                                 QG_ERR_UNSUPPORTED, "M=16", trace_start, trace_get);
         p.m = 128;
         p.out_dtype = QG_DTYPE_F16;
         check_dequant_lt_refused(ctx, "wo_dequant_lt.wbits4.mb16.algo0", &p, &g, 0,

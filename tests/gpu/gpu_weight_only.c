@@ -421,12 +421,12 @@ static void run_m(qg_context *ctx, int cc, const weight_t *w, int64_t m, int edg
 }
 
 /* wo_dequant_lt (dequantize in N-chunks + cuBLASLt): every variant of the weight's width at
- * M = 128, 1000, 4096 with the output in the activation dtype (cuBLASLt has no bf16 -> f16
- * GEMM), bias rotating. */
+ * M = 17 (its smallest), 128, 1000, 4096 with the output in the activation dtype (cuBLASLt has
+ * no bf16 -> f16 GEMM), bias rotating. */
 static void run_dequant_lt(qg_context *ctx, int cc, const weight_t *w, int edge, qt_rng *r) {
-    static const int64_t ms[] = {128, 1000, 4096};
-    for (int i = 0; i < 3; i++)
-        run_m_with(ctx, cc, w, ms[i], edge && i == 1, r, ((i + ncase++) & 1) << 1,
+    static const int64_t ms[] = {17, 128, 1000, 4096};
+    for (int i = 0; i < 4; i++)
+        run_m_with(ctx, cc, w, ms[i], edge && i == 2, r, ((i + ncase++) & 1) << 1,
                    w->p.scheme == QG_SCHEME_W8A16 ? "wo_dequant_lt.wbits8."
                                                   : "wo_dequant_lt.wbits4.");
 }
