@@ -73,4 +73,7 @@ extern const qg_compiler qg_compiler_hiprtc;
 /* The compiler for an arch string (gfx* -> hiprtc, else nvrtc). */
 const qg_compiler *qg_compiler_for_arch(const char *arch);
 
+/* A symbol of the driver library the CUDA backend opened (NULL if none or absent). */
+void *qg_cuda_driver_symbol(const char *name);
+
 #endif

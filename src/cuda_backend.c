@@ -9,6 +9,7 @@
  * another GPU) gets ours pushed for the call and popped after, so its current device never moves.
  */
 #include "backend.h"
+#include "cuda_graph_launch.h"
 
 #include <cuda.h>
 #include <dlfcn.h>
@@ -124,8 +125,9 @@ void *qg_cuda_driver_symbol(const char *name) {
 
 typedef struct {
     CUdevice dev;
-    CUcontext primary; /* NULL until retained */
-    void *lib_ref;     /* this context's reference on libcuda */
+    CUcontext primary;         /* NULL until retained */
+    void *lib_ref;             /* this context's reference on libcuda */
+    qg_graph_launcher *graphs; /* NULL: direct launches only */
 } cuda_state;
 
 static cuda_state *state(qg_context *ctx) { return (cuda_state *)ctx->backend; }
@@ -201,6 +203,14 @@ static void leave(const ctx_guard *g) {
 static void cuda_close(qg_context *ctx) {
     cuda_state *st = state(ctx);
     if (!st) return;
+    if (st->graphs) { /* graph objects belong to the primary context: destroy them in it */
+        ctx_guard g;
+        if (st->primary && enter(ctx, &g) == QG_SUCCESS) {
+            qg_graph_launcher_destroy(st->graphs);
+            leave(&g);
+        }
+        st->graphs = NULL;
+    }
     if (st->primary) cu.PrimaryCtxRelease(st->dev);
     if (st->lib_ref) dlclose(st->lib_ref);
     free(st);
@@ -246,6 +256,7 @@ static qg_status open_device(qg_context *ctx, cuda_state *st, int device) {
                  "%s", why);
     QG_CHECK(fill_info(ctx, st));
     CU_TRY(ctx, cu.PrimaryCtxRetain(&st->primary, st->dev), QG_ERR_DEVICE);
+    st->graphs = qg_graph_launcher_create();
     return QG_SUCCESS;
 }
 
@@ -298,10 +309,23 @@ static qg_status cuda_function_static_smem(qg_context *ctx, void *fn, int *bytes
     return QG_SUCCESS;
 }
 
+/* Through the stream's re-pointed graph where possible (src/cuda_graph_launch.c: less host
+ * time); directly while the stream is being captured (the kernel becomes a node of the user's
+ * graph, as cuLaunchKernel would make it) or when the graph path declines. */
 static qg_status cuda_launch(qg_context *ctx, void *fn, const unsigned grid[3],
                              const unsigned block[3], unsigned smem, void *stream, void **params) {
-    CU_CALL(ctx, cu.LaunchKernel((CUfunction)fn, grid[0], grid[1], grid[2], block[0], block[1],
-                                 block[2], smem, (CUstream)stream, params, NULL), QG_ERR_LAUNCH);
+    ctx_guard g;
+    QG_CHECK(enter(ctx, &g));
+    CUstreamCaptureStatus cap = CU_STREAM_CAPTURE_STATUS_NONE;
+    CUresult r = CUDA_SUCCESS;
+    const cuda_state *st = state(ctx);
+    if (!st->graphs || cu.StreamIsCapturing((CUstream)stream, &cap) != CUDA_SUCCESS ||
+        cap != CU_STREAM_CAPTURE_STATUS_NONE ||
+        !qg_graph_launch(st->graphs, (CUfunction)fn, grid, block, smem, (CUstream)stream, params))
+        r = cu.LaunchKernel((CUfunction)fn, grid[0], grid[1], grid[2], block[0], block[1],
+                            block[2], smem, (CUstream)stream, params, NULL);
+    leave(&g);
+    if (r != CUDA_SUCCESS) return CU_FAIL(ctx, r, QG_ERR_LAUNCH, "cuLaunchKernel");
     return QG_SUCCESS;
 }
 

@@ -53,7 +53,4 @@ void qg_tmap_2d_encode_args(const qg_tmap_2d *d, qg_tmap_encode_args *out);
  * the rules refuse, QG_ERR_DRIVER_TOO_OLD if libcuda lacks cuTensorMapEncodeTiled. */
 qg_status qg_cuda_tensor_map_encode(qg_context *ctx, qg_tensor_map *map, const qg_tmap_2d *d);
 
-/* A symbol of the driver library the CUDA backend opened (NULL if none or absent). */
-void *qg_cuda_driver_symbol(const char *name);
-
 #endif

@@ -259,10 +259,8 @@ EXPORT int fake_cuda_trace_get(const fake_event **events) {
     return trace_count;
 }
 
-EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
-                               unsigned by, unsigned bz, unsigned smem, CUstream s, void **params,
-                               void **extra) {
-    (void)extra;
+static CUresult launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
+                      unsigned by, unsigned bz, unsigned smem, CUstream s, void **params) {
     CUresult r = need_ctx();
     if (r) return r;
     if (gx == 0 || bx == 0 || bx > 1024 || (int)smem > f->max_dyn_smem + 48 * 1024)
@@ -281,6 +279,108 @@ EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned 
     }
     launches++;
     return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
+                               unsigned by, unsigned bz, unsigned smem, CUstream s, void **params,
+                               void **extra) {
+    (void)extra;
+    return launch(f, gx, gy, gz, bx, by, bz, smem, s, params);
+}
+
+/* Graphs of one kernel node (what src/cuda_graph_launch.c builds). As in the driver, a node
+ * keeps a copy of the argument values taken when its parameters are set (sizes from
+ * fake_cuda_capture_params; none kept without them, as a launch then reads none), so a caller
+ * that reused or freed its argument array after the set would still launch what it set. */
+typedef struct {
+    CUfunction f;
+    unsigned geo[7];
+    unsigned char bytes[2048];
+    void *ptrs[32];
+} fake_node;
+struct CUgraph_st { fake_node node; int has_node; };
+struct CUgraphNode_st { int unused; };
+struct CUgraphExec_st { fake_node node; };
+static struct CUgraphNode_st the_node;
+static atomic_int graph_launches, graph_sets;
+
+/* Kernel launches through cuGraphLaunch, and cuGraphExecKernelNodeSetParams calls. */
+EXPORT void fake_cuda_graph_stats(int out[2]) {
+    out[0] = graph_launches;
+    out[1] = graph_sets;
+}
+
+static CUresult node_set(fake_node *n, const CUDA_KERNEL_NODE_PARAMS *p) {
+    if (!p->func || p->gridDimX == 0 || p->blockDimX == 0 || p->blockDimX > 1024 || p->extra)
+        return CUDA_ERROR_INVALID_VALUE;
+    const unsigned geo[7] = {p->gridDimX, p->gridDimY, p->gridDimZ, p->blockDimX, p->blockDimY,
+                             p->blockDimZ, p->sharedMemBytes};
+    n->f = p->func;
+    memcpy(n->geo, geo, sizeof geo);
+    size_t at = 0;
+    for (int i = 0; i < capture_count && at + (size_t)capture_sizes[i] <= sizeof n->bytes; i++) {
+        memcpy(n->bytes + at, p->kernelParams[i], (size_t)capture_sizes[i]);
+        n->ptrs[i] = n->bytes + at;
+        at += (size_t)capture_sizes[i];
+    }
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuGraphCreate(CUgraph *g, unsigned flags) {
+    CUresult r = need_ctx();
+    if (r) return r;
+    if (flags) return CUDA_ERROR_INVALID_VALUE;
+    *g = calloc(1, sizeof **g);
+    return *g ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+}
+
+EXPORT CUresult cuGraphDestroy(CUgraph g) {
+    free(g);
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuGraphAddKernelNode_v2(CUgraphNode *node, CUgraph g, const CUgraphNode *deps,
+                                        size_t ndeps, const CUDA_KERNEL_NODE_PARAMS *p) {
+    CUresult r = need_ctx();
+    if (r) return r;
+    if (g->has_node || deps || ndeps) return CUDA_ERROR_NOT_SUPPORTED; /* beyond this fake */
+    if ((r = node_set(&g->node, p))) return r;
+    g->has_node = 1;
+    *node = &the_node;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuGraphInstantiateWithFlags(CUgraphExec *e, CUgraph g, unsigned long long flags) {
+    CUresult r = need_ctx();
+    if (r) return r;
+    if (flags || !g->has_node) return CUDA_ERROR_INVALID_VALUE;
+    if (!(*e = malloc(sizeof **e))) return CUDA_ERROR_OUT_OF_MEMORY;
+    (*e)->node = g->node;
+    for (int i = 0; i < 32; i++) /* the copy's pointers point into the copy */
+        if (g->node.ptrs[i]) (*e)->node.ptrs[i] = (*e)->node.bytes + ((unsigned char *)g->node.ptrs[i] - g->node.bytes);
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuGraphExecDestroy(CUgraphExec e) {
+    free(e);
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuGraphExecKernelNodeSetParams_v2(CUgraphExec e, CUgraphNode node,
+                                                  const CUDA_KERNEL_NODE_PARAMS *p) {
+    CUresult r = need_ctx();
+    if (r) return r;
+    if (node != &the_node) return CUDA_ERROR_INVALID_VALUE;
+    graph_sets++;
+    return node_set(&e->node, p);
+}
+
+EXPORT CUresult cuGraphLaunch(CUgraphExec e, CUstream s) {
+    const fake_node *n = &e->node;
+    const CUresult r = launch(n->f, n->geo[0], n->geo[1], n->geo[2], n->geo[3], n->geo[4],
+                              n->geo[5], n->geo[6], s, (void **)n->ptrs);
+    if (r == CUDA_SUCCESS) graph_launches++;
+    return r;
 }
 
 /* cuTensorMapEncodeTiled: the rules documented in cuda.h (CUDA_ERROR_INVALID_VALUE otherwise);

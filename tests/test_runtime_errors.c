@@ -471,6 +471,112 @@ static void last_error_format(void) {
     QT_CHECK(strlen(qg_last_error(NULL)) == QG_ERRMSG_LEN - 1, "long message truncated");
 }
 
+/* ---- the launch path (src/cuda_graph_launch.c): a re-pointed graph per stream, direct launches
+ * while capturing, past the slot table and with QGEMM_LAUNCH=direct */
+
+typedef struct {
+    void (*graph_stats)(int *);
+    void (*capture)(const int *, int);
+    const unsigned char *(*captured)(unsigned *);
+} fake_launch_hooks;
+
+static int fake_launch_hooks_get(fake_launch_hooks *f) {
+    void *h = dlopen(QG_FAKE_CUDA, RTLD_NOW | RTLD_NOLOAD);
+    if (!h) return 0;
+    *(void **)&f->graph_stats = dlsym(h, "fake_cuda_graph_stats");
+    *(void **)&f->capture = dlsym(h, "fake_cuda_capture_params");
+    *(void **)&f->captured = dlsym(h, "fake_cuda_captured");
+    dlclose(h);
+    return f->graph_stats && f->capture && f->captured;
+}
+
+/* Launch k's function with three u64 arguments {v, v + 1, v + 2} on `stream`; 1 if the driver
+ * ran it with exactly those values and this geometry. */
+static int launch_checked(qg_context *ctx, const fake_launch_hooks *f, void *fn, void *stream,
+                          uint64_t v, unsigned grid) {
+    uint64_t a[3] = {v, v + 1, v + 2};
+    void *params[3] = {&a[0], &a[1], &a[2]};
+    const unsigned g[3] = {grid, 2, 1}, b[3] = {128, 1, 1};
+    if (ctx->ops->launch(ctx, fn, g, b, 1024, stream, params) != QG_SUCCESS) return 0;
+    a[0] = a[1] = a[2] = 0xdead; /* the launch must have copied the values already */
+    unsigned geo[7];
+    const unsigned char *got = f->captured(geo);
+    uint64_t seen[3];
+    memcpy(seen, got, sizeof seen);
+    return seen[0] == v && seen[1] == v + 1 && seen[2] == v + 2 && geo[0] == grid && geo[1] == 2 &&
+           geo[3] == 128 && geo[6] == 1024;
+}
+
+static void fake_launch_path(void) {
+    unsetenv("QGEMM_LAUNCH");
+    qg_context *ctx = NULL;
+    QT_OK(fake_create(&ctx, 0));
+    fake_launch_hooks f;
+    qg_kernel *k = NULL;
+    const qg_variant *v = qg_catalog_find("act_quant_fp8.threads128.vpt2");
+    if (!ctx || !QT_CHECK(fake_launch_hooks_get(&f), "fake driver launch hooks") ||
+        !QT_CHECK(v != NULL, "act_quant_fp8.threads128.vpt2 in the catalog")) {
+        qg_context_destroy(ctx);
+        return;
+    }
+    QT_OK(qg_jit_get(ctx, v, &k));
+    if (!k) {
+        qg_context_destroy(ctx);
+        return;
+    }
+    static const int sizes[3] = {8, 8, 8};
+    f.capture(sizes, 3);
+    int g0[2], g1[2], st0[9], st1[9];
+    f.graph_stats(g0);
+    void *const s1 = (void *)0x1000, *const s2 = (void *)0x2000;
+    int ok = 1;
+    for (int i = 0; i < 6; i++) ok &= launch_checked(ctx, &f, k->fn, i % 2 ? s2 : s1, 100 * (uint64_t)i + 7, 3 + (unsigned)i);
+    f.graph_stats(g1);
+    QT_CHECK(ok, "every launch ran with its own arguments and geometry");
+    QT_CHECK(g1[0] - g0[0] == 6 && g1[1] - g0[1] == 4, "6 launches through 2 stream graphs (%d "
+             "graph launches, %d re-pointings; want 6, 4)", g1[0] - g0[0], g1[1] - g0[1]);
+
+    /* a capturing stream: a direct launch, so the kernel becomes a node of the user's graph */
+    set_capturing(s1, 1);
+    fake_stats(st0);
+    QT_CHECK(launch_checked(ctx, &f, k->fn, s1, 555, 5), "launch while capturing");
+    fake_stats(st1);
+    f.graph_stats(g0);
+    set_capturing(s1, 0);
+    QT_CHECK(g0[0] == g1[0] && st1[F_LAUNCHES] == st0[F_LAUNCHES] + 1, "capturing: launched directly");
+
+    /* more streams than graph slots: the rest launch directly, still correct */
+    ok = 1;
+    for (uintptr_t i = 0; i < 80; i++) ok &= launch_checked(ctx, &f, k->fn, (void *)(0x10000 + 16 * i), 1000 + i, 7);
+    f.graph_stats(g1);
+    QT_CHECK(ok, "80 more streams: every launch ran with its arguments");
+    QT_CHECK(g1[0] - g0[0] == 62, "the 64-slot table: 62 new streams through graphs (%d)", g1[0] - g0[0]);
+    QT_CHECK(launch_checked(ctx, &f, k->fn, s2, 42, 9), "an early stream keeps its graph");
+    f.graph_stats(g0);
+    QT_CHECK(g0[0] == g1[0] + 1, "early stream: graph launch");
+    /* a launch the driver refuses (no grid) is reported, not swallowed by the graph path */
+    uint64_t a = 1;
+    void *pa[1] = {&a};
+    const unsigned zero[3] = {0, 1, 1}, blk[3] = {128, 1, 1};
+    QT_STATUS(ctx->ops->launch(ctx, k->fn, zero, blk, 0, s2, pa), QG_ERR_LAUNCH);
+    QT_CHECK(qt_contains(qg_last_error(ctx), "cuLaunchKernel failed"), "refused launch: %s",
+             qg_last_error(ctx));
+    qg_context_destroy(ctx);
+
+    setenv("QGEMM_LAUNCH", "direct", 1);
+    QT_OK(fake_create(&ctx, 0));
+    k = NULL;
+    if (ctx) QT_OK(qg_jit_get(ctx, v, &k));
+    if (k) {
+        f.graph_stats(g0);
+        QT_CHECK(launch_checked(ctx, &f, k->fn, s1, 77, 3), "QGEMM_LAUNCH=direct: launch");
+        f.graph_stats(g1);
+        QT_CHECK(g1[0] == g0[0] && g1[1] == g0[1], "QGEMM_LAUNCH=direct: no graph used");
+    }
+    qg_context_destroy(ctx);
+    unsetenv("QGEMM_LAUNCH");
+}
+
 int main(void) {
     /* The cheap checks first, in this process; library scenarios each in a child. */
     bad_arguments();
@@ -489,5 +595,6 @@ int main(void) {
     qt_in_child("fake driver: device", fake_device_ok);
     qt_in_child("fake driver: sm_86", fake_ampere);
     qt_in_child("fake driver: per-stream workspaces", fake_stream_workspaces);
+    qt_in_child("fake driver: launch path", fake_launch_path);
     return qt_finish("test_runtime_errors");
 }
