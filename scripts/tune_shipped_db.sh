@@ -5,8 +5,8 @@
 #   scripts/tune_shipped_db.sh [--deadline SEC] [--db FILE] [--retune] PHASE...
 #   PHASE = MODEL:TP:SCHEMES:M, e.g. llama-3-70b:1,8:w4a16,w8a8-fp8:1,16,128 (M 'default': the
 #   tuner's 20 buckets). --db: the file to tune into (default tuning_db/<gpu>.json); --retune:
-#   re-time its entries even when they were timed against this build's kernel catalog (entries
-#   from another catalog are re-timed anyway).
+#   re-time its entries even when they were timed against this build's kernels for their
+#   scheme (entries timed against other kernels are re-timed anyway).
 # Progress goes to the terminal; each phase prints the tuner's summary line.
 set -uo pipefail
 cd "$(dirname "$0")/.."

@@ -54,6 +54,83 @@ const char *qg_catalog_hash(void) {
     return catalog_hash_hex;
 }
 
+/* Per scheme: what a tuning entry of that scheme was timed against, so that a change to one
+ * scheme's kernels re-times only that scheme's entries. Conservative: the ids of every variant
+ * whose family computes the scheme (GEMMs and their activation-quantize / dequantize helpers),
+ * every helper family of no scheme (cuBLASLt's int8 epilogue serves W8A8-int8), the sources of
+ * all those families with everything they #include (transitively, among the embedded files),
+ * and the cuBLASLt policy. Host code is not hashed (nor is it in qg_catalog_hash). */
+static char scheme_hash_hex[QG_SCHEME_COUNT_][24];
+static unsigned char *scheme_files[QG_SCHEME_COUNT_]; /* per embedded file: does s use it */
+static pthread_once_t scheme_hash_once = PTHREAD_ONCE_INIT;
+
+/* Mark embedded file `name` and the files it includes ("#include \"x\"") in `need`. */
+static void mark_source(const char *name, unsigned char *need, int count) {
+    for (int i = 0; i < count; i++) {
+        const char *data;
+        size_t len;
+        if (strcmp(qg_embedded_name(i, &data, &len), name) != 0) continue;
+        if (need[i]) return;
+        need[i] = 1;
+        for (const char *l = data; l && l < data + len; l = memchr(l, '\n', (size_t)(data + len - l))) {
+            while (l < data + len && (*l == '\n' || *l == ' ' || *l == '\t')) l++;
+            if ((size_t)(data + len - l) < 10 || strncmp(l, "#include \"", 10) != 0) continue;
+            const char *b = l + 10, *e = memchr(b, '"', (size_t)(data + len - b));
+            char inc[128];
+            if (!e || e - b >= (long)sizeof inc) continue;
+            memcpy(inc, b, (size_t)(e - b));
+            inc[e - b] = 0;
+            mark_source(inc, need, count);
+        }
+        return;
+    }
+}
+
+static void compute_scheme_hashes(void) {
+    const int nfiles = qg_embedded_count();
+    XXH64_state_t *st = XXH64_createState();
+    for (int s = 0; s < QG_SCHEME_COUNT_ && st; s++) {
+        unsigned char *need = scheme_files[s] = calloc((size_t)nfiles + 1, 1);
+        if (!need) break;
+        XXH64_reset(st, (unsigned long long)s + 1);
+        for (int i = 0; i < qg_catalog_count(); i++) {
+            const qg_variant *v = qg_catalog_get(i);
+            const unsigned mask = v->family->scheme_mask;
+            if (mask && !(mask & (1u << s))) continue;
+            XXH64_update(st, v->id, strlen(v->id) + 1);
+            if (v->family->source) mark_source(v->family->source, need, nfiles);
+        }
+        for (int i = 0; i < nfiles; i++) {
+            if (!need[i]) continue;
+            const char *data;
+            size_t len;
+            const char *name = qg_embedded_name(i, &data, &len);
+            XXH64_update(st, name, strlen(name) + 1);
+            XXH64_update(st, data, len);
+        }
+        XXH64_update(st, QG_CUBLASLT_POLICY, sizeof QG_CUBLASLT_POLICY);
+        snprintf(scheme_hash_hex[s], sizeof scheme_hash_hex[s], "%016llx",
+                 (unsigned long long)XXH64_digest(st));
+    }
+    if (st) XXH64_freeState(st);
+}
+
+int qg_catalog_scheme_uses(qg_scheme s, const char *file) {
+    pthread_once(&scheme_hash_once, compute_scheme_hashes);
+    if ((unsigned)s >= QG_SCHEME_COUNT_ || !scheme_files[s] || !file) return 0;
+    for (int i = 0; i < qg_embedded_count(); i++) {
+        const char *data;
+        size_t len;
+        if (strcmp(qg_embedded_name(i, &data, &len), file) == 0) return scheme_files[s][i];
+    }
+    return 0;
+}
+
+const char *qg_catalog_hash_scheme(qg_scheme s) {
+    pthread_once(&scheme_hash_once, compute_scheme_hashes);
+    return (unsigned)s < QG_SCHEME_COUNT_ ? scheme_hash_hex[s] : "";
+}
+
 void qg_now_iso8601(char *buf, size_t len) {
     time_t t = time(NULL);
     struct tm tm;
@@ -385,7 +462,10 @@ qg_status qg_db_open(qg_db **out, const char *path, const qg_device_info *env) {
 }
 
 int qg_db_entry_current(const qg_db_entry *e) {
-    return strcmp(e->catalog_hash, qg_catalog_hash()) == 0;
+    /* the whole catalog's hash: timed by a build with exactly these kernels (entries from
+     * before per-scheme hashes, and files whose entries inherit the metadata's) */
+    return strcmp(e->catalog_hash, qg_catalog_hash_scheme(e->key.scheme)) == 0 ||
+           strcmp(e->catalog_hash, qg_catalog_hash()) == 0;
 }
 
 int qg_db_count_stale(const qg_db *db) {

@@ -15,7 +15,7 @@ typedef struct {
     double median_us, p20_us, p80_us;
     double rel_error;
     char tuned_at[32]; /* ISO 8601 UTC */
-    char catalog_hash[24]; /* the kernel catalog it was timed against (qg_catalog_hash) */
+    char catalog_hash[24]; /* the kernels it was timed against (qg_catalog_hash_scheme) */
 } qg_db_entry;
 
 typedef struct {
@@ -38,8 +38,13 @@ struct qg_db {
 extern const int64_t qg_default_m_buckets[];
 extern const int qg_default_m_bucket_count;
 
-/* Catalog hash (hex): variant ids and kernel sources. */
+/* Catalog hash (hex): variant ids and kernel sources (the file metadata's). */
 const char *qg_catalog_hash(void);
+/* The part of the catalog scheme `s` uses (hex): its variant ids, their sources and includes,
+ * helper kernels, the cuBLASLt policy. Each entry records its scheme's; "" for a bad scheme. */
+const char *qg_catalog_hash_scheme(qg_scheme s);
+/* 1 if embedded kernel file `file` (e.g. "int4_dequant.cuh") is in scheme s's hash. */
+int qg_catalog_scheme_uses(qg_scheme s, const char *file);
 
 void qg_db_meta_from_device(qg_db_meta *m, const qg_device_info *d);
 /* Prepare `db` to receive a tuning run on device `d`: its metadata become this run's
@@ -47,7 +52,8 @@ void qg_db_meta_from_device(qg_db_meta *m, const qg_device_info *d);
  * tuned with another kernel catalog: they may miss kernels added or changed since, so the tuner
  * re-times them instead of skipping them (qg_db_entry_current). */
 int qg_db_begin_tuning(qg_db *db, const qg_device_info *d);
-/* Was `e` timed against this build's kernel catalog? (The tuner skips only such entries.) */
+/* Was `e` timed against this build's kernels for its scheme? (The tuner skips only such
+ * entries.) */
 int qg_db_entry_current(const qg_db_entry *e);
 /* How many entries of `db` were timed against another kernel catalog. */
 int qg_db_count_stale(const qg_db *db);

@@ -431,7 +431,8 @@ qg_status qg_tune_shape(qg_context *ctx, qg_db *db, const qg_problem *p0, const 
         if (s != QG_SUCCESS) break;
         if (best.kernel[0]) {
             qg_now_iso8601(best.tuned_at, sizeof best.tuned_at);
-            snprintf(best.catalog_hash, sizeof best.catalog_hash, "%s", qg_catalog_hash());
+            snprintf(best.catalog_hash, sizeof best.catalog_hash, "%s",
+                     qg_catalog_hash_scheme(p.scheme));
             best.key.m = p.m;
             s = qg_db_put(db, &best);
             stats->tuned++;

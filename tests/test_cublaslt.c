@@ -204,14 +204,14 @@ static void tuner_without_blas(void) {
         QT_CHECK(late.left == 2 && late.candidates == 0 && late.tuned == 0 && late.skipped == 0,
                  "run budget spent: %d left, %d candidates, %d tuned, %d skipped (want 2, 0, 0, 0)",
                  late.left, late.candidates, late.tuned, late.skipped);
-        /* a problem is skipped only when its entry was timed against this kernel catalog */
+        /* a problem is skipped only when its entry was timed against this build's kernels of its scheme */
         o.deadline_s = 0;
         qg_db_entry had;
         memset(&had, 0, sizeof had);
         had.key = p;
         had.key.m = had.m_bucket = 512;
         snprintf(had.kernel, sizeof had.kernel, "%s", "cublaslt_int8.algo0");
-        snprintf(had.catalog_hash, sizeof had.catalog_hash, "%s", qg_catalog_hash());
+        snprintf(had.catalog_hash, sizeof had.catalog_hash, "%s", qg_catalog_hash_scheme(p.scheme));
         QT_OK(qg_db_put(db, &had));
         qg_tune_stats cur = {0}, old = {0};
         QT_OK(qg_tune_shape(ctx, db, &p, ms, 1, &o, NULL, NULL, 0, 1, &cur));

@@ -194,7 +194,7 @@ static void test_catalog_change(const char *dir) {
     QT_CHECK(strcmp(db->meta.catalog_hash, qg_catalog_hash()) == 0 &&
              strcmp(db->meta.library_version, "0.0.1") != 0, "metadata become this run's");
     qg_db_entry fresh = entry(QG_SCHEME_W4A16, 4096, 4096, 16, "kB", 12.0);
-    snprintf(fresh.catalog_hash, sizeof fresh.catalog_hash, "%s", qg_catalog_hash());
+    snprintf(fresh.catalog_hash, sizeof fresh.catalog_hash, "%s", qg_catalog_hash_scheme(QG_SCHEME_W4A16));
     QT_OK(qg_db_put(db, &fresh));
     QT_OK(qg_db_save(db, NULL));
     qg_db_close(db);
@@ -210,24 +210,63 @@ static void test_catalog_change(const char *dir) {
     QT_CHECK(now && qg_db_entry_current(now), "the entry timed by this build is current");
     qg_db_close(db);
 
-    /* a file written before per-entry hashes: its entries take the file's */
+    /* a file written before per-entry hashes: its entries take the file's, current when that is
+     * the scheme's or the whole catalog's of this build */
     const char *fmt = "{\"schema_version\": 1, \"metadata\": {\"gpu_name\": \"NVIDIA H100 80GB HBM3\", "
                       "\"compute_capability\": \"9.0\", \"catalog_hash\": \"%s\"}, \"entries\": "
                       "[{\"scheme\": \"w4a16\", \"n\": 4096, \"k\": 4096, \"group_size\": 128, "
                       "\"zero_point\": true, \"act_dtype\": \"bf16\", \"out_dtype\": \"bf16\", "
                       "\"weight_scale\": \"per-row\", \"act_scale\": \"per-row\", \"m_bucket\": 1, "
                       "\"kernel\": \"kA\", \"median_us\": 10, \"tuned_at\": \"2026-11-23T10:00:00Z\"}]}";
-    const char *hashes[2] = {qg_catalog_hash(), "00000000deadbeef"};
-    for (int i = 0; i < 2; i++) {
+    const char *hashes[3] = {qg_catalog_hash_scheme(QG_SCHEME_W4A16), qg_catalog_hash(),
+                             "00000000deadbeef"};
+    for (int i = 0; i < 3; i++) {
         char text[1024];
         snprintf(text, sizeof text, fmt, hashes[i]);
         write_str(path, text);
         QT_OK(qg_db_open(&db, path, &d));
-        QT_CHECK(db && qg_db_size(db) == 1 && qg_db_entry_current(&db->entries[0]) == (i == 0),
+        QT_CHECK(db && qg_db_size(db) == 1 && qg_db_entry_current(&db->entries[0]) == (i < 2),
                  "old-format entry under file hash %s: current %d", hashes[i],
                  db && qg_db_size(db) ? qg_db_entry_current(&db->entries[0]) : -1);
         qg_db_close(db);
     }
+}
+
+/* Entries record the part of the catalog their scheme uses: a change to the 2:4 kernels leaves
+ * the W4A16 entries current. */
+static void test_scheme_hashes(void) {
+    for (int a = 0; a < QG_SCHEME_COUNT_; a++) {
+        const char *h = qg_catalog_hash_scheme((qg_scheme)a);
+        QT_CHECK(strlen(h) == 16 && strspn(h, "0123456789abcdef") == 16, "%s hash '%s'",
+                 qg_scheme_name((qg_scheme)a), h);
+        QT_CHECK(h == qg_catalog_hash_scheme((qg_scheme)a), "computed once");
+        for (int b = 0; b < a; b++)
+            QT_CHECK(strcmp(h, qg_catalog_hash_scheme((qg_scheme)b)) != 0, "%s and %s differ",
+                     qg_scheme_name((qg_scheme)a), qg_scheme_name((qg_scheme)b));
+    }
+    QT_CHECK(strcmp(qg_catalog_hash_scheme(QG_SCHEME_COUNT_), "") == 0, "bad scheme: empty");
+    static const struct { qg_scheme s; const char *file; int uses; } cases[] = {
+        {QG_SCHEME_W4A16, "w4a16_wgmma.cu", 1},
+        {QG_SCHEME_W4A16, "int4_dequant.cuh", 1},   /* included */
+        {QG_SCHEME_W4A16, "tile_raster.cuh", 1},    /* included by w4a16_wgmma.cu */
+        {QG_SCHEME_W4A16, "dequant_wo.cu", 1},      /* the dequantize + cuBLASLt helper */
+        {QG_SCHEME_W4A16, "sp24_wgmma.cu", 0},
+        {QG_SCHEME_W4A16, "w8a8_fp8_wgmma.cu", 0},
+        {QG_SCHEME_W4A16, "act_quant_fp8.cu", 0},
+        {QG_SCHEME_W8A16, "w4a16_wgmma.cu", 0},
+        {QG_SCHEME_SP24_FP8, "sp24_wgmma.cu", 1},
+        {QG_SCHEME_SP24_FP8, "act_quant_fp8.cu", 1},
+        {QG_SCHEME_SP24_FP8, "act_quant_int8.cu", 0},
+        {QG_SCHEME_SP24_FP8, "w4a16_gemv.cu", 0},
+        {QG_SCHEME_W8A8_INT8, "cublaslt_epilogue.cu", 1}, /* helper family of no scheme */
+        {QG_SCHEME_W8A8_INT8, "w8a8_int8_wgmma.cu", 1},
+        {QG_SCHEME_W8A8_INT8, "w8a8_fp8_wgmma.cu", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        QT_CHECK(qg_catalog_scheme_uses(cases[i].s, cases[i].file) == cases[i].uses,
+                 "%s %s %s", qg_scheme_name(cases[i].s), cases[i].uses ? "uses" : "does not use",
+                 cases[i].file);
+    QT_CHECK(!qg_catalog_scheme_uses(QG_SCHEME_W4A16, "no_such_file.cu"), "unknown file");
 }
 
 int main(void) {
@@ -237,6 +276,7 @@ int main(void) {
     test_concurrent_saves(dir);
     test_corrupt_and_foreign(dir);
     test_catalog_change(dir);
+    test_scheme_hashes();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) fprintf(stderr, "cleanup failed\n");

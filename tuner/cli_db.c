@@ -36,7 +36,9 @@ static void print_entry(const qg_db_entry *e) {
            (int)e->key.group_size, (int)e->key.has_zero_point, qg_dtype_name(e->key.act_dtype),
            qg_dtype_name(e->key.out_dtype), (long long)e->m_bucket, e->kernel, e->median_us,
            e->p20_us, e->p80_us, e->rel_error, e->tuned_at);
-    if (!qg_db_entry_current(e)) printf("    (timed against kernel catalog %s)\n", e->catalog_hash);
+    if (!qg_db_entry_current(e))
+        printf("    (timed against kernels %s; this build's %s kernels: %s)\n", e->catalog_hash,
+               qg_scheme_name(e->key.scheme), qg_catalog_hash_scheme(e->key.scheme));
 }
 
 /* Entries slower than a larger M of the same shape (by more than 10%): more rows should never be
@@ -115,9 +117,8 @@ int cli_db(int argc, char **argv) {
             printf("note: made by library %s, this is %s\n", db->meta.library_version, QG_VERSION_STRING);
         const int stale = qg_db_count_stale(db);
         if (stale)
-            printf("note: %d entries were timed against another kernel catalog than this build's "
-                   "%s (kernels changed since): 'qgemm tune' re-times them\n", stale,
-                   qg_catalog_hash());
+            printf("note: %d entries were timed against other kernels than this build's for "
+                   "their scheme (kernels changed since): 'qgemm tune' re-times them\n", stale);
         report_m_cliffs(db, 12);
         printf("%s: %d entries, %d errors\n", argv[2], db->count, bad);
         qg_db_close(db);

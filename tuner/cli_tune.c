@@ -31,8 +31,8 @@ static void usage(void) {
            "                  [--run-budget SEC] [--samples N] [--verbose]\n\n"
            "Times every catalog kernel that fits each linear layer of the model for each M and\n"
            "stores the fastest correct one in the database DB (merged under a file lock with\n"
-           "what is already there; entries already tuned for this GPU and kernel catalog are\n"
-           "skipped unless --retune).\n\n"
+           "what is already there; entries already tuned on this GPU with this build's kernels\n"
+           "for their scheme are skipped unless --retune).\n\n"
            "  --model NAME       built-in shapes: %s\n"
            "  --hf-config FILE   derive shapes from a Hugging Face config.json (q/k/v fused, o,\n"
            "                     gate/up fused, down)\n"
@@ -169,9 +169,9 @@ static int run_worker(int device, const char *out_path, tune_item *items, int n,
     }
     const int stale = qg_db_begin_tuning(db, &info);
     if (stale && !o->retune)
-        printf("[w%d] %s: %d of its %d entries were timed against another kernel catalog (this "
-               "build: %s); those this run covers are re-timed\n", device, out_path, stale,
-               db->count, qg_catalog_hash());
+        printf("[w%d] %s: %d of its %d entries were timed against other kernels than this "
+               "build's for their scheme; those this run covers are re-timed\n", device,
+               out_path, stale, db->count);
     int total = 0;
     for (int i = 0; i < n; i++)
         if (i % slices == slice) total += items[i].nm;
