@@ -18,9 +18,23 @@ BASELINES = {
 }
 
 
+USAGE = """usage: report.py BENCH_JSON [PLOT_DIR]
+  BENCH_JSON  bench/torch_compare.py --out file, or bench/bench_gemm's Google Benchmark JSON
+  PLOT_DIR    where to write the plots (needs matplotlib): speedup_vs_bf16.png and
+              speedup_vs_same_precision.png for torch_compare input, roofline.png for
+              Google Benchmark input
+The markdown report goes to standard output."""
+
+
 def main():
-    if len(sys.argv) < 2:
-        print("usage: report.py bench.json|gbench.json [plot_dir]", file=sys.stderr)
+    if len(sys.argv) > 1 and sys.argv[1] in ("-h", "--help"):
+        print(USAGE)
+        return
+    if len(sys.argv) < 2 or len(sys.argv) > 3 or sys.argv[1].startswith("-"):
+        print(USAGE, file=sys.stderr)
+        sys.exit(2)
+    if not os.path.isfile(sys.argv[1]):
+        print(f"report.py: {sys.argv[1]}: no such file", file=sys.stderr)
         sys.exit(2)
     data = json.load(open(sys.argv[1]))
     gbench = "benchmarks" in data
