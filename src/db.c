@@ -28,6 +28,21 @@ const int qg_default_m_bucket_count = QG_ARRAY_SIZE(qg_default_m_buckets);
 static char catalog_hash_hex[24];
 static pthread_once_t catalog_hash_once = PTHREAD_ONCE_INIT;
 
+/* Embedded kernel files (name and text) in st, those with need[i] set (all when need is NULL),
+ * then the cuBLASLt policy; the hex digest into out[24]. */
+static void finish_hash(XXH64_state_t *st, const unsigned char *need, char *out) {
+    for (int i = 0; i < qg_embedded_count(); i++) {
+        if (need && !need[i]) continue;
+        const char *data;
+        size_t len;
+        const char *name = qg_embedded_name(i, &data, &len);
+        XXH64_update(st, name, strlen(name) + 1);
+        XXH64_update(st, data, len);
+    }
+    XXH64_update(st, QG_CUBLASLT_POLICY, sizeof QG_CUBLASLT_POLICY);
+    snprintf(out, 24, "%016llx", (unsigned long long)XXH64_digest(st));
+}
+
 static void compute_catalog_hash(void) {
     XXH64_state_t *st = XXH64_createState();
     if (!st) return;
@@ -36,16 +51,7 @@ static void compute_catalog_hash(void) {
         const char *id = qg_catalog_get(i)->id;
         XXH64_update(st, id, strlen(id) + 1);
     }
-    for (int i = 0; i < qg_embedded_count(); i++) {
-        const char *data;
-        size_t len;
-        const char *name = qg_embedded_name(i, &data, &len);
-        XXH64_update(st, name, strlen(name) + 1);
-        XXH64_update(st, data, len);
-    }
-    XXH64_update(st, QG_CUBLASLT_POLICY, sizeof QG_CUBLASLT_POLICY);
-    snprintf(catalog_hash_hex, sizeof catalog_hash_hex, "%016llx",
-             (unsigned long long)XXH64_digest(st));
+    finish_hash(st, NULL, catalog_hash_hex);
     XXH64_freeState(st);
 }
 
@@ -100,17 +106,7 @@ static void compute_scheme_hashes(void) {
             XXH64_update(st, v->id, strlen(v->id) + 1);
             if (v->family->source) mark_source(v->family->source, need, nfiles);
         }
-        for (int i = 0; i < nfiles; i++) {
-            if (!need[i]) continue;
-            const char *data;
-            size_t len;
-            const char *name = qg_embedded_name(i, &data, &len);
-            XXH64_update(st, name, strlen(name) + 1);
-            XXH64_update(st, data, len);
-        }
-        XXH64_update(st, QG_CUBLASLT_POLICY, sizeof QG_CUBLASLT_POLICY);
-        snprintf(scheme_hash_hex[s], sizeof scheme_hash_hex[s], "%016llx",
-                 (unsigned long long)XXH64_digest(st));
+        finish_hash(st, need, scheme_hash_hex[s]);
     }
     if (st) XXH64_freeState(st);
 }
