@@ -10,6 +10,10 @@
  * context is destroyed. When the table is full, a symbol is missing, or any graph call fails,
  * the caller launches directly (cuLaunchKernel), which then reports the error if there is one.
  * Graph memory is not involved: the node only names the kernel and copies its arguments.
+ *
+ * QGEMM_LAUNCH=graph-packed hands the node its arguments as one packed buffer (the `extra`
+ * form, laid out with cuFuncGetParamInfo, CUDA 12.4+) instead of one pointer per argument: an
+ * experiment for kernels with many arguments (W8A8: 14), to be timed against the default.
  */
 #include "cuda_graph_launch.h"
 
@@ -19,7 +23,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { QG_GRAPH_SLOTS = 64 };
+enum { QG_GRAPH_SLOTS = 64, QG_PACKED_FUNCS = 256, QG_PACKED_MAX_ARGS = 32, QG_PACKED_MAX_BYTES = 1024 };
+
+/* A kernel's argument layout for the packed form: offsets and sizes in the parameter buffer. */
+typedef struct {
+    CUfunction fn;
+    int nargs; /* -1: not packable (too many or too large arguments, or the query failed) */
+    size_t bytes;
+    unsigned short off[QG_PACKED_MAX_ARGS], size[QG_PACKED_MAX_ARGS];
+} arg_layout;
 
 typedef struct {
     CUstream stream;
@@ -41,10 +53,14 @@ struct qg_graph_launcher {
         CUresult (*GraphExecKernelNodeSetParams)(CUgraphExec, CUgraphNode,
                                                  const CUDA_KERNEL_NODE_PARAMS *);
         CUresult (*GraphLaunch)(CUgraphExec, CUstream);
+        CUresult (*FuncGetParamInfo)(CUfunction, size_t, size_t *, size_t *); /* packed only */
     } cu;
-    pthread_mutex_t table_lock; /* guards count and slot creation */
+    pthread_mutex_t table_lock; /* guards count and slot creation, nlayouts and layouts */
     int count;
     graph_slot slots[QG_GRAPH_SLOTS];
+    int packed; /* QGEMM_LAUNCH=graph-packed and cuFuncGetParamInfo present */
+    int nlayouts;
+    arg_layout layouts[QG_PACKED_FUNCS];
 };
 
 int qg_graph_launch_enabled(void) {
@@ -73,6 +89,11 @@ qg_graph_launcher *qg_graph_launcher_create(void) {
         "cuGraphExecKernelNodeSetParams")
     SYM(GraphLaunch, "cuGraphLaunch", NULL)
 #undef SYM
+    const char *e = getenv("QGEMM_LAUNCH");
+    if (e && strcmp(e, "graph-packed") == 0) {
+        *(void **)&g->cu.FuncGetParamInfo = qg_cuda_driver_symbol("cuFuncGetParamInfo");
+        g->packed = g->cu.FuncGetParamInfo != NULL;
+    }
     pthread_mutex_init(&g->table_lock, NULL);
     return g;
 }
@@ -122,14 +143,59 @@ static graph_slot *slot_for(qg_graph_launcher *g, CUstream stream,
     return s;
 }
 
+/* fn's argument layout, queried on first use (same append-only publication as the slots). */
+static const arg_layout *layout_for(qg_graph_launcher *g, CUfunction fn) {
+    int n = __atomic_load_n(&g->nlayouts, __ATOMIC_ACQUIRE);
+    for (int i = 0; i < n; i++)
+        if (g->layouts[i].fn == fn) return &g->layouts[i];
+    pthread_mutex_lock(&g->table_lock);
+    const arg_layout *found = NULL;
+    n = g->nlayouts;
+    for (int i = 0; i < n && !found; i++)
+        if (g->layouts[i].fn == fn) found = &g->layouts[i];
+    if (!found && n < QG_PACKED_FUNCS) {
+        arg_layout *l = &g->layouts[n];
+        memset(l, 0, sizeof *l);
+        l->fn = fn;
+        size_t off, size;
+        int i = 0;
+        for (; g->cu.FuncGetParamInfo(fn, (size_t)i, &off, &size) == CUDA_SUCCESS; i++) {
+            if (i == QG_PACKED_MAX_ARGS || off + size > QG_PACKED_MAX_BYTES) break;
+            l->off[i] = (unsigned short)off;
+            l->size[i] = (unsigned short)size;
+            if (off + size > l->bytes) l->bytes = off + size;
+        }
+        /* the query fails past the last argument: if argument i exists, the loop stopped early
+         * (too many or too large arguments); no arguments, nothing to pack */
+        const int more = g->cu.FuncGetParamInfo(fn, (size_t)i, &off, &size) == CUDA_SUCCESS;
+        l->nargs = more || i == 0 ? -1 : i;
+        found = l;
+        __atomic_store_n(&g->nlayouts, n + 1, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&g->table_lock);
+    return found;
+}
+
 int qg_graph_launch(qg_graph_launcher *g, CUfunction fn, const unsigned grid[3],
                     const unsigned block[3], unsigned smem, CUstream stream, void **params) {
     /* the per-thread default stream is a different stream on each thread behind one handle */
     if (!g || stream == CU_STREAM_PER_THREAD) return 0;
-    const CUDA_KERNEL_NODE_PARAMS np = {
+    CUDA_KERNEL_NODE_PARAMS np = {
         .func = fn, .gridDimX = grid[0], .gridDimY = grid[1], .gridDimZ = grid[2],
         .blockDimX = block[0], .blockDimY = block[1], .blockDimZ = block[2],
         .sharedMemBytes = smem, .kernelParams = params};
+    _Alignas(16) unsigned char buf[QG_PACKED_MAX_BYTES];
+    size_t bytes = 0;
+    void *extra[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, buf, CU_LAUNCH_PARAM_BUFFER_SIZE, &bytes,
+                     CU_LAUNCH_PARAM_END};
+    const arg_layout *l = g->packed ? layout_for(g, fn) : NULL;
+    if (l && l->nargs >= 0) { /* the driver copies the buffer when the node is set */
+        memset(buf, 0, l->bytes);
+        for (int i = 0; i < l->nargs; i++) memcpy(buf + l->off[i], params[i], l->size[i]);
+        bytes = l->bytes;
+        np.kernelParams = NULL;
+        np.extra = extra;
+    }
     int created;
     graph_slot *s = slot_for(g, stream, &np, &created);
     if (!s) return 0;

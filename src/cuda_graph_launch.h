@@ -1,6 +1,6 @@
 /* Kernel launches through a re-pointed one-node CUDA graph (src/cuda_graph_launch.c): less
  * host time than cuLaunchKernel. Used by the CUDA backend's launch; QGEMM_LAUNCH=direct turns
- * it off. */
+ * it off, QGEMM_LAUNCH=graph-packed passes the arguments as one packed buffer. */
 #ifndef QG_CUDA_GRAPH_LAUNCH_H
 #define QG_CUDA_GRAPH_LAUNCH_H
 
@@ -12,7 +12,7 @@ typedef struct qg_graph_launcher qg_graph_launcher;
 int qg_graph_launch_enabled(void);
 
 /* NULL when disabled, out of memory or the driver lacks a graph entry point (then every launch
- * is direct). Needs no current context. */
+ * is direct). Reads QGEMM_LAUNCH. Needs no current context. */
 qg_graph_launcher *qg_graph_launcher_create(void);
 void qg_graph_launcher_destroy(qg_graph_launcher *g);
 

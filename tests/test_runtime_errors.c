@@ -507,6 +507,16 @@ static int launch_checked(qg_context *ctx, const fake_launch_hooks *f, void *fn,
            geo[3] == 128 && geo[6] == 1024;
 }
 
+/* A fake-driver context created under QGEMM_LAUNCH=mode, and v compiled and loaded in it. */
+static qg_kernel *fake_context_with_kernel(const char *mode, const qg_variant *v, qg_context **ctx) {
+    setenv("QGEMM_LAUNCH", mode, 1);
+    qg_kernel *k = NULL;
+    *ctx = NULL;
+    QT_OK(fake_create(ctx, 0));
+    if (*ctx) QT_OK(qg_jit_get(*ctx, v, &k));
+    return k;
+}
+
 static void fake_launch_path(void) {
     unsetenv("QGEMM_LAUNCH");
     qg_context *ctx = NULL;
@@ -526,7 +536,7 @@ static void fake_launch_path(void) {
     }
     static const int sizes[3] = {8, 8, 8};
     f.capture(sizes, 3);
-    int g0[2], g1[2], st0[9], st1[9];
+    int g0[3], g1[3], st0[9], st1[9];
     f.graph_stats(g0);
     void *const s1 = (void *)0x1000, *const s2 = (void *)0x2000;
     int ok = 1;
@@ -563,11 +573,37 @@ static void fake_launch_path(void) {
              qg_last_error(ctx));
     qg_context_destroy(ctx);
 
-    setenv("QGEMM_LAUNCH", "direct", 1);
-    QT_OK(fake_create(&ctx, 0));
-    k = NULL;
-    if (ctx) QT_OK(qg_jit_get(ctx, v, &k));
-    if (k) {
+    /* QGEMM_LAUNCH=graph-packed: the same launches with the arguments as one buffer */
+    if ((k = fake_context_with_kernel("graph-packed", v, &ctx))) {
+        f.graph_stats(g0);
+        ok = 1;
+        for (int i = 0; i < 4; i++) ok &= launch_checked(ctx, &f, k->fn, i % 2 ? s2 : s1, 500 + 10 * (uint64_t)i, 4);
+        f.graph_stats(g1);
+        QT_CHECK(ok, "graph-packed: every launch ran with its own arguments");
+        QT_CHECK(g1[0] - g0[0] == 4 && g1[2] - g0[2] >= 2,
+                 "graph-packed: 4 graph launches (%d), arguments packed (%d node sets)",
+                 g1[0] - g0[0], g1[2] - g0[2]);
+        /* a kernel whose layout the driver does not give (the fake: no sizes declared when it
+         * is first launched): plain node arguments */
+        const qg_variant *v2 = qg_catalog_find("act_quant_fp8.threads256.vpt2");
+        qg_kernel *k2 = NULL;
+        if (QT_CHECK(v2 != NULL, "act_quant_fp8.threads256.vpt2 in the catalog")) QT_OK(qg_jit_get(ctx, v2, &k2));
+        if (k2) {
+            f.capture(NULL, 0);
+            uint64_t a0 = 9;
+            void *pa0[1] = {&a0};
+            const unsigned g3[3] = {1, 1, 1}, b3[3] = {32, 1, 1};
+            f.graph_stats(g0);
+            QT_OK(ctx->ops->launch(ctx, k2->fn, g3, b3, 0, s1, pa0));
+            f.graph_stats(g1);
+            QT_CHECK(g1[0] == g0[0] + 1 && g1[2] == g0[2], "kernel without a layout: graph launch, "
+                     "not packed");
+            f.capture(sizes, 3);
+        }
+    }
+    qg_context_destroy(ctx);
+
+    if ((k = fake_context_with_kernel("direct", v, &ctx))) {
         f.graph_stats(g0);
         QT_CHECK(launch_checked(ctx, &f, k->fn, s1, 77, 3), "QGEMM_LAUNCH=direct: launch");
         f.graph_stats(g1);

@@ -239,23 +239,32 @@ static void test_host_overhead(qg_context *ctx, setup *s) {
            api[ROUNDS / 2], raw[ROUNDS / 2], api[ROUNDS / 2] - raw[ROUNDS / 2]);
     printf("  driver floor: cuLaunchKernel of an empty kernel (12 arguments) %.2f us\n",
            driver_launch_floor_us());
-    /* the same call on a context that launches with cuLaunchKernel (QGEMM_LAUNCH=direct) */
-    setenv("QGEMM_LAUNCH", "direct", 1);
-    qg_context *direct = gt_open();
-    unsetenv("QGEMM_LAUNCH");
-    if (QT_CHECK(direct != NULL, "QGEMM_LAUNCH=direct context")) {
-        QT_OK(qg_prepare(direct, &s->p, 1));
+    /* the same call on contexts that launch with cuLaunchKernel, and through the graph with
+     * the arguments packed into one buffer */
+    static const char *const modes[] = {"direct", "graph-packed"};
+    for (int m = 0; m < 2; m++) {
+        setenv("QGEMM_LAUNCH", modes[m], 1);
+        qg_context *other = gt_open();
+        unsetenv("QGEMM_LAUNCH");
+        if (!QT_CHECK(other != NULL, "QGEMM_LAUNCH=%s context", modes[m])) continue;
+        QT_OK(qg_prepare(other, &s->p, 1));
         for (int r = 0; r < ROUNDS; r++) {
             CU(cu.StreamSynchronize(st));
             const double t0 = now_us();
-            for (int i = 0; i < BATCH; i++) qg_gemm(direct, &s->p, &a, st);
+            for (int i = 0; i < BATCH; i++) qg_gemm(other, &s->p, &a, st);
             raw[r] = (now_us() - t0) / BATCH;
         }
         CU(cu.StreamSynchronize(st));
         qsort(raw, ROUNDS, sizeof(double), cmp_d);
-        printf("  qg_gemm with QGEMM_LAUNCH=direct (cuLaunchKernel): %.2f us\n", raw[ROUNDS / 2]);
-        check_out(direct, s, dc, "output after the direct-launch loop");
-        qg_context_destroy(direct);
+        printf("  qg_gemm with QGEMM_LAUNCH=%s: %.2f us\n", modes[m], raw[ROUNDS / 2]);
+        gt_poison(other, dc, 2 * (size_t)(s->p.m * s->p.n));
+        QT_OK(qg_synchronize(other)); /* the memset before the GEMM on a non-blocking stream */
+        QT_OK(qg_gemm(other, &s->p, &a, st));
+        CU(cu.StreamSynchronize(st));
+        char what[64];
+        snprintf(what, sizeof what, "output with QGEMM_LAUNCH=%s", modes[m]);
+        check_out(other, s, dc, what);
+        qg_context_destroy(other);
     }
     check_out(ctx, s, dc, "output after the overhead loop");
     cu.StreamDestroy(st);
