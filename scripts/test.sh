@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds qgemm and runs every CPU test: a release build (incl. compiling the whole kernel catalog
-# for sm_80, sm_89, sm_90a with NVRTC and gfx90a with hiprtc), then an ASan/UBSan build.
+# for sm_80, sm_89, sm_90a with NVRTC and gfx90a with hiprtc), then an ASan/UBSan build, then a
+# ThreadSanitizer build of the tests that launch, compile and plan from many threads.
 # Needs no GPU. Usage: scripts/test.sh [build-dir-prefix]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,3 +20,9 @@ echo "== ASan/UBSan build (catalog compile tests run once, above)"
 cmake -S . -B "$prefix-asan" -DCMAKE_BUILD_TYPE=Debug -DQG_SANITIZE=ON -DQG_BUILD_BENCH=OFF >/dev/null
 cmake --build "$prefix-asan" -j "$jobs"
 (cd "$prefix-asan" && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j "$jobs" -LE catalog)
+
+echo "== ThreadSanitizer build (the multi-threaded tests: launches, workspaces, JIT cache)"
+cmake -S . -B "$prefix-tsan" -DCMAKE_BUILD_TYPE=Debug -DQG_TSAN=ON -DQG_BUILD_BENCH=OFF >/dev/null
+cmake --build "$prefix-tsan" -j "$jobs" --target test_runtime_errors test_jit_cache qg_fake_cuda
+(cd "$prefix-tsan" && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j "$jobs" \
+   -R '^(test_runtime_errors|test_jit_cache)$')

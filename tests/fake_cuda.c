@@ -13,6 +13,7 @@
 #include "fake_trace.h"
 
 #include <cuda.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -230,6 +231,7 @@ EXPORT CUresult cuFuncSetAttribute(CUfunction f, CUfunction_attribute a, int v) 
 static int capture_sizes[32], capture_count;
 static unsigned char captured[2048];
 static unsigned captured_geometry[7];
+static pthread_mutex_t capture_lock = PTHREAD_MUTEX_INITIALIZER;
 
 EXPORT void fake_cuda_capture_params(const int *sizes, int n) {
     capture_count = n < 32 ? n : 32;
@@ -266,12 +268,14 @@ static CUresult launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsi
     if (gx == 0 || bx == 0 || bx > 1024 || (int)smem > f->max_dyn_smem + 48 * 1024)
         return CUDA_ERROR_INVALID_VALUE;
     const unsigned geo[7] = {gx, gy, gz, bx, by, bz, smem};
+    pthread_mutex_lock(&capture_lock); /* threads may launch at once: the last one is kept */
     memcpy(captured_geometry, geo, sizeof geo);
     size_t at = 0;
     for (int i = 0; i < capture_count && at + (size_t)capture_sizes[i] <= sizeof captured; i++) {
         memcpy(captured + at, params[i], (size_t)capture_sizes[i]);
         at += (size_t)capture_sizes[i];
     }
+    pthread_mutex_unlock(&capture_lock);
     if (trace_on) {
         fake_event e = {.kind = FAKE_EV_LAUNCH, .stream = s, .grid = {gx, gy, gz}, .block = bx};
         memcpy(e.params, captured, sizeof e.params < at ? sizeof e.params : at);

@@ -613,6 +613,59 @@ static void fake_launch_path(void) {
     unsetenv("QGEMM_LAUNCH");
 }
 
+/* Many threads launching on one context at once, new streams appearing while others launch:
+ * every launch succeeds and goes through a graph (fewer streams than slots). The fake keeps
+ * no per-launch record under threads, so this counts; ThreadSanitizer builds check the rest. */
+typedef struct {
+    qg_context *ctx;
+    void *fn;
+    int id, failed;
+} launch_thread;
+
+static void *launch_thread_main(void *arg) {
+    launch_thread *t = arg;
+    uint64_t a[3] = {(uint64_t)t->id, 1, 2};
+    void *params[3] = {&a[0], &a[1], &a[2]};
+    const unsigned g[3] = {2, 1, 1}, b[3] = {64, 1, 1};
+    for (int i = 0; i < 400; i++) {
+        void *stream = (void *)(uintptr_t)(0x100000 + 16 * ((t->id + i) % 24)); /* 24 streams */
+        a[1] = (uint64_t)i;
+        t->failed += t->ctx->ops->launch(t->ctx, t->fn, g, b, 0, stream, params) != QG_SUCCESS;
+    }
+    return NULL;
+}
+
+static void fake_concurrent_launches(void) {
+    fake_launch_hooks f;
+    qg_context *ctx = NULL;
+    const qg_variant *v = qg_catalog_find("act_quant_fp8.threads128.vpt2");
+    qg_kernel *k = v ? fake_context_with_kernel("graph", v, &ctx) : NULL; /* the default */
+    if (!QT_CHECK(k && fake_launch_hooks_get(&f), "fake context, kernel and hooks")) {
+        qg_context_destroy(ctx);
+        return;
+    }
+    enum { T = 8 };
+    launch_thread t[T];
+    pthread_t th[T];
+    int g0[3], g1[3];
+    f.graph_stats(g0);
+    for (int i = 0; i < T; i++) {
+        t[i] = (launch_thread){ctx, k->fn, i, 0};
+        pthread_create(&th[i], NULL, launch_thread_main, &t[i]);
+    }
+    int failed = 0;
+    for (int i = 0; i < T; i++) {
+        pthread_join(th[i], NULL);
+        failed += t[i].failed;
+    }
+    f.graph_stats(g1);
+    QT_CHECK(failed == 0, "%d of %d concurrent launches failed", failed, T * 400);
+    QT_CHECK(g1[0] - g0[0] == T * 400, "every launch through a graph (%d of %d)", g1[0] - g0[0],
+             T * 400);
+    qg_context_destroy(ctx);
+    unsetenv("QGEMM_LAUNCH");
+}
+
 int main(void) {
     /* The cheap checks first, in this process; library scenarios each in a child. */
     bad_arguments();
@@ -632,5 +685,6 @@ int main(void) {
     qt_in_child("fake driver: sm_86", fake_ampere);
     qt_in_child("fake driver: per-stream workspaces", fake_stream_workspaces);
     qt_in_child("fake driver: launch path", fake_launch_path);
+    qt_in_child("fake driver: concurrent launches", fake_concurrent_launches);
     return qt_finish("test_runtime_errors");
 }
