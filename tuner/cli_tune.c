@@ -25,10 +25,10 @@ typedef struct {
 } tune_item;
 
 static void usage(void) {
-    printf("usage: qgemm tune (--model NAME | --hf-config config.json | --from-record FILE)\n"
-           "                  [--tp N[,N...]] [--schemes LIST] [--m LIST] [-o DB]\n"
+    printf("usage: qgemm tune (--model NAME | --hf-config config.json | --from-record FILE |\n"
+           "                   --stale DB) [--tp N[,N...]] [--schemes LIST] [--m LIST] [-o DB]\n"
            "                  [--devices 0,1,...] [--shard I/N] [--retune] [--budget SEC]\n"
-           "                  [--run-budget SEC] [--samples N] [--verbose]\n\n"
+           "                  [--run-budget SEC] [--samples N] [--list] [--verbose]\n\n"
            "Times every catalog kernel that fits each linear layer of the model for each M and\n"
            "stores the fastest correct one in the database DB (merged under a file lock with\n"
            "what is already there; entries already tuned on this GPU with this build's kernels\n"
@@ -38,6 +38,11 @@ static void usage(void) {
            "                     gate/up fused, down)\n"
            "  --from-record FILE tune the problems a serving process recorded with\n"
            "                     QGEMM_RECORD_UNTUNED=FILE\n"
+           "  --stale DB         re-time the entries of DB timed against other kernels than this\n"
+           "                     build's (after an upgrade; 'qgemm db validate' counts them),\n"
+           "                     into DB itself unless -o is given\n"
+           "  --list             print the problems and M values this run would tune, and exit\n"
+           "                     (no GPU needed)\n"
            "  --tp N[,N]         tensor-parallel degrees to split shapes for (default 1)\n"
            "  --schemes LIST     comma-separated (default w4a16,w8a8-fp8); all: w4a16, w8a16,\n"
            "                     w8a8-int8, w8a8-fp8, w4a8-fp8, w4a8-int8, sp24-fp8, sp24-int8,\n"
@@ -132,6 +137,56 @@ double x[9];
     return n;
 }
 
+/* The stale entries of database `path` as problems (class and M buckets), in file order. */
+static int load_stale(const char *path, tune_item *items, int max) {
+    qg_db *db;
+    FILE *f = fopen(path, "r"); /* a database that does not exist has nothing stale: a typo */
+    if (!f) {
+        fprintf(stderr, "qgemm tune: cannot read %s\n", path);
+        return -1;
+    }
+    fclose(f);
+    if (qg_db_open(&db, path, NULL) != QG_SUCCESS) {
+        fprintf(stderr, "qgemm tune: %s\n", qg_last_error(NULL));
+        return -1;
+    }
+    int n = 0;
+    for (int e = 0; e < db->count; e++) {
+        const qg_db_entry *en = &db->entries[e];
+        if (qg_db_entry_current(en)) continue;
+        int found = -1;
+        for (int i = 0; i < n && found < 0; i++)
+            if (qg_db_same_class(&items[i].p, &en->key)) found = i;
+        if (found < 0 && n < max) {
+            found = n++;
+            items[found].p = en->key;
+            items[found].nm = 0;
+            snprintf(items[found].label, sizeof items[found].label, "stale");
+        }
+        if (found < 0) continue;
+        tune_item *it = &items[found];
+        int dup = 0;
+        for (int i = 0; i < it->nm; i++) dup |= it->ms[i] == en->m_bucket;
+        if (!dup && it->nm < MAX_M) it->ms[it->nm++] = en->m_bucket;
+    }
+    qg_db_close(db);
+    return n;
+}
+
+/* --list: one line per problem class with its M values. */
+static void list_items(const tune_item *items, int n) {
+    int problems = 0;
+    for (int i = 0; i < n; i++) {
+        const qg_problem *p = &items[i].p;
+        printf("%-9s N=%-6lld K=%-6lld g=%-3d zp=%d %-10s M=", qg_scheme_name(p->scheme),
+               (long long)p->n, (long long)p->k, p->group_size, p->has_zero_point, items[i].label);
+        for (int j = 0; j < items[i].nm; j++) printf("%s%lld", j ? "," : "", (long long)items[i].ms[j]);
+        printf("\n");
+        problems += items[i].nm;
+    }
+    printf("%d shapes, %d problems\n", n, problems);
+}
+
 typedef struct {
     double t0;
     int worker;
@@ -211,7 +266,8 @@ static int run_worker(int device, const char *out_path, tune_item *items, int n,
 }
 
 int cli_tune(int argc, char **argv) {
-    const char *model = NULL, *hf = NULL, *record = NULL, *out = NULL;
+    const char *model = NULL, *hf = NULL, *record = NULL, *stale_db = NULL, *out = NULL;
+    int list = 0;
     const char *schemes = "w4a16,w8a8-fp8";
     int64_t tps[8] = {1}, ms[MAX_M];
     int ntp = 1, nm = 0, shard_i = 0, shard_n = 1;
@@ -225,12 +281,14 @@ int cli_tune(int argc, char **argv) {
             return 0;
         }
         if (!strcmp(a, "--retune")) { o.retune = 1; continue; }
+        if (!strcmp(a, "--list")) { list = 1; continue; }
         if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) { o.verbose = 1; continue; }
         if (!v) { fprintf(stderr, "qgemm tune: %s needs a value (see --help)\n", a); return 2; }
         i++;
         if (!strcmp(a, "--model")) model = v;
         else if (!strcmp(a, "--hf-config")) hf = v;
         else if (!strcmp(a, "--from-record")) record = v;
+        else if (!strcmp(a, "--stale")) stale_db = v;
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) out = v;
         else if (!strcmp(a, "--schemes")) schemes = v;
         else if (!strcmp(a, "--budget")) o.budget_s = atof(v);
@@ -271,8 +329,9 @@ int cli_tune(int argc, char **argv) {
             return 2;
         }
     }
-    if (!!model + !!hf + !!record != 1) {
-        fprintf(stderr, "qgemm tune: give exactly one of --model, --hf-config, --from-record\n");
+    if (!!model + !!hf + !!record + !!stale_db != 1) {
+        fprintf(stderr, "qgemm tune: give exactly one of --model, --hf-config, --from-record, "
+                        "--stale\n");
         return 2;
     }
     if (!nm) {
@@ -285,6 +344,9 @@ int cli_tune(int argc, char **argv) {
     int n = 0;
     if (record) {
         if ((n = load_record(record, items, MAX_PROBLEMS)) < 0) return 1;
+    } else if (stale_db) {
+        if ((n = load_stale(stale_db, items, MAX_PROBLEMS)) < 0) return 1;
+        if (!out) out = stale_db;
     } else {
         model_dims md;
         char err[256];
@@ -330,7 +392,15 @@ int cli_tune(int argc, char **argv) {
             }
         }
     }
+    if (list) {
+        list_items(items, n);
+        return 0;
+    }
     if (!n) {
+        if (stale_db) { /* nothing stale is success: the database is current */
+            printf("qgemm tune: no stale entries in %s\n", stale_db);
+            return 0;
+        }
         fprintf(stderr, "qgemm tune: nothing to tune\n");
         return 1;
     }
