@@ -319,6 +319,7 @@ EXPORT void fake_cuda_graph_stats(int out[3]) {
 /* Argument i's place in a packed parameter buffer: the sizes fake_cuda_capture_params gave,
  * each aligned to min(size, 8). What cuFuncGetParamInfo reports and the `extra` form uses. */
 static int fake_arg(int i, size_t *off, size_t *size) {
+    *off = *size = 0;
     if (i < 0 || i >= capture_count) return 0;
     size_t at = 0;
     for (int j = 0; j <= i; j++) {
@@ -350,7 +351,7 @@ static CUresult node_set_extra(fake_node *n, void **extra) {
     if (!buf || !bytes || *bytes > sizeof n->bytes) return CUDA_ERROR_INVALID_VALUE;
     memcpy(n->bytes, buf, *bytes);
     for (int i = 0; i < capture_count; i++) {
-        size_t off, size;
+        size_t off = 0, size = 0;
         if (!fake_arg(i, &off, &size) || off + size > *bytes) return CUDA_ERROR_INVALID_VALUE;
         n->ptrs[i] = n->bytes + off;
     }

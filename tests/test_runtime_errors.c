@@ -521,7 +521,7 @@ static void fake_launch_path(void) {
     unsetenv("QGEMM_LAUNCH");
     qg_context *ctx = NULL;
     QT_OK(fake_create(&ctx, 0));
-    fake_launch_hooks f;
+    fake_launch_hooks f = {0};
     qg_kernel *k = NULL;
     const qg_variant *v = qg_catalog_find("act_quant_fp8.threads128.vpt2");
     if (!ctx || !QT_CHECK(fake_launch_hooks_get(&f), "fake driver launch hooks") ||
@@ -636,7 +636,7 @@ static void *launch_thread_main(void *arg) {
 }
 
 static void fake_concurrent_launches(void) {
-    fake_launch_hooks f;
+    fake_launch_hooks f = {0};
     qg_context *ctx = NULL;
     const qg_variant *v = qg_catalog_find("act_quant_fp8.threads128.vpt2");
     qg_kernel *k = v ? fake_context_with_kernel("graph", v, &ctx) : NULL; /* the default */
