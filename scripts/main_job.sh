@@ -2,6 +2,7 @@
 # Main job: tune a model's linear shapes on this GPU, then run the benchmark sweep beside
 # cuBLASLt/torch, and write the report under bench/results/<gpu>/.
 #   scripts/main_job.sh (--model NAME | --hf-config FILE) [--schemes LIST] [--m LIST]
+#   Defaults: --model llama-3-8b, the seven GEMM schemes, M 1,16,32,64,128,1024,4096.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model_args=()

@@ -4,6 +4,10 @@
 # ThreadSanitizer build of the tests that launch, compile and plan from many threads.
 # Needs no GPU. Usage: scripts/test.sh [build-dir-prefix]
 set -euo pipefail
+case "${1:-}" in
+  -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
+  -*) echo "test.sh: unknown option $1 (usage: scripts/test.sh [build-dir-prefix])" >&2; exit 2 ;;
+esac
 cd "$(dirname "$0")/.."
 prefix=${1:-build}
 jobs=$(nproc 2>/dev/null || echo 2)
