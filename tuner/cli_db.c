@@ -116,9 +116,18 @@ int cli_db(int argc, char **argv) {
         if (strcmp(db->meta.library_version, QG_VERSION_STRING))
             printf("note: made by library %s, this is %s\n", db->meta.library_version, QG_VERSION_STRING);
         const int stale = qg_db_count_stale(db);
-        if (stale)
+        if (stale) {
             printf("note: %d entries were timed against other kernels than this build's for "
-                   "their scheme (kernels changed since): 'qgemm tune' re-times them\n", stale);
+                   "their scheme (kernels changed since): 'qgemm tune --stale %s' re-times them\n ",
+                   stale, argv[2]);
+            int per[QG_SCHEME_COUNT_] = {0};
+            for (int i = 0; i < db->count; i++)
+                if (!qg_db_entry_current(&db->entries[i]) && (unsigned)db->entries[i].key.scheme < QG_SCHEME_COUNT_)
+                    per[db->entries[i].key.scheme]++;
+            for (int sc = 0; sc < QG_SCHEME_COUNT_; sc++)
+                if (per[sc]) printf(" %s %d", qg_scheme_name((qg_scheme)sc), per[sc]);
+            printf("\n");
+        }
         report_m_cliffs(db, 12);
         printf("%s: %d entries, %d errors\n", argv[2], db->count, bad);
         qg_db_close(db);
