@@ -66,6 +66,8 @@ ok out_has "cannot read" "$q" tune --stale "$tmp/missing.json" --list
 ok out_has "4 shapes, 8 problems" "$q" tune --model llama-3-8b --schemes w4a16 --m 1,16 --list
 ok out_has "1 entries" "$q" db show "$tmp/a.json"
 ok rc_is 0 "$q" db validate "$tmp/a.json"
+ok out_has "tune --stale .*a.json" "$q" db validate "$tmp/a.json"   # no hashes: every entry stale
+ok out_has "^  w4a16 1$" "$q" db validate "$tmp/a.json"
 ok rc_is 1 "$q" db validate "$tmp/b.json"
 ok out_has "not in this catalog" "$q" db validate "$tmp/b.json"
 ok rc_is 0 "$q" db merge "$tmp/a.json" "$tmp/b.json" -o "$tmp/m.json"
