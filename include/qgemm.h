@@ -339,9 +339,11 @@ QG_API void qg_gemm_args_init(qg_gemm_args *a);
 /**
  * Compile (or load from the disk cache) and look up the kernels for these problems, and size
  * the NULL stream's workspace, so that later qg_gemm calls for them do no compilation,
- * allocation, synchronization or file access (safe under CUDA graph capture). One exception:
- * the first call that needs a workspace on another stream allocates that stream's (once;
- * never while the stream captures a graph: see qg_gemm_args.workspace).
+ * allocation, synchronization or file access (safe under CUDA graph capture). Exceptions, once
+ * per stream and never while the stream captures a graph: the first call that needs a workspace
+ * on another stream allocates that stream's (see qg_gemm_args.workspace), and on CUDA the first
+ * launch on a stream builds the small graph later launches go through (QGEMM_LAUNCH=direct:
+ * plain cuLaunchKernel instead; docs/ARCHITECTURE.md, "Launching").
  */
 QG_API qg_status qg_prepare(qg_context *ctx, const qg_problem *problems, int count);
 

@@ -63,13 +63,9 @@ struct qg_graph_launcher {
     arg_layout layouts[QG_PACKED_FUNCS];
 };
 
-int qg_graph_launch_enabled(void) {
-    const char *e = getenv("QGEMM_LAUNCH");
-    return !(e && strcmp(e, "direct") == 0);
-}
-
 qg_graph_launcher *qg_graph_launcher_create(void) {
-    if (!qg_graph_launch_enabled()) return NULL;
+    const char *mode = getenv("QGEMM_LAUNCH");
+    if (mode && strcmp(mode, "direct") == 0) return NULL;
     qg_graph_launcher *g = calloc(1, sizeof *g);
     if (!g) return NULL;
     /* the _v2 node-parameter entry points exist since CUDA 12.0; the older ones take the same
@@ -89,8 +85,7 @@ qg_graph_launcher *qg_graph_launcher_create(void) {
         "cuGraphExecKernelNodeSetParams")
     SYM(GraphLaunch, "cuGraphLaunch", NULL)
 #undef SYM
-    const char *e = getenv("QGEMM_LAUNCH");
-    if (e && strcmp(e, "graph-packed") == 0) {
+    if (mode && strcmp(mode, "graph-packed") == 0) {
         *(void **)&g->cu.FuncGetParamInfo = qg_cuda_driver_symbol("cuFuncGetParamInfo");
         g->packed = g->cu.FuncGetParamInfo != NULL;
     }

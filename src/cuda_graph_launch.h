@@ -8,9 +8,6 @@
 
 typedef struct qg_graph_launcher qg_graph_launcher;
 
-/* 0 when QGEMM_LAUNCH=direct is set. */
-int qg_graph_launch_enabled(void);
-
 /* NULL when disabled, out of memory or the driver lacks a graph entry point (then every launch
  * is direct). Reads QGEMM_LAUNCH. Needs no current context. */
 qg_graph_launcher *qg_graph_launcher_create(void);
