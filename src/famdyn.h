@@ -15,6 +15,21 @@
 #define QG_DYN_FLAG_PAIR 16
 #define QG_DYN_FLAG_VEC16 32 /* 16-byte aligned c, ldc % 8 == 0 (w8a8_wgmma_ws) */
 
+/* The one kernel argument of qg_dyn_gemv, qg_dyn_mma and qg_w8a8_wgmma (struct qg_dyn_params
+ * in kernels/cuda/w8a8_dyn.cuh, same layout): one parameter block launches faster than 14. */
+typedef struct {
+    const void *a;
+    long long lda;
+    const void *w;
+    const void *w_scale;
+    const void *a_scale;
+    const void *bias;
+    void *c;
+    long long ldc;
+    int m, n, k, groups, glog, flags;
+} qg_dyn_params;
+_Static_assert(sizeof(qg_dyn_params) == 88, "qg_dyn_params must match kernels/cuda/w8a8_dyn.cuh");
+
 /* Parameter positions: gemv {rw, mt, warps, uk}; tiled {bm, bn, wm, wn, st}. */
 enum { QG_DYN_P_RW = 0, QG_DYN_P_MT = 1, QG_DYN_P_WARPS = 2, QG_DYN_P_UK = 3 };
 enum { QG_DYN_P_BM = 0, QG_DYN_P_BN = 1, QG_DYN_P_WM = 2, QG_DYN_P_WN = 3, QG_DYN_P_ST = 4 };
@@ -26,7 +41,7 @@ int qg_dyn_common_supports(const qg_problem *p, int cc, int min_cc, char *why, s
 /* The QG_DYN_FLAG_* bits of a problem and its arguments (c/ldc alignment included). */
 int qg_dyn_flags(const qg_problem *p, const qg_gemm_args *g);
 
-/* Check alignment, build the common argument list and launch (grid gx x gy). */
+/* Check alignment, fill qg_dyn_params and launch (grid gx x gy). */
 qg_status qg_dyn_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, const qg_gemm_args *g,
                         unsigned gx, unsigned gy, unsigned block, unsigned smem, void *stream);
 qg_status qg_dyn_gemv_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, const void *args,

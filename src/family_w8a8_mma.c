@@ -1,8 +1,7 @@
 /*
  * mma.sync families of W8A8_FP8 and W8A8_INT8 (kernels/cuda/w8a8_gemv.cuh for decode,
  * w8a8_mma.cuh tiled), plus the launch and cost helpers the W4A8 families share
- * (src/family_w4a8_mma.c). The kernels take the same argument list:
- *   (a, lda, w, w_scale, a_scale, bias, c, ldc, M, N, K, groups, glog, flags)
+ * (src/family_w4a8_mma.c). The kernels take one argument, qg_dyn_params (src/famdyn.h).
  */
 #include "catalog.h"
 #include "dynact.h"
@@ -50,17 +49,13 @@ qg_status qg_dyn_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, cons
                  "a multiple of 16 (a=%p lda=%lld weight=%p)", t->name, g->a, (long long)g->lda,
                  g->w.weight);
     QG_RETURN_IF(ctx, ((uintptr_t)g->c & 1), QG_ERR_INVALID_ARGUMENT, "c must be 2-byte aligned");
-    const void *a = g->a, *w = g->w.weight, *ws = g->w.scale, *as = g->a_scale, *bias = g->bias;
-    void *c = g->c;
-    long long lda = g->lda, ldc = g->ldc;
-    int m = (int)p->m, n = (int)p->n, kk = (int)p->k;
-    int groups = 1, glog = 7;
+    qg_dyn_params P = {g->a, (long long)g->lda, g->w.weight, g->w.scale, g->a_scale, g->bias, g->c,
+                       (long long)g->ldc, (int)p->m, (int)p->n, (int)p->k, 1, 7, qg_dyn_flags(p, g)};
     if (t->weight_bits == 4 && p->group_size) {
-        groups = (int)(p->k / p->group_size);
-        glog = ilog2(p->group_size);
+        P.groups = (int)(p->k / p->group_size);
+        P.glog = ilog2(p->group_size);
     }
-    int flags = qg_dyn_flags(p, g);
-    void *kargs[] = {&a, &lda, &w, &ws, &as, &bias, &c, &ldc, &m, &n, &kk, &groups, &glog, &flags};
+    void *kargs[] = {&P};
     return qg_kernel_launch(ctx, k, gx, gy, 1, block, smem, stream, kargs);
 }
 

@@ -31,6 +31,29 @@ typedef int qg_acc_t; /* exact integer accumulation */
 typedef float qg_acc_t;
 #endif
 
+/* The kernels' single argument (mirrored by qg_dyn_params in src/famdyn.h): the driver copies
+ * kernel parameters one by one, and 14 scalars cost ~0.4 us more host time per launch than one
+ * block (docs/STATUS.md, host overhead). */
+struct qg_dyn_params {
+    const uint8_t *a;
+    long long lda;
+    const uint8_t *w;
+    const float *w_scale; /* [N] or [1]; W4: [groups][N] */
+    const float *a_scale; /* [M] or [1] */
+    const uint16_t *bias; /* [N] or NULL */
+    uint16_t *c;
+    long long ldc;
+    int M, N, K, groups, glog, flags;
+};
+
+/* The extern "C" kernel `name` taking qg_dyn_params, around `body`: a QG_DEVICE function with
+ * the argument list the kernels had before (inlined, so its __restrict__ still applies). */
+#define QG_DYN_KERNEL(name, bounds, body)                                                    \
+    extern "C" __global__ void bounds name(const qg_dyn_params P) {                          \
+        body(P.a, P.lda, P.w, P.w_scale, P.a_scale, P.bias, P.c, P.ldc, P.M, P.N, P.K,       \
+             P.groups, P.glog, P.flags);                                                     \
+    }
+
 /* D = A(16x32, row) * B(32x8, col) + C. Fragments as in kernel_notes.md section 2. */
 QG_DEVICE void qg_mma_16832(qg_acc_t d[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
 #if QG_AT == 2

@@ -46,8 +46,7 @@ typedef int tot_t; /* W8A8_INT8: exact int32 all the way to the epilogue */
 typedef float tot_t;
 #endif
 
-extern "C" __global__ void __launch_bounds__(QG_WARPS * 32)
-qg_dyn_gemv(const uint8_t *__restrict__ a, long long lda, const uint8_t *__restrict__ w,
+QG_DEVICE void qg_dyn_gemv_body(const uint8_t *__restrict__ a, long long lda, const uint8_t *__restrict__ w,
             const float *__restrict__ w_scale, const float *__restrict__ a_scale,
             const uint16_t *__restrict__ bias, uint16_t *__restrict__ c, long long ldc, int M,
             int N, int K, int groups, int glog, int flags) {
@@ -252,3 +251,5 @@ qg_dyn_gemv(const uint8_t *__restrict__ a, long long lda, const uint8_t *__restr
         qg_dyn_store2(e, m0 + ml, n0 + nl, v[0], v[1]);
     }
 }
+
+QG_DYN_KERNEL(qg_dyn_gemv, __launch_bounds__(QG_WARPS * 32), qg_dyn_gemv_body)

@@ -74,8 +74,7 @@ QG_DEVICE qg_u32x4 lds128(uint32_t addr) {
 
 QG_DEVICE uint32_t swz(int row, int unit) { return (uint32_t)(row * 128 + ((unit ^ (row & 7)) << 4)); }
 
-extern "C" __global__ void __launch_bounds__(NT)
-qg_dyn_mma(const uint8_t *__restrict__ a, long long lda, const uint8_t *__restrict__ w,
+QG_DEVICE void qg_dyn_mma_body(const uint8_t *__restrict__ a, long long lda, const uint8_t *__restrict__ w,
            const float *__restrict__ w_scale, const float *__restrict__ a_scale,
            const uint16_t *__restrict__ bias, uint16_t *__restrict__ c, long long ldc, int M, int N,
            int K, int groups, int glog, int flags) {
@@ -278,3 +277,5 @@ qg_dyn_mma(const uint8_t *__restrict__ a, long long lda, const uint8_t *__restri
             qg_dyn_store2(e, m + 8, n, (float)acc[i][j][2], (float)acc[i][j][3]);
         }
 }
+
+QG_DYN_KERNEL(qg_dyn_mma, __launch_bounds__(NT), qg_dyn_mma_body)

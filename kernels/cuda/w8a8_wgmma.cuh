@@ -56,8 +56,7 @@ QG_DEVICE uint64_t wg_desc(uint32_t smem_addr) {
            ((uint64_t)1 << 62);
 }
 
-extern "C" __global__ void __launch_bounds__(NT, 1)
-qg_w8a8_wgmma(const uint8_t *__restrict__ a, long long lda, const uint8_t *__restrict__ w,
+QG_DEVICE void qg_w8a8_wgmma_body(const uint8_t *__restrict__ a, long long lda, const uint8_t *__restrict__ w,
               const float *__restrict__ w_scale, const float *__restrict__ a_scale,
               const uint16_t *__restrict__ bias, uint16_t *__restrict__ c, long long ldc, int M,
               int N, int K, int groups, int glog, int flags) {
@@ -152,3 +151,5 @@ qg_w8a8_wgmma(const uint8_t *__restrict__ a, long long lda, const uint8_t *__res
     (void)groups;
     (void)glog;
 }
+
+QG_DYN_KERNEL(qg_w8a8_wgmma, __launch_bounds__(NT, 1), qg_w8a8_wgmma_body)
