@@ -67,12 +67,12 @@ static const char ptx[] =
 
 enum { BATCH = 100, ROUNDS = 200 };
 typedef enum { PARAMS, EXTRA, EX, GRAPH, GRAPH_SET, GRAPH_SET_STRUCT, GRAPH_SET_EXTRA, GRAPH_SET_ALT,
-               CAPTURE_QUERY } path;
+               GRAPH_SET_ALT2, GRAPH_SET_GRID, CAPTURE_QUERY } path;
 
 static CUfunction f12, fstruct;
 static CUstream stream;
-static CUgraphExec graph, node_graph;
-static CUgraphNode node;
+static CUgraphExec graph, node_graph, node_graph2;
+static CUgraphNode node, node2;
 static CUDA_KERNEL_NODE_PARAMS node_params;
 static unsigned long long args12[12];
 static void *params12[12];
@@ -100,21 +100,26 @@ static CUresult launch(path how, unsigned grid, unsigned threads, int use_struct
     case GRAPH_SET:        /* new argument values each time, as a GEMM call would bring */
     case GRAPH_SET_STRUCT: /* one 120-byte struct argument (the weight-only kernels) */
     case GRAPH_SET_EXTRA:  /* the 12 arguments as one packed buffer */
-    case GRAPH_SET_ALT: {  /* two kernels in turn, as consecutive layers would launch */
+    case GRAPH_SET_ALT:    /* two kernels in turn, as consecutive layers would launch */
+    case GRAPH_SET_ALT2:   /* the same, each kernel in its own graph (src/cuda_graph_launch.c) */
+    case GRAPH_SET_GRID: { /* one kernel, two grid sizes in turn (two shapes, one variant) */
         static size_t size12 = sizeof args12;
         static void *extra12[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, args12,
                                   CU_LAUNCH_PARAM_BUFFER_SIZE, &size12, CU_LAUNCH_PARAM_END};
         static unsigned turn;
-        const int st = how == GRAPH_SET_STRUCT || (how == GRAPH_SET_ALT && (turn++ & 1));
+        const int odd = turn++ & 1;
+        const int st = how == GRAPH_SET_STRUCT || ((how == GRAPH_SET_ALT || how == GRAPH_SET_ALT2) && odd);
         args12[0]++;
         block120[0]++;
         node_params.func = st ? fstruct : f12;
         node_params.kernelParams = how == GRAPH_SET_EXTRA ? NULL : st ? params_struct : params12;
         node_params.extra = how == GRAPH_SET_EXTRA ? extra12 : NULL;
-        node_params.gridDimX = grid;
+        node_params.gridDimX = how == GRAPH_SET_GRID && odd ? grid / 2 : grid;
         node_params.blockDimX = threads;
-        const CUresult r = cu.GraphExecKernelNodeSetParams(node_graph, node, &node_params);
-        return r != CUDA_SUCCESS ? r : cu.GraphLaunch(node_graph, stream);
+        const int second = how == GRAPH_SET_ALT2 && st;
+        CUgraphExec e = second ? node_graph2 : node_graph;
+        const CUresult r = cu.GraphExecKernelNodeSetParams(e, second ? node2 : node, &node_params);
+        return r != CUDA_SUCCESS ? r : cu.GraphLaunch(e, stream);
     }
     case CAPTURE_QUERY: { /* what the library asks before each graph launch */
         CUstreamCaptureStatus c;
@@ -156,6 +161,8 @@ static void table(const char *title) {
     measure("  the same, one 120-byte struct argument", GRAPH_SET_STRUCT, 132, 128, 0);
     measure("  the same, 12 x u64 as one extra buffer", GRAPH_SET_EXTRA, 132, 128, 0);
     measure("  the same, the two kernels in turn", GRAPH_SET_ALT, 132, 128, 0);
+    measure("  the same, two kernels in turn, a graph each", GRAPH_SET_ALT2, 132, 128, 0);
+    measure("  the same, one kernel, grid 132 and 66 in turn", GRAPH_SET_GRID, 132, 128, 0);
     measure("cuStreamIsCapturing alone", CAPTURE_QUERY, 0, 0, 0);
 }
 
@@ -168,7 +175,8 @@ int main(int argc, char **argv) {
                 "  Host time per launch of empty kernels, by launch path: cuLaunchKernel (12\n"
                 "  arguments, one struct, one buffer), cuLaunchKernelEx, a captured graph, a\n"
                 "  one-node graph re-pointed per launch (12 arguments, one struct, one buffer, two\n"
-                "  kernels in turn), and cuStreamIsCapturing alone; unpinned, then pinned to a CPU.\n");
+                "  kernels in turn on one graph or a graph each, two grid sizes in turn), and\n"
+                "  cuStreamIsCapturing alone; unpinned, then pinned to a CPU.\n");
         return help ? 0 : 2;
     }
     void *h = dlopen("libcuda.so.1", RTLD_NOW);
@@ -216,6 +224,13 @@ int main(int argc, char **argv) {
     CHECK(cu.GraphCreate(&g2, 0));
     CHECK(cu.GraphAddKernelNode(&node, g2, NULL, 0, &node_params));
     CHECK(cu.GraphInstantiate(&node_graph, g2, 0));
+    CUDA_KERNEL_NODE_PARAMS np2 = node_params;
+    np2.func = fstruct;
+    np2.kernelParams = params_struct;
+    CUgraph g3;
+    CHECK(cu.GraphCreate(&g3, 0));
+    CHECK(cu.GraphAddKernelNode(&node2, g3, NULL, 0, &np2));
+    CHECK(cu.GraphInstantiate(&node_graph2, g3, 0));
     /* One checked launch per basic path before timing (measure() reports refused variants). */
     for (path p = PARAMS; p <= GRAPH_SET; p++) CHECK(launch(p, 132, 128, 0));
     CHECK(launch(PARAMS, 132, 128, 1));
