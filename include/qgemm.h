@@ -339,11 +339,12 @@ QG_API void qg_gemm_args_init(qg_gemm_args *a);
 /**
  * Compile (or load from the disk cache) and look up the kernels for these problems, and size
  * the NULL stream's workspace, so that later qg_gemm calls for them do no compilation,
- * allocation, synchronization or file access (safe under CUDA graph capture). Exceptions, once
- * per stream and never while the stream captures a graph: the first call that needs a workspace
- * on another stream allocates that stream's (see qg_gemm_args.workspace), and on CUDA the first
- * launch on a stream builds the small graph later launches go through (QGEMM_LAUNCH=direct:
- * plain cuLaunchKernel instead; docs/ARCHITECTURE.md, "Launching").
+ * allocation, synchronization or file access (safe under CUDA graph capture). Exceptions, never
+ * while the stream captures a graph: the first call that needs a workspace on a stream other
+ * than NULL allocates that stream's (once; see qg_gemm_args.workspace), and on CUDA the first
+ * launch of a kernel with a launch geometry on a stream builds the small graph later such
+ * launches go through (at most 4 per stream and kernel; QGEMM_LAUNCH=direct: plain
+ * cuLaunchKernel instead; docs/ARCHITECTURE.md, "Launching").
  */
 QG_API qg_status qg_prepare(qg_context *ctx, const qg_problem *problems, int count);
 

@@ -1,45 +1,59 @@
 /*
- * Kernel launches through a one-node executable CUDA graph whose node is re-pointed at each
+ * Kernel launches through one-node executable CUDA graphs whose node is re-pointed at each
  * launch (cuGraphExecKernelNodeSetParams, then cuGraphLaunch). The driver's cuLaunchKernel costs
- * 2.6-4.7 us of host time on the H100 machines we measured, the graph path 1.5-2.1 us
+ * 2.6-4.7 us of host time on the H100 machines we measured, the graph path 1.5-2.7 us
  * (bench/launch_floor, docs/STATUS.md): that difference is most of qg_gemm's host overhead.
  *
- * One graph per stream: launches of one executable graph are ordered behind its previous
- * launches, so sharing one across streams would serialize them. Each slot has its own mutex
- * (set-params + launch must not interleave between threads on one stream); slots live until the
- * context is destroyed. When the table is full, a symbol is missing, or any graph call fails,
- * the caller launches directly (cuLaunchKernel), which then reports the error if there is one.
- * Graph memory is not involved: the node only names the kernel and copies its arguments.
+ * Graphs per (stream, kernel function, launch geometry). Per stream, because launches of one
+ * executable graph are ordered behind its previous launches, so sharing one across streams
+ * would serialize them. Per function and geometry, because re-pointing a node at another
+ * function or another grid costs more than cuLaunchKernel itself (launch_floor on the H100:
+ * 4.3-4.6 us against 3.9 us; new arguments alone, 2.6 us), and consecutive calls usually differ
+ * in both (a layer's qkv, o, gate_up and down). A slot is one (stream, function) pair and holds
+ * up to QG_GRAPH_GEOMETRIES graphs, one per geometry; past that a new geometry re-points the
+ * slot's graphs in turn (prefill with a new M at every call must not build a graph each time).
+ * Launches on one stream stay in stream order whichever graph carries them.
  *
- * QGEMM_LAUNCH=graph-packed hands the node its arguments as one packed buffer (the `extra`
- * form, laid out with cuFuncGetParamInfo, CUDA 12.4+) instead of one pointer per argument: an
- * experiment for kernels with many arguments (W8A8: 14), to be timed against the default.
+ * Slots are found through an open-addressing index that is only appended to; each slot has its
+ * own mutex (set-params + launch must not interleave between threads on one stream); slots
+ * live until the context is destroyed. When the table is full, a symbol is missing, or any
+ * graph call fails, the caller launches directly (cuLaunchKernel), which then reports the
+ * error if there is one. Graph memory is not involved: the node only names the kernel and
+ * copies its arguments.
  */
 #include "cuda_graph_launch.h"
 
 #include "backend.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { QG_GRAPH_SLOTS = 64, QG_PACKED_FUNCS = 256, QG_PACKED_MAX_ARGS = 32, QG_PACKED_MAX_BYTES = 1024 };
+/* Slots: streams x distinct kernels of a process (a model: tens per stream). The index has
+ * twice as many entries, so probe runs stay short. Geometries per slot: a layer's shapes that
+ * share one kernel variant. */
+enum { QG_GRAPH_SLOTS = 512, QG_GRAPH_INDEX = 1024, QG_GRAPH_GEOMETRIES = 4 };
 
-/* A kernel's argument layout for the packed form: offsets and sizes in the parameter buffer. */
+/* grid x, y, z, block x, y, z, dynamic shared memory */
 typedef struct {
-    CUfunction fn;
-    int nargs; /* -1: not packable (too many or too large arguments, or the query failed) */
-    size_t bytes;
-    unsigned short off[QG_PACKED_MAX_ARGS], size[QG_PACKED_MAX_ARGS];
-} arg_layout;
+    unsigned v[7];
+} launch_geometry;
 
 typedef struct {
-    CUstream stream;
+    launch_geometry geo; /* what the node was last set to */
     CUgraph graph;
     CUgraphNode node;
     CUgraphExec exec;
-    pthread_mutex_t lock;
-    int broken; /* a graph call failed on this slot: direct launches from now on */
+} one_node_graph;
+
+typedef struct {
+    CUstream stream;
+    CUfunction fn;
+    pthread_mutex_t lock; /* guards everything below */
+    int count, next;      /* graphs built; the one a new geometry re-points next */
+    int broken;           /* a graph call failed on this slot: direct launches from now on */
+    one_node_graph graphs[QG_GRAPH_GEOMETRIES];
 } graph_slot;
 
 struct qg_graph_launcher {
@@ -53,14 +67,11 @@ struct qg_graph_launcher {
         CUresult (*GraphExecKernelNodeSetParams)(CUgraphExec, CUgraphNode,
                                                  const CUDA_KERNEL_NODE_PARAMS *);
         CUresult (*GraphLaunch)(CUgraphExec, CUstream);
-        CUresult (*FuncGetParamInfo)(CUfunction, size_t, size_t *, size_t *); /* packed only */
     } cu;
-    pthread_mutex_t table_lock; /* guards count and slot creation, nlayouts and layouts */
+    pthread_mutex_t table_lock; /* guards count, slot creation and index insertion */
     int count;
     graph_slot slots[QG_GRAPH_SLOTS];
-    int packed; /* QGEMM_LAUNCH=graph-packed and cuFuncGetParamInfo present */
-    int nlayouts;
-    arg_layout layouts[QG_PACKED_FUNCS];
+    graph_slot *index[QG_GRAPH_INDEX]; /* NULL: free; published with a release store */
 };
 
 qg_graph_launcher *qg_graph_launcher_create(void) {
@@ -85,10 +96,6 @@ qg_graph_launcher *qg_graph_launcher_create(void) {
         "cuGraphExecKernelNodeSetParams")
     SYM(GraphLaunch, "cuGraphLaunch", NULL)
 #undef SYM
-    if (mode && strcmp(mode, "graph-packed") == 0) {
-        *(void **)&g->cu.FuncGetParamInfo = qg_cuda_driver_symbol("cuFuncGetParamInfo");
-        g->packed = g->cu.FuncGetParamInfo != NULL;
-    }
     pthread_mutex_init(&g->table_lock, NULL);
     return g;
 }
@@ -97,78 +104,76 @@ void qg_graph_launcher_destroy(qg_graph_launcher *g) {
     if (!g) return;
     for (int i = 0; i < g->count; i++) {
         graph_slot *s = &g->slots[i];
-        if (s->exec) g->cu.GraphExecDestroy(s->exec); /* freed by the driver once idle */
-        if (s->graph) g->cu.GraphDestroy(s->graph);
+        for (int j = 0; j < s->count; j++) {
+            if (s->graphs[j].exec) g->cu.GraphExecDestroy(s->graphs[j].exec); /* freed once idle */
+            if (s->graphs[j].graph) g->cu.GraphDestroy(s->graphs[j].graph);
+        }
         pthread_mutex_destroy(&s->lock);
     }
     pthread_mutex_destroy(&g->table_lock);
     free(g);
 }
 
-/* The slot of `stream`, created (graph built around this first launch) if new; NULL when the
- * table is full or the graph cannot be built. Slots are only appended, so the unlocked scan of
- * the first `count` entries sees complete ones (count is published under the lock after the
- * slot is filled; the acquire load pairs with that store). */
-static graph_slot *slot_for(qg_graph_launcher *g, CUstream stream,
-                            const CUDA_KERNEL_NODE_PARAMS *np, int *created) {
-    *created = 0;
-    int n = __atomic_load_n(&g->count, __ATOMIC_ACQUIRE);
-    for (int i = 0; i < n; i++)
-        if (g->slots[i].stream == stream) return &g->slots[i];
+static unsigned slot_hash(CUstream stream, CUfunction fn) {
+    uint64_t x = (uint64_t)(uintptr_t)stream * 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)fn;
+    x ^= x >> 29;
+    x *= 0xbf58476d1ce4e5b9ull;
+    return (unsigned)(x >> 32) & (QG_GRAPH_INDEX - 1);
+}
+
+/* The slot of (stream, fn), created empty if new; NULL when the table is full. Index entries
+ * are only ever filled, each after its slot is complete (release store, acquire load), so the
+ * unlocked probe sees complete slots and stops at the first free entry. */
+static graph_slot *slot_for(qg_graph_launcher *g, CUstream stream, CUfunction fn) {
+    const unsigned h = slot_hash(stream, fn);
+    unsigned i = h;
+    for (graph_slot *s; (s = __atomic_load_n(&g->index[i], __ATOMIC_ACQUIRE)) != NULL;
+         i = (i + 1) & (QG_GRAPH_INDEX - 1))
+        if (s->stream == stream && s->fn == fn) return s;
     pthread_mutex_lock(&g->table_lock);
     graph_slot *s = NULL;
-    n = g->count;
-    for (int i = 0; i < n && !s; i++)
-        if (g->slots[i].stream == stream) s = &g->slots[i];
-    if (!s && n < QG_GRAPH_SLOTS) {
-        graph_slot t = {.stream = stream};
-        if (g->cu.GraphCreate(&t.graph, 0) == CUDA_SUCCESS &&
-            g->cu.GraphAddKernelNode(&t.node, t.graph, NULL, 0, np) == CUDA_SUCCESS &&
-            g->cu.GraphInstantiate(&t.exec, t.graph, 0) == CUDA_SUCCESS) {
-            s = &g->slots[n];
-            *s = t;
-            pthread_mutex_init(&s->lock, NULL);
-            __atomic_store_n(&g->count, n + 1, __ATOMIC_RELEASE);
-            *created = 1;
-        } else if (t.graph) {
-            g->cu.GraphDestroy(t.graph);
+    for (i = h; g->index[i]; i = (i + 1) & (QG_GRAPH_INDEX - 1))
+        if (g->index[i]->stream == stream && g->index[i]->fn == fn) {
+            s = g->index[i];
+            break;
         }
+    if (!s && g->count < QG_GRAPH_SLOTS) { /* the index is never more than half full */
+        s = &g->slots[g->count++];
+        s->stream = stream;
+        s->fn = fn;
+        pthread_mutex_init(&s->lock, NULL);
+        __atomic_store_n(&g->index[i], s, __ATOMIC_RELEASE);
     }
     pthread_mutex_unlock(&g->table_lock);
     return s;
 }
 
-/* fn's argument layout, queried on first use (same append-only publication as the slots). */
-static const arg_layout *layout_for(qg_graph_launcher *g, CUfunction fn) {
-    int n = __atomic_load_n(&g->nlayouts, __ATOMIC_ACQUIRE);
-    for (int i = 0; i < n; i++)
-        if (g->layouts[i].fn == fn) return &g->layouts[i];
-    pthread_mutex_lock(&g->table_lock);
-    const arg_layout *found = NULL;
-    n = g->nlayouts;
-    for (int i = 0; i < n && !found; i++)
-        if (g->layouts[i].fn == fn) found = &g->layouts[i];
-    if (!found && n < QG_PACKED_FUNCS) {
-        arg_layout *l = &g->layouts[n];
-        memset(l, 0, sizeof *l);
-        l->fn = fn;
-        size_t off, size;
-        int i = 0;
-        for (; g->cu.FuncGetParamInfo(fn, (size_t)i, &off, &size) == CUDA_SUCCESS; i++) {
-            if (i == QG_PACKED_MAX_ARGS || off + size > QG_PACKED_MAX_BYTES) break;
-            l->off[i] = (unsigned short)off;
-            l->size[i] = (unsigned short)size;
-            if (off + size > l->bytes) l->bytes = off + size;
-        }
-        /* the query fails past the last argument: if argument i exists, the loop stopped early
-         * (too many or too large arguments); no arguments, nothing to pack */
-        const int more = g->cu.FuncGetParamInfo(fn, (size_t)i, &off, &size) == CUDA_SUCCESS;
-        l->nargs = more || i == 0 ? -1 : i;
-        found = l;
-        __atomic_store_n(&g->nlayouts, n + 1, __ATOMIC_RELEASE);
+/* Launch through slot s (its lock held): the graph of this geometry with new arguments, a new
+ * graph built around this launch, or the next graph re-pointed. 1: launched. */
+static int slot_launch(qg_graph_launcher *g, graph_slot *s, const CUDA_KERNEL_NODE_PARAMS *np,
+                       const launch_geometry *geo, CUstream stream) {
+    for (int i = 0; i < s->count; i++) {
+        one_node_graph *e = &s->graphs[i];
+        if (!memcmp(&e->geo, geo, sizeof *geo))
+            return g->cu.GraphExecKernelNodeSetParams(e->exec, e->node, np) == CUDA_SUCCESS &&
+                   g->cu.GraphLaunch(e->exec, stream) == CUDA_SUCCESS;
     }
-    pthread_mutex_unlock(&g->table_lock);
-    return found;
+    if (s->count < QG_GRAPH_GEOMETRIES) {
+        one_node_graph t = {.geo = *geo};
+        if (g->cu.GraphCreate(&t.graph, 0) != CUDA_SUCCESS) return 0;
+        if (g->cu.GraphAddKernelNode(&t.node, t.graph, NULL, 0, np) != CUDA_SUCCESS ||
+            g->cu.GraphInstantiate(&t.exec, t.graph, 0) != CUDA_SUCCESS) {
+            g->cu.GraphDestroy(t.graph);
+            return 0;
+        }
+        s->graphs[s->count++] = t;
+        return g->cu.GraphLaunch(t.exec, stream) == CUDA_SUCCESS;
+    }
+    one_node_graph *e = &s->graphs[s->next];
+    s->next = (s->next + 1) % QG_GRAPH_GEOMETRIES;
+    e->geo = *geo;
+    return g->cu.GraphExecKernelNodeSetParams(e->exec, e->node, np) == CUDA_SUCCESS &&
+           g->cu.GraphLaunch(e->exec, stream) == CUDA_SUCCESS;
 }
 
 int qg_graph_launch(qg_graph_launcher *g, CUfunction fn, const unsigned grid[3],
@@ -179,26 +184,12 @@ int qg_graph_launch(qg_graph_launcher *g, CUfunction fn, const unsigned grid[3],
         .func = fn, .gridDimX = grid[0], .gridDimY = grid[1], .gridDimZ = grid[2],
         .blockDimX = block[0], .blockDimY = block[1], .blockDimZ = block[2],
         .sharedMemBytes = smem, .kernelParams = params};
-    _Alignas(16) unsigned char buf[QG_PACKED_MAX_BYTES];
-    size_t bytes = 0;
-    void *extra[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, buf, CU_LAUNCH_PARAM_BUFFER_SIZE, &bytes,
-                     CU_LAUNCH_PARAM_END};
-    const arg_layout *l = g->packed ? layout_for(g, fn) : NULL;
-    if (l && l->nargs >= 0) { /* the driver copies the buffer when the node is set */
-        memset(buf, 0, l->bytes);
-        for (int i = 0; i < l->nargs; i++) memcpy(buf + l->off[i], params[i], l->size[i]);
-        bytes = l->bytes;
-        np.kernelParams = NULL;
-        np.extra = extra;
-    }
-    int created;
-    graph_slot *s = slot_for(g, stream, &np, &created);
+    const launch_geometry geo = {{grid[0], grid[1], grid[2], block[0], block[1], block[2], smem}};
+    graph_slot *s = slot_for(g, stream, fn);
     if (!s) return 0;
     pthread_mutex_lock(&s->lock);
-    int ok = !s->broken;
-    if (ok && !created) ok = g->cu.GraphExecKernelNodeSetParams(s->exec, s->node, &np) == CUDA_SUCCESS;
-    if (ok) ok = g->cu.GraphLaunch(s->exec, stream) == CUDA_SUCCESS;
-    /* a slot that failed once is not trusted again (its node may hold a half-applied update) */
+    const int ok = !s->broken && slot_launch(g, s, &np, &geo, stream);
+    /* a slot that failed once is not trusted again (a node may hold a half-applied update) */
     if (!ok) s->broken = 1;
     pthread_mutex_unlock(&s->lock);
     return ok;

@@ -306,68 +306,25 @@ struct CUgraph_st { fake_node node; int has_node; };
 struct CUgraphNode_st { int unused; };
 struct CUgraphExec_st { fake_node node; };
 static struct CUgraphNode_st the_node;
-static atomic_int graph_launches, graph_sets, packed_sets;
+static atomic_int graph_launches, graph_sets, function_changes, geometry_changes;
 
-/* Kernel launches through cuGraphLaunch, cuGraphExecKernelNodeSetParams calls, and node
- * parameters given in the packed `extra` form. */
-EXPORT void fake_cuda_graph_stats(int out[3]) {
+/* Kernel launches through cuGraphLaunch, cuGraphExecKernelNodeSetParams calls, and the calls
+ * among those that re-pointed the node at another function or another launch geometry. */
+EXPORT void fake_cuda_graph_stats(int out[4]) {
     out[0] = graph_launches;
     out[1] = graph_sets;
-    out[2] = packed_sets;
-}
-
-/* Argument i's place in a packed parameter buffer: the sizes fake_cuda_capture_params gave,
- * each aligned to min(size, 8). What cuFuncGetParamInfo reports and the `extra` form uses. */
-static int fake_arg(int i, size_t *off, size_t *size) {
-    *off = *size = 0;
-    if (i < 0 || i >= capture_count) return 0;
-    size_t at = 0;
-    for (int j = 0; j <= i; j++) {
-        const size_t sz = (size_t)capture_sizes[j], al = sz < 8 ? sz : 8;
-        at = (at + al - 1) / al * al;
-        if (j == i) {
-            *off = at;
-            *size = sz;
-        }
-        at += sz;
-    }
-    return 1;
-}
-
-EXPORT CUresult cuFuncGetParamInfo(CUfunction f, size_t i, size_t *off, size_t *size) {
-    if (!f || !off || !size) return CUDA_ERROR_INVALID_VALUE;
-    return fake_arg((int)i, off, size) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
-}
-
-/* Node parameters in the `extra` form: {BUFFER_POINTER, buf, BUFFER_SIZE, &size, END}. */
-static CUresult node_set_extra(fake_node *n, void **extra) {
-    const unsigned char *buf = NULL;
-    const size_t *bytes = NULL;
-    for (int i = 0; extra[i] != CU_LAUNCH_PARAM_END; i += 2) {
-        if (extra[i] == CU_LAUNCH_PARAM_BUFFER_POINTER) buf = extra[i + 1];
-        else if (extra[i] == CU_LAUNCH_PARAM_BUFFER_SIZE) bytes = extra[i + 1];
-        else return CUDA_ERROR_INVALID_VALUE;
-    }
-    if (!buf || !bytes || *bytes > sizeof n->bytes) return CUDA_ERROR_INVALID_VALUE;
-    memcpy(n->bytes, buf, *bytes);
-    for (int i = 0; i < capture_count; i++) {
-        size_t off = 0, size = 0;
-        if (!fake_arg(i, &off, &size) || off + size > *bytes) return CUDA_ERROR_INVALID_VALUE;
-        n->ptrs[i] = n->bytes + off;
-    }
-    packed_sets++;
-    return CUDA_SUCCESS;
+    out[2] = function_changes;
+    out[3] = geometry_changes;
 }
 
 static CUresult node_set(fake_node *n, const CUDA_KERNEL_NODE_PARAMS *p) {
-    if (!p->func || p->gridDimX == 0 || p->blockDimX == 0 || p->blockDimX > 1024 ||
-        (p->extra && p->kernelParams) || (!p->extra && !p->kernelParams && capture_count))
-        return CUDA_ERROR_INVALID_VALUE;
+    if (!p->func || p->gridDimX == 0 || p->blockDimX == 0 || p->blockDimX > 1024 || p->extra ||
+        (!p->kernelParams && capture_count))
+        return CUDA_ERROR_INVALID_VALUE; /* the `extra` form is beyond this fake */
     const unsigned geo[7] = {p->gridDimX, p->gridDimY, p->gridDimZ, p->blockDimX, p->blockDimY,
                              p->blockDimZ, p->sharedMemBytes};
     n->f = p->func;
     memcpy(n->geo, geo, sizeof geo);
-    if (p->extra) return node_set_extra(n, p->extra);
     size_t at = 0;
     for (int i = 0; i < capture_count && at + (size_t)capture_sizes[i] <= sizeof n->bytes; i++) {
         memcpy(n->bytes + at, p->kernelParams[i], (size_t)capture_sizes[i]);
@@ -423,6 +380,12 @@ EXPORT CUresult cuGraphExecKernelNodeSetParams_v2(CUgraphExec e, CUgraphNode nod
     if (r) return r;
     if (node != &the_node) return CUDA_ERROR_INVALID_VALUE;
     graph_sets++;
+    if (p && p->func != e->node.f) function_changes++;
+    if (p) {
+        const unsigned geo[7] = {p->gridDimX, p->gridDimY, p->gridDimZ, p->blockDimX,
+                                 p->blockDimY, p->blockDimZ, p->sharedMemBytes};
+        if (memcmp(geo, e->node.geo, sizeof geo)) geometry_changes++;
+    }
     return node_set(&e->node, p);
 }
 

@@ -471,8 +471,8 @@ static void last_error_format(void) {
     QT_CHECK(strlen(qg_last_error(NULL)) == QG_ERRMSG_LEN - 1, "long message truncated");
 }
 
-/* ---- the launch path (src/cuda_graph_launch.c): a re-pointed graph per stream, direct launches
- * while capturing, past the slot table and with QGEMM_LAUNCH=direct */
+/* ---- the launch path (src/cuda_graph_launch.c): re-pointed graphs per (stream, kernel,
+ * geometry), direct launches while capturing, past the slot table and with QGEMM_LAUNCH=direct */
 
 typedef struct {
     void (*graph_stats)(int *);
@@ -536,15 +536,31 @@ static void fake_launch_path(void) {
     }
     static const int sizes[3] = {8, 8, 8};
     f.capture(sizes, 3);
-    int g0[3], g1[3], st0[9], st1[9];
+    int g0[4], g1[4], st0[9], st1[9];
     f.graph_stats(g0);
-    void *const s1 = (void *)0x1000, *const s2 = (void *)0x2000;
+    void *const s1 = (void *)0x1000, *const s2 = (void *)0x2000, *const s3 = (void *)0x3000;
     int ok = 1;
-    for (int i = 0; i < 6; i++) ok &= launch_checked(ctx, &f, k->fn, i % 2 ? s2 : s1, 100 * (uint64_t)i + 7, 3 + (unsigned)i);
+    for (int i = 0; i < 6; i++) ok &= launch_checked(ctx, &f, k->fn, i % 2 ? s2 : s1, 100 * (uint64_t)i + 7, 3);
     f.graph_stats(g1);
     QT_CHECK(ok, "every launch ran with its own arguments and geometry");
-    QT_CHECK(g1[0] - g0[0] == 6 && g1[1] - g0[1] == 4, "6 launches through 2 stream graphs (%d "
-             "graph launches, %d re-pointings; want 6, 4)", g1[0] - g0[0], g1[1] - g0[1]);
+    QT_CHECK(g1[0] - g0[0] == 6 && g1[1] - g0[1] == 4 && g1[3] == g0[3], "6 launches through 2 "
+             "stream graphs (%d graph launches, %d argument updates, %d geometry changes; want 6, "
+             "4, 0)", g1[0] - g0[0], g1[1] - g0[1], g1[3] - g0[3]);
+
+    /* new geometries on one stream: a graph each up to 4, then the 4 re-pointed in turn */
+    ok = 1;
+    f.graph_stats(g0);
+    for (unsigned i = 0; i < 6; i++) ok &= launch_checked(ctx, &f, k->fn, s3, 200 + i, 10 + i);
+    f.graph_stats(g1);
+    QT_CHECK(ok, "6 geometries: every launch ran with its own arguments and geometry");
+    QT_CHECK(g1[0] - g0[0] == 6 && g1[1] - g0[1] == 2 && g1[3] - g0[3] == 2, "6 geometries: 4 graphs "
+             "built, 2 re-pointed (%d graph launches, %d updates, %d geometry changes; want 6, 2, 2)",
+             g1[0] - g0[0], g1[1] - g0[1], g1[3] - g0[3]);
+    f.graph_stats(g0);
+    ok = launch_checked(ctx, &f, k->fn, s3, 300, 15) && launch_checked(ctx, &f, k->fn, s3, 301, 12);
+    f.graph_stats(g1);
+    QT_CHECK(ok && g1[0] - g0[0] == 2 && g1[3] == g0[3], "geometries 15 and 12 again: their graphs "
+             "hold them (%d geometry changes, want 0)", g1[3] - g0[3]);
 
     /* a capturing stream: a direct launch, so the kernel becomes a node of the user's graph */
     set_capturing(s1, 1);
@@ -555,12 +571,29 @@ static void fake_launch_path(void) {
     set_capturing(s1, 0);
     QT_CHECK(g0[0] == g1[0] && st1[F_LAUNCHES] == st0[F_LAUNCHES] + 1, "capturing: launched directly");
 
-    /* more streams than graph slots: the rest launch directly, still correct */
+    /* two kernels in turn on one stream: a graph each, never re-pointed at another function */
+    const qg_variant *v2 = qg_catalog_find("act_quant_fp8.threads256.vpt2");
+    qg_kernel *k2 = NULL;
+    if (QT_CHECK(v2 != NULL, "act_quant_fp8.threads256.vpt2 in the catalog")) QT_OK(qg_jit_get(ctx, v2, &k2));
+    if (k2) {
+        f.graph_stats(g0);
+        ok = 1;
+        for (int i = 0; i < 8; i++) ok &= launch_checked(ctx, &f, i % 2 ? k2->fn : k->fn, s1, 300 + (uint64_t)i, 3);
+        f.graph_stats(g1);
+        QT_CHECK(ok, "two kernels in turn: every launch ran with its own arguments and geometry");
+        QT_CHECK(g1[0] - g0[0] == 8 && g1[2] == g0[2] && g1[3] == g0[3], "two kernels in turn: 8 "
+                 "graph launches (%d), no node re-pointed at another function (%d) or geometry (%d)",
+                 g1[0] - g0[0], g1[2] - g0[2], g1[3] - g0[3]);
+    }
+
+    /* more (stream, kernel) pairs than graph slots (512; 4 taken): the rest launch directly,
+     * still correct */
     ok = 1;
-    for (uintptr_t i = 0; i < 80; i++) ok &= launch_checked(ctx, &f, k->fn, (void *)(0x10000 + 16 * i), 1000 + i, 7);
+    f.graph_stats(g0);
+    for (uintptr_t i = 0; i < 600; i++) ok &= launch_checked(ctx, &f, k->fn, (void *)(0x10000 + 16 * i), 1000 + i, 7);
     f.graph_stats(g1);
-    QT_CHECK(ok, "80 more streams: every launch ran with its arguments");
-    QT_CHECK(g1[0] - g0[0] == 62, "the 64-slot table: 62 new streams through graphs (%d)", g1[0] - g0[0]);
+    QT_CHECK(ok, "600 more streams: every launch ran with its arguments");
+    QT_CHECK(g1[0] - g0[0] == 508, "the 512-slot table: 508 new streams through graphs (%d)", g1[0] - g0[0]);
     QT_CHECK(launch_checked(ctx, &f, k->fn, s2, 42, 9), "an early stream keeps its graph");
     f.graph_stats(g0);
     QT_CHECK(g0[0] == g1[0] + 1, "early stream: graph launch");
@@ -571,36 +604,6 @@ static void fake_launch_path(void) {
     QT_STATUS(ctx->ops->launch(ctx, k->fn, zero, blk, 0, s2, pa), QG_ERR_LAUNCH);
     QT_CHECK(qt_contains(qg_last_error(ctx), "cuLaunchKernel failed"), "refused launch: %s",
              qg_last_error(ctx));
-    qg_context_destroy(ctx);
-
-    /* QGEMM_LAUNCH=graph-packed: the same launches with the arguments as one buffer */
-    if ((k = fake_context_with_kernel("graph-packed", v, &ctx))) {
-        f.graph_stats(g0);
-        ok = 1;
-        for (int i = 0; i < 4; i++) ok &= launch_checked(ctx, &f, k->fn, i % 2 ? s2 : s1, 500 + 10 * (uint64_t)i, 4);
-        f.graph_stats(g1);
-        QT_CHECK(ok, "graph-packed: every launch ran with its own arguments");
-        QT_CHECK(g1[0] - g0[0] == 4 && g1[2] - g0[2] >= 2,
-                 "graph-packed: 4 graph launches (%d), arguments packed (%d node sets)",
-                 g1[0] - g0[0], g1[2] - g0[2]);
-        /* a kernel whose layout the driver does not give (the fake: no sizes declared when it
-         * is first launched): plain node arguments */
-        const qg_variant *v2 = qg_catalog_find("act_quant_fp8.threads256.vpt2");
-        qg_kernel *k2 = NULL;
-        if (QT_CHECK(v2 != NULL, "act_quant_fp8.threads256.vpt2 in the catalog")) QT_OK(qg_jit_get(ctx, v2, &k2));
-        if (k2) {
-            f.capture(NULL, 0);
-            uint64_t a0 = 9;
-            void *pa0[1] = {&a0};
-            const unsigned g3[3] = {1, 1, 1}, b3[3] = {32, 1, 1};
-            f.graph_stats(g0);
-            QT_OK(ctx->ops->launch(ctx, k2->fn, g3, b3, 0, s1, pa0));
-            f.graph_stats(g1);
-            QT_CHECK(g1[0] == g0[0] + 1 && g1[2] == g0[2], "kernel without a layout: graph launch, "
-                     "not packed");
-            f.capture(sizes, 3);
-        }
-    }
     qg_context_destroy(ctx);
 
     if ((k = fake_context_with_kernel("direct", v, &ctx))) {
@@ -647,7 +650,7 @@ static void fake_concurrent_launches(void) {
     enum { T = 8 };
     launch_thread t[T];
     pthread_t th[T];
-    int g0[3], g1[3];
+    int g0[4], g1[4];
     f.graph_stats(g0);
     for (int i = 0; i < T; i++) {
         t[i] = (launch_thread){ctx, k->fn, i, 0};
