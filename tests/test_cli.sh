@@ -61,6 +61,9 @@ sed -e 's/H100 80GB HBM3/A100-SXM4-80GB/' -e 's/"9.0"/"8.0"/' "$tmp/a.json" > "$
 # --stale: a file without catalog hashes is all stale; --list needs no GPU
 ok out_has "1 shapes, 1 problems" "$q" tune --stale "$tmp/a.json" --list
 ok out_has "w4a16 .*N=4096 .*stale .*M=1$" "$q" tune --stale "$tmp/a.json" --list
+ok out_has "1 shapes, 1 problems" "$q" tune --stale "$tmp/a.json" --schemes w8a8-int8,w4a16 --list
+ok out_has "^0 shapes, 0 problems" "$q" tune --stale "$tmp/a.json" --schemes w8a8-int8 --list
+ok rc_is 2 "$q" tune --stale "$tmp/a.json" --schemes bogus --list
 ok rc_is 2 "$q" tune --stale "$tmp/a.json" --model llama-3-8b
 ok out_has "cannot read" "$q" tune --stale "$tmp/missing.json" --list
 ok out_has "4 shapes, 8 problems" "$q" tune --model llama-3-8b --schemes w4a16 --m 1,16 --list

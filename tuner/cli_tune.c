@@ -40,7 +40,7 @@ static void usage(void) {
            "                     QGEMM_RECORD_UNTUNED=FILE\n"
            "  --stale DB         re-time the entries of DB timed against other kernels than this\n"
            "                     build's (after an upgrade; 'qgemm db validate' counts them),\n"
-           "                     into DB itself unless -o is given\n"
+           "                     into DB itself unless -o is given; with --schemes, only theirs\n"
            "  --list             print the problems and M values this run would tune, and exit\n"
            "                     (no GPU needed)\n"
            "  --tp N[,N]         tensor-parallel degrees to split shapes for (default 1)\n"
@@ -137,8 +137,9 @@ double x[9];
     return n;
 }
 
-/* The stale entries of database `path` as problems (class and M buckets), in file order. */
-static int load_stale(const char *path, tune_item *items, int max) {
+/* The stale entries of database `path` as problems (class and M buckets), in file order; only
+ * those of the schemes in scheme_mask (bit per qg_scheme) unless it is 0. */
+static int load_stale(const char *path, unsigned scheme_mask, tune_item *items, int max) {
     qg_db *db;
     FILE *f = fopen(path, "r"); /* a database that does not exist has nothing stale: a typo */
     if (!f) {
@@ -154,6 +155,7 @@ static int load_stale(const char *path, tune_item *items, int max) {
     for (int e = 0; e < db->count; e++) {
         const qg_db_entry *en = &db->entries[e];
         if (qg_db_entry_current(en)) continue;
+        if (scheme_mask && !(scheme_mask & (1u << en->key.scheme))) continue;
         int found = -1;
         for (int i = 0; i < n && found < 0; i++)
             if (qg_db_same_class(&items[i].p, &en->key)) found = i;
@@ -269,6 +271,7 @@ int cli_tune(int argc, char **argv) {
     const char *model = NULL, *hf = NULL, *record = NULL, *stale_db = NULL, *out = NULL;
     int list = 0;
     const char *schemes = "w4a16,w8a8-fp8";
+    int schemes_given = 0;
     int64_t tps[8] = {1}, ms[MAX_M];
     int ntp = 1, nm = 0, shard_i = 0, shard_n = 1;
     int devices[16], ndev = 0;
@@ -290,7 +293,7 @@ int cli_tune(int argc, char **argv) {
         else if (!strcmp(a, "--from-record")) record = v;
         else if (!strcmp(a, "--stale")) stale_db = v;
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) out = v;
-        else if (!strcmp(a, "--schemes")) schemes = v;
+        else if (!strcmp(a, "--schemes")) schemes = v, schemes_given = 1;
         else if (!strcmp(a, "--budget")) o.budget_s = atof(v);
         else if (!strcmp(a, "--run-budget")) {
             char *end;
@@ -345,7 +348,18 @@ int cli_tune(int argc, char **argv) {
     if (record) {
         if ((n = load_record(record, items, MAX_PROBLEMS)) < 0) return 1;
     } else if (stale_db) {
-        if ((n = load_stale(stale_db, items, MAX_PROBLEMS)) < 0) return 1;
+        unsigned mask = 0;
+        char list[256];
+        snprintf(list, sizeof list, "%s", schemes_given ? schemes : "");
+        for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+            qg_scheme s;
+            if (qg_scheme_from_name(tok, &s) != QG_SUCCESS) {
+                fprintf(stderr, "qgemm tune: %s\n", qg_last_error(NULL));
+                return 2;
+            }
+            mask |= 1u << s;
+        }
+        if ((n = load_stale(stale_db, mask, items, MAX_PROBLEMS)) < 0) return 1;
         if (!out) out = stale_db;
     } else {
         model_dims md;
