@@ -34,6 +34,17 @@ ok out_has "no GPU" "$q" tune --model llama-3-8b --run-budget 600
 ok out_has "exit status 4" "$q" tune --help
 ok rc_is 2 "$q" explain --scheme w4a16 --n 4096 --k 100 --m 1   # K % group
 ok out_has "no GPU" "$q" explain --scheme w4a16 --n 4096 --k 4096 --m 1
+# the benches answer --help and reject bad arguments without a GPU (built with Google Benchmark)
+bd=$(dirname "$q")/bench
+if [ -x "$bd/host_overhead" ]; then
+  ok rc_is 0 "$bd/host_overhead" --help
+  ok rc_is 2 "$bd/host_overhead" --bogus
+  ok out_has "missing value" "$bd/host_overhead" --m
+  ok out_has "positive integer" "$bd/host_overhead" --rounds 0
+  ok out_has "no GPU" "$bd/host_overhead"
+  ok rc_is 0 "$bd/launch_floor" --help
+  ok rc_is 2 "$bd/launch_floor" --bogus
+fi
 # the shipped-database tuning script rejects bad input before it builds anything
 tsd=$(dirname "$0")/../scripts/tune_shipped_db.sh
 ok rc_is 0 bash "$tsd" --help
