@@ -15,7 +15,7 @@
  * Random weights and activations; every call's status is checked.
  *
  *   host_overhead [--schemes w4a16,w8a8-fp8,...] [--m 1] [--n 4096] [--k 4096]
- *                 [--rounds 200] [--batch 100] [--modes default,direct] [--pin]
+ *                 [--rounds 200] [--batch 100] [--modes default,direct] [--pin] [--one-shape]
  * Prints a markdown table; exits 1 without a GPU, 2 on bad arguments.
  */
 #define _GNU_SOURCE
@@ -40,6 +40,7 @@ static struct {
     CUresult (*StreamDestroy)(CUstream);
     CUresult (*StreamSynchronize)(CUstream);
     CUresult (*ModuleLoadData)(CUmodule *, const void *);
+    CUresult (*ModuleUnload)(CUmodule);
     CUresult (*ModuleGetFunction)(CUfunction *, CUmodule, const char *);
     CUresult (*LaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned,
                              unsigned, unsigned, CUstream, void **, void **);
@@ -68,6 +69,7 @@ typedef struct {
     int nshapes;     /* problems called in turn */
     qg_problem p[MAX_SHAPES];
     qg_gemm_args args[MAX_SHAPES];
+    void *a16[MAX_SHAPES]; /* bf16 activations (args.a holds the quantized ones where dynamic) */
     double *t;
     int failed;
 } bench_case;
@@ -78,13 +80,13 @@ enum { NMODES = 2 };
 static void usage(FILE *f) {
     fprintf(f,
             "usage: host_overhead [--schemes LIST] [--m M] [--n N] [--k K] [--rounds R]\n"
-            "                     [--batch B] [--modes LIST] [--pin]\n"
+            "                     [--batch B] [--modes LIST] [--pin] [--one-shape]\n"
             "  Host time of one prepared qg_gemm per scheme and launch path (QGEMM_LAUNCH modes\n"
             "  default, direct), beside cuLaunchKernel of an empty kernel, cases interleaved\n"
             "  round by round; median (p20, p80) of R rounds of B calls. Per scheme: N x K called\n"
             "  again and again, and Llama-3-8B's qkv, o, gate_up, down (M tokens) in turn.\n"
             "  Defaults: every dense scheme, M=1 N=4096 K=4096, R=200, B=100, both modes.\n"
-            "  --pin keeps the thread on its current CPU.\n");
+            "  --pin keeps the thread on its current CPU; --one-shape skips the layer pattern.\n");
 }
 
 /* A random packed weight of problem p, uploaded; 0 and a message on failure. */
@@ -143,20 +145,37 @@ static int make_problem(bench_case *c, int j, qg_context *ctx, qg_scheme s, int6
              qg_memcpy_htod(ctx, da, a16, (size_t)(m * k) * 2) == QG_SUCCESS &&
              qg_malloc(ctx, &dc, (size_t)(m * n) * 2) == QG_SUCCESS;
     free(a16);
-    if (ok && qg_prepare(ctx, p, 1) != QG_SUCCESS) ok = 0;
+    c->a16[j] = da;
     args->a = da;
+    args->c = dc;
+    if (ok && qg_prepare(ctx, p, 1) != QG_SUCCESS) ok = 0;
     if (ok && s != QG_SCHEME_W4A16 && s != QG_SCHEME_W8A16) { /* dynamic activations */
         ok = qg_malloc(ctx, &dq, (size_t)(m * k)) == QG_SUCCESS &&
              qg_malloc(ctx, &ds, (size_t)m * 4) == QG_SUCCESS &&
              qg_quantize_activations(ctx, p, da, dq, ds, NULL) == QG_SUCCESS &&
              qg_synchronize(ctx) == QG_SUCCESS;
-        args->a = dq;
-        args->a_scale = ds;
     }
-    args->c = dc;
+    if (dq) args->a = dq;
+    args->a_scale = ds;
     if (ok) ok = qg_gemm(ctx, p, args, NULL) == QG_SUCCESS && qg_synchronize(ctx) == QG_SUCCESS;
     if (!ok) fprintf(stderr, "host_overhead: %s: %s\n", qg_scheme_name(s), qg_last_error(ctx));
     return ok;
+}
+
+/* Free what make_problem allocated for case c (any part of it). */
+static void free_case(bench_case *c) {
+    for (int j = 0; c->ctx && j < MAX_SHAPES; j++) {
+        qg_gemm_args *a = &c->args[j];
+        if (a->a != c->a16[j]) qg_free(c->ctx, (void *)a->a);
+        qg_free(c->ctx, c->a16[j]);
+        qg_free(c->ctx, (void *)a->a_scale);
+        qg_free(c->ctx, a->c);
+        qg_free(c->ctx, a->w.weight);
+        qg_free(c->ctx, a->w.scale);
+        qg_free(c->ctx, a->w.zero);
+        qg_free(c->ctx, a->w.meta);
+    }
+    memset(c, 0, sizeof *c);
 }
 
 static const char empty_ptx[] =
@@ -169,7 +188,7 @@ int main(int argc, char **argv) {
     const char *schemes = "w4a16,w8a16,w8a8-fp8,w8a8-int8,w4a8-fp8,w4a8-int8";
     const char *modes = "default,direct";
     long long m = 1, n = 4096, k = 4096, rounds = 200, batch = 100;
-    int pin = 0;
+    int pin = 0, layers = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -177,6 +196,9 @@ int main(int argc, char **argv) {
             return 0;
         } else if (!strcmp(a, "--pin")) {
             pin = 1;
+            continue;
+        } else if (!strcmp(a, "--one-shape")) {
+            layers = 0;
             continue;
         }
         long long *num = !strcmp(a, "--m") ? &m : !strcmp(a, "--n") ? &n : !strcmp(a, "--k") ? &k
@@ -201,9 +223,12 @@ int main(int argc, char **argv) {
         }
         i++;
     }
-    void *h = dlopen("libcuda.so.1", RTLD_NOW);
+    /* the driver the library uses: $QGEMM_CUDA_LIBRARY (tests: the fake) or libcuda.so.1 */
+    const char *driver = getenv("QGEMM_CUDA_LIBRARY");
+    if (!driver || !*driver) driver = "libcuda.so.1";
+    void *h = dlopen(driver, RTLD_NOW);
     if (!h) {
-        fprintf(stderr, "host_overhead: no GPU (libcuda.so.1: %s)\n", dlerror());
+        fprintf(stderr, "host_overhead: no GPU (%s)\n", dlerror());
         return 1;
     }
     *(void **)&cu.StreamCreate = dlsym(h, "cuStreamCreate");
@@ -211,9 +236,10 @@ int main(int argc, char **argv) {
     *(void **)&cu.StreamSynchronize = dlsym(h, "cuStreamSynchronize");
     *(void **)&cu.ModuleLoadData = dlsym(h, "cuModuleLoadData");
     *(void **)&cu.ModuleGetFunction = dlsym(h, "cuModuleGetFunction");
+    *(void **)&cu.ModuleUnload = dlsym(h, "cuModuleUnload");
     *(void **)&cu.LaunchKernel = dlsym(h, "cuLaunchKernel");
     if (!cu.StreamCreate || !cu.StreamDestroy || !cu.StreamSynchronize || !cu.ModuleLoadData ||
-        !cu.ModuleGetFunction || !cu.LaunchKernel) {
+        !cu.ModuleGetFunction || !cu.ModuleUnload || !cu.LaunchKernel) {
         fprintf(stderr, "host_overhead: libcuda.so.1 lacks a driver entry point\n");
         return 1;
     }
@@ -243,7 +269,7 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "host_overhead: unknown scheme '%s'\n", tok);
                 return 2;
             }
-            for (int layer = 0; layer < 2 && ncases < MAX_CASES - 1; layer++) {
+            for (int layer = 0; layer <= layers && ncases < MAX_CASES - 1; layer++) {
                 bench_case *c = &cases[ncases];
                 memset(c, 0, sizeof *c);
                 c->nshapes = layer ? MAX_SHAPES : 1;
@@ -255,7 +281,7 @@ int main(int argc, char **argv) {
                     ok = make_problem(c, j, ctxs[mi], s, m, layer ? layer_shapes[j][0] : n,
                                       layer ? layer_shapes[j][1] : k);
                 if (ok) ncases++;
-                else rc = 1;
+                else free_case(c), rc = 1;
             }
         }
     }
@@ -346,8 +372,10 @@ int main(int argc, char **argv) {
             rc = 1;
         }
         free(c->t);
+        free_case(c);
     }
     cu.StreamDestroy(stream);
+    cu.ModuleUnload(mod);
     for (int i = 0; i < NMODES; i++)
         if (ctxs[i]) qg_context_destroy(ctxs[i]);
     return rc;
