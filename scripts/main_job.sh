@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Main job: tune a model's linear shapes on this GPU, then run the benchmark sweep beside
-# cuBLASLt/torch, and write the report under bench/results/<gpu>/.
+# cuBLASLt/torch and the host-overhead bench, and write the report under bench/results/<gpu>/.
 #   scripts/main_job.sh (--model NAME | --hf-config FILE) [--schemes LIST] [--m LIST]
 #   Defaults: --model llama-3-8b, the seven GEMM schemes, M 1,16,32,64,128,1024,4096.
 set -euo pipefail
@@ -40,5 +40,9 @@ if [ -x build-release/bench/bench_gemm ]; then
   QGEMM_TUNING_DB=$db build-release/bench/bench_gemm --benchmark_out="$out/gbench.json" \
     --benchmark_out_format=json | tee "$out/gbench.txt"
   python3 bench/report.py "$out/gbench.json" "$out" > "$out/report_gbench.md"
+fi
+if [ -x build-release/bench/host_overhead ]; then
+  echo "[main_job] host time per prepared qg_gemm -> $out/host_overhead.md"
+  QGEMM_TUNING_DB=$db build-release/bench/host_overhead --pin | tee "$out/host_overhead.md"
 fi
 echo "report: $out/report.md"
