@@ -58,66 +58,18 @@ static double mma_cost(const qg_problem *p, const int *v, const qg_device_info *
     return qg_dyn_tile_cost(p, v[QG_DYN_P_BM], v[QG_DYN_P_BN], tops, 1, dev, 4);
 }
 
-const qg_family qg_family_w4a8_fp8_gemv = {
-    .name = "w4a8_fp8_gemv",
-    .source = "w4a8_fp8_gemv.cu",
-    .entry = "qg_dyn_gemv",
-    .op = QG_OP_GEMM,
-    .scheme_mask = 1u << QG_SCHEME_W4A8_FP8,
-    .min_cc = 89,
-    .num_params = 4,
-    .param_names = {"rw", "mt", "warps", "uk"},
-    .num_variants = QG_ARRAY_SIZE(gemv_variants),
-    .variants = gemv_variants,
-    .supports = gemv_supports,
-    .heuristic = gemv_cost4,
-    .launch = qg_dyn_gemv_launch,
-};
+const qg_family qg_family_w4a8_fp8_gemv =
+    QG_DYN_GEMV_FAMILY("w4a8_fp8", QG_SCHEME_W4A8_FP8, 89,
+                       gemv_variants, gemv_supports, gemv_cost4);
 
-const qg_family qg_family_w4a8_int8_gemv = {
-    .name = "w4a8_int8_gemv",
-    .source = "w4a8_int8_gemv.cu",
-    .entry = "qg_dyn_gemv",
-    .op = QG_OP_GEMM,
-    .scheme_mask = 1u << QG_SCHEME_W4A8_INT8,
-    .min_cc = 80,
-    .num_params = 4,
-    .param_names = {"rw", "mt", "warps", "uk"},
-    .num_variants = QG_ARRAY_SIZE(gemv_variants),
-    .variants = gemv_variants,
-    .supports = gemv_supports,
-    .heuristic = gemv_cost4,
-    .launch = qg_dyn_gemv_launch,
-};
+const qg_family qg_family_w4a8_int8_gemv =
+    QG_DYN_GEMV_FAMILY("w4a8_int8", QG_SCHEME_W4A8_INT8, 80,
+                       gemv_variants, gemv_supports, gemv_cost4);
 
-const qg_family qg_family_w4a8_fp8_mma = {
-    .name = "w4a8_fp8_mma",
-    .source = "w4a8_fp8_mma.cu",
-    .entry = "qg_dyn_mma",
-    .op = QG_OP_GEMM,
-    .scheme_mask = 1u << QG_SCHEME_W4A8_FP8,
-    .min_cc = 89,
-    .num_params = 5,
-    .param_names = {"bm", "bn", "wm", "wn", "st"},
-    .num_variants = QG_ARRAY_SIZE(mma_fp8_variants),
-    .variants = mma_fp8_variants,
-    .supports = mma_supports,
-    .heuristic = mma_cost,
-    .launch = qg_dyn_mma_launch,
-};
+const qg_family qg_family_w4a8_fp8_mma =
+    QG_DYN_MMA_FAMILY("w4a8_fp8", QG_SCHEME_W4A8_FP8, 89,
+                      mma_fp8_variants, mma_supports, mma_cost);
 
-const qg_family qg_family_w4a8_int8_mma = {
-    .name = "w4a8_int8_mma",
-    .source = "w4a8_int8_mma.cu",
-    .entry = "qg_dyn_mma",
-    .op = QG_OP_GEMM,
-    .scheme_mask = 1u << QG_SCHEME_W4A8_INT8,
-    .min_cc = 80,
-    .num_params = 5,
-    .param_names = {"bm", "bn", "wm", "wn", "st"},
-    .num_variants = QG_ARRAY_SIZE(mma_int8_variants),
-    .variants = mma_int8_variants,
-    .supports = mma_supports,
-    .heuristic = mma_cost,
-    .launch = qg_dyn_mma_launch,
-};
+const qg_family qg_family_w4a8_int8_mma =
+    QG_DYN_MMA_FAMILY("w4a8_int8", QG_SCHEME_W4A8_INT8, 80,
+                      mma_int8_variants, mma_supports, mma_cost);
