@@ -7,8 +7,8 @@
  * Graphs per (stream, kernel function, launch geometry). Per stream, because launches of one
  * executable graph are ordered behind its previous launches, so sharing one across streams
  * would serialize them. Per function and geometry, because re-pointing a node at another
- * function or another grid costs more than cuLaunchKernel itself (launch_floor on the H100:
- * 4.3-4.6 us against 3.9 us; new arguments alone, 2.6 us), and consecutive calls usually differ
+ * function or another grid costs about as much as cuLaunchKernel itself (launch_floor on three
+ * H100s: 0.86-1.19x of it; new argument values alone, about half), and consecutive calls differ
  * in both (a layer's qkv, o, gate_up and down). A slot is one (stream, function) pair and holds
  * up to QG_GRAPH_GEOMETRIES graphs, one per geometry; past that a new geometry re-points the
  * slot's graphs in turn (prefill with a new M at every call must not build a graph each time).
