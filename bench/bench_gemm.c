@@ -44,8 +44,9 @@ static const struct {
 } shapes[] = {{"qkv", 6144, 4096}, {"o", 4096, 4096}, {"gate_up", 28672, 4096}, {"down", 4096, 14336}};
 #define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
 
-static const char *const scheme_names[] = {"w4a16",     "w8a16",    "w8a8-fp8", "w8a8-int8",
-                                           "sp24-bf16", "sp24-fp8", "sp24-int8"};
+static const char *const scheme_names[] = {"w4a16",     "w8a16",     "w8a8-fp8",  "w8a8-int8",
+                                           "w4a8-fp8",  "w4a8-int8", "sp24-bf16", "sp24-fp8",
+                                           "sp24-int8"};
 #define NSCHEMES ((int)(sizeof scheme_names / sizeof scheme_names[0]))
 
 static const int64_t m_values[] = {1, 16, 32, 64, 128, 1024, 4096}; /* 32, 64: decode batches */
@@ -298,6 +299,7 @@ static void problem_for(qg_problem *p, int scheme_index, int shape_index) {
         p->group_size = 128;
         p->has_zero_point = 1;
     }
+    if (p->scheme == QG_SCHEME_W4A8_FP8 || p->scheme == QG_SCHEME_W4A8_INT8) p->group_size = 128;
     p->weight_scale = QG_SCALE_PER_ROW;
     p->act_scale = QG_SCALE_PER_ROW;
 }

@@ -12,6 +12,8 @@ BASELINES = {
     "qgemm_w8a16": ["bf16_cublas"],
     "qgemm_w8a8-fp8": ["fp8_rowwise_torch", "bf16_cublas"],
     "qgemm_w8a8-int8": ["int8_torch_int_mm", "bf16_cublas"],
+    "qgemm_w4a8-fp8": ["qgemm_w8a8-fp8", "bf16_cublas"],
+    "qgemm_w4a8-int8": ["qgemm_w8a8-int8", "bf16_cublas"],
     "qgemm_sp24-bf16": ["bf16_2:4_cusparselt", "bf16_cublas"],
     "qgemm_sp24-fp8": ["qgemm_w8a8-fp8", "fp8_rowwise_torch"],
     "qgemm_sp24-int8": ["qgemm_w8a8-int8", "int8_torch_int_mm"],
