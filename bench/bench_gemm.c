@@ -22,6 +22,7 @@
  * Exits 1 (saying why) without a GPU.
  */
 #include "backend.h"
+#include "bench_util.h"
 #include "cublaslt.h"
 #include "gbench.h"
 #include "qgemm.h"
@@ -91,11 +92,6 @@ static void *dev_random_bf16(size_t count, float scale) {
     return d;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* One call of the thing timed, with weight copy `copy`. */
 typedef qg_status (*call_fn)(void *user, int copy);
 
@@ -149,7 +145,7 @@ static qg_status time_median(call_fn fn, void *user, int copies, int samples, do
     for (; s == QG_SUCCESS && n < samples && n < 64; n++) s = timer_sample(&t, fn, user, &v[n]);
     timer_close(&t);
     if (s != QG_SUCCESS) return s;
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    qsort(v, (size_t)n, sizeof *v, qg_bench_cmp_double);
     *sec = v[n / 2];
     return QG_SUCCESS;
 }
@@ -426,7 +422,7 @@ static void bench_gemm(gb_state *st, void *user) {
     }
     timer_close(&t);
     if (s == QG_SUCCESS && n > 0) {
-        qsort(v, (size_t)n, sizeof *v, cmp_double);
+        qsort(v, (size_t)n, sizeof *v, qg_bench_cmp_double);
         const double sec = v[n / 2], us = 1e6 * sec;
         const double bytes = (double)cur.bytes + (double)m * p.k * (dynamic ? 1 : 2) + 2.0 * m * p.n;
         gb_counter(st, "us", us, GB_COUNTER_DEFAULT);

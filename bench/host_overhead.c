@@ -19,6 +19,7 @@
  * Prints a markdown table; exits 1 without a GPU, 2 on bad arguments.
  */
 #define _GNU_SOURCE
+#include "bench_util.h"
 #include "qgemm.h"
 
 #include <cuda.h>
@@ -27,7 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define TARGET_US 3.0
 #define MAX_CASES 64
@@ -45,17 +45,6 @@ static struct {
     CUresult (*LaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned,
                              unsigned, unsigned, CUstream, void **, void **);
 } cu;
-
-static double now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e6 + ts.tv_nsec * 1e-3;
-}
-
-static int cmp_d(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 static uint64_t rng = 0x2545f4914f6cdd1dull;
 static float rnd(void) { /* xorshift64*, uniform in [-1, 1) */
@@ -325,7 +314,7 @@ int main(int argc, char **argv) {
         for (int i = 0; i < ncases; i++) {
             bench_case *c = &cases[order[i]];
             if (cu.StreamSynchronize(stream)) return 1;
-            const double t0 = now_us();
+            const double t0 = qg_bench_now_us();
             if (c->ctx) {
                 for (long long j = 0; j < batch; j++) {
                     const int q = (int)(j % c->nshapes);
@@ -335,7 +324,7 @@ int main(int argc, char **argv) {
                 for (long long j = 0; j < batch; j++)
                     c->failed += cu.LaunchKernel(empty, 132, 1, 1, 128, 1, 1, 0, stream, params, NULL) != CUDA_SUCCESS;
             }
-            const double t = (now_us() - t0) / (double)batch;
+            const double t = (qg_bench_now_us() - t0) / (double)batch;
             if (r >= 0) c->t[r] = t;
         }
         if (r >= 0 && (r + 1) % 50 == 0) fprintf(stderr, "host_overhead: round %lld of %lld\n", r + 1, rounds);
@@ -350,11 +339,11 @@ int main(int argc, char **argv) {
            m, n, k, rounds, batch, pin ? ", thread pinned" : "");
     printf("| case | kernel | median us | p20 | p80 | target %.0f us | vs floor |\n", TARGET_US);
     printf("|---|---|---|---|---|---|---|\n");
-    qsort(floor_case->t, (size_t)rounds, sizeof(double), cmp_d);
+    qsort(floor_case->t, (size_t)rounds, sizeof(double), qg_bench_cmp_double);
     const double floor_us = floor_case->t[rounds / 2];
     for (int i = 0; i < ncases; i++) {
         bench_case *c = &cases[i];
-        if (c != floor_case) qsort(c->t, (size_t)rounds, sizeof(double), cmp_d);
+        if (c != floor_case) qsort(c->t, (size_t)rounds, sizeof(double), qg_bench_cmp_double);
         char kernel[400] = "-";
         for (int j = 0, at = 0; c->ctx && j < c->nshapes; j++) { /* the variant ids */
             char buf[256];

@@ -5,13 +5,14 @@
  * 100 launches between stream synchronizations, median (p20, p80) over 200 batches.
  *   usage: launch_floor [--help]   (needs a CUDA GPU and libcuda.so.1) */
 #define _GNU_SOURCE
+#include "bench_util.h"
+
 #include <cuda.h>
 #include <dlfcn.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static struct {
     CUresult (*Init)(unsigned);
@@ -44,17 +45,6 @@ static struct {
             exit(1);                                                                          \
         }                                                                                     \
     } while (0)
-
-static double now_us(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e6 + t.tv_nsec * 1e-3;
-}
-
-static int cmp_d(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* Twelve u64 arguments (a GEMM's pointer list) and one 120-byte struct (our weight-only
  * kernels' parameter block). */
@@ -139,12 +129,12 @@ static void measure(const char *name, path how, unsigned grid, unsigned threads,
     for (int i = 0; i < 10 * BATCH; i++) launch(how, grid, threads, use_struct); /* warm-up */
     for (int r = 0; r < ROUNDS; r++) {
         CHECK(cu.StreamSynchronize(stream));
-        const double t0 = now_us();
+        const double t0 = qg_bench_now_us();
         for (int i = 0; i < BATCH; i++) launch(how, grid, threads, use_struct);
-        t[r] = (now_us() - t0) / BATCH;
+        t[r] = (qg_bench_now_us() - t0) / BATCH;
     }
     CHECK(cu.StreamSynchronize(stream));
-    qsort(t, ROUNDS, sizeof(double), cmp_d);
+    qsort(t, ROUNDS, sizeof(double), qg_bench_cmp_double);
     printf("| %-52s | %6.2f | %6.2f | %6.2f |\n", name, t[ROUNDS / 2], t[ROUNDS / 5],
            t[ROUNDS * 4 / 5]);
 }
