@@ -1,14 +1,20 @@
 /*
- * w4a16_wgmma: W4A16 GEMM on wgmma for sm_90a, built for large M (kernels/cuda/w4a16_wgmma.cu):
- * a producer warpgroup streams the packed weight and the activations with cp.async and
- * dequantizes the weight into shared memory, two consumer warpgroups run SS wgmma on 128 x bn
- * tiles. Same packed format as w4a16_decode / w4a16_prefill. Split-K (deterministic, the
- * workspace left zeroed) only when the tiles alone cannot fill the GPU.
- * Parameters: act (1 f16, 2 bf16 activations), bn (128 or 256 weight rows per CTA).
+ * The W4A16 wgmma families for sm_90a (large M), both on the packed format of w4a16_decode /
+ * w4a16_prefill, both with the same kernel parameters (kernels/cuda/w4a16_wgmma_abi.cuh), split-K
+ * (deterministic, the workspace left zeroed) only when the tiles alone cannot fill the GPU:
  *
- * Hardware status: correct on the H100 (tests/gpu/gpu_weight_only, every variant, 2026-11-23) and
- * the tuner's pick for most Llama-3-8B shapes there, but far from the roofline (~290 TFLOP/s at
- * large M: probably bounded by the producer's int4 dequantization; not profiled).
+ * w4a16_wgmma (kernels/cuda/w4a16_wgmma.cu), SS form: a producer warpgroup streams the packed
+ * weight and the activations with cp.async and dequantizes the weight into shared memory, two
+ * consumer warpgroups run wgmma on 128-token x bn tiles. Parameters: act (1 f16, 2 bf16
+ * activations), bn (128 or 256 weight rows per CTA). Hardware status: correct on the H100
+ * (tests/gpu/gpu_weight_only, every variant, 2026-11-23), far from the roofline (~290 TFLOP/s at
+ * large M: bounded by the producer's int4 dequantization).
+ *
+ * w4a16_wgmma_rs (kernels/cuda/w4a16_wgmma_rs.cu), RS form (Machete's transposed problem): the
+ * consumers decode the weight straight into wgmma's register A operand, the producer only copies
+ * (activations renamed into the format's k order by 4-byte cp.async). Tiles of bm tokens x 128
+ * weight rows. Parameters: act, bm (64 or 128 tokens per CTA). Experimental until the GPU suite
+ * has run it.
  */
 #include "catalog.h"
 #include "family_w4a16_common.h"
@@ -18,18 +24,18 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum { P_ACT = 0, P_BN = 1 };
+#include "../kernels/cuda/w4a16_wgmma_abi.cuh"
+
+enum { P_ACT = 0, P_TILE = 1 }; /* P_TILE: bn (SS) or bm (RS) */
 
 static const int variants[][QG_MAX_PARAMS] = {
     {2, 256}, {1, 256}, {2, 128}, {1, 128},
 };
+static const int rs_variants[][QG_MAX_PARAMS] = {
+    {2, 128}, {1, 128}, {2, 64}, {1, 64},
+};
 
-/* Member for member the struct qg_w4wg_params of kernels/cuda/w4a16_wgmma.cu. */
-typedef struct {
-    QG_WO_PARAMS_HEAD;
-    int32_t kp, groups, gs_log2, out_bf16, c_pairs, kt_per_split, splits, tiles_m, tiles_n;
-} w4wg_params;
-_Static_assert(sizeof(w4wg_params) == 120, "w4wg_params must match qg_w4wg_params of w4a16_wgmma.cu");
+typedef struct qg_w4wg_params w4wg_params;
 
 #define W4WG_BM 128
 #define W4WG_BK 64
@@ -38,30 +44,42 @@ _Static_assert(sizeof(w4wg_params) == 120, "w4wg_params must match qg_w4wg_param
 #define W4WG_MAX_SMS 160 /* workspace() is sized for GPUs up to this many SMs */
 #define W4WG_PARTIAL_LIMIT (64u << 20)
 
-/* Shared memory of the kernel's rings (see the W4WG_* macros of the .cu): load slots of
- * activations + packed weight + scales/zeros, dequantized slots, 1 KB of barriers and flags,
- * 1 KB to align the base to 1024. */
-static int smem_bytes(int bn) {
-    const int sl = bn == 256 ? 4 : 5, sb = 3, slabs = bn / 64;
+/* One family's geometry: tile_m tokens x tile_n weight rows per CTA, dynamic shared memory. */
+typedef struct {
+    int tile_m, tile_n, smem;
+    int rs; /* 1: the RS kernel */
+} w4wg_tile;
+
+/* Shared memory (see the macros of the .cu files), plus 1 KB of barriers and flags and 1 KB to
+ * align the base to 1024. SS: load slots of activations + packed weight + scales/zeros and
+ * dequantized slots. RS: stages of activations + packed weight + scales/zeros (1 KB-rounded). */
+static w4wg_tile ss_tile(const int *v) {
+    const int bn = v[P_TILE], sl = bn == 256 ? 4 : 5, sb = 3, slabs = bn / 64;
     const int l = W4WG_BM * W4WG_BK * 2 + bn * W4WG_BK / 2 + 2 * (2 * slabs * 128);
-    return sl * l + sb * bn * W4WG_BK * 2 + 1024 + 1024;
+    return (w4wg_tile){W4WG_BM, bn, sl * l + sb * bn * W4WG_BK * 2 + 1024 + 1024, 0};
+}
+
+static w4wg_tile rs_tile(const int *v) {
+    const int bm = v[P_TILE], st = bm == 64 ? 8 : 7;
+    const int stage = QG_CDIV(bm * 128 + 2 * 4 * 512 + 2 * (2 * 2 * 8 * 16), 1024) * 1024;
+    return (w4wg_tile){bm, 128, st * stage + 1024 + 1024, 1};
 }
 
 typedef struct {
     int64_t tiles_m, tiles_n, kt_total;
 } w4wg_grid;
 
-static w4wg_grid grid_of(const qg_problem *p, int bn) {
+static w4wg_grid grid_of(const qg_problem *p, const w4wg_tile *t) {
     const int64_t kp = QG_CDIV(p->k, QG_WO_CHUNK) * QG_WO_CHUNK;
-    w4wg_grid g = {QG_CDIV(p->m, W4WG_BM), QG_CDIV(p->n, bn), QG_CDIV(kp, W4WG_BK)};
+    w4wg_grid g = {QG_CDIV(p->m, t->tile_m), QG_CDIV(p->n, t->tile_n), QG_CDIV(kp, W4WG_BK)};
     return g;
 }
 
 /* Most split-K slices for `sms` SMs (one CTA each): no more than one extra wave of CTAs, at
  * least 4 k tiles per slice, and device-independent caps (slices, partial buffer size). Grows
  * with `sms`, so the cap for W4WG_MAX_SMS bounds every launch (workspace()). */
-static int64_t split_cap(const qg_problem *p, int bn, int64_t sms) {
-    const w4wg_grid g = grid_of(p, bn);
+static int64_t split_cap(const qg_problem *p, const w4wg_tile *t, int64_t sms) {
+    const w4wg_grid g = grid_of(p, t);
     const int64_t tiles = g.tiles_m * g.tiles_n;
     if (tiles >= sms) return 1;
     int64_t s = QG_CDIV(sms, tiles);
@@ -82,11 +100,11 @@ static int even_splits(int64_t kt_total, int64_t s, int *kt_per_split) {
 /* The slice count (up to the cap) with the fewest k-tile times: waves of CTAs x (k tiles per
  * slice + 2 for pipeline fill and epilogue), plus the reduction (~1 + s / 4 tile times). A grid
  * that nearly fills the GPU is not split (two waves of half the work gain nothing). */
-static int splits_on(const qg_problem *p, int bn, const qg_device_info *dev, int *per) {
+static int splits_on(const qg_problem *p, const w4wg_tile *t, const qg_device_info *dev, int *per) {
     int64_t sms = dev && dev->sm_count > 0 ? dev->sm_count : 132;
     if (sms > W4WG_MAX_SMS) sms = W4WG_MAX_SMS;
-    const w4wg_grid g = grid_of(p, bn);
-    const int64_t tiles = g.tiles_m * g.tiles_n, cap = split_cap(p, bn, sms);
+    const w4wg_grid g = grid_of(p, t);
+    const int64_t tiles = g.tiles_m * g.tiles_n, cap = split_cap(p, t, sms);
     int best = even_splits(g.kt_total, 1, per);
     double best_cost = 0;
     for (int64_t s = 1; s <= cap; s++) {
@@ -99,18 +117,19 @@ static int splits_on(const qg_problem *p, int bn, const qg_device_info *dev, int
     return best;
 }
 
-static size_t counter_bytes(const qg_problem *p, int bn) {
-    const w4wg_grid g = grid_of(p, bn);
+static size_t counter_bytes(const qg_problem *p, const w4wg_tile *t) {
+    const w4wg_grid g = grid_of(p, t);
     return (size_t)QG_CDIV(g.tiles_m * g.tiles_n * 4, 256) * 256;
 }
 
-static size_t workspace(const qg_problem *p, const int *v) {
-    const int64_t s = split_cap(p, v[P_BN], W4WG_MAX_SMS);
+static size_t tile_workspace(const qg_problem *p, const w4wg_tile *t) {
+    const int64_t s = split_cap(p, t, W4WG_MAX_SMS);
     if (s <= 1) return 0;
-    return counter_bytes(p, v[P_BN]) + (size_t)s * (size_t)p->m * (size_t)p->n * sizeof(float);
+    return counter_bytes(p, t) + (size_t)s * (size_t)p->m * (size_t)p->n * sizeof(float);
 }
 
-static int supports(const qg_problem *p, const int *v, int cc, char *why, size_t why_len) {
+static int tile_supports(const qg_problem *p, const int *v, const w4wg_tile *t, int cc, char *why,
+                         size_t why_len) {
     const qg_dtype act = v[P_ACT] == 2 ? QG_DTYPE_BF16 : QG_DTYPE_F16;
     if (p->scheme != QG_SCHEME_W4A16) {
         snprintf(why, why_len, "computes w4a16, not %s", qg_scheme_name(p->scheme));
@@ -130,14 +149,14 @@ static int supports(const qg_problem *p, const int *v, int cc, char *why, size_t
                  (long long)p->k);
         return 0;
     }
-    const w4wg_grid g = grid_of(p, v[P_BN]);
+    const w4wg_grid g = grid_of(p, t);
     if (g.tiles_m * g.tiles_n > INT32_MAX || p->m > INT32_MAX || p->n > INT32_MAX ||
         p->k > INT32_MAX) {
         snprintf(why, why_len, "problem too large for this kernel's 32-bit indices");
         return 0;
     }
-    if (smem_bytes(v[P_BN]) > 232448) {
-        snprintf(why, why_len, "needs %d bytes of shared memory", smem_bytes(v[P_BN]));
+    if (t->smem > 232448) {
+        snprintf(why, why_len, "needs %d bytes of shared memory", t->smem);
         return 0;
     }
     return 1;
@@ -145,18 +164,19 @@ static int supports(const qg_problem *p, const int *v, int cc, char *why, size_t
 
 /*
  * Rough time model (seconds), for ranking against the other W4A16 families: one CTA per SM; a
- * k tile of 128 x bn x 64 takes the tensor-core time at 29% (bn 256) / 21% (bn 128) of the
- * H100's dense peak (measured by the tuner, N=28672 K=4096 M=4096: 3335 / 4686 us), waves of
- * CTAs, floored by weight and activation streaming; split-K adds its partial traffic.
+ * k tile of tile_m x tile_n x 64 takes the tensor-core time at an efficiency measured by the
+ * tuner (SS: 29% for bn 256, 21% for bn 128 of the H100's dense peak at N=28672 K=4096
+ * M=4096: 3335 / 4686 us; RS: a guess until measured), waves of CTAs, floored by weight and
+ * activation streaming; split-K adds its partial traffic.
  */
-static double heuristic(const qg_problem *p, const int *v, const qg_device_info *dev) {
-    const int bn = v[P_BN];
+static double tile_heuristic(const qg_problem *p, const w4wg_tile *t, const qg_device_info *dev) {
     const double sms = dev && dev->sm_count > 0 ? dev->sm_count : 132;
     const double peak_sm = 989e12 / 132.0;
-    const w4wg_grid g = grid_of(p, bn);
+    const w4wg_grid g = grid_of(p, t);
     int per = 0;
-    const int s = splits_on(p, bn, dev, &per);
-    const double t_tile = 2.0 * W4WG_BM * bn * W4WG_BK / (peak_sm * (bn == 256 ? 0.29 : 0.21));
+    const int s = splits_on(p, t, dev, &per);
+    const double eff = t->rs ? 0.6 : (t->tile_n == 256 ? 0.29 : 0.21);
+    const double t_tile = 2.0 * t->tile_m * t->tile_n * W4WG_BK / (peak_sm * eff);
     const double ctas = (double)(g.tiles_m * g.tiles_n * s);
     const double waves = (double)(int64_t)((ctas + sms - 1) / sms);
     const double t_math = waves * (per + 2) * t_tile; /* + pipeline fill and epilogue */
@@ -168,15 +188,14 @@ static double heuristic(const qg_problem *p, const int *v, const qg_device_info 
     return (t_math > t_mem ? t_math : t_mem) + t_split + 4e-6;
 }
 
-static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, const void *args,
-                        const int *v, void *stream) {
+static qg_status tile_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, const void *args,
+                             const w4wg_tile *t, void *stream) {
     const qg_gemm_args *a = args;
     const char *id = k->variant->id;
-    const int bn = v[P_BN];
     QG_CHECK(qg_wo_check_args(ctx, p, a, id));
-    const w4wg_grid g = grid_of(p, bn);
+    const w4wg_grid g = grid_of(p, t);
     int per = 0;
-    const int s = splits_on(p, bn, &ctx->info, &per);
+    const int s = splits_on(p, t, &ctx->info, &per);
     w4wg_params kp = {
         QG_WO_COMMON_PARAMS(p, a),
         .kp = (int32_t)(QG_CDIV(p->k, QG_WO_CHUNK) * QG_WO_CHUNK),
@@ -185,11 +204,40 @@ static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, cons
         .tiles_m = (int32_t)g.tiles_m,
         .tiles_n = (int32_t)g.tiles_n,
     };
-    if (s > 1) QG_CHECK(qg_wo_bind_splitk(ctx, p, a, id, s, counter_bytes(p, bn), &kp.counter, &kp.partial));
+    if (s > 1) {
+        unsigned *counter = NULL;
+        float *partial = NULL;
+        QG_CHECK(qg_wo_bind_splitk(ctx, p, a, id, s, counter_bytes(p, t), &counter, &partial));
+        kp.counter = counter, kp.partial = partial;
+    }
     void *params[] = {&kp};
     return qg_kernel_launch(ctx, k, (unsigned)(g.tiles_m * g.tiles_n), (unsigned)s, 1, W4WG_THREADS,
-                            (unsigned)smem_bytes(bn), stream, params);
+                            (unsigned)t->smem, stream, params);
 }
+
+/* The four family callbacks of a geometry function `tile_fn(const int *params)`. */
+#define W4WG_CALLBACKS(prefix, tile_fn)                                                          \
+    static int prefix##_supports(const qg_problem *p, const int *v, int cc, char *why,          \
+                                 size_t why_len) {                                               \
+        const w4wg_tile t = tile_fn(v);                                                          \
+        return tile_supports(p, v, &t, cc, why, why_len);                                        \
+    }                                                                                            \
+    static double prefix##_heuristic(const qg_problem *p, const int *v, const qg_device_info *d) { \
+        const w4wg_tile t = tile_fn(v);                                                          \
+        return tile_heuristic(p, &t, d);                                                         \
+    }                                                                                            \
+    static size_t prefix##_workspace(const qg_problem *p, const int *v) {                       \
+        const w4wg_tile t = tile_fn(v);                                                          \
+        return tile_workspace(p, &t);                                                            \
+    }                                                                                            \
+    static qg_status prefix##_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p,        \
+                                     const void *args, const int *v, void *stream) {             \
+        const w4wg_tile t = tile_fn(v);                                                          \
+        return tile_launch(ctx, k, p, args, &t, stream);                                         \
+    }
+
+W4WG_CALLBACKS(ss, ss_tile)
+W4WG_CALLBACKS(rs, rs_tile)
 
 const qg_family qg_family_w4a16_wgmma = {
     .name = "w4a16_wgmma",
@@ -203,8 +251,27 @@ const qg_family qg_family_w4a16_wgmma = {
     .param_names = {"act", "bn"},
     .num_variants = QG_ARRAY_SIZE(variants),
     .variants = variants,
-    .supports = supports,
-    .heuristic = heuristic,
-    .workspace = workspace,
-    .launch = launch,
+    .supports = ss_supports,
+    .heuristic = ss_heuristic,
+    .workspace = ss_workspace,
+    .launch = ss_launch,
+};
+
+const qg_family qg_family_w4a16_wgmma_rs = {
+    .name = "w4a16_wgmma_rs",
+    .source = "w4a16_wgmma_rs.cu",
+    .entry = "qg_w4rs_gemm",
+    .op = QG_OP_GEMM,
+    .scheme_mask = 1u << QG_SCHEME_W4A16,
+    .min_cc = 90,
+    .needs_sm90a = 1,
+    .experimental = 1, /* until the GPU suite and the tuner's reference check have run it */
+    .num_params = 2,
+    .param_names = {"act", "bm"},
+    .num_variants = QG_ARRAY_SIZE(rs_variants),
+    .variants = rs_variants,
+    .supports = rs_supports,
+    .heuristic = rs_heuristic,
+    .workspace = rs_workspace,
+    .launch = rs_launch,
 };

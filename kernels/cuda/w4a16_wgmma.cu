@@ -75,44 +75,10 @@
 #error "w4a16_wgmma: the epilogue's staging tile must fit in the rings"
 #endif
 
-/* Kernel parameters; src/family_w4a16_wgmma.c declares the same struct. */
-struct qg_w4wg_params {
-    const uint16_t *a;     /* [M, lda] activations */
-    const uint8_t *w;      /* packed W4A16 weight */
-    const uint16_t *scale; /* scales in the activation dtype */
-    const uint16_t *zero;  /* zero points; NULL: symmetric (zero point 8) */
-    const uint16_t *bias;  /* [N] in the output dtype; NULL: none */
-    uint16_t *c;           /* [M, ldc] */
-    float *partial;        /* split-K: [splits][M][N] f32 */
-    unsigned *counter;     /* split-K: one per output tile, 0 on entry and on exit */
-    int m, n, k, lda, ldc;
-    int kp;           /* K rounded up to 32 */
-    int groups;       /* scale columns per weight row (G) */
-    int gs_log2;      /* log2(group size); 30 for one group per channel */
-    int out_bf16;     /* output dtype: 1 bf16, 0 f16 */
-    int c_pairs;      /* 1: (row, even col) of C is 4-byte aligned */
-    int kt_per_split; /* k tiles (of 64) per split-K slice */
-    int splits;
-    int tiles_m, tiles_n;
-};
+#include "w4a16_wgmma_abi.cuh"
+#include "w4a16_wgmma_epilogue.cuh"
+#include "w4a16_wgmma_layout.cuh"
 
-struct __align__(8) qg_w4wg_f2 { float x, y; };
-struct __align__(16) qg_w4wg_f4 { float x, y, z, w; };
-
-/* Shared memory matrix descriptor [PTX 9.7.15.5.1.2.2]: start address >> 4 (bits 0-13),
- * leading byte offset (unused for swizzled K-major layouts, "assumed 1"), stride byte offset
- * 1024 = one 8-row x 128-byte swizzle atom (bits 32-45), base offset 0 (tiles are 1024-byte
- * aligned), SWIZZLE_128B (1 in bits 62-63). */
-QG_DEVICE uint64_t qg_w4wg_desc(uint32_t saddr) {
-    return (uint64_t)((saddr & 0x3FFFFu) >> 4) | ((uint64_t)1 << 16) | ((uint64_t)(1024 >> 4) << 32) |
-           ((uint64_t)1 << 62);
-}
-
-/* Byte offset of the 16-byte chunk `ch` (k = 8 ch .. 8 ch + 7) of row `row` in a K-major
- * SWIZZLE_128B tile of 64 k (the layout TMA's SWIZZLE_128B writes). */
-QG_DEVICE uint32_t qg_w4wg_sw128(int row, int ch) {
-    return (uint32_t)((row >> 3) * 1024 + (row & 7) * 128 + ((ch ^ (row & 7)) << 4));
-}
 
 /* Producer: issue the cp.async copies of k tile `kt` (global index) into load slot `l`. The
  * thread -> chunk maps keep the per-thread invariants to a base pointer and a stride (the
@@ -322,85 +288,7 @@ extern "C" __global__ void __launch_bounds__(W4WG_THREADS, 1) qg_w4wg_gemm(const
             }
     }
     qg_w4wg_bar_sync(2, 256);
-    const int ctid = tid - 128, n0 = nt * QG_BN;
-    const int nrow = min(W4WG_BM, p.m - m0), ncol = min(QG_BN, p.n - n0);
-
-    if (p.splits > 1) {
-        /* Publish this slice's partial tile, then let the last CTA of the tile reduce. */
-        const int vec = (p.n & 3) == 0; /* rows of the partial buffer are 16-byte aligned */
-        float *part = p.partial + (long long)blockIdx.y * p.m * p.n + (long long)m0 * p.n + n0;
-#pragma unroll 1
-        for (int idx = ctid; idx < nrow * (QG_BN / 4); idx += 256) {
-            const int r = idx / (QG_BN / 4), c = 4 * (idx % (QG_BN / 4));
-            if (c >= ncol) continue;
-            const float *src = stage + r * W4WG_PITCH + c;
-            float *dst = part + (long long)r * p.n + c;
-            if (vec && c + 4 <= ncol) *(qg_w4wg_f4 *)dst = *(const qg_w4wg_f4 *)src;
-            else
-                for (int q = 0; q < 4 && c + q < ncol; q++) dst[q] = src[q];
-        }
-        __threadfence();
-        qg_w4wg_bar_sync(2, 256);
-        if (ctid == 0) {
-            const unsigned prev = atomicAdd(&p.counter[blockIdx.x], 1u);
-            *s_last = prev == (unsigned)(p.splits - 1);
-            if (*s_last) __threadfence();
-        }
-        qg_w4wg_bar_sync(2, 256);
-        if (!*s_last) return;
-        /* Sum the slices in slice order (deterministic; this CTA's own included), reading then
-         * zeroing them: the workspace is shared by every kernel of a context, and all of them
-         * rely on finding it zeroed. */
-        const long long slice = (long long)p.m * p.n;
-        float *part0 = p.partial + (long long)m0 * p.n + n0;
-#pragma unroll 1
-        for (int idx = ctid; idx < nrow * (QG_BN / 4); idx += 256) {
-            const int r = idx / (QG_BN / 4), c = 4 * (idx % (QG_BN / 4));
-            if (c >= ncol) continue;
-            const int cnt = ncol - c < 4 ? ncol - c : 4;
-            float sum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-#pragma unroll 1
-            for (int sp = 0; sp < p.splits; sp++) {
-                float *src = part0 + sp * slice + (long long)r * p.n + c;
-                for (int q = 0; q < cnt; q++) {
-                    sum[q] += qg_ld_cg_f32(src + q);
-                    src[q] = 0.0f;
-                }
-            }
-            for (int q = 0; q < cnt; q++) stage[r * W4WG_PITCH + c + q] = sum[q];
-        }
-        if (ctid == 0) p.counter[blockIdx.x] = 0u; /* ready for the next call */
-        qg_w4wg_bar_sync(2, 256);
-    }
-
-    /* bias, one rounding to the output dtype, 16-byte stores of 8 outputs where C allows */
-    const int odt = p.out_bf16 ? QG_DT_BF16 : QG_DT_F16;
-    const int cvec = (p.ldc & 7) == 0 && ((unsigned long long)p.c & 15) == 0;
-#pragma unroll 1
-    for (int idx = ctid; idx < nrow * (QG_BN / 8); idx += 256) {
-        const int r = idx / (QG_BN / 8), c = 8 * (idx % (QG_BN / 8));
-        if (c >= ncol) continue;
-        const float *src = stage + r * W4WG_PITCH + c;
-        uint16_t *dst = p.c + (long long)(m0 + r) * p.ldc + n0 + c;
-        float v[8];
-#pragma unroll
-        for (int q = 0; q < 8; q++) v[q] = src[q] + (p.bias && c + q < ncol ? qg_to_f32(p.bias[n0 + c + q], odt) : 0.0f);
-        if (cvec && c + 8 <= ncol) {
-            qg_u32x4 o;
-            if (p.out_bf16) {
-                o.x = qg_pack_bf16x2(v[0], v[1]), o.y = qg_pack_bf16x2(v[2], v[3]);
-                o.z = qg_pack_bf16x2(v[4], v[5]), o.w = qg_pack_bf16x2(v[6], v[7]);
-            } else {
-                o.x = qg_pack_f16x2(v[0], v[1]), o.y = qg_pack_f16x2(v[2], v[3]);
-                o.z = qg_pack_f16x2(v[4], v[5]), o.w = qg_pack_f16x2(v[6], v[7]);
-            }
-            *(qg_u32x4 *)dst = o;
-        } else {
-#pragma unroll
-            for (int q = 0; q < 8; q++)
-                if (c + q < ncol) dst[q] = qg_from_f32(v[q], odt);
-        }
-    }
+    qg_w4wg_epilogue<W4WG_BM, QG_BN, W4WG_PITCH>(p, stage, m0, nt * QG_BN, tid - 128, s_last);
 #undef W4WG_FULL
 #undef W4WG_EMPTY_L
 #undef W4WG_EMPTY_B

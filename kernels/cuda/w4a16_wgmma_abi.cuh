@@ -1,0 +1,30 @@
+/*
+ * Kernel parameters of the W4A16 wgmma kernels (w4a16_wgmma.cu: SS form, w4a16_wgmma_rs.cu: RS
+ * form), one definition for both sides: valid C11 (included by src/family_w4a16_wgmma.c) and
+ * NVRTC CUDA (included after qg_prelude.cuh). The kernels take it by value as their only
+ * argument, so host and device must agree on every member, not only on the size.
+ *
+ * A tile is (tile_m rows of C, tile_n columns of C): SS: 128 tokens x QG_BN weight rows;
+ * RS: QG_BM tokens x 128 weight rows. tiles_m / tiles_n count them over M / N.
+ */
+#pragma once
+
+struct qg_w4wg_params {
+    const uint16_t *a;     /* [M, lda] activations */
+    const uint8_t *w;      /* packed W4A16 weight (docs/formats.md) */
+    const uint16_t *scale; /* scales in the activation dtype */
+    const uint16_t *zero;  /* zero points; NULL: symmetric (zero point 8) */
+    const uint16_t *bias;  /* [N] in the output dtype; NULL: none */
+    uint16_t *c;           /* [M, ldc] */
+    float *partial;        /* split-K: [splits][M][N] f32 */
+    unsigned *counter;     /* split-K: one per output tile, 0 on entry and on exit */
+    int32_t m, n, k, lda, ldc;
+    int32_t kp;           /* K rounded up to 32 */
+    int32_t groups;       /* scale columns per weight row (G) */
+    int32_t gs_log2;      /* log2(group size); 30 for one group per channel */
+    int32_t out_bf16;     /* output dtype: 1 bf16, 0 f16 */
+    int32_t c_pairs;      /* 1: (row, even col) of C is 4-byte aligned */
+    int32_t kt_per_split; /* k tiles (of 64) per split-K slice */
+    int32_t splits;
+    int32_t tiles_m, tiles_n;
+};

@@ -1,0 +1,136 @@
+/*
+ * Epilogue of the W4A16 wgmma kernels (w4a16_wgmma.cu, w4a16_wgmma_rs.cu), after the consumer
+ * warpgroups (256 threads, named barrier 2) have staged their f32 tile in shared memory as
+ * [TM rows of C][PITCH floats] (TN columns used): split-K publication and deterministic
+ * reduction (the last CTA of a tile sums the slices in slice order and leaves the workspace
+ * zeroed), then bias in f32, one rounding to the output dtype and 16-byte stores where C allows.
+ * Rows >= M and columns >= N are never written.
+ */
+#pragma once
+
+#include "w4a16_wgmma_abi.cuh"
+#include "w4a16_wgmma_ops.cuh"
+
+struct __align__(8) qg_w4wg_f2 { float x, y; };
+struct __align__(16) qg_w4wg_f4 { float x, y, z, w; };
+
+/* 16-byte load that bypasses L1: split-K partials written by other CTAs of this launch. */
+QG_DEVICE qg_w4wg_f4 qg_w4wg_ld_cg_f4(const float *p) {
+    qg_w4wg_f4 v;
+    asm volatile("ld.global.cg.v4.f32 {%0,%1,%2,%3}, [%4];"
+                 : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
+                 : "l"(p)
+                 : "memory");
+    return v;
+}
+
+/* ctid: consumer thread 0..255; m0/n0: the tile's first row/column of C; s_last: one int of
+ * shared memory. Every consumer thread calls it; CTAs that are not the last of a split-K tile
+ * return early. */
+template <int TM, int TN, int PITCH>
+QG_DEVICE void qg_w4wg_epilogue(const qg_w4wg_params &p, float *stage, int m0, int n0, int ctid,
+                                int *s_last) {
+    const int nrow = min(TM, p.m - m0), ncol = min(TN, p.n - n0);
+
+    if (p.splits > 1) {
+        /* Publish this slice's partial tile, then let the last CTA of the tile reduce. */
+        const int vec = (p.n & 3) == 0; /* rows of the partial buffer are 16-byte aligned */
+        float *part = p.partial + (long long)blockIdx.y * p.m * p.n + (long long)m0 * p.n + n0;
+#pragma unroll 1
+        for (int idx = ctid; idx < nrow * (TN / 4); idx += 256) {
+            const int r = idx / (TN / 4), c = 4 * (idx % (TN / 4));
+            if (c >= ncol) continue;
+            const float *src = stage + r * PITCH + c;
+            float *dst = part + (long long)r * p.n + c;
+            if (vec && c + 4 <= ncol) *(qg_w4wg_f4 *)dst = *(const qg_w4wg_f4 *)src;
+            else
+                for (int q = 0; q < 4 && c + q < ncol; q++) dst[q] = src[q];
+        }
+        __threadfence();
+        qg_w4wg_bar_sync(2, 256);
+        if (ctid == 0) {
+            const unsigned prev = atomicAdd(&p.counter[blockIdx.x], 1u);
+            *s_last = prev == (unsigned)(p.splits - 1);
+            if (*s_last) __threadfence();
+        }
+        qg_w4wg_bar_sync(2, 256);
+        if (!*s_last) return;
+        /* Sum the slices in slice order (deterministic; this CTA's own included), reading then
+         * zeroing them: the workspace is shared by every kernel of a context, and all of them
+         * rely on finding it zeroed. */
+        const long long slice = (long long)p.m * p.n;
+        float *part0 = p.partial + (long long)m0 * p.n + n0;
+#pragma unroll 1
+        for (int idx = ctid; idx < nrow * (TN / 4); idx += 256) {
+            const int r = idx / (TN / 4), c = 4 * (idx % (TN / 4));
+            if (c >= ncol) continue;
+            float *src = part0 + (long long)r * p.n + c;
+            if (vec && c + 4 <= ncol) {
+                /* 16-byte loads, four slices in flight, added in slice order */
+                qg_w4wg_f4 sum = {0.0f, 0.0f, 0.0f, 0.0f};
+                int sp = 0;
+#pragma unroll 1
+                for (; sp + 4 <= p.splits; sp += 4) {
+                    qg_w4wg_f4 v[4];
+#pragma unroll
+                    for (int u = 0; u < 4; u++) v[u] = qg_w4wg_ld_cg_f4(src + (sp + u) * slice);
+#pragma unroll
+                    for (int u = 0; u < 4; u++) {
+                        sum.x += v[u].x, sum.y += v[u].y, sum.z += v[u].z, sum.w += v[u].w;
+                        *(qg_w4wg_f4 *)(src + (sp + u) * slice) = qg_w4wg_f4{0.0f, 0.0f, 0.0f, 0.0f};
+                    }
+                }
+#pragma unroll 1
+                for (; sp < p.splits; sp++) {
+                    const qg_w4wg_f4 v = qg_w4wg_ld_cg_f4(src + sp * slice);
+                    sum.x += v.x, sum.y += v.y, sum.z += v.z, sum.w += v.w;
+                    *(qg_w4wg_f4 *)(src + sp * slice) = qg_w4wg_f4{0.0f, 0.0f, 0.0f, 0.0f};
+                }
+                *(qg_w4wg_f4 *)(stage + r * PITCH + c) = sum;
+                continue;
+            }
+            const int cnt = ncol - c < 4 ? ncol - c : 4;
+            float sum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll 1
+            for (int sp = 0; sp < p.splits; sp++) {
+                float *sl = src + sp * slice;
+                for (int q = 0; q < cnt; q++) {
+                    sum[q] += qg_ld_cg_f32(sl + q);
+                    sl[q] = 0.0f;
+                }
+            }
+            for (int q = 0; q < cnt; q++) stage[r * PITCH + c + q] = sum[q];
+        }
+        if (ctid == 0) p.counter[blockIdx.x] = 0u; /* ready for the next call */
+        qg_w4wg_bar_sync(2, 256);
+    }
+
+    /* bias, one rounding to the output dtype, 16-byte stores of 8 outputs where C allows */
+    const int odt = p.out_bf16 ? QG_DT_BF16 : QG_DT_F16;
+    const int cvec = (p.ldc & 7) == 0 && ((unsigned long long)p.c & 15) == 0;
+#pragma unroll 1
+    for (int idx = ctid; idx < nrow * (TN / 8); idx += 256) {
+        const int r = idx / (TN / 8), c = 8 * (idx % (TN / 8));
+        if (c >= ncol) continue;
+        const float *src = stage + r * PITCH + c;
+        uint16_t *dst = p.c + (long long)(m0 + r) * p.ldc + n0 + c;
+        float v[8];
+#pragma unroll
+        for (int q = 0; q < 8; q++) v[q] = src[q] + (p.bias && c + q < ncol ? qg_to_f32(p.bias[n0 + c + q], odt) : 0.0f);
+        if (cvec && c + 8 <= ncol) {
+            qg_u32x4 o;
+            if (p.out_bf16) {
+                o.x = qg_pack_bf16x2(v[0], v[1]), o.y = qg_pack_bf16x2(v[2], v[3]);
+                o.z = qg_pack_bf16x2(v[4], v[5]), o.w = qg_pack_bf16x2(v[6], v[7]);
+            } else {
+                o.x = qg_pack_f16x2(v[0], v[1]), o.y = qg_pack_f16x2(v[2], v[3]);
+                o.z = qg_pack_f16x2(v[4], v[5]), o.w = qg_pack_f16x2(v[6], v[7]);
+            }
+            *(qg_u32x4 *)dst = o;
+        } else {
+#pragma unroll
+            for (int q = 0; q < 8; q++)
+                if (c + q < ncol) dst[q] = qg_from_f32(v[q], odt);
+        }
+    }
+}
