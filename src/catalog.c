@@ -12,7 +12,7 @@ extern const qg_family qg_family_hip_dequant_int4;
 extern const qg_family qg_family_w4a16_decode, qg_family_w4a16_prefill, qg_family_w8a16_decode,
     qg_family_w8a16_prefill, qg_family_dequant_wo;
 extern const qg_family qg_family_w4a16_wgmma;
-extern const qg_family qg_family_w4a16_wgmma_rs;
+extern const qg_family qg_family_wo_wgmma_rs;
 extern const qg_family qg_family_w4a16_gemv, qg_family_w8a16_gemv;
 
 extern const qg_family qg_family_sp24_bf16_mma, qg_family_sp24_int8_mma, qg_family_sp24_fp8_mma;
@@ -56,7 +56,7 @@ static const qg_family *const families[] = {
     &qg_family_w8a8_fp8_wgmma_ws,
     &qg_family_w8a8_int8_wgmma_ws,
     &qg_family_w4a16_wgmma,
-    &qg_family_w4a16_wgmma_rs,
+    &qg_family_wo_wgmma_rs,
     &qg_family_wo_dequant_lt,
     &qg_family_w4a16_gemv,
     &qg_family_w8a16_gemv,

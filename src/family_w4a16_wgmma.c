@@ -10,11 +10,11 @@
  * (tests/gpu/gpu_weight_only, every variant, 2026-11-23), far from the roofline (~290 TFLOP/s at
  * large M: bounded by the producer's int4 dequantization).
  *
- * w4a16_wgmma_rs (kernels/cuda/w4a16_wgmma_rs.cu), RS form (Machete's transposed problem): the
- * consumers decode the weight straight into wgmma's register A operand, the producer only copies
- * (activations renamed into the format's k order by 4-byte cp.async). Tiles of bm tokens x 128
- * weight rows. Parameters: act, bm (64 or 128 tokens per CTA). Experimental until the GPU suite
- * has run it.
+ * wo_wgmma_rs (kernels/cuda/wo_wgmma_rs.cu), RS form (Machete's transposed problem), W4A16 and
+ * W8A16: the consumers decode the weight straight into wgmma's register A operand, the producer
+ * only copies (activations renamed into the format's k order by 4-byte cp.async). Tiles of bm
+ * tokens x 128 weight rows. Parameters: wbits (4: W4A16, 8: W8A16), act, bm (64 or 128 tokens
+ * per CTA). Experimental (tuner only) until it beats what dispatch picks today.
  */
 #include "catalog.h"
 #include "family_w4a16_common.h"
@@ -26,13 +26,15 @@
 
 #include "../kernels/cuda/w4a16_wgmma_abi.cuh"
 
-enum { P_ACT = 0, P_TILE = 1 }; /* P_TILE: bn (SS) or bm (RS) */
+/* SS params: act, bn. RS params: wbits, act, bm. */
+enum { P_ACT = 0, P_TILE = 1, RS_P_WBITS = 0, RS_P_ACT = 1, RS_P_TILE = 2 };
 
 static const int variants[][QG_MAX_PARAMS] = {
     {2, 256}, {1, 256}, {2, 128}, {1, 128},
 };
 static const int rs_variants[][QG_MAX_PARAMS] = {
-    {2, 128}, {1, 128}, {2, 64}, {1, 64},
+    {4, 2, 128}, {4, 1, 128}, {4, 2, 64}, {4, 1, 64},
+    {8, 2, 128}, {8, 1, 128}, {8, 2, 64}, {8, 1, 64},
 };
 
 typedef struct qg_w4wg_params w4wg_params;
@@ -47,7 +49,9 @@ typedef struct qg_w4wg_params w4wg_params;
 /* One family's geometry: tile_m tokens x tile_n weight rows per CTA, dynamic shared memory. */
 typedef struct {
     int tile_m, tile_n, smem;
-    int rs; /* 1: the RS kernel */
+    int rs;          /* 1: the RS kernel */
+    int act;         /* 1 f16, 2 bf16 */
+    qg_scheme scheme; /* the scheme its weight bits compute */
 } w4wg_tile;
 
 /* Shared memory (see the macros of the .cu files), plus 1 KB of barriers and flags and 1 KB to
@@ -56,13 +60,15 @@ typedef struct {
 static w4wg_tile ss_tile(const int *v) {
     const int bn = v[P_TILE], sl = bn == 256 ? 4 : 5, sb = 3, slabs = bn / 64;
     const int l = W4WG_BM * W4WG_BK * 2 + bn * W4WG_BK / 2 + 2 * (2 * slabs * 128);
-    return (w4wg_tile){W4WG_BM, bn, sl * l + sb * bn * W4WG_BK * 2 + 1024 + 1024, 0};
+    return (w4wg_tile){W4WG_BM, bn, sl * l + sb * bn * W4WG_BK * 2 + 1024 + 1024, 0, v[P_ACT],
+                       QG_SCHEME_W4A16};
 }
 
 static w4wg_tile rs_tile(const int *v) {
-    const int bm = v[P_TILE], st = bm == 64 ? 8 : 7;
-    const int stage = QG_CDIV(bm * 128 + 2 * 4 * 512 + 2 * (2 * 2 * 8 * 16), 1024) * 1024;
-    return (w4wg_tile){bm, 128, st * stage + 1024 + 1024, 1};
+    const int bm = v[RS_P_TILE], st = bm == 64 ? 8 : 7, wbits = v[RS_P_WBITS];
+    const int stage = QG_CDIV(bm * 128 + 2 * 4 * 64 * wbits + 2 * (2 * 2 * 8 * 16), 1024) * 1024;
+    return (w4wg_tile){bm, 128, st * stage + 1024 + 1024, 1, v[RS_P_ACT],
+                       wbits == 4 ? QG_SCHEME_W4A16 : QG_SCHEME_W8A16};
 }
 
 typedef struct {
@@ -128,11 +134,12 @@ static size_t tile_workspace(const qg_problem *p, const w4wg_tile *t) {
     return counter_bytes(p, t) + (size_t)s * (size_t)p->m * (size_t)p->n * sizeof(float);
 }
 
-static int tile_supports(const qg_problem *p, const int *v, const w4wg_tile *t, int cc, char *why,
+static int tile_supports(const qg_problem *p, const w4wg_tile *t, int cc, char *why,
                          size_t why_len) {
-    const qg_dtype act = v[P_ACT] == 2 ? QG_DTYPE_BF16 : QG_DTYPE_F16;
-    if (p->scheme != QG_SCHEME_W4A16) {
-        snprintf(why, why_len, "computes w4a16, not %s", qg_scheme_name(p->scheme));
+    const qg_dtype act = t->act == 2 ? QG_DTYPE_BF16 : QG_DTYPE_F16;
+    if (p->scheme != t->scheme) {
+        snprintf(why, why_len, "computes %s, not %s", qg_scheme_name(t->scheme),
+                 qg_scheme_name(p->scheme));
         return 0;
     }
     if (p->act_dtype != act) {
@@ -220,7 +227,7 @@ static qg_status tile_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p,
     static int prefix##_supports(const qg_problem *p, const int *v, int cc, char *why,          \
                                  size_t why_len) {                                               \
         const w4wg_tile t = tile_fn(v);                                                          \
-        return tile_supports(p, v, &t, cc, why, why_len);                                        \
+        return tile_supports(p, &t, cc, why, why_len);                                        \
     }                                                                                            \
     static double prefix##_heuristic(const qg_problem *p, const int *v, const qg_device_info *d) { \
         const w4wg_tile t = tile_fn(v);                                                          \
@@ -257,17 +264,17 @@ const qg_family qg_family_w4a16_wgmma = {
     .launch = ss_launch,
 };
 
-const qg_family qg_family_w4a16_wgmma_rs = {
-    .name = "w4a16_wgmma_rs",
-    .source = "w4a16_wgmma_rs.cu",
+const qg_family qg_family_wo_wgmma_rs = {
+    .name = "wo_wgmma_rs",
+    .source = "wo_wgmma_rs.cu",
     .entry = "qg_w4rs_gemm",
     .op = QG_OP_GEMM,
-    .scheme_mask = 1u << QG_SCHEME_W4A16,
+    .scheme_mask = (1u << QG_SCHEME_W4A16) | (1u << QG_SCHEME_W8A16),
     .min_cc = 90,
     .needs_sm90a = 1,
     .experimental = 1, /* until the GPU suite and the tuner's reference check have run it */
-    .num_params = 2,
-    .param_names = {"act", "bm"},
+    .num_params = 3,
+    .param_names = {"wbits", "act", "bm"},
     .num_variants = QG_ARRAY_SIZE(rs_variants),
     .variants = rs_variants,
     .supports = rs_supports,

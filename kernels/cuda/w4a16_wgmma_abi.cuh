@@ -1,5 +1,5 @@
 /*
- * Kernel parameters of the W4A16 wgmma kernels (w4a16_wgmma.cu: SS form, w4a16_wgmma_rs.cu: RS
+ * Kernel parameters of the W4A16 wgmma kernels (w4a16_wgmma.cu: SS form, wo_wgmma_rs.cu: RS
  * form), one definition for both sides: valid C11 (included by src/family_w4a16_wgmma.c) and
  * NVRTC CUDA (included after qg_prelude.cuh). The kernels take it by value as their only
  * argument, so host and device must agree on every member, not only on the size.

@@ -1,5 +1,5 @@
 /*
- * Epilogue of the W4A16 wgmma kernels (w4a16_wgmma.cu, w4a16_wgmma_rs.cu), after the consumer
+ * Epilogue of the W4A16 wgmma kernels (w4a16_wgmma.cu, wo_wgmma_rs.cu), after the consumer
  * warpgroups (256 threads, named barrier 2) have staged their f32 tile in shared memory as
  * [TM rows of C][PITCH floats] (TN columns used): split-K publication and deterministic
  * reduction (the last CTA of a tile sums the slices in slice order and leaves the workspace

@@ -1,5 +1,5 @@
 /*
- * Shared-memory addressing of the W4A16 wgmma kernels (w4a16_wgmma.cu, w4a16_wgmma_rs.cu): the
+ * Shared-memory addressing of the W4A16 wgmma kernels (w4a16_wgmma.cu, wo_wgmma_rs.cu): the
  * K-major SWIZZLE_128B tile layout (what TMA's SWIZZLE_128B writes and wgmma reads) and its
  * matrix descriptor. Kept out of the PTX wrappers (w4a16_wgmma_ops.cuh) so that the CPU emulator,
  * which swaps the wrappers, checks this encoding against the PTX ISA layouts.

@@ -194,7 +194,7 @@ static void free_weight(qg_context *ctx, weight_t *w) {
 
 static int ncase; /* rotates output dtype and bias */
 static int wgmma_runs; /* checked runs of the sm_90a family w4a16_wgmma (must not be skipped) */
-static int wgmma_rs_runs; /* the same for its RS form, w4a16_wgmma_rs */
+static int wgmma_rs_runs[2]; /* the same for the RS form wo_wgmma_rs: [0] W4A16, [1] W8A16 */
 static int gemv_runs;  /* checked runs of w4a16_gemv (M <= 16) */
 static int w8_gemv_runs; /* the same for w8a16_gemv */
 /* checked runs of wo_dequant_lt (run through its ids), all and algo0 ones, per
@@ -410,7 +410,8 @@ static void run_m_with(qg_context *ctx, int cc, const weight_t *w, int64_t m, in
         check_c(what, &p, hc, ldc, rows, nrows, ref, a, lda, &w->host, rounds_weight);
         ran += v != NULL;
         wgmma_runs += v && strncmp(v->id, "w4a16_wgmma.", 12) == 0;
-        wgmma_rs_runs += v && strncmp(v->id, "w4a16_wgmma_rs.", 15) == 0;
+        wgmma_rs_runs[0] += v && strncmp(v->id, "wo_wgmma_rs.wbits4.", 19) == 0;
+        wgmma_rs_runs[1] += v && strncmp(v->id, "wo_wgmma_rs.wbits8.", 19) == 0;
         gemv_runs += v && strncmp(v->id, "w4a16_gemv.", 11) == 0;
         w8_gemv_runs += v && strncmp(v->id, "w8a16_gemv.", 11) == 0;
         const int w8 = p.scheme == QG_SCHEME_W8A16;
@@ -688,8 +689,8 @@ int main(void) {
             check_splitk(ctx, &w, 16, "w4a16_wgmma.act2.bn256", 256, 128, &r);
             check_splitk(ctx, &w, 128, "w4a16_wgmma.act2.bn256", 256, 128, &r);
             /* its RS form: tiles of 128 columns x 64 / 128 rows */
-            check_splitk(ctx, &w, 16, "w4a16_wgmma_rs.act2.bm64", 128, 64, &r);
-            check_splitk(ctx, &w, 128, "w4a16_wgmma_rs.act2.bm128", 128, 128, &r);
+            check_splitk(ctx, &w, 16, "wo_wgmma_rs.wbits4.act2.bm64", 128, 64, &r);
+            check_splitk(ctx, &w, 128, "wo_wgmma_rs.wbits4.act2.bm128", 128, 128, &r);
             /* the decode GEMV: one counter per 64-column slab, every token in one tile */
             check_splitk(ctx, &w, 1, "w4a16_gemv.act2.mt1.warps8.uk4", 64, 16, &r);
             check_splitk(ctx, &w, 8, "w4a16_gemv.act2.mt1.warps4.uk4", 64, 16, &r);
@@ -699,6 +700,7 @@ int main(void) {
             check_splitk(ctx, &w, 3, "w8a16_decode.act2.mt1", 256, 16, &r);
             check_splitk(ctx, &w, 1, "w8a16_gemv.act2.mt1.warps8.uk4", 64, 16, &r);
             check_splitk(ctx, &w, 16, "w8a16_gemv.act2.mt2.warps4.uk2", 64, 16, &r);
+            check_splitk(ctx, &w, 128, "wo_wgmma_rs.wbits8.act2.bm128", 128, 128, &r);
         }
         if (c->n == 28672 || c->k == 14336) run_dequant_lt(ctx, cc, &w, 0, &r);
         printf("case %2d %s N=%lld K=%lld g%d zp%d %s: %.1f s (%d passed, %d failed so far)\n", ci,
@@ -745,8 +747,12 @@ int main(void) {
            dequant_lt_runs[1]);
     if (cc == 90) /* every case of the scheme runs every w4a16_wgmma variant that supports it */
         QT_CHECK(wgmma_runs >= 4 * 10, "w4a16_wgmma ran only %d times on sm_90", wgmma_runs);
-    if (cc == 90)
-        QT_CHECK(wgmma_rs_runs >= 4 * 10, "w4a16_wgmma_rs ran only %d times on sm_90", wgmma_rs_runs);
+    if (cc == 90) { /* every case runs the RS variants of its act dtype at M >= 17 */
+        QT_CHECK(wgmma_rs_runs[0] >= 4 * 10, "wo_wgmma_rs.wbits4 ran only %d times on sm_90",
+                 wgmma_rs_runs[0]);
+        QT_CHECK(wgmma_rs_runs[1] >= 2 * 6, "wo_wgmma_rs.wbits8 ran only %d times on sm_90",
+                 wgmma_rs_runs[1]);
+    }
     /* every W4A16 case runs the GEMV at M = 1 (4 variants of its act) and M = 16 (2) at least */
     QT_CHECK(gemv_runs >= 17 * 6, "w4a16_gemv ran only %d times", gemv_runs);
     /* and every W8A16 case at M = 1 (4) and M = 3 or 16 (>= 2) */

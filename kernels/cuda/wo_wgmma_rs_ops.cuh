@@ -1,6 +1,6 @@
 /*
  * wgmma.mma_async with the A operand in registers (the "RS" form), sm_90a, for
- * w4a16_wgmma_rs.cu: d (64 x N, f32 accumulator fragment) += A (64 x 16, four 32-bit registers of
+ * wo_wgmma_rs.cu: d (64 x N, f32 accumulator fragment) += A (64 x 16, four 32-bit registers of
  * the activation dtype per thread) * B (16 x N, shared-memory descriptor, K-major), A/B scales 1,
  * B not transposed [PTX ISA 9.7.15.5.2 "wgmma.mma_async"; A register fragment: 9.7.15.5.1.1.1,
  * "WGMMA .m64nNk16 register fragment layout for matrix A": a0 (row g, k 2t..2t+1), a1 (row g + 8,
@@ -43,6 +43,13 @@ QG_DEVICE void qg_w4rs_mma_n256(float (&d)[128], const uint32_t (&a)[4], uint64_
 QG_DEVICE void qg_cp_async4_zfill(uint32_t sdst, const void *gmem, int valid) {
     asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;" ::"r"(sdst), "l"(gmem),
                  "r"(valid ? 4 : 0)
+                 : "memory");
+}
+
+/* 8-byte form of qg_cp_async4_zfill. */
+QG_DEVICE void qg_cp_async8_zfill(uint32_t sdst, const void *gmem, int valid) {
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;" ::"r"(sdst), "l"(gmem),
+                 "r"(valid ? 8 : 0)
                  : "memory");
 }
 

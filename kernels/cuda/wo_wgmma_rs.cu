@@ -1,6 +1,7 @@
 /*
- * W4A16 GEMM with register-sourced wgmma for sm_90a (M >= 64), C = A * W^T (+ bias), reading the
- * packed W4A16 format of docs/formats.md unchanged (the same buffers the decode GEMVs read).
+ * Weight-only GEMM (W4A16, W8A16) with register-sourced wgmma for sm_90a (M >= 64),
+ * C = A * W^T (+ bias), reading the packed formats of docs/formats.md unchanged (the same
+ * buffers the decode GEMVs read).
  *
  * The transposed problem, as Machete does: the weight is wgmma's A operand (64 weight rows per
  * consumer warpgroup), decoded by the consumer warps straight into A registers, and the
@@ -8,6 +9,9 @@
  * format: one 32-bit word of a lane (16x16 block j, one k16 step; docs/formats.md, "W4A16
  * weights") holds exactly the A fragment of rows 16j + g, 16j + g + 8 that lane 4g + t needs
  * (nibbles 0/4 = a0, 2/6 = a1, 1/5 = a2, 3/7 = a3), so warp j of a warpgroup decodes word j.
+ * W8A16: the two 32-bit words of rows g and g + 8 of block j (8 bytes of a lane's 16 in half
+ * j / 2 of the step) hold the same A fragment as exact int8 values; the per-channel scale
+ * multiplies the f32 sums in the epilogue.
  * The format renames k inside each 32-column chunk (k slot 2t, 2t+1, 2t+8, 2t+9 of step s hold
  * the columns 8t + 4s + 0..3), so the producer places the activations in that renamed order: one
  * 4-byte cp.async per pair of columns (a warp moves one 128-byte row of a tile per instruction,
@@ -26,13 +30,16 @@
  * The f32 tile is staged in shared memory as [token][weight row] and leaves through the shared
  * epilogue (w4a16_wgmma_epilogue.cuh: split-K, bias, rounding, 16-byte stores).
  *
- * Compile-time parameters: QG_ACT (1 f16, 2 bf16), QG_BM (64 or 128 tokens per CTA).
- * Must match src/family_w4a16_wgmma.c.
+ * Compile-time parameters: QG_WBITS (4 or 8), QG_ACT (1 f16, 2 bf16), QG_BM (64 or 128 tokens
+ * per CTA). Must match src/family_w4a16_wgmma.c.
  */
 #include "qg_prelude.cuh"
 
-#if !defined(QG_ACT) || !defined(QG_BM)
-#error "w4a16_wgmma_rs needs QG_ACT and QG_BM"
+#if !defined(QG_ACT) || !defined(QG_BM) || !defined(QG_WBITS)
+#error "wo_wgmma_rs needs QG_WBITS, QG_ACT and QG_BM"
+#endif
+#if QG_WBITS != 4 && QG_WBITS != 8
+#error "wo_wgmma_rs: QG_WBITS must be 4 or 8"
 #endif
 
 #include "int4_dequant.cuh"
@@ -41,14 +48,14 @@
 #include "w4a16_wgmma_epilogue.cuh"
 #include "w4a16_wgmma_layout.cuh"
 #include "w4a16_wgmma_ops.cuh"
-#include "w4a16_wgmma_rs_ops.cuh"
+#include "wo_wgmma_rs_ops.cuh"
 
 #define RS_BN 128 /* weight rows per CTA: one 64-row slab per consumer warpgroup */
 #define RS_BK 64
 #define RS_THREADS 384
 #define RS_NACC (QG_BM / 2) /* f32 accumulators per consumer thread */
 #define RS_A_BYTES (QG_BM * 128)     /* activations: QG_BM rows x 128 B, SWIZZLE_128B */
-#define RS_W_BYTES (2 * 4 * 512)     /* 2 slabs x 4 k16 steps x 512 B */
+#define RS_W_BYTES (2 * 4 * 64 * QG_WBITS) /* 2 slabs x 4 k16 steps x 512 B (int4) / 1 KB (int8) */
 #define RS_SC_BYTES (2 * 2 * 8 * 16) /* <= 2 groups x 2 slabs x 8 lane rows x 16 B */
 #define RS_S_BYTES (((RS_A_BYTES + RS_W_BYTES + 2 * RS_SC_BYTES) + 1023) / 1024 * 1024)
 #if QG_BM == 64
@@ -56,12 +63,12 @@
 #elif QG_BM == 128
 #define RS_ST 7
 #else /* 256 needs 128 accumulators + 16 A registers: ptxas then serializes the wgmmas */
-#error "w4a16_wgmma_rs: QG_BM must be 64 or 128"
+#error "wo_wgmma_rs: QG_BM must be 64 or 128"
 #endif
 #define RS_BAR_OFF (RS_ST * RS_S_BYTES)
 #define RS_PITCH (RS_BN + 4) /* f32 row pitch of the staging tile: token rows, conflict-free */
 #if QG_BM * RS_PITCH * 4 > RS_BAR_OFF
-#error "w4a16_wgmma_rs: the epilogue's staging tile must fit in the stages"
+#error "wo_wgmma_rs: the epilogue's staging tile must fit in the stages"
 #endif
 
 /* Producer: issue the copies of k tile `kt` into the stage at shared address `st`. */
@@ -85,8 +92,9 @@ QG_DEVICE void qg_w4rs_load(const qg_w4wg_params &p, uint8_t *stage, int kt, int
             src += 4 * (long long)p.lda;
         }
     }
-    /* Packed weight: word j of lane l of step ks of slab u (global: 512 B per step and slab,
-     * 16 B per lane) -> ((u * 4 + j) * 32 + l) * 16 + 4 ks. */
+#if QG_WBITS == 4
+    /* Packed int4 weight: word j of lane l of step ks of slab u (global: 512 B per step and
+     * slab, 16 B per lane) -> ((u * 4 + j) * 32 + l) * 16 + 4 ks. */
 #pragma unroll
     for (int i = 0; i < 8; i++) {
         const int idx = ptid + 128 * i, j = idx & 3, l = (idx >> 2) & 31, ks = (idx >> 7) & 3,
@@ -96,9 +104,25 @@ QG_DEVICE void qg_w4rs_load(const qg_w4wg_params &p, uint8_t *stage, int kt, int
         qg_cp_async4_zfill(st + RS_A_BYTES + ((u * 4 + j) * 32 + l) * 16 + 4 * ks,
                            ok ? (const void *)src : (const void *)p.w, ok);
     }
+#else
+    /* Packed int8 weight: the 8 bytes of block j of lane l of step ks of slab u (global: 1 KB
+     * per step and slab, half j / 2, 16 B per lane, bytes 8 (j % 2)..) ->
+     * ((u * 4 + j) * 32 + l) * 32 + 8 ks. */
+#pragma unroll
+    for (int i = 0; i < 8; i++) {
+        const int idx = ptid + 128 * i, j = idx & 3, l = (idx >> 2) & 31, ks = (idx >> 7) & 3,
+                  u = idx >> 9;
+        const int gslab = slab0 + u, gks = kt * 4 + ks, ok = gslab < nslabs && gks < ksteps;
+        const uint8_t *src = p.w + ((long long)gslab * ksteps + gks) * 1024 + (j >> 1) * 512 +
+                             l * 16 + (j & 1) * 8;
+        qg_cp_async8_zfill(st + RS_A_BYTES + ((u * 4 + j) * 32 + l) * 32 + 8 * ks,
+                           ok ? (const void *)src : (const void *)p.w, ok);
+    }
+#endif
     /* Scales (threads 0-31) and zero points (32-63) of the tile's groups: entry e, slab u, lane
-     * row g -> the 16 bytes lane 4g + t reads for the eight rows 16j + g (+8) of the slab. */
-    if (ptid < 64) {
+     * row g -> the 16 bytes lane 4g + t reads for the eight rows 16j + g (+8) of the slab.
+     * (W8A16: per-channel scales, applied in the epilogue.) */
+    if (QG_WBITS == 4 && ptid < 64) {
         const int half = ptid >> 5, g = lane & 7, u = (lane >> 3) & 1, e = lane >> 4;
         const int entries = (RS_BK >> p.gs_log2) > 1 ? 2 : 1;
         if (e < entries && (half == 0 || p.zero)) {
@@ -112,15 +136,21 @@ QG_DEVICE void qg_w4rs_load(const qg_w4wg_params &p, uint8_t *stage, int kt, int
     }
 }
 
-/* Consumer: the packed words of tile x (stage `sp`) for this warp's 16 weight rows, one per k16
- * step, and the scale / zero-point splats of the tile's two 32-column chunks (one group each). */
+/* Consumer: the packed words of tile x (stage `sp`) for this warp's 16 weight rows, per k16
+ * step (int4: one word; int8: rows g / g + 8), and (int4) the scale / zero-point splats of the
+ * tile's two 32-column chunks (one group each). */
 struct qg_w4rs_tile {
+#if QG_WBITS == 4
     uint32_t q[4];
     uint32_t s0[2], s1[2], z0[2], z1[2];
+#else
+    uint32_t q[4][2];
+#endif
 };
 
 QG_DEVICE void qg_w4rs_fetch(const uint8_t *sp, int k0, int gs_log2, int has_zero, int cw, int warp4,
                              int lane, qg_w4rs_tile &t) {
+#if QG_WBITS == 4
     const qg_u32x4 q = *(const qg_u32x4 *)(sp + RS_A_BYTES + ((cw * 4 + warp4) * 32 + lane) * 16);
     t.q[0] = q.x, t.q[1] = q.y, t.q[2] = q.z, t.q[3] = q.w;
     const uint8_t *sc = sp + RS_A_BYTES + RS_W_BYTES;
@@ -137,15 +167,30 @@ QG_DEVICE void qg_w4rs_fetch(const uint8_t *sp, int k0, int gs_log2, int has_zer
             t.z0[c] = qg_h2_lo2(zz), t.z1[c] = qg_h2_hi2(zz); /* magic + z, exact */
         }
     }
+#else
+    (void)k0, (void)gs_log2, (void)has_zero;
+    const uint8_t *w = sp + RS_A_BYTES + ((cw * 4 + warp4) * 32 + lane) * 32;
+    const qg_u32x4 q0 = *(const qg_u32x4 *)w, q1 = *(const qg_u32x4 *)(w + 16);
+    t.q[0][0] = q0.x, t.q[0][1] = q0.y, t.q[1][0] = q0.z, t.q[1][1] = q0.w;
+    t.q[2][0] = q1.x, t.q[2][1] = q1.y, t.q[3][0] = q1.z, t.q[3][1] = q1.w;
+#endif
 }
 
-/* The A fragment of k16 step ks: b[h][r] of qg_w4_dequant is rows g + 8h, k slots 2t.. (r 0) /
- * 2t + 8.. (r 1), i.e. a0 = b[0][0], a1 = b[1][0], a2 = b[0][1], a3 = b[1][1]. */
+/* The A fragment of k16 step ks: a0 (row g, k slots 2t..), a1 (row g + 8, 2t..), a2 (row g,
+ * 2t + 8..), a3 (row g + 8, 2t + 8..). int4: b[h][r] of qg_w4_dequant is rows g + 8h, slots
+ * 2t.. (r 0) / 2t + 8.. (r 1); int8: qg_w8_decode of row g + 8h gives slots 2t.. / 2t + 8... */
 QG_DEVICE void qg_w4rs_decode(const qg_w4rs_tile &t, int ks, uint32_t (&a)[4]) {
+#if QG_WBITS == 4
     uint32_t b[2][2];
     const int c = ks >> 1;
     qg_w4_dequant(t.q[ks], t.z0[c], t.z1[c], t.s0[c], t.s1[c], b);
     a[0] = b[0][0], a[1] = b[1][0], a[2] = b[0][1], a[3] = b[1][1];
+#else
+    uint32_t r0[2], r1[2];
+    qg_w8_decode(t.q[ks][0], r0);
+    qg_w8_decode(t.q[ks][1], r1);
+    a[0] = r0[0], a[1] = r1[0], a[2] = r0[1], a[3] = r1[1];
+#endif
 }
 
 QG_DEVICE void qg_w4rs_mma(float (&acc)[RS_NACC], const uint32_t (&a)[4], uint64_t db) {
@@ -265,13 +310,24 @@ extern "C" __global__ void __launch_bounds__(RS_THREADS, 1) qg_w4rs_gemm(const q
     float *stage = (float *)smem;
     {
         const int g = lane >> 2, t = lane & 3, row = cw * 64 + 16 * warp4 + g;
+        float sc[2] = {1.0f, 1.0f};
+#if QG_WBITS == 8
+        /* per-channel scales of rows g, g + 8 of block warp4 of the slab (scale layout with
+         * one group: the word at ((slab * 8 + g) * 8 + 2 j)); padding rows have scale 0 */
+        const int gslab = nt * 2 + cw;
+        if (gslab < (p.n + 63) >> 6) {
+            const uint32_t sw = *(const uint32_t *)(p.scale + ((long long)gslab * 8 + g) * 8 + 2 * warp4);
+            const int odt = QG_ACT;
+            sc[0] = qg_to_f32((uint16_t)(sw & 0xffffu), odt), sc[1] = qg_to_f32((uint16_t)(sw >> 16), odt);
+        }
+#endif
 #pragma unroll
         for (int i = 0; i < RS_NACC / 4; i++)
 #pragma unroll
             for (int h = 0; h < 2; h++)
 #pragma unroll
                 for (int e = 0; e < 2; e++)
-                    stage[(8 * i + 2 * t + e) * RS_PITCH + row + 8 * h] = acc[4 * i + 2 * h + e];
+                    stage[(8 * i + 2 * t + e) * RS_PITCH + row + 8 * h] = acc[4 * i + 2 * h + e] * sc[h];
     }
     qg_w4wg_bar_sync(2, 256);
     qg_w4wg_epilogue<QG_BM, RS_BN, RS_PITCH>(p, stage, m0, nt * RS_BN, tid - 128, s_last);
