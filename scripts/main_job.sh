@@ -14,7 +14,7 @@ while [ $# -gt 0 ]; do
     --model|--hf-config) model_args=("$1" "$2"); shift ;;
     --schemes) schemes=$2; shift ;;
     --m) ms=$2; shift ;;
-    -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
     *) echo "main_job.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
