@@ -69,7 +69,7 @@ PEERS = {
     "torchao-sparse-fp8": Peer("torchao Float8DynamicActivationFloat8WeightConfig(granularity="
                                "PerRow(), packing_format='sparse_2d_data_2d_metadata'): CUTLASS "
                                "2:4 fp8", ("torch", "torchao"), 0.57),
-    "torchao-cusparselt": Peer("torchao.sparsity.SemiSparseWeightConfig() via sparsify_: "
+    "torchao-cusparselt": Peer("torchao.sparsity.sparse_api.SemiSparseWeightConfig() via sparsify_: "
                                "cuSPARSELt 2:4 bf16", ("torch", "torchao"), 1.13),
     "qgemm-dense-fp8": Peer("qgemm's own W8A8 fp8 per-row on the same (2:4-pruned) weight",
                             ("torch",), 1.0),

@@ -114,7 +114,9 @@ def build_torchao(name, w, copies):
 
 
 def build_cusparselt(w, copies):
-    from torchao.sparsity import SemiSparseWeightConfig, sparsify_
+    from torchao.sparsity import sparsify_
+    # torchao.sparsity exports the config only as `semi_sparse_weight`; the class is here.
+    from torchao.sparsity.sparse_api import SemiSparseWeightConfig
     binds = []
     for _ in range(copies):
         mod = _module(w)

@@ -296,5 +296,79 @@ class TorchCompare(unittest.TestCase):
             self.assertIn("| l8_o | 128 | 20.0 | 21.5 |", md)
 
 
+def _have_torch_and_lib():
+    import importlib.util
+    lib = os.environ.get("QGEMM_LIBRARY", "")
+    return importlib.util.find_spec("torch") is not None and os.path.isfile(lib)
+
+
+@unittest.skipUnless(_have_torch_and_lib(), "needs torch and $QGEMM_LIBRARY (CI has no torch)")
+class SweepOnCpu(unittest.TestCase):
+    """bench_peers_case end to end on the CPU: qgemm's torch ops and the peers that run there,
+    with the CUDA-graph timer replaced by a plain one; a peer that fails to build or to run is
+    reported per row and the others still measured."""
+
+    def test_rows_errors_and_failures(self):
+        import time
+        import torch
+        import peer_impls
+        saved = (torch_compare.DEV, torch_compare.l2_bytes, torch_compare.time_calls,
+                 torch_compare.cuda_alive, peer_impls.build_peer)
+        real_build = peer_impls.build_peer
+
+        def timer(calls, replays=1):
+            if any(getattr(c, "broken", False) for c in calls):
+                raise RuntimeError("operation not permitted when stream is capturing\nmore")
+            t = time.perf_counter()
+            for c in calls:
+                c()
+            return (time.perf_counter() - t) * 1e6 / len(calls)
+
+        def build(name, w, copies):
+            if name == "torchao-int8-dyn":
+                raise ImportError("no torchao here")
+            binds = real_build(name, w, copies)
+            if name != "torch-int-mm":
+                return binds
+
+            def broken(b):  # _int_mm "fails under capture" at M=33 only
+                def bind(x):
+                    call, post = b(x)
+                    call.broken = x.shape[0] == 33
+                    return call, post
+                return bind
+            return [broken(b) for b in binds]
+        try:
+            torch_compare.DEV = torch.device("cpu")
+            torch_compare.l2_bytes = lambda: 1 << 20
+            torch_compare.time_calls = timer
+            torch_compare.cuda_alive = lambda: True
+            peer_impls.build_peer = build
+            torch.manual_seed(0)
+            w = (torch.randn(256, 512) * 0.02).to(torch.bfloat16)
+            rows = []
+            with redirect_stdout(io.StringIO()) as out:
+                torch_compare.bench_peers_case("w8a8-int8", "l8_o", w, [1, 33],
+                                               ["torch-int-mm", "torchao-int8-dyn", "cublas-bf16"],
+                                               rows, {})
+        finally:
+            (torch_compare.DEV, torch_compare.l2_bytes, torch_compare.time_calls,
+             torch_compare.cuda_alive, peer_impls.build_peer) = saved
+        self.assertEqual([r["m"] for r in rows], [1, 33])
+        r1, r33 = rows
+        self.assertGreater(r1["qgemm_us"], 0)
+        self.assertEqual(set(r1["peers"]), {"torch-int-mm", "cublas-bf16"})
+        # int8 per-row x per-token: qgemm and the raw _int_mm agree (same quantization).
+        self.assertLess(r1["err"]["qgemm"], 0.03)
+        self.assertAlmostEqual(r1["err"]["qgemm"], r1["err"]["torch-int-mm"], delta=0.003)
+        self.assertLess(r1["err"]["cublas-bf16"], 0.005)
+        self.assertEqual(r1["failed"]["torchao-int8-dyn"], "build: ImportError: no torchao here")
+        self.assertNotIn("torch-int-mm", r33["peers"])
+        self.assertEqual(r33["failed"]["torch-int-mm"],
+                         "RuntimeError: operation not permitted when stream is capturing")
+        self.assertIn("cublas-bf16", r33["peers"])
+        self.assertIn("torch-int-mm FAILED", out.getvalue())
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=1)
