@@ -142,6 +142,8 @@ def plan_text(cases):
         lines.append(f"{c['scheme']:9s} {c['shape']:14s} {c['n']}x{c['k']} M="
                      f"{','.join(map(str, c['ms']))}: qgemm"
                      + "".join(f", {p}" for p in c["run"]) + (f" ({skip})" if skip else ""))
+    named = [p for p in PEERS if any(p in c["run"] or p in c["skip"] for c in cases)]
+    lines += [f"  {p}: {PEERS[p].what}" for p in named]
     timed = sum(len(c["ms"]) * (1 + len(c["run"])) for c in cases)
     lines.append(f"{len(cases)} cases, {timed} timed points")
     return lines

@@ -186,8 +186,12 @@ def targets_text(rows, baseline_rows=None):
 def markdown(rows, title="qgemm vs peers"):
     """One table per scheme: qgemm and every peer's median us, the best peer (bf16 and our own
     dense kernels aside) and qgemm's speed relative to it."""
-    out = [f"# {title}\n", "Median us per call; ratio = best peer time / qgemm time (> 1: qgemm "
-           "faster); '-' = the peer did not run (see 'failed').\n"]
+    out = [f"# {title}\n", "Median us per call (CUDA graphs over weight copies rotated through "
+           "> 4x L2); ratio = best peer time / qgemm time (> 1: qgemm faster); '-' = the peer did "
+           "not run (see 'failed'). qgemm runs through its torch API, like torchao and gemlite: the "
+           "dynamic schemes' times include quantizing the activations; torch-scaled-mm and "
+           "torch-int-mm time the kernel alone. The 2:4 rows use a 2:4-pruned weight for every "
+           "column (cublas-bf16 included).\n"]
     schemes = [s for s in SCHEME_PEERS if any(r["scheme"] == s for r in rows)]
     schemes += sorted({r["scheme"] for r in rows} - set(schemes))
     for s in schemes:

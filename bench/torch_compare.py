@@ -364,8 +364,9 @@ def run_peers(args):
                                       peer_catalog.SHAPES, "shape", peer_catalog.SHAPE_GROUPS)
     peers = peer_catalog.parse_names(args.peers, peer_catalog.PEERS, "peer")
     ms = peer_catalog.parse_ms(args.m or ",".join(map(str, peer_catalog.DEFAULT_M)))
+    plan = "\n".join(peer_catalog.plan_text(peer_catalog.plan(schemes, shapes, ms, peers)))
     if args.dry_run:
-        print("\n".join(peer_catalog.plan_text(peer_catalog.plan(schemes, shapes, ms, peers))))
+        print(plan)
         return 0
     if torch is None:
         print("torch_compare.py --peers needs torch (only --dry-run runs without it)",
@@ -383,7 +384,7 @@ def run_peers(args):
     old = peer_report.load(out) if args.append and os.path.exists(out) else []
     title = (f"qgemm vs peers on {device} ({package_versions()}, qgemm "
              f"{lib().qg_version_string().decode()})")
-    print(title + f", L2 {l2_bytes() >> 20} MiB", flush=True)
+    print(title + f", L2 {l2_bytes() >> 20} MiB\n" + plan, flush=True)
     import peer_impls
     rows, t0 = [], time.time()
     bf16_times = {False: {}, True: {}}  # cuBLAS bf16 on the dense and on the 2:4-pruned weight

@@ -243,6 +243,8 @@ class Catalog(unittest.TestCase):
         text = peer_catalog.plan_text(cases)
         self.assertEqual(text[-1], "4 cases, 16 timed points")  # 2 M x (qgemm + 1 peer) x 4
         self.assertIn("skip torchao-int4: module mslk not found", text[0])
+        self.assertIn("  torchao-int4-tinygemm: torchao Int4WeightOnlyConfig(group_size=128, "
+                      "int4_packing_format='tile_packed_to_4d'): tinygemm", text)
 
 
 class TorchCompare(unittest.TestCase):
@@ -256,7 +258,7 @@ class TorchCompare(unittest.TestCase):
                         "llama-3-8b", "--m", "1,4096")
         self.assertEqual(r.returncode, 0, r.stderr)
         lines = r.stdout.splitlines()
-        self.assertEqual(len(lines), 9)  # 2 schemes x 4 shapes + the count
+        self.assertEqual(len(lines), 9 + 7)  # 2 schemes x 4 shapes, 7 peers named, the count
         self.assertTrue(lines[0].startswith("w4a16     l8_qkv         6144x4096 M=1,4096: qgemm"))
         self.assertRegex(lines[-1], r"^8 cases, \d+ timed points$")
 
