@@ -6,6 +6,12 @@
  *   FAKE_CUDA_INIT=<CUresult>  cuInit returns this (e.g. 100 = CUDA_ERROR_NO_DEVICE)
  *   FAKE_CUDA_COUNT=<n>        number of devices (default 1)
  *   FAKE_CUDA_CC=<major*10+minor>  compute capability (default 90)
+ *   FAKE_CUDA_DIE=<device>:<n> the process kills itself (SIGKILL) at its n-th launch on that
+ *                              device, as a tuning worker whose GPU faulted or that the OOM
+ *                              killer took would die: no exit handler, no cleanup
+ *   FAKE_CUDA_NO_FORK=1        cuInit fails (CUDA_ERROR_NOT_INITIALIZED) in a process forked
+ *                              from one that had initialized the driver, whose state the real
+ *                              driver does not carry across fork()
  * Calls that need a context fail with CUDA_ERROR_INVALID_CONTEXT (and are counted) unless a
  * primary context is current on the calling thread, so the backend's context handling is tested;
  * fake_cuda_use_other_context() makes a foreign context current, as torch on another GPU would.
@@ -14,10 +20,13 @@
 
 #include <cuda.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -29,6 +38,9 @@ struct CUevent_st { int recorded; };
 static struct CUctx_st primary[8];
 static _Thread_local CUcontext current;
 static int initialized, device_count = 1, cc = 90;
+static int die_device = -1, die_at; /* FAKE_CUDA_DIE */
+static atomic_int die_launches;
+static pid_t init_pid; /* FAKE_CUDA_NO_FORK */
 static atomic_int retains, releases, modules_loaded, modules_unloaded, launches, last_smem,
     ctx_errors, allocs, frees;
 
@@ -72,8 +84,13 @@ EXPORT CUresult cuInit(unsigned int flags) {
     (void)flags;
     const int err = env_int("FAKE_CUDA_INIT", 0);
     if (err) return (CUresult)err;
+    if (initialized && init_pid != getpid() && env_int("FAKE_CUDA_NO_FORK", 0))
+        return CUDA_ERROR_NOT_INITIALIZED;
+    init_pid = getpid();
     device_count = env_int("FAKE_CUDA_COUNT", 1);
     cc = env_int("FAKE_CUDA_CC", 90);
+    const char *die = getenv("FAKE_CUDA_DIE");
+    if (!die || sscanf(die, "%d:%d", &die_device, &die_at) != 2) die_device = -1;
     initialized = 1;
     return CUDA_SUCCESS;
 }
@@ -91,6 +108,7 @@ EXPORT CUresult cuGetErrorName(CUresult e, const char **s) {
     case CUDA_ERROR_OUT_OF_MEMORY: *s = "CUDA_ERROR_OUT_OF_MEMORY"; return CUDA_SUCCESS;
     case CUDA_ERROR_UNSUPPORTED_PTX_VERSION: *s = "CUDA_ERROR_UNSUPPORTED_PTX_VERSION"; return CUDA_SUCCESS;
     case CUDA_ERROR_NOT_FOUND: *s = "CUDA_ERROR_NOT_FOUND"; return CUDA_SUCCESS;
+    case CUDA_ERROR_NOT_INITIALIZED: *s = "CUDA_ERROR_NOT_INITIALIZED"; return CUDA_SUCCESS;
     default: *s = "CUDA_ERROR_FAKE"; return CUDA_SUCCESS;
     }
 }
@@ -284,6 +302,7 @@ static CUresult launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsi
         fake_cuda_trace_add(&e);
     }
     launches++;
+    if (current->device == die_device && ++die_launches >= die_at) raise(SIGKILL);
     return CUDA_SUCCESS;
 }
 

@@ -204,9 +204,29 @@ static void progress(void *user, int done, int total, const char *line) {
     fflush(stdout);
 }
 
-/* One worker: open a context on `device`, tune items[i] for i in this worker's slice. */
-static int run_worker(int device, const char *out_path, tune_item *items, int n, int slice,
-                      int slices, const qg_tune_options *o) {
+/* Whether items[i] is worker `rank`'s (of `ranks` on this machine) in shard shard_i of shard_n:
+ * the shard first (i % shard_n), then the workers within it, so that a shard is the same work
+ * whatever number of GPUs each machine brings to it. */
+static int in_slice(int i, int shard_i, int shard_n, int rank, int ranks) {
+    return i % shard_n == shard_i && (i / shard_n) % ranks == rank;
+}
+
+/* qgemm-tuning-<gpu slug>.json, the database file when no -o is given. */
+static void default_db_path(const qg_device_info *info, char *out, size_t len) {
+    char slug[256];
+    size_t j = 0;
+    for (size_t i = 0; info->name[i] && j + 1 < sizeof slug; i++) {
+        char c = info->name[i];
+        slug[j++] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) ? c : '-';
+    }
+    slug[j] = 0;
+    snprintf(out, len, "qgemm-tuning-%s.json", slug);
+}
+
+/* One worker: open a context on `device`, tune the items of its slice (in_slice) into out_path
+ * (NULL: the default file for this device). */
+static int run_worker(int device, const char *out_path, tune_item *items, int n, int shard_i,
+                      int shard_n, int rank, int ranks, const qg_tune_options *o) {
     qg_context_params cp;
     qg_context_params_init(&cp);
     cp.device = device;
@@ -218,6 +238,11 @@ static int run_worker(int device, const char *out_path, tune_item *items, int n,
     }
     qg_device_info info;
     qg_context_device_info(ctx, &info);
+    char own_path[300];
+    if (!out_path) {
+        default_db_path(&info, own_path, sizeof own_path);
+        out_path = own_path;
+    }
     qg_db *db;
     if (qg_db_open(&db, out_path, &info) != QG_SUCCESS) {
         fprintf(stderr, "qgemm tune: %s\n", qg_last_error(NULL));
@@ -231,15 +256,16 @@ static int run_worker(int device, const char *out_path, tune_item *items, int n,
                out_path, stale, db->count);
     int total = 0;
     for (int i = 0; i < n; i++)
-        if (i % slices == slice) total += items[i].nm;
+        if (in_slice(i, shard_i, shard_n, rank, ranks)) total += items[i].nm;
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     progress_state ps = {(double)t.tv_sec + 1e-9 * (double)t.tv_nsec, device};
     printf("[w%d] %s: %d problems (shape x M) to tune into %s\n", device, info.name, total, out_path);
+    fflush(stdout);
     qg_tune_stats st = {0};
     int done = 0, rc = 0;
     for (int i = 0; i < n; i++) {
-        if (i % slices != slice) continue;
+        if (!in_slice(i, shard_i, shard_n, rank, ranks)) continue;
         qg_status s = qg_tune_shape(ctx, db, &items[i].p, items[i].ms, items[i].nm, o, progress,
                                     &ps, done, total, &st);
         done += items[i].nm;
@@ -419,7 +445,9 @@ int cli_tune(int argc, char **argv) {
         return 1;
     }
     char default_out[300];
-    if (!out) {
+    if (!out && ndev == 1) {
+        /* Several workers name the file themselves: CUDA initialized here would be unusable in
+         * the processes forked below. */
         qg_context *ctx;
         if (qg_context_create(&ctx, NULL) != QG_SUCCESS) {
             fprintf(stderr, "qgemm tune: no GPU: %s\n", qg_last_error(NULL));
@@ -428,24 +456,20 @@ int cli_tune(int argc, char **argv) {
         qg_device_info info;
         qg_context_device_info(ctx, &info);
         qg_context_destroy(ctx);
-        char slug[256];
-        size_t j = 0;
-        for (size_t i = 0; info.name[i] && j + 1 < sizeof slug; i++) {
-            char c = info.name[i];
-            slug[j++] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) ? c : '-';
-        }
-        slug[j] = 0;
-        snprintf(default_out, sizeof default_out, "qgemm-tuning-%s.json", slug);
+        default_db_path(&info, default_out, sizeof default_out);
         out = default_out;
     }
-    if (ndev == 1) return run_worker(devices[0], out, items, n, shard_i, shard_n, &o);
+    if (ndev == 1) return run_worker(devices[0], out, items, n, shard_i, shard_n, 0, 1, &o);
     /* One process per GPU; each takes an interleaved slice of this shard and merges on save. */
     pid_t pids[16];
     for (int d = 0; d < ndev; d++) {
         fflush(stdout);
         pids[d] = fork();
-        if (pids[d] == 0)
-            _exit(run_worker(devices[d], out, items, n, shard_i * ndev + d, shard_n * ndev, &o));
+        if (pids[d] == 0) {
+            const int w = run_worker(devices[d], out, items, n, shard_i, shard_n, d, ndev, &o);
+            fflush(stdout); /* _exit flushes nothing: a piped stdout would lose the summary */
+            _exit(w);
+        }
         if (pids[d] < 0) {
             perror("qgemm tune: fork");
             return 1;
@@ -457,6 +481,10 @@ int cli_tune(int argc, char **argv) {
         int st;
         waitpid(pids[d], &st, 0);
         const int w = WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+        if (WIFSIGNALED(st))
+            fprintf(stderr, "qgemm tune: the worker for device %d was killed by signal %d; what it "
+                    "saved is kept in %s, and the same command run again tunes the rest\n",
+                    devices[d], WTERMSIG(st), out ? out : "its database");
         const int rank_w = w == 0 ? 0 : w == 4 ? 1 : w == 3 ? 2 : 3;
         const int rank_rc = rc == 0 ? 0 : rc == 4 ? 1 : rc == 3 ? 2 : 3;
         if (rank_w > rank_rc) rc = w == 4 || w == 3 ? w : 1;

@@ -8,12 +8,15 @@
 #   --python: torch op tests (tests/gpu/python_gpu_test.py); --e2e MODELS: e2e_llama.py
 #   --ncu BENCH_FILTER: Nsight Compute on the first qgemm kernel launched by bench_gemm for
 #   the benchmarks matching BENCH_FILTER (e.g. 'gemm/w4a16/down/M:1/'), to $OUT/ncu.txt
+#   --peers: bench/torch_compare.py --peers $PEERS_ARGS (torchao/mslk/gemlite from the carried
+#   .whl/) to $OUT/peers.json, peers.md, peers.log
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
 OUT=${OUT:-/tmp/qgemm-out}
 mkdir -p "$OUT"
 bench=0
+peers=0
 only=""
 tune=""
 tune_m=""
@@ -24,6 +27,7 @@ ncu_filter=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --bench) bench=1 ;;
+    --peers) peers=1 ;;
     --only) only=$2; shift ;;
     --tune) tune=$2; shift ;;
     --tune-m) tune_m=$2; shift ;;
@@ -31,7 +35,7 @@ while [ $# -gt 0 ]; do
     --python) python_tests=1 ;;
     --e2e) e2e=$2; shift ;;
     --ncu) ncu_filter=$2; shift ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -122,6 +126,18 @@ if [ $bench -eq 1 ] && [ -f bench/torch_compare.py ]; then
     > "$OUT/bench.log" 2>&1
   echo "bench rc=$?"
   tail -60 "$OUT/bench.log"
+fi
+
+if [ $peers -eq 1 ]; then
+  site=$(scripts/install_peer_wheels.sh /tmp/site) || site=/tmp/site
+  s=$(date +%s)
+  PYTHONUNBUFFERED=1 QGEMM_LIBRARY=$root/build-gpu/libqgemm.so PYTHONPATH=$root/python:$site \
+    timeout 900 python3 bench/torch_compare.py --peers "${dbflag[@]}" --out "$OUT/peers.json" \
+    ${PEERS_ARGS:-} > "$OUT/peers.log" 2>&1
+  rc=$?
+  summary+=("peers: rc=$rc $(grep -E '^targets: ' "$OUT/peers.log" | tail -1) ($(( $(date +%s) - s )) s)")
+  [ $rc -eq 0 ] || fail=1
+  grep -E 'skipped|FAILED|^\[target\]|MISSED|^targets: ' "$OUT/peers.log" | tail -60
 fi
 
 pyenv=(env PYTHONUNBUFFERED=1 QGEMM_LIBRARY=$root/build-gpu/libqgemm.so PYTHONPATH=$root/python)
