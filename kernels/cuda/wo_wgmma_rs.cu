@@ -71,52 +71,66 @@
 #error "wo_wgmma_rs: the epilogue's staging tile must fit in the stages"
 #endif
 
-/* Producer: issue the copies of k tile `kt` into the stage at shared address `st`. */
+/* Producer: issue the copies of k tile `kt` into the stage at shared address `st`. The loops are
+ * unrolled with the destinations as per-thread bases plus immediates: the producer issues one
+ * instruction per 4 bytes of activations, so every instruction around the copies costs. */
 QG_DEVICE void qg_w4rs_load(const qg_w4wg_params &p, uint8_t *stage, int kt, int m0, int slab0,
                             int nslabs, int ksteps, int ptid) {
     const uint32_t st = qg_smem_addr(stage);
     const int k0 = kt * RS_BK, warp = ptid >> 5, lane = ptid & 31;
     /* Activations: lane = pair P of the renamed row (k slots 2P, 2P + 1 of the tile): k16 step
      * ks = P / 8, chunk c = ks / 2, step s = ks % 2, t = P % 4, upper slots hi = (P / 4) % 2
-     * -> columns 32c + 8t + 4s + 2hi, +1; destination 16-byte chunk P / 4, word P % 4. */
+     * -> columns 32c + 8t + 4s + 2hi, +1; destination 16-byte chunk P / 4, word P % 4. Rows
+     * r = warp + 4u: r % 8 is warp (u even) or warp + 4 (u odd), r / 8 = u / 2. */
     {
-        const int ks = lane >> 3, t = lane & 3, hi = (lane >> 2) & 1;
+        const int ks = lane >> 3, t = lane & 3, hi = (lane >> 2) & 1, ch = lane >> 2;
         const int col = 32 * (ks >> 1) + 8 * t + 4 * (ks & 1) + 2 * hi, k = k0 + col;
-        const int kok = k < p.k; /* K % 8 == 0: the pair is whole */
+        const int rows = k < p.k ? p.m - m0 - warp : 0; /* K % 8 == 0: the pair is whole */
         const uint16_t *src = p.a + (long long)(m0 + warp) * p.lda + k;
-#pragma unroll 4
-        for (int r = warp; r < QG_BM; r += 4) {
-            const int ok = kok && m0 + r < p.m;
-            const uint32_t dst = st + qg_w4wg_sw128(r, lane >> 2) + 4 * (lane & 3);
-            qg_cp_async4_zfill(dst, ok ? (const void *)src : (const void *)p.a, ok);
-            src += 4 * (long long)p.lda;
+        const long long step = 4 * (long long)p.lda;
+        const uint32_t d0 = st + warp * 128 + ((ch ^ warp) << 4) + 4 * t;
+        const uint32_t d1 = st + (warp + 4) * 128 + ((ch ^ (warp + 4)) << 4) + 4 * t;
+#pragma unroll
+        for (int u = 0; u < QG_BM / 4; u++) {
+            /* zero-filled (source not read) past M or K */
+            qg_cp_async4_zfill((u & 1 ? d1 : d0) + (u >> 1) * 1024, src, 4 * u < rows);
+            src += step;
         }
     }
 #if QG_WBITS == 4
     /* Packed int4 weight: word j of lane l of step ks of slab u (global: 512 B per step and
-     * slab, 16 B per lane) -> ((u * 4 + j) * 32 + l) * 16 + 4 ks. */
+     * slab, 16 B per lane) -> ((u * 4 + j) * 32 + l) * 16 + 4 ks; thread: j = ptid % 4,
+     * l = ptid / 4, copy i: ks = i % 4, u = i / 4. */
+    {
+        const int j = ptid & 3, l = ptid >> 2;
+        const uint32_t dst = st + RS_A_BYTES + (j * 32 + l) * 16;
 #pragma unroll
-    for (int i = 0; i < 8; i++) {
-        const int idx = ptid + 128 * i, j = idx & 3, l = (idx >> 2) & 31, ks = (idx >> 7) & 3,
-                  u = idx >> 9;
-        const int gslab = slab0 + u, gks = kt * 4 + ks, ok = gslab < nslabs && gks < ksteps;
-        const uint8_t *src = p.w + ((long long)gslab * ksteps + gks) * 512 + l * 16 + j * 4;
-        qg_cp_async4_zfill(st + RS_A_BYTES + ((u * 4 + j) * 32 + l) * 16 + 4 * ks,
-                           ok ? (const void *)src : (const void *)p.w, ok);
+        for (int u = 0; u < 2; u++) {
+            const int gslab = slab0 + u;
+            const uint8_t *src = p.w + ((long long)gslab * ksteps + kt * 4) * 512 + l * 16 + j * 4;
+#pragma unroll
+            for (int ks = 0; ks < 4; ks++)
+                qg_cp_async4_zfill(dst + u * 4 * 32 * 16 + 4 * ks, src + ks * 512,
+                                   gslab < nslabs && kt * 4 + ks < ksteps);
+        }
     }
 #else
     /* Packed int8 weight: the 8 bytes of block j of lane l of step ks of slab u (global: 1 KB
      * per step and slab, half j / 2, 16 B per lane, bytes 8 (j % 2)..) ->
      * ((u * 4 + j) * 32 + l) * 32 + 8 ks. */
+    {
+        const int j = ptid & 3, l = ptid >> 2;
+        const uint32_t dst = st + RS_A_BYTES + (j * 32 + l) * 32;
 #pragma unroll
-    for (int i = 0; i < 8; i++) {
-        const int idx = ptid + 128 * i, j = idx & 3, l = (idx >> 2) & 31, ks = (idx >> 7) & 3,
-                  u = idx >> 9;
-        const int gslab = slab0 + u, gks = kt * 4 + ks, ok = gslab < nslabs && gks < ksteps;
-        const uint8_t *src = p.w + ((long long)gslab * ksteps + gks) * 1024 + (j >> 1) * 512 +
-                             l * 16 + (j & 1) * 8;
-        qg_cp_async8_zfill(st + RS_A_BYTES + ((u * 4 + j) * 32 + l) * 32 + 8 * ks,
-                           ok ? (const void *)src : (const void *)p.w, ok);
+        for (int u = 0; u < 2; u++) {
+            const int gslab = slab0 + u;
+            const uint8_t *src = p.w + ((long long)gslab * ksteps + kt * 4) * 1024 + (j >> 1) * 512 +
+                                 l * 16 + (j & 1) * 8;
+#pragma unroll
+            for (int ks = 0; ks < 4; ks++)
+                qg_cp_async8_zfill(dst + u * 4 * 32 * 32 + 8 * ks, src + ks * 1024,
+                                   gslab < nslabs && kt * 4 + ks < ksteps);
+        }
     }
 #endif
     /* Scales (threads 0-31) and zero points (32-63) of the tile's groups: entry e, slab u, lane
