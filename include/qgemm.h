@@ -178,8 +178,9 @@ typedef struct {
 QG_API void qg_problem_init(qg_problem *p);
 
 /**
- * Check a problem for internal consistency (dims > 0, group divides K, dtypes allowed for
- * the scheme, ...). Needs no device. QG_ERR_INVALID_ARGUMENT with a message otherwise.
+ * Check a problem for internal consistency (M, N, K in [1, 2^31), group divides K, dtypes
+ * allowed for the scheme, ...). Needs no device. QG_ERR_INVALID_ARGUMENT with a message
+ * otherwise (QG_ERR_NULL_POINTER for NULL).
  */
 QG_API qg_status qg_problem_validate(const qg_problem *p);
 
@@ -208,11 +209,18 @@ QG_API qg_status qg_packed_sizes_get(const qg_problem *p, qg_packed_sizes *out);
  * the caller's buffers (sized by qg_packed_sizes_get). Int4: min-max asymmetric with zero
  * points or symmetric absmax; int8: per-channel absmax; fp8: per-row or per-tensor absmax
  * with saturation; 2:4: magnitude pruning (keep the 2 largest of each 4) then compression.
+ * NaN/Inf policy (every scheme alike): a weight that is NaN or infinite is rejected before
+ * anything is written.
+ * \retval QG_ERR_INVALID_ARGUMENT  the problem does not validate, ldw < K, or a weight is NaN or
+ *                                 infinite (the message names its row and column), or a
+ *                                 finite weight gives a scale the activation dtype cannot hold
+ * \retval QG_ERR_NULL_POINTER      p, w, out or a buffer the scheme needs is NULL
+ * \retval QG_ERR_OUT_OF_MEMORY     no memory for the host-side temporaries
  */
 QG_API qg_status qg_quantize_weight(const qg_problem *p, const float *w, int64_t ldw,
                                     const qg_packed_weight *out);
 
-/** Same, from bf16 weights (raw uint16 bit patterns). */
+/** Same, from bf16 weights (raw uint16 bit patterns); same statuses and NaN/Inf policy. */
 QG_API qg_status qg_quantize_weight_bf16(const qg_problem *p, const uint16_t *w, int64_t ldw,
                                          const qg_packed_weight *out);
 
@@ -226,6 +234,12 @@ QG_API qg_status qg_dequantize_weight_host(const qg_problem *p, const qg_packed_
  * (e4m3 / int8) with per-token (or per-tensor) f32 scales: scale = max(absmax/448 (or /127),
  * 1e-12), q = round_nearest_even_saturate(a / scale). `q` receives M*K bytes; `scale` M
  * floats (1 if per-tensor).
+ * NaN/Inf policy: an activation that is NaN or infinite is rejected before anything is written
+ * (the GPU twin does not check; see qg_quantize_activations).
+ * \retval QG_ERR_INVALID_ARGUMENT  the problem does not validate, the scheme has no activation
+ *                                 quantization, or an activation is NaN or infinite (the
+ *                                 message names its row and column)
+ * \retval QG_ERR_NULL_POINTER      a, q or scale is NULL
  */
 QG_API qg_status qg_quantize_activations_host(const qg_problem *p, const uint16_t *a,
                                               void *q, float *scale);
@@ -372,6 +386,12 @@ QG_API qg_status qg_gemm_workspace_size(qg_context *ctx, const qg_problem *p, si
  * Per-token (or per-tensor) dynamic activation quantization on the GPU: bf16/f16 a[M,K]
  * (type p->act_dtype) to the scheme's activation type (e4m3 or int8), writing q[M,K] and
  * f32 scales [M] (or [1] for QG_SCALE_PER_TENSOR). Matches qg_quantize_activations_host.
+ * NaN/Inf: the kernels do not check their input (a check would need a device-to-host sync).
+ * What they do today (kernels/cuda/act_quant.cuh): the absmax uses fmaxf, which ignores NaN,
+ * so a NaN element leaves its row's scale to the other elements and is written as e4m3 NaN
+ * (0x7f/0xff) or int8 0; an infinite element makes the scale infinite, so its row (the whole
+ * tensor for QG_SCALE_PER_TENSOR) quantizes to 0 except that element (Inf/Inf: NaN as above).
+ * Check activations with qg_quantize_activations_host when in doubt.
  */
 QG_API qg_status qg_quantize_activations(qg_context *ctx, const qg_problem *p, const void *a,
                                          void *q, float *scale, void *stream);
