@@ -6,6 +6,7 @@
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <float.h>
 #include <fcntl.h>
@@ -222,6 +223,7 @@ qg_status qg_db_put(qg_db *db, const qg_db_entry *e) {
     qg_db_entry *same = (qg_db_entry *)qg_db_find(db, &e->key, e->m_bucket);
     if (same) {
         *same = *e;
+        same->on_disk = 0;
         return QG_SUCCESS;
     }
     if (db->count == db->cap) {
@@ -233,6 +235,7 @@ qg_status qg_db_put(qg_db *db, const qg_db_entry *e) {
         db->cap = cap;
     }
     db->entries[db->count++] = *e;
+    db->entries[db->count - 1].on_disk = 0;
     if (db->index_count != db->count - 1 || 2 * db->count + 2 > db->index_cap) return qg_db_reindex(db);
     db->index[index_slot(db, &e->key, e->m_bucket)] = db->count - 1;
     db->index_count = db->count;
@@ -602,6 +605,7 @@ static qg_status load(qg_db *db, const char *path, char *why, size_t why_len) {
     s = parse_db(db, text, len, reason, sizeof reason);
     free(text);
     if (s != QG_SUCCESS) snprintf(why, why_len, "%s: %s", path, reason);
+    for (int i = 0; i < db->count; i++) db->entries[i].on_disk = 1;
     return s;
 }
 
@@ -764,12 +768,54 @@ static int replace_file(const char *target, const char *text, char *why, size_t 
     return 0;
 }
 
+/* Temporary files are only written under the lock, so those of `target` found while holding
+ * it were left by a saver that died (SIGKILL): delete them. */
+static void remove_stale_temporaries(const char *target) {
+    const char *slash = strrchr(target, '/');
+    const char *base = slash ? slash + 1 : target;
+    char dir[PATH_MAX], prefix[PATH_MAX];
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - target) + (slash == target) : 1,
+             slash ? target : ".");
+    snprintf(prefix, sizeof prefix, "%s.tmp.", base);
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0 || strlen(e->d_name) != strlen(prefix) + 6)
+            continue;
+        char stale[PATH_MAX * 2];
+        snprintf(stale, sizeof stale, "%s/%s", dir, e->d_name);
+        unlink(stale);
+    }
+    if (d) closedir(d);
+}
+
+/* Drop the entries of db that `keep` rejects. */
+static qg_status drop_entries(qg_db *db, qg_db_keep_fn keep, void *user) {
+    int kept = 0;
+    for (int i = 0; i < db->count; i++)
+        if (keep(user, db, &db->entries[i])) db->entries[kept++] = db->entries[i];
+    db->count = kept;
+    return qg_db_reindex(db);
+}
+
+/* Kept unless it came from the file and is gone from it (user: the file as it is now). */
+static int still_on_disk(void *user, const qg_db *db, const qg_db_entry *e) {
+    (void)db;
+    return !e->on_disk || qg_db_find(user, &e->key, e->m_bucket) != NULL;
+}
+
 /* Under the lock: merge what other processes saved since we opened (entries we do not have,
- * or newer ones), drop what `keep` rejects, write. */
-static qg_status merge_and_write(qg_db *db, const char *target, qg_db_keep_fn keep, void *user,
-                                 char *why, size_t why_len) {
+ * or newer ones), drop what `keep` rejects, write. `own`: target is the file db was read from,
+ * so its entries that are gone from there were removed (pruned) by another process and stay
+ * removed. */
+static qg_status merge_and_write(qg_db *db, const char *target, int own, qg_db_keep_fn keep,
+                                 void *user, char *why, size_t why_len) {
+    remove_stale_temporaries(target);
     qg_db disk = {0};
     qg_status s = load(&disk, target, why, why_len);
+    if (s == QG_SUCCESS && own && drop_entries(db, still_on_disk, &disk) != QG_SUCCESS) {
+        snprintf(why, why_len, "no memory for the database index");
+        s = QG_ERR_OUT_OF_MEMORY;
+    }
     if (s == QG_SUCCESS) {
         if (strcmp(disk.meta.gpu_name, db->meta.gpu_name) != 0 ||
             disk.meta.cc_major != db->meta.cc_major || disk.meta.cc_minor != db->meta.cc_minor) {
@@ -795,15 +841,9 @@ static qg_status merge_and_write(qg_db *db, const char *target, qg_db_keep_fn ke
     free(disk.entries);
     free(disk.index);
     if (s != QG_SUCCESS) return s;
-    if (keep) {
-        int kept = 0;
-        for (int i = 0; i < db->count; i++)
-            if (keep(user, db, &db->entries[i])) db->entries[kept++] = db->entries[i];
-        db->count = kept;
-        if (qg_db_reindex(db) != QG_SUCCESS) {
-            snprintf(why, why_len, "no memory for the database index");
-            return QG_ERR_OUT_OF_MEMORY;
-        }
+    if (keep && drop_entries(db, keep, user) != QG_SUCCESS) {
+        snprintf(why, why_len, "no memory for the database index");
+        return QG_ERR_OUT_OF_MEMORY;
     }
     char *json = qg_db_to_json(db);
     if (!json) {
@@ -812,6 +852,7 @@ static qg_status merge_and_write(qg_db *db, const char *target, qg_db_keep_fn ke
     }
     s = replace_file(target, json, why, why_len) == 0 ? QG_SUCCESS : QG_ERR_IO;
     free(json);
+    for (int i = 0; own && s == QG_SUCCESS && i < db->count; i++) db->entries[i].on_disk = 1;
     return s;
 }
 
@@ -821,8 +862,9 @@ qg_status qg_db_save_filtered(qg_db *db, const char *path, qg_db_keep_fn keep, v
     QG_RETURN_IF(NULL, !path[0], QG_ERR_INVALID_ARGUMENT, "no path to save the database to");
     QG_RETURN_IF(NULL, !db->has_meta, QG_ERR_INVALID_ARGUMENT,
                  "database has no metadata (open it with a device to tune into it)");
-    char target[PATH_MAX], lock_path[PATH_MAX + 8];
+    char target[PATH_MAX], lock_path[PATH_MAX + 8], own_file[PATH_MAX];
     const int e = resolve_links(path, target, sizeof target);
+    const int own = resolve_links(db->path, own_file, sizeof own_file) == 0 && !strcmp(own_file, target);
     QG_RETURN_IF(NULL, e, e == ENAMETOOLONG ? QG_ERR_INVALID_ARGUMENT : QG_ERR_IO,
                  "cannot save to %s: %s", path, strerror(e));
     QG_RETURN_IF(NULL, snprintf(lock_path, sizeof lock_path, "%s.lock", target) >= (int)sizeof lock_path,
@@ -833,7 +875,7 @@ qg_status qg_db_save_filtered(qg_db *db, const char *path, qg_db_keep_fn keep, v
     char why[QG_ERRMSG_LEN - 64];
     const int lfd = lock_acquire(lock_path, why, sizeof why);
     if (lfd < 0) return QG_ERROR(NULL, QG_ERR_IO, "%s", why);
-    const qg_status s = merge_and_write(db, target, keep, user, why, sizeof why);
+    const qg_status s = merge_and_write(db, target, own, keep, user, why, sizeof why);
     lock_release(lock_path, lfd);
     return s == QG_SUCCESS ? s : QG_ERROR(NULL, s, "%s", why);
 }

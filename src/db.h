@@ -16,6 +16,9 @@ typedef struct {
     double rel_error;
     char tuned_at[32]; /* ISO 8601 UTC */
     char catalog_hash[24]; /* the kernels it was timed against (qg_catalog_hash_scheme) */
+    /* Read from (or saved to) the database's own file, unchanged since: a save that no longer
+     * finds it there drops it (another process pruned it) instead of writing it back. */
+    int on_disk;
 } qg_db_entry;
 
 typedef struct {
