@@ -54,6 +54,8 @@ ok out_has "bad PHASE" bash "$tsd" llama-3-8b:1:w4a16
 # the two README commands answer --help without building anything
 ok rc_is 0 bash "$(dirname "$0")/../scripts/test.sh" --help
 ok rc_is 2 bash "$(dirname "$0")/../scripts/test.sh" --bogus
+ok rc_is 0 bash "$(dirname "$0")/fuzz/run.sh" --help
+ok rc_is 2 bash "$(dirname "$0")/fuzz/run.sh" --bogus
 ok out_has "Defaults: --model llama-3-8b" bash "$(dirname "$0")/../scripts/main_job.sh" --help
 # and the A/B bench script, before it builds anything
 ab=$(dirname "$0")/../scripts/ab_bench.sh
