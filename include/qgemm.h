@@ -441,7 +441,12 @@ typedef struct qg_db qg_db;
  * Open a database file. A missing file gives an empty database bound to `path` (so a tuner can
  * create it). `env` (may be NULL) is the device the database must match: a file made on another
  * GPU model, compute capability or catalog gives QG_ERR_DB_MISMATCH, a malformed one
- * QG_ERR_CORRUPT; *out is NULL then.
+ * QG_ERR_CORRUPT (the message names the entry and field); *out is NULL then.
+ * \retval QG_ERR_INVALID_ARGUMENT  path is empty or 1024 characters or longer
+ * \retval QG_ERR_IO       not a regular file (FIFO, directory, device: refused without
+ *                         blocking), above 64 MiB, or unreadable (the message says which)
+ * \retval QG_ERR_CORRUPT  not a valid database (docs/tuning_db.md)
+ * \retval QG_ERR_DB_MISMATCH, QG_ERR_NULL_POINTER, QG_ERR_OUT_OF_MEMORY
  */
 QG_API qg_status qg_db_open(qg_db **out, const char *path, const qg_device_info *env);
 /** Free a database. NULL is a no-op. */
@@ -449,10 +454,14 @@ QG_API void qg_db_close(qg_db *db);
 /** Number of entries. */
 QG_API int qg_db_size(const qg_db *db);
 /**
- * Save to `path` (NULL: the path it was opened from): under an exclusive file lock, re-read
- * the file, merge (for one key the most recently tuned entry wins), write a temporary file,
- * fsync, rename. Concurrent savers lose no entry. Refuses (QG_ERR_CORRUPT /
- * QG_ERR_DB_MISMATCH) to overwrite a file it cannot read or that belongs to another environment.
+ * Save to `path` (NULL: the path it was opened from; a symbolic link: its target): under an
+ * exclusive file lock, re-read the file, merge (for one key the most recently tuned entry wins;
+ * entries read from this file and removed from it since stay removed), write a temporary file,
+ * fsync, rename. Concurrent savers lose no entry; a saver killed mid-save leaves the file as it
+ * was. Refuses (QG_ERR_CORRUPT / QG_ERR_DB_MISMATCH) to overwrite a file it cannot read or that
+ * belongs to another environment, and (QG_ERR_IO) anything but a regular file.
+ * \retval QG_ERR_INVALID_ARGUMENT  no path, no metadata, or a path too long
+ * \retval QG_ERR_IO       cannot lock, write or rename (the message has the reason)
  */
 QG_API qg_status qg_db_save(qg_db *db, const char *path);
 
