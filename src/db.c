@@ -352,8 +352,8 @@ static const char *jstr(const cJSON *o, const char *k) {
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/* Field `k` of `o` as an integer in [lo, hi]: 1 if so, 0 if absent (or not a number: `bad` says
- * which), -1 (and `why`) if present but fractional, out of range or not finite. */
+/* Field `k` of `o` as an integer in [lo, hi]: 1 if so, 0 if absent, -1 (and `why`) if present
+ * but not a number, fractional, out of range or not finite. */
 static int jint(const cJSON *o, const char *k, int64_t lo, int64_t hi, int64_t *out, char *why,
                 size_t why_len) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);

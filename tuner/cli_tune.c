@@ -80,23 +80,24 @@ static void class_for(qg_scheme s, qg_problem *p) {
 static int parse_list_i64(const char *opt, const char *s, int64_t *out, int max, long long lo,
                           long long hi) {
     int n = 0;
-    char item[32];
-    for (const char *p = s;; p++) {
+    for (const char *p = s;;) {
         const char *comma = strchr(p, ',');
         const size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char item[32];
         long long v;
         if (n == max) {
             fprintf(stderr, "qgemm tune: %s takes at most %d values\n", opt, max);
             return -1;
         }
-        if (len >= sizeof item || (memcpy(item, p, len), item[len] = 0, !cli_parse_int(item, lo, hi, &v))) {
+        snprintf(item, sizeof item, "%.*s", (int)len, p);
+        if (len >= sizeof item || !cli_parse_int(item, lo, hi, &v)) {
             fprintf(stderr, "qgemm tune: bad %s value '%.*s' in '%s' (want integers from %lld to %lld)\n",
                     opt, (int)len, p, s, lo, hi);
             return -1;
         }
         out[n++] = v;
         if (!comma) return n;
-        p = comma;
+        p = comma + 1;
     }
 }
 
@@ -401,10 +402,10 @@ int cli_tune(int argc, char **argv) {
             if ((nm = parse_list_i64("--m", v, ms, MAX_M, 1, 2147483647)) < 0) return 2;
         } else if (!strcmp(a, "--shard")) {
             const char *slash = strchr(v, '/');
-            char first[32];
+            char first[32] = "";
             long long si, sn;
-            if (!slash || slash - v >= (long)sizeof first ||
-                (snprintf(first, sizeof first, "%.*s", (int)(slash - v), v), !cli_parse_int(first, 0, INT_MAX, &si)) ||
+            if (slash) snprintf(first, sizeof first, "%.*s", (int)(slash - v), v);
+            if (!slash || slash - v >= (long)sizeof first || !cli_parse_int(first, 0, INT_MAX, &si) ||
                 !cli_parse_int(slash + 1, 1, 1 << 20, &sn) || si >= sn) {
                 fprintf(stderr, "qgemm tune: bad --shard '%s' (want I/N with 0 <= I < N)\n", v);
                 return 2;
