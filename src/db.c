@@ -910,7 +910,8 @@ int qg_db_shipped_path(const qg_device_info *d, char *out, size_t out_len) {
                           QG_SOURCE_DIR "/tuning_db"};
     for (int i = 0; i < 3; i++) {
         if (!dirs[i]) continue;
-        snprintf(out, out_len, "%s/%s.json", dirs[i], s);
+        /* a path cut short would name another file: skip that directory */
+        if (snprintf(out, out_len, "%s/%s.json", dirs[i], s) >= (int)out_len) continue;
         if (access(out, R_OK) == 0) return 1;
     }
     return 0;

@@ -378,6 +378,28 @@ static void test_paths(const char *dir) {
              "no lock or temporary file left behind");
 }
 
+/* QGEMM_DATA_DIR so long that "<dir>/<gpu>.json" does not fit: the cut path (an existing other
+ * file here) must not be taken for the shipped database. */
+static void test_shipped_path_cut(const char *dir) {
+    char deep[1100];
+    int n = snprintf(deep, sizeof deep, "%s", dir);
+    while (n < 1018) {
+        deep[n++] = '/', deep[n++] = 'd', deep[n] = 0;
+        mkdir(deep, 0755);
+    }
+    deep[1018] = 0; /* "<deep>/x.json" is 1025 characters; cut to 1023 it is "<deep>/x.js" */
+    deep[1017] = 'd';
+    mkdir(deep, 0755);
+    char other[1100];
+    snprintf(other, sizeof other, "%s/x.js", deep);
+    write_str(other, "{}");
+    setenv("QGEMM_DATA_DIR", deep, 1);
+    qg_device_info d = dev("x");
+    char out[1024];
+    QT_CHECK(!qg_db_shipped_path(&d, out, sizeof out), "no shipped database from a cut path");
+    unsetenv("QGEMM_DATA_DIR");
+}
+
 /* The parser's numbers: integers in range, finite non-negative times, exact schema version. */
 static void test_parser_numbers(void) {
     static const char *const bad[] = {
@@ -549,6 +571,7 @@ int main(void) {
     test_index();
     test_paths(dir);
     test_parser_numbers();
+    test_shipped_path_cut(dir);
     test_crash_safety(dir);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
