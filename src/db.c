@@ -467,24 +467,36 @@ static int parse_entry(const qg_db_meta *mt, const cJSON *o, qg_db_entry *e, cha
                     "catalog_hash", why, why_len);
 }
 
-/* Parse text into db; on failure the status and the reason in why (no error set). */
-static qg_status parse_db(qg_db *db, const char *text, size_t len, char *why, size_t why_len) {
+cJSON *qg_json_parse_exact(const char *text, size_t len, size_t *error_at) {
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!root) {
-        snprintf(why, why_len, "not valid JSON (near byte %ld)",
-                 (long)(cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() - text : -1));
+        const char *at = cJSON_GetErrorPtr();
+        *error_at = at && at >= text && at <= text + len ? (size_t)(at - text) : 0;
+        return NULL;
+    }
+    while (end < text + len && (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t')) end++;
+    if (end < text + len) {
+        cJSON_Delete(root);
+        *error_at = (size_t)(end - text);
+        return NULL;
+    }
+    return root;
+}
+
+/* Parse text into db; on failure the status and the reason in why (no error set). */
+static qg_status parse_db(qg_db *db, const char *text, size_t len, char *why, size_t why_len) {
+    size_t bad_at = 0;
+    cJSON *root = qg_json_parse_exact(text, len, &bad_at);
+    if (!root) {
+        snprintf(why, why_len, "not valid JSON, or text after it (near byte %zu)", bad_at);
         return QG_ERR_CORRUPT;
     }
     qg_status s = QG_ERR_CORRUPT;
-    while (end && end < text + len && (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t'))
-        end++;
     int64_t ver = 0;
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "metadata");
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "entries");
-    if (end && end < text + len) {
-        snprintf(why, why_len, "text after the JSON object (byte %ld)", (long)(end - text));
-    } else if (jint(root, "schema_version", 0, INT_MAX, &ver, why, why_len) <= 0) {
+    if (jint(root, "schema_version", 0, INT_MAX, &ver, why, why_len) <= 0) {
         snprintf(why, why_len, "schema_version missing or not an integer");
     } else if (ver != QG_DB_SCHEMA_VERSION) {
         snprintf(why, why_len, "schema_version %lld, this library reads %d", (long long)ver,

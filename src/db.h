@@ -51,6 +51,11 @@ struct qg_db {
  * a missing file is QG_ERR_NOT_FOUND ("no such file"). *out is malloc'd. */
 qg_status qg_read_regular_file(const char *path, size_t max_bytes, char **out, size_t *len);
 
+/* Parse text[len] as one JSON value followed by nothing but white space (cJSON alone accepts
+ * trailing text). NULL on failure, with the byte offset of the problem in *error_at. */
+struct cJSON;
+struct cJSON *qg_json_parse_exact(const char *text, size_t len, size_t *error_at);
+
 /* Default M buckets: the batch sizes engines capture in CUDA graphs, then prefill sizes. */
 extern const int64_t qg_default_m_buckets[];
 extern const int qg_default_m_bucket_count;

@@ -192,6 +192,11 @@ ok out_has "60000 entries" timeout 30 "$q" db validate "$tmp/big.json"
 ok out_has "30000 in all" timeout 30 "$q" db validate "$tmp/big.json"
 truncate -s 70M "$tmp/huge.json"
 ok out_has "above the 67108864-byte limit" "$q" db show "$tmp/huge.json"
+# trailing text after the JSON: a config and a record line are refused like the database
+printf '{"hidden_size": 4096, "intermediate_size": 14336, "num_attention_heads": 32} x' > "$tmp/cfg.json"
+ok out_has "not valid JSON (near byte 77)" "$q" tune --hf-config "$tmp/cfg.json" --list
+sed 's/}$/} x/' "$tmp/rec.jsonl" > "$tmp/rec4.jsonl"
+ok out_has "rec4.jsonl:1: not a JSON object" "$q" tune --from-record "$tmp/rec4.jsonl" --list
 # 13. a directory as --hf-config
 ok rc_is 2 "$q" tune --hf-config "$tmp" --list
 ok out_has "is a directory" "$q" tune --hf-config "$tmp" --list

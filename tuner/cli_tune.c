@@ -133,7 +133,8 @@ static int add_problem(tune_item *items, int *n, int max, const qg_problem *p, i
  * and why (the field) when it is not a JSON object with every field an integer in range or the
  * problem does not validate. */
 static int record_parse_line(const char *line, size_t len, qg_problem *p, char *why, size_t why_len) {
-    cJSON *o = cJSON_ParseWithLength(line, len);
+    size_t bad_at;
+    cJSON *o = qg_json_parse_exact(line, len, &bad_at);
     qg_problem_init(p);
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "scheme");
     int ok = cJSON_IsObject(o);

@@ -48,10 +48,11 @@ int model_from_hf_config(const char *path, model_dims *out, char *err, int err_l
         snprintf(err, (size_t)err_len, "%s", qg_last_error(NULL));
         return 0;
     }
-    cJSON *root = cJSON_ParseWithLength(buf, len);
+    size_t bad_at = 0;
+    cJSON *root = qg_json_parse_exact(buf, len, &bad_at);
     free(buf);
     if (!root) {
-        snprintf(err, (size_t)err_len, "%s is not valid JSON", path);
+        snprintf(err, (size_t)err_len, "%s is not valid JSON (near byte %zu)", path, bad_at);
         return 0;
     }
     /* Multimodal configs nest the language model under text_config. */
