@@ -178,8 +178,9 @@ typedef struct {
 QG_API void qg_problem_init(qg_problem *p);
 
 /**
- * Check a problem for internal consistency (dims > 0, group divides K, dtypes allowed for
- * the scheme, ...). Needs no device. QG_ERR_INVALID_ARGUMENT with a message otherwise.
+ * Check a problem for internal consistency (M, N, K in [1, 2^31), group divides K, dtypes
+ * allowed for the scheme, ...). Needs no device. QG_ERR_INVALID_ARGUMENT with a message
+ * otherwise (QG_ERR_NULL_POINTER for NULL).
  */
 QG_API qg_status qg_problem_validate(const qg_problem *p);
 
@@ -208,11 +209,18 @@ QG_API qg_status qg_packed_sizes_get(const qg_problem *p, qg_packed_sizes *out);
  * the caller's buffers (sized by qg_packed_sizes_get). Int4: min-max asymmetric with zero
  * points or symmetric absmax; int8: per-channel absmax; fp8: per-row or per-tensor absmax
  * with saturation; 2:4: magnitude pruning (keep the 2 largest of each 4) then compression.
+ * NaN/Inf policy (every scheme alike): a weight that is NaN or infinite is rejected before
+ * anything is written.
+ * \retval QG_ERR_INVALID_ARGUMENT  the problem does not validate, ldw < K, or a weight is NaN or
+ *                                 infinite (the message names its row and column), or a
+ *                                 finite weight gives a scale the activation dtype cannot hold
+ * \retval QG_ERR_NULL_POINTER      p, w, out or a buffer the scheme needs is NULL
+ * \retval QG_ERR_OUT_OF_MEMORY     no memory for the host-side temporaries
  */
 QG_API qg_status qg_quantize_weight(const qg_problem *p, const float *w, int64_t ldw,
                                     const qg_packed_weight *out);
 
-/** Same, from bf16 weights (raw uint16 bit patterns). */
+/** Same, from bf16 weights (raw uint16 bit patterns); same statuses and NaN/Inf policy. */
 QG_API qg_status qg_quantize_weight_bf16(const qg_problem *p, const uint16_t *w, int64_t ldw,
                                          const qg_packed_weight *out);
 
@@ -226,6 +234,12 @@ QG_API qg_status qg_dequantize_weight_host(const qg_problem *p, const qg_packed_
  * (e4m3 / int8) with per-token (or per-tensor) f32 scales: scale = max(absmax/448 (or /127),
  * 1e-12), q = round_nearest_even_saturate(a / scale). `q` receives M*K bytes; `scale` M
  * floats (1 if per-tensor).
+ * NaN/Inf policy: an activation that is NaN or infinite is rejected before anything is written
+ * (the GPU twin does not check; see qg_quantize_activations).
+ * \retval QG_ERR_INVALID_ARGUMENT  the problem does not validate, the scheme has no activation
+ *                                 quantization, or an activation is NaN or infinite (the
+ *                                 message names its row and column)
+ * \retval QG_ERR_NULL_POINTER      a, q or scale is NULL
  */
 QG_API qg_status qg_quantize_activations_host(const qg_problem *p, const uint16_t *a,
                                               void *q, float *scale);
@@ -372,6 +386,12 @@ QG_API qg_status qg_gemm_workspace_size(qg_context *ctx, const qg_problem *p, si
  * Per-token (or per-tensor) dynamic activation quantization on the GPU: bf16/f16 a[M,K]
  * (type p->act_dtype) to the scheme's activation type (e4m3 or int8), writing q[M,K] and
  * f32 scales [M] (or [1] for QG_SCALE_PER_TENSOR). Matches qg_quantize_activations_host.
+ * NaN/Inf: the kernels do not check their input (a check would need a device-to-host sync).
+ * What they do today (kernels/cuda/act_quant.cuh): the absmax uses fmaxf, which ignores NaN,
+ * so a NaN element leaves its row's scale to the other elements and is written as e4m3 NaN
+ * (0x7f/0xff) or int8 0; an infinite element makes the scale infinite, so its row (the whole
+ * tensor for QG_SCALE_PER_TENSOR) quantizes to 0 except that element (Inf/Inf: NaN as above).
+ * Check activations with qg_quantize_activations_host when in doubt.
  */
 QG_API qg_status qg_quantize_activations(qg_context *ctx, const qg_problem *p, const void *a,
                                          void *q, float *scale, void *stream);
@@ -421,7 +441,12 @@ typedef struct qg_db qg_db;
  * Open a database file. A missing file gives an empty database bound to `path` (so a tuner can
  * create it). `env` (may be NULL) is the device the database must match: a file made on another
  * GPU model, compute capability or catalog gives QG_ERR_DB_MISMATCH, a malformed one
- * QG_ERR_CORRUPT; *out is NULL then.
+ * QG_ERR_CORRUPT (the message names the entry and field); *out is NULL then.
+ * \retval QG_ERR_INVALID_ARGUMENT  path is empty or 1024 characters or longer
+ * \retval QG_ERR_IO       not a regular file (FIFO, directory, device: refused without
+ *                         blocking), above 64 MiB, or unreadable (the message says which)
+ * \retval QG_ERR_CORRUPT  not a valid database (docs/tuning_db.md)
+ * \retval QG_ERR_DB_MISMATCH, QG_ERR_NULL_POINTER, QG_ERR_OUT_OF_MEMORY
  */
 QG_API qg_status qg_db_open(qg_db **out, const char *path, const qg_device_info *env);
 /** Free a database. NULL is a no-op. */
@@ -429,10 +454,14 @@ QG_API void qg_db_close(qg_db *db);
 /** Number of entries. */
 QG_API int qg_db_size(const qg_db *db);
 /**
- * Save to `path` (NULL: the path it was opened from): under an exclusive file lock, re-read
- * the file, merge (for one key the most recently tuned entry wins), write a temporary file,
- * fsync, rename. Concurrent savers lose no entry. Refuses (QG_ERR_CORRUPT /
- * QG_ERR_DB_MISMATCH) to overwrite a file it cannot read or that belongs to another environment.
+ * Save to `path` (NULL: the path it was opened from; a symbolic link: its target): under an
+ * exclusive file lock, re-read the file, merge (for one key the most recently tuned entry wins;
+ * entries read from this file and removed from it since stay removed), write a temporary file,
+ * fsync, rename. Concurrent savers lose no entry; a saver killed mid-save leaves the file as it
+ * was. Refuses (QG_ERR_CORRUPT / QG_ERR_DB_MISMATCH) to overwrite a file it cannot read or that
+ * belongs to another environment, and (QG_ERR_IO) anything but a regular file.
+ * \retval QG_ERR_INVALID_ARGUMENT  no path, no metadata, or a path too long
+ * \retval QG_ERR_IO       cannot lock, write or rename (the message has the reason)
  */
 QG_API qg_status qg_db_save(qg_db *db, const char *path);
 

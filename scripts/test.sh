@@ -30,3 +30,6 @@ cmake -S . -B "$prefix-tsan" -DCMAKE_BUILD_TYPE=Debug -DQG_TSAN=ON -DQG_BUILD_BE
 cmake --build "$prefix-tsan" -j "$jobs" --target test_runtime_errors test_jit_cache qg_fake_cuda
 (cd "$prefix-tsan" && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j "$jobs" \
    -R '^(test_runtime_errors|test_jit_cache)$')
+
+echo "== fuzzers: database, HF config, --from-record, host API (libFuzzer, ASan/UBSan; bounded)"
+tests/fuzz/run.sh "$prefix-fuzz"

@@ -5,7 +5,9 @@
  *   scale  = max(absmax / QMAX, 1e-12)             QMAX = 448 (e4m3) or 127 (int8)
  *   q      = e4m3_rn_satfinite(a / scale)  or  int8_rni_sat(a / scale)
  * Dividing (not multiplying by a reciprocal) and using the same operations in the same order
- * is what makes host and device agree exactly. Inputs are expected to be finite.
+ * is what makes host and device agree exactly. A NaN or infinite activation is
+ * QG_ERR_INVALID_ARGUMENT (naming its row and column) before anything is written: the GPU
+ * kernels do not check (see qg_quantize_activations in include/qgemm.h for what they do).
  */
 #include "dynact.h"
 #include "schemes.h"
@@ -39,6 +41,12 @@ qg_status qg_quantize_activations_host(const qg_problem *p, const uint16_t *a, v
     uint8_t *out = q;
     float (*load)(uint16_t) = p->act_dtype == QG_DTYPE_F16 ? qg_f16_to_f32 : qg_bf16_to_f32;
 
+    for (int64_t i = 0; i < m * k; i++) {
+        const float x = load(a[i]);
+        QG_RETURN_IF(NULL, !isfinite(x), QG_ERR_INVALID_ARGUMENT,
+                     "activation (row %lld, column %lld) is %s: activations must be finite",
+                     (long long)(i / k), (long long)(i % k), isnan(x) ? "NaN" : "infinite");
+    }
     float tensor_scale = 0;
     if (p->act_scale == QG_SCALE_PER_TENSOR) {
         float amax = 0;

@@ -5,8 +5,12 @@
 #include "cublaslt.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
+#include <float.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,21 +167,67 @@ static int same_family_class(const qg_problem *a, const qg_problem *b) {
            a->act_scale == b->act_scale;
 }
 
+/* ---- the hash index ---- */
+
+static uint64_t key_hash(const qg_problem *p, int64_t m_bucket) {
+    /* the fields qg_db_same_class compares, normalized, plus the bucket */
+    const int64_t f[10] = {p->scheme,       p->n,           p->k,         p->group_size,
+                           !!p->has_zero_point, p->act_dtype, p->out_dtype, p->weight_scale,
+                           p->act_scale,    m_bucket};
+    return XXH64(f, sizeof f, 0);
+}
+
+static int entry_matches(const qg_db_entry *e, const qg_problem *p, int64_t m_bucket) {
+    return e->m_bucket == m_bucket && qg_db_same_class(&e->key, p);
+}
+
+/* Slot of (p, m_bucket) in the index: the one holding it, else the empty one to fill. */
+static int index_slot(const qg_db *db, const qg_problem *p, int64_t m_bucket) {
+    const unsigned mask = (unsigned)db->index_cap - 1;
+    unsigned i = (unsigned)key_hash(p, m_bucket) & mask;
+    while (db->index[i] >= 0 && !entry_matches(&db->entries[db->index[i]], p, m_bucket))
+        i = (i + 1) & mask;
+    return (int)i;
+}
+
+qg_status qg_db_reindex(qg_db *db) {
+    int cap = 64;
+    while (cap < 2 * db->count + 2) cap *= 2;
+    if (cap != db->index_cap) {
+        int *ix = realloc(db->index, (size_t)cap * sizeof *ix);
+        QG_RETURN_IF(NULL, !ix, QG_ERR_OUT_OF_MEMORY, "no memory for a %d-slot database index", cap);
+        db->index = ix;
+        db->index_cap = cap;
+    }
+    memset(db->index, 0xff, (size_t)cap * sizeof *db->index); /* all -1 */
+    for (int i = 0; i < db->count; i++) {
+        const int slot = index_slot(db, &db->entries[i].key, db->entries[i].m_bucket);
+        if (db->index[slot] < 0) db->index[slot] = i; /* a duplicate key keeps the first */
+    }
+    db->index_count = db->count;
+    return QG_SUCCESS;
+}
+
 const qg_db_entry *qg_db_find(const qg_db *db, const qg_problem *p, int64_t m_bucket) {
-    for (int i = 0; db && i < db->count; i++)
-        if (db->entries[i].m_bucket == m_bucket && qg_db_same_class(&db->entries[i].key, p))
-            return &db->entries[i];
+    if (!db) return NULL;
+    if (db->index_cap && db->index_count == db->count) {
+        const int i = db->index[index_slot(db, p, m_bucket)];
+        return i >= 0 ? &db->entries[i] : NULL;
+    }
+    for (int i = 0; i < db->count; i++)
+        if (entry_matches(&db->entries[i], p, m_bucket)) return &db->entries[i];
     return NULL;
 }
 
 qg_status qg_db_put(qg_db *db, const qg_db_entry *e) {
-    for (int i = 0; i < db->count; i++) {
-        if (db->entries[i].m_bucket == e->m_bucket && qg_db_same_class(&db->entries[i].key, &e->key)) {
-            db->entries[i] = *e;
-            return QG_SUCCESS;
-        }
+    qg_db_entry *same = (qg_db_entry *)qg_db_find(db, &e->key, e->m_bucket);
+    if (same) {
+        *same = *e;
+        same->on_disk = 0;
+        return QG_SUCCESS;
     }
     if (db->count == db->cap) {
+        QG_RETURN_IF(NULL, db->cap > INT_MAX / 2, QG_ERR_OUT_OF_MEMORY, "too many database entries");
         int cap = db->cap ? db->cap * 2 : 64;
         qg_db_entry *n = realloc(db->entries, (size_t)cap * sizeof *n);
         QG_RETURN_IF(NULL, !n, QG_ERR_OUT_OF_MEMORY, "no memory for %d database entries", cap);
@@ -185,6 +235,10 @@ qg_status qg_db_put(qg_db *db, const qg_db_entry *e) {
         db->cap = cap;
     }
     db->entries[db->count++] = *e;
+    db->entries[db->count - 1].on_disk = 0;
+    if (db->index_count != db->count - 1 || 2 * db->count + 2 > db->index_cap) return qg_db_reindex(db);
+    db->index[index_slot(db, &e->key, e->m_bucket)] = db->count - 1;
+    db->index_count = db->count;
     return QG_SUCCESS;
 }
 
@@ -293,122 +347,253 @@ char *qg_db_to_json(const qg_db *db) {
     return s;
 }
 
-#define JSON_FAIL(...)                                                                        \
-    do {                                                                                      \
-        cJSON_Delete(root);                                                                   \
-        return QG_ERROR(NULL, QG_ERR_CORRUPT, __VA_ARGS__);                                   \
-    } while (0)
-
 static const char *jstr(const cJSON *o, const char *k) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static int jnum(const cJSON *o, const char *k, double *out) {
+/* Field `k` of `o` as an integer in [lo, hi]: 1 if so, 0 if absent, -1 (and `why`) if present
+ * but not a number, fractional, out of range or not finite. */
+static int jint(const cJSON *o, const char *k, int64_t lo, int64_t hi, int64_t *out, char *why,
+                size_t why_len) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    if (!cJSON_IsNumber(v)) return 0;
+    if (!v) return 0;
+    const double x = cJSON_IsNumber(v) ? v->valuedouble : NAN;
+    if (!(x >= (double)lo && x <= (double)hi) || x != floor(x)) {
+        snprintf(why, why_len, "%s is not an integer in [%lld, %lld]", k, (long long)lo, (long long)hi);
+        return -1;
+    }
+    *out = (int64_t)x;
+    return 1;
+}
+
+/* Optional time or error field: finite and >= 0 when present. */
+static int jnonneg(const cJSON *o, const char *k, double *out, char *why, size_t why_len) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    if (!v) return 1;
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= DBL_MAX)) {
+        snprintf(why, why_len, "%s is not a finite number >= 0", k);
+        return 0;
+    }
     *out = v->valuedouble;
     return 1;
 }
 
-qg_status qg_db_from_json(qg_db *db, const char *text, size_t len) {
-    cJSON *root = cJSON_ParseWithLength(text, len);
-    if (!root) return QG_ERROR(NULL, QG_ERR_CORRUPT, "not valid JSON (near byte %ld)",
-                               (long)(cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() - text : -1));
-    double ver;
-    if (!jnum(root, "schema_version", &ver)) JSON_FAIL("no schema_version");
-    if ((int)ver != QG_DB_SCHEMA_VERSION)
-        JSON_FAIL("schema_version %d, this library reads %d", (int)ver, QG_DB_SCHEMA_VERSION);
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "metadata");
-    if (!cJSON_IsObject(m)) JSON_FAIL("no metadata object");
+/* "X.Y" with X and Y in 0..99 and nothing else. */
+static int parse_cc(const char *s, int *major, int *minor) {
+    char *e;
+    if (!s || !isdigit((unsigned char)s[0])) return 0;
+    const long a = strtol(s, &e, 10);
+    if (*e != '.' || !isdigit((unsigned char)e[1]) || a > 99) return 0;
+    const long b = strtol(e + 1, &e, 10);
+    if (*e || b > 99) return 0;
+    *major = (int)a, *minor = (int)b;
+    return 1;
+}
+
+/* Copy string field k into dst[len]: 0 (and why) when it does not fit. */
+static int copy_str(char *dst, size_t len, const char *src, const char *k, char *why, size_t why_len) {
+    if (strlen(src) >= len) {
+        snprintf(why, why_len, "%s is longer than %zu characters", k, len - 1);
+        return 0;
+    }
+    memcpy(dst, src, strlen(src) + 1);
+    return 1;
+}
+
+/* The metadata object into db->meta; 0 and why on a bad field. */
+static int parse_meta(qg_db *db, const cJSON *m, char *why, size_t why_len) {
     qg_db_meta *mt = &db->meta;
     memset(mt, 0, sizeof *mt);
     const char *s;
-    double x;
-    if (!(s = jstr(m, "gpu_name"))) JSON_FAIL("metadata.gpu_name missing");
-    snprintf(mt->gpu_name, sizeof mt->gpu_name, "%s", s);
-    if (!(s = jstr(m, "compute_capability")) || sscanf(s, "%d.%d", &mt->cc_major, &mt->cc_minor) != 2)
-        JSON_FAIL("metadata.compute_capability missing or not \"X.Y\"");
-    if ((s = jstr(m, "library_version"))) snprintf(mt->library_version, sizeof mt->library_version, "%s", s);
-    if ((s = jstr(m, "catalog_hash"))) snprintf(mt->catalog_hash, sizeof mt->catalog_hash, "%s", s);
-    if (jnum(m, "sm_count", &x)) mt->sm_count = (int)x;
-    if (jnum(m, "driver_version", &x)) mt->driver_version = (int)x;
-    if (jnum(m, "compiler_version", &x)) mt->compiler_version = (int)x;
-    db->has_meta = 1;
+    if (!(s = jstr(m, "gpu_name"))) return snprintf(why, why_len, "metadata.gpu_name missing"), 0;
+    if (!copy_str(mt->gpu_name, sizeof mt->gpu_name, s, "metadata.gpu_name", why, why_len)) return 0;
+    if (!parse_cc(jstr(m, "compute_capability"), &mt->cc_major, &mt->cc_minor))
+        return snprintf(why, why_len, "metadata.compute_capability missing or not \"X.Y\" (0-99 each)"), 0;
+    if ((s = jstr(m, "library_version")) &&
+        !copy_str(mt->library_version, sizeof mt->library_version, s, "metadata.library_version", why, why_len))
+        return 0;
+    if ((s = jstr(m, "catalog_hash")) &&
+        !copy_str(mt->catalog_hash, sizeof mt->catalog_hash, s, "metadata.catalog_hash", why, why_len))
+        return 0;
+    static const char *const ints[3] = {"sm_count", "driver_version", "compiler_version"};
+    int *dst[3] = {&mt->sm_count, &mt->driver_version, &mt->compiler_version};
+    for (int i = 0; i < 3; i++) {
+        int64_t x;
+        const int r = jint(m, ints[i], 0, INT_MAX, &x, why, why_len);
+        if (r < 0) return 0;
+        if (r > 0) *dst[i] = (int)x;
+    }
+    return 1;
+}
+
+/* One entry object; 0 and why on a bad field. */
+static int parse_entry(const qg_db_meta *mt, const cJSON *o, qg_db_entry *e, char *why, size_t why_len) {
+    memset(e, 0, sizeof *e);
+    qg_problem_init(&e->key);
+    const cJSON *zp = cJSON_GetObjectItemCaseSensitive(o, "zero_point");
+    const char *kern = jstr(o, "kernel"), *s;
+    const int64_t dim_max = INT32_MAX; /* qg_problem_validate's bound */
+    int64_t n = 0, k = 0, g = 0, mb = 0;
+    int r[4] = {jint(o, "n", 1, dim_max, &n, why, why_len), jint(o, "k", 1, dim_max, &k, why, why_len),
+                jint(o, "group_size", 0, dim_max, &g, why, why_len),
+                jint(o, "m_bucket", 1, dim_max, &mb, why, why_len)};
+    for (int i = 0; i < 4; i++)
+        if (r[i] < 0) return 0;
+    if (qg_scheme_from_name(jstr(o, "scheme"), &e->key.scheme) != QG_SUCCESS)
+        return snprintf(why, why_len, "scheme missing or unknown"), 0;
+    if (!r[0] || !r[1] || !r[2] || !r[3] || !kern || !cJSON_IsBool(zp))
+        return snprintf(why, why_len, "n, k, group_size, m_bucket, kernel or zero_point missing"), 0;
+    if (!dtype_parse(jstr(o, "act_dtype"), &e->key.act_dtype) ||
+        !dtype_parse(jstr(o, "out_dtype"), &e->key.out_dtype))
+        return snprintf(why, why_len, "act_dtype or out_dtype missing or unknown"), 0;
+    if (!scale_parse(jstr(o, "weight_scale"), &e->key.weight_scale) ||
+        !scale_parse(jstr(o, "act_scale"), &e->key.act_scale))
+        return snprintf(why, why_len, "weight_scale or act_scale missing or unknown"), 0;
+    e->key.n = n, e->key.k = k, e->key.m = e->m_bucket = mb;
+    e->key.group_size = (int32_t)g;
+    e->key.has_zero_point = cJSON_IsTrue(zp);
+    if (!copy_str(e->kernel, sizeof e->kernel, kern, "kernel", why, why_len) ||
+        !jnonneg(o, "median_us", &e->median_us, why, why_len) ||
+        !jnonneg(o, "p20_us", &e->p20_us, why, why_len) ||
+        !jnonneg(o, "p80_us", &e->p80_us, why, why_len) ||
+        !jnonneg(o, "rel_error", &e->rel_error, why, why_len))
+        return 0;
+    if ((s = jstr(o, "tuned_at")) && !copy_str(e->tuned_at, sizeof e->tuned_at, s, "tuned_at", why, why_len))
+        return 0;
+    /* files from before per-entry hashes: every entry is as current as the file */
+    s = jstr(o, "catalog_hash");
+    return copy_str(e->catalog_hash, sizeof e->catalog_hash, s ? s : mt->catalog_hash,
+                    "catalog_hash", why, why_len);
+}
+
+cJSON *qg_json_parse_exact(const char *text, size_t len, size_t *error_at) {
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    if (!root) {
+        const char *at = cJSON_GetErrorPtr();
+        *error_at = at && at >= text && at <= text + len ? (size_t)(at - text) : 0;
+        return NULL;
+    }
+    while (end < text + len && (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t')) end++;
+    if (end < text + len) {
+        cJSON_Delete(root);
+        *error_at = (size_t)(end - text);
+        return NULL;
+    }
+    return root;
+}
+
+/* Parse text into db; on failure the status and the reason in why (no error set). */
+static qg_status parse_db(qg_db *db, const char *text, size_t len, char *why, size_t why_len) {
+    size_t bad_at = 0;
+    cJSON *root = qg_json_parse_exact(text, len, &bad_at);
+    if (!root) {
+        snprintf(why, why_len, "not valid JSON, or text after it (near byte %zu)", bad_at);
+        return QG_ERR_CORRUPT;
+    }
+    qg_status s = QG_ERR_CORRUPT;
+    int64_t ver = 0;
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "metadata");
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "entries");
-    if (!cJSON_IsArray(arr)) JSON_FAIL("no entries array");
+    if (jint(root, "schema_version", 0, INT_MAX, &ver, why, why_len) <= 0) {
+        snprintf(why, why_len, "schema_version missing or not an integer");
+    } else if (ver != QG_DB_SCHEMA_VERSION) {
+        snprintf(why, why_len, "schema_version %lld, this library reads %d", (long long)ver,
+                 QG_DB_SCHEMA_VERSION);
+    } else if (!cJSON_IsObject(m)) {
+        snprintf(why, why_len, "no metadata object");
+    } else if (parse_meta(db, m, why, why_len)) {
+        db->has_meta = 1;
+        if (!cJSON_IsArray(arr)) snprintf(why, why_len, "no entries array");
+        else s = QG_SUCCESS;
+    }
     int idx = 0;
     const cJSON *o;
-    cJSON_ArrayForEach(o, arr) {
+    for (o = s == QG_SUCCESS ? arr->child : NULL; o; o = o->next, idx++) {
         qg_db_entry e;
-        memset(&e, 0, sizeof e);
-        qg_problem_init(&e.key);
-        double n, k, g, mb;
-        const char *kern = jstr(o, "kernel");
-        const cJSON *zp = cJSON_GetObjectItemCaseSensitive(o, "zero_point");
-        if (qg_scheme_from_name(jstr(o, "scheme"), &e.key.scheme) != QG_SUCCESS ||
-            !jnum(o, "n", &n) || !jnum(o, "k", &k) || !jnum(o, "group_size", &g) ||
-            !jnum(o, "m_bucket", &mb) || !kern || !cJSON_IsBool(zp) ||
-            !dtype_parse(jstr(o, "act_dtype"), &e.key.act_dtype) ||
-            !dtype_parse(jstr(o, "out_dtype"), &e.key.out_dtype) ||
-            !scale_parse(jstr(o, "weight_scale"), &e.key.weight_scale) ||
-            !scale_parse(jstr(o, "act_scale"), &e.key.act_scale) || n < 1 || k < 1 || mb < 1)
-            JSON_FAIL("entry %d is incomplete or has a bad field", idx);
-        e.key.n = (int64_t)n, e.key.k = (int64_t)k, e.key.m = e.m_bucket = (int64_t)mb;
-        e.key.group_size = (int32_t)g;
-        e.key.has_zero_point = cJSON_IsTrue(zp);
-        snprintf(e.kernel, sizeof e.kernel, "%s", kern);
-        jnum(o, "median_us", &e.median_us);
-        jnum(o, "p20_us", &e.p20_us);
-        jnum(o, "p80_us", &e.p80_us);
-        jnum(o, "rel_error", &e.rel_error);
-        if ((s = jstr(o, "tuned_at"))) snprintf(e.tuned_at, sizeof e.tuned_at, "%s", s);
-        /* files from before per-entry hashes: every entry is as current as the file */
-        s = jstr(o, "catalog_hash");
-        snprintf(e.catalog_hash, sizeof e.catalog_hash, "%s", s ? s : mt->catalog_hash);
-        if (qg_db_put(db, &e) != QG_SUCCESS) {
-            cJSON_Delete(root);
-            return QG_ERR_OUT_OF_MEMORY;
+        char field[200];
+        if (!parse_entry(&db->meta, o, &e, field, sizeof field)) {
+            snprintf(why, why_len, "entry %d: %s", idx, field);
+            s = QG_ERR_CORRUPT;
+            break;
         }
-        idx++;
+        if (qg_db_put(db, &e) != QG_SUCCESS) {
+            snprintf(why, why_len, "no memory for entry %d", idx);
+            s = QG_ERR_OUT_OF_MEMORY;
+            break;
+        }
     }
     cJSON_Delete(root);
-    return QG_SUCCESS;
+    return s;
+}
+
+qg_status qg_db_from_json(qg_db *db, const char *text, size_t len) {
+    QG_RETURN_IF(NULL, !db || !text, QG_ERR_NULL_POINTER, "db and text must not be NULL");
+    char why[512];
+    const qg_status s = parse_db(db, text, len, why, sizeof why);
+    return s == QG_SUCCESS ? s : QG_ERROR(NULL, s, "%s", why);
 }
 
 /* ---- files ---- */
 
-static qg_status read_file(const char *path, char **out, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return errno == ENOENT ? QG_ERR_NOT_FOUND
-                                   : QG_ERROR(NULL, QG_ERR_IO, "cannot read %s: %s", path, strerror(errno));
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n + 65536 > cap) {
-            cap = cap ? cap * 2 : 1 << 20;
-            char *b = realloc(buf, cap);
-            if (!b) {
-                free(buf);
-                fclose(f);
-                return QG_ERROR(NULL, QG_ERR_OUT_OF_MEMORY, "no memory to read %s", path);
-            }
-            buf = b;
-        }
-        size_t r = fread(buf + n, 1, cap - n - 1, f);
-        n += r;
-        if (r == 0) break;
+/* Read a regular file into a NUL-terminated buffer; on failure the status and why (naming the
+ * file) without setting the error. O_NONBLOCK so that opening a FIFO does not wait for a
+ * writer; fstat then refuses anything that is not a regular file. */
+static qg_status read_regular(const char *path, size_t max_bytes, char **out, size_t *len,
+                              char *why, size_t why_len) {
+    *out = NULL;
+    *len = 0;
+    const int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        const int e = errno;
+        snprintf(why, why_len, "%s: %s", path, e == ENOENT ? "no such file" : strerror(e));
+        return e == ENOENT ? QG_ERR_NOT_FOUND : QG_ERR_IO;
     }
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
+    struct stat st;
+    qg_status s = QG_ERR_IO;
+    char *buf = NULL;
+    size_t n = 0;
+    if (fstat(fd, &st) != 0) {
+        snprintf(why, why_len, "%s: cannot stat: %s", path, strerror(errno));
+    } else if (!S_ISREG(st.st_mode)) {
+        snprintf(why, why_len, "%s is %s, not a regular file", path,
+                 S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO" : "a device or socket");
+    } else if ((uint64_t)st.st_size > max_bytes) {
+        snprintf(why, why_len, "%s is %lld bytes, above the %zu-byte limit", path,
+                 (long long)st.st_size, max_bytes);
+    } else if (!(buf = malloc((size_t)st.st_size + 1))) {
+        snprintf(why, why_len, "no memory to read %s (%lld bytes)", path, (long long)st.st_size);
+        s = QG_ERR_OUT_OF_MEMORY;
+    } else {
+        s = QG_SUCCESS;
+        for (;;) { /* up to the size fstat gave; a file growing meanwhile reads as truncated */
+            const ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
+            if (r < 0 && errno == EINTR) continue;
+            if (r < 0) {
+                snprintf(why, why_len, "error reading %s: %s", path, strerror(errno));
+                s = QG_ERR_IO;
+            }
+            if (r <= 0) break;
+            n += (size_t)r;
+        }
+    }
+    close(fd);
+    if (s != QG_SUCCESS) {
         free(buf);
-        return QG_ERROR(NULL, QG_ERR_IO, "error reading %s", path);
+        return s;
     }
     buf[n] = 0;
     *out = buf;
     *len = n;
     return QG_SUCCESS;
+}
+
+qg_status qg_read_regular_file(const char *path, size_t max_bytes, char **out, size_t *len) {
+    QG_RETURN_IF(NULL, !path || !out || !len, QG_ERR_NULL_POINTER, "path, out and len must not be NULL");
+    char why[QG_ERRMSG_LEN - 64];
+    const qg_status s = read_regular(path, max_bytes, out, len, why, sizeof why);
+    return s == QG_SUCCESS ? s : QG_ERROR(NULL, s, "%s", why);
 }
 
 static qg_status check_env(const qg_db *db, const qg_device_info *env, const char *path) {
@@ -421,29 +606,35 @@ static qg_status check_env(const qg_db *db, const qg_device_info *env, const cha
     return QG_SUCCESS;
 }
 
-/* Load `path` into a fresh db. QG_ERR_NOT_FOUND if the file does not exist. */
-static qg_status load(qg_db *db, const char *path) {
+/* Load `path` into a fresh db; on failure the status and why (naming the file), no error set.
+ * QG_ERR_NOT_FOUND if the file does not exist. */
+static qg_status load(qg_db *db, const char *path, char *why, size_t why_len) {
     char *text = NULL;
     size_t len = 0;
-    QG_CHECK(read_file(path, &text, &len));
-    qg_status s = qg_db_from_json(db, text, len);
+    qg_status s = read_regular(path, QG_DB_MAX_FILE_BYTES, &text, &len, why, why_len);
+    if (s != QG_SUCCESS) return s;
+    char reason[400];
+    s = parse_db(db, text, len, reason, sizeof reason);
     free(text);
-    if (s == QG_ERR_CORRUPT) {
-        char msg[QG_ERRMSG_LEN];
-        snprintf(msg, sizeof msg, "%s", qg_last_error(NULL));
-        return QG_ERROR(NULL, QG_ERR_CORRUPT, "%s: %s", path, msg);
-    }
+    if (s != QG_SUCCESS) snprintf(why, why_len, "%s: %s", path, reason);
+    for (int i = 0; i < db->count; i++) db->entries[i].on_disk = 1;
     return s;
 }
 
-qg_status qg_db_open(qg_db **out, const char *path, const qg_device_info *env) {
+static qg_status open_db(qg_db **out, const char *path, const qg_device_info *env, int must_exist) {
     QG_RETURN_IF(NULL, !out || !path, QG_ERR_NULL_POINTER, "out and path must not be NULL");
     *out = NULL;
+    QG_RETURN_IF(NULL, !path[0], QG_ERR_INVALID_ARGUMENT, "empty database path");
+    QG_RETURN_IF(NULL, strlen(path) >= sizeof((qg_db *)0)->path, QG_ERR_INVALID_ARGUMENT,
+                 "database path is %zu characters, at most %zu are supported", strlen(path),
+                 sizeof((qg_db *)0)->path - 1);
     qg_db *db = calloc(1, sizeof *db);
     QG_RETURN_IF(NULL, !db, QG_ERR_OUT_OF_MEMORY, "no memory for a database");
     snprintf(db->path, sizeof db->path, "%s", path);
-    qg_status s = load(db, path);
-    if (s == QG_ERR_NOT_FOUND) s = QG_SUCCESS; /* new database */
+    char why[QG_ERRMSG_LEN - 64];
+    qg_status s = load(db, path, why, sizeof why);
+    if (s == QG_ERR_NOT_FOUND && !must_exist) s = QG_SUCCESS; /* new database */
+    else if (s != QG_SUCCESS) QG_ERROR(NULL, s, "%s", why);
     if (s == QG_SUCCESS) s = check_env(db, env, path);
     if (s != QG_SUCCESS) {
         qg_db_close(db);
@@ -456,6 +647,12 @@ qg_status qg_db_open(qg_db **out, const char *path, const qg_device_info *env) {
     *out = db;
     return QG_SUCCESS;
 }
+
+qg_status qg_db_open(qg_db **out, const char *path, const qg_device_info *env) {
+    return open_db(out, path, env, 0);
+}
+
+qg_status qg_db_open_existing(qg_db **out, const char *path) { return open_db(out, path, NULL, 1); }
 
 int qg_db_entry_current(const qg_db_entry *e) {
     /* the whole catalog's hash: timed by a build with exactly these kernels (entries from
@@ -480,6 +677,7 @@ int qg_db_begin_tuning(qg_db *db, const qg_device_info *d) {
 void qg_db_close(qg_db *db) {
     if (!db) return;
     free(db->entries);
+    free(db->index);
     free(db);
 }
 
@@ -497,60 +695,204 @@ static int write_all(int fd, const char *p, size_t n) {
     return 0;
 }
 
-qg_status qg_db_save(qg_db *db, const char *path) {
+/* Where a save to `path` writes: the end of its chain of symbolic links (which need not exist
+ * yet), so that saving through a link updates its target instead of replacing the link.
+ * 0 or an errno. */
+static int resolve_links(const char *path, char *out, size_t len) {
+    if (snprintf(out, len, "%s", path) >= (int)len) return ENAMETOOLONG;
+    for (int hop = 0; hop < 40; hop++) {
+        char target[PATH_MAX];
+        const ssize_t r = readlink(out, target, sizeof target - 1);
+        if (r < 0) return errno == EINVAL || errno == ENOENT ? 0 : errno; /* not a link, or new */
+        target[r] = 0;
+        const char *slash = strrchr(out, '/');
+        const int dir_len = target[0] == '/' || !slash ? 0 : (int)(slash - out + 1);
+        char next[PATH_MAX];
+        if (snprintf(next, sizeof next, "%.*s%s", dir_len, out, target) >= (int)sizeof next ||
+            snprintf(out, len, "%s", next) >= (int)len)
+            return ENAMETOOLONG;
+    }
+    return ELOOP;
+}
+
+/* Exclusive lock on `lock_path`, which the holder deletes when done (so no lock file stays
+ * behind): after flock, the file must still be the one at that name, else a holder deleted it
+ * while we waited and we lock the new one. -1 and why on failure. */
+static int lock_acquire(const char *lock_path, char *why, size_t why_len) {
+    for (;;) {
+        const int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            snprintf(why, why_len, "cannot open lock file %s: %s", lock_path, strerror(errno));
+            return -1;
+        }
+        while (flock(fd, LOCK_EX) != 0) {
+            if (errno == EINTR) continue;
+            snprintf(why, why_len, "cannot lock %s: %s", lock_path, strerror(errno));
+            close(fd);
+            return -1;
+        }
+        struct stat held, named;
+        if (fstat(fd, &held) == 0 && stat(lock_path, &named) == 0 && held.st_dev == named.st_dev &&
+            held.st_ino == named.st_ino)
+            return fd;
+        close(fd);
+    }
+}
+
+static void lock_release(const char *lock_path, int fd) {
+    unlink(lock_path); /* while still held: see lock_acquire */
+    close(fd);
+}
+
+/* Write text to a new temporary file next to `target`, fsync it and rename it over `target`,
+ * then fsync the directory. 0, or -1 and why (the temporary file removed). */
+static int replace_file(const char *target, const char *text, char *why, size_t why_len) {
+    char tmp[PATH_MAX + 16];
+    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", target);
+    const int fd = mkstemp(tmp);
+    if (fd < 0) {
+        snprintf(why, why_len, "cannot create a temporary file next to %s: %s", target, strerror(errno));
+        return -1;
+    }
+    int ok = fchmod(fd, 0644) == 0 && write_all(fd, text, strlen(text)) == 0 &&
+             write_all(fd, "\n", 1) == 0 && fsync(fd) == 0;
+    int e = errno;
+    if (close(fd) != 0 && ok) ok = 0, e = errno;
+    if (!ok) {
+        snprintf(why, why_len, "cannot write %s: %s", tmp, strerror(e));
+    } else if (rename(tmp, target) != 0) {
+        snprintf(why, why_len, "cannot rename %s to %s: %s", tmp, target, strerror(errno));
+        ok = 0;
+    }
+    if (!ok) {
+        unlink(tmp);
+        return -1;
+    }
+    char dir[PATH_MAX];
+    const char *slash = strrchr(target, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - target) + (slash == target) : 1,
+             slash ? target : ".");
+    const int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) { /* durability of the rename; its failure loses nothing else */
+        fsync(dfd);
+        close(dfd);
+    }
+    return 0;
+}
+
+/* Temporary files are only written under the lock, so those of `target` found while holding
+ * it were left by a saver that died (SIGKILL): delete them. */
+static void remove_stale_temporaries(const char *target) {
+    const char *slash = strrchr(target, '/');
+    const char *base = slash ? slash + 1 : target;
+    char dir[PATH_MAX], prefix[PATH_MAX];
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - target) + (slash == target) : 1,
+             slash ? target : ".");
+    snprintf(prefix, sizeof prefix, "%s.tmp.", base);
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0 || strlen(e->d_name) != strlen(prefix) + 6)
+            continue;
+        char stale[PATH_MAX * 2];
+        snprintf(stale, sizeof stale, "%s/%s", dir, e->d_name);
+        unlink(stale);
+    }
+    if (d) closedir(d);
+}
+
+/* Drop the entries of db that `keep` rejects. */
+static qg_status drop_entries(qg_db *db, qg_db_keep_fn keep, void *user) {
+    int kept = 0;
+    for (int i = 0; i < db->count; i++)
+        if (keep(user, db, &db->entries[i])) db->entries[kept++] = db->entries[i];
+    db->count = kept;
+    return qg_db_reindex(db);
+}
+
+/* Kept unless it came from the file and is gone from it (user: the file as it is now). */
+static int still_on_disk(void *user, const qg_db *db, const qg_db_entry *e) {
+    (void)db;
+    return !e->on_disk || qg_db_find(user, &e->key, e->m_bucket) != NULL;
+}
+
+/* Under the lock: merge what other processes saved since we opened (entries we do not have,
+ * or newer ones), drop what `keep` rejects, write. `own`: target is the file db was read from,
+ * so its entries that are gone from there were removed (pruned) by another process and stay
+ * removed. */
+static qg_status merge_and_write(qg_db *db, const char *target, int own, qg_db_keep_fn keep,
+                                 void *user, char *why, size_t why_len) {
+    remove_stale_temporaries(target);
+    qg_db disk = {0};
+    qg_status s = load(&disk, target, why, why_len);
+    if (s == QG_SUCCESS && own && drop_entries(db, still_on_disk, &disk) != QG_SUCCESS) {
+        snprintf(why, why_len, "no memory for the database index");
+        s = QG_ERR_OUT_OF_MEMORY;
+    }
+    if (s == QG_SUCCESS) {
+        if (strcmp(disk.meta.gpu_name, db->meta.gpu_name) != 0 ||
+            disk.meta.cc_major != db->meta.cc_major || disk.meta.cc_minor != db->meta.cc_minor) {
+            snprintf(why, why_len, "%s belongs to '%s' (cc %d.%d); not overwriting it with results "
+                     "for '%s'", target, disk.meta.gpu_name, disk.meta.cc_major,
+                     disk.meta.cc_minor, db->meta.gpu_name);
+            s = QG_ERR_DB_MISMATCH;
+        }
+        for (int i = 0; s == QG_SUCCESS && i < disk.count; i++) {
+            const qg_db_entry *d = &disk.entries[i];
+            const qg_db_entry *mine = qg_db_find(db, &d->key, d->m_bucket);
+            if ((!mine || strcmp(d->tuned_at, mine->tuned_at) > 0) && qg_db_put(db, d) != QG_SUCCESS) {
+                snprintf(why, why_len, "no memory to merge %s", target);
+                s = QG_ERR_OUT_OF_MEMORY;
+            }
+        }
+    } else if (s == QG_ERR_NOT_FOUND) {
+        s = QG_SUCCESS;
+    } else if (s == QG_ERR_CORRUPT) {
+        const size_t l = strlen(why);
+        snprintf(why + l, why_len - l, "; left untouched (save elsewhere with -o)");
+    }
+    free(disk.entries);
+    free(disk.index);
+    if (s != QG_SUCCESS) return s;
+    if (keep && drop_entries(db, keep, user) != QG_SUCCESS) {
+        snprintf(why, why_len, "no memory for the database index");
+        return QG_ERR_OUT_OF_MEMORY;
+    }
+    char *json = qg_db_to_json(db);
+    if (!json) {
+        snprintf(why, why_len, "no memory to serialize %d entries", db->count);
+        return QG_ERR_OUT_OF_MEMORY;
+    }
+    s = replace_file(target, json, why, why_len) == 0 ? QG_SUCCESS : QG_ERR_IO;
+    free(json);
+    for (int i = 0; own && s == QG_SUCCESS && i < db->count; i++) db->entries[i].on_disk = 1;
+    return s;
+}
+
+qg_status qg_db_save_filtered(qg_db *db, const char *path, qg_db_keep_fn keep, void *user) {
     QG_RETURN_IF(NULL, !db, QG_ERR_NULL_POINTER, "db is NULL");
     if (!path) path = db->path;
     QG_RETURN_IF(NULL, !path[0], QG_ERR_INVALID_ARGUMENT, "no path to save the database to");
     QG_RETURN_IF(NULL, !db->has_meta, QG_ERR_INVALID_ARGUMENT,
                  "database has no metadata (open it with a device to tune into it)");
-    char lock_path[1100], tmp_path[1100];
-    snprintf(lock_path, sizeof lock_path, "%s.lock", path);
-    snprintf(tmp_path, sizeof tmp_path, "%s.tmp.%ld", path, (long)getpid());
-    int lfd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    QG_RETURN_IF(NULL, lfd < 0, QG_ERR_IO, "cannot open lock file %s: %s", lock_path, strerror(errno));
-    while (flock(lfd, LOCK_EX) != 0 && errno == EINTR) {}
-
-    /* Merge what other processes saved since we opened: entries we do not have, or newer ones. */
-    qg_db disk = {0};
-    qg_status s = load(&disk, path);
-    if (s == QG_SUCCESS) {
-        if (strcmp(disk.meta.gpu_name, db->meta.gpu_name) != 0 ||
-            disk.meta.cc_major != db->meta.cc_major || disk.meta.cc_minor != db->meta.cc_minor)
-            s = QG_ERROR(NULL, QG_ERR_DB_MISMATCH, "%s belongs to '%s' (cc %d.%d); not "
-                         "overwriting it with results for '%s'", path, disk.meta.gpu_name,
-                         disk.meta.cc_major, disk.meta.cc_minor, db->meta.gpu_name);
-        for (int i = 0; s == QG_SUCCESS && i < disk.count; i++) {
-            const qg_db_entry *d = &disk.entries[i];
-            const qg_db_entry *mine = qg_db_find(db, &d->key, d->m_bucket);
-            if (!mine || strcmp(d->tuned_at, mine->tuned_at) > 0) s = qg_db_put(db, d);
-        }
-    } else if (s == QG_ERR_NOT_FOUND) {
-        s = QG_SUCCESS;
-    } else if (s == QG_ERR_CORRUPT) {
-        char msg[QG_ERRMSG_LEN];
-        snprintf(msg, sizeof msg, "%s", qg_last_error(NULL));
-        s = QG_ERROR(NULL, QG_ERR_CORRUPT, "%s; left untouched (save elsewhere with -o)", msg);
-    }
-    free(disk.entries);
-
-    char *json = s == QG_SUCCESS ? qg_db_to_json(db) : NULL;
-    if (s == QG_SUCCESS && !json) s = QG_ERROR(NULL, QG_ERR_OUT_OF_MEMORY, "cannot serialize");
-    if (s == QG_SUCCESS) {
-        int fd = open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0 || write_all(fd, json, strlen(json)) != 0 || write_all(fd, "\n", 1) != 0 ||
-            fsync(fd) != 0) {
-            s = QG_ERROR(NULL, QG_ERR_IO, "cannot write %s: %s", tmp_path, strerror(errno));
-        }
-        if (fd >= 0) close(fd);
-        if (s == QG_SUCCESS && rename(tmp_path, path) != 0)
-            s = QG_ERROR(NULL, QG_ERR_IO, "cannot rename %s to %s: %s", tmp_path, path, strerror(errno));
-        if (s != QG_SUCCESS) unlink(tmp_path);
-    }
-    free(json);
-    flock(lfd, LOCK_UN);
-    close(lfd);
-    return s;
+    char target[PATH_MAX], lock_path[PATH_MAX + 8], own_file[PATH_MAX];
+    const int e = resolve_links(path, target, sizeof target);
+    const int own = resolve_links(db->path, own_file, sizeof own_file) == 0 && !strcmp(own_file, target);
+    QG_RETURN_IF(NULL, e, e == ENAMETOOLONG ? QG_ERR_INVALID_ARGUMENT : QG_ERR_IO,
+                 "cannot save to %s: %s", path, strerror(e));
+    QG_RETURN_IF(NULL, snprintf(lock_path, sizeof lock_path, "%s.lock", target) >= (int)sizeof lock_path,
+                 QG_ERR_INVALID_ARGUMENT, "cannot save to %s: path too long", path);
+    struct stat st;
+    QG_RETURN_IF(NULL, lstat(target, &st) == 0 && !S_ISREG(st.st_mode), QG_ERR_IO,
+                 "%s is not a regular file: not replacing it with a database", target);
+    char why[QG_ERRMSG_LEN - 64];
+    const int lfd = lock_acquire(lock_path, why, sizeof why);
+    if (lfd < 0) return QG_ERROR(NULL, QG_ERR_IO, "%s", why);
+    const qg_status s = merge_and_write(db, target, own, keep, user, why, sizeof why);
+    lock_release(lock_path, lfd);
+    return s == QG_SUCCESS ? s : QG_ERROR(NULL, s, "%s", why);
 }
+
+qg_status qg_db_save(qg_db *db, const char *path) { return qg_db_save_filtered(db, path, NULL, NULL); }
 
 /* ---- the context's database ---- */
 
@@ -580,7 +922,8 @@ int qg_db_shipped_path(const qg_device_info *d, char *out, size_t out_len) {
                           QG_SOURCE_DIR "/tuning_db"};
     for (int i = 0; i < 3; i++) {
         if (!dirs[i]) continue;
-        snprintf(out, out_len, "%s/%s.json", dirs[i], s);
+        /* a path cut short would name another file: skip that directory */
+        if (snprintf(out, out_len, "%s/%s.json", dirs[i], s) >= (int)out_len) continue;
         if (access(out, R_OK) == 0) return 1;
     }
     return 0;

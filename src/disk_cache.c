@@ -47,6 +47,16 @@ static uint64_t get_u64(const unsigned char *p) {
     return v;
 }
 
+/* The context keeps the directory in cache_dir[1024]: one that fills it may have been cut
+ * short (a long $QGEMM_CACHE_DIR), and a cut path is another directory, so it is refused. */
+static qg_status check_dir(const char *dir) {
+    const size_t max = sizeof(((qg_context *)0)->cache_dir) - 2;
+    QG_RETURN_IF(NULL, strlen(dir) > max, QG_ERR_INVALID_ARGUMENT,
+                 "JIT cache directory path is %zu characters or more; at most %zu are supported "
+                 "(set a shorter QGEMM_CACHE_DIR)", strlen(dir), max);
+    return QG_SUCCESS;
+}
+
 void qg_disk_cache_path(const char *dir, const char *arch, uint64_t key, char *out,
                         size_t out_len) {
     snprintf(out, out_len, "%s/%s/%016llx.%s", dir, arch, (unsigned long long)key,
@@ -92,9 +102,11 @@ qg_status qg_disk_cache_read(const char *dir, const char *arch, uint64_t key, vo
                  "disk cache read: NULL argument");
     *image = NULL;
     *size = 0;
+    if (check_dir(dir) != QG_SUCCESS) return QG_ERR_NOT_FOUND; /* a miss, with the message */
     char path[1200];
     qg_disk_cache_path(dir, arch, key, path, sizeof path);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO at this name must not block the open until some writer comes */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT) return QG_ERR_NOT_FOUND; /* the ordinary miss: no message */
         return QG_ERROR(NULL, QG_ERR_NOT_FOUND, "cannot open JIT cache file %s: %s", path,
@@ -105,6 +117,11 @@ qg_status qg_disk_cache_read(const char *dir, const char *arch, uint64_t key, vo
         int e = errno;
         close(fd);
         return QG_ERROR(NULL, QG_ERR_NOT_FOUND, "cannot stat %s: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) { /* not ours to delete; the next write renames over it */
+        close(fd);
+        return QG_ERROR(NULL, QG_ERR_NOT_FOUND, "JIT cache file %s is not a regular file: ignored",
+                        path);
     }
 
     unsigned char h[HEADER_BYTES];
@@ -136,6 +153,7 @@ qg_status qg_disk_cache_write(const char *dir, const char *arch, uint64_t key, c
     QG_RETURN_IF(NULL, !dir || !arch || !image, QG_ERR_NULL_POINTER, "disk cache write: NULL argument");
     QG_RETURN_IF(NULL, size == 0 || (uint64_t)size > MAX_PAYLOAD, QG_ERR_INVALID_ARGUMENT,
                  "disk cache write: bad image size %zu", size);
+    QG_CHECK(check_dir(dir));
     char sub[1100], path[1200], tmp[1300];
     snprintf(sub, sizeof sub, "%s/%s", dir, arch);
     QG_RETURN_IF(NULL, qg_mkdirs(sub) != 0, QG_ERR_IO, "cannot create cache directory %s: %s", sub,

@@ -64,7 +64,7 @@ static qg_status validate(const qg_problem *p, int need_m) {
     QG_RETURN_IF(NULL, p->n <= 0 || p->k <= 0 || (need_m && p->m <= 0), QG_ERR_INVALID_ARGUMENT,
                  "dimensions must be positive (M=%lld N=%lld K=%lld)", (long long)p->m,
                  (long long)p->n, (long long)p->k);
-    QG_RETURN_IF(NULL, p->n > (1ll << 31) || p->k > (1ll << 31) || p->m > (1ll << 31),
+    QG_RETURN_IF(NULL, p->n >= (1ll << 31) || p->k >= (1ll << 31) || p->m >= (1ll << 31),
                  QG_ERR_INVALID_ARGUMENT, "dimensions must be below 2^31");
     QG_RETURN_IF(NULL, !is_half(p->out_dtype), QG_ERR_INVALID_ARGUMENT,
                  "out_dtype must be bf16 or f16, got %s", qg_dtype_name(p->out_dtype));

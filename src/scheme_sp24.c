@@ -17,6 +17,7 @@
  */
 #include "schemes.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,14 +116,7 @@ static qg_status sp24_quantize(const qg_problem *p, const float *w, int64_t ldw,
         return QG_ERROR(NULL, QG_ERR_OUT_OF_MEMORY, "no memory for a %lldx%lld plain weight",
                         (long long)n, (long long)k);
     }
-    for (int64_t r = 0; r < n; r++)
-        for (int64_t c = 0; c < k; c++)
-            if (!isfinite(w[r * ldw + c])) {
-                qg_plain_weight_free(out);
-                return QG_ERROR(NULL, QG_ERR_INVALID_ARGUMENT, "weight (%lld,%lld) is not finite",
-                                (long long)r, (long long)c);
-            }
-
+    /* weights are finite: qg_quantize_weight checked */
     /* Pruned values in a row (float), then quantized. */
     float *row = malloc((size_t)k * sizeof(float));
     if (!row) {
@@ -165,7 +159,7 @@ static qg_status sp24_quantize(const qg_problem *p, const float *w, int64_t ldw,
             continue;
         }
         if (p->weight_scale == QG_SCALE_PER_TENSOR) absmax = tensor_absmax;
-        const float scale = absmax > 0 ? absmax / qmax : 1.0f;
+        const float scale = absmax > 0 ? fmaxf(absmax / qmax, FLT_TRUE_MIN) : 1.0f; /* no 0 / 0 */
         out->scales[r] = scale;
         for (int64_t c = 0; c < k; c++) {
             const float x = row[c] / scale; /* division (not a reciprocal) for reproducibility */

@@ -62,7 +62,6 @@ uint16_t qg_wo_half_from_f32(float x, qg_dtype dt);
 qg_status qg_wo_scale_round_up(double x, qg_dtype dt, float *out);
 
 /* QG_ERR_INVALID_ARGUMENT naming the first NaN/Inf weight, if any. */
-qg_status qg_wo_check_finite(const float *w, int64_t n, int64_t k, int64_t ldw);
 
 /* Little-endian 16-bit element i of a byte buffer (no alignment needed). */
 static inline uint16_t qg_wo_rd16(const void *base, int64_t i) {

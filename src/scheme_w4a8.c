@@ -9,6 +9,7 @@
 #include "dynact.h"
 #include "schemes.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,7 +79,7 @@ static qg_status w4a8_quantize(const qg_problem *p, const float *w, int64_t ldw,
             const float *src = w + i * ldw + gi * gl;
             float amax = 0;
             for (int64_t j = 0; j < gl; j++) amax = fmaxf(amax, fabsf(src[j]));
-            const float s = amax > 0 ? amax / 7.5f : 1.0f;
+            const float s = amax > 0 ? fmaxf(amax / 7.5f, FLT_TRUE_MIN) : 1.0f; /* no 0 / 0 */
             out->scales[i * g + gi] = s;
             for (int64_t j = 0; j < gl; j++) {
                 float r = nearbyintf(src[j] / s);

@@ -7,6 +7,7 @@
 #include "dynact.h"
 #include "schemes.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,7 +67,9 @@ static qg_status w8a8_quantize(const qg_problem *p, const float *w, int64_t ldw,
         float amax = tensor_max;
         if (p->weight_scale != QG_SCALE_PER_TENSOR)
             for (int64_t j = 0; j < k; j++) amax = fmaxf(amax, fabsf(w[i * ldw + j]));
-        const float s = amax > 0 ? amax / qmax : 1.0f;
+        /* a row of denormals whose scale underflows to 0 takes the smallest scale (w / s
+         * must not be 0 / 0) */
+        const float s = amax > 0 ? fmaxf(amax / qmax, FLT_TRUE_MIN) : 1.0f;
         out->scales[i] = s;
         for (int64_t j = 0; j < k; j++) {
             const float x = w[i * ldw + j] / s;

@@ -1,6 +1,7 @@
 /* The scheme traits table and the public host-side quantize / pack / reference calls. */
 #include "schemes.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,12 +66,25 @@ static qg_status check_out(const qg_problem *p, const qg_packed_weight *out) {
     return QG_SUCCESS;
 }
 
+/* The NaN/Inf policy of every scheme's weight quantizer (include/qgemm.h): a weight that is
+ * NaN or infinite is QG_ERR_INVALID_ARGUMENT naming its row and column, before anything is
+ * written (quantizing it would silently give a NaN or zero row or group). */
+static qg_status check_finite(const float *w, int64_t n, int64_t k, int64_t ldw) {
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < k; j++)
+            QG_RETURN_IF(NULL, !isfinite(w[i * ldw + j]), QG_ERR_INVALID_ARGUMENT,
+                         "weight (row %lld, column %lld) is %s: weights must be finite",
+                         (long long)i, (long long)j, isnan(w[i * ldw + j]) ? "NaN" : "infinite");
+    return QG_SUCCESS;
+}
+
 qg_status qg_quantize_weight(const qg_problem *p, const float *w, int64_t ldw,
                              const qg_packed_weight *out) {
     QG_CHECK(check_out(p, out));
     QG_RETURN_IF(NULL, !w, QG_ERR_NULL_POINTER, "weight is NULL");
     QG_RETURN_IF(NULL, ldw < p->k, QG_ERR_INVALID_ARGUMENT, "ldw (%lld) < K (%lld)",
                  (long long)ldw, (long long)p->k);
+    QG_CHECK(check_finite(w, p->n, p->k, ldw));
     const qg_scheme_traits *t = qg_scheme_get(p->scheme);
     qg_plain_weight pw = {0};
     qg_status s = t->quantize(p, w, ldw, &pw);
@@ -85,7 +99,11 @@ qg_status qg_quantize_weight_bf16(const qg_problem *p, const uint16_t *w, int64_
     QG_RETURN_IF(NULL, !w, QG_ERR_NULL_POINTER, "weight is NULL");
     QG_RETURN_IF(NULL, ldw < p->k, QG_ERR_INVALID_ARGUMENT, "ldw (%lld) < K (%lld)",
                  (long long)ldw, (long long)p->k);
-    float *f = malloc((size_t)p->n * (size_t)p->k * sizeof(float));
+    size_t bytes;
+    QG_RETURN_IF(NULL, __builtin_mul_overflow((size_t)p->n * (size_t)p->k, sizeof(float), &bytes),
+                 QG_ERR_OUT_OF_MEMORY, "a %lldx%lld float copy does not fit in memory",
+                 (long long)p->n, (long long)p->k);
+    float *f = malloc(bytes);
     QG_RETURN_IF(NULL, !f, QG_ERR_OUT_OF_MEMORY, "no memory for a %lldx%lld float copy",
                  (long long)p->n, (long long)p->k);
     for (int64_t i = 0; i < p->n; i++)

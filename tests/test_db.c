@@ -4,9 +4,14 @@
 
 #include "db.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static qg_device_info dev(const char *name) {
@@ -269,6 +274,292 @@ static void test_scheme_hashes(void) {
     QT_CHECK(!qg_catalog_scheme_uses(QG_SCHEME_W4A16, "no_such_file.cu"), "unknown file");
 }
 
+
+/* ---- issue 15 ---- */
+
+static int is_junk(void *user, const qg_db *db, const qg_db_entry *e) {
+    (void)db;
+    if (strcmp(e->kernel, "junk") != 0) return 1;
+    if (user) ++*(int *)user;
+    return 0;
+}
+
+/* Files in dir whose name contains `part`. */
+static int count_files(const char *dir, const char *part) {
+    DIR *d = opendir(dir);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));) n += strstr(e->d_name, part) != NULL;
+    if (d) closedir(d);
+    return n;
+}
+
+/* Loading is linear (hash index): 100k entries put and found; replacing keeps one entry per key;
+ * the index follows a rewrite of `entries` through qg_db_reindex (and a stale one is not used). */
+static void test_index(void) {
+    qg_db db = {0};
+    enum { E = 100000 };
+    const clock_t t0 = clock();
+    for (int i = 0; i < E; i++) {
+        qg_db_entry e = entry(QG_SCHEME_W4A16, 128 * (i / 20 + 1), 4096, i % 20 + 1, "k", 1.0 + i);
+        if (qg_db_put(&db, &e) != QG_SUCCESS) break;
+    }
+    int found = 0;
+    for (int i = 0; i < E; i++) {
+        qg_problem p = entry(QG_SCHEME_W4A16, 128 * (i / 20 + 1), 4096, 1, "k", 0).key;
+        const qg_db_entry *f = qg_db_find(&db, &p, i % 20 + 1);
+        found += f && f->median_us == 1.0 + i;
+    }
+    const double sec = (double)(clock() - t0) / CLOCKS_PER_SEC;
+    QT_CHECK(db.count == E && found == E, "100k entries put and found (%d, %d)", db.count, found);
+    QT_CHECK(sec < 20, "100k puts and finds take %.1f s (quadratic took minutes)", sec);
+    qg_db_entry again = entry(QG_SCHEME_W4A16, 128, 4096, 1, "k2", 7.0);
+    QT_OK(qg_db_put(&db, &again));
+    QT_CHECK(db.count == E && !strcmp(qg_db_find(&db, &again.key, 1)->kernel, "k2"), "same key replaces");
+    /* drop every other entry by hand, as prune did */
+    int kept = 0;
+    for (int i = 0; i < db.count; i++)
+        if (i % 2) db.entries[kept++] = db.entries[i];
+    db.count = kept;
+    QT_CHECK(qg_db_find(&db, &again.key, 1) == NULL, "a stale index is not trusted");
+    QT_OK(qg_db_reindex(&db));
+    qg_problem p2 = entry(QG_SCHEME_W4A16, 128, 4096, 2, "k", 0).key;
+    QT_CHECK(qg_db_find(&db, &again.key, 1) == NULL && qg_db_find(&db, &p2, 2) != NULL,
+             "reindexed: dropped entries gone, kept ones found");
+    free(db.entries);
+    free(db.index);
+}
+
+/* Paths that do not fit are errors, not another file; FIFOs and directories are refused at once;
+ * a missing file is an error for qg_db_open_existing. */
+static void test_paths(const char *dir) {
+    char longp[1100];
+    memset(longp, 'x', sizeof longp);
+    snprintf(longp, sizeof longp, "%s/", dir);
+    longp[strlen(longp)] = 'x';
+    longp[1050] = 0;
+    qg_device_info d = dev("NVIDIA H100 80GB HBM3");
+    qg_db *db = (qg_db *)0x1;
+    QT_STATUS(qg_db_open(&db, longp, &d), QG_ERR_INVALID_ARGUMENT);
+    QT_CHECK(db == NULL && qt_contains(qg_last_error(NULL), "at most 1023"), "too long: %s",
+             qg_last_error(NULL));
+    char fifo[600];
+    snprintf(fifo, sizeof fifo, "%s/fifo.json", dir);
+    QT_CHECK(mkfifo(fifo, 0644) == 0, "mkfifo");
+    QT_STATUS(qg_db_open(&db, fifo, &d), QG_ERR_IO); /* returns: does not wait for a writer */
+    QT_CHECK(qt_contains(qg_last_error(NULL), "FIFO"), "names the FIFO: %s", qg_last_error(NULL));
+    QT_STATUS(qg_db_open(&db, dir, &d), QG_ERR_IO);
+    QT_CHECK(qt_contains(qg_last_error(NULL), "directory"), "names the directory");
+    char missing[600];
+    snprintf(missing, sizeof missing, "%s/missing.json", dir);
+    QT_STATUS(qg_db_open_existing(&db, missing), QG_ERR_NOT_FOUND);
+    QT_CHECK(qt_contains(qg_last_error(NULL), "missing.json: no such file"), "%s", qg_last_error(NULL));
+    QT_CHECK(access(missing, F_OK) != 0, "nothing created");
+    /* a save onto the FIFO is refused and leaves it a FIFO */
+    QT_OK(qg_db_open(&db, missing, &d));
+    qg_db_entry e = entry(QG_SCHEME_W4A16, 4096, 4096, 1, "k", 1.0);
+    QT_OK(qg_db_put(db, &e));
+    QT_STATUS(qg_db_save(db, fifo), QG_ERR_IO);
+    struct stat st;
+    QT_CHECK(stat(fifo, &st) == 0 && S_ISFIFO(st.st_mode), "the FIFO is left alone");
+    /* through a chain of two links: the target is updated, the links stay, no lock file stays */
+    char target[600], l1[600], l2[600];
+    snprintf(target, sizeof target, "%s/target.json", dir);
+    snprintf(l1, sizeof l1, "%s/l1.json", dir);
+    snprintf(l2, sizeof l2, "%s/l2.json", dir);
+    QT_CHECK(symlink("target.json", l1) == 0 && symlink(l1, l2) == 0, "symlinks");
+    QT_OK(qg_db_save(db, l2));
+    qg_db_close(db);
+    QT_CHECK(lstat(l1, &st) == 0 && S_ISLNK(st.st_mode) && lstat(l2, &st) == 0 && S_ISLNK(st.st_mode),
+             "links kept");
+    QT_OK(qg_db_open_existing(&db, target));
+    QT_CHECK(db && qg_db_size(db) == 1, "the target got the entry");
+    qg_db_close(db);
+    QT_CHECK(count_files(dir, ".lock") == 0 && count_files(dir, ".tmp.") == 0,
+             "no lock or temporary file left behind");
+}
+
+/* QGEMM_DATA_DIR so long that "<dir>/<gpu>.json" does not fit: the cut path (an existing other
+ * file here) must not be taken for the shipped database. */
+static void test_shipped_path_cut(const char *dir) {
+    char deep[1100];
+    int n = snprintf(deep, sizeof deep, "%s", dir);
+    while (n < 1018) {
+        deep[n++] = '/', deep[n++] = 'd', deep[n] = 0;
+        mkdir(deep, 0755);
+    }
+    deep[1018] = 0; /* "<deep>/x.json" is 1025 characters; cut to 1023 it is "<deep>/x.js" */
+    deep[1017] = 'd';
+    mkdir(deep, 0755);
+    char other[1100];
+    snprintf(other, sizeof other, "%s/x.js", deep);
+    write_str(other, "{}");
+    setenv("QGEMM_DATA_DIR", deep, 1);
+    qg_device_info d = dev("x");
+    char out[1024];
+    QT_CHECK(!qg_db_shipped_path(&d, out, sizeof out), "no shipped database from a cut path");
+    unsetenv("QGEMM_DATA_DIR");
+}
+
+/* The parser's numbers: integers in range, finite non-negative times, exact schema version. */
+static void test_parser_numbers(void) {
+    static const char *const bad[] = {
+        "\"n\": 1.5", "\"n\": 1e19", "\"n\": -4", "\"m_bucket\": 0", "\"group_size\": 1e300",
+        "\"median_us\": -1", "\"median_us\": 1e999", "\"p80_us\": -0.5", "\"n\": \"4096\""};
+    const char *fmt = "{\"schema_version\": %s, \"metadata\": {\"gpu_name\": \"g\", "
+                      "\"compute_capability\": \"%s\", \"sm_count\": %s}, \"entries\": [{\"scheme\": "
+                      "\"w4a16\", \"n\": 4096, %s, \"k\": 4096, \"group_size\": 128, \"zero_point\": true, "
+                      "\"act_dtype\": \"bf16\", \"out_dtype\": \"bf16\", \"weight_scale\": \"per-row\", "
+                      "\"act_scale\": \"per-row\", \"m_bucket\": 1, \"kernel\": \"k\"}]}%s";
+    char text[2048];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        qg_db db = {0};
+        snprintf(text, sizeof text, fmt, "1", "9.0", "132", bad[i], "");
+        /* the duplicate key: cJSON keeps the first, so put the bad one first */
+        char *dup = strstr(text, "\"n\": 4096, ");
+        if (!strncmp(bad[i], "\"n\"", 3)) memmove(dup, dup + 11, strlen(dup + 11) + 1);
+        QT_STATUS(qg_db_from_json(&db, text, strlen(text)), QG_ERR_CORRUPT);
+        QT_CHECK(qt_contains(qg_last_error(NULL), "entry 0"), "%s: names the entry: %s", bad[i],
+                 qg_last_error(NULL));
+        free(db.entries);
+        free(db.index);
+    }
+    static const char *const meta_bad[][4] = {{"1.9", "9.0", "132", ""}, {"1", "99999999999.0", "132", ""},
+                                              {"1", "9.0", "-1", ""},    {"1", "9.0x", "132", ""},
+                                              {"1", "9.0", "132", " junk"}, {"1", "9.0", "1e10", ""}};
+    for (size_t i = 0; i < sizeof meta_bad / sizeof meta_bad[0]; i++) {
+        qg_db db = {0};
+        snprintf(text, sizeof text, fmt, meta_bad[i][0], meta_bad[i][1], meta_bad[i][2], "\"m\": 1",
+                 meta_bad[i][3]);
+        QT_STATUS(qg_db_from_json(&db, text, strlen(text)), QG_ERR_CORRUPT);
+        free(db.entries);
+        free(db.index);
+    }
+    qg_db db = {0};
+    snprintf(text, sizeof text, fmt, "1", "9.0", "132", "\"m\": 1", "\n");
+    QT_OK(qg_db_from_json(&db, text, strlen(text)));
+    QT_CHECK(db.count == 1 && db.meta.sm_count == 132, "the good file parses");
+    free(db.entries);
+    free(db.index);
+}
+
+/* Crash safety: writer processes save entries one by one while others prune and merge into the
+ * same file, a reader keeps opening it, and a writer is killed with SIGKILL mid-save again and
+ * again. The file always parses, every entry whose save returned is there, pruned ones are gone. */
+static void test_crash_safety(const char *dir) {
+    char path[512], merge_src[512], log[512];
+    snprintf(path, sizeof path, "%s/crash.json", dir);
+    snprintf(merge_src, sizeof merge_src, "%s/crash-merge.json", dir);
+    snprintf(log, sizeof log, "%s/finished.log", dir);
+    qg_device_info d = dev("NVIDIA H100 80GB HBM3");
+    qg_db *db;
+    QT_OK(qg_db_open(&db, path, &d)); /* one junk entry for the pruners */
+    qg_db_entry junk = entry(QG_SCHEME_W8A16, 4096, 4096, 1, "junk", 1.0);
+    junk.key.group_size = 0, junk.key.has_zero_point = 0;
+    QT_OK(qg_db_put(db, &junk));
+    QT_OK(qg_db_save(db, NULL));
+    qg_db_close(db);
+    QT_OK(qg_db_open(&db, merge_src, &d)); /* what the mergers bring in */
+    for (int i = 0; i < 30; i++) {
+        qg_db_entry e = entry(QG_SCHEME_W8A8_FP8, 8192, 4096, i + 1, "merged", 2.0);
+        e.key.group_size = 0, e.key.has_zero_point = 0;
+        QT_OK(qg_db_put(db, &e));
+    }
+    QT_OK(qg_db_save(db, NULL));
+    qg_db_close(db);
+
+    enum { WRITERS = 4, EACH = 20, PRUNERS = 1, MERGERS = 1, KILLS = 8 };
+    pid_t pids[WRITERS + PRUNERS + MERGERS + 1];
+    int np = 0;
+    for (int w = 0; w < WRITERS; w++) {
+        if ((pids[np++] = fork()) != 0) continue;
+        FILE *lf = fopen(log, "a");
+        for (int i = 0; i < EACH; i++) {
+            qg_db *x;
+            qg_db_entry e = entry(QG_SCHEME_W4A16, 1024 * (w + 1), 4096, i + 1, "k", 1.0 + i);
+            if (qg_db_open(&x, path, &d) != QG_SUCCESS || qg_db_put(x, &e) != QG_SUCCESS ||
+                qg_db_save(x, NULL) != QG_SUCCESS)
+                _exit(3);
+            qg_db_close(x);
+            fprintf(lf, "%d %d\n", w, i); /* finished: must survive */
+            fflush(lf);
+        }
+        _exit(0);
+    }
+    for (int k = 0; k < PRUNERS + MERGERS; k++) {
+        if ((pids[np++] = fork()) != 0) continue;
+        for (int i = 0; i < 10; i++) {
+            qg_db *x;
+            const int prune = k < PRUNERS;
+            if (qg_db_open(&x, prune ? path : merge_src, prune ? &d : NULL) != QG_SUCCESS ||
+                qg_db_save_filtered(x, path, prune ? is_junk : NULL, NULL) != QG_SUCCESS)
+                _exit(3);
+            qg_db_close(x);
+        }
+        _exit(0);
+    }
+    if ((pids[np++] = fork()) == 0) { /* the reader: the file parses whenever it looks */
+        for (int i = 0; i < 200; i++) {
+            qg_db *x;
+            if (qg_db_open_existing(&x, path) != QG_SUCCESS) _exit(4);
+            qg_db_close(x);
+            usleep(2000);
+        }
+        _exit(0);
+    }
+    /* the victim: a tuner with many entries (slow saves), killed at random moments */
+    unsigned seed = 12345;
+    int killed_mid = 0;
+    for (int k = 0; k < KILLS; k++) {
+        const pid_t v = fork();
+        if (v == 0) {
+            qg_db *x;
+            if (qg_db_open(&x, path, &d) != QG_SUCCESS) _exit(3);
+            for (int i = 0; i < 3000; i++) {
+                qg_db_entry e = entry(QG_SCHEME_W8A16, 128 * (i + 1), 4096, k + 1, "v", 3.0);
+                e.key.group_size = 0, e.key.has_zero_point = 0;
+                qg_db_put(x, &e);
+            }
+            for (;;) qg_db_save(x, NULL);
+        }
+        seed = seed * 1103515245u + 12345u;
+        usleep(5000 + (seed >> 16) % 40000);
+        kill(v, SIGKILL);
+        int st;
+        waitpid(v, &st, 0);
+        killed_mid += WIFSIGNALED(st);
+    }
+    int ok = 1;
+    for (int i = 0; i < np; i++) {
+        int st;
+        waitpid(pids[i], &st, 0);
+        ok &= WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    }
+    QT_CHECK(ok, "writers, pruner, merger and reader all succeeded (the file always parsed)");
+    QT_CHECK(killed_mid == KILLS, "the victim was killed %d times", killed_mid);
+    QT_OK(qg_db_open_existing(&db, path));
+    int lost = 0, logged = 0, w, i;
+    FILE *lf = fopen(log, "r");
+    while (db && lf && fscanf(lf, "%d %d", &w, &i) == 2) {
+        logged++;
+        qg_problem p = entry(QG_SCHEME_W4A16, 1024 * (w + 1), 4096, 1, "k", 0).key;
+        lost += qg_db_find(db, &p, i + 1) == NULL;
+    }
+    if (lf) fclose(lf);
+    QT_CHECK(logged == WRITERS * EACH && lost == 0, "no finished entry lost: %d of %d", lost, logged);
+    int merged = 0, junk_left = 0;
+    for (int j = 0; db && j < db->count; j++) {
+        merged += !strcmp(db->entries[j].kernel, "merged");
+        junk_left += !strcmp(db->entries[j].kernel, "junk");
+    }
+    QT_CHECK(merged == 30 && junk_left == 0, "merged entries in (%d), pruned one out (%d)", merged,
+             junk_left);
+    /* a victim killed while writing leaves a temporary file; the next save removes it */
+    QT_OK(qg_db_save(db, NULL));
+    qg_db_close(db);
+    QT_CHECK(count_files(dir, "crash.json.tmp.") == 0 && count_files(dir, "crash.json.lock") == 0,
+             "no temporary or lock file left after a save");
+}
+
 int main(void) {
     char dir[] = "/tmp/qgemm-test-db-XXXXXX";
     if (!mkdtemp(dir)) return 1;
@@ -277,6 +568,11 @@ int main(void) {
     test_corrupt_and_foreign(dir);
     test_catalog_change(dir);
     test_scheme_hashes();
+    test_index();
+    test_paths(dir);
+    test_parser_numbers();
+    test_shipped_path_cut(dir);
+    test_crash_safety(dir);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) fprintf(stderr, "cleanup failed\n");

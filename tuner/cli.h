@@ -19,5 +19,9 @@ int cli_explain(int argc, char **argv);
 
 /* 1 if argv[i] is --help/-h anywhere. */
 int cli_wants_help(int argc, char **argv);
+/* Strict number parsing for option values: the whole string must be a (decimal) integer in
+ * [lo, hi] / a finite number in (lo, hi]; 1 if so, else 0 (the caller names the option). */
+int cli_parse_int(const char *s, long long lo, long long hi, long long *out);
+int cli_parse_seconds(const char *s, double lo, double hi, double *out);
 
 #endif

@@ -3,6 +3,7 @@
 
 #include "catalog.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,25 @@ int cli_wants_help(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;
     return 0;
+}
+
+int cli_parse_int(const char *s, long long lo, long long hi, long long *out) {
+    char *end;
+    errno = 0;
+    if (!s || !((*s >= '0' && *s <= '9') || *s == '-')) return 0; /* no spaces, no '+' */
+    const long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return 0;
+    *out = v;
+    return 1;
+}
+
+int cli_parse_seconds(const char *s, double lo, double hi, double *out) {
+    char *end;
+    if (!s || !*s) return 0;
+    const double v = strtod(s, &end);
+    if (*end || !(v > lo && v <= hi)) return 0; /* also rejects nan and inf */
+    *out = v;
+    return 1;
 }
 
 int cli_info(int argc, char **argv) {
@@ -104,7 +124,12 @@ int cli_check(int argc, char **argv) {
         } else if (!strncmp(argv[i], "--arch=", 7)) {
             arch = argv[i] + 7;
         } else if (!strcmp(argv[i], "-j") && i + 1 < argc) {
-            threads = atoi(argv[++i]);
+            long long t;
+            if (!cli_parse_int(argv[++i], 0, 1024, &t)) {
+                fprintf(stderr, "qgemm check: bad -j '%s' (want 0 to 1024 threads)\n", argv[i]);
+                return 2;
+            }
+            threads = (int)t;
         } else if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v")) {
             st.verbose = 1;
         } else {
@@ -115,6 +140,11 @@ int cli_check(int argc, char **argv) {
     st.t0 = now_s();
     for (int i = 0; i < qg_catalog_count(); i++) /* the ones compiled for this arch */
         st.total += qg_family_targets_arch(qg_catalog_get(i)->family, arch);
+    if (st.total == 0) { /* e.g. sm_70: "0 compiled" must not read as a pass */
+        fprintf(stderr, "qgemm check: no catalog kernel targets '%s' (architectures: sm_80, sm_89, "
+                "sm_90a, gfx90a)\n", arch);
+        return 1;
+    }
     qg_check_result r = {0};
     qg_status s = qg_check_catalog(arch, threads, on_variant, &st, &r);
     if (!st.verbose) fprintf(stderr, "\n");

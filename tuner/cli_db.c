@@ -18,12 +18,15 @@ static void db_usage(void) {
            "          exit 1 on any error\n"
            "merge     joins databases of one GPU model (for one key the most recently tuned\n"
            "          entry wins), e.g. the shards of a multi-machine tune\n"
-           "prune     drops entries whose kernel is not in this catalog or does not fit\n");
+           "prune     drops entries whose kernel is not in this catalog or does not fit; like\n"
+           "          every save it locks OUT, merges what is on disk and replaces it atomically\n\n"
+           "FILE must exist (a missing file is an error). A save through a symbolic link updates\n"
+           "the link's target.\n");
 }
 
 static qg_db *open_or_report(const char *path) {
     qg_db *db;
-    if (qg_db_open(&db, path, NULL) != QG_SUCCESS) {
+    if (qg_db_open_existing(&db, path) != QG_SUCCESS) {
         fprintf(stderr, "qgemm db: %s\n", qg_last_error(NULL));
         return NULL;
     }
@@ -41,21 +44,58 @@ static void print_entry(const qg_db_entry *e) {
                qg_scheme_name(e->key.scheme), qg_catalog_hash_scheme(e->key.scheme));
 }
 
+/* Order of entries by class (the fields qg_db_same_class compares), then M bucket. */
+static const qg_db *sort_db;
+static int cmp_class_m(const void *pa, const void *pb) {
+    const qg_db_entry *a = &sort_db->entries[*(const int *)pa], *b = &sort_db->entries[*(const int *)pb];
+    const int64_t ka[10] = {a->key.scheme, a->key.n, a->key.k, a->key.group_size, !!a->key.has_zero_point,
+                            a->key.act_dtype, a->key.out_dtype, a->key.weight_scale, a->key.act_scale, a->m_bucket};
+    const int64_t kb[10] = {b->key.scheme, b->key.n, b->key.k, b->key.group_size, !!b->key.has_zero_point,
+                            b->key.act_dtype, b->key.out_dtype, b->key.weight_scale, b->key.act_scale, b->m_bucket};
+    for (int i = 0; i < 10; i++)
+        if (ka[i] != kb[i]) return ka[i] < kb[i] ? -1 : 1;
+    return 0;
+}
+
 /* Entries slower than a larger M of the same shape (by more than 10%): more rows should never be
  * faster, so a kernel family is missing (or not a candidate) for the smaller M. How the H100
  * database showed the weight-only schemes' M 17-127 gap. Prints the first `show`; returns the
- * count. */
+ * count. Sorted by class and M, each entry is compared with the fastest larger M of its class
+ * (n log n: databases of 100k entries take a fraction of a second). */
 static int report_m_cliffs(const qg_db *db, int show) {
     int count = 0;
-    for (int i = 0; i < db->count; i++) {
-        const qg_db_entry *e = &db->entries[i], *best = NULL;
-        for (int j = 0; j < db->count; j++) {
-            const qg_db_entry *f = &db->entries[j];
-            if (f->m_bucket > e->m_bucket && f->median_us > 0 && 1.1 * f->median_us < e->median_us &&
-                qg_db_same_class(&f->key, &e->key) && (!best || f->median_us < best->median_us))
-                best = f;
+    int *order = malloc(sizeof(int) * (size_t)(db->count + 1));
+    int *faster = malloc(sizeof(int) * (size_t)(db->count + 1)); /* per entry: the best larger M */
+    if (!order || !faster) {
+        free(order);
+        free(faster);
+        fprintf(stderr, "qgemm db: no memory to compare M buckets\n");
+        return 0;
+    }
+    for (int i = 0; i < db->count; i++) order[i] = i;
+    sort_db = db;
+    qsort(order, (size_t)db->count, sizeof *order, cmp_class_m);
+    /* From the largest M down, per class: the fastest entry among strictly larger buckets. */
+    for (int hi = db->count; hi > 0;) {
+        int lo = hi - 1;
+        while (lo > 0 && qg_db_same_class(&db->entries[order[lo - 1]].key, &db->entries[order[hi - 1]].key)) lo--;
+        int best = -1;
+        for (int j = hi - 1; j >= lo;) {
+            int same_m = j; /* entries of one bucket do not compete with each other */
+            while (same_m > lo && db->entries[order[same_m - 1]].m_bucket == db->entries[order[j]].m_bucket) same_m--;
+            for (int t = same_m; t <= j; t++) faster[order[t]] = best;
+            for (int t = same_m; t <= j; t++) {
+                const qg_db_entry *f = &db->entries[order[t]];
+                if (f->median_us > 0 && (best < 0 || f->median_us < db->entries[best].median_us)) best = order[t];
+            }
+            j = same_m - 1;
         }
-        if (!best) continue;
+        hi = lo;
+    }
+    for (int i = 0; i < db->count; i++) {
+        const qg_db_entry *e = &db->entries[i];
+        const qg_db_entry *best = faster[i] >= 0 ? &db->entries[faster[i]] : NULL;
+        if (!best || !(1.1 * best->median_us < e->median_us)) continue;
         if (count++ == 0)
             printf("note: entries slower than a larger M of the same shape (a kernel family is "
                    "missing or not a candidate there):\n");
@@ -66,6 +106,8 @@ static int report_m_cliffs(const qg_db *db, int show) {
                    (long long)best->m_bucket, best->median_us, best->kernel);
     }
     if (count > show) printf("  ... %d in all\n", count);
+    free(order);
+    free(faster);
     return count;
 }
 
@@ -83,6 +125,18 @@ static int entry_ok(const qg_db *db, const qg_db_entry *e, char *why, size_t len
         return 0;
     }
     return qg_variant_fits(v, &p, QG_OP_GEMM, db->meta.cc_major * 10 + db->meta.cc_minor, why, len);
+}
+
+typedef struct {
+    int dropped;
+} prune_state;
+
+static int prune_keep(void *user, const qg_db *db, const qg_db_entry *e) {
+    char why[512];
+    if (entry_ok(db, e, why, sizeof why)) return 1;
+    printf("dropped: %s\n", why);
+    ((prune_state *)user)->dropped++;
+    return 0;
 }
 
 int cli_db(int argc, char **argv) {
@@ -135,14 +189,15 @@ int cli_db(int argc, char **argv) {
     }
     if (!strcmp(cmd, "merge")) {
         const char *out = NULL;
-        const char *in[64];
+        const char **in = malloc(sizeof(char *) * (size_t)argc); /* no limit on the inputs */
         int n = 0;
-        for (int i = 2; i < argc; i++) {
+        for (int i = 2; in && i < argc; i++) {
             if (!strcmp(argv[i], "-o") && i + 1 < argc) out = argv[++i];
-            else if (n < 64) in[n++] = argv[i];
+            else in[n++] = argv[i];
         }
-        if (!out || n < 1) {
+        if (!in || !out || n < 1) {
             fprintf(stderr, "qgemm db merge: need inputs and -o OUT\n");
+            free(in);
             return 2;
         }
         qg_db *acc = NULL;
@@ -150,6 +205,7 @@ int cli_db(int argc, char **argv) {
             qg_db *db = open_or_report(in[i]);
             if (!db) {
                 qg_db_close(acc);
+                free(in);
                 return 1;
             }
             if (!acc) {
@@ -161,15 +217,24 @@ int cli_db(int argc, char **argv) {
                         db->meta.gpu_name, in[0], acc->meta.gpu_name);
                 qg_db_close(db);
                 qg_db_close(acc);
+                free(in);
                 return 1;
             }
-            for (int j = 0; j < db->count; j++) {
+            qg_status ps = QG_SUCCESS;
+            for (int j = 0; j < db->count && ps == QG_SUCCESS; j++) {
                 const qg_db_entry *e = &db->entries[j];
                 const qg_db_entry *mine = qg_db_find(acc, &e->key, e->m_bucket);
-                if (!mine || strcmp(e->tuned_at, mine->tuned_at) > 0) qg_db_put(acc, e);
+                if (!mine || strcmp(e->tuned_at, mine->tuned_at) > 0) ps = qg_db_put(acc, e);
             }
             qg_db_close(db);
+            if (ps != QG_SUCCESS) {
+                fprintf(stderr, "qgemm db merge: %s\n", qg_last_error(NULL));
+                qg_db_close(acc);
+                free(in);
+                return 1;
+            }
         }
+        free(in);
         qg_status s = qg_db_save(acc, out);
         if (s != QG_SUCCESS) fprintf(stderr, "qgemm db merge: %s\n", qg_last_error(NULL));
         else printf("%s: %d entries from %d files\n", out, acc->count, n);
@@ -179,24 +244,17 @@ int cli_db(int argc, char **argv) {
     if (!strcmp(cmd, "prune") && (argc == 3 || (argc == 5 && !strcmp(argv[3], "-o")))) {
         qg_db *db = open_or_report(argv[2]);
         if (!db) return 1;
-        int kept = 0;
-        char why[512];
-        for (int i = 0; i < db->count; i++) {
-            if (entry_ok(db, &db->entries[i], why, sizeof why)) db->entries[kept++] = db->entries[i];
-            else printf("dropped: %s\n", why);
-        }
-        int dropped = db->count - kept;
-        db->count = kept;
-        /* Write the pruned set as is (no merge with the file we are pruning). */
+        /* Saved like every save (lock, merge with the file on disk, temporary file, rename): the
+         * entries a tuner saved meanwhile are kept, or dropped by the same rule. */
         const char *out = argc == 5 ? argv[4] : argv[2];
-        char *json = qg_db_to_json(db);
-        FILE *f = json ? fopen(out, "w") : NULL;
-        int ok = f && fputs(json, f) >= 0 && fputc('\n', f) != EOF;
-        if (f) ok &= fclose(f) == 0;
-        free(json);
-        printf("%s: kept %d, dropped %d\n", out, kept, dropped);
+        const int before = db->count;
+        prune_state ps = {0};
+        qg_status s = qg_db_save_filtered(db, out, prune_keep, &ps);
+        if (s != QG_SUCCESS) fprintf(stderr, "qgemm db prune: %s (nothing written)\n", qg_last_error(NULL));
+        else printf("%s: kept %d, dropped %d (of %d read, %d merged from disk)\n", out, db->count,
+                    ps.dropped, before, db->count + ps.dropped - before);
         qg_db_close(db);
-        return ok ? 0 : 1;
+        return s ? 1 : 0;
     }
     fprintf(stderr, "qgemm db: bad arguments (see qgemm db --help)\n");
     return 2;
@@ -217,15 +275,31 @@ int cli_explain(int argc, char **argv) {
         }
         if (!v) { fprintf(stderr, "qgemm explain: %s needs a value\n", a); return 2; }
         i++;
+        long long x = 0;
+        const long long dim_max = 2147483647; /* qg_problem_validate's bound */
         if (!strcmp(a, "--scheme")) {
             if (qg_scheme_from_name(v, &p.scheme) != QG_SUCCESS) { fprintf(stderr, "%s\n", qg_last_error(NULL)); return 2; }
-        } else if (!strcmp(a, "--n")) p.n = atoll(v);
-        else if (!strcmp(a, "--k")) p.k = atoll(v);
-        else if (!strcmp(a, "--m")) p.m = atoll(v);
-        else if (!strcmp(a, "--group")) p.group_size = atoi(v);
-        else if (!strcmp(a, "--zero-point")) p.has_zero_point = atoi(v);
-        else if (!strcmp(a, "--act")) p.act_dtype = strcmp(v, "f16") ? QG_DTYPE_BF16 : QG_DTYPE_F16;
-        else if (!strcmp(a, "--out")) p.out_dtype = strcmp(v, "f16") ? QG_DTYPE_BF16 : QG_DTYPE_F16;
+        } else if (!strcmp(a, "--n") || !strcmp(a, "--k") || !strcmp(a, "--m") || !strcmp(a, "--group") ||
+                   !strcmp(a, "--zero-point")) {
+            const int zp = !strcmp(a, "--zero-point");
+            if (!cli_parse_int(v, zp || !strcmp(a, "--group") ? 0 : 1, zp ? 1 : dim_max, &x)) {
+                fprintf(stderr, "qgemm explain: bad %s '%s' (want %s)\n", a, v,
+                        zp ? "0 or 1" : "an integer from 0 or 1 to 2^31-1");
+                return 2;
+            }
+            if (!strcmp(a, "--n")) p.n = x;
+            else if (!strcmp(a, "--k")) p.k = x;
+            else if (!strcmp(a, "--m")) p.m = x;
+            else if (!strcmp(a, "--group")) p.group_size = (int32_t)x;
+            else p.has_zero_point = (int32_t)x;
+        } else if (!strcmp(a, "--act") || !strcmp(a, "--out")) {
+            if (strcmp(v, "bf16") && strcmp(v, "f16")) {
+                fprintf(stderr, "qgemm explain: bad %s '%s' (bf16 or f16: the 16-bit activation "
+                        "and output types; 8-bit activations are quantized inside the call)\n", a, v);
+                return 2;
+            }
+            *(!strcmp(a, "--act") ? &p.act_dtype : &p.out_dtype) = strcmp(v, "f16") ? QG_DTYPE_BF16 : QG_DTYPE_F16;
+        }
         else if (!strcmp(a, "--db")) dbpath = v;
         else { fprintf(stderr, "qgemm explain: unknown option '%s'\n", a); return 2; }
     }

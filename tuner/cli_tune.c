@@ -7,6 +7,8 @@
 #include "tune.h"
 
 #include <cjson/cJSON.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,81 +75,143 @@ static void class_for(qg_scheme s, qg_problem *p) {
         p->group_size = 0;
 }
 
-static int parse_list_i64(const char *s, int64_t *out, int max) {
+/* Comma-separated integers in [lo, hi], at most max of them: the count, or -1 (and a message
+ * naming the option) when one is bad or there are more than max. */
+static int parse_list_i64(const char *opt, const char *s, int64_t *out, int max, long long lo,
+                          long long hi) {
     int n = 0;
-    while (*s && n < max) {
-        char *end;
-        long long v = strtoll(s, &end, 10);
-        if (end == s || v <= 0) return -1;
+    for (const char *p = s;;) {
+        const char *comma = strchr(p, ',');
+        const size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char item[32];
+        long long v;
+        if (n == max) {
+            fprintf(stderr, "qgemm tune: %s takes at most %d values\n", opt, max);
+            return -1;
+        }
+        snprintf(item, sizeof item, "%.*s", (int)len, p);
+        if (len >= sizeof item || !cli_parse_int(item, lo, hi, &v)) {
+            fprintf(stderr, "qgemm tune: bad %s value '%.*s' in '%s' (want integers from %lld to %lld)\n",
+                    opt, (int)len, p, s, lo, hi);
+            return -1;
+        }
         out[n++] = v;
-        s = *end == ',' ? end + 1 : end;
-        if (*end && *end != ',') return -1;
+        if (!comma) return n;
+        p = comma + 1;
     }
-    return n;
 }
 
-static int load_record(const char *path, tune_item *items, int max) {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "qgemm tune: cannot open %s\n", path);
+/* Add problem class p with M value m to items (n of them, at most max): 0, or a message (with
+ * `where`) and -1 when that would take more than max classes or MAX_M M values for one. */
+static int add_problem(tune_item *items, int *n, int max, const qg_problem *p, int64_t m,
+                       const char *label, const char *where) {
+    int found = -1;
+    for (int i = 0; i < *n && found < 0; i++)
+        if (qg_db_same_class(&items[i].p, p)) found = i;
+    if (found < 0) {
+        if (*n == max) {
+            fprintf(stderr, "qgemm tune: %s: more than %d problem shapes\n", where, max);
+            return -1;
+        }
+        found = (*n)++;
+        items[found].p = *p;
+        items[found].nm = 0;
+        snprintf(items[found].label, sizeof items[found].label, "%s", label);
+    }
+    tune_item *it = &items[found];
+    for (int i = 0; i < it->nm; i++)
+        if (it->ms[i] == m) return 0;
+    if (it->nm == MAX_M) {
+        fprintf(stderr, "qgemm tune: %s: more than %d M values for one shape\n", where, MAX_M);
         return -1;
     }
-    char line[1024];
-    int n = 0;
-    while (fgets(line, sizeof line, f)) {
-        cJSON *o = cJSON_Parse(line);
-        if (!o) continue;
-        qg_problem p;
-        qg_problem_init(&p);
-        const cJSON *v;
-        int ok = (v = cJSON_GetObjectItem(o, "scheme")) && cJSON_IsString(v) &&
-                 qg_scheme_from_name(v->valuestring, &p.scheme) == QG_SUCCESS;
-double x[9];
-        static const char *const keys[9] = {"n", "k", "m", "group_size", "zero_point", "act_dtype",
-                                            "out_dtype", "weight_scale", "act_scale"};
-        for (int j = 0; j < 9; j++) {
-            v = cJSON_GetObjectItem(o, keys[j]);
-            if (cJSON_IsNumber(v)) x[j] = v->valuedouble;
-            else ok = 0;
+    it->ms[it->nm++] = m;
+    return 0;
+}
+
+/* One line of a QGEMM_RECORD_UNTUNED file (src/dispatch.c writes them) as a problem: 1, or 0
+ * and why (the field) when it is not a JSON object with every field an integer in range or the
+ * problem does not validate. */
+static int record_parse_line(const char *line, size_t len, qg_problem *p, char *why, size_t why_len) {
+    size_t bad_at;
+    cJSON *o = qg_json_parse_exact(line, len, &bad_at);
+    qg_problem_init(p);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "scheme");
+    int ok = cJSON_IsObject(o);
+    if (!ok) snprintf(why, why_len, "not a JSON object");
+    else if (!cJSON_IsString(v) || qg_scheme_from_name(v->valuestring, &p->scheme) != QG_SUCCESS)
+        snprintf(why, why_len, "scheme missing or unknown"), ok = 0;
+    static const char *const keys[9] = {"n", "k", "m", "group_size", "zero_point", "act_dtype",
+                                        "out_dtype", "weight_scale", "act_scale"};
+    const double hi[9] = {2147483647.0, 2147483647.0, 2147483647.0, 2147483647.0, 1,
+                          QG_DTYPE_COUNT_ - 1, QG_DTYPE_COUNT_ - 1, 2, 2};
+    int64_t x[9] = {0};
+    for (int j = 0; j < 9 && ok; j++) {
+        v = cJSON_GetObjectItemCaseSensitive(o, keys[j]);
+        const double d = cJSON_IsNumber(v) ? v->valuedouble : NAN;
+        if (!(d >= 0 && d <= hi[j]) || d != floor(d)) {
+            snprintf(why, why_len, "%s missing or not an integer in [0, %.0f]", keys[j], hi[j]);
+            ok = 0;
+        } else {
+            x[j] = (int64_t)d;
         }
-        if (ok) {
-            p.n = (int64_t)x[0], p.k = (int64_t)x[1], p.m = (int64_t)x[2];
-            p.group_size = (int32_t)x[3], p.has_zero_point = (int32_t)x[4];
-            p.act_dtype = (qg_dtype)x[5], p.out_dtype = (qg_dtype)x[6];
-            p.weight_scale = (qg_scale_granularity)x[7], p.act_scale = (qg_scale_granularity)x[8];
-        }
-        cJSON_Delete(o);
-        if (!ok) continue;
-        int found = -1;
-        for (int i = 0; i < n; i++)
-            if (qg_db_same_class(&items[i].p, &p)) found = i;
-        if (found < 0 && n < max) {
-            found = n++;
-            items[found].p = p;
-            items[found].nm = 0;
-            snprintf(items[found].label, sizeof items[found].label, "recorded");
-        }
-        if (found < 0) continue;
-        tune_item *it = &items[found];
-        int dup = 0;
-        for (int i = 0; i < it->nm; i++) dup |= it->ms[i] == p.m;
-        if (!dup && it->nm < MAX_M) it->ms[it->nm++] = p.m;
     }
-    fclose(f);
-    return n;
+    cJSON_Delete(o);
+    if (!ok) return 0;
+    p->n = x[0], p->k = x[1], p->m = x[2];
+    p->group_size = (int32_t)x[3], p->has_zero_point = (int32_t)x[4];
+    p->act_dtype = (qg_dtype)x[5], p->out_dtype = (qg_dtype)x[6];
+    p->weight_scale = (qg_scale_granularity)x[7], p->act_scale = (qg_scale_granularity)x[8];
+    if (qg_problem_validate(p) != QG_SUCCESS) {
+        snprintf(why, why_len, "%s", qg_last_error(NULL));
+        return 0;
+    }
+    return 1;
+}
+
+/* The problems of a record file, grouped by class with their M values. -1 (with a message
+ * naming the file and line) on a bad line or more than max classes or MAX_M M values. */
+static int load_record(const char *path, tune_item *items, int max) {
+    char *text;
+    size_t len;
+    if (qg_read_regular_file(path, (size_t)64 << 20, &text, &len) != QG_SUCCESS) {
+        fprintf(stderr, "qgemm tune: %s\n", qg_last_error(NULL));
+        return -1;
+    }
+    int n = 0, lineno = 0, rc = 0;
+    for (const char *line = text; rc == 0 && line < text + len;) {
+        const char *nl = memchr(line, '\n', (size_t)(text + len - line));
+        const size_t l = nl ? (size_t)(nl - line) : (size_t)(text + len - line);
+        const char *next = nl ? nl + 1 : text + len;
+        lineno++;
+        size_t blank = 0;
+        while (blank < l && (line[blank] == ' ' || line[blank] == '\t' || line[blank] == '\r')) blank++;
+        qg_problem p;
+        char why[400];
+        if (blank == l) { /* empty line */
+        } else if (!record_parse_line(line, l, &p, why, sizeof why)) {
+            if (!nl) { /* a recorder stopped mid-line: the complete lines still count */
+                fprintf(stderr, "qgemm tune: %s:%d: incomplete last line skipped (%s)\n", path, lineno, why);
+            } else {
+                fprintf(stderr, "qgemm tune: %s:%d: %s\n", path, lineno, why);
+                rc = -1;
+            }
+        } else {
+            char where[300];
+            snprintf(where, sizeof where, "%s:%d", path, lineno);
+            rc = add_problem(items, &n, max, &p, p.m, "recorded", where);
+        }
+        line = next;
+    }
+    free(text);
+    return rc < 0 ? -1 : n;
 }
 
 /* The stale entries of database `path` as problems (class and M buckets), in file order; only
  * those of the schemes in scheme_mask (bit per qg_scheme) unless it is 0. */
 static int load_stale(const char *path, unsigned scheme_mask, tune_item *items, int max) {
-    qg_db *db;
-    FILE *f = fopen(path, "r"); /* a database that does not exist has nothing stale: a typo */
-    if (!f) {
-        fprintf(stderr, "qgemm tune: cannot read %s\n", path);
-        return -1;
-    }
-    fclose(f);
-    if (qg_db_open(&db, path, NULL) != QG_SUCCESS) {
+    qg_db *db; /* a database that does not exist has nothing stale: a typo */
+    if (qg_db_open_existing(&db, path) != QG_SUCCESS) {
         fprintf(stderr, "qgemm tune: %s\n", qg_last_error(NULL));
         return -1;
     }
@@ -156,20 +220,10 @@ static int load_stale(const char *path, unsigned scheme_mask, tune_item *items, 
         const qg_db_entry *en = &db->entries[e];
         if (qg_db_entry_current(en)) continue;
         if (scheme_mask && !(scheme_mask & (1u << en->key.scheme))) continue;
-        int found = -1;
-        for (int i = 0; i < n && found < 0; i++)
-            if (qg_db_same_class(&items[i].p, &en->key)) found = i;
-        if (found < 0 && n < max) {
-            found = n++;
-            items[found].p = en->key;
-            items[found].nm = 0;
-            snprintf(items[found].label, sizeof items[found].label, "stale");
+        if (add_problem(items, &n, max, &en->key, en->m_bucket, "stale", path) != 0) {
+            n = -1;
+            break;
         }
-        if (found < 0) continue;
-        tune_item *it = &items[found];
-        int dup = 0;
-        for (int i = 0; i < it->nm; i++) dup |= it->ms[i] == en->m_bucket;
-        if (!dup && it->nm < MAX_M) it->ms[it->nm++] = en->m_bucket;
     }
     qg_db_close(db);
     return n;
@@ -320,11 +374,15 @@ int cli_tune(int argc, char **argv) {
         else if (!strcmp(a, "--stale")) stale_db = v;
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) out = v;
         else if (!strcmp(a, "--schemes")) schemes = v, schemes_given = 1;
-        else if (!strcmp(a, "--budget")) o.budget_s = atof(v);
+        else if (!strcmp(a, "--budget")) {
+            if (!cli_parse_seconds(v, 0, 1e9, &o.budget_s)) {
+                fprintf(stderr, "qgemm tune: bad --budget '%s' (want seconds > 0)\n", v);
+                return 2;
+            }
+        }
         else if (!strcmp(a, "--run-budget")) {
-            char *end;
-            const double sec = strtod(v, &end);
-            if (end == v || *end || !(sec > 0)) {
+            double sec;
+            if (!cli_parse_seconds(v, 0, 1e9, &sec)) {
                 fprintf(stderr, "qgemm tune: bad --run-budget '%s' (want seconds > 0)\n", v);
                 return 2;
             }
@@ -332,31 +390,40 @@ int cli_tune(int argc, char **argv) {
             clock_gettime(CLOCK_MONOTONIC, &t);
             o.deadline_s = (double)t.tv_sec + 1e-9 * (double)t.tv_nsec + sec;
         }
-        else if (!strcmp(a, "--samples")) o.samples = atoi(v);
-        else if (!strcmp(a, "--tp")) {
-            if ((ntp = parse_list_i64(v, tps, 8)) <= 0) { fprintf(stderr, "qgemm tune: bad --tp '%s'\n", v); return 2; }
+        else if (!strcmp(a, "--samples")) {
+            long long x;
+            if (!cli_parse_int(v, 1, 100000, &x)) {
+                fprintf(stderr, "qgemm tune: bad --samples '%s' (want an integer from 1 to 100000)\n", v);
+                return 2;
+            }
+            o.samples = (int)x;
+        } else if (!strcmp(a, "--tp")) {
+            if ((ntp = parse_list_i64("--tp", v, tps, 8, 1, 4096)) < 0) return 2;
         } else if (!strcmp(a, "--m")) {
-            if ((nm = parse_list_i64(v, ms, MAX_M)) <= 0) { fprintf(stderr, "qgemm tune: bad --m '%s'\n", v); return 2; }
+            if ((nm = parse_list_i64("--m", v, ms, MAX_M, 1, 2147483647)) < 0) return 2;
         } else if (!strcmp(a, "--shard")) {
-            if (sscanf(v, "%d/%d", &shard_i, &shard_n) != 2 || shard_n < 1 || shard_i < 0 || shard_i >= shard_n) {
+            const char *slash = strchr(v, '/');
+            char first[32] = "";
+            long long si, sn;
+            if (slash) snprintf(first, sizeof first, "%.*s", (int)(slash - v), v);
+            if (!slash || slash - v >= (long)sizeof first || !cli_parse_int(first, 0, INT_MAX, &si) ||
+                !cli_parse_int(slash + 1, 1, 1 << 20, &sn) || si >= sn) {
                 fprintf(stderr, "qgemm tune: bad --shard '%s' (want I/N with 0 <= I < N)\n", v);
                 return 2;
             }
+            shard_i = (int)si, shard_n = (int)sn;
         } else if (!strcmp(a, "--devices")) {
             int64_t d[16];
-            int n = 0;
-            if (!strcmp(v, "0")) d[n++] = 0; /* parse_list rejects 0 */
-            else {
-                char *s = (char *)v;
-                while (*s && n < 16) { d[n++] = strtoll(s, &s, 10); if (*s == ',') s++; else if (*s) { n = -1; break; } }
-            }
-            if (n <= 0) { fprintf(stderr, "qgemm tune: bad --devices '%s'\n", v); return 2; }
-            for (int j = 0; j < n; j++) devices[j] = (int)d[j];
-            ndev = n;
+            if ((ndev = parse_list_i64("--devices", v, d, 16, 0, 1023)) < 0) return 2;
+            for (int j = 0; j < ndev; j++) devices[j] = (int)d[j];
         } else {
             fprintf(stderr, "qgemm tune: unknown option '%s' (see --help)\n", a);
             return 2;
         }
+    }
+    if (strlen(schemes) >= 256) { /* the lists below hold 255 characters */
+        fprintf(stderr, "qgemm tune: --schemes is longer than 255 characters\n");
+        return 2;
     }
     if (!!model + !!hf + !!record + !!stale_db != 1) {
         fprintf(stderr, "qgemm tune: give exactly one of --model, --hf-config, --from-record, "

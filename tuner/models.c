@@ -1,6 +1,10 @@
 #include "models.h"
 
+#include "qgemm.h"
+#include "db.h"
+
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,33 +27,32 @@ int model_builtin(const char *name, model_dims *out) {
 
 const char *model_builtin_names(void) { return "llama-3-8b, llama-3-70b, phi-4-mini"; }
 
-static int64_t num(const cJSON *root, const char *key, int64_t fallback) {
+/* Integer field `key` in [1, 2^31): its value, `fallback` when absent, -1 when present but not
+ * such an integer (then *bad names it). */
+static int64_t num(const cJSON *root, const char *key, int64_t fallback, const char **bad) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
-    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : fallback;
+    if (!v) return fallback;
+    const double d = cJSON_IsNumber(v) ? v->valuedouble : 0;
+    if (!(d >= 1 && d <= 2147483647.0) || d != floor(d)) {
+        if (!*bad) *bad = key;
+        return -1;
+    }
+    return (int64_t)d;
 }
 
 int model_from_hf_config(const char *path, model_dims *out, char *err, int err_len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, (size_t)err_len, "cannot open %s", path);
+    char *buf;
+    size_t len;
+    /* a regular file of sane size: a directory, FIFO or device gives a clear error */
+    if (qg_read_regular_file(path, (size_t)16 << 20, &buf, &len) != QG_SUCCESS) {
+        snprintf(err, (size_t)err_len, "%s", qg_last_error(NULL));
         return 0;
     }
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)len + 1);
-    size_t got = buf ? fread(buf, 1, (size_t)len, f) : 0;
-    fclose(f);
-    if (!buf || got != (size_t)len) {
-        free(buf);
-        snprintf(err, (size_t)err_len, "cannot read %s", path);
-        return 0;
-    }
-    buf[len] = 0;
-    cJSON *root = cJSON_Parse(buf);
+    size_t bad_at = 0;
+    cJSON *root = qg_json_parse_exact(buf, len, &bad_at);
     free(buf);
     if (!root) {
-        snprintf(err, (size_t)err_len, "%s is not valid JSON", path);
+        snprintf(err, (size_t)err_len, "%s is not valid JSON (near byte %zu)", path, bad_at);
         return 0;
     }
     /* Multimodal configs nest the language model under text_config. */
@@ -58,12 +61,18 @@ int model_from_hf_config(const char *path, model_dims *out, char *err, int err_l
     memset(out, 0, sizeof *out);
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "model_type");
     snprintf(out->model, sizeof out->model, "%s", cJSON_IsString(mt) ? mt->valuestring : "hf-model");
-    out->hidden = num(c, "hidden_size", 0);
-    out->intermediate = num(c, "intermediate_size", 0);
-    out->heads = num(c, "num_attention_heads", 0);
-    out->kv_heads = num(c, "num_key_value_heads", out->heads);
-    out->head_dim = num(c, "head_dim", out->heads ? out->hidden / out->heads : 0);
+    const char *bad = NULL;
+    out->hidden = num(c, "hidden_size", 0, &bad);
+    out->intermediate = num(c, "intermediate_size", 0, &bad);
+    out->heads = num(c, "num_attention_heads", 0, &bad);
+    out->kv_heads = num(c, "num_key_value_heads", out->heads, &bad);
+    out->head_dim = num(c, "head_dim", out->heads > 0 ? out->hidden / out->heads : 0, &bad);
     cJSON_Delete(root);
+    if (bad) {
+        snprintf(err, (size_t)err_len, "%s: %s is not an integer from 1 to 2^31-1", path, bad);
+        return 0;
+    }
+    /* products below (heads * head_dim, 2 * intermediate) stay far from int64 overflow */
     if (out->hidden <= 0 || out->intermediate <= 0 || out->heads <= 0 || out->head_dim <= 0) {
         snprintf(err, (size_t)err_len, "%s lacks hidden_size, intermediate_size or "
                  "num_attention_heads", path);
