@@ -127,6 +127,14 @@ const char *qg_catalog_hash_scheme(qg_scheme s) {
     return (unsigned)s < QG_SCHEME_COUNT_ ? scheme_hash_hex[s] : "";
 }
 
+/* An entry from before code hashes: timed on this build's kernel sources for its scheme, or
+ * (entries from before per-scheme hashes, and files whose entries inherit the metadata's) the
+ * whole catalog's. */
+static int legacy_current(const qg_db_entry *e) {
+    return strcmp(e->catalog_hash, qg_catalog_hash_scheme(e->key.scheme)) == 0 ||
+           strcmp(e->catalog_hash, qg_catalog_hash()) == 0;
+}
+
 void qg_now_iso8601(char *buf, size_t len) {
     time_t t = time(NULL);
     struct tm tm;
@@ -188,6 +196,10 @@ qg_status qg_db_put(qg_db *db, const qg_db_entry *e) {
     return QG_SUCCESS;
 }
 
+static int entry_stale(const qg_db_entry *e) {
+    return __atomic_load_n(&e->verdict, __ATOMIC_RELAXED) == QG_VERDICT_STALE;
+}
+
 /* Distance between M values on a log scale (buckets grow geometrically). */
 static double mdist(int64_t a, int64_t b) { return fabs(log((double)a) - log((double)b)); }
 
@@ -198,7 +210,7 @@ const qg_db_entry *qg_db_lookup(const qg_db *db, const qg_problem *p, qg_dispatc
     const qg_db_entry *up = NULL, *near = NULL;
     for (int i = 0; i < db->count; i++) {
         const qg_db_entry *e = &db->entries[i];
-        if (!qg_db_same_class(&e->key, p)) continue;
+        if (!qg_db_same_class(&e->key, p) || entry_stale(e)) continue;
         if (e->m_bucket == p->m) {
             *level = QG_LEVEL_EXACT;
             return e;
@@ -214,7 +226,7 @@ const qg_db_entry *qg_db_lookup(const qg_db *db, const qg_problem *p, qg_dispatc
     double best_d = 0;
     for (int i = 0; i < db->count; i++) {
         const qg_db_entry *e = &db->entries[i];
-        if (!same_family_class(&e->key, p)) continue;
+        if (!same_family_class(&e->key, p) || entry_stale(e)) continue;
         double d = mdist(e->key.n, p->n) + mdist(e->key.k, p->k) + 0.5 * mdist(e->m_bucket, p->m);
         if (!best || d < best_d) {
             best = e;
@@ -285,7 +297,8 @@ char *qg_db_to_json(const qg_db *db) {
         cJSON_AddNumberToObject(o, "p80_us", e->p80_us);
         cJSON_AddNumberToObject(o, "rel_error", e->rel_error);
         cJSON_AddStringToObject(o, "tuned_at", e->tuned_at);
-        if (e->catalog_hash[0]) cJSON_AddStringToObject(o, "catalog_hash", e->catalog_hash);
+        if (e->code_hash[0]) cJSON_AddStringToObject(o, "code_hash", e->code_hash);
+        else if (e->catalog_hash[0]) cJSON_AddStringToObject(o, "catalog_hash", e->catalog_hash);
         cJSON_AddItemToArray(arr, o);
     }
     char *s = cJSON_Print(root);
@@ -363,9 +376,13 @@ qg_status qg_db_from_json(qg_db *db, const char *text, size_t len) {
         jnum(o, "p80_us", &e.p80_us);
         jnum(o, "rel_error", &e.rel_error);
         if ((s = jstr(o, "tuned_at"))) snprintf(e.tuned_at, sizeof e.tuned_at, "%s", s);
-        /* files from before per-entry hashes: every entry is as current as the file */
-        s = jstr(o, "catalog_hash");
-        snprintf(e.catalog_hash, sizeof e.catalog_hash, "%s", s ? s : mt->catalog_hash);
+        if ((s = jstr(o, "code_hash"))) {
+            snprintf(e.code_hash, sizeof e.code_hash, "%s", s); /* decided once compiled */
+        } else { /* from before code hashes: fresh if timed on this build's sources */
+            s = jstr(o, "catalog_hash"); /* none per entry: every entry is as current as the file */
+            snprintf(e.catalog_hash, sizeof e.catalog_hash, "%s", s ? s : mt->catalog_hash);
+            e.verdict = legacy_current(&e) ? QG_VERDICT_FRESH : QG_VERDICT_STALE;
+        }
         if (qg_db_put(db, &e) != QG_SUCCESS) {
             cJSON_Delete(root);
             return QG_ERR_OUT_OF_MEMORY;
@@ -458,20 +475,33 @@ qg_status qg_db_open(qg_db **out, const char *path, const qg_device_info *env) {
 }
 
 int qg_db_entry_current(const qg_db_entry *e) {
-    /* the whole catalog's hash: timed by a build with exactly these kernels (entries from
-     * before per-scheme hashes, and files whose entries inherit the metadata's) */
-    return strcmp(e->catalog_hash, qg_catalog_hash_scheme(e->key.scheme)) == 0 ||
-           strcmp(e->catalog_hash, qg_catalog_hash()) == 0;
+    return __atomic_load_n(&e->verdict, __ATOMIC_RELAXED) == QG_VERDICT_FRESH;
 }
 
 int qg_db_count_stale(const qg_db *db) {
     int stale = 0;
-    for (int i = 0; i < db->count; i++) stale += !qg_db_entry_current(&db->entries[i]);
+    for (int i = 0; i < db->count; i++) stale += entry_stale(&db->entries[i]);
     return stale;
 }
 
+int qg_db_note_code_hash(qg_db *db, const char *kernel, const char *hash) {
+    int staled = 0;
+    for (int i = 0; db && i < db->count; i++) {
+        qg_db_entry *e = &db->entries[i];
+        if (!e->code_hash[0] || strcmp(e->kernel, kernel) != 0) continue;
+        unsigned char undecided = QG_VERDICT_UNKNOWN;
+        const unsigned char v = strcmp(e->code_hash, hash) == 0 ? QG_VERDICT_FRESH : QG_VERDICT_STALE;
+        if (__atomic_compare_exchange_n(&e->verdict, &undecided, v, 0, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED))
+            staled += v == QG_VERDICT_STALE;
+    }
+    return staled;
+}
+
 int qg_db_begin_tuning(qg_db *db, const qg_device_info *d) {
-    const int stale = qg_db_count_stale(db);
+    int stale = 0;
+    if (qg_db_decide_freshness(db, d->arch, NULL, 0, &stale) != QG_SUCCESS)
+        stale = qg_db_count_stale(db); /* undecided entries are re-timed too */
     qg_db_meta_from_device(&db->meta, d);
     db->has_meta = 1;
     return stale;
@@ -600,6 +630,7 @@ qg_status qg_db_context_open(qg_context *ctx, const char *path) {
     }
     ctx->db = db;
     if (ctx->verbose) fprintf(stderr, "qgemm: tuning database %s (%d entries)\n", path, db->count);
+    qg_db_report_stale(ctx); /* those from before code hashes are known already */
     return QG_SUCCESS;
 }
 
@@ -609,9 +640,10 @@ void qg_db_context_close(qg_context *ctx) {
 }
 
 qg_status qg_db_lookup_variant(qg_context *ctx, const qg_problem *p, const qg_variant **out,
-                               qg_dispatch_level *level) {
+                               qg_dispatch_level *level, const qg_db_entry **entry) {
     const qg_db_entry *e = qg_db_lookup(ctx->db, p, level);
     if (!e) return QG_ERR_NOT_FOUND;
+    *entry = e;
     const qg_variant *v = qg_catalog_find(e->kernel);
     if (!v) {
         if (ctx->verbose)
