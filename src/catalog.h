@@ -46,8 +46,9 @@ struct qg_family {
     /* 1: not yet validated on hardware. The heuristic never picks it; the tuner (which checks
      * every candidate against the reference before timing it) and explicit kernel ids do. */
     int experimental;
-    /* 1: ptxas may spill registers in this family's variants (qgemm check fails otherwise). */
-    int allow_spills;
+    /* Architectures on which ptxas may spill registers in this family's variants, comma-
+     * separated ("sm_89"), or "all"; NULL: none (qgemm check fails on a spill). */
+    const char *allow_spills;
     /* Families that call a library: what decides the library's choice (cuBLASLt's reduction
      * policy). Part of the code hash of their tuning entries (code_hash.h); NULL otherwise. */
     const char *library_policy;

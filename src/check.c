@@ -31,16 +31,26 @@ long qg_ptxas_sum(const char *log, const char *what) {
     return sum;
 }
 
-qg_status qg_check_spills(const qg_variant *v, char **log) {
+/* Does the comma-separated list (or "all") name arch? */
+static int lists_arch(const char *list, const char *arch) {
+    const size_t n = strlen(arch);
+    for (const char *p = list; p && *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
+        const size_t len = strcspn(p, ",");
+        if ((len == 3 && !strncmp(p, "all", 3)) || (len == n && !strncmp(p, arch, n))) return 1;
+    }
+    return 0;
+}
+
+qg_status qg_check_spills(const qg_variant *v, const char *arch, char **log) {
     const long stores = qg_ptxas_sum(*log, "bytes spill stores"),
                loads = qg_ptxas_sum(*log, "bytes spill loads");
-    if ((!stores && !loads) || v->family->allow_spills) return QG_SUCCESS;
-    const char *fmt = "%s spills registers: %ld bytes spill stores, %ld bytes spill loads (set "
-                      ".allow_spills in family %s if that is intended)\n%s";
-    const int n = snprintf(NULL, 0, fmt, v->id, stores, loads, v->family->name, *log);
+    if ((!stores && !loads) || lists_arch(v->family->allow_spills, arch)) return QG_SUCCESS;
+    const char *fmt = "%s spills registers for %s: %ld bytes spill stores, %ld bytes spill loads "
+                      "(add %s to .allow_spills of family %s if that is intended)\n%s";
+    const int n = snprintf(NULL, 0, fmt, v->id, arch, stores, loads, arch, v->family->name, *log);
     char *msg = n > 0 ? malloc((size_t)n + 1) : NULL;
     if (msg) {
-        snprintf(msg, (size_t)n + 1, fmt, v->id, stores, loads, v->family->name, *log);
+        snprintf(msg, (size_t)n + 1, fmt, v->id, arch, stores, loads, arch, v->family->name, *log);
         free(*log);
         *log = msg;
     }
@@ -70,7 +80,7 @@ static void *worker(void *arg) {
         double ms = 0;
         qg_status s = qg_jit_compile(v, j->arch, &image, &size, &log, &ms);
         if (s == QG_SUCCESS && size == 0) s = QG_ERR_COMPILE;
-        if (s == QG_SUCCESS) s = qg_check_spills(v, &log);
+        if (s == QG_SUCCESS) s = qg_check_spills(v, j->arch, &log);
         atomic_fetch_add(s == QG_SUCCESS ? &j->compiled : &j->failed, 1);
         if (j->cb) {
             pthread_mutex_lock(&j->cb_lock);

@@ -108,7 +108,8 @@ char *qg_db_to_json(const qg_db *db);
 qg_status qg_db_from_json(qg_db *db, const char *text, size_t len);
 /* At plan time: is entry `e` of ctx's database, whose kernel `v` dispatch has just loaded,
  * fresh? Decides it (and the other entries of v) from v's code hash if undecided, says so
- * once if that finds stale entries. 1 if fresh. (src/db_fresh.c) */
+ * once if that finds stale entries. 1 if fresh, or if v cannot be loaded here (the caller's
+ * load fails the same way). (src/db_fresh.c) */
 int qg_db_entry_check(qg_context *ctx, const qg_db_entry *e, const qg_variant *v);
 /* Say once per database of ctx (stderr) that it has stale entries, with their count so far and
  * the command that re-times them; nothing when none is known. (src/db_fresh.c) */

@@ -145,8 +145,8 @@ void qg_db_report_stale(qg_context *ctx) {
 int qg_db_entry_check(qg_context *ctx, const qg_db_entry *e, const qg_variant *v) {
     if (__atomic_load_n(&e->verdict, __ATOMIC_RELAXED) == QG_VERDICT_UNKNOWN) {
         char hash[QG_CODE_HASH_LEN];
-        if (qg_jit_code_hash(ctx, v, hash) != QG_SUCCESS) /* unusable here: not trusted */
-            snprintf(hash, sizeof hash, "unavailable");
+        /* not loadable here: loading it to plan fails the same way, and falls back */
+        if (qg_jit_code_hash(ctx, v, hash) != QG_SUCCESS) return 1;
         if (qg_db_note_code_hash(ctx->db, v->id, hash) && ctx->verbose)
             fprintf(stderr, "qgemm: database entries of kernel %s are stale (its code is now %s, "
                     "this one was timed on %s)\n", v->id, hash, e->code_hash);

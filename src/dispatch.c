@@ -81,8 +81,13 @@ static qg_status choose(qg_context *ctx, const qg_problem *p, qg_op op, const qg
 
 qg_status qg_dispatch_choose(qg_context *ctx, const qg_problem *p, qg_op op,
                              const qg_variant **out, qg_dispatch_level *level) {
+    /* A database entry is trusted only if its kernel compiles to the code it was timed on
+     * (known once loaded): a stale one is marked, and the cascade asked again. Each pass marks
+     * one more entry stale, so this ends at a fresh entry or the heuristic. */
     const qg_db_entry *entry;
-    return choose(ctx, p, op, out, level, &entry);
+    do QG_CHECK(choose(ctx, p, op, out, level, &entry));
+    while (entry && !qg_db_entry_check(ctx, entry, *out));
+    return QG_SUCCESS;
 }
 
 /* ---- plan cache: problem -> loaded kernel, so a prepared call does no search/compile ---- */
@@ -161,16 +166,9 @@ qg_status qg_plan(qg_context *ctx, const qg_problem *p, qg_op op, qg_kernel **ou
 
     const qg_variant *v;
     qg_dispatch_level level;
-    const qg_db_entry *entry;
+    QG_CHECK(qg_dispatch_choose(ctx, p, op, &v, &level));
     qg_kernel *k;
-    qg_status ls;
-    /* A database entry is trusted only if its kernel compiled to the code it was timed on
-     * (known once loaded): a stale one is marked, and the cascade asked again. Each pass
-     * marks one more entry, so this ends at a fresh entry or the heuristic. */
-    do {
-        QG_CHECK(choose(ctx, p, op, &v, &level, &entry));
-        ls = load_planned(ctx, v, p, &k);
-    } while (ls == QG_SUCCESS && entry && !qg_db_entry_check(ctx, entry, v));
+    qg_status ls = load_planned(ctx, v, p, &k);
     if (ls != QG_SUCCESS && level != QG_LEVEL_HEURISTIC) {
         /* A database may name a kernel this machine cannot run (say cuBLASLt is missing):
          * fall back to the heuristic rather than fail the engine. */

@@ -14,7 +14,9 @@ typedef enum {
 
 const char *qg_dispatch_level_name(qg_dispatch_level l);
 
-/* Choose a variant for (p, op) without compiling. */
+/* Choose a variant for (p, op): the first level of the database cascade with a fresh entry
+ * (an undecided entry is decided by loading its kernel: the first choice of a shape may
+ * compile), else the heuristic. */
 qg_status qg_dispatch_choose(qg_context *ctx, const qg_problem *p, qg_op op,
                              const qg_variant **out, qg_dispatch_level *level);
 

@@ -27,9 +27,10 @@ qg_status qg_jit_compile(const qg_variant *v, const char *arch, void **image, si
 /* qgemm check (src/check.c): the sum over a compiler log (ptxas -v) of the numbers before
  * `what` in each kernel's report, e.g. "bytes spill stores", "bytes stack frame". */
 long qg_ptxas_sum(const char *log, const char *what);
-/* A compiled variant whose kernel spills registers (its compile log says so) fails the check
- * (QG_ERR_COMPILE; *log then starts with the reason) unless its family sets allow_spills. */
-qg_status qg_check_spills(const qg_variant *v, char **log);
+/* A variant compiled for `arch` whose kernel spills registers (its compile log says so) fails
+ * the check (QG_ERR_COMPILE; *log then starts with the reason) unless its family's
+ * allow_spills lists arch. */
+qg_status qg_check_spills(const qg_variant *v, const char *arch, char **log);
 
 /* Get (compile / disk-load / memory-hit) a variant's kernel on ctx's device. */
 qg_status qg_jit_get(qg_context *ctx, const qg_variant *v, qg_kernel **out);

@@ -59,18 +59,34 @@ int main(void) {
                         .min_cc = 80};
     qg_family allowed = strict;
     allowed.name = "allowed";
-    allowed.allow_spills = 1;
+    allowed.allow_spills = "sm_80,sm_90a";
+    qg_family all = strict;
+    all.allow_spills = "all";
+    qg_family other = strict;
+    other.allow_spills = "sm_90"; /* not sm_90a */
     qg_variant vs = {.family = &strict, .params = one[0], .index = -1, .id = "strict.a1"};
     qg_variant va = {.family = &allowed, .params = one[0], .index = -1, .id = "allowed.a1"};
+    qg_variant vall = {.family = &all, .params = one[0], .index = -1, .id = "all.a1"};
+    qg_variant vo = {.family = &other, .params = one[0], .index = -1, .id = "other.a1"};
     char *copy = log ? strdup(log) : NULL;
-    QT_STATUS(qg_check_spills(&vs, &log), QG_ERR_COMPILE);
-    QT_CHECK(log && strncmp(log, "strict.a1 spills registers", 26) == 0 && strstr(log, "allow_spills") &&
+    QT_STATUS(qg_check_spills(&vo, "sm_90a", &copy), QG_ERR_COMPILE); /* copy now has the reason */
+    QT_STATUS(qg_check_spills(&vs, "sm_90a", &log), QG_ERR_COMPILE);
+    QT_CHECK(log && strncmp(log, "strict.a1 spills registers for sm_90a", 37) == 0 && strstr(log, "allow_spills") &&
              strstr(log, "spill loads"), "the reason heads the log: %.200s", log ? log : "(null)");
     QT_CHECK(strstr(qg_last_error(NULL), "strict.a1"), "message names the variant: %s", qg_last_error(NULL));
-    QT_OK(qg_check_spills(&va, &copy));
-    QT_OK(qg_check_spills(&vs, &lean_log));
+    QT_OK(qg_check_spills(&va, "sm_90a", &copy));
+    QT_OK(qg_check_spills(&va, "sm_80", &copy));
+    QT_STATUS(qg_check_spills(&va, "sm_89", &copy), QG_ERR_COMPILE);
+    QT_OK(qg_check_spills(&vall, "sm_89", &copy));
+    QT_OK(qg_check_spills(&vs, "sm_90a", &lean_log));
     char *none = NULL;
-    QT_OK(qg_check_spills(&vs, &none));
+    QT_OK(qg_check_spills(&vs, "sm_90a", &none));
+    /* the catalog: an allowance names real architectures */
+    for (int i = 0; i < qg_catalog_count(); i++) {
+        const char *a = qg_catalog_get(i)->family->allow_spills;
+        QT_CHECK(!a || !strcmp(a, "all") || !strncmp(a, "sm_", 3), "%s: allow_spills '%s'",
+                 qg_catalog_get(i)->id, a);
+    }
     free(log), free(copy), free(lean_log);
     return qt_finish("test_check_spills");
 }
