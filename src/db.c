@@ -500,7 +500,7 @@ int qg_db_note_code_hash(qg_db *db, const char *kernel, const char *hash) {
 
 int qg_db_begin_tuning(qg_db *db, const qg_device_info *d) {
     int stale = 0;
-    if (qg_db_decide_freshness(db, d->arch, NULL, 0, &stale) != QG_SUCCESS)
+    if (qg_db_decide_freshness(db, d->arch[0] ? d->arch : NULL, NULL, 0, &stale) != QG_SUCCESS)
         stale = qg_db_count_stale(db); /* undecided entries are re-timed too */
     qg_db_meta_from_device(&db->meta, d);
     db->has_meta = 1;
