@@ -29,12 +29,13 @@ static int ignored_section(const Elf64_Shdr *sh, const char *name) {
            sh->sh_type == SHT_SYMTAB || strstr(name, ".debug") != NULL;
 }
 
-/* Section i's header, NULL when it lies outside the image. */
-static const Elf64_Shdr *section(const unsigned char *img, size_t size, const Elf64_Ehdr *eh,
-                                 unsigned i) {
+/* Copy section i's header (the image may be unaligned); 0 when it lies outside the image. */
+static int section(const unsigned char *img, size_t size, const Elf64_Ehdr *eh, unsigned i,
+                   Elf64_Shdr *out) {
     const uint64_t off = eh->e_shoff + (uint64_t)i * eh->e_shentsize;
-    if (i >= eh->e_shnum || off > size || size - off < sizeof(Elf64_Shdr)) return NULL;
-    return (const Elf64_Shdr *)(const void *)(img + off);
+    if (i >= eh->e_shnum || off > size || size - off < sizeof *out) return 0;
+    memcpy(out, img + off, sizeof *out);
+    return 1;
 }
 
 /* Hash of the ELF's sections as above; 0 with *ok = 0 if it is not a well-formed ELF64. */
@@ -45,9 +46,11 @@ static uint64_t elf_code_hash(const unsigned char *img, size_t size, int *ok) {
         return 0;
     memcpy(&eh, img, sizeof eh);
     if (eh.e_shentsize < sizeof(Elf64_Shdr) || eh.e_shoff > size) return 0;
-    const Elf64_Shdr *names = section(img, size, &eh, eh.e_shstrndx);
-    if (!names || names->sh_offset > size || size - names->sh_offset < names->sh_size) return 0;
-    const char *strtab = (const char *)img + names->sh_offset;
+    Elf64_Shdr names;
+    if (!section(img, size, &eh, eh.e_shstrndx, &names) || names.sh_offset > size ||
+        size - names.sh_offset < names.sh_size)
+        return 0;
+    const char *strtab = (const char *)img + names.sh_offset;
     XXH3_state_t st;
     XXH3_64bits_reset(&st);
     XXH3_64bits_update(&st, "qgemm-code-1", 12);
@@ -55,10 +58,8 @@ static uint64_t elf_code_hash(const unsigned char *img, size_t size, int *ok) {
     XXH3_64bits_update(&st, &eh.e_flags, sizeof eh.e_flags); /* the target architecture */
     for (unsigned i = 0; i < eh.e_shnum; i++) {
         Elf64_Shdr sh;
-        const Elf64_Shdr *p = section(img, size, &eh, i);
-        if (!p) return 0;
-        memcpy(&sh, p, sizeof sh);
-        if (sh.sh_name >= names->sh_size || !memchr(strtab + sh.sh_name, 0, names->sh_size - sh.sh_name))
+        if (!section(img, size, &eh, i, &sh) || sh.sh_name >= names.sh_size ||
+            !memchr(strtab + sh.sh_name, 0, names.sh_size - sh.sh_name))
             return 0;
         if (ignored_section(&sh, strtab + sh.sh_name)) continue;
         const uint64_t head[] = {sh.sh_type, sh.sh_flags, sh.sh_size, sh.sh_addralign,

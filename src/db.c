@@ -641,15 +641,17 @@ void qg_db_context_close(qg_context *ctx) {
 
 qg_status qg_db_lookup_variant(qg_context *ctx, const qg_problem *p, const qg_variant **out,
                                qg_dispatch_level *level, const qg_db_entry **entry) {
-    const qg_db_entry *e = qg_db_lookup(ctx->db, p, level);
-    if (!e) return QG_ERR_NOT_FOUND;
-    *entry = e;
-    const qg_variant *v = qg_catalog_find(e->kernel);
-    if (!v) {
+    const qg_db_entry *e;
+    const qg_variant *v = NULL;
+    while ((e = qg_db_lookup(ctx->db, p, level)) && !(v = qg_catalog_find(e->kernel))) {
         if (ctx->verbose)
             fprintf(stderr, "qgemm: database kernel %s is not in this catalog\n", e->kernel);
-        return QG_ERR_NOT_FOUND;
+        /* its code is gone: stale, and the cascade goes on */
+        __atomic_store_n(&((qg_db_entry *)e)->verdict, QG_VERDICT_STALE, __ATOMIC_RELAXED);
+        qg_db_report_stale(ctx);
     }
+    if (!e) return QG_ERR_NOT_FOUND;
+    *entry = e;
     *out = v;
     return QG_SUCCESS;
 }

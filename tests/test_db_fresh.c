@@ -9,6 +9,7 @@
 
 #include <elf.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -60,6 +61,12 @@ static void test_image_hash(void) {
     QT_CHECK(hashed_end <= n0, "section table inside the image");
     for (size_t cut = 0; cut < hashed_end && hashed_end <= n0; cut += hashed_end / 64 + 1)
         QT_CHECK(qg_image_code_hash(base, cut) != h, "truncated to %zu bytes: another hash", cut);
+    unsigned char *odd = malloc(n0 + 1);
+    if (odd) { /* at an odd address: headers are copied, not dereferenced */
+        memcpy(odd + 1, base, n0);
+        QT_CHECK(qg_image_code_hash(odd + 1, n0) == h, "unaligned image: same code hash");
+        free(odd);
+    }
     unsigned char *flip = malloc(n0);
     if (flip) { /* a corrupted section header offset must not be followed out of bounds */
         memcpy(flip, base, n0);
@@ -252,25 +259,69 @@ static int count(const char *s, const char *needle) {
 typedef struct {
     const char *db_path;
     const qg_problem *p;
+    int64_t ms[2];
     char explain[2][512];
 } dispatch_run;
 
-static void dispatch_with_db(void *arg) {
-    dispatch_run *r = arg;
+/* A context on the fake device with database `path` (NULL on failure, counted). */
+static qg_context *open_with_db(const char *path) {
     qg_context_params cp;
     qg_context_params_init(&cp);
     cp.backend = QG_BACKEND_CUDA;
-    cp.tuning_db = r->db_path;
+    cp.tuning_db = path;
     cp.cache_dir = cache;
     qg_context *ctx = NULL;
     QT_OK(qg_context_create(&ctx, &cp));
+    return ctx;
+}
+
+static void dispatch_with_db(void *arg) {
+    dispatch_run *r = arg;
+    qg_context *ctx = open_with_db(r->db_path);
     if (!ctx) return;
     qg_problem q = *r->p;
-    for (int i = 0; i < 2; i++) { /* M=16, then M=64: two stale entries of one kernel */
-        q.m = i ? 64 : 16;
+    for (int i = 0; i < 2; i++) {
+        q.m = r->ms[i];
         QT_OK(qg_prepare(ctx, &q, 1));
         QT_OK(qg_explain(ctx, &q, r->explain[i], sizeof r->explain[i]));
     }
+    qg_context_destroy(ctx);
+}
+
+/* Several threads plan the same stale shapes on one context at once. */
+typedef struct {
+    qg_context *ctx;
+    const qg_problem *p;
+    qg_status status; /* checked by the main thread (the test counters are not shared) */
+    char explain[512];
+} plan_thread;
+
+static void *plan_both(void *arg) {
+    plan_thread *t = arg;
+    qg_problem q = *t->p;
+    for (int i = 0; i < 2 && t->status == QG_SUCCESS; i++) {
+        q.m = i ? 64 : 16;
+        t->status = qg_prepare(t->ctx, &q, 1);
+    }
+    if (t->status == QG_SUCCESS) t->status = qg_explain(t->ctx, &q, t->explain, sizeof t->explain);
+    return NULL;
+}
+
+static void threads_with_db(void *arg) {
+    dispatch_run *r = arg;
+    qg_context *ctx = open_with_db(r->db_path);
+    if (!ctx) return;
+    plan_thread t[4];
+    pthread_t tid[4];
+    int started = 0;
+    for (; started < 4; started++) {
+        t[started] = (plan_thread){.ctx = ctx, .p = r->p};
+        if (pthread_create(&tid[started], NULL, plan_both, &t[started]) != 0) break;
+    }
+    for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
+    QT_CHECK(started == 4, "4 threads started (%d)", started);
+    for (int i = 0; i < started; i++) QT_CHECK(t[i].status == QG_SUCCESS, "thread %d: %s", i, qg_status_name(t[i].status));
+    for (int i = 0; i < started; i++) snprintf(r->explain[i & 1], sizeof r->explain[0], "%s", t[i].explain);
     qg_context_destroy(ctx);
 }
 
@@ -294,7 +345,7 @@ static void test_dispatch_skips_stale(void) {
     QT_OK(qg_db_save(db, path));
     qg_db_close(db);
 
-    dispatch_run r = {.db_path = path, .p = &p};
+    dispatch_run r = {.db_path = path, .p = &p, .ms = {16, 64}}; /* two stale entries of A */
     char *err = capture_stderr(dispatch_with_db, &r);
     QT_CHECK(qt_contains(r.explain[0], b->id) && qt_contains(r.explain[0], "m-bucket"),
              "M=16: the fresh entry's kernel, not the stale exact one: %s", r.explain[0]);
@@ -303,12 +354,20 @@ static void test_dispatch_skips_stale(void) {
              qt_contains(err, "qgemm tune --stale"), "said once, with the count and the command: %s",
              err ? err : "(null)");
     free(err);
+    err = capture_stderr(threads_with_db, &r);
+    QT_CHECK(qt_contains(r.explain[0], b->id) && qt_contains(r.explain[1], b->id) &&
+             count(err, "stale entr") == 1, "4 threads: the fresh kernel, said once: %s",
+             err ? err : "(null)");
+    free(err);
 
-    /* entries from before code hashes are decided on load: said when the context opens */
+    /* entries from before code hashes are decided on load: said when the context opens; an
+     * entry whose kernel left the catalog is stale too */
     qg_db *old = new_db("Fake GPU");
     if (old) {
         add(old, &p, 16, a, NULL, "00000000deadbeef");
         add(old, &p, 32, b, hb, NULL);
+        add(old, &p, 8, NULL, hb, NULL);
+        r.ms[1] = 8;
         unlink(path);
         QT_OK(qg_db_save(old, path));
         qg_db_close(old);
@@ -316,6 +375,8 @@ static void test_dispatch_skips_stale(void) {
         QT_CHECK(count(err2, "stale entr") == 1 && qt_contains(err2, "1 stale entry"),
                  "old stale entry said once: %s", err2 ? err2 : "(null)");
         QT_CHECK(qt_contains(r.explain[0], b->id), "M=16 -> %s", r.explain[0]);
+        QT_CHECK(qt_contains(r.explain[1], b->id) && qt_contains(r.explain[1], "m-bucket"),
+                 "M=8, its kernel gone -> %s", r.explain[1]);
         free(err2);
     }
     unlink(path);
