@@ -90,6 +90,16 @@ qg_status qg_db_decide_freshness(qg_db *db, const char *arch, const char *cache_
  */
 qg_status qg_db_restamp(qg_db *db, const char *arch, const char *cache_dir, int threads,
                         int *restamped);
+/*
+ * Migration of entries from before code hashes timed on *other* sources than this build's:
+ * `images` is a directory holding what the build that timed them compiled for `arch` (as
+ * qg_db_restamp; scripts/restamp_from_commit.sh makes it): catalog_hash (that build's whole-
+ * catalog hash), <kernel id>.cubin for the entries' kernels and their helpers, library_policy
+ * (its cuBLASLt policy). An entry with that catalog_hash whose kernel compiled to the code it
+ * compiles to now gets this build's code hash; one whose code changed stays stale.
+ */
+qg_status qg_db_restamp_from_images(qg_db *db, const char *images, const char *arch,
+                                    const char *cache_dir, int threads, int *restamped);
 /* The architecture a database's entries are compiled for: "sm_90a" for compute capability
  * 9.0, "sm_XY" for X.Y. */
 void qg_db_arch(const qg_db *db, char *out, size_t len);

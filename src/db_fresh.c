@@ -9,6 +9,7 @@
 #include "code_hash.h"
 #include "jit.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,6 +129,82 @@ qg_status qg_db_restamp(qg_db *db, const char *arch, const char *cache_dir, int 
         }
     }
     free(items);
+    return s;
+}
+
+/* ---- migration through an older build's images ---- */
+
+/* Whole file into a malloc'd buffer (NUL-terminated); NULL if unreadable. */
+static char *slurp(const char *dir, const char *name, size_t *len) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = NULL;
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) &&
+        fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    if (buf) buf[n] = 0, *len = (size_t)n;
+    return buf;
+}
+
+/* The code hash `v` had in the build whose images are in `dir` (<id>.cubin; library_policy
+ * for families that call a library); 0 when an image is missing or the policy differed. */
+static int old_code_hash(const char *dir, const qg_variant *v, char *out) {
+    const qg_variant *helper = qg_variant_helper(v);
+    char helper_hex[QG_CODE_HASH_LEN];
+    if (helper && !old_code_hash(dir, helper, helper_hex)) return 0;
+    uint64_t image_hash = 0;
+    size_t len = 0;
+    char name[160];
+    snprintf(name, sizeof name, "%s.cubin", v->id);
+    char *data = slurp(dir, v->family->source ? name : "library_policy", &len);
+    if (!data) return 0;
+    const int ok = v->family->source || (v->family->library_policy &&
+                                         strcmp(data, v->family->library_policy) == 0);
+    if (v->family->source) image_hash = qg_image_code_hash(data, len);
+    free(data);
+    if (ok) qg_code_hash_hex(v, image_hash, helper ? helper_hex : NULL, out);
+    return ok;
+}
+
+static int legacy(const qg_db_entry *e) { return !e->code_hash[0]; }
+
+qg_status qg_db_restamp_from_images(qg_db *db, const char *images, const char *arch,
+                                    const char *cache_dir, int threads, int *restamped) {
+    QG_RETURN_IF(NULL, !db || !images, QG_ERR_NULL_POINTER, "db and images must not be NULL");
+    if (restamped) *restamped = 0;
+    size_t len = 0;
+    char *source_hash = slurp(images, "catalog_hash", &len);
+    QG_RETURN_IF(NULL, !source_hash, QG_ERR_NOT_FOUND, "%s/catalog_hash: %s", images, strerror(errno));
+    source_hash[strcspn(source_hash, "\n")] = 0;
+    char own_arch[16];
+    if (!arch) qg_db_arch(db, own_arch, sizeof own_arch), arch = own_arch;
+    hash_item *items;
+    int n;
+    qg_status s = hash_kernels(db, legacy, arch, cache_dir, threads, &items, &n);
+    for (int k = 0; s == QG_SUCCESS && k < n; k++) {
+        char then[QG_CODE_HASH_LEN];
+        if (items[k].status != QG_SUCCESS || !old_code_hash(images, items[k].v, then) ||
+            strcmp(then, items[k].hash) != 0)
+            continue; /* its code changed since (or cannot be told): it stays stale */
+        for (int i = 0; i < db->count; i++) {
+            qg_db_entry *e = &db->entries[i];
+            if (!legacy(e) || strcmp(e->catalog_hash, source_hash) != 0 ||
+                strcmp(e->kernel, items[k].v->id) != 0)
+                continue;
+            snprintf(e->code_hash, sizeof e->code_hash, "%s", items[k].hash);
+            e->catalog_hash[0] = 0;
+            e->verdict = QG_VERDICT_FRESH;
+            if (restamped) ++*restamped;
+        }
+    }
+    free(items);
+    free(source_hash);
     return s;
 }
 

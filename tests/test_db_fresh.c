@@ -9,6 +9,7 @@
 
 #include <elf.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,6 +230,73 @@ static void test_db_verdicts(void) {
     qg_db_close(back);
 }
 
+static void put_file(const char *dir, const char *name, const void *data, size_t n) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    QT_CHECK(f && fwrite(data, 1, n, f) == n && fclose(f) == 0, "wrote %s", path);
+}
+
+/* Put v's sm_90a image (or `other`'s, standing for changed code) into dir as <v id>.cubin. */
+static void put_image(const char *dir, const qg_variant *v, const qg_variant *other) {
+    void *img = NULL;
+    size_t n = 0;
+    char *log = NULL, name[200];
+    QT_OK(qg_jit_compile(other ? other : v, "sm_90a", &img, &n, &log, NULL));
+    snprintf(name, sizeof name, "%s.cubin", v->id);
+    if (img) put_file(dir, name, img, n);
+    free(img);
+    free(log);
+}
+
+/* Entries an older build timed: fresh where its images show the code is unchanged. */
+static void test_restamp_from_images(void) {
+    const qg_variant *a, *b;
+    const qg_problem p = w4a16_problem(&a, &b);
+    const qg_variant *lt = qg_catalog_find("wo_dequant_lt.wbits4.mb16.algo0");
+    if (!a || !b || !lt) return;
+    char dir[64];
+    snprintf(dir, sizeof dir, "%s/images", cache);
+    QT_CHECK(mkdir(dir, 0755) == 0, "mkdir %s", dir);
+    const char *then = "00000000deadbeef";
+    put_file(dir, "catalog_hash", then, strlen(then));
+    put_image(dir, a, NULL);                /* unchanged */
+    put_image(dir, b, a);                   /* changed since */
+    put_image(dir, qg_variant_helper(lt), NULL);
+    for (int policy = 0; policy < 2; policy++) {
+        const char *pol = policy ? "cublaslt reduction mask 0" : lt->family->library_policy;
+        put_file(dir, "library_policy", pol, strlen(pol));
+        qg_db *db = new_db("Fake GPU");
+        if (!db) return;
+        add(db, &p, 16, a, NULL, then);
+        add(db, &p, 32, b, NULL, then);
+        add(db, &p, 64, lt, NULL, then);
+        add(db, &p, 128, a, NULL, "1111111111111111"); /* another build's */
+        qg_db *back = round_trip(db);
+        qg_db_close(db);
+        if (!back || back->count != 4) {
+            qg_db_close(back);
+            return;
+        }
+        int restamped = -1, stale = -1;
+        QT_OK(qg_db_restamp_from_images(back, dir, "sm_90a", cache, 2, &restamped));
+        QT_OK(qg_db_decide_freshness(back, "sm_90a", cache, 2, &stale));
+        const qg_db_entry *e = back->entries;
+        char ha[QG_CODE_HASH_LEN];
+        QT_OK(qg_variant_code_hash(a, "sm_90a", cache, ha));
+        QT_CHECK(restamped == 2 - policy && e[0].verdict == QG_VERDICT_FRESH &&
+                 strcmp(e[0].code_hash, ha) == 0 && e[1].verdict == QG_VERDICT_STALE &&
+                 e[2].verdict == (policy ? QG_VERDICT_STALE : QG_VERDICT_FRESH) &&
+                 e[3].verdict == QG_VERDICT_STALE && stale == 2 + policy,
+                 "policy %d: %d restamped, %d stale; verdicts %d %d %d %d", policy, restamped,
+                 stale, e[0].verdict, e[1].verdict, e[2].verdict, e[3].verdict);
+        qg_db_close(back);
+    }
+    qg_db *none = new_db("x");
+    QT_STATUS(qg_db_restamp_from_images(none, "/nonexistent", "sm_90a", "", 1, NULL), QG_ERR_NOT_FOUND);
+    qg_db_close(none);
+}
+
 /* Run fn with stderr in a file; returns what it printed (malloc'd). */
 static char *capture_stderr(void (*fn)(void *), void *arg) {
     char path[] = "/tmp/qg_fresh_stderr_XXXXXX";
@@ -398,6 +466,7 @@ int main(void) {
     test_image_hash();
     test_variant_hash();
     test_db_verdicts();
+    test_restamp_from_images();
     test_dispatch_skips_stale();
     char rm[128];
     snprintf(rm, sizeof rm, "rm -rf %s", cache);

@@ -12,7 +12,7 @@ static void db_usage(void) {
            "       qgemm db validate FILE [--fresh]\n"
            "       qgemm db merge A B [C...] -o OUT\n"
            "       qgemm db prune FILE [-o OUT]\n"
-           "       qgemm db restamp FILE [-o OUT]\n\n"
+           "       qgemm db restamp FILE [--images DIR | --kernels] [-o OUT]\n\n"
            "show      prints the metadata and one line per entry\n"
            "validate  checks the schema, that every kernel id is in this library's catalog and\n"
            "          fits its problem, and reports metadata that differs from this build;\n"
@@ -24,7 +24,10 @@ static void db_usage(void) {
            "prune     drops entries whose kernel is not in this catalog or does not fit\n"
            "restamp   migration: gives the entries from before code hashes that were timed on\n"
            "          this build's kernel sources the code hash of their kernel (compiles them);\n"
-           "          the stale ones keep their source hash for 'qgemm tune --stale'\n");
+           "          the stale ones keep their source hash for 'qgemm tune --stale'; with\n"
+           "          --images, those timed by an older build whose images DIR holds and\n"
+           "          whose code is unchanged (scripts/restamp_from_commit.sh); --kernels\n"
+           "          lists the kernels such a build must compile\n");
 }
 
 static qg_db *open_or_report(const char *path) {
@@ -100,12 +103,45 @@ static int entry_ok(const qg_db *db, const qg_db_entry *e, char *why, size_t len
     return qg_variant_fits(v, &p, QG_OP_GEMM, db->meta.cc_major * 10 + db->meta.cc_minor, why, len);
 }
 
-/* qgemm db restamp: the migration to code hashes (qg_db_restamp). */
-static int db_restamp(const char *path, const char *out) {
+/* The catalog kernels (and their helpers) of the entries from before code hashes, one a line:
+ * what scripts/restamp_from_commit.sh has an older build compile. */
+static int print_legacy_kernels(const qg_db *db) {
+    for (int i = 0; i < qg_catalog_count(); i++) {
+        const qg_variant *v = qg_catalog_get(i);
+        int used = 0;
+        for (int j = 0; j < db->count && !used; j++) {
+            const qg_variant *k = db->entries[j].code_hash[0] ? NULL : qg_catalog_find(db->entries[j].kernel);
+            used = k == v || (k && qg_variant_helper(k) == v);
+        }
+        if (used) printf("%s\n", v->id);
+    }
+    return 0;
+}
+
+/* qgemm db restamp FILE [--images DIR | --kernels] [-o OUT]: the migration to code hashes
+ * (qg_db_restamp, qg_db_restamp_from_images). */
+static int db_restamp(int argc, char **argv) {
+    const char *path = argv[2], *out = argv[2], *images = NULL;
+    int kernels = 0;
+    for (int i = 3; i < argc; i++) {
+        if (!strcmp(argv[i], "-o") && i + 1 < argc) out = argv[++i];
+        else if (!strcmp(argv[i], "--images") && i + 1 < argc) images = argv[++i];
+        else if (!strcmp(argv[i], "--kernels")) kernels = 1;
+        else {
+            fprintf(stderr, "qgemm db restamp: bad argument '%s' (see qgemm db --help)\n", argv[i]);
+            return 2;
+        }
+    }
     qg_db *db = open_or_report(path);
     if (!db) return 1;
+    if (kernels) {
+        print_legacy_kernels(db);
+        qg_db_close(db);
+        return 0;
+    }
     int restamped = 0;
-    qg_status s = qg_db_restamp(db, NULL, NULL, 0, &restamped);
+    qg_status s = images ? qg_db_restamp_from_images(db, images, NULL, NULL, 0, &restamped)
+                         : qg_db_restamp(db, NULL, NULL, 0, &restamped);
     if (s == QG_SUCCESS) s = qg_db_save(db, out);
     if (s != QG_SUCCESS) {
         fprintf(stderr, "qgemm db restamp: %s\n", qg_last_error(NULL));
@@ -180,8 +216,7 @@ int cli_db(int argc, char **argv) {
         qg_db_close(db);
         return bad || (fresh && (stale || !decided)) ? 1 : 0;
     }
-    if (!strcmp(cmd, "restamp") && (argc == 3 || (argc == 5 && !strcmp(argv[3], "-o"))))
-        return db_restamp(argv[2], argc == 5 ? argv[4] : argv[2]);
+    if (!strcmp(cmd, "restamp") && argc >= 3) return db_restamp(argc, argv);
     if (!strcmp(cmd, "merge")) {
         const char *out = NULL;
         const char *in[64];
