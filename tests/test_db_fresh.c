@@ -110,7 +110,7 @@ static void test_variant_hash(void) {
     }
 }
 
-/* A w4a16 problem class and two catalog kernels (with source) that fit it at M = 16..128. */
+/* A w4a16 problem class and two catalog kernels (with source) that fit it at M = 8..64. */
 static qg_problem w4a16_problem(const qg_variant **a, const qg_variant **b) {
     qg_problem p;
     qg_problem_init(&p);
@@ -120,7 +120,7 @@ static qg_problem w4a16_problem(const qg_variant **a, const qg_variant **b) {
     for (int i = 0; i < qg_catalog_count() && !*b; i++) {
         const qg_variant *v = qg_catalog_get(i);
         int fits = v->family->source && !v->family->experimental;
-        for (int64_t m = 16; fits && m <= 128; m *= 2) {
+        for (int64_t m = 8; fits && m <= 64; m *= 2) {
             p.m = m;
             fits = qg_variant_fits(v, &p, QG_OP_GEMM, 90, why, sizeof why);
         }
