@@ -421,7 +421,12 @@ typedef void (*qg_check_callback)(void *user, const char *variant_id, qg_status 
 /**
  * Compile every catalog variant for `arch` ("sm_80", "sm_89", "sm_90a", "gfx90a") with the
  * runtime compiler, on a machine without a GPU. `callback` (may be NULL) is called per
- * variant. Uses `threads` compiler threads (0 = number of CPUs).
+ * variant with the compiler log (NVRTC: ptxas's registers, stack and spill report). A variant
+ * whose kernel spills registers counts as failed (QG_ERR_COMPILE, the reason heading its log)
+ * unless its family allows spills. Uses `threads` compiler threads (0 = number of CPUs).
+ * \retval QG_ERR_COMPILE           a variant failed to compile, or spills registers
+ * \retval QG_ERR_NO_COMPILER        NVRTC (hiprtc) not found
+ * \retval QG_ERR_INVALID_ARGUMENT   unknown architecture
  */
 QG_API qg_status qg_check_catalog(const char *arch, int threads, qg_check_callback callback,
                                   void *user, qg_check_result *out);

@@ -27,9 +27,10 @@ cmake --build "$prefix-asan" -j "$jobs"
 
 echo "== ThreadSanitizer build (the multi-threaded tests: launches, workspaces, JIT cache)"
 cmake -S . -B "$prefix-tsan" -DCMAKE_BUILD_TYPE=Debug -DQG_TSAN=ON -DQG_BUILD_BENCH=OFF >/dev/null
-cmake --build "$prefix-tsan" -j "$jobs" --target test_runtime_errors test_jit_cache qg_fake_cuda
+cmake --build "$prefix-tsan" -j "$jobs" --target test_runtime_errors test_jit_cache qg_fake_cuda \
+  test_db_fresh
 (cd "$prefix-tsan" && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j "$jobs" \
-   -R '^(test_runtime_errors|test_jit_cache)$')
+   -R '^(test_runtime_errors|test_jit_cache|test_db_fresh)$')
 
 echo "== fuzzers: database, HF config, --from-record, host API (libFuzzer, ASan/UBSan; bounded)"
 tests/fuzz/run.sh "$prefix-fuzz"

@@ -51,7 +51,8 @@ extern const qg_backend_ops qg_backend_hip;
 /*
  * Runtime compiler: source -> device image (cubin for CUDA, code object for HIP).
  * Needs no device. `arch` is "sm_80", "sm_89", "sm_90a", "gfx90a"...
- * On failure *log (malloc'd, caller frees) holds the compiler log.
+ * *log (malloc'd, caller frees; NULL if empty) holds the compiler log: the errors on failure,
+ * NVRTC's ptxas resource report (registers, stack, spills) on success.
  */
 typedef struct {
     const char *name; /* "nvrtc", "hiprtc" */

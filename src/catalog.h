@@ -46,6 +46,15 @@ struct qg_family {
     /* 1: not yet validated on hardware. The heuristic never picks it; the tuner (which checks
      * every candidate against the reference before timing it) and explicit kernel ids do. */
     int experimental;
+    /* Architectures on which ptxas may spill registers in this family's variants, comma-
+     * separated ("sm_89"), or "all"; NULL: none (qgemm check fails on a spill). */
+    const char *allow_spills;
+    /* Families that call a library: what decides the library's choice (cuBLASLt's reduction
+     * policy). Part of the code hash of their tuning entries (code_hash.h); NULL otherwise. */
+    const char *library_policy;
+    /* The id of the catalog kernel a variant's launch also runs (a dequantize or epilogue
+     * kernel), part of its code hash; NULL (or a NULL function): none. */
+    const char *(*helper_kernel)(const int *params);
     int num_params;
     const char *param_names[QG_MAX_PARAMS]; /* lower-case, e.g. "bn", "sk" */
     int num_variants;

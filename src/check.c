@@ -18,6 +18,46 @@ typedef struct {
     pthread_mutex_t cb_lock; /* callbacks are serialized so the caller needs no locking */
 } check_job;
 
+/* Sum over a ptxas -v log of the numbers before `what` ("bytes spill stores"): one per kernel. */
+long qg_ptxas_sum(const char *log, const char *what) {
+    long sum = 0;
+    for (const char *p = log ? strstr(log, what) : NULL; p; p = strstr(p + 1, what)) {
+        const char *d = p;
+        while (d > log && d[-1] == ' ') d--;
+        const char *end = d;
+        while (d > log && d[-1] >= '0' && d[-1] <= '9') d--;
+        if (d < end) sum += strtol(d, NULL, 10);
+    }
+    return sum;
+}
+
+/* Does the comma-separated list (or "all") name arch? */
+static int lists_arch(const char *list, const char *arch) {
+    const size_t n = strlen(arch);
+    for (const char *p = list; p && *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
+        const size_t len = strcspn(p, ",");
+        if ((len == 3 && !strncmp(p, "all", 3)) || (len == n && !strncmp(p, arch, n))) return 1;
+    }
+    return 0;
+}
+
+qg_status qg_check_spills(const qg_variant *v, const char *arch, char **log) {
+    const long stores = qg_ptxas_sum(*log, "bytes spill stores"),
+               loads = qg_ptxas_sum(*log, "bytes spill loads");
+    if ((!stores && !loads) || lists_arch(v->family->allow_spills, arch)) return QG_SUCCESS;
+    const char *fmt = "%s spills registers for %s: %ld bytes spill stores, %ld bytes spill loads "
+                      "(add %s to .allow_spills of family %s if that is intended)\n%s";
+    const int n = snprintf(NULL, 0, fmt, v->id, arch, stores, loads, arch, v->family->name, *log);
+    char *msg = n > 0 ? malloc((size_t)n + 1) : NULL;
+    if (msg) {
+        snprintf(msg, (size_t)n + 1, fmt, v->id, arch, stores, loads, arch, v->family->name, *log);
+        free(*log);
+        *log = msg;
+    }
+    return QG_ERROR(NULL, QG_ERR_COMPILE, "%s spills registers (%ld bytes stored, %ld loaded)",
+                    v->id, stores, loads);
+}
+
 static double now_s(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -40,6 +80,7 @@ static void *worker(void *arg) {
         double ms = 0;
         qg_status s = qg_jit_compile(v, j->arch, &image, &size, &log, &ms);
         if (s == QG_SUCCESS && size == 0) s = QG_ERR_COMPILE;
+        if (s == QG_SUCCESS) s = qg_check_spills(v, j->arch, &log);
         atomic_fetch_add(s == QG_SUCCESS ? &j->compiled : &j->failed, 1);
         if (j->cb) {
             pthread_mutex_lock(&j->cb_lock);
@@ -81,7 +122,7 @@ qg_status qg_check_catalog(const char *arch, int threads, qg_check_callback call
         out->skipped = j.skipped;
         out->seconds = now_s() - t0;
     }
-    QG_RETURN_IF(NULL, j.failed > 0, QG_ERR_COMPILE, "%d of %d variants failed to compile for %s",
-                 (int)j.failed, (int)(j.failed + j.compiled), arch);
+    QG_RETURN_IF(NULL, j.failed > 0, QG_ERR_COMPILE, "%d of %d variants failed to compile for %s "
+                 "or spill registers", (int)j.failed, (int)(j.failed + j.compiled), arch);
     return QG_SUCCESS;
 }

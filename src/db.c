@@ -131,6 +131,14 @@ const char *qg_catalog_hash_scheme(qg_scheme s) {
     return (unsigned)s < QG_SCHEME_COUNT_ ? scheme_hash_hex[s] : "";
 }
 
+/* An entry from before code hashes: timed on this build's kernel sources for its scheme, or
+ * (entries from before per-scheme hashes, and files whose entries inherit the metadata's) the
+ * whole catalog's. */
+static int legacy_current(const qg_db_entry *e) {
+    return strcmp(e->catalog_hash, qg_catalog_hash_scheme(e->key.scheme)) == 0 ||
+           strcmp(e->catalog_hash, qg_catalog_hash()) == 0;
+}
+
 void qg_now_iso8601(char *buf, size_t len) {
     time_t t = time(NULL);
     struct tm tm;
@@ -242,6 +250,10 @@ qg_status qg_db_put(qg_db *db, const qg_db_entry *e) {
     return QG_SUCCESS;
 }
 
+static int entry_stale(const qg_db_entry *e) {
+    return __atomic_load_n(&e->verdict, __ATOMIC_RELAXED) == QG_VERDICT_STALE;
+}
+
 /* Distance between M values on a log scale (buckets grow geometrically). */
 static double mdist(int64_t a, int64_t b) { return fabs(log((double)a) - log((double)b)); }
 
@@ -252,7 +264,7 @@ const qg_db_entry *qg_db_lookup(const qg_db *db, const qg_problem *p, qg_dispatc
     const qg_db_entry *up = NULL, *near = NULL;
     for (int i = 0; i < db->count; i++) {
         const qg_db_entry *e = &db->entries[i];
-        if (!qg_db_same_class(&e->key, p)) continue;
+        if (!qg_db_same_class(&e->key, p) || entry_stale(e)) continue;
         if (e->m_bucket == p->m) {
             *level = QG_LEVEL_EXACT;
             return e;
@@ -268,7 +280,7 @@ const qg_db_entry *qg_db_lookup(const qg_db *db, const qg_problem *p, qg_dispatc
     double best_d = 0;
     for (int i = 0; i < db->count; i++) {
         const qg_db_entry *e = &db->entries[i];
-        if (!same_family_class(&e->key, p)) continue;
+        if (!same_family_class(&e->key, p) || entry_stale(e)) continue;
         double d = mdist(e->key.n, p->n) + mdist(e->key.k, p->k) + 0.5 * mdist(e->m_bucket, p->m);
         if (!best || d < best_d) {
             best = e;
@@ -339,7 +351,8 @@ char *qg_db_to_json(const qg_db *db) {
         cJSON_AddNumberToObject(o, "p80_us", e->p80_us);
         cJSON_AddNumberToObject(o, "rel_error", e->rel_error);
         cJSON_AddStringToObject(o, "tuned_at", e->tuned_at);
-        if (e->catalog_hash[0]) cJSON_AddStringToObject(o, "catalog_hash", e->catalog_hash);
+        if (e->code_hash[0]) cJSON_AddStringToObject(o, "code_hash", e->code_hash);
+        else if (e->catalog_hash[0]) cJSON_AddStringToObject(o, "catalog_hash", e->catalog_hash);
         cJSON_AddItemToArray(arr, o);
     }
     char *s = cJSON_Print(root);
@@ -461,10 +474,16 @@ static int parse_entry(const qg_db_meta *mt, const cJSON *o, qg_db_entry *e, cha
         return 0;
     if ((s = jstr(o, "tuned_at")) && !copy_str(e->tuned_at, sizeof e->tuned_at, s, "tuned_at", why, why_len))
         return 0;
-    /* files from before per-entry hashes: every entry is as current as the file */
+    if ((s = jstr(o, "code_hash"))) /* decided once compiled */
+        return copy_str(e->code_hash, sizeof e->code_hash, s, "code_hash", why, why_len);
+    /* from before code hashes: fresh if timed on this build's sources; no catalog_hash per
+     * entry (from before per-entry hashes): every entry is as current as the file */
     s = jstr(o, "catalog_hash");
-    return copy_str(e->catalog_hash, sizeof e->catalog_hash, s ? s : mt->catalog_hash,
-                    "catalog_hash", why, why_len);
+    if (!copy_str(e->catalog_hash, sizeof e->catalog_hash, s ? s : mt->catalog_hash,
+                  "catalog_hash", why, why_len))
+        return 0;
+    e->verdict = legacy_current(e) ? QG_VERDICT_FRESH : QG_VERDICT_STALE;
+    return 1;
 }
 
 cJSON *qg_json_parse_exact(const char *text, size_t len, size_t *error_at) {
@@ -655,20 +674,33 @@ qg_status qg_db_open(qg_db **out, const char *path, const qg_device_info *env) {
 qg_status qg_db_open_existing(qg_db **out, const char *path) { return open_db(out, path, NULL, 1); }
 
 int qg_db_entry_current(const qg_db_entry *e) {
-    /* the whole catalog's hash: timed by a build with exactly these kernels (entries from
-     * before per-scheme hashes, and files whose entries inherit the metadata's) */
-    return strcmp(e->catalog_hash, qg_catalog_hash_scheme(e->key.scheme)) == 0 ||
-           strcmp(e->catalog_hash, qg_catalog_hash()) == 0;
+    return __atomic_load_n(&e->verdict, __ATOMIC_RELAXED) == QG_VERDICT_FRESH;
 }
 
 int qg_db_count_stale(const qg_db *db) {
     int stale = 0;
-    for (int i = 0; i < db->count; i++) stale += !qg_db_entry_current(&db->entries[i]);
+    for (int i = 0; i < db->count; i++) stale += entry_stale(&db->entries[i]);
     return stale;
 }
 
+int qg_db_note_code_hash(qg_db *db, const char *kernel, const char *hash) {
+    int staled = 0;
+    for (int i = 0; db && i < db->count; i++) {
+        qg_db_entry *e = &db->entries[i];
+        if (!e->code_hash[0] || strcmp(e->kernel, kernel) != 0) continue;
+        unsigned char undecided = QG_VERDICT_UNKNOWN;
+        const unsigned char v = strcmp(e->code_hash, hash) == 0 ? QG_VERDICT_FRESH : QG_VERDICT_STALE;
+        if (__atomic_compare_exchange_n(&e->verdict, &undecided, v, 0, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED))
+            staled += v == QG_VERDICT_STALE;
+    }
+    return staled;
+}
+
 int qg_db_begin_tuning(qg_db *db, const qg_device_info *d) {
-    const int stale = qg_db_count_stale(db);
+    int stale = 0;
+    if (qg_db_decide_freshness(db, d->arch[0] ? d->arch : NULL, NULL, 0, &stale) != QG_SUCCESS)
+        stale = qg_db_count_stale(db); /* undecided entries are re-timed too */
     qg_db_meta_from_device(&db->meta, d);
     db->has_meta = 1;
     return stale;
@@ -943,6 +975,7 @@ qg_status qg_db_context_open(qg_context *ctx, const char *path) {
     }
     ctx->db = db;
     if (ctx->verbose) fprintf(stderr, "qgemm: tuning database %s (%d entries)\n", path, db->count);
+    qg_db_report_stale(ctx); /* those from before code hashes are known already */
     return QG_SUCCESS;
 }
 
@@ -952,15 +985,18 @@ void qg_db_context_close(qg_context *ctx) {
 }
 
 qg_status qg_db_lookup_variant(qg_context *ctx, const qg_problem *p, const qg_variant **out,
-                               qg_dispatch_level *level) {
-    const qg_db_entry *e = qg_db_lookup(ctx->db, p, level);
-    if (!e) return QG_ERR_NOT_FOUND;
-    const qg_variant *v = qg_catalog_find(e->kernel);
-    if (!v) {
+                               qg_dispatch_level *level, const qg_db_entry **entry) {
+    const qg_db_entry *e;
+    const qg_variant *v = NULL;
+    while ((e = qg_db_lookup(ctx->db, p, level)) && !(v = qg_catalog_find(e->kernel))) {
         if (ctx->verbose)
             fprintf(stderr, "qgemm: database kernel %s is not in this catalog\n", e->kernel);
-        return QG_ERR_NOT_FOUND;
+        /* its code is gone: stale, and the cascade goes on */
+        __atomic_store_n(&((qg_db_entry *)e)->verdict, QG_VERDICT_STALE, __ATOMIC_RELAXED);
+        qg_db_report_stale(ctx);
     }
+    if (!e) return QG_ERR_NOT_FOUND;
+    *entry = e;
     *out = v;
     return QG_SUCCESS;
 }

@@ -2,6 +2,7 @@
 #include "dispatch.h"
 
 #include "backend.h"
+#include "db.h"
 #include "schemes.h"
 #include "workspace.h"
 
@@ -59,9 +60,11 @@ qg_status qg_dispatch_heuristic(qg_context *ctx, const qg_problem *p, qg_op op,
     return QG_SUCCESS;
 }
 
-qg_status qg_dispatch_choose(qg_context *ctx, const qg_problem *p, qg_op op,
-                             const qg_variant **out, qg_dispatch_level *level) {
-    if (op == QG_OP_GEMM && qg_db_lookup_variant(ctx, p, out, level) == QG_SUCCESS) {
+/* As qg_dispatch_choose; *entry: the database entry chosen (NULL for the heuristic). */
+static qg_status choose(qg_context *ctx, const qg_problem *p, qg_op op, const qg_variant **out,
+                        qg_dispatch_level *level, const qg_db_entry **entry) {
+    *entry = NULL;
+    if (op == QG_OP_GEMM && qg_db_lookup_variant(ctx, p, out, level, entry) == QG_SUCCESS) {
         const int cc = ctx->info.cc_major * 10 + ctx->info.cc_minor;
         char why[256];
         if (qg_variant_fits_backend(*out, p, op, cc, ctx->info.backend == QG_BACKEND_HIP, why,
@@ -71,8 +74,20 @@ qg_status qg_dispatch_choose(qg_context *ctx, const qg_problem *p, qg_op op,
             fprintf(stderr, "qgemm: database kernel %s does not fit (%s); using heuristic\n",
                     (*out)->id, why);
     }
+    *entry = NULL;
     *level = QG_LEVEL_HEURISTIC;
     return qg_dispatch_heuristic(ctx, p, op, out);
+}
+
+qg_status qg_dispatch_choose(qg_context *ctx, const qg_problem *p, qg_op op,
+                             const qg_variant **out, qg_dispatch_level *level) {
+    /* A database entry is trusted only if its kernel compiles to the code it was timed on
+     * (known once loaded): a stale one is marked, and the cascade asked again. Each pass marks
+     * one more entry stale, so this ends at a fresh entry or the heuristic. */
+    const qg_db_entry *entry;
+    do QG_CHECK(choose(ctx, p, op, out, level, &entry));
+    while (entry && !qg_db_entry_check(ctx, entry, *out));
+    return QG_SUCCESS;
 }
 
 /* ---- plan cache: problem -> loaded kernel, so a prepared call does no search/compile ---- */

@@ -14,7 +14,9 @@ typedef enum {
 
 const char *qg_dispatch_level_name(qg_dispatch_level l);
 
-/* Choose a variant for (p, op) without compiling. */
+/* Choose a variant for (p, op): the first level of the database cascade with a fresh entry
+ * (an undecided entry is decided by loading its kernel: the first choice of a shape may
+ * compile), else the heuristic. */
 qg_status qg_dispatch_choose(qg_context *ctx, const qg_problem *p, qg_op op,
                              const qg_variant **out, qg_dispatch_level *level);
 
@@ -38,8 +40,10 @@ int qg_variant_fits_backend(const qg_variant *v, const qg_problem *p, qg_op op, 
 qg_status qg_launch_gemm(qg_context *ctx, qg_kernel *k, const qg_problem *p,
                          const qg_gemm_args *args, void *stream);
 
-/* Database lookup hook (src/db.c): QG_ERR_NOT_FOUND when the database has nothing usable. */
+/* Database lookup hook (src/db.c): the variant of the entry the cascade finds (skipping stale
+ * ones) and the entry; QG_ERR_NOT_FOUND when the database has nothing usable. */
+struct qg_db_entry;
 qg_status qg_db_lookup_variant(qg_context *ctx, const qg_problem *p, const qg_variant **out,
-                               qg_dispatch_level *level);
+                               qg_dispatch_level *level, const struct qg_db_entry **entry);
 
 #endif

@@ -193,6 +193,11 @@ static qg_status int8_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p,
     return qg_kernel_launch(ctx, epi, (unsigned)blocks, 1, 1, 256, 0, stream, kargs);
 }
 
+static const char *int8_helper(const int *v) {
+    (void)v;
+    return "cublaslt_int8_epilogue";
+}
+
 /* The epilogue as a catalog entry of its own, so `qgemm check` compiles it; it computes no
  * scheme by itself (scheme_mask 0) and is launched only by cublaslt_int8. */
 static const int epilogue_variants[][QG_MAX_PARAMS] = {{0}};
@@ -216,6 +221,7 @@ const qg_family qg_family_cublaslt_fp8 = {
     .op = QG_OP_GEMM,
     .scheme_mask = 1u << QG_SCHEME_W8A8_FP8,
     .min_cc = 89,
+    .library_policy = QG_CUBLASLT_POLICY,
     .num_params = 1,
     .param_names = {"algo"},
     .num_variants = QG_ARRAY_SIZE(algo_variants),
@@ -234,6 +240,8 @@ const qg_family qg_family_cublaslt_int8 = {
     .op = QG_OP_GEMM,
     .scheme_mask = 1u << QG_SCHEME_W8A8_INT8,
     .min_cc = 80,
+    .library_policy = QG_CUBLASLT_POLICY,
+    .helper_kernel = int8_helper,
     .num_params = 1,
     .param_names = {"algo"},
     .num_variants = QG_ARRAY_SIZE(algo_variants),

@@ -60,16 +60,18 @@ static double mma_cost(const qg_problem *p, const int *v, const qg_device_info *
 
 const qg_family qg_family_w4a8_fp8_gemv =
     QG_DYN_GEMV_FAMILY("w4a8_fp8", QG_SCHEME_W4A8_FP8, 89,
-                       gemv_variants, gemv_supports, gemv_cost4);
+                       gemv_variants, gemv_supports, gemv_cost4, NULL);
 
+/* ptxas (CUDA 13.0) spills 4 bytes in rw2.mt1.warps8.uk2 for sm_89 only */
 const qg_family qg_family_w4a8_int8_gemv =
     QG_DYN_GEMV_FAMILY("w4a8_int8", QG_SCHEME_W4A8_INT8, 80,
-                       gemv_variants, gemv_supports, gemv_cost4);
+                       gemv_variants, gemv_supports, gemv_cost4, "sm_89");
 
+/* ptxas (CUDA 13.0) spills 12 bytes in both variants for sm_89 only */
 const qg_family qg_family_w4a8_fp8_mma =
     QG_DYN_MMA_FAMILY("w4a8_fp8", QG_SCHEME_W4A8_FP8, 89,
-                      mma_fp8_variants, mma_supports, mma_cost);
+                      mma_fp8_variants, mma_supports, mma_cost, "sm_89");
 
 const qg_family qg_family_w4a8_int8_mma =
     QG_DYN_MMA_FAMILY("w4a8_int8", QG_SCHEME_W4A8_INT8, 80,
-                      mma_int8_variants, mma_supports, mma_cost);
+                      mma_int8_variants, mma_supports, mma_cost, NULL);

@@ -181,16 +181,16 @@ static double mma_cost(const qg_problem *p, const int *v, const qg_device_info *
 
 const qg_family qg_family_w8a8_fp8_gemv =
     QG_DYN_GEMV_FAMILY("w8a8_fp8", QG_SCHEME_W8A8_FP8, 89,
-                       gemv_variants, gemv_supports, gemv_cost8);
+                       gemv_variants, gemv_supports, gemv_cost8, NULL);
 
 const qg_family qg_family_w8a8_int8_gemv =
     QG_DYN_GEMV_FAMILY("w8a8_int8", QG_SCHEME_W8A8_INT8, 80,
-                       gemv_variants, gemv_supports, gemv_cost8);
+                       gemv_variants, gemv_supports, gemv_cost8, NULL);
 
 const qg_family qg_family_w8a8_fp8_mma =
     QG_DYN_MMA_FAMILY("w8a8_fp8", QG_SCHEME_W8A8_FP8, 89,
-                      mma_fp8_variants, mma_supports, mma_cost);
+                      mma_fp8_variants, mma_supports, mma_cost, NULL);
 
 const qg_family qg_family_w8a8_int8_mma =
     QG_DYN_MMA_FAMILY("w8a8_int8", QG_SCHEME_W8A8_INT8, 80,
-                      mma_int8_variants, mma_supports, mma_cost);
+                      mma_int8_variants, mma_supports, mma_cost, NULL);

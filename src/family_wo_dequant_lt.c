@@ -240,6 +240,10 @@ static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, cons
     return st != QG_SUCCESS ? st : ms;
 }
 
+static const char *helper(const int *v) {
+    return v[P_WBITS] == 4 ? "dequant_wo.wbits4" : "dequant_wo.wbits8";
+}
+
 const qg_family qg_family_wo_dequant_lt = {
     .name = "wo_dequant_lt",
     .source = NULL, /* dequant_wo.cu (family dequant_wo) + cuBLASLt: nothing of its own */
@@ -247,6 +251,8 @@ const qg_family qg_family_wo_dequant_lt = {
     .op = QG_OP_GEMM,
     .scheme_mask = (1u << QG_SCHEME_W4A16) | (1u << QG_SCHEME_W8A16),
     .min_cc = 80,
+    .library_policy = QG_CUBLASLT_POLICY,
+    .helper_kernel = helper,
     .num_params = 3,
     .param_names = {"wbits", "mb", "algo"},
     .num_variants = QG_ARRAY_SIZE(variants),

@@ -9,6 +9,7 @@
 #include "jit.h"
 
 #include "backend.h"
+#include "code_hash.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -269,6 +270,7 @@ qg_status qg_jit_get(qg_context *ctx, const qg_variant *v, qg_kernel **out) {
         if (!sourceless) s = get_image(ctx, v, &image, &size, k);
     }
     if (s == QG_SUCCESS && !sourceless) s = load_kernel(ctx, v, image, size, k);
+    if (s == QG_SUCCESS && !sourceless) k->image_hash = qg_image_code_hash(image, size);
     free(image);
 
     pthread_mutex_lock(&ctx->lock);
@@ -283,4 +285,18 @@ qg_status qg_jit_get(qg_context *ctx, const qg_variant *v, qg_kernel **out) {
     pthread_cond_broadcast(&c->built);
     pthread_mutex_unlock(&ctx->lock);
     return s;
+}
+
+qg_status qg_jit_code_hash(qg_context *ctx, const qg_variant *v, char *out) {
+    QG_RETURN_IF(ctx, !v || !out, QG_ERR_NULL_POINTER, "variant and out must not be NULL");
+    out[0] = 0;
+    qg_kernel *k;
+    QG_CHECK(qg_jit_get(ctx, v, &k));
+    const qg_variant *helper = qg_variant_helper(v);
+    QG_RETURN_IF(ctx, v->family->helper_kernel && !helper, QG_ERR_INTERNAL,
+                 "the helper kernel of %s is not in the catalog", v->id);
+    char helper_hex[QG_CODE_HASH_LEN];
+    if (helper) QG_CHECK(qg_jit_code_hash(ctx, helper, helper_hex));
+    qg_code_hash_hex(v, k->image_hash, helper ? helper_hex : NULL, out);
+    return QG_SUCCESS;
 }

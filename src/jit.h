@@ -14,6 +14,7 @@ struct qg_kernel {
     void *fn;
     double compile_ms;  /* 0 when loaded from the disk cache */
     int from_disk;
+    uint64_t image_hash; /* qg_image_code_hash of its image; 0 without one (library call) */
 };
 
 /* Full source and options for a variant; returns the 64-bit cache key. */
@@ -23,8 +24,22 @@ uint64_t qg_jit_key(const qg_variant *v, const char *arch, int compiler_version)
 qg_status qg_jit_compile(const qg_variant *v, const char *arch, void **image, size_t *size,
                          char **log, double *ms);
 
+/* qgemm check (src/check.c): the sum over a compiler log (ptxas -v) of the numbers before
+ * `what` in each kernel's report, e.g. "bytes spill stores", "bytes stack frame". */
+long qg_ptxas_sum(const char *log, const char *what);
+/* A variant compiled for `arch` whose kernel spills registers (its compile log says so) fails
+ * the check (QG_ERR_COMPILE; *log then starts with the reason) unless its family's
+ * allow_spills lists arch. */
+qg_status qg_check_spills(const qg_variant *v, const char *arch, char **log);
+
 /* Get (compile / disk-load / memory-hit) a variant's kernel on ctx's device. */
 qg_status qg_jit_get(qg_context *ctx, const qg_variant *v, qg_kernel **out);
+
+/*
+ * The code hash (code_hash.h) of `v` as loaded on ctx's device, as hex into
+ * out[QG_CODE_HASH_LEN]: loads v and its helper kernel (memory hits once planned).
+ */
+qg_status qg_jit_code_hash(qg_context *ctx, const qg_variant *v, char *out);
 
 /*
  * Disk cache helpers (exposed for tests). Files live at <dir>/<arch>/<16-hex key>.cubin (.hsaco

@@ -12,10 +12,13 @@
 #include <string.h>
 
 /* Flags every compile adds before the variant's -D options (also hashed into cache keys).
- * -default-device: unannotated helpers are __device__; no -lineinfo: it only grows cubins. */
+ * -default-device: unannotated helpers are __device__; no -lineinfo: it only grows cubins.
+ * ptxas -v: registers, stack frame and spill bytes per kernel in the program log (qgemm check
+ * fails on spills); it changes only the cubin's .note.nv.tkinfo, not its code. */
 #define NVRTC_FLAG_DEVICE "-default-device"
 #define NVRTC_FLAG_STD "--std=c++17"
-#define NVRTC_FIXED_FLAGS NVRTC_FLAG_DEVICE " " NVRTC_FLAG_STD
+#define NVRTC_FLAG_PTXAS_VERBOSE "--ptxas-options=-v"
+#define NVRTC_FIXED_FLAGS NVRTC_FLAG_DEVICE " " NVRTC_FLAG_STD " " NVRTC_FLAG_PTXAS_VERBOSE
 
 /* Function-pointer types straight from nvrtc.h's prototypes. */
 #define NVRTC_SYMBOLS(X)                                                                      \
@@ -148,6 +151,7 @@ static qg_status nvrtc_compile(const char *source, const char *program_name, con
     opts[n++] = arch_opt;
     opts[n++] = NVRTC_FLAG_DEVICE;
     opts[n++] = NVRTC_FLAG_STD;
+    opts[n++] = NVRTC_FLAG_PTXAS_VERBOSE;
     QG_RETURN_IF(NULL, num_options > QG_ARRAY_SIZE(opts) - n, QG_ERR_INVALID_ARGUMENT,
                  "nvrtc compile: %d options is too many", num_options);
     for (int i = 0; i < num_options; i++) opts[n++] = options[i];
@@ -190,6 +194,7 @@ static qg_status nvrtc_compile(const char *source, const char *program_name, con
         s = QG_ERROR(NULL, QG_ERR_COMPILE, "nvrtcGetCUBIN: %s", nv.nvrtcGetErrorString(r));
     } else {
         *image_size = size;
+        if (log) *log = program_log(prog); /* ptxas -v: resources and spills */
     }
     nv.nvrtcDestroyProgram(&prog);
     return s;

@@ -431,10 +431,11 @@ qg_status qg_tune_shape(qg_context *ctx, qg_db *db, const qg_problem *p0, const 
         if (s != QG_SUCCESS) break;
         if (best.kernel[0]) {
             qg_now_iso8601(best.tuned_at, sizeof best.tuned_at);
-            snprintf(best.catalog_hash, sizeof best.catalog_hash, "%s",
-                     qg_catalog_hash_scheme(p.scheme));
             best.key.m = p.m;
-            s = qg_db_put(db, &best);
+            best.verdict = QG_VERDICT_FRESH;
+            /* what it was timed on: the winner's code (loaded, a memory hit) */
+            s = qg_jit_code_hash(ctx, qg_catalog_find(best.kernel), best.code_hash);
+            if (s == QG_SUCCESS) s = qg_db_put(db, &best);
             stats->tuned++;
             snprintf(line, sizeof line, "%s N=%lld K=%lld M=%lld: %s %.2f us (%d candidates, %.1f s)",
                      qg_scheme_name(p.scheme), (long long)p.n, (long long)p.k, (long long)p.m,

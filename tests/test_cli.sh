@@ -84,6 +84,14 @@ ok out_has "1 entries" "$q" db show "$tmp/a.json"
 ok rc_is 0 "$q" db validate "$tmp/a.json"
 ok out_has "tune --stale .*a.json" "$q" db validate "$tmp/a.json"   # no hashes: every entry stale
 ok out_has "^  w4a16 1$" "$q" db validate "$tmp/a.json"
+# code hashes: --fresh fails on (and lists) the stale entry; restamp keeps a stale entry stale
+ok rc_is 1 "$q" db validate "$tmp/a.json" --fresh
+ok out_has "^stale: w4a16 N=4096 K=4096 g=128 M=1 w4a16_decode.act2.mt1" "$q" db validate "$tmp/a.json" --fresh
+ok out_has "^w4a16_decode.act2.mt1$" "$q" db restamp "$tmp/a.json" --kernels
+ok rc_is 2 "$q" db restamp "$tmp/a.json" --bogus
+ok out_has "0 of 1 entries restamped" "$q" db restamp "$tmp/a.json" -o "$tmp/r.json"
+ok out_has "^stale: " "$q" db validate "$tmp/r.json" --fresh
+ok rc_is 0 bash "$(dirname "$0")/../scripts/restamp_from_commit.sh" --help
 ok rc_is 1 "$q" db validate "$tmp/b.json"
 ok out_has "not in this catalog" "$q" db validate "$tmp/b.json"
 ok rc_is 0 "$q" db merge "$tmp/a.json" "$tmp/b.json" -o "$tmp/m.json"

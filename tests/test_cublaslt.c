@@ -204,24 +204,27 @@ static void tuner_without_blas(void) {
         QT_CHECK(late.left == 2 && late.candidates == 0 && late.tuned == 0 && late.skipped == 0,
                  "run budget spent: %d left, %d candidates, %d tuned, %d skipped (want 2, 0, 0, 0)",
                  late.left, late.candidates, late.tuned, late.skipped);
-        /* a problem is skipped only when its entry was timed against this build's kernels of its scheme */
+        /* a problem is skipped only when its entry was timed on the code its kernel compiles
+         * to here (decided as qg_db_begin_tuning does) */
         o.deadline_s = 0;
         qg_db_entry had;
         memset(&had, 0, sizeof had);
         had.key = p;
         had.key.m = had.m_bucket = 512;
         snprintf(had.kernel, sizeof had.kernel, "%s", "cublaslt_int8.algo0");
-        snprintf(had.catalog_hash, sizeof had.catalog_hash, "%s", qg_catalog_hash_scheme(p.scheme));
+        QT_OK(qg_jit_code_hash(ctx, qg_catalog_find(had.kernel), had.code_hash));
         QT_OK(qg_db_put(db, &had));
+        QT_OK(qg_db_decide_freshness(db, ctx->info.arch, "", 1, NULL));
         qg_tune_stats cur = {0}, old = {0};
         QT_OK(qg_tune_shape(ctx, db, &p, ms, 1, &o, NULL, NULL, 0, 1, &cur));
         QT_CHECK(cur.skipped == 1 && cur.candidates == 0, "current entry: %d skipped, %d candidates",
                  cur.skipped, cur.candidates);
-        snprintf(had.catalog_hash, sizeof had.catalog_hash, "%s", "00000000deadbeef");
+        snprintf(had.code_hash, sizeof had.code_hash, "%s", "00000000deadbeef");
         QT_OK(qg_db_put(db, &had));
+        QT_OK(qg_db_decide_freshness(db, ctx->info.arch, "", 1, NULL));
         QT_OK(qg_tune_shape(ctx, db, &p, ms, 1, &o, NULL, NULL, 0, 1, &old));
         QT_CHECK(old.skipped == 0 && old.candidates == native + blas,
-                 "entry from another catalog: %d skipped, %d candidates (re-timed)", old.skipped,
+                 "entry timed on other code: %d skipped, %d candidates (re-timed)", old.skipped,
                  old.candidates);
     }
     qg_db_close(db);

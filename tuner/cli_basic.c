@@ -117,7 +117,9 @@ int cli_check(int argc, char **argv) {
             printf("usage: qgemm check [--arch ARCH] [-j N] [--verbose]\n\n"
                    "Compiles every kernel variant of the catalog for ARCH (sm_80, sm_89, sm_90a, "
                    "gfx90a;\ndefault sm_90a) with NVRTC (hiprtc for gfx*). Needs no GPU. Prints "
-                   "each failure with the\ncompiler log; exit 1 if any variant failed.\n");
+                   "each failure with the\ncompiler log; exit 1 if any variant failed. A variant "
+                   "whose kernel spills registers\n(ptxas) fails unless its family sets "
+                   "allow_spills.\n");
             return 0;
         } else if (!strcmp(argv[i], "--arch") && i + 1 < argc) {
             arch = argv[++i];

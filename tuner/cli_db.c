@@ -1,4 +1,4 @@
-/* qgemm db show|validate|merge|prune, and qgemm explain. */
+/* qgemm db show|validate|merge|prune|restamp, and qgemm explain. */
 #include "cli.h"
 
 #include "db.h"
@@ -9,17 +9,26 @@
 
 static void db_usage(void) {
     printf("usage: qgemm db show FILE\n"
-           "       qgemm db validate FILE\n"
+           "       qgemm db validate FILE [--fresh]\n"
            "       qgemm db merge A B [C...] -o OUT\n"
-           "       qgemm db prune FILE [-o OUT]\n\n"
+           "       qgemm db prune FILE [-o OUT]\n"
+           "       qgemm db restamp FILE [--images DIR | --kernels] [-o OUT]\n\n"
            "show      prints the metadata and one line per entry\n"
            "validate  checks the schema, that every kernel id is in this library's catalog and\n"
            "          fits its problem, and reports metadata that differs from this build;\n"
-           "          exit 1 on any error\n"
+           "          counts stale entries (timed on other code than their kernels compile to\n"
+           "          now: compiles them for the file's architecture); exit 1 on any error, and\n"
+           "          with --fresh also on a stale entry (each one listed)\n"
            "merge     joins databases of one GPU model (for one key the most recently tuned\n"
            "          entry wins), e.g. the shards of a multi-machine tune\n"
            "prune     drops entries whose kernel is not in this catalog or does not fit; like\n"
-           "          every save it locks OUT, merges what is on disk and replaces it atomically\n\n"
+           "          every save it locks OUT, merges what is on disk and replaces it atomically\n"
+           "restamp   migration: gives the entries from before code hashes that were timed on\n"
+           "          this build's kernel sources the code hash of their kernel (compiles them);\n"
+           "          the stale ones keep their source hash for 'qgemm tune --stale'; with\n"
+           "          --images, those timed by an older build whose images DIR holds and\n"
+           "          whose code is unchanged (scripts/restamp_from_commit.sh); --kernels\n"
+           "          lists the kernels such a build must compile\n\n"
            "FILE must exist (a missing file is an error). A save through a symbolic link updates\n"
            "the link's target.\n");
 }
@@ -39,9 +48,18 @@ static void print_entry(const qg_db_entry *e) {
            (int)e->key.group_size, (int)e->key.has_zero_point, qg_dtype_name(e->key.act_dtype),
            qg_dtype_name(e->key.out_dtype), (long long)e->m_bucket, e->kernel, e->median_us,
            e->p20_us, e->p80_us, e->rel_error, e->tuned_at);
-    if (!qg_db_entry_current(e))
-        printf("    (timed against kernels %s; this build's %s kernels: %s)\n", e->catalog_hash,
-               qg_scheme_name(e->key.scheme), qg_catalog_hash_scheme(e->key.scheme));
+    if (e->verdict == QG_VERDICT_STALE && e->code_hash[0])
+        printf("    (stale: timed on code %s, which its kernel no longer compiles to)\n", e->code_hash);
+    else if (e->verdict == QG_VERDICT_STALE)
+        printf("    (stale: timed against %s kernel sources %s; this build's: %s)\n",
+               qg_scheme_name(e->key.scheme), e->catalog_hash, qg_catalog_hash_scheme(e->key.scheme));
+}
+
+/* Decide which entries are stale (compiles their kernels); 0 with a note if it cannot. */
+static int decide_or_note(qg_db *db) {
+    if (qg_db_decide_freshness(db, NULL, NULL, 0, NULL) == QG_SUCCESS) return 1;
+    printf("note: cannot tell which entries are stale: %s\n", qg_last_error(NULL));
+    return 0;
 }
 
 /* Order of entries by class (the fields qg_db_same_class compares), then M bucket. */
@@ -139,6 +157,60 @@ static int prune_keep(void *user, const qg_db *db, const qg_db_entry *e) {
     return 0;
 }
 
+/* The catalog kernels (and their helpers) of the entries from before code hashes, one a line:
+ * what scripts/restamp_from_commit.sh has an older build compile. */
+static int print_legacy_kernels(const qg_db *db) {
+    for (int i = 0; i < qg_catalog_count(); i++) {
+        const qg_variant *v = qg_catalog_get(i);
+        int used = 0;
+        for (int j = 0; j < db->count && !used; j++) {
+            const qg_variant *k = db->entries[j].code_hash[0] ? NULL : qg_catalog_find(db->entries[j].kernel);
+            used = k == v || (k && qg_variant_helper(k) == v);
+        }
+        if (used) printf("%s\n", v->id);
+    }
+    return 0;
+}
+
+/* qgemm db restamp FILE [--images DIR | --kernels] [-o OUT]: the migration to code hashes
+ * (qg_db_restamp, qg_db_restamp_from_images). */
+static int db_restamp(int argc, char **argv) {
+    const char *path = argv[2], *out = argv[2], *images = NULL;
+    int kernels = 0;
+    for (int i = 3; i < argc; i++) {
+        if (!strcmp(argv[i], "-o") && i + 1 < argc) out = argv[++i];
+        else if (!strcmp(argv[i], "--images") && i + 1 < argc) images = argv[++i];
+        else if (!strcmp(argv[i], "--kernels")) kernels = 1;
+        else {
+            fprintf(stderr, "qgemm db restamp: bad argument '%s' (see qgemm db --help)\n", argv[i]);
+            return 2;
+        }
+    }
+    qg_db *db = open_or_report(path);
+    if (!db) return 1;
+    if (kernels) {
+        print_legacy_kernels(db);
+        qg_db_close(db);
+        return 0;
+    }
+    int restamped = 0;
+    qg_status s = images ? qg_db_restamp_from_images(db, images, NULL, NULL, 0, &restamped)
+                         : qg_db_restamp(db, NULL, NULL, 0, &restamped);
+    if (s == QG_SUCCESS) s = qg_db_save(db, out);
+    if (s != QG_SUCCESS) {
+        fprintf(stderr, "qgemm db restamp: %s\n", qg_last_error(NULL));
+        qg_db_close(db);
+        return 1;
+    }
+    const int stale = qg_db_count_stale(db);
+    printf("%s: %d of %d entries restamped with their kernel's code hash", out, restamped, db->count);
+    if (stale) printf("; %d stale (timed on other kernel sources): 'qgemm tune --stale %s' re-times "
+                      "them", stale, out);
+    printf("\n");
+    qg_db_close(db);
+    return 0;
+}
+
 int cli_db(int argc, char **argv) {
     if (argc < 2 || cli_wants_help(argc, argv)) {
         db_usage();
@@ -152,13 +224,16 @@ int cli_db(int argc, char **argv) {
                argv[2], db->meta.gpu_name, db->meta.cc_major, db->meta.cc_minor, db->meta.sm_count,
                db->meta.library_version, db->meta.catalog_hash, db->meta.driver_version,
                db->meta.compiler_version, db->count);
+        decide_or_note(db);
         for (int i = 0; i < db->count; i++) print_entry(&db->entries[i]);
         qg_db_close(db);
         return 0;
     }
-    if (!strcmp(cmd, "validate") && argc == 3) {
+    const int fresh = argc == 4 && !strcmp(argv[3], "--fresh");
+    if (!strcmp(cmd, "validate") && (argc == 3 || fresh)) {
         qg_db *db = open_or_report(argv[2]);
         if (!db) return 1;
+        const int decided = decide_or_note(db);
         int bad = 0;
         char why[512];
         for (int i = 0; i < db->count; i++) {
@@ -170,9 +245,17 @@ int cli_db(int argc, char **argv) {
         if (strcmp(db->meta.library_version, QG_VERSION_STRING))
             printf("note: made by library %s, this is %s\n", db->meta.library_version, QG_VERSION_STRING);
         const int stale = qg_db_count_stale(db);
+        for (int i = 0; fresh && i < db->count; i++) {
+            const qg_db_entry *e = &db->entries[i];
+            if (e->verdict == QG_VERDICT_STALE)
+                printf("stale: %s N=%lld K=%lld g=%d M=%lld %s (%s)\n", qg_scheme_name(e->key.scheme),
+                       (long long)e->key.n, (long long)e->key.k, (int)e->key.group_size,
+                       (long long)e->m_bucket, e->kernel, e->code_hash[0] ? "code changed"
+                       : "timed before code hashes, on other kernel sources");
+        }
         if (stale) {
-            printf("note: %d entries were timed against other kernels than this build's for "
-                   "their scheme (kernels changed since): 'qgemm tune --stale %s' re-times them\n ",
+            printf("note: %d entries are stale (timed on other code than their kernels compile to "
+                   "in this build): dispatch skips them; 'qgemm tune --stale %s' re-times them\n ",
                    stale, argv[2]);
             int per[QG_SCHEME_COUNT_] = {0};
             for (int i = 0; i < db->count; i++)
@@ -185,8 +268,9 @@ int cli_db(int argc, char **argv) {
         report_m_cliffs(db, 12);
         printf("%s: %d entries, %d errors\n", argv[2], db->count, bad);
         qg_db_close(db);
-        return bad ? 1 : 0;
+        return bad || (fresh && (stale || !decided)) ? 1 : 0;
     }
+    if (!strcmp(cmd, "restamp") && argc >= 3) return db_restamp(argc, argv);
     if (!strcmp(cmd, "merge")) {
         const char *out = NULL;
         const char **in = malloc(sizeof(char *) * (size_t)argc); /* no limit on the inputs */

@@ -40,9 +40,10 @@ static void usage(void) {
            "                     gate/up fused, down)\n"
            "  --from-record FILE tune the problems a serving process recorded with\n"
            "                     QGEMM_RECORD_UNTUNED=FILE\n"
-           "  --stale DB         re-time the entries of DB timed against other kernels than this\n"
-           "                     build's (after an upgrade; 'qgemm db validate' counts them),\n"
-           "                     into DB itself unless -o is given; with --schemes, only theirs\n"
+           "  --stale DB         re-time the entries of DB timed on other code than their kernels\n"
+           "                     compile to in this build (compiles them; 'qgemm db validate'\n"
+           "                     counts them), into DB itself unless -o is given; with --schemes,\n"
+           "                     only theirs\n"
            "  --list             print the problems and M values this run would tune, and exit\n"
            "                     (no GPU needed)\n"
            "  --tp N[,N]         tensor-parallel degrees to split shapes for (default 1)\n"
@@ -215,6 +216,11 @@ static int load_stale(const char *path, unsigned scheme_mask, tune_item *items, 
         fprintf(stderr, "qgemm tune: %s\n", qg_last_error(NULL));
         return -1;
     }
+    if (qg_db_decide_freshness(db, NULL, NULL, 0, NULL) != QG_SUCCESS) { /* compiles its kernels */
+        fprintf(stderr, "qgemm tune: which entries of %s are stale: %s\n", path, qg_last_error(NULL));
+        qg_db_close(db);
+        return -1;
+    }
     int n = 0;
     for (int e = 0; e < db->count; e++) {
         const qg_db_entry *en = &db->entries[e];
@@ -305,8 +311,8 @@ static int run_worker(int device, const char *out_path, tune_item *items, int n,
     }
     const int stale = qg_db_begin_tuning(db, &info);
     if (stale && !o->retune)
-        printf("[w%d] %s: %d of its %d entries were timed against other kernels than this "
-               "build's for their scheme; those this run covers are re-timed\n", device,
+        printf("[w%d] %s: %d of its %d entries are stale (timed on other code than their kernels "
+               "compile to in this build); those this run covers are re-timed\n", device,
                out_path, stale, db->count);
     int total = 0;
     for (int i = 0; i < n; i++)

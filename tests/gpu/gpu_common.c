@@ -3,6 +3,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 __attribute__((noreturn)) static void die(qg_context *ctx, const char *what) {
     fprintf(stderr, "FATAL %s: %s\n", what, qg_last_error(ctx));
@@ -133,4 +134,9 @@ void gt_parallel_for(int64_t n, int threads, void (*fn)(void *, int64_t), void *
         if (pthread_create(&th[started], NULL, pfor_worker, &p) != 0) break;
     if (!started) pfor_worker(&p);
     for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+}
+
+int gt_reduced(void) {
+    const char *v = getenv("QGEMM_GPU_REDUCED");
+    return v && v[0] && strcmp(v, "0") != 0;
 }

@@ -32,6 +32,11 @@ void gt_free_packed(qg_context *ctx, qg_packed_weight *w);
 int gt_check_half(const char *what, const uint16_t *out, qg_dtype dt, const double *ref,
                   int64_t m, int64_t n, double tol, double *rel_out);
 
+/* QGEMM_GPU_REDUCED=1: the reduced case list, every kernel family at least once on small
+ * shapes, no timing and no counts that only the full list reaches (tests/gpu/run.sh --sanitize
+ * runs it under compute-sanitizer, which is 10-100x slower). */
+int gt_reduced(void);
+
 /* Run fn(ctx, i) for i in [0, n) on `threads` threads, handing out indices one at a time
  * (host-side packing and float64 references of large shapes). */
 void gt_parallel_for(int64_t n, int threads, void (*fn)(void *, int64_t), void *ctx);

@@ -401,7 +401,8 @@ int main(void) {
     };
     for (int s = 0; s < QG_ARRAY_SIZE(schemes); s++)
         for (int h = 0; h < QG_ARRAY_SIZE(shapes); h++)
-            run_case(ctx, &dev, &schemes[s], &shapes[h], seed + (uint64_t)(s * 16 + h));
+            if (!gt_reduced() || h == 0 || h == 2) /* reduced: the edge shape, 4096x4096 */
+                run_case(ctx, &dev, &schemes[s], &shapes[h], seed + (uint64_t)(s * 16 + h));
     printf("total %.1fs\n", now_s() - t0);
     qg_context_destroy(ctx);
     return qt_finish("gpu_sp24");

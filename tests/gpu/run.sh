@@ -10,6 +10,12 @@
 #   the benchmarks matching BENCH_FILTER (e.g. 'gemm/w4a16/down/M:1/'), to $OUT/ncu.txt
 #   --peers: bench/torch_compare.py --peers $PEERS_ARGS (torchao/mslk/gemlite from the carried
 #   .whl/) to $OUT/peers.json, peers.md, peers.log
+#   --sanitize [--sanitize-tools LIST]: instead of the plain runs, the kernel tests (--only
+#   limits them) on their reduced case list (QGEMM_GPU_REDUCED=1: every kernel family, small
+#   shapes) under compute-sanitizer memcheck, racecheck, synccheck and initcheck (LIST: some
+#   of them); one log per tool in $OUT/sanitize-TOOL.log, a line per tool in the summary and
+#   $OUT/sanitize.txt. Hazards in kernels other than ours (qg_*: cuBLASLt's nvjet_* and
+#   the like) are listed apart and not counted; each of our hazards and a failing test fail.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -24,6 +30,8 @@ notests=0
 python_tests=0
 e2e=""
 ncu_filter=""
+sanitize=0
+sanitize_tools="memcheck,racecheck,synccheck,initcheck"
 while [ $# -gt 0 ]; do
   case "$1" in
     --bench) bench=1 ;;
@@ -35,7 +43,9 @@ while [ $# -gt 0 ]; do
     --python) python_tests=1 ;;
     --e2e) e2e=$2; shift ;;
     --ncu) ncu_filter=$2; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --sanitize) sanitize=1 ;;
+    --sanitize-tools) sanitize=1; sanitize_tools=$2; shift ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -77,6 +87,97 @@ run_test() { # name, args...
   [ $rc -eq 0 ] || fail=1
 }
 wanted() { [ $notests -eq 0 ] && { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }; }
+
+# One sanitizer record per error: kernel name from its first device frame ("at NAME+0x...",
+# or racecheck's "in NAME"), before any host backtrace. Prints "ours|vendor<TAB>kernel<TAB>
+# first line" per record; a record without a kernel counts as ours.
+sanitizer_records() {
+  awk '
+    function flush() {
+      if (inrec) printf "%s\t%s\t%s\n", (kern ~ /^qg_/ || kern == "") ? "ours" : "vendor",
+                        (kern == "" ? "?" : kern), head
+      inrec = 0
+    }
+    /^========= [^ ]/ {
+      flush()
+      if ($0 ~ /ERROR SUMMARY|COMPUTE-SANITIZER|LEAK SUMMARY|Saved host backtrace|Target application|Program hit/) next
+      inrec = 1; head = $0; kern = ""; host = 0
+    }
+    inrec && /Host Frame|host backtrace/ { host = 1 }
+    inrec && !host && kern == "" {
+      if (match($0, /at [^ +]+\+0x/)) kern = substr($0, RSTART + 3, RLENGTH - 6)
+      else if (match($0, / in [A-Za-z_][A-Za-z0-9_]*$/)) kern = substr($0, RSTART + 4)
+    }
+    END { flush() }' "$1"
+}
+
+# The kernel tests under one compute-sanitizer tool; appends a line to the summary.
+sanitize_tool() { # tool
+  local tool=$1 slog=$OUT/sanitize-$1.log opts=() ours=0 vendor=0 bad_tests=()
+  : > "$slog"
+  case $tool in
+    racecheck) opts=(--racecheck-report analysis) ;;
+    initcheck) opts=(--track-unused-memory no) ;;
+  esac
+  local s=$(date +%s)
+  for name in gpu_weight_only gpu_dynamic_act gpu_sp24 gpu_sp24_wg gpu_cublaslt; do
+    wanted "$name" || continue
+    local one=$OUT/.sanitize-$tool-$name.log
+    echo "===== $tool $name" >> "$slog"
+    QGEMM_GPU_REDUCED=1 QGEMM_VERBOSE=1 timeout "${SANITIZE_TIMEOUT:-1800}" \
+      compute-sanitizer --tool "$tool" --target-processes all --report-api-errors no \
+      --print-limit 1000 "${opts[@]}" --log-file "$one" \
+      "build-gpu/tests/$name" > "$OUT/.sanitize-out" 2>&1
+    local rc=$?
+    grep -E '[0-9]+ passed, [0-9]+ failed|FAIL' "$OUT/.sanitize-out" | tail -5 >> "$slog"
+    # which variants the run compiled or loaded: the families it covered
+    grep -oE 'qgemm: [a-z0-9_][a-z0-9_.]*: (compiled|disk cache hit)' "$OUT/.sanitize-out" |
+      sed -E 's/^qgemm: ([a-z0-9_]+).*/\1/' >> "$OUT/.sanitize-families"
+    cat "$one" >> "$slog"
+    sanitizer_records "$one" > "$OUT/.records"
+    local o=$(grep -c '^ours' "$OUT/.records") v=$(grep -c '^vendor' "$OUT/.records")
+    local total=$(grep -oE 'ERROR SUMMARY: [0-9]+' "$one" | awk '{n += $3} END {print n + 0}')
+    ours=$((ours + o)); vendor=$((vendor + v))
+    # past --print-limit the records undercount: the unprinted rest is counted as ours
+    [ "$total" -gt $((o + v)) ] && ours=$((ours + total - o - v))
+    { echo "---- $tool $name: rc=$rc, ours $o, vendor $v, tool's total $total"
+      grep '^ours' "$OUT/.records" | cut -f2,3 | sort | uniq -c | sort -rn | head -20
+      [ "$v" -gt 0 ] && { echo "vendor kernels (not counted):"
+        grep '^vendor' "$OUT/.records" | cut -f2 | sort | uniq -c | sort -rn | head -20; }
+    } >> "$OUT/sanitize.txt"
+    [ $rc -eq 0 ] || bad_tests+=("$name rc=$rc")
+    rm -f "$one"
+  done
+  local line="sanitize $tool: $ours errors in our kernels, $vendor in vendor kernels (listed apart)"
+  [ ${#bad_tests[@]} -gt 0 ] && line+=", failing: ${bad_tests[*]}"
+  summary+=("$line ($(( $(date +%s) - s )) s)")
+  echo "$line" >> "$OUT/sanitize.txt"
+  [ $ours -eq 0 ] && [ ${#bad_tests[@]} -eq 0 ] || fail=1
+}
+
+if [ $sanitize -eq 1 ]; then
+  notests=0
+  : > "$OUT/sanitize.txt"
+  : > "$OUT/.sanitize-families"
+  command -v compute-sanitizer >/dev/null || { echo "compute-sanitizer not found"; exit 1; }
+  for tool in ${sanitize_tools//,/ }; do
+    case $tool in
+      memcheck|racecheck|synccheck|initcheck) sanitize_tool "$tool" ;;
+      *) echo "run.sh: unknown sanitizer tool $tool" >&2; exit 2 ;;
+    esac
+  done
+  # Every CUDA kernel family of the catalog must have been compiled or loaded by some test.
+  missing=$(build-gpu/qgemm list | grep -v 'library call' | sed -E 's/\..*//; s/ .*//' | sort -u |
+            grep -v '^hip_' | comm -23 - <(sort -u "$OUT/.sanitize-families"))
+  if [ -n "$missing" ]; then
+    summary+=("sanitize: families no test ran: $(echo $missing)")
+    fail=1
+  else
+    summary+=("sanitize: every CUDA kernel family ran")
+  fi
+  rm -f "$OUT/.sanitize-out" "$OUT/.records" "$OUT/.sanitize-families"
+  notests=1
+fi
 
 # Runtime first: cold compiles into an empty cache, then a second process loads from disk.
 if wanted gpu_runtime; then
