@@ -1,6 +1,7 @@
 /* Contexts: backend selection, device info, cache directory, memory helpers. */
 #include "backend.h"
 #include "cublaslt.h"
+#include "data_dir.h"
 #include "jit.h"
 #include "workspace.h"
 
@@ -34,8 +35,7 @@ int qg_mkdirs(const char *path) {
     return 0;
 }
 
-/* $QGEMM_CACHE_DIR, else $XDG_CACHE_HOME/qgemm/<version>, else ~/.cache/qgemm/<version>. */
-static void default_cache_dir(char *out, size_t len) {
+void qg_default_cache_dir(char *out, size_t len) {
     const char *env = qg_getenv("QGEMM_CACHE_DIR", NULL);
     if (env) {
         snprintf(out, len, "%s", env);
@@ -92,7 +92,7 @@ qg_status qg_context_create(qg_context **out, const qg_context_params *params) {
 
     if (!params->disable_disk_cache && !qg_getenv("QGEMM_DISABLE_DISK_CACHE", NULL)) {
         if (params->cache_dir) snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s", params->cache_dir);
-        else default_cache_dir(ctx->cache_dir, sizeof ctx->cache_dir);
+        else qg_default_cache_dir(ctx->cache_dir, sizeof ctx->cache_dir);
         if (qg_mkdirs(ctx->cache_dir) != 0) {
             if (ctx->verbose)
                 fprintf(stderr, "qgemm: cache dir %s not writable (%s); disk cache off\n",

@@ -69,7 +69,7 @@ int qg_db_same_class(const qg_problem *a, const qg_problem *b);
 char *qg_db_to_json(const qg_db *db);
 /* Parse; QG_ERR_CORRUPT with a message on malformed input. */
 qg_status qg_db_from_json(qg_db *db, const char *text, size_t len);
-/* Shipped database for a device: tuning_db/<slug>.json under the install or source dir. */
+/* Shipped database for a device: <slug>.json in $QGEMM_DATA_DIR, else in qg_installed_db_dir(). */
 int qg_db_shipped_path(const qg_device_info *d, char *out, size_t out_len);
 void qg_now_iso8601(char *buf, size_t len);
 
