@@ -8,8 +8,8 @@
 #include <string.h>
 
 static void db_usage(void) {
-    printf("usage: qgemm db show FILE\n"
-           "       qgemm db validate FILE\n"
+    printf("usage: qgemm db show FILE [--json]\n"
+           "       qgemm db validate FILE [--json]\n"
            "       qgemm db merge A B [C...] -o OUT\n"
            "       qgemm db prune FILE [-o OUT]\n\n"
            "show      prints the metadata and one line per entry\n"
@@ -70,6 +70,7 @@ static int report_m_cliffs(const qg_db *db, int show) {
 }
 
 /* Problems with an entry's kernel: 1 if fine, else 0 with a reason. */
+int cli_db_entry_ok(const qg_db *db, const qg_db_entry *e, char *why, size_t len);
 static int entry_ok(const qg_db *db, const qg_db_entry *e, char *why, size_t len) {
     const qg_variant *v = qg_catalog_find(e->kernel);
     if (!v) {
@@ -94,6 +95,11 @@ int cli_db(int argc, char **argv) {
     if (!strcmp(cmd, "show") && argc == 3) {
         qg_db *db = open_or_report(argv[2]);
         if (!db) return 1;
+        if (cli_json_output) {
+            const int rc = cli_json_db_show(argv[2], db);
+            qg_db_close(db);
+            return rc;
+        }
         printf("%s: %s (cc %d.%d, %d SMs), library %s, catalog %s, driver %d, compiler %d, %d entries\n",
                argv[2], db->meta.gpu_name, db->meta.cc_major, db->meta.cc_minor, db->meta.sm_count,
                db->meta.library_version, db->meta.catalog_hash, db->meta.driver_version,
@@ -105,6 +111,11 @@ int cli_db(int argc, char **argv) {
     if (!strcmp(cmd, "validate") && argc == 3) {
         qg_db *db = open_or_report(argv[2]);
         if (!db) return 1;
+        if (cli_json_output) {
+            const int rc = cli_json_db_validate(argv[2], db);
+            qg_db_close(db);
+            return rc;
+        }
         int bad = 0;
         char why[512];
         for (int i = 0; i < db->count; i++) {
@@ -210,7 +221,7 @@ int cli_explain(int argc, char **argv) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             printf("usage: qgemm explain --scheme S --n N --k K --m M [--group G] [--zero-point 0|1]\n"
-                   "                     [--act bf16|f16] [--out bf16|f16] [--db FILE]\n\n"
+                   "                     [--act bf16|f16] [--out bf16|f16] [--db FILE] [--json]\n\n"
                    "Prints the kernel dispatch picks on this GPU for the problem and which level of\n"
                    "the lookup cascade answered (exact, m-bucket, nearest-shape, heuristic).\n");
             return 0;
@@ -243,10 +254,19 @@ int cli_explain(int argc, char **argv) {
         fprintf(stderr, "qgemm explain: no GPU: %s\n", qg_last_error(NULL));
         return 1;
     }
+    if (cli_json_output) {
+        const int rc = cli_json_explain(ctx, &p);
+        qg_context_destroy(ctx);
+        return rc;
+    }
     char buf[512];
     qg_status s = qg_explain(ctx, &p, buf, sizeof buf);
     if (s == QG_SUCCESS) printf("%s\n", buf);
     else fprintf(stderr, "qgemm explain: %s\n", qg_last_error(ctx));
     qg_context_destroy(ctx);
     return s ? 1 : 0;
+}
+
+int cli_db_entry_ok(const qg_db *db, const qg_db_entry *e, char *why, size_t len) {
+    return entry_ok(db, e, why, len);
 }
