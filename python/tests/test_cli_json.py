@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -17,8 +18,9 @@ def cli_path():
     """$QGEMM_CLI; else the installed `qgemm` (wheel tests) or the one beside the library."""
     if os.environ.get("QGEMM_CLI"):
         return os.environ["QGEMM_CLI"]
-    if INSTALLED:
-        return shutil.which("qgemm")
+    if INSTALLED:  # the console script beside the venv's python
+        exe = os.path.join(os.path.dirname(sys.executable), "qgemm")
+        return exe if os.path.isfile(exe) else shutil.which("qgemm")
     lib = os.environ.get("QGEMM_LIBRARY", "")
     exe = os.path.join(os.path.dirname(lib), "qgemm")
     return exe if os.path.isfile(exe) else None
