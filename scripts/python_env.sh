@@ -34,7 +34,6 @@ if [ ! -d "$venv" ]; then
   fi
   echo "python_env.sh: making $venv" >&2
   "$base" -m venv "$venv" >&2
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
   touch "$made"
 fi
 # A requirements file's text and that of the files it includes (-r FILE, relative to it).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Checks what users install, on the CPU: (1) the wheel (scripts/build_wheel.sh) installed into a
+# Checks what users install, on the CPU: (0) scripts/python_env.sh's venv reuse; (1) the wheel (scripts/build_wheel.sh) installed into a
 # fresh venv: its manylinux tag, `import qgemm`, the `qgemm` command, the Python tests against
 # the installed copy with QGEMM_LIBRARY unset, the embedded kernel sources; (2) `cmake --install`
 # of the release build, moved to another directory, used by a consumer project
@@ -20,6 +20,10 @@ mkdir -p "$work"
 pass=0
 check() { echo "ok: $*"; pass=$((pass + 1)); }
 die() { echo "FAIL: $*" >&2; echo "test_dist: $pass passed, 1 failed"; exit 1; }
+
+echo "== scripts/python_env.sh"
+tests/test_python_env.sh > "$work/python_env.log" 2>&1 || { cat "$work/python_env.log"; die "tests/test_python_env.sh"; }
+check "$(tail -n 1 "$work/python_env.log")"
 
 echo "== wheel"
 export QGEMM_PYENV=${QGEMM_PYENV:-$prefix-pyenv}
