@@ -17,8 +17,11 @@ cmake -S . -B "$prefix-release" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$prefix-release" -j "$jobs"
 (cd "$prefix-release" && ctest --output-on-failure -j "$jobs")
 
-echo "== Python package tests (ctypes binding over the release library; no GPU, no torch needed)"
-python/tests/run.sh "$prefix-release/libqgemm.so"
+echo "== Python package tests (ctypes binding over the release library, torch ops on the CPU)"
+QGEMM_PYENV="${QGEMM_PYENV:-$prefix-pyenv}" python/tests/run.sh "$prefix-release/libqgemm.so"
+
+echo "== packaging: the wheel in a fresh venv, consumer projects of an install (scripts/test_dist.sh)"
+QGEMM_PYENV="${QGEMM_PYENV:-$prefix-pyenv}" scripts/test_dist.sh "$prefix"
 
 echo "== ASan/UBSan build (catalog compile tests run once, above)"
 cmake -S . -B "$prefix-asan" -DCMAKE_BUILD_TYPE=Debug -DQG_SANITIZE=ON -DQG_BUILD_BENCH=OFF >/dev/null

@@ -1,6 +1,7 @@
 /* Contexts: backend selection, device info, cache directory, memory helpers. */
 #include "backend.h"
 #include "cublaslt.h"
+#include "data_dir.h"
 #include "jit.h"
 #include "workspace.h"
 
@@ -34,7 +35,6 @@ int qg_mkdirs(const char *path) {
     return 0;
 }
 
-/* $QGEMM_CACHE_DIR, else $XDG_CACHE_HOME/qgemm/<version>, else ~/.cache/qgemm/<version>. */
 void qg_default_cache_dir(char *out, size_t len) {
     const char *env = qg_getenv("QGEMM_CACHE_DIR", NULL);
     if (env) {

@@ -3,6 +3,7 @@
 
 #include "catalog.h"
 #include "cublaslt.h"
+#include "data_dir.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -950,9 +951,10 @@ static void slug(const char *name, char *out, size_t len) {
 int qg_db_shipped_path(const qg_device_info *d, char *out, size_t out_len) {
     char s[256];
     slug(d->name, s, sizeof s);
-    const char *dirs[] = {qg_getenv("QGEMM_DATA_DIR", NULL), QG_INSTALL_DATADIR "/tuning_db",
-                          QG_SOURCE_DIR "/tuning_db"};
-    for (int i = 0; i < 3; i++) {
+    char installed[1024];
+    const char *dirs[] = {qg_getenv("QGEMM_DATA_DIR", NULL),
+                          qg_installed_db_dir(installed, sizeof installed) ? installed : NULL};
+    for (int i = 0; i < 2; i++) {
         if (!dirs[i]) continue;
         /* a path cut short would name another file: skip that directory */
         if (snprintf(out, out_len, "%s/%s.json", dirs[i], s) >= (int)out_len) continue;

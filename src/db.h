@@ -158,7 +158,7 @@ int qg_db_entry_check(qg_context *ctx, const qg_db_entry *e, const qg_variant *v
 /* Say once per database of ctx (stderr) that it has stale entries, with their count so far and
  * the command that re-times them; nothing when none is known. (src/db_fresh.c) */
 void qg_db_report_stale(qg_context *ctx);
-/* Shipped database for a device: tuning_db/<slug>.json under the install or source dir. */
+/* Shipped database for a device: <slug>.json in $QGEMM_DATA_DIR, else in qg_installed_db_dir(). */
 int qg_db_shipped_path(const qg_device_info *d, char *out, size_t out_len);
 void qg_now_iso8601(char *buf, size_t len);
 

@@ -36,20 +36,24 @@ int cli_parse_seconds(const char *s, double lo, double hi, double *out) {
 
 int cli_info(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
-        printf("usage: qgemm info\n\nPrints the library version, the GPU found (or why none), "
-               "the catalog size and the\njit cache directory. Exit 0 even without a GPU.\n");
+        printf("usage: qgemm info [--json]\n\nPrints the library version, the GPU found (or why none), "
+               "the catalog size, the\njit cache directory, the shipped databases' directory and "
+               "the tuning database in use.\nExit 0 even without a GPU. --json: one JSON object "
+               "(docs/cli_json.md).\n");
         return 0;
     }
     if (argc > 1) {
         fprintf(stderr, "qgemm info: unexpected argument '%s'\n", argv[1]);
         return 2;
     }
+    if (cli_json_output) return cli_json_info();
     printf("qgemm %s (format version %d)\n", qg_version_string(), QG_FORMAT_VERSION);
     printf("catalog: %d kernel variants\n", qg_catalog_size());
     qg_context *ctx;
     qg_status s = qg_context_create(&ctx, NULL);
     if (s != QG_SUCCESS) {
         printf("device: none (%s): %s\n", qg_status_name(s), qg_last_error(NULL));
+        cli_print_paths(NULL);
         return 0;
     }
     qg_device_info d;
@@ -57,20 +61,20 @@ int cli_info(int argc, char **argv) {
     printf("device: %s, %s (cc %d.%d), %d SMs, %.1f GiB, L2 %d MiB, driver %d, compiler %d\n",
            d.name, d.arch, d.cc_major, d.cc_minor, d.sm_count, (double)d.total_mem / (1 << 30),
            d.l2_bytes >> 20, d.driver_version, d.compiler_version);
-    const char *dir = qg_context_cache_dir(ctx);
-    printf("jit cache: %s\n", dir[0] ? dir : "(disabled)");
+    cli_print_paths(ctx);
     qg_context_destroy(ctx);
     return 0;
 }
 
 int cli_list(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
-        printf("usage: qgemm list [PREFIX]\n\nLists the catalog's kernel variant ids (those "
+        printf("usage: qgemm list [PREFIX] [--json]\n\nLists the catalog's kernel variant ids (those "
                "starting with PREFIX). Experimental variants (not yet\nvalidated on hardware) are "
                "only used by the tuner, which checks them first.\n");
         return 0;
     }
     const char *prefix = argc > 1 ? argv[1] : "";
+    if (cli_json_output) return cli_json_list(prefix);
     for (int i = 0; i < qg_catalog_size(); i++) {
         const qg_variant *v = qg_catalog_get(i);
         if (strncmp(v->id, prefix, strlen(prefix))) continue;

@@ -8,8 +8,8 @@
 #include <string.h>
 
 static void db_usage(void) {
-    printf("usage: qgemm db show FILE\n"
-           "       qgemm db validate FILE [--fresh]\n"
+    printf("usage: qgemm db show FILE [--json]\n"
+           "       qgemm db validate FILE [--fresh] [--json]\n"
            "       qgemm db merge A B [C...] -o OUT\n"
            "       qgemm db prune FILE [-o OUT]\n"
            "       qgemm db restamp FILE [--images DIR | --kernels] [-o OUT]\n\n"
@@ -55,11 +55,16 @@ static void print_entry(const qg_db_entry *e) {
                qg_scheme_name(e->key.scheme), e->catalog_hash, qg_catalog_hash_scheme(e->key.scheme));
 }
 
-/* Decide which entries are stale (compiles their kernels); 0 with a note if it cannot. */
-static int decide_or_note(qg_db *db) {
+/* Decide which entries are stale (compiles their kernels); 0 with a note on `out` if it
+ * cannot (stderr under --json, whose stdout is the document alone). */
+static int decide_or_note(qg_db *db, FILE *out) {
     if (qg_db_decide_freshness(db, NULL, NULL, 0, NULL) == QG_SUCCESS) return 1;
-    printf("note: cannot tell which entries are stale: %s\n", qg_last_error(NULL));
+    fprintf(out, "note: cannot tell which entries are stale: %s\n", qg_last_error(NULL));
     return 0;
+}
+
+const char *cli_db_stale_reason(const qg_db_entry *e) {
+    return e->code_hash[0] ? "code changed" : "timed before code hashes, on other kernel sources";
 }
 
 /* Order of entries by class (the fields qg_db_same_class compares), then M bucket. */
@@ -130,6 +135,7 @@ static int report_m_cliffs(const qg_db *db, int show) {
 }
 
 /* Problems with an entry's kernel: 1 if fine, else 0 with a reason. */
+int cli_db_entry_ok(const qg_db *db, const qg_db_entry *e, char *why, size_t len);
 static int entry_ok(const qg_db *db, const qg_db_entry *e, char *why, size_t len) {
     const qg_variant *v = qg_catalog_find(e->kernel);
     if (!v) {
@@ -220,11 +226,17 @@ int cli_db(int argc, char **argv) {
     if (!strcmp(cmd, "show") && argc == 3) {
         qg_db *db = open_or_report(argv[2]);
         if (!db) return 1;
+        if (cli_json_output) {
+            decide_or_note(db, stderr);
+            const int rc = cli_json_db_show(argv[2], db);
+            qg_db_close(db);
+            return rc;
+        }
         printf("%s: %s (cc %d.%d, %d SMs), library %s, catalog %s, driver %d, compiler %d, %d entries\n",
                argv[2], db->meta.gpu_name, db->meta.cc_major, db->meta.cc_minor, db->meta.sm_count,
                db->meta.library_version, db->meta.catalog_hash, db->meta.driver_version,
                db->meta.compiler_version, db->count);
-        decide_or_note(db);
+        decide_or_note(db, stdout);
         for (int i = 0; i < db->count; i++) print_entry(&db->entries[i]);
         qg_db_close(db);
         return 0;
@@ -233,7 +245,12 @@ int cli_db(int argc, char **argv) {
     if (!strcmp(cmd, "validate") && (argc == 3 || fresh)) {
         qg_db *db = open_or_report(argv[2]);
         if (!db) return 1;
-        const int decided = decide_or_note(db);
+        const int decided = decide_or_note(db, cli_json_output ? stderr : stdout);
+        if (cli_json_output) {
+            const int rc = cli_json_db_validate(argv[2], db, fresh, decided);
+            qg_db_close(db);
+            return rc;
+        }
         int bad = 0;
         char why[512];
         for (int i = 0; i < db->count; i++) {
@@ -250,8 +267,7 @@ int cli_db(int argc, char **argv) {
             if (e->verdict == QG_VERDICT_STALE)
                 printf("stale: %s N=%lld K=%lld g=%d M=%lld %s (%s)\n", qg_scheme_name(e->key.scheme),
                        (long long)e->key.n, (long long)e->key.k, (int)e->key.group_size,
-                       (long long)e->m_bucket, e->kernel, e->code_hash[0] ? "code changed"
-                       : "timed before code hashes, on other kernel sources");
+                       (long long)e->m_bucket, e->kernel, cli_db_stale_reason(e));
         }
         if (stale) {
             printf("note: %d entries are stale (timed on other code than their kernels compile to "
@@ -352,7 +368,7 @@ int cli_explain(int argc, char **argv) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             printf("usage: qgemm explain --scheme S --n N --k K --m M [--group G] [--zero-point 0|1]\n"
-                   "                     [--act bf16|f16] [--out bf16|f16] [--db FILE]\n\n"
+                   "                     [--act bf16|f16] [--out bf16|f16] [--db FILE] [--json]\n\n"
                    "Prints the kernel dispatch picks on this GPU for the problem and which level of\n"
                    "the lookup cascade answered (exact, m-bucket, nearest-shape, heuristic).\n");
             return 0;
@@ -401,10 +417,19 @@ int cli_explain(int argc, char **argv) {
         fprintf(stderr, "qgemm explain: no GPU: %s\n", qg_last_error(NULL));
         return 1;
     }
+    if (cli_json_output) {
+        const int rc = cli_json_explain(ctx, &p);
+        qg_context_destroy(ctx);
+        return rc;
+    }
     char buf[512];
     qg_status s = qg_explain(ctx, &p, buf, sizeof buf);
     if (s == QG_SUCCESS) printf("%s\n", buf);
     else fprintf(stderr, "qgemm explain: %s\n", qg_last_error(ctx));
     qg_context_destroy(ctx);
     return s ? 1 : 0;
+}
+
+int cli_db_entry_ok(const qg_db *db, const qg_db_entry *e, char *why, size_t len) {
+    return entry_ok(db, e, why, len);
 }

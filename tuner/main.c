@@ -30,6 +30,7 @@ int main(int argc, char **argv) {
         printf("qgemm %s\n", qg_version_string());
         return 0;
     }
+    if (cli_json_take_flag(&argc, argv) < 0) return 2;
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "qgemm: unknown command '%s' (see qgemm --help)\n", argv[1]);

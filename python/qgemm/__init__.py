@@ -9,8 +9,8 @@ on first use of one of their names.
     qgemm.prepare(model, [1, 16])            # plan kernels before CUDA graph capture
     qgemm.save_pretrained(model, "out/")     # safetensors + config.json quantization_config
 
-The library is found through $QGEMM_LIBRARY, package data (qgemm/lib/libqgemm.so), or the
-system's dynamic linker paths.
+The library is found through $QGEMM_LIBRARY, package data (qgemm/lib/libqgemm.so: the wheel
+built by scripts/build_wheel.sh holds it), or the system's dynamic linker paths.
 """
 
 from ._lib import (Context, CorruptError, InvalidArgumentError, LibraryNotFoundError,  # noqa: F401

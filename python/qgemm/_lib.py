@@ -172,8 +172,9 @@ def _find_library():
             f"QGEMM_LIBRARY={os.environ['QGEMM_LIBRARY']} does not exist (tried: "
             f"{', '.join(tried)})")
     raise LibraryNotFoundError(
-        "libqgemm not found: set QGEMM_LIBRARY to the path of libqgemm.so, put it in the qgemm "
-        "package directory (qgemm/lib/), or install it where the dynamic linker finds it "
+        "libqgemm not found: install the qgemm wheel (scripts/build_wheel.sh; it holds the "
+        "library), set QGEMM_LIBRARY to the path of libqgemm.so, put it in the qgemm package "
+        "directory (qgemm/lib/), or install it where the dynamic linker finds it "
         f"(tried: {', '.join(tried) or 'nothing'} and the system paths)")
 
 
