@@ -245,7 +245,7 @@ def read_safetensors_numpy(path):
             dt = _NP_DTYPES[info["dtype"]]
             shape = [int(v) for v in info["shape"]]
             begin, end = (int(v) for v in info["data_offsets"])
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, OverflowError) as e:  # int() of a JSON Infinity
             raise _open_error(path, ValueError(f"tensor {name!r}: bad header entry {info!r}")) \
                 from e
         count = int(np.prod(shape)) if shape else 1

@@ -213,3 +213,19 @@ def test_metadata_not_an_object():
 def test_config_type_not_a_string():
     with pytest.raises(ConfigError):
         config_from_dict({"_type": {}, "_data": {}})
+
+
+@pytest.mark.parametrize("field", ["data_offsets", "shape"])
+def test_header_number_infinite(tmp_path, field):
+    # fuzz finding (fixed): JSON Infinity in a tensor's offsets or shape made int() raise
+    # OverflowError instead of SerializationError
+    data = small_checkpoint(tmp_path)
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    name = next(k for k in header if k != "__metadata__")
+    header[name][field][0] = float("inf")
+    raw = json.dumps(header).encode()
+    path = tmp_path / "inf.safetensors"
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw + data[8 + n:])
+    with pytest.raises(SerializationError, match="bad header entry"):
+        load_packed(str(path))
