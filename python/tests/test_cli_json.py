@@ -4,6 +4,7 @@ build tree's fake driver (tests/fake_cuda.c) `info` and `explain` also run their
 import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -182,9 +183,16 @@ def test_explain_and_info_on_the_fake_gpu(tmp_path):
     doc = run_json(*args, env=fake)
     assert doc["level"] == "heuristic" and doc["entry"] is None and doc["tuning_db"] is None
     assert doc["kernel"] in [v["id"] for v in run_json("list")]
-    # a database for this GPU with another kernel for this exact problem: dispatch takes it
+    # a database for this GPU with another kernel for this exact problem: dispatch takes it if
+    # the entry is fresh (dispatch skips stale ones): timed on this build's w4a16 kernel sources,
+    # the hash `db show` names for an entry without one (docs/tuning_db.md: before code hashes)
     other = next(v["id"] for v in run_json("list", "w4a16_decode") if v["id"] != doc["kernel"])
     db = write_db(tmp_path / "fake-gpu.json", [entry(other)], gpu="Fake GPU")
+    doc = run_json(*args, "--db", db, env=fake)
+    assert doc["level"] == "heuristic", "a stale entry is not used"
+    sources = re.search(r"this build's: ([0-9a-f]+)\)", run("db", "show", db).stdout).group(1)
+    write_db(db, [dict(entry(other), catalog_hash=sources)], gpu="Fake GPU")
+    assert run_json("db", "show", db)["entries"][0]["current"] is True
     doc = run_json(*args, "--db", db, env=fake)
     assert doc == {"kernel": other, "level": "exact", "tuning_db": db,
                    "entry": {"n": 4096, "k": 4096, "m_bucket": 1, "median_us": 10.5,
