@@ -431,6 +431,11 @@ class ModuleFqnToConfig(QuantConfig):
                 except re.error as e:
                     raise ConfigError(f"ModuleFqnToConfig key {key!r}: bad regex: {e}") from e
 
+    def names(self, fqn):
+        """Whether a key names this module itself (exactly or by a "re:" pattern)."""
+        return fqn in self.module_fqn_to_config or any(
+            k.startswith("re:") and re.fullmatch(k[3:], fqn) for k in self.module_fqn_to_config)
+
     def config_for(self, fqn):
         """The config for a module name (None: leave it alone)."""
         m = self.module_fqn_to_config
@@ -516,6 +521,15 @@ def from_hf_quantization_config(block):
     method = block.get("quant_method")
     if method not in ("qgemm", "torchao"):
         raise ConfigError(f"quant_method is {method!r}, expected 'qgemm'")
+    unknown = set(block) - {"quant_method", "quant_type", "format_version",
+                            "modules_to_not_convert", "qgemm_modules",
+                            "include_input_output_embeddings", "untie_embedding_weights"}
+    if unknown:
+        raise ConfigError(f"quantization_config has fields qgemm does not know: "
+                          f"{sorted(unknown)}")
+    if block.get("include_input_output_embeddings"):
+        raise ConfigError("quantization_config.include_input_output_embeddings=true (quantized "
+                          "embeddings) is not implemented by qgemm")
     qt = block.get("quant_type")
     if not (isinstance(qt, dict) and set(qt) == {"default"}):
         raise ConfigError("quant_type must be {'default': {...}} (torchao's format)")

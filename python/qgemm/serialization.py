@@ -423,21 +423,32 @@ def _set_submodule(model, fqn, new):
 def save_pretrained(model, directory, quant_config=None):
     """Hugging Face style: <directory>/model.safetensors and config.json with the
     "quantization_config" block (torchao's "quant_type" format, quant_method "qgemm")."""
-    os.makedirs(directory, exist_ok=True)
+    from .nn import QuantLinear
+
     if quant_config is None:
         quant_config = getattr(model, "_qgemm_config", None)
+    if quant_config is None:
+        raise SerializationError("save_pretrained needs the model's qgemm config (quantize it "
+                                 "with qgemm.quantize_, or pass quant_config)")
+    os.makedirs(directory, exist_ok=True)
     save_quantized(model, os.path.join(directory, WEIGHTS_NAME), quant_config)
     cfg = getattr(model, "config", None)
     d = cfg.to_dict() if cfg is not None and hasattr(cfg, "to_dict") else {}
-    if quant_config is not None:
-        d["quantization_config"] = to_hf_quantization_config(quant_config)
+    # The module list lets transformers' loader (qgemm.integrations.transformers) build the
+    # QuantLinear modules before it loads the packed buffers.
+    d["quantization_config"] = dict(
+        to_hf_quantization_config(quant_config),
+        qgemm_modules={fqn: {"spec": m.spec.to_dict(), "bias": m.bias is not None}
+                       for fqn, m in model.named_modules() if isinstance(m, QuantLinear)})
     with open(os.path.join(directory, "config.json"), "w") as f:
         json.dump(d, f, indent=2, sort_keys=True, default=str)
 
 
 def from_pretrained(directory, device="cuda", dtype=None):
     """Build a transformers model from <directory>/config.json on the meta device and load the
-    quantized checkpoint into it (needs transformers; nothing is downloaded)."""
+    quantized checkpoint into it (needs transformers; nothing is downloaded): one written by
+    save_pretrained, or one transformers saved with a torchao config (its quantized tensors are
+    converted to qgemm's layouts without re-quantizing: qgemm.torchao_compat)."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
@@ -446,7 +457,7 @@ def from_pretrained(directory, device="cuda", dtype=None):
     if "quantization_config" not in raw:
         raise SerializationError(f"{directory}/config.json has no quantization_config")
     try:
-        from_hf_quantization_config(raw["quantization_config"])
+        qc = from_hf_quantization_config(raw["quantization_config"])
     except ValueError as e:
         raise SerializationError(f"{directory}/config.json: {e}") from e
     config = AutoConfig.from_pretrained(directory)
@@ -454,7 +465,12 @@ def from_pretrained(directory, device="cuda", dtype=None):
         del config.quantization_config  # ours, not a transformers quantizer
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(config, dtype=dtype or torch.bfloat16)
-    load_quantized(model, os.path.join(directory, WEIGHTS_NAME), device=device)
+    if raw["quantization_config"].get("quant_method") == "torchao":
+        from .torchao_compat import load_torchao_checkpoint
+
+        load_torchao_checkpoint(model, directory, qc, device=device)
+    else:
+        load_quantized(model, os.path.join(directory, WEIGHTS_NAME), device=device)
     if getattr(config, "tie_word_embeddings", False) and hasattr(model, "tie_weights"):
         model.tie_weights()
     # Non-persistent buffers (rotary inv_freq) are not in the file: materialize them and let

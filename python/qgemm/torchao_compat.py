@@ -21,6 +21,7 @@ which qgemm's W4A16 integer zero points cannot hold exactly; Int4PreshuffledTens
 shuffled layout; static or pre-scaled activations (act_quant_scale, act_pre_scale)."""
 
 import json
+import os
 
 import torch
 
@@ -158,5 +159,66 @@ def config_for_module(config, fqn):
     return config
 
 
-__all__ = ["convert", "weight_entries", "flat_key", "TorchaoFormatError", "TENSOR_DATA",
+def _checkpoint_files(directory):
+    index = os.path.join(directory, "model.safetensors.index.json")
+    if os.path.exists(index):
+        with open(index) as f:
+            names = sorted(set(json.load(f)["weight_map"].values()))
+        return [os.path.join(directory, n) for n in names]
+    return [os.path.join(directory, "model.safetensors")]
+
+
+def load_torchao_checkpoint(model, directory, config, device="cpu"):
+    """Load a checkpoint that transformers saved with torchao (safetensors, one file or
+    sharded) into `model` (an unquantized instance, may be on the meta device): each torchao
+    weight becomes a QuantLinear holding the converted packed buffers, every other tensor is
+    loaded as it is. Raises TorchaoFormatError / ValueError naming what cannot be loaded."""
+    from safetensors import safe_open
+
+    from .nn import QuantLinear, _set_submodule
+
+    tensors, entries = {}, {}
+    for path in _checkpoint_files(directory):
+        with safe_open(path, framework="pt", device="cpu") as f:
+            entries.update(weight_entries(f.metadata()))
+            tensors.update({k: f.get_tensor(k) for k in f.keys()})
+    act = next((p.dtype for p in model.parameters() if p.dtype in _HALF), torch.bfloat16)
+    named = dict(model.named_modules())
+    for fqn, (kind, _) in entries.items():
+        cfg = config_for_module(config, fqn)
+        lin = named.get(fqn)
+        if cfg is None or not isinstance(lin, torch.nn.Linear):
+            raise TorchaoFormatError(f"{directory}: {fqn} holds a torchao {kind} but is "
+                                     f"{'unquantized in the config' if cfg is None else lin}")
+        data = {n[len(flat_key(fqn, "")):]: tensors.pop(n) for n in list(tensors)
+                if n.startswith(flat_key(fqn, ""))}
+        spec, packed = convert(cfg, kind, data, act_dtype=act, where=f"{directory}: {fqn}")
+        bias = tensors.pop(f"{fqn}.bias", None)
+        _set_submodule(model, fqn, QuantLinear(spec, packed, bias=bias, device=device))
+    from .nn import _is_output_projection
+
+    plain = [fqn for fqn, m in model.named_modules() if type(m) is torch.nn.Linear and
+             config_for_module(config, fqn) is not None and fqn not in entries and
+             not _is_output_projection(model, m, fqn)]
+    if plain:
+        raise TorchaoFormatError(f"{directory}: the config quantizes {plain[:4]} but the "
+                                 "checkpoint holds them unquantized (not a torchao-saved file)")
+    state = model.state_dict()
+    missing = [k for k in state if k not in tensors and not _is_quant_key(k, entries)]
+    unexpected = [k for k in tensors if k not in state]
+    if missing or unexpected:
+        raise TorchaoFormatError(f"{directory}: does not match the model: missing "
+                                 f"{missing[:8]}, unexpected {unexpected[:8]}")
+    model.load_state_dict({k: v.to(device) for k, v in tensors.items()}, strict=False,
+                          assign=True)
+    model._qgemm_config = config
+    return model
+
+
+def _is_quant_key(key, entries):
+    fqn, _, leaf = key.rpartition(".")
+    return fqn in entries and leaf in ("qweight", "qscale", "qzero", "qmeta", "bias")
+
+
+__all__ = ["convert", "load_torchao_checkpoint", "weight_entries", "flat_key", "TorchaoFormatError", "TENSOR_DATA",
            "config_for_module", "ConfigError"]

@@ -1,5 +1,6 @@
 """Tiny checkpoints for the engine and transformers tests, written by the real transformers
 (and torchao for the torchao-quantized ones), and the runner of engine_tp_worker.py ranks."""
+import importlib.util
 import json
 import os
 import socket
@@ -21,6 +22,34 @@ CPU_TORCHAO = {
     "int8dq": lambda ao: ao.Int8DynamicActivationInt8WeightConfig(),
     "int8wo": lambda ao: ao.Int8WeightOnlyConfig(),
 }
+
+
+BF16_CONFIGS = {
+    "int8dq": {"_type": "Int8DynamicActivationInt8WeightConfig", "_version": 2, "_data": {}},
+    "int4wo-g64": {"_type": "Int4WeightOnlyConfig", "_version": 2, "_data": {"group_size": 64}},
+    "fp8-row": {"_type": "Float8DynamicActivationFloat8WeightConfig", "_version": 2, "_data": {
+        "granularity": {"_type": "PerRow", "_version": 1, "_data": {"dim": -1}}}},
+    "w4a8-fp8": {"_type": "Float8DynamicActivationInt4WeightConfig", "_version": 1,
+                 "_data": {}},
+}
+
+
+def make_cases(tmp_path_factory):
+    """[(case name, checkpoint dir, quantization_config block)]: the bf16 tiny Llama with each
+    qgemm config, and the torchao checkpoints (made from it by transformers + torchao) served
+    with --quantization qgemm."""
+    bf16 = write_bf16_llama(str(tmp_path_factory.mktemp("llama-bf16")))
+    cases = [(name, bf16, {"quant_method": "qgemm", "quant_type": {"default": c}})
+             for name, c in BF16_CONFIGS.items()]
+    if importlib.util.find_spec("torchao") is not None:
+        for name in CPU_TORCHAO:
+            d = write_torchao_llama(bf16, str(tmp_path_factory.mktemp(f"llama-{name}")),
+                                       name)
+            cases.append(("torchao-" + name, d, hf_block(d)))
+    return cases
+
+
+CASE_NAMES = list(BF16_CONFIGS) + ["torchao-" + n for n in CPU_TORCHAO]
 
 
 def write_bf16_llama(directory, seed=0):
@@ -83,3 +112,25 @@ def run_ranks(engine, world, cases, timeout=600):
                if f"case {name} ok 5" not in out]
         result[name] = "\n".join(bad) or None
     return result
+
+
+def engine_tests(engine):
+    """The fixtures and the per-case test an engine's test module binds at module level:
+    checkpoints (built once), results per tensor-parallel size (1, 2), and the test."""
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def checkpoints(tmp_path_factory):
+        return make_cases(tmp_path_factory)
+
+    @pytest.fixture(scope="module", params=[1, 2], ids=["tp1", "tp2"])
+    def results(request, checkpoints):
+        return run_ranks(engine, request.param, checkpoints)
+
+    @pytest.mark.parametrize("case", CASE_NAMES)
+    def test_layers_load_and_match(results, case):
+        if case.startswith("torchao-") and importlib.util.find_spec("torchao") is None:
+            pytest.skip("torchao is not installed")
+        assert results[case] is None, results[case]
+
+    return checkpoints, results, test_layers_load_and_match

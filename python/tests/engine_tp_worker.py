@@ -54,12 +54,22 @@ def engine_modules():
                                         initialize_model_parallel)
     from sglang.srt.layers import linear
 
+    from sglang.srt.runtime_context import get_context
+
     from qgemm.integrations import sglang as plugin
 
+    # SGLang reads the parallel widths from its published server arguments; its CUDA build
+    # would open NCCL communicators for TP > 1, which gloo on the CPU replaces here.
+    get_context().override_server_args(tp_size=WORLD, device="cpu").install()
+    from sglang.srt.distributed import parallel_state
+
+    make_group = parallel_state.init_model_parallel_group
+    parallel_state.init_model_parallel_group = \
+        lambda *a, **k: make_group(*a, **dict(k, use_pynccl=False))
     init_distributed_environment(world_size=WORLD, rank=RANK, local_rank=RANK,
                                  distributed_init_method=f"tcp://127.0.0.1:{PORT}",
                                  backend="gloo")
-    initialize_model_parallel(tensor_model_parallel_size=WORLD)
+    initialize_model_parallel(backend="gloo")
     plugin.register()
     plugin.register()
     from sglang.srt.layers.quantization import QUANTIZATION_METHODS

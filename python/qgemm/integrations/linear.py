@@ -135,3 +135,120 @@ def resolve(config, prefix, packed_modules_mapping, skip_modules=()):
         raise ValueError(f"qgemm: the shards {names} of the fused layer {prefix} have different "
                          f"configs {found}; vLLM/SGLang fuse them into one weight")
     return found[0]
+
+
+def hf_block_config(block):
+    """(qgemm config, is_torchao_checkpoint, modules_to_not_convert) of a quantization_config
+    block; refuses qgemm-packed checkpoints, which an engine cannot shard."""
+    from ..config import from_hf_quantization_config
+
+    if block.get("quant_method") == "qgemm" and "format_version" in block:
+        raise ValueError(
+            "qgemm: this checkpoint was written by qgemm.save_pretrained and holds packed "
+            "buffers, which tensor-parallel loaders cannot slice or fuse. Serve the bf16 "
+            "checkpoint with a qgemm quantization_config (or a torchao checkpoint) with "
+            "--quantization qgemm; load packed checkpoints with qgemm.from_pretrained")
+    config = from_hf_quantization_config(block)
+    return config, block.get("quant_method") == "torchao", list(
+        block.get("modules_to_not_convert") or [])
+
+
+NAME = "qgemm"
+CONFIG_FILE = "qgemm_config.json"
+
+
+class ConfigMixin:
+    """The QuantizationConfig methods vLLM and SGLang share (their base classes have the same
+    interface). Subclasses set _linear_base, _unquantized and _method."""
+
+    def __init__(self, config, torchao_checkpoint=False, skip_modules=()):
+        super().__init__()
+        self.config = config
+        self.torchao_checkpoint = torchao_checkpoint
+        self.skip_modules = list(skip_modules)
+
+    def __repr__(self):
+        return (f"{type(self).__name__}({self.config!r}, torchao_checkpoint="
+                f"{self.torchao_checkpoint}, skip_modules={self.skip_modules})")
+
+    def get_name(self):
+        return NAME
+
+    def get_supported_act_dtypes(self):
+        return [torch.bfloat16, torch.float16]
+
+    @classmethod
+    def get_min_capability(cls):
+        return 80
+
+    @staticmethod
+    def get_config_filenames():
+        return [CONFIG_FILE]
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(*hf_block_config(config))
+
+    @classmethod
+    def override_quantization_method(cls, hf_quant_cfg, user_quant, hf_config=None):
+        # Serve torchao checkpoints through qgemm when the user asks for it.
+        if user_quant == NAME and hf_quant_cfg.get("quant_method") in ("torchao", NAME):
+            return NAME
+        return None
+
+    def get_quant_method(self, layer, prefix):
+        if not isinstance(layer, self._linear_base()):
+            return None
+        cfg = resolve(self.config, prefix, self.packed_modules_mapping, self.skip_modules)
+        if cfg is None:
+            return self._unquantized()()
+        return self._method(cfg, self.torchao_checkpoint, prefix)
+
+    def get_scaled_act_names(self):
+        return []
+
+
+class MethodMixin:
+    """The LinearMethodBase methods vLLM and SGLang share. Subclasses set _set_weight_attrs and
+    _capture_sizes."""
+
+    def __init__(self, config, torchao_checkpoint=False, prefix=""):
+        self.config = config
+        self.torchao_checkpoint = torchao_checkpoint
+        self.prefix = prefix
+
+    def create_weights(self, layer, input_size_per_partition, output_partition_sizes,
+                       input_size, output_size, params_dtype, **extra_weight_attrs):
+        for name, t, dims in loading_params(self.config, self.torchao_checkpoint,
+                                            output_partition_sizes, input_size_per_partition,
+                                            params_dtype):
+            p = torch.nn.Parameter(t, requires_grad=False)
+            layer.register_parameter(name, p)
+            self._set_weight_attrs(p, dims)
+            self._set_weight_attrs(p, extra_weight_attrs)
+        layer.params_dtype = params_dtype
+
+    def process_weights_after_loading(self, layer):
+        process(layer, self.config, self.torchao_checkpoint, self.prefix)
+        prepare(layer, self._capture_sizes())
+
+    def apply(self, layer, x, bias=None):
+        return apply(layer, x, bias)
+
+
+def engine_classes(engine, linear_base, linear_method_base, quantization_config, unquantized,
+                   set_weight_attrs, capture_sizes):
+    """(QgemmConfig, QgemmLinearMethod) subclassing one engine's base classes."""
+    method = type("QgemmLinearMethod", (MethodMixin, linear_method_base), {
+        "__doc__": f"{engine} linear method of qgemm: the weight is loaded in a sliceable form "
+                   "by the engine's loaders, packed after loading, planned for the engine's "
+                   "batch sizes.",
+        "__module__": f"qgemm.integrations.{engine.lower()}",
+        "_set_weight_attrs": staticmethod(set_weight_attrs),
+        "_capture_sizes": staticmethod(capture_sizes)})
+    config = type("QgemmConfig", (ConfigMixin, quantization_config), {
+        "__doc__": f"{engine} QuantizationConfig of qgemm (name \"{NAME}\").",
+        "__module__": f"qgemm.integrations.{engine.lower()}",
+        "_linear_base": staticmethod(lambda: linear_base),
+        "_unquantized": staticmethod(lambda: unquantized), "_method": method})
+    return config, method
