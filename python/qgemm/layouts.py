@@ -70,6 +70,41 @@ def unpack_w8a16(spec, packed):
     return codes, s
 
 
+def w4a16_nibble_index(n, k, device="cpu"):
+    """Nibble index (byte offset * 2 + 1 for the high nibble) of each element (n, k) of a
+    W4A16 weight: [N, K] int64 (docs/formats.md, "W4A16 weights")."""
+    b, j, h, g, kstep, lane, e = _fragment_coords(n, k, device)
+    ks = _roundup(k, 32) // 16
+    word = ((b * ks + kstep) * 32 + lane) * 4 + j
+    return word * 8 + (e % 2) * 4 + h * 2 + e // 2
+
+
+def pack_w4a16(spec, u, scale, zero=None):
+    """u: uint8 [N, K] nibble values (asymmetric codes, or q + 8 when symmetric), scale [N, G]
+    and zero [N, G] (integer zero points, asymmetric only) -> packed buffers."""
+    n, k = spec.n, spec.k
+    groups = k // spec.group_size if spec.group_size else 1
+    if spec.scheme != "w4a16" or tuple(u.shape) != (n, k) or tuple(scale.shape) != (n, groups):
+        raise ValueError(f"pack_w4a16: u must be [{n}, {k}], scale [{n}, {groups}]")
+    if spec.zero_point != (zero is not None):
+        raise ValueError("pack_w4a16: zero points are needed exactly when spec.zero_point")
+    dev = u.device
+    npad, kpad = _roundup(n, 64), _roundup(k, 32)
+    nib = torch.zeros(npad * kpad, dtype=torch.uint8, device=dev)
+    nib[w4a16_nibble_index(n, k, dev).reshape(-1)] = u.reshape(-1).to(torch.uint8)
+    w = nib[0::2] | (nib[1::2] << 4)
+    dt = torch.bfloat16 if spec.act_dtype == "bf16" else torch.float16
+    idx = wo_scale_index(n, groups, dev).reshape(-1)
+    out = {"weight": w}
+    for name, v in (("scale", scale), ("zero", zero)):
+        if v is None:
+            continue
+        buf = torch.zeros(npad * groups, dtype=dt, device=dev)
+        buf[idx] = v.reshape(-1).to(dt)
+        out[name] = buf.view(torch.uint8)
+    return out
+
+
 def pack_w8a8(spec, codes, scale):
     """W8A8 (fp8/int8): codes [N, K] (float8_e4m3fn or int8) row-major as they are, f32 scale
     [N] (per row) or [1] (per tensor)."""
