@@ -178,8 +178,10 @@ def load_torchao_checkpoint(model, directory, config, device="cpu"):
     from .nn import QuantLinear, _set_submodule
 
     tensors, entries = {}, {}
+    # Read straight to the target device: the conversion then runs there (GPU at load time).
+    where = str(device) if torch.device(device).type == "cuda" else "cpu"
     for path in _checkpoint_files(directory):
-        with safe_open(path, framework="pt", device="cpu") as f:
+        with safe_open(path, framework="pt", device=where) as f:
             entries.update(weight_entries(f.metadata()))
             tensors.update({k: f.get_tensor(k) for k in f.keys()})
     act = next((p.dtype for p in model.parameters() if p.dtype in _HALF), torch.bfloat16)
