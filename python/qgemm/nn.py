@@ -145,7 +145,8 @@ def quantize_(model, config, filter_fn=None, device=None, skip_incompatible=True
     it (exactly or by a "re:" pattern, not through "_default").
     A Linear whose shape the scheme cannot pack (e.g. K not a multiple of 128 for int4 x 8-bit)
     is left unquantized when skip_incompatible (listed in model._qgemm_skipped), else raises.
-    Weights are packed on the CPU by the C library, layers in parallel (`workers` threads).
+    CUDA weights are quantized and packed on the GPU (qgemm.device_quant, one layer at a time);
+    others on the CPU by the C library, layers in parallel (`workers` threads).
     Returns the model; model._qgemm_config records the config for saving."""
     if not isinstance(config, QuantConfig):
         raise TypeError(f"config must be a qgemm config, got {type(config).__name__}")
@@ -181,6 +182,8 @@ def quantize_(model, config, filter_fn=None, device=None, skip_incompatible=True
         fqn, mod, spec = job
         return fqn, QuantLinear.from_linear(mod, spec, device=device or mod.weight.device)
 
+    if workers is None and any(mod.weight.is_cuda for _, mod, _ in jobs):
+        workers = 1  # packed on the GPU (device_quant): threads would only multiply its memory
     workers = workers or min(16, os.cpu_count() or 1)
     if workers > 1 and len(jobs) > 1:
         with ThreadPoolExecutor(workers) as ex:  # ctypes releases the GIL in the C packers
