@@ -27,5 +27,6 @@ echo "== integrations: install took $((t1 - t0)) s"
 export QGEMM_NO_TRANSFORMERS=0
 "$py" -m pytest -q -p no:cacheprovider python/tests/test_torchao_config.py \
   python/tests/test_torchao_weights.py python/tests/test_transformers_checkpoints.py \
+  python/tests/test_engine_linear.py python/tests/test_device_quant.py \
   python/tests/test_vllm_plugin.py python/tests/test_sglang_plugin.py
 echo "== integrations: tests took $(( $(date +%s) - t1 )) s"

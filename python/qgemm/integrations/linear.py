@@ -46,16 +46,17 @@ def loading_params(config, torchao, out_sizes, k, params_dtype):
             f"{type(config).__name__} with per-tensor weight scales on a fused layer "
             f"({len(out_sizes)} shards, each with its own scale): not supported; use "
             "granularity=PerRow()")
+    # One scale per row (sharded with the rows) or one for the tensor (copied whole).
+    rows, row_dims = (1, {}) if per_tensor else (n, {"output_dim": 0})
     if kind == "Int8Tensor":
         return [("_weight_qdata", torch.empty(n, k, dtype=torch.int8),
                  {"output_dim": 0, "input_dim": 1}),
-                ("_weight_scale", torch.empty(n, 1, dtype=torch.float32), {"output_dim": 0}),
-                ("_weight_zero_point", torch.empty(n, 1, dtype=torch.int8), {"output_dim": 0})]
+                ("_weight_scale", torch.empty(rows, 1, dtype=torch.float32), row_dims),
+                ("_weight_zero_point", torch.empty(rows, 1, dtype=torch.int8), row_dims)]
     if kind == "Float8Tensor":
-        scale = torch.empty(1, 1) if per_tensor else torch.empty(n, 1)
         return [("_weight_qdata", torch.empty(n, k, dtype=torch.float8_e4m3fn),
                  {"output_dim": 0, "input_dim": 1}),
-                ("_weight_scale", scale, {} if per_tensor else {"output_dim": 0})]
+                ("_weight_scale", torch.empty(rows, 1), row_dims)]
     if k % 128:
         raise ValueError(f"w4a8-fp8 needs K per rank to be a multiple of 128, got {k}")
     return [("_weight_qdata", torch.empty(n, k // 2, dtype=torch.uint8),
