@@ -135,8 +135,23 @@ def run_config(name, args, device, bf16_dir, prompts, failures):
     return row
 
 
-def load_time(args, device, bf16_dir):
-    """Seconds to quantize the bf16 model on the device: qgemm.quantize_ vs torchao's."""
+def same_bytes_as_host(model, probe, name, failures):
+    """The GPU-packed buffers of a few layers against the C host packers on their weights."""
+    import numpy as np
+
+    from qgemm import host
+
+    for fqn, w in probe.items():
+        q = model.get_submodule(fqn)
+        want = host.quantize_weight_bf16(q.spec, w.view(torch.int16).numpy().view(np.uint16))
+        for b, t in q.packed().items():
+            if not np.array_equal(t.cpu().numpy(), want[b]):
+                failures.append(f"load-{name}: {fqn}.{b}: GPU pack differs from the host packer")
+
+
+def load_time(args, device, bf16_dir, failures=None):
+    """Seconds to quantize the bf16 model on the device: qgemm.quantize_ vs torchao's; the
+    GPU-packed bytes of a few layers are checked against the host packers."""
     import torchao.quantization as ao
     from transformers import AutoModelForCausalLM
 
@@ -153,6 +168,8 @@ def load_time(args, device, bf16_dir):
                                 mod, torch.nn.Linear) and not fqn.endswith("lm_head")))):
             m = AutoModelForCausalLM.from_pretrained(bf16_dir, dtype=torch.bfloat16,
                                                      device_map=dev_map)
+            probe = {f: lin.weight.detach().cpu() for f, lin in list(
+                (f, x) for f, x in m.named_modules() if isinstance(x, torch.nn.Linear))[:4]}
             sync(device)
             t0 = time.time()
             try:
@@ -161,6 +178,8 @@ def load_time(args, device, bf16_dir):
                 out[f"{name}_{tag}_s"] = round(time.time() - t0, 2)
             except Exception as e:  # noqa: BLE001 - e.g. torchao int4 needs mslk
                 out[f"{name}_{tag}_s"] = f"{type(e).__name__}: {str(e)[:80]}"
+            if tag == "qgemm" and failures is not None:
+                same_bytes_as_host(m, probe, name, failures)
             del m
             gc.collect()
             if device.type == "cuda":
@@ -216,7 +235,7 @@ def main():
             failures.append(f"{name}: {type(e).__name__}: {e}")
             rows.append({"config": name, "error": str(e)})
         print(json.dumps(rows[-1]), flush=True)
-    lt = {} if args.no_load_time else load_time(args, device, bf16_dir)
+    lt = {} if args.no_load_time else load_time(args, device, bf16_dir, failures)
     print("\n==== tokens/s (peak GiB), torchao vs qgemm, same checkpoint")
     for r in rows:
         cells = []
@@ -237,9 +256,9 @@ def main():
     shutil.rmtree(bf16_dir, ignore_errors=True)
     for f in failures:
         print("  problem: " + f)
-    bad = {f.split(":")[0] for f in failures}
-    print(f"{len(rows) - len(bad & {r['config'] for r in rows})} passed, "
-          f"{len(bad & {r['config'] for r in rows})} failed")
+    names = [r["config"] for r in rows] + (["load-int4wo", "load-int8dq"] if lt else [])
+    bad = {f.split(":")[0] for f in failures} & set(names)
+    print(f"{len(names) - len(bad)} passed, {len(bad)} failed")
     return 1 if failures else 0
 
 
