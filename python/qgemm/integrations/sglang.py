@@ -16,19 +16,22 @@ from .linear import NAME
 
 
 def capture_sizes():
-    """SGLang's CUDA-graph batch sizes and chunked-prefill size, from the running server's
-    arguments (empty outside a server)."""
-    try:
-        from sglang.srt.server_args import get_global_server_args
+    """The token counts SGLang will run: its decode CUDA-graph batch sizes and the
+    chunked-prefill size, from the running server's published configuration (empty outside a
+    server; an M not planned here is planned by its first eager call)."""
+    from sglang.srt import runtime_context as rc
 
-        args = get_global_server_args()
-    except Exception:  # no server in this process (tests, offline use)
-        return []
-    sizes = set(getattr(args, "cuda_graph_bs", None) or [])
-    for name in ("chunked_prefill_size", "max_prefill_tokens"):
-        v = getattr(args, name, None)
-        if isinstance(v, int) and v > 0:
-            sizes.add(v)
+    sizes = set()
+    try:
+        sizes.update(int(b) for b in rc.get_exec().graph.cuda_graph_config.decode.bs or [])
+    except Exception:  # not published (no server in this process): nothing to plan
+        pass
+    try:
+        chunk = rc.get_server_args().chunked_prefill_size
+        if isinstance(chunk, int) and chunk > 0:
+            sizes.add(chunk)
+    except Exception:  # idem
+        pass
     return sorted(sizes)
 
 
