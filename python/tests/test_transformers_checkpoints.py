@@ -114,3 +114,26 @@ def test_torchao_block_over_plain_weights_is_refused(bf16_dir, tmp_path):
     # A bf16 file under a torchao block has no torchao tensors: never loaded as if quantized.
     with pytest.raises(ValueError, match="holds them unquantized"):
         qgemm.from_pretrained(d, device="cpu")
+
+
+def test_transformers_without_qgemm_refuses_loudly(bf16_dir, tmp_path):
+    """Without qgemm's quantizer (transformers used without `import qgemm`), the empty
+    "<module>.weight" placeholders make transformers raise on a size mismatch instead of
+    leaving random weights."""
+    from transformers import AutoModelForCausalLM
+    from transformers.quantizers import auto
+
+    model = _load_bf16(bf16_dir)
+    qgemm.quantize_(model, qgemm.Int8WeightOnlyConfig())
+    out = str(tmp_path / "q")
+    qgemm.save_pretrained(model, out)
+    saved = auto.AUTO_QUANTIZER_MAPPING.pop("qgemm"), \
+        auto.AUTO_QUANTIZATION_CONFIG_MAPPING.pop("qgemm")
+    try:
+        with pytest.raises(RuntimeError, match="ignore_mismatched_sizes"):
+            AutoModelForCausalLM.from_pretrained(out, dtype=torch.bfloat16)
+    finally:
+        auto.AUTO_QUANTIZER_MAPPING["qgemm"], auto.AUTO_QUANTIZATION_CONFIG_MAPPING["qgemm"] = \
+            saved
+    assert isinstance(qgemm.from_pretrained(out, device="cpu").model.layers[0].mlp.up_proj,
+                      QuantLinear)
