@@ -137,3 +137,48 @@ def test_transformers_without_qgemm_refuses_loudly(bf16_dir, tmp_path):
             saved
     assert isinstance(qgemm.from_pretrained(out, device="cpu").model.layers[0].mlp.up_proj,
                       QuantLinear)
+
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "torchao")
+
+
+def _fixture_dirs():
+    if not os.path.isdir(FIXTURES):
+        return []
+    return sorted(d for d in os.listdir(FIXTURES) if os.path.isdir(os.path.join(FIXTURES, d)))
+
+
+@pytest.mark.parametrize("name", _fixture_dirs() or [pytest.param(
+    "none", marks=pytest.mark.skip(reason="no GPU-made torchao fixtures committed (make them "
+                                   "with tests/gpu/make_torchao_fixtures.py)"))])
+def test_gpu_made_torchao_fixture(name):
+    """Checkpoints torchao can only make on a GPU (fp8, fp8 x int4, int4): qgemm loads each
+    with torchao's codes (compared with torchao's own dequantization of the file's tensors,
+    rebuilt by torchao's unflatten_tensor_state_dict), or refuses it by name."""
+    pytest.importorskip("torchao")
+    from safetensors import safe_open
+    from torchao.prototype.safetensors.safetensors_support import unflatten_tensor_state_dict
+
+    d = os.path.join(FIXTURES, name)
+    if name.startswith("int4wo"):
+        with pytest.raises(ValueError, match="float zero points"):
+            qgemm.from_pretrained(d, device="cpu")
+        return
+    model = qgemm.from_pretrained(d, device="cpu")
+    with safe_open(os.path.join(d, "model.safetensors"), framework="pt") as f:
+        ao_tensors, _ = unflatten_tensor_state_dict({k: f.get_tensor(k) for k in f.keys()},
+                                                    f.metadata())
+    layers = dict(quant_linears(model))
+    assert len(layers) == 14
+    for fqn, q in layers.items():
+        t = ao_tensors[fqn + ".weight"]
+        if type(t).__name__ == "Int4Tensor":  # no CPU dequantize in torchao: its definition
+            b = t.qdata.to(torch.int16)
+            v = torch.stack([b & 0xF, b >> 4], -1).view(q.spec.n, q.spec.k)
+            v = torch.where(v >= 8, v - 16, v).float()
+            g = t.block_size[-1]
+            ref = v * t.scale.float().t().repeat_interleave(g, 1) + \
+                t.zero_point.float().t().repeat_interleave(g, 1)
+        else:
+            ref = t.dequantize(torch.float32)
+        assert torch.equal(q.dequantize_host(), ref), fqn
