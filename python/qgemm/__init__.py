@@ -66,3 +66,28 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(list(globals()) + list(_LAZY))
+
+
+def _register_with_transformers():
+    """Let transformers' from_pretrained load qgemm checkpoints (instead of skipping the
+    unknown quantization and leaving random weights); only where torch and transformers are
+    installed. QGEMM_NO_TRANSFORMERS=1 skips it (and the import of transformers it costs)."""
+    import importlib.util
+    import os
+
+    if os.environ.get("QGEMM_NO_TRANSFORMERS") == "1" or \
+            importlib.util.find_spec("torch") is None or \
+            importlib.util.find_spec("transformers") is None:
+        return
+    try:
+        from .integrations.transformers import register
+    except Exception as e:  # a transformers without the registries we use
+        import warnings
+
+        warnings.warn(f"qgemm: not registered with transformers ({e}); load qgemm checkpoints "
+                      "with qgemm.from_pretrained", stacklevel=2)
+        return
+    register()
+
+
+_register_with_transformers()

@@ -1,7 +1,12 @@
 """Quantization configs in the style of torchao (quantize_(model, Int4WeightOnlyConfig(...))),
-and their JSON form, which is torchao's: {"_type": "Int4WeightOnlyConfig", "_version": 1,
-"_data": {"group_size": 128}}. A Hugging Face config.json carries it as
-"quantization_config": {"quant_method": "qgemm", "quant_type": {"default": {...}}, ...}.
+and their JSON form, which is torchao 0.18's: {"_type": "Int4WeightOnlyConfig", "_version": 2,
+"_data": {"group_size": 128}}, with torchao's field names and each config's torchao version, so
+torchao's config_from_dict reads what qgemm writes and the reverse. A Hugging Face config.json
+carries it as "quantization_config": {"quant_method": "qgemm", "quant_type": {"default": ...}}.
+
+Reading torchao's JSON: a field that only picks torchao's kernels or packing is accepted and
+ignored; a field that would change the numbers (activation mapping, HQQ, value bounds, ...) is
+accepted only at the value qgemm computes, otherwise ConfigError names the field and value.
 
 Pure Python (no torch): CI tests parsing without torch. Each config maps a Linear of shape
 [N, K] to a WeightSpec (scheme + quantization fields of the C library)."""
@@ -28,7 +33,7 @@ class PerRow:
     """One scale per row: per output channel for weights, per token for activations."""
 
     def to_dict(self):
-        return {"_type": "PerRow", "_version": 1, "_data": {}}
+        return {"_type": "PerRow", "_version": 1, "_data": {"dim": -1}}
 
 
 @dataclass(frozen=True)
@@ -78,21 +83,60 @@ def _split_granularity(g, default):
 
 # ---------------------------------------------------------------- configs
 
-# torchao fields we accept in a JSON config and ignore: they choose torchao's kernels or
-# tensor subclasses, which qgemm replaces. Fields that would change the numbers are checked.
-_TORCHAO_BENIGN = {"layout", "set_inductor_config", "version", "mm_config", "kernel_preference",
-                   "packing_format", "int4_packing_format", "int4_choose_qparams_algorithm",
-                   "use_hqq", "preserve_zero", "weight_only_decode", "intx_packing_format",
-                   "act_mapping_type", "mapping_type", "zero_point_domain",
-                   "activation_value_lb", "activation_value_ub"}
+_ANY = object()  # the field only picks torchao's kernels, packing or compile settings
 
+
+def _enum_name(v):
+    """The name of a torchao enum as JSON holds it: {"_type": "MappingType", "_data":
+    "SYMMETRIC"}, or a bare string ("preshuffled"), upper-cased; other values unchanged."""
+    if isinstance(v, dict) and "_data" in v and not isinstance(v["_data"], dict):
+        v = v["_data"]
+    return v.upper() if isinstance(v, str) else v
+
+
+# torchao 0.18 fields of each config besides qgemm's own: the values that keep qgemm's numbers
+# (compared after _enum_name), or _ANY. Any other field of the config is an error.
+_TORCHAO_FIELDS = {
+    "Int4WeightOnlyConfig": {
+        "set_inductor_config": _ANY, "int4_packing_format": _ANY, "int4_tile_packed_ntile": _ANY,
+        "layout": _ANY, "version": _ANY,
+        # torchao's min-max rule; qgemm applies its own min-max int4 rule (docs/formats.md)
+        "int4_choose_qparams_algorithm": ("TINYGEMM",),
+        "use_hqq": (False,), "preserve_zero": (None, True, False),
+        "zero_point_domain": (None, "INT", "FLOAT", "NONE")},
+    "Int8WeightOnlyConfig": {"set_inductor_config": _ANY, "version": _ANY},
+    "Int8DynamicActivationInt8WeightConfig": {
+        "set_inductor_config": _ANY, "layout": _ANY, "version": _ANY,
+        "act_mapping_type": ("SYMMETRIC",), "weight_only_decode": (False,),
+        "reduce_range": (False,)},
+    "Float8DynamicActivationFloat8WeightConfig": {
+        "set_inductor_config": _ANY, "mm_config": _ANY, "kernel_preference": _ANY,
+        "alg_id": _ANY, "version": _ANY, "packing_format": ("PLAIN",),
+        "activation_value_lb": (None,), "activation_value_ub": (None,)},
+    "Float8DynamicActivationInt4WeightConfig": {
+        "int4_packing_format": _ANY, "set_inductor_config": _ANY, "version": _ANY},
+}
+for _sparse, _dense in (("Float8DynamicActivationFloat8SemiSparseWeightConfig",
+                         "Float8DynamicActivationFloat8WeightConfig"),
+                        ("Int8DynamicActivationInt8SemiSparseWeightConfig",
+                         "Int8DynamicActivationInt8WeightConfig")):
+    _TORCHAO_FIELDS[_sparse] = dict(_TORCHAO_FIELDS[_dense], packing_format=_ANY)
+
+# The "_version" torchao 0.18 writes for each config (torchao runs its legacy path, or refuses,
+# for another one); configs torchao does not have keep version 1.
+TORCHAO_VERSION = {"Int4WeightOnlyConfig": 2, "Int8WeightOnlyConfig": 2,
+                   "Int8DynamicActivationInt8WeightConfig": 2,
+                   "Float8DynamicActivationFloat8WeightConfig": 2}
 
 class QuantConfig:
     """Base of qgemm's configs. Subclasses are dataclasses; `scheme` names the C scheme."""
 
     scheme = None
-    VERSION = CONFIG_VERSION
     _ALWAYS = ()  # fields written to JSON even at their default value
+
+    @property
+    def VERSION(self):
+        return TORCHAO_VERSION.get(type(self).__name__, CONFIG_VERSION)
 
     def weight_spec(self, n, k, act_dtype="bf16", out_dtype="bf16"):
         raise NotImplementedError
@@ -109,17 +153,23 @@ class QuantConfig:
     @classmethod
     def _from_data(cls, data):
         names = {f.name for f in dataclasses.fields(cls)}
+        known = _TORCHAO_FIELDS.get(cls.__name__, {})
         kw = {}
         for key, v in data.items():
             if key in names:
                 kw[key] = v
-            elif key in _TORCHAO_BENIGN:
-                continue
             elif key in ("activation_dtype", "weight_dtype"):
                 _check_dtype_field(cls, key, v)
+            elif key in known:
+                allowed = known[key]
+                if allowed is not _ANY and _enum_name(v) not in allowed:
+                    raise ConfigError(
+                        f"{cls.__name__}.{key}={_enum_name(v)!r} changes the numbers and qgemm "
+                        f"does not implement it (qgemm computes {key}="
+                        f"{' or '.join(repr(a) for a in allowed)})")
             else:
                 raise ConfigError(f"{cls.__name__} has no field {key!r} (fields: "
-                                  f"{', '.join(sorted(names)) or 'none'})")
+                                  f"{', '.join(sorted(names | set(known))) or 'none'})")
         try:
             return cls(**kw)
         except (TypeError, ValueError) as e:
@@ -181,15 +231,22 @@ class Int4WeightOnlyConfig(QuantConfig):
 
 @dataclass
 class Int8WeightOnlyConfig(QuantConfig):
-    """int8 weights with per-channel scales; 16-bit activations (scheme w8a16)."""
+    """int8 weights with per-channel scales; 16-bit activations (scheme w8a16). granularity:
+    PerRow() (torchao's default, written as None) only."""
 
     group_size: object = None
+    granularity: object = None
     scheme = "w8a16"
 
     def __post_init__(self):
         if self.group_size not in (None, 0):
             raise ConfigError("Int8WeightOnlyConfig supports per-channel scales only "
                               f"(group_size=None), got {self.group_size}")
+        g = _parse_granularity(self.granularity)
+        if g not in (None, PerRow()):
+            raise ConfigError(f"Int8WeightOnlyConfig.granularity={type(g).__name__}() is not "
+                              "supported (PerRow only)")
+        self.granularity = None
 
     def weight_spec(self, n, k, act_dtype="bf16", out_dtype="bf16"):
         _act_dtype_ok(act_dtype)
@@ -252,6 +309,14 @@ class Float8DynamicActivationFloat8WeightConfig(_DynamicGranularityConfig):
     scheme = "w8a8-fp8"
     _DEFAULT_GRANULARITY = PerTensor()
 
+    @classmethod
+    def _from_data(cls, data):
+        fmt = _enum_name(data.get("packing_format"))
+        if isinstance(fmt, str) and fmt.startswith("SPARSE"):  # torchao's 2:4 fp8 weights
+            rest = {k: v for k, v in data.items() if k != "packing_format"}
+            return Float8DynamicActivationFloat8SemiSparseWeightConfig._from_data(rest)
+        return super()._from_data(data)
+
 
 @dataclass
 class Float8DynamicActivationInt4WeightConfig(QuantConfig):
@@ -308,6 +373,23 @@ class Float8DynamicActivationFloat8SemiSparseWeightConfig(QuantConfig):
 
     scheme = "sp24-fp8"
 
+    def to_dict(self):
+        # torchao 0.18 spells it as the dense fp8 config with a sparse packing format.
+        row = PerRow().to_dict()
+        row["_data"] = {"dim": -1}
+        return {"_type": "Float8DynamicActivationFloat8WeightConfig", "_version": 2,
+                "_data": {"granularity": [row, row], "packing_format": {
+                    "_type": "Float8PackingFormat", "_data": "SPARSE_2D_DATA_2D_METADATA"}}}
+
+    @classmethod
+    def _from_data(cls, data):
+        g = data.get("granularity")
+        if g is not None and _split_granularity(g, None) != (PerRow(), PerRow()):
+            raise ConfigError("Float8DynamicActivationFloat8SemiSparseWeightConfig: qgemm's "
+                              "sp24-fp8 has per-row weight and per-token activation scales: "
+                              "granularity must be PerRow()")
+        return super()._from_data({k: v for k, v in data.items() if k != "granularity"})
+
     def weight_spec(self, n, k, act_dtype="bf16", out_dtype="bf16"):
         _act_dtype_ok(act_dtype)
         return WeightSpec("sp24-fp8", n, k, act_dtype=act_dtype, out_dtype=out_dtype)
@@ -349,6 +431,11 @@ class ModuleFqnToConfig(QuantConfig):
                 except re.error as e:
                     raise ConfigError(f"ModuleFqnToConfig key {key!r}: bad regex: {e}") from e
 
+    def names(self, fqn):
+        """Whether a key names this module itself (exactly or by a "re:" pattern)."""
+        return fqn in self.module_fqn_to_config or any(
+            k.startswith("re:") and re.fullmatch(k[3:], fqn) for k in self.module_fqn_to_config)
+
     def config_for(self, fqn):
         """The config for a module name (None: leave it alone)."""
         m = self.module_fqn_to_config
@@ -360,19 +447,22 @@ class ModuleFqnToConfig(QuantConfig):
         return m.get("_default")
 
     def to_dict(self):
-        return {"_type": "ModuleFqnToConfig", "_version": self.VERSION,
-                "_data": {"module_fqn_to_config": {
-                    k: (None if c is None else c.to_dict())
-                    for k, c in self.module_fqn_to_config.items()}}}
+        # torchao 0.18 writes FqnToConfig with the mapping under both of its field names.
+        m = {k: (None if c is None else c.to_dict()) for k, c in self.module_fqn_to_config.items()}
+        return {"_type": "FqnToConfig", "_version": 1,
+                "_data": {"fqn_to_config": m, "module_fqn_to_config": m}}
 
     @classmethod
     def _from_data(cls, data):
-        unknown = set(data) - {"module_fqn_to_config"}
+        unknown = set(data) - {"module_fqn_to_config", "fqn_to_config", "version"}
         if unknown:
-            raise ConfigError(f"ModuleFqnToConfig has no field(s) {sorted(unknown)}")
-        m = data.get("module_fqn_to_config")
+            raise ConfigError(f"FqnToConfig has no field(s) {sorted(unknown)}")
+        a, b = data.get("fqn_to_config"), data.get("module_fqn_to_config")
+        if a and b and a != b:
+            raise ConfigError("FqnToConfig: fqn_to_config and module_fqn_to_config differ")
+        m = a or b or {}
         if not isinstance(m, dict):
-            raise ConfigError("ModuleFqnToConfig.module_fqn_to_config must be an object")
+            raise ConfigError("FqnToConfig.fqn_to_config must be an object")
         return cls({k: (None if v is None else config_from_dict(v)) for k, v in m.items()})
 
 
@@ -431,6 +521,15 @@ def from_hf_quantization_config(block):
     method = block.get("quant_method")
     if method not in ("qgemm", "torchao"):
         raise ConfigError(f"quant_method is {method!r}, expected 'qgemm'")
+    unknown = set(block) - {"quant_method", "quant_type", "format_version",
+                            "modules_to_not_convert", "qgemm_modules",
+                            "include_input_output_embeddings", "untie_embedding_weights"}
+    if unknown:
+        raise ConfigError(f"quantization_config has fields qgemm does not know: "
+                          f"{sorted(unknown)}")
+    if block.get("include_input_output_embeddings"):
+        raise ConfigError("quantization_config.include_input_output_embeddings=true (quantized "
+                          "embeddings) is not implemented by qgemm")
     qt = block.get("quant_type")
     if not (isinstance(qt, dict) and set(qt) == {"default"}):
         raise ConfigError("quant_type must be {'default': {...}} (torchao's format)")

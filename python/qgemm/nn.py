@@ -138,11 +138,15 @@ def quantize_(model, config, filter_fn=None, device=None, skip_incompatible=True
     """Replace the model's Linear layers by QuantLinear modules, in place (torchao's quantize_).
 
     config: a qgemm config (Int4WeightOnlyConfig(group_size=128), ...) for every Linear that
-    filter_fn(module, fqn) accepts (default: every torch.nn.Linear, lm_head included, as
-    torchao does), or a ModuleFqnToConfig mapping names (and "_default") to configs or None.
+    filter_fn(module, fqn) accepts, or a ModuleFqnToConfig mapping names (and "_default") to
+    configs or None. By default every torch.nn.Linear is quantized except the output
+    projection (lm_head, or the model's get_output_embeddings()), as transformers' torchao
+    integration does; it is quantized when a filter_fn accepts it or a ModuleFqnToConfig names
+    it (exactly or by a "re:" pattern, not through "_default").
     A Linear whose shape the scheme cannot pack (e.g. K not a multiple of 128 for int4 x 8-bit)
     is left unquantized when skip_incompatible (listed in model._qgemm_skipped), else raises.
-    Weights are packed on the CPU by the C library, layers in parallel (`workers` threads).
+    CUDA weights are quantized and packed on the GPU (qgemm.device_quant, one layer at a time);
+    others on the CPU by the C library, layers in parallel (`workers` threads).
     Returns the model; model._qgemm_config records the config for saving."""
     if not isinstance(config, QuantConfig):
         raise TypeError(f"config must be a qgemm config, got {type(config).__name__}")
@@ -150,6 +154,9 @@ def quantize_(model, config, filter_fn=None, device=None, skip_incompatible=True
     jobs, skipped = [], []
     for fqn, mod in model.named_modules():
         if not isinstance(mod, torch.nn.Linear) or isinstance(mod, QuantLinear):
+            continue
+        if filter_fn is _default_filter and _is_output_projection(model, mod, fqn) and \
+                not (isinstance(config, ModuleFqnToConfig) and config.names(fqn)):
             continue
         if isinstance(config, ModuleFqnToConfig):
             cfg = config.config_for(fqn)
@@ -175,6 +182,8 @@ def quantize_(model, config, filter_fn=None, device=None, skip_incompatible=True
         fqn, mod, spec = job
         return fqn, QuantLinear.from_linear(mod, spec, device=device or mod.weight.device)
 
+    if workers is None and any(mod.weight.is_cuda for _, mod, _ in jobs):
+        workers = 1  # packed on the GPU (device_quant): threads would only multiply its memory
     workers = workers or min(16, os.cpu_count() or 1)
     if workers > 1 and len(jobs) > 1:
         with ThreadPoolExecutor(workers) as ex:  # ctypes releases the GIL in the C packers
@@ -186,6 +195,15 @@ def quantize_(model, config, filter_fn=None, device=None, skip_incompatible=True
     model._qgemm_config = config
     model._qgemm_skipped = skipped
     return model
+
+
+def _is_output_projection(model, mod, fqn):
+    get = getattr(model, "get_output_embeddings", None)
+    try:
+        out = get() if callable(get) else None
+    except (AttributeError, NotImplementedError):
+        out = None
+    return mod is out or fqn == "lm_head" or fqn.endswith(".lm_head")
 
 
 def _set_submodule(model, fqn, new):

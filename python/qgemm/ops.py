@@ -397,10 +397,20 @@ def _(weight, scale, zero, meta, scheme, n, k, group_size, zero_point, weight_pe
 @torch.library.custom_op("qgemm::pack_weight", mutates_args=())
 def pack_weight(w: torch.Tensor, scheme: str, group_size: int, zero_point: bool,
                 weight_per_tensor: bool) -> List[torch.Tensor]:
-    """Quantize and pack a dense weight [N, K] (bf16/f16/f32) with the C library's host
-    packers; returns [weight, scale, zero, meta] uint8 tensors on w's device (empty where the
-    scheme has no such buffer). Runs on the CPU (copies w there): call it at load time."""
+    """Quantize and pack a dense weight [N, K] (bf16/f16/f32); returns [weight, scale, zero,
+    meta] uint8 tensors on w's device (empty where the scheme has no such buffer). A CUDA
+    weight of w8a8-int8/fp8, w8a16 or w4a16 is packed on the GPU by torch ops that compute
+    the host packers' bytes exactly (qgemm.device_quant); otherwise the C library's host
+    packers run on the CPU (w is copied there). Call it at load time."""
     spec = _pack_spec(w, scheme, group_size, zero_point, weight_per_tensor)
+    if w.device.type == "cuda":
+        from . import device_quant
+
+        spec.sizes()  # the library's shape checks first, as on the host path
+        packed = device_quant.quantize_weight(spec, w)
+        if packed is not None:
+            return [packed[b].contiguous() if b in packed else
+                    torch.empty(0, dtype=torch.uint8, device=w.device) for b in BUFFERS]
     wc = w.detach().to("cpu").contiguous()
     if wc.dtype == torch.bfloat16:
         packed = host.quantize_weight_bf16(spec, _bits(wc))

@@ -2,7 +2,9 @@
 
 A file holds every tensor of the model's state dict: the packed buffers of each quantized
 Linear as 1-D uint8 tensors "<fqn>.qweight", "<fqn>.qscale", "<fqn>.qzero", "<fqn>.qmeta"
-(only those the scheme has; bytes exactly as docs/formats.md), its "<fqn>.bias", and the other
+(only those the scheme has; bytes exactly as docs/formats.md), its "<fqn>.bias", an empty uint8
+placeholder "<fqn>.weight" (a loader that does not know qgemm, transformers without
+`import qgemm`, then fails on a size mismatch instead of leaving a random weight), and the other
 parameters unchanged. The safetensors metadata (string -> string) holds:
   format                "qgemm"
   qgemm_format_version  version of this file layout (FORMAT_VERSION)
@@ -36,6 +38,19 @@ WEIGHTS_NAME = "model.safetensors"
 class SerializationError(ValueError):
     """A quantized checkpoint that cannot be used: corrupt, truncated, from another format
     version, or not matching the model it is loaded into. The message says which and where."""
+
+
+def placeholder_name(fqn):
+    """The empty "<fqn>.weight" a quantized module's entry carries (see the module doc)."""
+    return f"{fqn}.weight" if fqn else "weight"
+
+
+def _drop_placeholder(path, tensors, fqn):
+    t = tensors.pop(placeholder_name(fqn), None)
+    n = 0 if t is None else int(np.prod(tuple(t.shape)))
+    if n:
+        raise SerializationError(f"{path}: quantized module {fqn!r} also has a dense "
+                                 f"'{placeholder_name(fqn)}' ({n} values)")
 
 
 def tensor_name(fqn, buf):
@@ -207,6 +222,7 @@ def save_packed(path, modules, tensors=None, quant_config=None, bias_dtype="bf16
             if bias.dtype == np.uint16:
                 dtypes[f"{fqn}.bias"] = "BF16" if spec.out_dtype == "bf16" else "F16"
         meta_mods[fqn] = (spec, bias is not None)
+        out[placeholder_name(fqn)] = np.zeros(0, dtype=np.uint8)
     crcs = {k: _crc(v) for k, v in out.items()}
     write_safetensors_numpy(path, out, build_metadata(meta_mods, quant_config, crcs), dtypes)
 
@@ -269,6 +285,7 @@ def load_packed(path, verify_crc=True):
     for fqn, entry in mods.items():
         bufs = {b: tensors.pop(tensor_name(fqn, b), None) for b in BUFFERS}
         verify_module(path, fqn, entry, bufs)
+        _drop_placeholder(path, tensors, fqn)
         bias = tensors.pop(f"{fqn}.bias", None)
         if entry["bias"] and bias is None:
             raise SerializationError(f"{path}: module {fqn!r} has a bias but '{fqn}.bias' is "
@@ -290,6 +307,7 @@ def _torch_bytes(t):
 def save_quantized(model, path, quant_config=None):
     """Save a model quantized with qgemm.quantize_ (its whole state dict) to one safetensors
     file. quant_config defaults to the config quantize_ recorded on the model."""
+    import torch
     from safetensors.torch import save_file
 
     from .nn import QuantLinear
@@ -314,6 +332,8 @@ def save_quantized(model, path, quant_config=None):
             seen[key] = k
     if not mods:
         raise SerializationError("the model has no qgemm QuantLinear modules: quantize it first")
+    for fqn in mods:
+        state.setdefault(placeholder_name(fqn), torch.empty(0, dtype=torch.uint8))
     state = {k: v.cpu() for k, v in state.items()}
     crcs = {k: _crc(_torch_bytes(v)) for k, v in state.items()}
     save_file(state, path, metadata=build_metadata(mods, quant_config, crcs))
@@ -378,6 +398,7 @@ def load_quantized(model, path, device=None, strict=True, verify_crc=True):
             raise SerializationError(f"{path}: module {fqn!r}: bias presence differs between "
                                      "the model and the file")
         bufs = {b: tensors.pop(tensor_name(fqn, b), None) for b in BUFFERS}
+        _drop_placeholder(path, tensors, fqn)
         bias = tensors.pop(f"{fqn}.bias", None)
         q = QuantLinear(spec, {b: t for b, t in bufs.items() if t is not None},
                         bias=bias, device=device)
@@ -423,21 +444,32 @@ def _set_submodule(model, fqn, new):
 def save_pretrained(model, directory, quant_config=None):
     """Hugging Face style: <directory>/model.safetensors and config.json with the
     "quantization_config" block (torchao's "quant_type" format, quant_method "qgemm")."""
-    os.makedirs(directory, exist_ok=True)
+    from .nn import QuantLinear
+
     if quant_config is None:
         quant_config = getattr(model, "_qgemm_config", None)
+    if quant_config is None:
+        raise SerializationError("save_pretrained needs the model's qgemm config (quantize it "
+                                 "with qgemm.quantize_, or pass quant_config)")
+    os.makedirs(directory, exist_ok=True)
     save_quantized(model, os.path.join(directory, WEIGHTS_NAME), quant_config)
     cfg = getattr(model, "config", None)
     d = cfg.to_dict() if cfg is not None and hasattr(cfg, "to_dict") else {}
-    if quant_config is not None:
-        d["quantization_config"] = to_hf_quantization_config(quant_config)
+    # The module list lets transformers' loader (qgemm.integrations.transformers) build the
+    # QuantLinear modules before it loads the packed buffers.
+    d["quantization_config"] = dict(
+        to_hf_quantization_config(quant_config),
+        qgemm_modules={fqn: {"spec": m.spec.to_dict(), "bias": m.bias is not None}
+                       for fqn, m in model.named_modules() if isinstance(m, QuantLinear)})
     with open(os.path.join(directory, "config.json"), "w") as f:
         json.dump(d, f, indent=2, sort_keys=True, default=str)
 
 
 def from_pretrained(directory, device="cuda", dtype=None):
     """Build a transformers model from <directory>/config.json on the meta device and load the
-    quantized checkpoint into it (needs transformers; nothing is downloaded)."""
+    quantized checkpoint into it (needs transformers; nothing is downloaded): one written by
+    save_pretrained, or one transformers saved with a torchao config (its quantized tensors are
+    converted to qgemm's layouts without re-quantizing: qgemm.torchao_compat)."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
@@ -446,7 +478,7 @@ def from_pretrained(directory, device="cuda", dtype=None):
     if "quantization_config" not in raw:
         raise SerializationError(f"{directory}/config.json has no quantization_config")
     try:
-        from_hf_quantization_config(raw["quantization_config"])
+        qc = from_hf_quantization_config(raw["quantization_config"])
     except ValueError as e:
         raise SerializationError(f"{directory}/config.json: {e}") from e
     config = AutoConfig.from_pretrained(directory)
@@ -454,7 +486,12 @@ def from_pretrained(directory, device="cuda", dtype=None):
         del config.quantization_config  # ours, not a transformers quantizer
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(config, dtype=dtype or torch.bfloat16)
-    load_quantized(model, os.path.join(directory, WEIGHTS_NAME), device=device)
+    if raw["quantization_config"].get("quant_method") == "torchao":
+        from .torchao_compat import load_torchao_checkpoint
+
+        load_torchao_checkpoint(model, directory, qc, device=device)
+    else:
+        load_quantized(model, os.path.join(directory, WEIGHTS_NAME), device=device)
     if getattr(config, "tie_word_embeddings", False) and hasattr(model, "tie_weights"):
         model.tie_weights()
     # Non-persistent buffers (rotary inv_freq) are not in the file: materialize them and let

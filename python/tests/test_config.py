@@ -10,7 +10,7 @@ from qgemm import config as C
 
 def test_int4_weight_only_json_is_torchao_format():
     d = C.config_to_dict(qgemm.Int4WeightOnlyConfig(group_size=128))
-    assert d == {"_type": "Int4WeightOnlyConfig", "_version": 1, "_data": {"group_size": 128}}
+    assert d == {"_type": "Int4WeightOnlyConfig", "_version": 2, "_data": {"group_size": 128}}
     assert C.config_from_dict(
         {"_type": "Int4WeightOnlyConfig", "_data": {"group_size": 128}}) == \
         qgemm.Int4WeightOnlyConfig(group_size=128)
@@ -128,7 +128,7 @@ def test_module_mapping_precedence_and_json():
     assert m.config_for("model.layers.3.mlp.down_proj") is None
     assert m.config_for("lm_head") is None
     d = C.config_to_dict(m)
-    assert d["_type"] == "ModuleFqnToConfig"
+    assert d["_type"] == "FqnToConfig"
     assert d["_data"]["module_fqn_to_config"]["lm_head"] is None
     back = C.config_from_dict(json.loads(json.dumps(d)))
     assert back == m
@@ -145,7 +145,7 @@ def test_hf_quantization_config_block():
     cfg = qgemm.Int4WeightOnlyConfig(group_size=128)
     block = C.to_hf_quantization_config(cfg, modules_to_not_convert=["lm_head"])
     assert block["quant_method"] == "qgemm"
-    assert block["quant_type"] == {"default": {"_type": "Int4WeightOnlyConfig", "_version": 1,
+    assert block["quant_type"] == {"default": {"_type": "Int4WeightOnlyConfig", "_version": 2,
                                                "_data": {"group_size": 128}}}
     assert block["modules_to_not_convert"] == ["lm_head"]
     assert C.from_hf_quantization_config(json.loads(json.dumps(block))) == cfg

@@ -82,7 +82,7 @@ def test_file_is_standard_safetensors(saved):
     assert "layers.0.down.qzero" not in keys  # buffers a scheme lacks are not stored
     hf = json.loads(md["quantization_config"])
     assert hf["quant_method"] == "qgemm"
-    assert hf["quant_type"]["default"]["_type"] == "ModuleFqnToConfig"
+    assert hf["quant_type"]["default"]["_type"] == "FqnToConfig"  # torchao 0.18 name
     with open(path, "rb") as fh:
         (n,) = struct.unpack("<Q", fh.read(8))
         header = json.loads(fh.read(n))

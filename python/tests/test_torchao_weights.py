@@ -1,0 +1,161 @@
+"""torchao's quantized tensors converted to qgemm's packed layouts without re-quantizing:
+the packers of qgemm.layouts against the C host packers byte for byte, and each torchao tensor
+made by the real torchao against qgemm's host dequantization (the C unpacker)."""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import qgemm  # noqa: E402
+from qgemm import host, layouts, torchao_compat  # noqa: E402
+from qgemm.spec import WeightSpec  # noqa: E402
+
+
+def _host_pack(spec, w):
+    return {b: torch.from_numpy(a) for b, a in host.quantize_weight(spec, w).items() if a.size}
+
+
+@pytest.mark.parametrize("n,k", [(64, 32), (100, 96), (200, 256), (7, 64)])
+@pytest.mark.parametrize("act", ["bf16", "f16"])
+def test_w8a16_layout_matches_the_host_packer(n, k, act):
+    spec = WeightSpec("w8a16", n, k, act_dtype=act, out_dtype=act)
+    ref = _host_pack(spec, host.random_weight(n, k, seed=n + k))
+    codes, scale = layouts.unpack_w8a16(spec, ref)
+    assert int(codes.abs().max()) == 127  # the host rule: the row absmax maps to 127
+    again = layouts.pack_w8a16(spec, codes, scale)
+    for b in ("weight", "scale"):
+        assert torch.equal(again[b], ref[b]), b
+    deq = host.dequantize_weight(spec, {b: t.numpy() for b, t in again.items()})
+    np.testing.assert_array_equal(deq, (codes.float() * scale.float().view(-1, 1)).numpy())
+
+
+def test_w8a8_and_w4a8_layouts_match_the_host_packers():
+    w = host.random_weight(96, 256, seed=3)
+    for scheme in ("w8a8-int8", "w8a8-fp8"):
+        for per in ("per_row", "per_tensor"):
+            spec = WeightSpec(scheme, 96, 256, weight_scale=per)
+            ref = _host_pack(spec, w)
+            dt = torch.int8 if scheme == "w8a8-int8" else torch.float8_e4m3fn
+            codes = ref["weight"].view(dt).view(96, 256)
+            got = layouts.pack_w8a8(spec, codes, ref["scale"].view(torch.float32))
+            assert all(torch.equal(got[b], ref[b]) for b in ref)
+    spec = WeightSpec("w4a8-fp8", 96, 256, group_size=128)
+    ref = _host_pack(spec, w)
+    got = layouts.pack_w4a8_fp8(spec, ref["weight"].view(96, 128),
+                                ref["scale"].view(torch.float32).view(96, 2))
+    assert all(torch.equal(got[b], ref[b]) for b in ref)
+
+
+def test_layout_packers_refuse_wrong_inputs():
+    spec = WeightSpec("w8a16", 64, 64)
+    with pytest.raises(ValueError, match="int8"):
+        layouts.pack_w8a16(spec, torch.zeros(64, 64), torch.ones(64))
+    with pytest.raises(ValueError, match="scales"):
+        layouts.pack_w8a8(WeightSpec("w8a8-int8", 4, 16), torch.zeros(4, 16, dtype=torch.int8),
+                          torch.ones(3))
+
+
+# ---------------------------------------------------------------- real torchao tensors
+
+ao_wf = pytest.importorskip("torchao.quantization.quantize_.workflows")
+from torchao.quantization import PerRow, PerTensor  # noqa: E402
+
+
+def _deq_qgemm(spec, packed):
+    return torch.from_numpy(host.dequantize_weight(
+        spec, {b: t.contiguous().view(torch.uint8).numpy() for b, t in packed.items()}))
+
+
+def _data(t):
+    names = list(t.tensor_data_names) + list(getattr(t, "optional_tensor_data_names", []))
+    return {n: getattr(t, n) for n in names if getattr(t, n, None) is not None}
+
+
+@pytest.mark.parametrize("n,k", [(128, 256), (96, 128)])
+@pytest.mark.parametrize("gran", ["row", "tensor"])
+def test_int8_dynamic_tensor_converts_bit_for_bit(n, k, gran):
+    from torchao.quantization.quantize_.workflows.int8.int8_tensor import Int8Tensor
+
+    torch.manual_seed(n + k)
+    w = torch.randn(n, k, dtype=torch.bfloat16) * 0.05
+    t = Int8Tensor.from_hp(w, granularity=PerRow() if gran == "row" else PerTensor())
+    spec, packed = torchao_compat.convert(qgemm.Int8DynamicActivationInt8WeightConfig(),
+                                          "Int8Tensor", _data(t))
+    assert spec.scheme == "w8a8-int8"
+    assert spec.weight_scale == ("per_row" if gran == "row" else "per_tensor")
+    assert torch.equal(_deq_qgemm(spec, packed), t.dequantize(torch.float32))
+
+
+@pytest.mark.parametrize("gran", ["row", "tensor"])
+def test_float8_tensor_converts_bit_for_bit(gran):
+    from torchao.quantization.quantize_.workflows.float8.float8_tensor import Float8Tensor
+
+    torch.manual_seed(1)
+    w = torch.randn(160, 256, dtype=torch.bfloat16) * 0.05
+    t = Float8Tensor.from_hp(w, granularity=PerRow() if gran == "row" else PerTensor())
+    cfg = qgemm.Float8DynamicActivationFloat8WeightConfig(
+        granularity=qgemm.PerRow() if gran == "row" else qgemm.PerTensor())
+    spec, packed = torchao_compat.convert(cfg, "Float8Tensor", _data(t))
+    assert spec.scheme == "w8a8-fp8"
+    assert torch.equal(_deq_qgemm(spec, packed), t.dequantize(torch.float32))
+
+
+def _int4_symmetric(w, group):
+    """torchao's Int4Tensor of the fp8-activation path, built with torchao's constructor: its
+    quantizer (mslk) needs a GPU, so the codes come from the same symmetric rule here."""
+    from torchao.quantization.quantize_.workflows.int4.int4_tensor import Int4Tensor
+
+    n, k = w.shape
+    wg = w.float().view(n, k // group, group)
+    scale = (wg.abs().amax(-1) / 8).clamp(min=1e-6)
+    q = torch.clamp(torch.round(wg / scale.unsqueeze(-1)), -8, 7).to(torch.int8).view(n, k)
+    lo, hi = q[:, ::2] & 0xF, q[:, 1::2] & 0xF
+    packed = ((hi << 4) | lo).to(torch.uint8)
+    return Int4Tensor(packed, scale.t().contiguous().to(torch.bfloat16),
+                      torch.zeros(k // group, n, dtype=torch.bfloat16), [1, group],
+                      torch.Size([n, k]), activation_dtype=torch.float8_e4m3fn)
+
+
+def test_int4_fp8_tensor_converts_bit_for_bit():
+    torch.manual_seed(2)
+    t = _int4_symmetric(torch.randn(64, 256, dtype=torch.bfloat16), 128)
+    spec, packed = torchao_compat.convert(qgemm.Float8DynamicActivationInt4WeightConfig(),
+                                          "Int4Tensor", _data(t))
+    assert spec.scheme == "w4a8-fp8"
+    # torchao's Int4Tensor has no CPU dequantize: its definition, w = v * s + z (z = 0 here),
+    # with v the sign-extended nibbles of qdata (low nibble = even column).
+    b = t.qdata.to(torch.int16)
+    v = torch.stack([b & 0xF, b >> 4], -1).view(64, 256)
+    v = torch.where(v >= 8, v - 16, v).float()
+    s = t.scale.float().t().repeat_interleave(128, dim=1)
+    assert torch.equal(_deq_qgemm(spec, packed), v * s + t.zero_point.float().t()
+                       .repeat_interleave(128, dim=1))
+
+
+def test_int8_weight_only_keeps_codes_and_rounds_only_the_scale():
+    from torchao.quantization.quantize_.workflows.int8.int8_tensor import Int8Tensor
+
+    torch.manual_seed(3)
+    w = torch.randn(128, 128, dtype=torch.bfloat16)
+    t = Int8Tensor.from_hp(w, granularity=PerRow())
+    spec, packed = torchao_compat.convert(qgemm.Int8WeightOnlyConfig(), "Int8Tensor", _data(t))
+    codes, s = layouts.unpack_w8a16(spec, packed)
+    assert torch.equal(codes, t.qdata)
+    assert torch.equal(s, t.scale.view(-1).to(torch.bfloat16))
+    ref = t.dequantize(torch.float32)
+    rel = ((_deq_qgemm(spec, packed) - ref).abs() / ref.abs().clamp(min=1e-30)).max()
+    assert rel <= 2.0 ** -9
+
+
+def test_int4_weight_only_and_unknown_types_are_refused():
+    with pytest.raises(torchao_compat.TorchaoFormatError, match="float zero points"):
+        torchao_compat.convert(qgemm.Int4WeightOnlyConfig(), "Int4Tensor",
+                               {"qdata": torch.zeros(8, 64, dtype=torch.uint8),
+                                "scale": torch.ones(1, 8), "zero_point": torch.ones(1, 8)})
+    with pytest.raises(torchao_compat.TorchaoFormatError, match="float zero points"):
+        torchao_compat.convert(qgemm.Float8DynamicActivationInt4WeightConfig(),
+                               "Int4PreshuffledTensor", {"qdata": torch.zeros(1)})
+    with pytest.raises(torchao_compat.TorchaoFormatError, match="act_quant_scale"):
+        torchao_compat.convert(qgemm.Int8DynamicActivationInt8WeightConfig(), "Int8Tensor",
+                               {"qdata": torch.zeros(4, 16, dtype=torch.int8),
+                                "scale": torch.ones(4, 1), "act_quant_scale": torch.ones(1)})
