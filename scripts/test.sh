@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Builds qgemm and runs every CPU test: a release build (incl. compiling the whole kernel catalog
-# for sm_80, sm_89, sm_90a with NVRTC and gfx90a with hiprtc), then an ASan/UBSan build, then a
-# ThreadSanitizer build of the tests that launch, compile and plan from many threads.
+# for sm_80, sm_89, sm_90a with NVRTC and gfx90a with hiprtc), the Python package with PyPI torch
+# on the CPU, the wheel in a fresh venv, the vLLM/SGLang/transformers/torchao integrations, an
+# ASan/UBSan build, a ThreadSanitizer build of the multi-threaded tests, and bounded fuzzers.
 # Needs no GPU. Usage: scripts/test.sh [build-dir-prefix]
 set -euo pipefail
 case "${1:-}" in
-  -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
   -*) echo "test.sh: unknown option $1 (usage: scripts/test.sh [build-dir-prefix])" >&2; exit 2 ;;
 esac
 cd "$(dirname "$0")/.."
@@ -22,6 +23,10 @@ QGEMM_PYENV="${QGEMM_PYENV:-$prefix-pyenv}" python/tests/run.sh "$prefix-release
 
 echo "== packaging: the wheel in a fresh venv, consumer projects of an install (scripts/test_dist.sh)"
 QGEMM_PYENV="${QGEMM_PYENV:-$prefix-pyenv}" scripts/test_dist.sh "$prefix"
+
+echo "== engine integrations: vLLM, SGLang, transformers, torchao on the CPU (own venv)"
+ipy=$(scripts/python_env.sh "${QGEMM_PYENV:-$prefix-pyenv}-integrations" python/requirements-ci.txt | tail -1)
+python/tests/run_integrations.sh "$ipy" "$prefix-release/libqgemm.so"
 
 echo "== ASan/UBSan build (catalog compile tests run once, above)"
 cmake -S . -B "$prefix-asan" -DCMAKE_BUILD_TYPE=Debug -DQG_SANITIZE=ON -DQG_BUILD_BENCH=OFF >/dev/null
