@@ -128,6 +128,9 @@ def verify_crcs(path, crcs, tensors, as_bytes):
         if want is None:
             raise SerializationError(f"{path}: tensor {name!r} has no checksum: the file was "
                                      "altered after it was written")
+        if not isinstance(want, int) or isinstance(want, bool) or not 0 <= want < 2 ** 32:
+            raise SerializationError(f"{path}: tensor {name!r} has a checksum that is not a "
+                                     f"32-bit integer ({want!r}): the file is corrupt")
         got = _crc(as_bytes(t))
         if got != want:
             raise SerializationError(f"{path}: tensor {name!r} fails its CRC-32 check (stored "

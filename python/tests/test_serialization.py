@@ -225,3 +225,14 @@ def test_torch_model_round_trip(tmp_path, lib):
                                 torch.nn.Linear(200, 64, bias=False)).to(torch.bfloat16)
     with pytest.raises(SerializationError, match="Linear\\(128 -> 200\\)"):
         qgemm.load_quantized(wrong, path)
+
+
+@pytest.mark.parametrize("bad", [1.5, "0x12", -1, 2 ** 32, True, None])
+def test_checksum_that_is_not_a_crc32_is_reported(bad):
+    # found by test_fuzz_loaders: a float checksum reached a "%x" format (ValueError)
+    from qgemm.serialization import verify_crcs
+    t = np.arange(4, dtype=np.uint8)
+    crcs = {"w": bad} if bad is not None else {"w": None}
+    match = "no checksum" if bad is None else "not a 32-bit integer"
+    with pytest.raises(SerializationError, match=match):
+        verify_crcs("f.safetensors", crcs, {"w": t}, lambda a: a)
