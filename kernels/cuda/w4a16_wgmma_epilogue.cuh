@@ -14,16 +14,6 @@
 struct __align__(8) qg_w4wg_f2 { float x, y; };
 struct __align__(16) qg_w4wg_f4 { float x, y, z, w; };
 
-/* 16-byte load that bypasses L1: split-K partials written by other CTAs of this launch. */
-QG_DEVICE qg_w4wg_f4 qg_w4wg_ld_cg_f4(const float *p) {
-    qg_w4wg_f4 v;
-    asm volatile("ld.global.cg.v4.f32 {%0,%1,%2,%3}, [%4];"
-                 : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
-                 : "l"(p)
-                 : "memory");
-    return v;
-}
-
 /* ctid: consumer thread 0..255; m0/n0: the tile's first row/column of C; s_last: one int of
  * shared memory. Every consumer thread calls it; CTAs that are not the last of a split-K tile
  * return early. */
@@ -64,39 +54,14 @@ QG_DEVICE void qg_w4wg_epilogue(const qg_w4wg_params &p, float *stage, int m0, i
         for (int idx = ctid; idx < nrow * (TN / 4); idx += 256) {
             const int r = idx / (TN / 4), c = 4 * (idx % (TN / 4));
             if (c >= ncol) continue;
-            float *src = part0 + (long long)r * p.n + c;
-            if (vec && c + 4 <= ncol) {
-                /* 16-byte loads, four slices in flight, added in slice order */
-                qg_w4wg_f4 sum = {0.0f, 0.0f, 0.0f, 0.0f};
-                int sp = 0;
-#pragma unroll 1
-                for (; sp + 4 <= p.splits; sp += 4) {
-                    qg_w4wg_f4 v[4];
-#pragma unroll
-                    for (int u = 0; u < 4; u++) v[u] = qg_w4wg_ld_cg_f4(src + (sp + u) * slice);
-#pragma unroll
-                    for (int u = 0; u < 4; u++) {
-                        sum.x += v[u].x, sum.y += v[u].y, sum.z += v[u].z, sum.w += v[u].w;
-                        *(qg_w4wg_f4 *)(src + (sp + u) * slice) = qg_w4wg_f4{0.0f, 0.0f, 0.0f, 0.0f};
-                    }
-                }
-#pragma unroll 1
-                for (; sp < p.splits; sp++) {
-                    const qg_w4wg_f4 v = qg_w4wg_ld_cg_f4(src + sp * slice);
-                    sum.x += v.x, sum.y += v.y, sum.z += v.z, sum.w += v.w;
-                    *(qg_w4wg_f4 *)(src + sp * slice) = qg_w4wg_f4{0.0f, 0.0f, 0.0f, 0.0f};
-                }
-                *(qg_w4wg_f4 *)(stage + r * PITCH + c) = sum;
-                continue;
-            }
             const int cnt = ncol - c < 4 ? ncol - c : 4;
             float sum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
 #pragma unroll 1
             for (int sp = 0; sp < p.splits; sp++) {
-                float *sl = src + sp * slice;
+                float *src = part0 + sp * slice + (long long)r * p.n + c;
                 for (int q = 0; q < cnt; q++) {
-                    sum[q] += qg_ld_cg_f32(sl + q);
-                    sl[q] = 0.0f;
+                    sum[q] += qg_ld_cg_f32(src + q);
+                    src[q] = 0.0f;
                 }
             }
             for (int q = 0; q < cnt; q++) stage[r * PITCH + c + q] = sum[q];
