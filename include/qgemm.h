@@ -290,6 +290,11 @@ QG_API void qg_context_params_init(qg_context_params *p);
  * \retval QG_ERR_NO_DEVICE     the driver loaded but found no (such) device
  * \retval QG_ERR_NO_COMPILER   NVRTC / hiprtc could not be opened
  * \retval QG_ERR_DRIVER_TOO_OLD
+ * \retval QG_ERR_INVALID_ARGUMENT  bad params (struct_size, device < 0), or the JIT cache
+ *                              directory (params.cache_dir, $QGEMM_CACHE_DIR or the default) is
+ *                              longer than 1023 characters (the message says which); a
+ *                              directory that cannot be made only turns the disk cache off
+ * \retval QG_ERR_NULL_POINTER  out is NULL
  */
 QG_API qg_status qg_context_create(qg_context **out, const qg_context_params *params);
 /** Destroy a context and everything it created. NULL is a no-op. */

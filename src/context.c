@@ -35,15 +35,18 @@ int qg_mkdirs(const char *path) {
     return 0;
 }
 
-void qg_default_cache_dir(char *out, size_t len) {
+int qg_default_cache_dir(char *out, size_t len) {
     const char *env = qg_getenv("QGEMM_CACHE_DIR", NULL);
-    if (env) {
-        snprintf(out, len, "%s", env);
-        return;
+    int n;
+    if (env) n = snprintf(out, len, "%s", env);
+    else if (qg_getenv("XDG_CACHE_HOME", NULL))
+        n = snprintf(out, len, "%s/qgemm/%s", qg_getenv("XDG_CACHE_HOME", NULL), QG_VERSION_STRING);
+    else n = snprintf(out, len, "%s/.cache/qgemm/%s", qg_getenv("HOME", "/tmp"), QG_VERSION_STRING);
+    if (n < 0 || (size_t)n >= len) { /* cut short: never use another directory */
+        if (len) out[0] = 0;
+        return -1;
     }
-    const char *xdg = qg_getenv("XDG_CACHE_HOME", NULL);
-    if (xdg) snprintf(out, len, "%s/qgemm/%s", xdg, QG_VERSION_STRING);
-    else snprintf(out, len, "%s/.cache/qgemm/%s", qg_getenv("HOME", "/tmp"), QG_VERSION_STRING);
+    return 0;
 }
 
 qg_status qg_context_create(qg_context **out, const qg_context_params *params) {
@@ -91,8 +94,18 @@ qg_status qg_context_create(qg_context **out, const qg_context_params *params) {
     }
 
     if (!params->disable_disk_cache && !qg_getenv("QGEMM_DISABLE_DISK_CACHE", NULL)) {
-        if (params->cache_dir) snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s", params->cache_dir);
-        else qg_default_cache_dir(ctx->cache_dir, sizeof ctx->cache_dir);
+        const int n = params->cache_dir
+                          ? snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s", params->cache_dir)
+                          : qg_default_cache_dir(ctx->cache_dir, sizeof ctx->cache_dir);
+        if (n < 0 || (size_t)n >= sizeof ctx->cache_dir) {
+            /* a path cut short would be another directory: refuse, naming where it came from */
+            const char *from = params->cache_dir ? "params.cache_dir"
+                               : qg_getenv("QGEMM_CACHE_DIR", NULL) ? "QGEMM_CACHE_DIR"
+                                                                    : "the default (XDG_CACHE_HOME or HOME)";
+            qg_context_destroy(ctx);
+            return QG_ERROR(NULL, QG_ERR_INVALID_ARGUMENT, "the JIT cache directory from %s is "
+                            "longer than %zu characters", from, sizeof ctx->cache_dir - 1);
+        }
         if (qg_mkdirs(ctx->cache_dir) != 0) {
             if (ctx->verbose)
                 fprintf(stderr, "qgemm: cache dir %s not writable (%s); disk cache off\n",

@@ -67,8 +67,9 @@ qg_status qg_problem_validate_weight(const qg_problem *p);
 typedef struct qg_kernel qg_kernel;
 int qg_mkdirs(const char *path);
 /* The JIT disk cache directory a context uses by default: $QGEMM_CACHE_DIR, else
- * $XDG_CACHE_HOME/qgemm/<version>, else ~/.cache/qgemm/<version> (src/context.c). */
-void qg_default_cache_dir(char *out, size_t len);
+ * $XDG_CACHE_HOME/qgemm/<version>, else ~/.cache/qgemm/<version> (src/context.c). 0, or -1
+ * with out = "" when the path does not fit in len (never a directory cut short). */
+int qg_default_cache_dir(char *out, size_t len);
 
 /* Environment variable with a default. */
 const char *qg_getenv(const char *name, const char *fallback);

@@ -183,6 +183,44 @@ static void fake_no_nvrtc(void) {
              st[F_RELEASE]);
 }
 
+/* A cache directory longer than a context holds is an error naming where it came from, never
+ * a directory cut short (issue 15: QGEMM_CACHE_DIR was truncated silently). */
+static void fake_long_cache_dir(void) {
+    setenv("QGEMM_CUDA_LIBRARY", QG_FAKE_CUDA, 1);
+    char *long_dir = malloc(2100);
+    if (!QT_CHECK(long_dir != NULL, "malloc")) return;
+    strcpy(long_dir, "/tmp/qgemm-long");
+    while (strlen(long_dir) < 2000) strcat(long_dir, "/abcdefghij");
+    qg_context_params p;
+    qg_context_params_init(&p);
+    p.backend = QG_BACKEND_CUDA;
+    qg_context *ctx = (qg_context *)0x1;
+    setenv("QGEMM_CACHE_DIR", long_dir, 1);
+    QT_STATUS(qg_context_create(&ctx, &p), QG_ERR_INVALID_ARGUMENT);
+    QT_CHECK(ctx == NULL, "out is NULL after a failure");
+    QT_CHECK(qt_contains(qg_last_error(NULL), "QGEMM_CACHE_DIR"), "names the variable: %s",
+             qg_last_error(NULL));
+    unsetenv("QGEMM_CACHE_DIR");
+    p.cache_dir = long_dir;
+    QT_STATUS(qg_context_create(&ctx, &p), QG_ERR_INVALID_ARGUMENT);
+    QT_CHECK(qt_contains(qg_last_error(NULL), "params.cache_dir"), "names the field: %s",
+             qg_last_error(NULL));
+    /* a disabled disk cache needs no directory */
+    p.disable_disk_cache = 1;
+    QT_OK(qg_context_create(&ctx, &p));
+    qg_context_destroy(ctx);
+    p.disable_disk_cache = 0;
+    p.cache_dir = "/tmp/qgemm-short-cache-dir-test";
+    QT_OK(qg_context_create(&ctx, &p));
+    QT_CHECK(strcmp(qg_context_cache_dir(ctx), p.cache_dir) == 0, "cache dir %s", qg_context_cache_dir(ctx));
+    qg_context_destroy(ctx);
+    int st[9];
+    fake_stats(st);
+    QT_CHECK(st[F_RETAIN] == st[F_RELEASE], "every context released its device (%d/%d)",
+             st[F_RETAIN], st[F_RELEASE]);
+    free(long_dir);
+}
+
 /* Like copy_on_new_thread, on a thread where another library's context is current: it must be
  * current again afterwards (a torch thread working on another GPU keeps its device). */
 static void *copy_with_foreign_context(void *arg);
@@ -684,6 +722,7 @@ int main(void) {
     qt_in_child("fake driver: zero devices", fake_zero_devices);
     qt_in_child("fake driver: bad ordinal", fake_bad_ordinal);
     qt_in_child("fake driver: no NVRTC", fake_no_nvrtc);
+    qt_in_child("fake driver: cache dir too long", fake_long_cache_dir);
     qt_in_child("fake driver: device", fake_device_ok);
     qt_in_child("fake driver: sm_86", fake_ampere);
     qt_in_child("fake driver: per-stream workspaces", fake_stream_workspaces);
