@@ -475,8 +475,14 @@ static int parse_entry(const qg_db_meta *mt, const cJSON *o, qg_db_entry *e, cha
         return 0;
     if ((s = jstr(o, "tuned_at")) && !copy_str(e->tuned_at, sizeof e->tuned_at, s, "tuned_at", why, why_len))
         return 0;
-    if ((s = jstr(o, "code_hash"))) /* decided once compiled */
+    if ((s = jstr(o, "code_hash"))) { /* decided once compiled: 16 lowercase hex digits */
+        size_t i = 0;
+        while (s[i] && ((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) i++;
+        if (s[i] || i != QG_CODE_HASH_LEN - 1)
+            return snprintf(why, why_len, "code_hash \"%.40s\" is not %d hex digits", s,
+                            QG_CODE_HASH_LEN - 1), 0;
         return copy_str(e->code_hash, sizeof e->code_hash, s, "code_hash", why, why_len);
+    }
     /* from before code hashes: fresh if timed on this build's sources; no catalog_hash per
      * entry (from before per-entry hashes): every entry is as current as the file */
     s = jstr(o, "catalog_hash");

@@ -404,7 +404,10 @@ static void test_shipped_path_cut(const char *dir) {
 static void test_parser_numbers(void) {
     static const char *const bad[] = {
         "\"n\": 1.5", "\"n\": 1e19", "\"n\": -4", "\"m_bucket\": 0", "\"group_size\": 1e300",
-        "\"median_us\": -1", "\"median_us\": 1e999", "\"p80_us\": -0.5", "\"n\": \"4096\""};
+        "\"median_us\": -1", "\"median_us\": 1e999", "\"p80_us\": -0.5", "\"n\": \"4096\"",
+        /* a code hash that no compile can match would never be judged fresh or stale */
+        "\"code_hash\": \"\"", "\"code_hash\": \"xyz\"", "\"code_hash\": \"0123456789ABCDEF\"",
+        "\"code_hash\": \"0123456789abcdef0\""};
     const char *fmt = "{\"schema_version\": %s, \"metadata\": {\"gpu_name\": \"g\", "
                       "\"compute_capability\": \"%s\", \"sm_count\": %s}, \"entries\": [{\"scheme\": "
                       "\"w4a16\", \"n\": 4096, %s, \"k\": 4096, \"group_size\": 128, \"zero_point\": true, "
@@ -438,6 +441,15 @@ static void test_parser_numbers(void) {
     snprintf(text, sizeof text, fmt, "1", "9.0", "132", "\"m\": 1", "\n");
     QT_OK(qg_db_from_json(&db, text, strlen(text)));
     QT_CHECK(db.count == 1 && db.meta.sm_count == 132, "the good file parses");
+    {
+        qg_db db2 = {0};
+        snprintf(text, sizeof text, fmt, "1", "9.0", "132", "\"code_hash\": \"0123456789abcdef\"", "");
+        QT_OK(qg_db_from_json(&db2, text, strlen(text)));
+        QT_CHECK(db2.count == 1 && !strcmp(db2.entries[0].code_hash, "0123456789abcdef"),
+                 "a well-formed code hash is kept");
+        free(db2.entries);
+        free(db2.index);
+    }
     free(db.entries);
     free(db.index);
 }
