@@ -60,6 +60,8 @@
 #include "sp24_common.cuh"
 #include "tile_raster.cuh"
 #include "wgmma_regs.cuh"
+#include "ptx_fence.cuh"
+#include "ptx_wgmma.cuh"
 #define SW_WGM (QG_TN / 128) /* m64 blocks per warpgroup */
 #define SW_NACC (QG_TM / 2)  /* accumulators per thread per m64 block */
 #define SW_NG (QG_ST / QG_SG) /* slot groups */
@@ -78,10 +80,6 @@ QG_DEVICE uint64_t sw_desc(uint32_t saddr, uint32_t sbo_bytes, uint32_t swizzle)
 }
 #define SW_SWIZZLE_128B 1u
 #define SW_SWIZZLE_64B 2u
-
-QG_DEVICE void sw_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
-QG_DEVICE void sw_commit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
-template <int N> QG_DEVICE void sw_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(N) : "memory"); }
 
 /* d[QG_TM/2] = A(64 x K, 2:4, smem) * B(K x QG_TM, smem) + (accumulate ? d : 0); e = this lane's
  * metadata word, SEL the sparsity selector (16-bit: thread pair; 8-bit: 0). */
@@ -128,19 +126,6 @@ QG_DEVICE void sw_mma(sw_acc_t (&d)[SW_NACC], uint64_t da, uint64_t db, uint32_t
                  : "l"(da), "l"(db), "r"(e), "n"(SEL), "r"(accumulate));
 }
 
-/* Keep accumulator reads/writes from moving across wgmma fences and waits (the compiler does not
- * know wgmma writes them asynchronously). */
-QG_DEVICE void sw_pin(sw_acc_t (&d)[SW_NACC]) {
-#pragma unroll
-    for (int i = 0; i < SW_NACC; i++) {
-#if QG_DT == 4
-        asm volatile("" : "+r"(d[i])::"memory");
-#else
-        asm volatile("" : "+f"(d[i])::"memory");
-#endif
-    }
-}
-
 extern "C" __global__ void __launch_bounds__(SP_THREADS, 1)
 qg_sp24_wgmma(const uint8_t *__restrict__ w, const uint8_t *__restrict__ meta,
               const float *__restrict__ w_scale, const uint8_t *__restrict__ a,
@@ -183,7 +168,7 @@ qg_sp24_wgmma(const uint8_t *__restrict__ w, const uint8_t *__restrict__ meta,
     int slot = 0, wslot = SW_DIST; /* slot group read / refilled this iteration */
     for (int j = 0; j < ngrp; j++) {
         qg_cp_async_wait<SW_DIST - 1>();
-        asm volatile("fence.proxy.async.shared::cta;" ::: "memory"); /* cp.async -> wgmma reads */
+        qg_fence_proxy_async(); /* cp.async -> wgmma reads */
         __syncthreads();
         if (j + SW_DIST < ngrp)
 #pragma unroll
@@ -214,7 +199,7 @@ qg_sp24_wgmma(const uint8_t *__restrict__ w, const uint8_t *__restrict__ meta,
                 for (int i = 0; i < SW_WGM; i++)
                     da[s][ks][i] = sw_desc(sa + (wg * SW_WGM + i) * 64 * 64 + ks * 32, 512, SW_SWIZZLE_64B);
             }
-        sw_fence();
+        qg_wgmma_fence();
 #pragma unroll
         for (int s = 0; s < QG_SG; s++)
 #pragma unroll
@@ -230,17 +215,17 @@ qg_sp24_wgmma(const uint8_t *__restrict__ w, const uint8_t *__restrict__ meta,
                     sw_mma<0>(acc[i], da[s][ks][i], db[s][ks], e[s][i][ks], j > 0 || s > 0 || ks > 0);
 #endif
                 }
-        sw_commit();
-        sw_wait<0>(); /* nothing between commit and wait: see the header comment */
+        qg_wgmma_commit();
+        qg_wgmma_wait<0>(); /* nothing between commit and wait: see the header comment */
 #if QG_DT == 3
-        sw_pin(part);
+        qg_wgmma_pin(part);
 #pragma unroll
         for (int i = 0; i < SW_NACC; i++) acc[0][i] += part[i];
 #endif
         slot = slot == SW_NG - 1 ? 0 : slot + 1;
     }
 #pragma unroll
-    for (int i = 0; i < SW_WGM; i++) sw_pin(acc[i]);
+    for (int i = 0; i < SW_WGM; i++) qg_wgmma_pin(acc[i]);
     qg_cp_async_wait<0>();
 
     /* Epilogue: C[m][n] = acc * w_scale[n] * a_scale[m] + bias[n], staged as [TM][TN+8] halves.

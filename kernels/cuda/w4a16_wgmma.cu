@@ -79,7 +79,6 @@
 #include "w4a16_wgmma_epilogue.cuh"
 #include "w4a16_wgmma_layout.cuh"
 
-
 /* Producer: issue the cp.async copies of k tile `kt` (global index) into load slot `l`. The
  * thread -> chunk maps keep the per-thread invariants to a base pointer and a stride (the
  * producer runs on W4WG_PRODUCER_REGS registers). */
@@ -197,12 +196,12 @@ extern "C" __global__ void __launch_bounds__(W4WG_THREADS, 1) qg_w4wg_gemm(const
     if (tid == 0) {
 #pragma unroll 1
         for (int s = 0; s < W4WG_SL; s++) {
-            qg_w4wg_mbar_init(W4WG_FULL(s), 128);
-            qg_w4wg_mbar_init(W4WG_EMPTY_L(s), 8);
+            qg_mbar_init(W4WG_FULL(s), 128);
+            qg_mbar_init(W4WG_EMPTY_L(s), 8);
         }
 #pragma unroll 1
-        for (int s = 0; s < W4WG_SB; s++) qg_w4wg_mbar_init(W4WG_EMPTY_B(s), 8);
-        qg_w4wg_mbar_init_fence();
+        for (int s = 0; s < W4WG_SB; s++) qg_mbar_init(W4WG_EMPTY_B(s), 8);
+        qg_mbar_init_fence();
     }
     __syncthreads();
 
@@ -220,16 +219,16 @@ extern "C" __global__ void __launch_bounds__(W4WG_THREADS, 1) qg_w4wg_gemm(const
             const int ls = x % W4WG_SL, bs = x % W4WG_SB;
             qg_cp_async_wait<W4WG_SL - 2>(); /* this thread's copies of tile x have landed */
             qg_w4wg_bar_sync(1, 128);         /* ... and every producer thread's */
-            if (x >= W4WG_SB) qg_w4wg_mbar_wait(W4WG_EMPTY_B(bs), ((x / W4WG_SB) & 1) ^ 1);
+            if (x >= W4WG_SB) qg_mbar_wait(W4WG_EMPTY_B(bs), ((x / W4WG_SB) & 1) ^ 1);
             qg_w4wg_dequant(smem + ls * W4WG_L_BYTES, smem + W4WG_SL * W4WG_L_BYTES + bs * W4WG_B_BYTES,
                             (kt0 + x) * W4WG_BK, p.gs_log2, p.zero != 0, warp, lane);
-            qg_w4wg_fence_proxy_async(); /* st.shared and cp.async data -> wgmma's async proxy */
-            qg_w4wg_mbar_arrive(W4WG_FULL(ls));
+            qg_fence_proxy_async(); /* st.shared and cp.async data -> wgmma's async proxy */
+            qg_mbar_arrive(W4WG_FULL(ls));
             /* refill the slot of tile x - 1 (the raw data every producer thread read before the
              * barrier above) once the consumers have retired its wgmmas */
             const int y = x + W4WG_SL - 1;
             if (y < nk) {
-                if (y >= W4WG_SL) qg_w4wg_mbar_wait(W4WG_EMPTY_L(y % W4WG_SL), ((y / W4WG_SL) & 1) ^ 1);
+                if (y >= W4WG_SL) qg_mbar_wait(W4WG_EMPTY_L(y % W4WG_SL), ((y / W4WG_SL) & 1) ^ 1);
                 qg_w4wg_load(p, smem + (y % W4WG_SL) * W4WG_L_BYTES, kt0 + y, m0, slab0, nslabs, ksteps, tid);
             }
             qg_cp_async_commit();
@@ -247,10 +246,10 @@ extern "C" __global__ void __launch_bounds__(W4WG_THREADS, 1) qg_w4wg_gemm(const
 #pragma unroll 1
     for (int x = 0; x < nk; x++) {
         const int ls = x % W4WG_SL, bs = x % W4WG_SB;
-        qg_w4wg_mbar_wait(W4WG_FULL(ls), (x / W4WG_SL) & 1);
+        qg_mbar_wait(W4WG_FULL(ls), (x / W4WG_SL) & 1);
         const uint64_t da = qg_w4wg_desc(sbase + ls * W4WG_L_BYTES + cw * 64 * 128);
         const uint64_t db = qg_w4wg_desc(sbase + W4WG_SL * W4WG_L_BYTES + bs * W4WG_B_BYTES);
-        qg_w4wg_fence();
+        qg_wgmma_fence();
 #pragma unroll
         for (int kk = 0; kk < 4; kk++) /* k16 step kk: +32 bytes inside the swizzle atom = +2 */
 #if QG_BN == 256
@@ -258,15 +257,15 @@ extern "C" __global__ void __launch_bounds__(W4WG_THREADS, 1) qg_w4wg_gemm(const
 #else
             qg_w4wg_mma_n128(acc, da + 2 * kk, db + 2 * kk, 1);
 #endif
-        qg_w4wg_commit();
-        qg_w4wg_wait<1>(); /* tile x - 1's wgmmas have retired: its slots are free */
+        qg_wgmma_commit();
+        qg_wgmma_wait<1>(); /* tile x - 1's wgmmas have retired: its slots are free */
         if (x > 0 && lane == 0) {
-            qg_w4wg_mbar_arrive(W4WG_EMPTY_L((x - 1) % W4WG_SL));
-            qg_w4wg_mbar_arrive(W4WG_EMPTY_B((x - 1) % W4WG_SB));
+            qg_mbar_arrive(W4WG_EMPTY_L((x - 1) % W4WG_SL));
+            qg_mbar_arrive(W4WG_EMPTY_B((x - 1) % W4WG_SB));
         }
     }
-    qg_w4wg_wait<0>();
-    qg_w4wg_pin(acc);
+    qg_wgmma_wait<0>();
+    qg_wgmma_pin(acc);
 
     /* Epilogue through shared memory: both consumer warpgroups are done with the rings (the
      * producer wrote them last before the final `full`), so the f32 tile goes to `stage`

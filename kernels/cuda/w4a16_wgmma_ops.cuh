@@ -1,14 +1,17 @@
 /*
- * PTX wrappers of the W4A16 wgmma kernel (kernels/cuda/w4a16_wgmma.cu), sm_90a only: mbarriers,
- * named barriers, the async-proxy fence, setmaxnreg, and wgmma.mma_async m64nNk16 with both
- * operands in shared memory (K-major, f32 accumulators, scale-d from a register, A/B scales 1,
- * no transpose). tests/emu/emu_w4a16_wgmma_ops.cuh emulates exactly these functions on the CPU;
- * keep the two in step. Descriptors are built by the kernel itself (not here), so that the
- * emulator checks their encoding against the PTX ISA layouts.
+ * PTX wrappers of the W4A16 wgmma kernel (kernels/cuda/w4a16_wgmma.cu), sm_90a only: named
+ * barriers, setmaxnreg, and wgmma.mma_async m64nNk16 with both operands in shared memory
+ * (K-major, f32 accumulators, scale-d from a register, A/B scales 1, no transpose); mbarriers,
+ * fences and wgmma ordering come from the ptx_*.cuh layer. tests/emu/emu_w4a16_wgmma_ops.cuh
+ * emulates exactly these functions on the CPU (tests/emu/emu_ptx_*.cuh the layer); keep them in
+ * step. Descriptors are built by the kernel itself (not here), so that the emulator checks their encoding against the PTX ISA layouts.
  * QG_ACT (QG_DT_F16 or QG_DT_BF16) selects the A/B type.
  */
 #pragma once
 
+#include "ptx_fence.cuh"
+#include "ptx_mbarrier.cuh"
+#include "ptx_wgmma.cuh"
 #include "wgmma_regs.cuh"
 
 #if QG_ACT == QG_DT_BF16
@@ -17,39 +20,11 @@
 #define QG_W4WG_AB "f16"
 #endif
 
-/* ---- mbarriers (shared::cta addresses) ---- */
-
-QG_DEVICE void qg_w4wg_mbar_init(uint32_t bar, uint32_t count) {
-    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(bar), "r"(count) : "memory");
-}
-
-/* Makes the initialized barriers visible to the other threads (with a CTA barrier after it). */
-QG_DEVICE void qg_w4wg_mbar_init_fence() {
-    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
-}
-
-/* One arrival (release semantics at CTA scope, the default of mbarrier.arrive). */
-QG_DEVICE void qg_w4wg_mbar_arrive(uint32_t bar) {
-    asm volatile("{\n.reg .b64 st;\nmbarrier.arrive.shared::cta.b64 st, [%0];\n}" ::"r"(bar) : "memory");
-}
-
-/* Blocks until the phase of parity `parity` has completed (acquire semantics). */
-QG_DEVICE void qg_w4wg_mbar_wait(uint32_t bar, uint32_t parity) {
-    asm volatile("{\n.reg .pred done;\n"
-                 "QG_W4WG_WAIT:\n"
-                 "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
-                 "@!done bra QG_W4WG_WAIT;\n}" ::"r"(bar), "r"(parity) : "memory");
-}
-
 /* ---- named barriers: `count` threads (a multiple of 32) of the CTA on barrier `id` ---- */
 
 QG_DEVICE void qg_w4wg_bar_sync(int id, int count) {
     asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(count) : "memory");
 }
-
-/* Generic-proxy writes to shared memory (st.shared, cp.async) made visible to the async proxy
- * (wgmma operand reads) [PTX: fence.proxy.async]. */
-QG_DEVICE void qg_w4wg_fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;" ::: "memory"); }
 
 /* ---- register budget of a warpgroup ---- */
 
@@ -57,17 +32,6 @@ template <int N> QG_DEVICE void qg_w4wg_setmaxnreg_inc() { asm volatile("setmaxn
 template <int N> QG_DEVICE void qg_w4wg_setmaxnreg_dec() { asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;" ::"n"(N)); }
 
 /* ---- wgmma ---- */
-
-QG_DEVICE void qg_w4wg_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
-QG_DEVICE void qg_w4wg_commit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
-template <int N> QG_DEVICE void qg_w4wg_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(N) : "memory"); }
-
-/* The compiler does not know that wgmma writes the accumulators asynchronously: keep their
- * reads and writes from moving across fences and waits [DeepGEMM]. */
-template <int N> QG_DEVICE void qg_w4wg_pin(float (&d)[N]) {
-#pragma unroll
-    for (int i = 0; i < N; i++) asm volatile("" : "+f"(d[i])::"memory");
-}
 
 /* d (64 x N, f32, the accumulator fragment) = A (64 x 16, smem descriptor da) * B (16 x N, smem
  * descriptor db) + (scale_d ? d : 0); register lists from wgmma_regs.cuh. */

@@ -19,6 +19,8 @@
 #include "tile_raster.cuh"
 #include "w8a8_dyn.cuh"
 #include "w8a8_wgmma_ops.cuh"
+#include "ptx_fence.cuh"
+#include "ptx_wgmma.cuh"
 
 #ifndef QG_BN
 #define QG_BN 128
@@ -104,7 +106,7 @@ QG_DEVICE void qg_w8a8_wgmma_body(const uint8_t *__restrict__ a, long long lda, 
 
     for (int kt = 0; kt < nk; kt++) {
         qg_cp_async_wait<QG_ST - 2>();
-        asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+        qg_fence_proxy_async();
         __syncthreads();
         {
             const int nt = kt + QG_ST - 1;
@@ -114,7 +116,7 @@ QG_DEVICE void qg_w8a8_wgmma_body(const uint8_t *__restrict__ a, long long lda, 
         const uint32_t sa = sbase + (kt % QG_ST) * (A_STAGE + B_STAGE) + wg * (64 * 128);
         const uint32_t sb = sbase + (kt % QG_ST) * (A_STAGE + B_STAGE) + A_STAGE;
         const uint64_t da = wg_desc(sa), db = wg_desc(sb);
-        asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
+        qg_wgmma_fence();
 #pragma unroll
         for (int k = 0; k < 4; k++) {
             /* +32 bytes along K inside the swizzle atom = +2 in the address field */
@@ -124,8 +126,8 @@ QG_DEVICE void qg_w8a8_wgmma_body(const uint8_t *__restrict__ a, long long lda, 
             WG_MMA(part, da + 2 * k, db + 2 * k, k > 0);
 #endif
         }
-        asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
-        asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
+        qg_wgmma_commit();
+        qg_wgmma_wait<0>();
 #if QG_AT != 2
 #pragma unroll
         for (int i = 0; i < NACC; i++) acc[i] += part[i];

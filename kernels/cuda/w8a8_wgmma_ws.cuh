@@ -32,6 +32,9 @@
 #include "w8a8_dyn.cuh"
 #include "w8a8_ws_layout.cuh"
 #include "w8a8_wgmma_ops.cuh"
+#include "ptx_fence.cuh"
+#include "ptx_mbarrier.cuh"
+#include "ptx_wgmma.cuh"
 
 #ifndef QG_BN
 #define QG_BN 128
@@ -56,44 +59,12 @@
 #error "unexpected promotion width"
 #endif
 
-#if QG_AT == 2
-#define WS_PIN(x) asm volatile("" : "+r"(x)::"memory")
-#else
-#define WS_PIN(x) asm volatile("" : "+f"(x)::"memory")
-#endif
-
 /* CUtensorMap: 128 opaque bytes, 64-byte aligned (cuda.h is not available under NVRTC). */
 struct __align__(64) qg_tmap {
     unsigned long long v[16];
 };
 
-/* ---- mbarrier, TMA, wgmma ordering (PTX ISA 9.7.13.15, 9.7.9.25, 9.7.15) ---- */
-
-QG_DEVICE void ws_bar_init(uint32_t bar, uint32_t count) {
-    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(bar), "r"(count) : "memory");
-}
-
-/* Spin until the phase of parity `parity` has completed (try_wait suspends for a while). */
-QG_DEVICE void ws_bar_wait(uint32_t bar, uint32_t parity) {
-    uint32_t done;
-    do {
-        asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
-                     "selp.u32 %0, 1, 0, p;\n}\n"
-                     : "=r"(done)
-                     : "r"(bar), "r"(parity)
-                     : "memory");
-    } while (!done);
-}
-
-QG_DEVICE void ws_bar_arrive(uint32_t bar) {
-    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(bar) : "memory");
-}
-
-/* The producer's arrival, announcing `bytes` of TMA traffic that will complete the phase. */
-QG_DEVICE void ws_bar_arrive_expect_tx(uint32_t bar, uint32_t bytes) {
-    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(bytes)
-                 : "memory");
-}
+/* ---- TMA (PTX ISA 9.7.9.25); mbarriers and wgmma ordering: ptx_mbarrier.cuh, ptx_wgmma.cuh ---- */
 
 /* 2-D box at (c0 = inner/K byte, c1 = row) -> shared `dst`; completes `bytes` on `bar`. The
  * map is a kernel parameter: its generic address is what the instruction takes. */
@@ -106,12 +77,6 @@ QG_DEVICE void ws_tma_load(uint32_t dst, const qg_tmap *map, int c0, int c1, uin
 
 QG_DEVICE void ws_tma_prefetch(const qg_tmap *map) {
     asm volatile("prefetch.tensormap [%0];" ::"l"((uint64_t)map) : "memory");
-}
-
-QG_DEVICE void ws_wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
-QG_DEVICE void ws_wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
-template <int N> QG_DEVICE void ws_wgmma_wait() {
-    asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(N) : "memory");
 }
 
 /* ---- epilogue ---- */
@@ -210,12 +175,12 @@ qg_w8a8_wgmma_ws(const __grid_constant__ qg_tmap tmap_a, const __grid_constant__
     if (tid == 0) {
 #pragma unroll
         for (int s = 0; s < QG_ST; s++) {
-            ws_bar_init(base + qg_ws_bar_full(QG_BN, QG_ST, s), 1);
-            ws_bar_init(base + qg_ws_bar_empty(QG_BN, QG_ST, s), QG_WS_EMPTY_ARRIVALS);
+            qg_mbar_init(base + qg_ws_bar_full(QG_BN, QG_ST, s), 1);
+            qg_mbar_init(base + qg_ws_bar_empty(QG_BN, QG_ST, s), QG_WS_EMPTY_ARRIVALS);
         }
         /* make the initialised barriers visible to the other threads and to the async proxy */
-        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
-        asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+        qg_mbar_init_fence();
+        qg_fence_proxy_async();
     }
     __syncthreads();
 
@@ -232,9 +197,9 @@ qg_w8a8_wgmma_ws(const __grid_constant__ qg_tmap tmap_a, const __grid_constant__
                 qg_ws_tile(tile, tiles_m, tiles_n, group_m, &mb, &nb);
                 for (int kb = 0; kb < nk; kb++) {
                     /* a fresh barrier counts as completed for parity 1: the first pass runs */
-                    ws_bar_wait(base + qg_ws_bar_empty(QG_BN, QG_ST, s), phase ^ 1);
+                    qg_mbar_wait_c_loop(base + qg_ws_bar_empty(QG_BN, QG_ST, s), phase ^ 1);
                     const uint32_t full = base + qg_ws_bar_full(QG_BN, QG_ST, s);
-                    ws_bar_arrive_expect_tx(full, qg_ws_stage_bytes(QG_BN));
+                    qg_mbar_arrive_expect_tx(full, qg_ws_stage_bytes(QG_BN));
                     ws_tma_load(base + qg_ws_stage_a(QG_BN, s), &tmap_a, kb * QG_WS_BK,
                                 mb * QG_WS_BM, full);
                     ws_tma_load(base + qg_ws_stage_b(QG_BN, s), &tmap_w, kb * QG_WS_BK,
@@ -262,47 +227,47 @@ qg_w8a8_wgmma_ws(const __grid_constant__ qg_tmap tmap_a, const __grid_constant__
 #if QG_AT == 2
         int prev = 0;
         for (int kb = 0; kb < nk; kb++) {
-            ws_bar_wait(base + qg_ws_bar_full(QG_BN, QG_ST, s), phase);
+            qg_mbar_wait_c_loop(base + qg_ws_bar_full(QG_BN, QG_ST, s), phase);
             const uint64_t da = qg_ws_desc(base + qg_ws_stage_a(QG_BN, s) + a_off);
             const uint64_t db = qg_ws_desc(base + qg_ws_stage_b(QG_BN, s));
-            ws_wgmma_fence();
+            qg_wgmma_fence();
 #pragma unroll
             for (int j = 0; j < QG_WS_BK / QG_WS_KSTEP; j++)
                 WS_MMA_BN(acc, qg_ws_desc_k(da, j), qg_ws_desc_k(db, j), kb > 0 || j > 0);
-            ws_wgmma_commit();
+            qg_wgmma_commit();
             /* group kb-1 has finished reading its stage: hand that stage back */
-            ws_wgmma_wait<1>();
-            if (kb > 0 && lane == 0) ws_bar_arrive(base + qg_ws_bar_empty(QG_BN, QG_ST, prev));
+            qg_wgmma_wait<1>();
+            if (kb > 0 && lane == 0) qg_mbar_arrive(base + qg_ws_bar_empty(QG_BN, QG_ST, prev));
             prev = s;
             if (++s == QG_ST) s = 0, phase ^= 1;
         }
-        ws_wgmma_wait<0>();
-        if (lane == 0) ws_bar_arrive(base + qg_ws_bar_empty(QG_BN, QG_ST, prev));
+        qg_wgmma_wait<0>();
+        if (lane == 0) qg_mbar_arrive(base + qg_ws_bar_empty(QG_BN, QG_ST, prev));
 #pragma unroll
-        for (int i = 0; i < QG_BN / 2; i++) WS_PIN(acc[i]);
+        for (int i = 0; i < QG_BN / 2; i++) qg_wgmma_pin(acc[i]);
 #else
 #pragma unroll
         for (int i = 0; i < QG_BN / 2; i++) acc[i] = 0.f;
         for (int kb = 0; kb < nk; kb++) {
-            ws_bar_wait(base + qg_ws_bar_full(QG_BN, QG_ST, s), phase);
+            qg_mbar_wait_c_loop(base + qg_ws_bar_full(QG_BN, QG_ST, s), phase);
             const uint64_t da = qg_ws_desc(base + qg_ws_stage_a(QG_BN, s) + a_off);
 #pragma unroll
             for (int h = 0; h < QG_BN / WS_PN; h++) {
                 const uint64_t db =
                     qg_ws_desc(base + qg_ws_stage_b(QG_BN, s) + qg_ws_b_chunk_offset(WS_PN, h));
-                ws_wgmma_fence();
+                qg_wgmma_fence();
 #pragma unroll
                 for (int j = 0; j < QG_WS_BK / QG_WS_KSTEP; j++)
                     WS_MMA_PN(part, qg_ws_desc_k(da, j), qg_ws_desc_k(db, j), j > 0);
-                ws_wgmma_commit();
-                ws_wgmma_wait<0>();
+                qg_wgmma_commit();
+                qg_wgmma_wait<0>();
                 /* the adds below must not be scheduled above the wait */
 #pragma unroll
-                for (int i = 0; i < WS_PN / 2; i++) WS_PIN(part[i]);
+                for (int i = 0; i < WS_PN / 2; i++) qg_wgmma_pin(part[i]);
 #pragma unroll
                 for (int i = 0; i < WS_PN / 2; i++) acc[h * (WS_PN / 2) + i] += part[i];
             }
-            if (lane == 0) ws_bar_arrive(base + qg_ws_bar_empty(QG_BN, QG_ST, s));
+            if (lane == 0) qg_mbar_arrive(base + qg_ws_bar_empty(QG_BN, QG_ST, s));
             if (++s == QG_ST) s = 0, phase ^= 1;
         }
 #endif

@@ -217,10 +217,10 @@ QG_DEVICE void qg_w4rs_mma(float (&acc)[RS_NACC], const uint32_t (&a)[4], uint64
 
 /* The four wgmmas of one k tile (stage descriptor db) as one commit group. */
 QG_DEVICE void qg_w4rs_issue(float (&acc)[RS_NACC], const uint32_t (&a)[4][4], uint64_t db) {
-    qg_w4wg_fence();
+    qg_wgmma_fence();
 #pragma unroll
     for (int ks = 0; ks < 4; ks++) qg_w4rs_mma(acc, a[ks], db + 2 * ks); /* +32 bytes per k16 step */
-    qg_w4wg_commit();
+    qg_wgmma_commit();
 }
 
 extern "C" __global__ void __launch_bounds__(RS_THREADS, 1) qg_w4rs_gemm(const qg_w4wg_params p) {
@@ -244,10 +244,10 @@ extern "C" __global__ void __launch_bounds__(RS_THREADS, 1) qg_w4rs_gemm(const q
     if (tid == 0) {
 #pragma unroll 1
         for (int s = 0; s < RS_ST; s++) {
-            qg_w4wg_mbar_init(bars + 8u * (uint32_t)s, 128);
-            qg_w4wg_mbar_init(bars + 8u * (uint32_t)(RS_ST + s), 8);
+            qg_mbar_init(bars + 8u * (uint32_t)s, 128);
+            qg_mbar_init(bars + 8u * (uint32_t)(RS_ST + s), 8);
         }
-        qg_w4wg_mbar_init_fence();
+        qg_mbar_init_fence();
     }
     __syncthreads();
 
@@ -262,11 +262,11 @@ extern "C" __global__ void __launch_bounds__(RS_THREADS, 1) qg_w4rs_gemm(const q
 #pragma unroll 1
         for (int x = 0; x < nk; x++) {
             qg_cp_async_wait<RS_ST - 2>(); /* this thread's copies of tile x have landed */
-            qg_w4wg_fence_proxy_async();   /* ... and are visible to wgmma's async proxy */
-            qg_w4wg_mbar_arrive(bars + 8u * (uint32_t)(x % RS_ST));
+            qg_fence_proxy_async();   /* ... and are visible to wgmma's async proxy */
+            qg_mbar_arrive(bars + 8u * (uint32_t)(x % RS_ST));
             const int y = x + RS_ST - 1; /* refill the stage of tile x - 1 once it is retired */
             if (y < nk) {
-                if (y >= RS_ST) qg_w4wg_mbar_wait(bars + 8u * (uint32_t)(RS_ST + y % RS_ST), ((y / RS_ST) & 1) ^ 1);
+                if (y >= RS_ST) qg_mbar_wait(bars + 8u * (uint32_t)(RS_ST + y % RS_ST), ((y / RS_ST) & 1) ^ 1);
                 qg_w4rs_load(p, smem + (y % RS_ST) * RS_S_BYTES, kt0 + y, m0, slab0, nslabs, ksteps, tid);
             }
             qg_cp_async_commit();
@@ -295,27 +295,27 @@ extern "C" __global__ void __launch_bounds__(RS_THREADS, 1) qg_w4rs_gemm(const q
 #pragma unroll 1
     for (int x = 0; x < nk; x += 2) {
         const int s0 = x % RS_ST, s1 = (x + 1) % RS_ST, two = x + 1 < nk;
-        qg_w4wg_mbar_wait(bars + 8u * (uint32_t)s0, (uint32_t)((x / RS_ST) & 1));
+        qg_mbar_wait(bars + 8u * (uint32_t)s0, (uint32_t)((x / RS_ST) & 1));
         qg_w4rs_fetch(smem + s0 * RS_S_BYTES, (kt0 + x) * RS_BK, p.gs_log2, p.zero != 0, cw, warp4, lane, tl);
 #pragma unroll
         for (int ks = 0; ks < 4; ks++) qg_w4rs_decode(tl, ks, a[ks]);
         qg_w4rs_issue(acc, a, qg_w4wg_desc(sbase + (uint32_t)(s0 * RS_S_BYTES)));
         if (two) {
-            qg_w4wg_mbar_wait(bars + 8u * (uint32_t)s1, (uint32_t)(((x + 1) / RS_ST) & 1));
+            qg_mbar_wait(bars + 8u * (uint32_t)s1, (uint32_t)(((x + 1) / RS_ST) & 1));
             qg_w4rs_fetch(smem + s1 * RS_S_BYTES, (kt0 + x + 1) * RS_BK, p.gs_log2, p.zero != 0, cw,
                           warp4, lane, tl);
 #pragma unroll
             for (int ks = 0; ks < 4; ks++) qg_w4rs_decode(tl, ks, b[ks]);
             qg_w4rs_issue(acc, b, qg_w4wg_desc(sbase + (uint32_t)(s1 * RS_S_BYTES)));
         }
-        qg_w4wg_wait<0>();
+        qg_wgmma_wait<0>();
         if (lane == 0) { /* the stages are free */
-            qg_w4wg_mbar_arrive(bars + 8u * (uint32_t)(RS_ST + s0));
-            if (two) qg_w4wg_mbar_arrive(bars + 8u * (uint32_t)(RS_ST + s1));
+            qg_mbar_arrive(bars + 8u * (uint32_t)(RS_ST + s0));
+            if (two) qg_mbar_arrive(bars + 8u * (uint32_t)(RS_ST + s1));
         }
     }
-    qg_w4wg_wait<0>();
-    qg_w4wg_pin(acc);
+    qg_wgmma_wait<0>();
+    qg_wgmma_pin(acc);
 
     /* Stage the tile as [token][weight row]: accumulator 4i + 2h + e is weight row
      * 64 cw + 16 warp4 + g + 8h, token 8i + 2t + e [PTX 9.7.15.5.1.1.1, accumulator D]. Both

@@ -53,9 +53,3 @@ QG_DEVICE void qg_cp_async8_zfill(uint32_t sdst, const void *gmem, int valid) {
                  : "memory");
 }
 
-/* Keep registers read by in-flight wgmmas (the A fragments) alive and unmodified up to here:
- * the compiler may otherwise reuse them once the asm that consumed them has issued. */
-template <int N> QG_DEVICE void qg_w4rs_pin_u32(uint32_t (&r)[N]) {
-#pragma unroll
-    for (int i = 0; i < N; i++) asm volatile("" : "+r"(r[i])::"memory");
-}

@@ -4,18 +4,12 @@
  * argument, imm-scale-a/b 1, imm-trans-a/b 0. */
 #pragma once
 #include "emu_wgmma.h"
-QG_DEVICE void qg_w4wg_mbar_init(uint32_t bar, uint32_t count) { emu_mbar_init(bar, count); }
-QG_DEVICE void qg_w4wg_mbar_init_fence() {}
-QG_DEVICE void qg_w4wg_mbar_arrive(uint32_t bar) { emu_mbar_arrive(bar); }
-QG_DEVICE void qg_w4wg_mbar_wait(uint32_t bar, uint32_t parity) { emu_mbar_wait(bar, parity); }
+#include "ptx_fence.cuh"    /* tests/emu/emu_ptx_fence.cuh */
+#include "ptx_mbarrier.cuh" /* tests/emu/emu_ptx_mbarrier.cuh */
+#include "ptx_wgmma.cuh"    /* tests/emu/emu_ptx_wgmma.cuh */
 QG_DEVICE void qg_w4wg_bar_sync(int id, int count) { emu_named_barrier(id, count); }
-QG_DEVICE void qg_w4wg_fence_proxy_async() {}
 template <int N> QG_DEVICE void qg_w4wg_setmaxnreg_inc() {}
 template <int N> QG_DEVICE void qg_w4wg_setmaxnreg_dec() {}
-QG_DEVICE void qg_w4wg_fence() { emu_wgmma_fence(); }
-QG_DEVICE void qg_w4wg_commit() { emu_wgmma_commit(); }
-template <int N> QG_DEVICE void qg_w4wg_wait() { emu_wgmma_wait(N); }
-template <int N> QG_DEVICE void qg_w4wg_pin(float (&)[N]) {}
 QG_DEVICE void qg_w4wg_mma_n128(float (&d)[64], uint64_t da, uint64_t db, int scale_d) {
     emu_wgmma_mma(d, 128, da, db, scale_d, QG_ACT, 0, 0);
 }

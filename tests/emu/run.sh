@@ -8,8 +8,9 @@
 # at a time, with barriers for __syncthreads and shared memory filled with 0xff (NaN) garbage.
 # harness.cpp launches every variant through its family's real launch() (split-K, workspace,
 # tails, padded lda/ldc) and compares with qg_reference_gemm and qg_dequantize_weight_host.
-# The sm_90a family w4a16_wgmma runs on emu_wgmma.cpp: mbarriers, named barriers and
-# wgmma.mma_async decoding its shared-memory descriptors per the PTX ISA's canonical layouts
+# The sm_90a family w4a16_wgmma runs on emu_wgmma.cpp (its PTX layer kernels/cuda/ptx_*.cuh
+# swapped for emu_ptx_*.cuh, its own wrappers for emu_w4a16_wgmma_ops.cuh): mbarriers, named
+# barriers and wgmma.mma_async decoding its shared-memory descriptors per the PTX ISA's canonical layouts
 # (swizzles on the shared address), the accumulator fragment layout of the ISA, operations that
 # execute only at wait_group (reading shared memory then; accumulators read as NaN while in
 # flight), warpgroup-uniform operands, and a deadlock report instead of a hang.
@@ -34,6 +35,8 @@ sed 's/extern __shared__ __align__(128) uint8_t qg_smem\[\];/uint8_t *qg_smem = 
 grep -q "qg_smem = emu_smem" "$work"/w4a16_gemm.cuh
 # the wgmma kernel: its PTX wrappers are replaced by the CPU engine of emu_wgmma.cpp
 cp "$here"/emu_w4a16_wgmma_ops.cuh "$work"/w4a16_wgmma_ops.cuh
+# ... and so is the PTX layer (kernels/cuda/ptx_*.cuh) it uses
+for f in wgmma mbarrier fence; do cp "$here"/emu_ptx_$f.cuh "$work"/ptx_$f.cuh; done
 sed 's/extern __shared__ __align__(1024) uint8_t qg_smem\[\];/uint8_t *qg_smem = emu_smem;/' \
     "$K"/w4a16_wgmma.cu > "$work"/w4a16_wgmma.cu
 grep -q "qg_smem = emu_smem" "$work"/w4a16_wgmma.cu
@@ -42,6 +45,7 @@ for f in w4a16_decode w4a16_prefill w8a16_decode w8a16_prefill dequant_wo; do cp
 cp "$here"/emu_wo_gemv_ops.cuh "$work"/wo_gemv_ops.cuh
 cp "$K"/wo_gemv.cuh "$K"/w4a16_gemv.cu "$K"/w8a16_gemv.cu "$work"/
 cp "$K"/tile_raster.cuh "$work"/ # the wgmma kernel's CTA order
+cp "$K"/w4a16_wgmma_abi.cuh "$K"/w4a16_wgmma_epilogue.cuh "$K"/w4a16_wgmma_layout.cuh "$work"/
 cp "$K"/wo_splitk.cuh "$work"/ # split-K of w4a16_gemm.cuh and wo_gemv.cuh (plain C on the prelude)
 cd "$work"
 : > registry.inc
