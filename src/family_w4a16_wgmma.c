@@ -211,12 +211,7 @@ static qg_status tile_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p,
         .tiles_m = (int32_t)g.tiles_m,
         .tiles_n = (int32_t)g.tiles_n,
     };
-    if (s > 1) {
-        unsigned *counter = NULL;
-        float *partial = NULL;
-        QG_CHECK(qg_wo_bind_splitk(ctx, p, a, id, s, counter_bytes(p, t), &counter, &partial));
-        kp.counter = counter, kp.partial = partial;
-    }
+    if (s > 1) QG_CHECK(qg_wo_bind_splitk(ctx, p, a, id, s, counter_bytes(p, t), &kp.counter, &kp.partial));
     void *params[] = {&kp};
     return qg_kernel_launch(ctx, k, (unsigned)(g.tiles_m * g.tiles_n), (unsigned)s, 1, W4WG_THREADS,
                             (unsigned)t->smem, stream, params);
