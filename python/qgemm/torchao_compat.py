@@ -11,14 +11,23 @@ packed layout (qgemm.layouts), so the dequantized weight is torchao's:
   Float8Tensor (Float8DynamicActivationFloat8)    w8a8-fp8      bit for bit, per row or tensor
   Int4Tensor, fp8 activations, zero points 0      w4a8-fp8      bit for bit (v * scale)
     (Float8DynamicActivationInt4Weight, int4_packing_format="plain")
+  Int4Tensor, bf16 activations (Int4WeightOnly,   w4a16         bit for bit where every zero
+    default "plain")                                            point is an integer multiple of
+                                                                its scale; refused otherwise
   Int8Tensor (Int8WeightOnly)                     w8a16         scale rounded to the activation
                                                                 dtype (the format stores bf16/f16
                                                                 scales): relative 2^-9 at most
 
-Refused with the reason (ValueError): torchao's int4 weight-only tensors (Int4Tensor with
-bf16 activations, tile-packed, preshuffled) store *float* zero points, w = (q - 8) * s + z,
-which qgemm's W4A16 integer zero points cannot hold exactly; Int4PreshuffledTensor's
-shuffled layout; static or pre-scaled activations (act_quant_scale, act_pre_scale)."""
+torchao's Int4Tensor (mslk's int4_row_quantize_zp) dequantizes as w = q * s + z with q the
+signed nibble in [-8, 7] and a *float* zero point z = min(group) + 8 s; torchao's CPU twin is
+`(q + 8) * s + (z - 8 s)` (torchao.prototype.gptq.api._int4_row_dequantize_zp). qgemm's W4A16
+holds w = (u - zq) * s with u = q + 8 and an integer zq in [0, 15], so a group converts exactly
+iff z = (8 - zq) * s: z / s an integer in [-7, 8]. mslk's quantizer gives that only by chance
+(e.g. symmetric data); any other group is refused with its row, group and values, never rounded.
+
+Refused with the reason (TorchaoFormatError, a ValueError): the types of _REFUSED (other int4
+packings, 2:4 fp8, preshuffled f8i4); static or pre-scaled activations (act_quant_scale,
+act_pre_scale)."""
 
 import json
 import os
@@ -41,6 +50,30 @@ TENSOR_DATA = {
     "Int4Tensor": ("qdata", "scale", "zero_point"),
 }
 _UNSUPPORTED_ACT = ("act_quant_scale", "act_quant_zero_point", "act_pre_scale")
+
+# torchao 0.18 tensor types qgemm cannot convert exactly, and why (the refusal message).
+_REFUSED = {
+    "Int4TilePackedTo4dTensor": (
+        "tile-packed int4 (Int4WeightOnlyConfig(int4_packing_format=\"tile_packed_to_4d\")): "
+        "the tinygemm layout interleaves scales and float zero points that qgemm's W4A16 "
+        "integer zero points cannot hold; save with the default \"plain\" packing"),
+    "Int4PlainInt32Tensor": (
+        "int4 packed in int32 words for XPU/NPU kernels (\"plain_int32\"); save with the "
+        "default \"plain\" packing"),
+    "Int4PreshuffledTensor": (
+        "preshuffled int4 (mslk's preshuffle_i4: a CUDA-only shuffle of the nibbles, and for "
+        "fp8 activations fp8 group scales times an f32 row scale); torchao has no unshuffle "
+        "and its layout is undocumented. Save Float8DynamicActivationInt4WeightConfig with "
+        "int4_packing_format=\"plain\" (or Int4WeightOnlyConfig with the default \"plain\")"),
+    "Float8Sparse2x4_2DData2DMetadataTensor": (
+        "2:4 fp8 in CUTLASS's sm90 compressed layout (packing_format "
+        "\"sparse_2d_data_2d_metadata\"): its metadata is CUTLASS's reordered sm90 layout, "
+        "which only torchao's CUDA kernels read; qgemm does not decode it. Load the bf16 "
+        "checkpoint and quantize with qgemm.Float8DynamicActivationFloat8SemiSparseWeightConfig"),
+    "Float8Sparse2x4_1DData1DMetadataTensor": (
+        "2:4 fp8 compressed by hipSPARSELt (ROCm only, \"sparse_1d_data_1d_metadata\"); "
+        "load the bf16 checkpoint and quantize with qgemm's 2:4 config"),
+}
 
 
 class TorchaoFormatError(ValueError):
@@ -65,15 +98,19 @@ def convert(config, tensor_type, data, act_dtype=torch.bfloat16, where="weight")
         if t is not None and not (name == "act_pre_scale" and bool((t == 1).all())):
             raise TorchaoFormatError(f"{where}: torchao {tensor_type} has {name}; qgemm only "
                                      "quantizes activations dynamically, without pre-scaling")
+    if tensor_type in _REFUSED:
+        raise TorchaoFormatError(f"{where}: torchao {tensor_type} cannot be converted "
+                                 f"exactly: {_REFUSED[tensor_type]}")
     want = TENSOR_DATA.get(tensor_type)
     if want is None:
-        raise TorchaoFormatError(_refusal(where, tensor_type))
+        raise TorchaoFormatError(f"{where}: torchao {tensor_type} is not a tensor type qgemm "
+                                 f"converts (it converts {', '.join(TENSOR_DATA)})")
     missing = [n for n in want if n not in data and not (n == "zero_point")]
     if missing:
         raise TorchaoFormatError(f"{where}: torchao {tensor_type} lacks {missing}")
     q = data["qdata"]
-    if isinstance(config, Int4WeightOnlyConfig):
-        raise TorchaoFormatError(_refusal(where, tensor_type + " (int4 weight-only)"))
+    if tensor_type == "Int4Tensor" and isinstance(config, Int4WeightOnlyConfig):
+        return _int4_weight_only(config, data, act, act_dtype, where)
     if tensor_type == "Int8Tensor" and isinstance(
             config, (Int8WeightOnlyConfig, Int8DynamicActivationInt8WeightConfig)):
         n, k = q.shape
@@ -122,12 +159,61 @@ def _zero_points_are_zero(data, where, tensor_type):
                                  "qgemm's scheme for this config is symmetric")
 
 
-def _refusal(where, what):
-    return (f"{where}: torchao {what} cannot be converted exactly: torchao's int4 weight-only "
-            "tensors store float zero points (w = (q - 8) * s + z) and tile-packed or "
-            "preshuffled layouts, which qgemm's W4A16 format (integer zero points) cannot hold "
-            "without re-quantizing. Load the bf16 checkpoint and quantize with "
+def _signed_nibbles(qdata, n, k):
+    """torchao's pack_int4 bytes [N, K/2] (column k in byte k/2, low nibble for even k, two's
+    complement) -> int16 [N, K] values in [-8, 7]."""
+    b = qdata.view(torch.uint8).to(torch.int16)
+    v = torch.stack([b & 0xF, b >> 4], -1).reshape(n, k)
+    return torch.where(v >= 8, v - 16, v)
+
+
+def _int4_weight_only(config, data, act, act_dtype, where):
+    """torchao Int4Tensor with bf16 activations -> w4a16, exactly, or TorchaoFormatError."""
+    q, scale, zero = data["qdata"], data["scale"], data.get("zero_point")
+    if q.dim() != 2 or scale.dim() != 2 or q.dtype not in (torch.uint8, torch.int8):
+        raise TorchaoFormatError(f"{where}: torchao Int4Tensor qdata {tuple(q.shape)} / scale "
+                                 f"{tuple(scale.shape)}: qgemm takes 2-D Linear weights")
+    n, k = q.shape[0], 2 * q.shape[1]
+    groups = scale.shape[0]
+    if scale.shape[1] != n or k % groups or (zero is not None and zero.shape != scale.shape):
+        raise TorchaoFormatError(f"{where}: torchao Int4Tensor scale {tuple(scale.shape)} / "
+                                 f"zero_point does not match qdata {tuple(q.shape)}")
+    gs = k // groups
+    if gs not in (32, 64, 128):
+        raise TorchaoFormatError(f"{where}: torchao Int4Tensor has group size {gs}; qgemm's "
+                                 "W4A16 takes 32, 64 or 128")
+    if config.group_size and gs != config.group_size:
+        raise TorchaoFormatError(f"{where}: torchao Int4Tensor has group size {gs}, the "
+                                 f"config says {config.group_size}")
+    s = scale.to(torch.float64)
+    z = torch.zeros_like(s) if zero is None else zero.to(torch.float64)
+    # w = q*s + z equals (u - zq)*s for every code u = q + 8 iff z = (8 - zq)*s (exact in f64:
+    # a small integer times a 16-bit float).
+    zq = torch.where(s != 0, 8 - torch.round(z / torch.where(s != 0, s, 1)), 8)
+    bad = ~((zq >= 0) & (zq <= 15) & ((8 - zq) * s == z)) | ~torch.isfinite(s)
+    if bool(bad.any()):
+        g, row = (int(i) for i in bad.nonzero()[0])
+        raise TorchaoFormatError(
+            f"{where}: torchao Int4Tensor (int4 weight-only) has float zero points that qgemm "
+            f"cannot hold: {int(bad.sum())} of {bad.numel()} groups have a zero point that is "
+            f"not an integer multiple (-7..8) of the scale; first: row {row}, group {g}: scale "
+            f"{float(s[g, row])!r}, zero_point {float(z[g, row])!r}. torchao dequantizes "
+            "w = q * scale + zero_point with a float zero_point (mslk's int4_row_quantize_zp: "
+            "min + 8 * scale); qgemm's W4A16 stores integer zero points, w = (u - zq) * scale, "
+            "and never rounds torchao's values. Load the bf16 checkpoint and quantize with "
             "qgemm.Int4WeightOnlyConfig instead")
+    dt = torch.bfloat16 if act == "bf16" else torch.float16
+    s_act = scale.to(dt)
+    if not torch.equal(s_act.to(torch.float64), s):
+        raise TorchaoFormatError(f"{where}: torchao Int4Tensor scales ({scale.dtype}) are not "
+                                 f"exact in the activation dtype {act_dtype}, where qgemm's "
+                                 "W4A16 stores them; load the model in the scales' dtype")
+    u = (_signed_nibbles(q, n, k) + 8).to(torch.uint8)
+    symmetric = bool((zq == 8).all())  # zero points 0: qgemm's symmetric form, no zero buffer
+    spec = WeightSpec("w4a16", n, k, group_size=gs, zero_point=not symmetric, act_dtype=act,
+                      out_dtype=act)
+    zero_arg = None if symmetric else zq.t().to(dt)
+    return spec, layouts.check_sizes(spec, layouts.pack_w4a16(spec, u, s_act.t(), zero_arg))
 
 
 def weight_entries(metadata):

@@ -10,6 +10,8 @@ import qgemm  # noqa: E402
 from qgemm import host, layouts, torchao_compat  # noqa: E402
 from qgemm.spec import WeightSpec  # noqa: E402
 
+import engine_fixtures as fx  # noqa: E402
+
 
 def _host_pack(spec, w):
     return {b: torch.from_numpy(a) for b, a in host.quantize_weight(spec, w).items() if a.size}
@@ -147,14 +149,96 @@ def test_int8_weight_only_keeps_codes_and_rounds_only_the_scale():
     assert rel <= 2.0 ** -9
 
 
-def test_int4_weight_only_and_unknown_types_are_refused():
-    with pytest.raises(torchao_compat.TorchaoFormatError, match="float zero points"):
-        torchao_compat.convert(qgemm.Int4WeightOnlyConfig(), "Int4Tensor",
-                               {"qdata": torch.zeros(8, 64, dtype=torch.uint8),
-                                "scale": torch.ones(1, 8), "zero_point": torch.ones(1, 8)})
-    with pytest.raises(torchao_compat.TorchaoFormatError, match="float zero points"):
-        torchao_compat.convert(qgemm.Float8DynamicActivationInt4WeightConfig(),
-                               "Int4PreshuffledTensor", {"qdata": torch.zeros(1)})
+def _int4_weight_only_tensor(q, scale, zero, group):
+    from torchao.quantization import Int4Tensor
+
+    n, k = q.shape
+    return Int4Tensor(fx._pack_int4(q), scale.to(torch.bfloat16), zero.to(torch.bfloat16),
+                      [1, group], torch.Size([n, k]))
+
+
+def _torchao_int4_dequantize(t):
+    """torchao's own CPU dequantization of an Int4Tensor's codes: (q + 8) * s + (z - 8 s)."""
+    from torchao.prototype.gptq.api import _int4_row_dequantize_zp
+
+    n, k = t.shape
+    q = torchao_compat._signed_nibbles(t.qdata, n, k).to(torch.int8)
+    return _int4_row_dequantize_zp(q, t.scale.float(), t.zero_point.float(), t.block_size[-1])
+
+
+@pytest.mark.parametrize("n,k,group", [(64, 256, 128), (100, 192, 64), (7, 64, 32)])
+def test_int4_weight_only_integer_zero_points_convert_bit_for_bit(n, k, group):
+    """Int4Tensor (Int4WeightOnlyConfig, "plain") whose zero points are integer multiples of
+    the scale: qgemm's W4A16 dequantization equals torchao's, asymmetric and symmetric."""
+    torch.manual_seed(n + k)
+    q = torch.randint(-8, 8, (n, k), dtype=torch.int8)
+    # 4-bit scale significands, so that the bf16 zero points (8 - zq) * s are exact
+    scale = torch.randint(1, 16, (k // group, n)).float() * 2.0 ** -10
+    zq = torch.randint(0, 16, (k // group, n)).float()
+    for zero, asym in (((8 - zq) * scale, True), (torch.zeros_like(scale), False)):
+        t = _int4_weight_only_tensor(q, scale, zero, group)
+        spec, packed = torchao_compat.convert(qgemm.Int4WeightOnlyConfig(group_size=group),
+                                              "Int4Tensor", _data(t))
+        assert (spec.scheme, spec.group_size, spec.zero_point) == ("w4a16", group, asym)
+        ref = _torchao_int4_dequantize(t)
+        assert torch.equal(_deq_qgemm(spec, packed), ref)
+        # the same through qgemm's W4A16 packing of a torch GEMM (the reference op)
+        x = torch.randn(3, k, dtype=torch.bfloat16)
+        y = qgemm.ops.linear(x, spec, packed, None).float()
+        want = x.double() @ ref.double().t()
+        assert ((y - want).abs() <= want.abs() * 2 ** -7 + 1e-6).all()
+
+
+def test_int4_weight_only_float_zero_points_are_refused_by_name():
+    """What torchao's default quantizer (mslk) writes: zero = min + 8 * scale, not a multiple
+    of the scale, so qgemm refuses it, naming the weight, the group and the values."""
+    torch.manual_seed(5)
+    w = torch.randn(64, 256, dtype=torch.bfloat16)
+    q, scale, zero = fx._mslk_int4_row_quantize_zp(w, 128)
+    t = _int4_weight_only_tensor(q, scale, zero, 128)
+    with pytest.raises(torchao_compat.TorchaoFormatError,
+                       match=r"layers.3.q_proj: torchao Int4Tensor .*float zero points.*"
+                             r"\d+ of 128 groups.*first: row \d+, group \d"):
+        torchao_compat.convert(qgemm.Int4WeightOnlyConfig(), "Int4Tensor", _data(t),
+                               where="layers.3.q_proj")
+    # one bad group among exact ones is enough
+    zq = torch.full((2, 64), 4.0)  # (8 - 4) * s is exact in bf16
+    good = (8 - zq) * t.scale.float()
+    good[1, 9] += t.scale[1, 9].float() * 0.5
+    t = _int4_weight_only_tensor(q, t.scale.float(), good, 128)
+    with pytest.raises(torchao_compat.TorchaoFormatError, match=r"1 of 128 groups.*row 9, group 1"):
+        torchao_compat.convert(qgemm.Int4WeightOnlyConfig(), "Int4Tensor", _data(t))
+
+
+def test_int4_weight_only_shape_and_dtype_refusals():
+    t = _int4_weight_only_tensor(torch.zeros(8, 256, dtype=torch.int8), torch.ones(1, 8),
+                                 torch.zeros(1, 8), 256)
+    with pytest.raises(torchao_compat.TorchaoFormatError, match="group size 256"):
+        torchao_compat.convert(qgemm.Int4WeightOnlyConfig(), "Int4Tensor", _data(t))
+    t = _int4_weight_only_tensor(torch.zeros(8, 256, dtype=torch.int8), torch.ones(4, 8),
+                                 torch.zeros(4, 8), 64)
+    with pytest.raises(torchao_compat.TorchaoFormatError, match="the config says 128"):
+        torchao_compat.convert(qgemm.Int4WeightOnlyConfig(), "Int4Tensor", _data(t))
+    # bf16 scales below f16's normal range are not exact f16 values
+    t = _int4_weight_only_tensor(torch.zeros(8, 128, dtype=torch.int8),
+                                 torch.full((1, 8), 1.0e-7), torch.zeros(1, 8), 128)
+    with pytest.raises(torchao_compat.TorchaoFormatError, match="not exact in the activation"):
+        torchao_compat.convert(qgemm.Int4WeightOnlyConfig(), "Int4Tensor", _data(t),
+                               act_dtype=torch.float16)
+
+
+@pytest.mark.parametrize("kind", sorted(torchao_compat._REFUSED))
+def test_unconvertible_torchao_types_are_refused_with_the_reason(kind):
+    with pytest.raises(torchao_compat.TorchaoFormatError,
+                       match=rf"w: torchao {kind} cannot be converted exactly: .*"):
+        torchao_compat.convert(qgemm.Int4WeightOnlyConfig(), kind, {"qdata": torch.zeros(1)},
+                               where="w")
+
+
+def test_unknown_types_and_static_activations_are_refused():
+    with pytest.raises(torchao_compat.TorchaoFormatError, match="not a tensor type"):
+        torchao_compat.convert(qgemm.Int8WeightOnlyConfig(), "NF4Tensor",
+                               {"qdata": torch.zeros(1)})
     with pytest.raises(torchao_compat.TorchaoFormatError, match="act_quant_scale"):
         torchao_compat.convert(qgemm.Int8DynamicActivationInt8WeightConfig(), "Int8Tensor",
                                {"qdata": torch.zeros(4, 16, dtype=torch.int8),

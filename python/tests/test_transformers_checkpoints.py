@@ -100,6 +100,51 @@ def test_torchao_checkpoint_loads_in_qgemm_with_torchaos_codes(bf16_dir, tmp_pat
     assert ((a - b).norm() / b.norm()).item() < 0.05
 
 
+def _torchao_tensors(directory):
+    """The checkpoint's weights as torchao rebuilds them (unflatten_tensor_state_dict)."""
+    from safetensors import safe_open
+    from torchao.prototype.safetensors.safetensors_support import unflatten_tensor_state_dict
+
+    with safe_open(os.path.join(directory, "model.safetensors"), framework="pt") as f:
+        return unflatten_tensor_state_dict({k: f.get_tensor(k) for k in f.keys()},
+                                           f.metadata())[0]
+
+
+def test_torchao_int4_weight_only_checkpoint_loads_exactly_or_is_refused(bf16_dir, tmp_path):
+    """Int4WeightOnlyConfig checkpoints written by transformers + torchao (Int4Tensor, "plain"),
+    their quantizer stood in for (mslk needs CUDA). mslk's float zero points are refused by
+    module name; integer-multiple zero points load, each weight equal to torchao's own CPU
+    dequantization (_int4_row_dequantize_zp) of the file's tensors."""
+    pytest.importorskip("torchao")
+    from torchao.prototype.gptq.api import _int4_row_dequantize_zp
+
+    from qgemm import torchao_compat
+
+    d = fx.write_torchao_llama(bf16_dir, str(tmp_path / "mslk"), "int4wo-mslk")
+    with pytest.raises(torchao_compat.TorchaoFormatError,
+                       match=r"model.layers.0.self_attn.q_proj: torchao Int4Tensor .* float "
+                             r"zero points .* first: row \d+, group \d+: scale"):
+        qgemm.from_pretrained(d, device="cpu")
+    d = fx.write_torchao_llama(bf16_dir, str(tmp_path / "pow2"), "int4wo-pow2")
+    ours = qgemm.from_pretrained(d, device="cpu")
+    ao_tensors = _torchao_tensors(d)
+    layers = dict(quant_linears(ours))
+    assert len(layers) == 14 and isinstance(ours.lm_head, torch.nn.Linear)
+    ref_model = _load_bf16(bf16_dir)
+    for fqn, q in layers.items():
+        t = ao_tensors[fqn + ".weight"]
+        assert type(t).__name__ == "Int4Tensor" and q.spec.scheme == "w4a16"
+        assert q.spec.group_size == 64 and q.spec.zero_point
+        codes = torchao_compat._signed_nibbles(t.qdata, q.spec.n, q.spec.k).to(torch.int8)
+        ref = _int4_row_dequantize_zp(codes, t.scale.float(), t.zero_point.float(), 64)
+        assert torch.equal(q.dequantize_host(), ref), fqn
+        ref_model.get_submodule(fqn).weight.data.copy_(ref)
+    ids = torch.tensor([[1, 5, 9, 3]])
+    with torch.no_grad():
+        a, b = ours(ids).logits.float(), ref_model(ids).logits.float()
+    assert ((a - b).norm() / b.norm()).item() < 0.02
+
+
 def test_torchao_block_over_plain_weights_is_refused(bf16_dir, tmp_path):
     import shutil
 
