@@ -14,6 +14,9 @@ packed layout (qgemm.layouts), so the dequantized weight is torchao's:
   Int4Tensor, bf16 activations (Int4WeightOnly,   w4a16         bit for bit where every zero
     default "plain")                                            point is an integer multiple of
                                                                 its scale; refused otherwise
+  Float8Sparse2x4_2DData2DMetadataTensor          sp24-fp8      bit for bit (q * f32 row scale)
+    (Float8DynamicActivationFloat8Weight, packing_format="sparse_2d_data_2d_metadata": CUTLASS's
+    sm90 compressed values and metadata, decoded as cutlass_sm90_sp24_8bit_to_dense says)
   Int8Tensor (Int8WeightOnly)                     w8a16         scale rounded to the activation
                                                                 dtype (the format stores bf16/f16
                                                                 scales): relative 2^-9 at most
@@ -26,7 +29,7 @@ iff z = (8 - zq) * s: z / s an integer in [-7, 8]. mslk's quantizer gives that o
 (e.g. symmetric data); any other group is refused with its row, group and values, never rounded.
 
 Refused with the reason (TorchaoFormatError, a ValueError): the types of _REFUSED (other int4
-packings, 2:4 fp8, preshuffled f8i4); static or pre-scaled activations (act_quant_scale,
+packings, ROCm's 2:4 fp8, preshuffled f8i4); static or pre-scaled activations (act_quant_scale,
 act_pre_scale)."""
 
 import json
@@ -35,7 +38,8 @@ import os
 import torch
 
 from . import layouts
-from .config import (ConfigError, Float8DynamicActivationFloat8WeightConfig,
+from .config import (ConfigError, Float8DynamicActivationFloat8SemiSparseWeightConfig,
+                     Float8DynamicActivationFloat8WeightConfig,
                      Float8DynamicActivationInt4WeightConfig,
                      Int8DynamicActivationInt8WeightConfig, Int8WeightOnlyConfig,
                      Int4WeightOnlyConfig, ModuleFqnToConfig)
@@ -48,6 +52,7 @@ TENSOR_DATA = {
     "Int8Tensor": ("qdata", "scale"),
     "Float8Tensor": ("qdata", "scale"),
     "Int4Tensor": ("qdata", "scale", "zero_point"),
+    "Float8Sparse2x4_2DData2DMetadataTensor": ("qdata", "sparse_metadata", "scale"),
 }
 _UNSUPPORTED_ACT = ("act_quant_scale", "act_quant_zero_point", "act_pre_scale")
 
@@ -65,11 +70,6 @@ _REFUSED = {
         "fp8 activations fp8 group scales times an f32 row scale); torchao has no unshuffle "
         "and its layout is undocumented. Save Float8DynamicActivationInt4WeightConfig with "
         "int4_packing_format=\"plain\" (or Int4WeightOnlyConfig with the default \"plain\")"),
-    "Float8Sparse2x4_2DData2DMetadataTensor": (
-        "2:4 fp8 in CUTLASS's sm90 compressed layout (packing_format "
-        "\"sparse_2d_data_2d_metadata\"): its metadata is CUTLASS's reordered sm90 layout, "
-        "which only torchao's CUDA kernels read; qgemm does not decode it. Load the bf16 "
-        "checkpoint and quantize with qgemm.Float8DynamicActivationFloat8SemiSparseWeightConfig"),
     "Float8Sparse2x4_1DData1DMetadataTensor": (
         "2:4 fp8 compressed by hipSPARSELt (ROCm only, \"sparse_1d_data_1d_metadata\"); "
         "load the bf16 checkpoint and quantize with qgemm's 2:4 config"),
@@ -148,6 +148,9 @@ def convert(config, tensor_type, data, act_dtype=torch.bfloat16, where="weight")
                                      f"w4a8-fp8 needs groups of 128: [{k // 128}, {n}]")
         spec = config.weight_spec(n, k, act, act)
         return spec, layouts.check_sizes(spec, layouts.pack_w4a8_fp8(spec, q, scale.t()))
+    if tensor_type == "Float8Sparse2x4_2DData2DMetadataTensor" and isinstance(
+            config, Float8DynamicActivationFloat8SemiSparseWeightConfig):
+        return _sp24_fp8(config, data, act, where)
     raise TorchaoFormatError(f"{where}: torchao {tensor_type} does not match the config "
                              f"{type(config).__name__}")
 
@@ -214,6 +217,108 @@ def _int4_weight_only(config, data, act, act_dtype, where):
                       out_dtype=act)
     zero_arg = None if symmetric else zq.t().to(dt)
     return spec, layouts.check_sizes(spec, layouts.pack_w4a16(spec, u, s_act.t(), zero_arg))
+
+
+def cutlass_sm90_sp24_8bit_to_dense(qdata, meta, where="weight"):
+    """Dense 2:4 codes (uint8 bit patterns [N, K]) of an 8-bit weight that CUTLASS's sm90
+    structured-sparse compressor packed (torchao's to_sparse_semi_structured_cutlass_sm9x_f8,
+    packing "sparse_2d_data_2d_metadata"), read as that compressor writes them
+    (cutlass/transform/kernel/sm90_sparse_gemm_compressor.hpp, Sm90GemmSparseConfig with
+    TensorEAtom_8bit = ordered (64, 128) K-major, MinTileShapeK 128):
+      qdata [N, K/2]: row-major, chunk c (columns 4c..4c+3) keeps its two values at 2c, 2c+1;
+      meta [roundup(N, 64), roundup(K, 128) / 8] bytes, used flat: the nibble of (row m,
+        chunk c) is at byte (4c / 128) * roundup(N, 64) * 16 + m * 16 + (4c % 128) / 8, bits
+        4 * (c % 2); its bits 0-1 / 2-3 are the positions of the first / second kept value.
+    The compressor writes positions (i, 3) (values (x, 0)) or (0, 3) ((0, x)) for a chunk with
+    one non-zero and 0b0000 for an all-zero one; anything else that is not increasing
+    positions is refused as corrupt."""
+    n, kc = qdata.shape
+    k = 2 * kc
+    n_al, k_al = (n + 63) // 64 * 64, (k + 127) // 128 * 128
+    meta = meta.reshape(-1).view(torch.uint8)
+    if meta.numel() != n_al * k_al // 8:
+        raise TorchaoFormatError(f"{where}: 2:4 metadata has {meta.numel()} bytes, CUTLASS's "
+                                 f"sm90 layout for [{n}, {k}] has {n_al * k_al // 8}")
+    dev = qdata.device
+    m = torch.arange(n, device=dev).view(-1, 1)
+    c = torch.arange(k // 4, device=dev).view(1, -1)
+    byte = (4 * c // 128) * n_al * 16 + m * 16 + (4 * c % 128) // 8
+    nib = (meta[byte].to(torch.int64) >> (4 * (c % 2))) & 0xF
+    idx = torch.stack([nib & 3, nib >> 2], -1)
+    vals = qdata.contiguous().view(torch.uint8).view(n, k // 4, 2)
+    nonzero = (vals & 0x7F) != 0
+    bad = (idx[..., 0] > idx[..., 1]) | ((idx[..., 0] == idx[..., 1]) & nonzero.any(-1))
+    if bool(bad.any()):
+        r, ch = (int(i) for i in bad.nonzero()[0])
+        raise TorchaoFormatError(f"{where}: corrupt 2:4 metadata: row {r}, columns "
+                                 f"{4 * ch}..{4 * ch + 3} have nibble {int(nib[r, ch]):#x}")
+    dense = torch.zeros(n, k // 4, 4, dtype=torch.uint8, device=dev)
+    dense.scatter_(2, idx[..., 1:], vals[..., 1:])  # then the first, so (0, 0) keeps a zero
+    dense.scatter_(2, idx[..., :1], vals[..., :1])
+    return dense.view(n, k)
+
+
+def _sp24_fp8(config, data, act, where):
+    """torchao Float8Sparse2x4_2DData2DMetadataTensor -> sp24-fp8 with the same codes and
+    per-row scales: dequantized weight q * s bit for bit."""
+    q = data["qdata"]
+    if q.dtype != torch.float8_e4m3fn or q.dim() != 2:
+        raise TorchaoFormatError(f"{where}: 2:4 fp8 qdata is {q.dtype} {tuple(q.shape)}; qgemm "
+                                 "takes 2-D e4m3")
+    codes = cutlass_sm90_sp24_8bit_to_dense(q, data["sparse_metadata"], where)
+    n, k = codes.shape
+    scale = data["scale"].to(torch.float32).reshape(-1)
+    if scale.numel() != n:
+        raise TorchaoFormatError(f"{where}: 2:4 fp8 scale has {scale.numel()} values; qgemm's "
+                                 f"sp24-fp8 takes one per row ({n})")
+    if k % 64:
+        raise TorchaoFormatError(f"{where}: 2:4 fp8 weight has K = {k}; qgemm's sp24 formats "
+                                 "need a multiple of 64")
+    spec = config.weight_spec(n, k, act, act)
+    packed = layouts.pack_sp24_8bit(spec, codes.view(torch.float8_e4m3fn), scale)
+    return spec, layouts.check_sizes(spec, packed)
+
+
+def tensor_data(t):
+    """{name: tensor} of a torchao quantized tensor object (its tensor_data_names and the
+    optional ones it has), the `data` that convert takes."""
+    names = list(t.tensor_data_names) + list(getattr(t, "optional_tensor_data_names", []))
+    return {n: getattr(t, n) for n in names if getattr(t, n, None) is not None}
+
+
+def from_torchao_model(model, config, device=None):
+    """Replace, in place, every nn.Linear of `model` whose weight is a torchao 0.18 quantized
+    tensor (a model torchao's quantize_ just quantized, possibly on a GPU, or one whose
+    state dict was torch.load-ed) by a QuantLinear holding the converted codes. This is the
+    path for the types transformers cannot save to safetensors with torchao 0.18 (2:4 fp8
+    "sparse_2d_data_2d_metadata"). `config`: the torchao config used (a torchao object, its
+    JSON dict, or the qgemm config). Raises TorchaoFormatError naming the first module that
+    cannot be converted exactly; nothing is replaced then. Returns the model."""
+    from .config import config_from_dict
+    from .nn import QuantLinear, _set_submodule
+
+    if not hasattr(config, "weight_spec") and not isinstance(config, ModuleFqnToConfig):
+        if not isinstance(config, dict):
+            from torchao.core.config import config_to_dict
+
+            config = config_to_dict(config)
+        config = config_from_dict(config)
+    new = {}
+    for fqn, mod in model.named_modules():
+        w = getattr(mod, "weight", None)
+        if not isinstance(mod, torch.nn.Linear) or not hasattr(w, "tensor_data_names"):
+            continue
+        cfg = config_for_module(config, fqn)
+        if cfg is None:
+            raise TorchaoFormatError(f"{fqn}: holds a torchao {type(w).__name__} but the "
+                                     "config leaves it unquantized")
+        act = w.dtype if w.dtype in _HALF else torch.bfloat16
+        spec, packed = convert(cfg, type(w).__name__, tensor_data(w), act_dtype=act,
+                               where=fqn)
+        new[fqn] = QuantLinear(spec, packed, bias=mod.bias, device=device)
+    for fqn, q in new.items():
+        _set_submodule(model, fqn, q)
+    return model
 
 
 def weight_entries(metadata):
@@ -308,5 +413,6 @@ def _is_quant_key(key, entries):
     return fqn in entries and leaf in ("qweight", "qscale", "qzero", "qmeta", "bias")
 
 
-__all__ = ["convert", "load_torchao_checkpoint", "weight_entries", "flat_key", "TorchaoFormatError", "TENSOR_DATA",
-           "config_for_module", "ConfigError"]
+__all__ = ["convert", "load_torchao_checkpoint", "from_torchao_model", "tensor_data",
+           "cutlass_sm90_sp24_8bit_to_dense", "weight_entries", "flat_key",
+           "TorchaoFormatError", "TENSOR_DATA", "config_for_module", "ConfigError"]

@@ -60,6 +60,50 @@ def _pack_int4(q):
     return ((q[:, 1::2] << 4) | (q[:, ::2] & 0xF)).to(torch.uint8)
 
 
+def cutlass_sm90_sp24_compress(codes):
+    """What torchao's to_sparse_semi_structured_cutlass_sm9x_f8 (CUTLASS's sm90 structured
+    sparse compressor, CUDA only) returns for 2:4 e4m3 codes [N, K]: (compressed [N, K/2],
+    metadata [roundup(N, 64), roundup(K, 128) / 8] uint8). Written from the compressor's
+    source chunk by chunk (non-zeros in order, -0 counting as zero, the one-non-zero corner
+    cases, 2-bit positions, its E layout), independently of qgemm.torchao_compat."""
+    import torch
+
+    n, k = codes.shape
+    n_al, k_al = (n + 63) // 64 * 64, (k + 127) // 128 * 128
+    raw = codes.view(torch.uint8).tolist()
+    comp = [[0] * (k // 2) for _ in range(n)]
+    meta = bytearray(n_al * k_al // 8)
+    for m in range(n):
+        for c in range(k // 4):
+            chunk = raw[m][4 * c:4 * c + 4]
+            pos = [i for i in range(4) if chunk[i] & 0x7F]
+            vals = [chunk[i] for i in pos]
+            assert len(pos) <= 2, "not 2:4"
+            if len(pos) == 1 and pos[0] == 3:
+                pos, vals = [0, 3], [0, vals[0]]
+            elif len(pos) == 1:
+                pos, vals = [pos[0], 3], [vals[0], 0]
+            elif not pos:
+                pos, vals = [0, 0], [0, 0]
+            comp[m][2 * c:2 * c + 2] = vals
+            # Sm90GemmSparseConfig::fill_layoutE, 8-bit atom (64, 128) K-major, in bytes.
+            kk = 4 * c
+            byte = (kk // 128) * n_al * 16 + (m % 64) * 16 + (m // 64) * 1024 + (kk % 128) // 8
+            meta[byte] |= (pos[0] | pos[1] << 2) << (4 * (c % 2))
+    return (torch.tensor(comp, dtype=torch.uint8).view(torch.float8_e4m3fn),
+            torch.frombuffer(meta, dtype=torch.uint8).view(n_al, k_al // 8).clone())
+
+
+def prune_2_4(w):
+    """Magnitude 2:4 pruning along K (keep the 2 largest of every 4)."""
+    import torch
+
+    g = w.reshape(w.shape[0], -1, 4)
+    keep = torch.zeros_like(g, dtype=torch.bool).scatter_(
+        -1, g.abs().float().topk(2, dim=-1).indices, True)
+    return (g * keep).reshape(w.shape)
+
+
 # Int4WeightOnlyConfig checkpoints made on the CPU by the real torchao and transformers, with
 # the quantizer inside torchao's Int4Tensor.from_hp stood in for (name -> quantizer).
 CPU_TORCHAO_INT4 = {
