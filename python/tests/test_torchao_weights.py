@@ -57,6 +57,24 @@ def test_layout_packers_refuse_wrong_inputs():
                           torch.ones(3))
 
 
+def test_sp24_layout_matches_the_host_packer():
+    """qgemm.layouts.pack_sp24_8bit writes the host packer's bytes for the host's own codes
+    (sp24-fp8 and sp24-int8, N not a multiple of 64, chunks quantized to fewer non-zeros)."""
+    for scheme, dt in (("sp24-fp8", torch.float8_e4m3fn), ("sp24-int8", torch.int8)):
+        for n, k in ((64, 64), (100, 192), (7, 128)):
+            spec = WeightSpec(scheme, n, k)
+            w = host.random_weight(n, k, seed=n + k)
+            w[0, :8] = [0, 0, 0, 1e-3, 0, 0, 0, 0]  # one / no non-zero in a chunk
+            w[1, 4:8] = [0, 1e-9, 0, 2e-9]         # kept values that quantize to 0
+            ref = _host_pack(spec, w)
+            codes, scale = layouts.unpack_sp24_8bit(spec, ref)
+            got = layouts.pack_sp24_8bit(spec, codes.view(dt), scale)
+            assert all(torch.equal(got[b], ref[b]) for b in ref), (scheme, n, k)
+    with pytest.raises(ValueError, match="more than 2 non-zeros"):
+        layouts.pack_sp24_8bit(WeightSpec("sp24-int8", 4, 64), torch.ones(4, 64, dtype=torch.int8),
+                               torch.ones(4))
+
+
 # ---------------------------------------------------------------- real torchao tensors
 
 ao_wf = pytest.importorskip("torchao.quantization.quantize_.workflows")
@@ -270,24 +288,6 @@ def test_sp24_fp8_cutlass_tensor_converts_bit_for_bit(n, k):
                                           "Float8Sparse2x4_2DData2DMetadataTensor", _data(t))
     assert spec.scheme == "sp24-fp8" and (spec.n, spec.k) == (n, k)
     assert torch.equal(_deq_qgemm(spec, packed), codes.float() * scale)
-
-
-def test_sp24_layout_matches_the_host_packer():
-    """qgemm.layouts.pack_sp24_8bit writes the host packer's bytes for the host's own codes
-    (sp24-fp8 and sp24-int8, N not a multiple of 64, chunks quantized to fewer non-zeros)."""
-    for scheme, dt in (("sp24-fp8", torch.float8_e4m3fn), ("sp24-int8", torch.int8)):
-        for n, k in ((64, 64), (100, 192), (7, 128)):
-            spec = WeightSpec(scheme, n, k)
-            w = host.random_weight(n, k, seed=n + k)
-            w[0, :8] = [0, 0, 0, 1e-3, 0, 0, 0, 0]  # one / no non-zero in a chunk
-            w[1, 4:8] = [0, 1e-9, 0, 2e-9]         # kept values that quantize to 0
-            ref = _host_pack(spec, w)
-            codes, scale = layouts.unpack_sp24_8bit(spec, ref)
-            got = layouts.pack_sp24_8bit(spec, codes.view(dt), scale)
-            assert all(torch.equal(got[b], ref[b]) for b in ref), (scheme, n, k)
-    with pytest.raises(ValueError, match="more than 2 non-zeros"):
-        layouts.pack_sp24_8bit(WeightSpec("sp24-int8", 4, 64), torch.ones(4, 64, dtype=torch.int8),
-                               torch.ones(4))
 
 
 def test_sp24_cutlass_metadata_refusals():

@@ -184,7 +184,9 @@ def test_transformers_without_qgemm_refuses_loudly(bf16_dir, tmp_path):
                       QuantLinear)
 
 
-FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "torchao")
+# QGEMM_TORCHAO_FIXTURES: another directory of them (e.g. fresh from the GPU, before commit).
+FIXTURES = os.environ.get("QGEMM_TORCHAO_FIXTURES") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "fixtures", "torchao")
 
 
 def _fixture_dirs():
@@ -205,6 +207,8 @@ def test_gpu_made_torchao_fixture(name):
     from torchao.prototype.safetensors.safetensors_support import unflatten_tensor_state_dict
 
     d = os.path.join(FIXTURES, name)
+    if os.path.exists(os.path.join(d, "tensors.safetensors")):
+        return _check_tensor_fixture(d)
     if name.startswith("int4wo"):
         with pytest.raises(ValueError, match="float zero points"):
             qgemm.from_pretrained(d, device="cpu")
@@ -227,3 +231,37 @@ def test_gpu_made_torchao_fixture(name):
         else:
             ref = t.dequantize(torch.float32)
         assert torch.equal(q.dequantize_host(), ref), fqn
+
+
+def _check_tensor_fixture(d):
+    """A fixture of torchao tensors that transformers cannot save (make_torchao_fixtures.py):
+    2:4 fp8 converts to sp24-fp8 equal to torchao's own CUDA dequantize (bf16); preshuffled
+    f8i4 is refused, and the plain Int4Tensor it was shuffled from converts to w4a8-fp8."""
+    from safetensors import safe_open
+
+    from qgemm import host, torchao_compat
+
+    with safe_open(os.path.join(d, "tensors.safetensors"), framework="pt") as f:
+        meta = f.metadata()
+        t = {k: f.get_tensor(k) for k in f.keys()}
+    cfg = qgemm.config_from_dict(json.loads(meta["config"]))
+    kind = meta["kind"]
+    fqns = sorted({k.rsplit(".", 1)[0] for k in t if k.endswith(".qdata") and ".plain." not in k})
+    assert len(fqns) == 14
+    for fqn in fqns:
+        data = {n: t[f"{fqn}.{n}"] for n in ("qdata", "sparse_metadata", "scale", "group_scale",
+                                             "row_scale") if f"{fqn}.{n}" in t}
+        if kind == "Int4PreshuffledTensor":
+            with pytest.raises(torchao_compat.TorchaoFormatError, match="preshuffle"):
+                torchao_compat.convert(cfg, kind, data, where=fqn)
+            plain = {n: t[f"{fqn}.plain.{n}"] for n in ("qdata", "scale", "zero_point")}
+            spec, packed = torchao_compat.convert(cfg, "Int4Tensor", plain, where=fqn)
+            n, k = spec.n, spec.k
+            v = torchao_compat._signed_nibbles(plain["qdata"], n, k).float()
+            ref = v * plain["scale"].float().t().repeat_interleave(128, 1)
+        else:
+            spec, packed = torchao_compat.convert(cfg, kind, data, where=fqn)
+            ref = t[f"{fqn}.dequantized"]
+        got = torch.from_numpy(host.dequantize_weight(
+            spec, {b: p.view(torch.uint8).numpy() for b, p in packed.items()}))
+        assert torch.equal(got.to(ref.dtype), ref), fqn
