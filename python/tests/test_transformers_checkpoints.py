@@ -246,7 +246,8 @@ def _check_tensor_fixture(d):
         t = {k: f.get_tensor(k) for k in f.keys()}
     cfg = qgemm.config_from_dict(json.loads(meta["config"]))
     kind = meta["kind"]
-    fqns = sorted({k.rsplit(".", 1)[0] for k in t if k.endswith(".qdata") and ".plain." not in k})
+    fqns = sorted({k.rsplit(".", 1)[0] for k in t if k.endswith(".qdata") and
+                   "plain." not in k})
     assert len(fqns) == 14
     for fqn in fqns:
         data = {n: t[f"{fqn}.{n}"] for n in ("qdata", "sparse_metadata", "scale", "group_scale",

@@ -17,8 +17,9 @@ written as tensors.safetensors: per Linear `<fqn>.<torchao tensor name>`, torcha
   sp24-fp8          Float8DynamicActivationFloat8WeightConfig(PerRow(),
                     packing_format="sparse_2d_data_2d_metadata"), on a 2:4-pruned model (sm90)
   f8i4-preshuffled  Float8DynamicActivationInt4WeightConfig() ("preshuffled", mslk): the
-                    preshuffled tensors and `<fqn>.plain.*`, the plain Int4Tensor they were
-                    shuffled from (qgemm refuses preshuffled; the pair documents the shuffle)
+                    model's preshuffled tensors, `<fqn>.plain.*` (the plain Int4Tensor of the
+                    same weight) and `<fqn>.shuffled_plain.*` (its from_int4_tensor shuffle):
+                    qgemm refuses preshuffled; the pair documents the shuffle for an unshuffle
 Each tensor fixture is also checked here, on the GPU, against qgemm's conversion (printed).
 Configs whose quantizer or kernel is missing (mslk, sm90) are reported and skipped.
 
@@ -154,17 +155,20 @@ def make_f8i4_preshuffled(torch, ao, bf16, path):
     from transformers import AutoModelForCausalLM
 
     dense = dict(_linears(AutoModelForCausalLM.from_pretrained(bf16, dtype=torch.bfloat16)))
-    tensors = {}
+    tensors, same = {}, 0
     for fqn, m in _linears(model):
+        assert type(m.weight).__name__ == "Int4PreshuffledTensor"
+        # quantize_ quantizes with mslk's quantize_int4_preshuffle; the pair (plain, its
+        # from_int4_tensor shuffle) is the documented correspondence of the two layouts.
         plain = Int4Tensor.from_hp(dense[fqn].weight.data.cuda(), [1, 128],
                                    activation_dtype=torch.float8_e4m3fn)
-        again = Int4PreshuffledTensor.from_int4_tensor(plain)
-        assert type(m.weight).__name__ == "Int4PreshuffledTensor"
-        assert torch.equal(again.qdata, m.weight.qdata), f"{fqn}: preshuffle not reproducible"
-        for n, v in torchao_compat.tensor_data(m.weight).items():
-            tensors[f"{fqn}.{n}"] = v
-        for n, v in torchao_compat.tensor_data(plain).items():
-            tensors[f"{fqn}.plain.{n}"] = v
+        shuffled = Int4PreshuffledTensor.from_int4_tensor(plain)
+        same += torch.equal(shuffled.qdata, m.weight.qdata)
+        for prefix, t in (("", m.weight), ("plain.", plain), ("shuffled_plain.", shuffled)):
+            for n, v in torchao_compat.tensor_data(t).items():
+                tensors[f"{fqn}.{prefix}{n}"] = v
+    print(f"f8i4-preshuffled: quantize_'s qdata equals the shuffle of the plain Int4Tensor for "
+          f"{same} of {len(_linears(model))} weights")
     _save_tensors(path, "Int4PreshuffledTensor", cfg, tensors)
 
 
