@@ -14,7 +14,7 @@
 #ifndef QG_CUTLASS_TMA_RECORDER_CUH /* #pragma once does not hold for in-memory headers */
 #define QG_CUTLASS_TMA_RECORDER_CUH
 
-#include "cutlass_probe_abi.h"
+#include "cutlass_probe_abi.cuh"
 
 /* The real header's own includes, first, as NVRTC sees them. */
 #include <cute/atom/copy_traits_sm90_tma_swizzle.hpp>

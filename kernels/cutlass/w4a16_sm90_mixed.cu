@@ -8,19 +8,22 @@
  *   complement, low nibble first); B = our activations X[M x K] row-major, i.e. K-major;
  *   D = our Y[M x N] row-major, i.e. CUTLASS column-major; scales S[G x N]: S(n, g) at g*N + n.
  *
- * Two kernels:
+ * Three kernels:
  *   qg_cutlass_w4a16        the GEMM: GemmKernel::operator() with GemmKernel::Params as its
  *                           one (grid-constant) parameter, exactly what cutlass::device_kernel does;
  *   qg_cutlass_w4a16_probe  one thread that builds Arguments from qg_cutlass_probe_in and runs
  *                           GemmKernel::to_underlying_arguments ON THE DEVICE, writing the Params
  *                           bytes and the launch shape (qg_cutlass_probe_out). The host C code
  *                           then patches pointers and TMA descriptors into those bytes per call.
+ *   qg_cutlass_w4a16_repack  our packed W4A16 (docs/formats.md, symmetric) -> CUTLASS's operands
+ *                           in a scratch buffer: int4 K-major A (nibble u XOR 8: two's complement
+ *                           q = u - 8, low nibble = even k) and scales S[g * N + n].
  *
- * TMA descriptors: under NVRTC cute's make_tma_copy_desc skips cuTensorMapEncodeTiled. We compile
- * copy_traits_sm90_tma.hpp as if it were not NVRTC, with the driver call routed to
- * qg_record_tensor_map below, which writes its arguments (the "recipe") into the 128 descriptor
- * bytes. The host finds each recipe by its magic, encodes the real descriptor with the real
- * pointer (src/cutlass_params.c) and overwrites the recipe.
+ * TMA descriptors: under NVRTC cute's make_tma_copy_desc skips cuTensorMapEncodeTiled. The JIT
+ * gives NVRTC cutlass_tma_recorder.cuh in place of cute/atom/copy_traits_sm90_tma.hpp: the real
+ * header compiled as if not under NVRTC, its driver call writing its arguments (the "recipe")
+ * into the 128 descriptor bytes. The host finds each recipe by its magic, encodes the real
+ * descriptor with the real pointer (src/cutlass_params.c) and overwrites the recipe.
  */
 
 /* Names the sm90 kernel and epilogue headers take from the host std, missing under NVRTC. */
@@ -39,7 +42,7 @@ using cuda::std::void_t;
 #include <cutlass/epilogue/collective/collective_builder.hpp>
 #include <cutlass/gemm/kernel/gemm_universal.hpp>
 
-#include "cutlass_probe_abi.h"
+#include "cutlass_probe_abi.cuh"
 
 #ifndef QG_TN
 #define QG_TN 128 /* CUTLASS N tile: tokens per CTA tile */
@@ -109,16 +112,16 @@ extern "C" __global__ void qg_cutlass_w4a16_probe(qg_cutlass_probe_in in,
     args.mainloop.ptr_A = reinterpret_cast<ElementW const *>(in.w);
     args.mainloop.dA = make_stride(k, _1{}, mc * k);
     args.mainloop.ptr_B = reinterpret_cast<ElementX const *>(in.x);
-    args.mainloop.dB = make_stride(k, _1{}, nc * k);
+    args.mainloop.dB = make_stride(int64_t(in.lda), _1{}, nc * in.lda);
     args.mainloop.ptr_S = reinterpret_cast<ElementScale const *>(in.scale);
     args.mainloop.dS = make_stride(_1{}, mc, mc * groups);
     args.mainloop.group_size = in.group_size;
     args.epilogue.thread.alpha = 1.0f;
     args.epilogue.thread.beta = 0.0f;
     args.epilogue.ptr_C = nullptr;
-    args.epilogue.dC = make_stride(_1{}, mc, mc * nc);
+    args.epilogue.dC = make_stride(_1{}, int64_t(in.ldc), nc * in.ldc);
     args.epilogue.ptr_D = reinterpret_cast<ElementY *>(in.y);
-    args.epilogue.dD = make_stride(_1{}, mc, mc * nc);
+    args.epilogue.dD = make_stride(_1{}, int64_t(in.ldc), nc * in.ldc);
     args.hw_info.device_id = 0;
     args.hw_info.sm_count = in.sm_count;
 
@@ -139,4 +142,36 @@ extern "C" __global__ void qg_cutlass_w4a16_probe(qg_cutlass_probe_in in,
     out->cluster[2] = (unsigned)size<2>(ClusterShape{});
     out->workspace_bytes = (unsigned long long)GemmKernel::get_workspace_size(args);
     out->magic = QG_CUTLASS_PROBE_MAGIC;
+}
+
+/* One thread per 8 consecutive k of one weight row (one 32-bit word of A); the first N * G
+ * threads also move one scale. Indices follow docs/formats.md, "Common definitions"; K is a
+ * multiple of 64 (the family's rule), so Kp = K. */
+extern "C" __global__ void qg_cutlass_w4a16_repack(const unsigned *__restrict__ w,
+                                                   const unsigned short *__restrict__ scale,
+                                                   unsigned *__restrict__ w_out,
+                                                   unsigned short *__restrict__ scale_out, int n,
+                                                   int k, int groups) {
+    const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    const long long words = (long long)n * (k / 8);
+    const int ks = k / 16; /* k16 steps per slab row */
+    if (i < words) {
+        const int row = (int)(i / (k / 8)), k0 = (int)(i % (k / 8)) * 8;
+        const int b = row / 64, j = (row % 64) / 16, h = (row % 16) / 8, g = row % 8;
+        unsigned out = 0;
+        for (int e8 = 0; e8 < 8; e8++) {
+            const int col = k0 + e8, c = col / 32, r = col % 32, t = r / 8, s = (r % 8) / 4,
+                      e = r % 4;
+            const long long word = (((long long)b * ks + 2 * c + s) * 32 + 4 * g + t) * 4 + j;
+            const int nibble = (e % 2) * 4 + h * 2 + e / 2;
+            const unsigned u = (w[word] >> (4 * nibble)) & 15u;
+            out |= (u ^ 8u) << (4 * e8);
+        }
+        w_out[i] = out;
+    }
+    if (i < (long long)n * groups) {
+        const int grp = (int)(i / n), row = (int)(i % n);
+        const int b = row / 64, j = (row % 64) / 16, h = (row % 16) / 8, g = row % 8;
+        scale_out[i] = scale[(((long long)b * groups + grp) * 8 + g) * 8 + j * 2 + h];
+    }
 }

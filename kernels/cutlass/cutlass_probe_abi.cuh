@@ -3,8 +3,8 @@
  * host (src/cutlass_params.c, C11): one definition for both sides. Only fixed-width unsigned
  * types that both C11 and NVRTC know without headers.
  */
-#ifndef QG_CUTLASS_PROBE_ABI_H
-#define QG_CUTLASS_PROBE_ABI_H
+#ifndef QG_CUTLASS_PROBE_ABI_CUH
+#define QG_CUTLASS_PROBE_ABI_CUH
 
 #define QG_CUTLASS_PROBE_MAGIC 0x51474350u /* "PCGQ": the probe ran to the end */
 #define QG_TMA_RECIPE_MAGIC 0x51475452u    /* "RTGQ": a descriptor slot holding a recipe */
@@ -18,7 +18,8 @@ enum { QG_CUTLASS_OP_W = 0, QG_CUTLASS_OP_X, QG_CUTLASS_OP_SCALE, QG_CUTLASS_OP_
 /* Probe input: our problem (Y[m x n] = X[m x k] W[n x k]^T), operand pointers (sentinels). */
 typedef struct {
     unsigned long long w, x, scale, y;
-    int m, n, k, group_size;
+    long long lda, ldc; /* row strides of X and Y, elements */
+    int m, n, k, group_size; /* group_size: K for one group per row */
     int sm_count;
     unsigned params_capacity; /* bytes at params_bytes */
 } qg_cutlass_probe_in;
