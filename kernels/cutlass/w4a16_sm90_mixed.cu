@@ -26,6 +26,7 @@
  * descriptor with the real pointer (src/cutlass_params.c) and overwrites the recipe.
  */
 
+#ifdef __CUDACC_RTC__
 /* Names the sm90 kernel and epilogue headers take from the host std, missing under NVRTC. */
 #include <cuda/std/type_traits>
 namespace std {
@@ -33,6 +34,7 @@ using cuda::std::is_const_v;
 using cuda::std::is_pointer_v;
 using cuda::std::void_t;
 }  // namespace std
+#endif
 
 #include <cutlass/cutlass.h>
 #include <cute/tensor.hpp>
@@ -93,18 +95,9 @@ using GemmKernel = cutlass::gemm::kernel::GemmUniversal<Shape<int, int, int, int
                                                         CollectiveMainloop, CollectiveEpilogue>;
 using Params = typename GemmKernel::Params;
 
-extern "C" __global__ void __launch_bounds__(GemmKernel::MaxThreadsPerBlock,
-                                             GemmKernel::MinBlocksPerMultiprocessor)
-qg_cutlass_w4a16(CUTLASS_GRID_CONSTANT Params const params) {
-    extern __shared__ char smem[];
-    GemmKernel op;
-    op(params, smem);
-}
-
-extern "C" __global__ void qg_cutlass_w4a16_probe(qg_cutlass_probe_in in,
-                                                  qg_cutlass_probe_out *out,
-                                                  unsigned char *params_bytes) {
-    if (threadIdx.x != 0 || blockIdx.x != 0) return;
+/* The Arguments of our problem (operand pointers as given: sentinels in the probe). Also used
+ * by tests/cutlass_host_check (nvcc, host) to compare with CUTLASS's own host path. */
+static typename GemmKernel::Arguments qg_cutlass_arguments(const qg_cutlass_probe_in &in) {
     const int64_t mc = in.n, nc = in.m, k = in.k, groups = in.k / in.group_size;
     typename GemmKernel::Arguments args{};
     args.mode = cutlass::gemm::GemmUniversalMode::kGemm;
@@ -112,19 +105,25 @@ extern "C" __global__ void qg_cutlass_w4a16_probe(qg_cutlass_probe_in in,
     args.mainloop.ptr_A = reinterpret_cast<ElementW const *>(in.w);
     args.mainloop.dA = make_stride(k, _1{}, mc * k);
     args.mainloop.ptr_B = reinterpret_cast<ElementX const *>(in.x);
-    args.mainloop.dB = make_stride(int64_t(in.lda), _1{}, nc * in.lda);
+    args.mainloop.dB = make_stride(int64_t(in.lda), _1{}, int64_t(nc * in.lda));
     args.mainloop.ptr_S = reinterpret_cast<ElementScale const *>(in.scale);
     args.mainloop.dS = make_stride(_1{}, mc, mc * groups);
     args.mainloop.group_size = in.group_size;
     args.epilogue.thread.alpha = 1.0f;
     args.epilogue.thread.beta = 0.0f;
     args.epilogue.ptr_C = nullptr;
-    args.epilogue.dC = make_stride(_1{}, int64_t(in.ldc), nc * in.ldc);
+    args.epilogue.dC = make_stride(_1{}, int64_t(in.ldc), int64_t(nc * in.ldc));
     args.epilogue.ptr_D = reinterpret_cast<ElementY *>(in.y);
-    args.epilogue.dD = make_stride(_1{}, int64_t(in.ldc), nc * in.ldc);
+    args.epilogue.dD = make_stride(_1{}, int64_t(in.ldc), int64_t(nc * in.ldc));
     args.hw_info.device_id = 0;
     args.hw_info.sm_count = in.sm_count;
+    return args;
+}
 
+/* Params and launch shape of `in` into out / params_bytes (what the probe kernel returns). */
+static void qg_cutlass_probe_fill(const qg_cutlass_probe_in &in, qg_cutlass_probe_out *out,
+                                  unsigned char *params_bytes) {
+    const typename GemmKernel::Arguments args = qg_cutlass_arguments(in);
     out->implementable = GemmKernel::can_implement(args) ? 1 : 0;
     const Params params = GemmKernel::to_underlying_arguments(args, nullptr);
     const unsigned char *src = reinterpret_cast<const unsigned char *>(&params);
@@ -142,6 +141,22 @@ extern "C" __global__ void qg_cutlass_w4a16_probe(qg_cutlass_probe_in in,
     out->cluster[2] = (unsigned)size<2>(ClusterShape{});
     out->workspace_bytes = (unsigned long long)GemmKernel::get_workspace_size(args);
     out->magic = QG_CUTLASS_PROBE_MAGIC;
+}
+
+#ifndef QG_CUTLASS_HOST_CHECK
+extern "C" __global__ void __launch_bounds__(GemmKernel::MaxThreadsPerBlock,
+                                             GemmKernel::MinBlocksPerMultiprocessor)
+qg_cutlass_w4a16(CUTLASS_GRID_CONSTANT Params const params) {
+    extern __shared__ char smem[];
+    GemmKernel op;
+    op(params, smem);
+}
+
+extern "C" __global__ void qg_cutlass_w4a16_probe(qg_cutlass_probe_in in,
+                                                  qg_cutlass_probe_out *out,
+                                                  unsigned char *params_bytes) {
+    if (threadIdx.x != 0 || blockIdx.x != 0) return;
+    qg_cutlass_probe_fill(in, out, params_bytes);
 }
 
 /* One thread per 8 consecutive k of one weight row (one 32-bit word of A); the first N * G
@@ -175,3 +190,4 @@ extern "C" __global__ void qg_cutlass_w4a16_repack(const unsigned *__restrict__ 
         scale_out[i] = scale[(((long long)b * groups + grp) * 8 + g) * 8 + j * 2 + h];
     }
 }
+#endif
