@@ -25,18 +25,7 @@ static CUresult qg_record_tensor_map(CUtensorMap *desc, CUtensorMapDataType dtyp
                                      const cuuint32_t *box, const cuuint32_t *es,
                                      CUtensorMapInterleave il, CUtensorMapSwizzle sw,
                                      CUtensorMapL2promotion l2, CUtensorMapFloatOOBfill oob) {
-    qg_tma_recipe r{};
-    r.magic = QG_TMA_RECIPE_MAGIC;
-    r.dtype = (unsigned char)dtype; r.rank = (unsigned char)rank; r.interleave = (unsigned char)il;
-    r.swizzle = (unsigned char)sw; r.l2_promotion = (unsigned char)l2; r.oob_fill = (unsigned char)oob;
-    r.address = (unsigned long long)address;
-    for (unsigned i = 0; i < 5; i++) {
-        r.dims[i] = i < rank ? dims[i] : 1;
-        r.box[i] = (unsigned short)(i < rank ? box[i] : 1);
-        r.element_strides[i] = (unsigned char)(i < rank ? es[i] : 1);
-        if (i < 4) r.strides[i] = i + 1 < rank ? strides[i] : 0;
-    }
-    memcpy(desc, &r, sizeof r);
+    qg_tma_recipe_write(desc, dtype, rank, address, dims, strides, box, es, il, sw, l2, oob);
     return CUDA_SUCCESS;
 }
 #undef CUTLASS_CUDA_DRIVER_WRAPPER_CALL

@@ -49,4 +49,35 @@ typedef struct {
     unsigned char pad2[17];
 } qg_tma_recipe;
 
+#ifdef __cplusplus
+/* The recorder (cutlass_tma_recorder.cuh under NVRTC; tests/cutlass_host_check.cu on the host):
+ * cuTensorMapEncodeTiled's arguments as a recipe in the 128 descriptor bytes at `desc`. */
+template <class Dim, class Box>
+__host__ __device__ inline void qg_tma_recipe_write(void *desc, unsigned dtype, unsigned rank,
+                                                    const void *address, const Dim *dims,
+                                                    const Dim *strides, const Box *box,
+                                                    const Box *element_strides, unsigned interleave,
+                                                    unsigned swizzle, unsigned l2, unsigned oob) {
+    static_assert(sizeof(qg_tma_recipe) == 128, "a recipe fills one descriptor");
+    qg_tma_recipe r{};
+    r.magic = QG_TMA_RECIPE_MAGIC;
+    r.dtype = (unsigned char)dtype;
+    r.rank = (unsigned char)rank;
+    r.interleave = (unsigned char)interleave;
+    r.swizzle = (unsigned char)swizzle;
+    r.l2_promotion = (unsigned char)l2;
+    r.oob_fill = (unsigned char)oob;
+    r.address = (unsigned long long)address;
+    for (unsigned i = 0; i < 5; i++) {
+        r.dims[i] = i < rank ? (unsigned long long)dims[i] : 1;
+        r.box[i] = (unsigned short)(i < rank ? box[i] : 1);
+        r.element_strides[i] = (unsigned char)(i < rank ? element_strides[i] : 1);
+        if (i < 4) r.strides[i] = i + 1 < rank ? (unsigned long long)strides[i] : 0;
+    }
+    const unsigned char *s = reinterpret_cast<const unsigned char *>(&r);
+    unsigned char *d = static_cast<unsigned char *>(desc);
+    for (unsigned i = 0; i < sizeof r; i++) d[i] = s[i];
+}
+#endif
+
 #endif

@@ -86,25 +86,8 @@ __host__ __device__ inline CUresult qg_record_tensor_map(
     const unsigned long long *dims, const unsigned long long *strides, const unsigned *box,
     const unsigned *element_strides, CUtensorMapInterleave interleave, CUtensorMapSwizzle swizzle,
     CUtensorMapL2promotion l2, CUtensorMapFloatOOBfill oob) {
-    qg_tma_recipe r{};
-    r.magic = QG_TMA_RECIPE_MAGIC;
-    r.dtype = (unsigned char)dtype;
-    r.rank = (unsigned char)rank;
-    r.interleave = (unsigned char)interleave;
-    r.swizzle = (unsigned char)swizzle;
-    r.l2_promotion = (unsigned char)l2;
-    r.oob_fill = (unsigned char)oob;
-    r.address = (unsigned long long)address;
-    for (unsigned i = 0; i < 5; i++) {
-        r.dims[i] = i < rank ? dims[i] : 1;
-        r.box[i] = (unsigned short)(i < rank ? box[i] : 1);
-        r.element_strides[i] = (unsigned char)(i < rank ? element_strides[i] : 1);
-        if (i < 4) r.strides[i] = i + 1 < rank ? strides[i] : 0;
-    }
-    static_assert(sizeof(qg_tma_recipe) == 128, "a recipe fills one descriptor");
-    const unsigned char *s = reinterpret_cast<const unsigned char *>(&r);
-    unsigned char *d = static_cast<unsigned char *>(desc);
-    for (unsigned i = 0; i < sizeof r; i++) d[i] = s[i];
+    qg_tma_recipe_write(desc, dtype, rank, address, dims, strides, box, element_strides,
+                        interleave, swizzle, l2, oob);
     return CUDA_SUCCESS;
 }
 #undef CUTLASS_CUDA_DRIVER_WRAPPER_CALL
