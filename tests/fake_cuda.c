@@ -249,7 +249,7 @@ EXPORT CUresult cuFuncSetAttribute(CUfunction f, CUfunction_attribute a, int v) 
  * fake_cuda_capture_params(sizes, n), each launch copies params[i] (sizes[i] bytes each) into
  * a buffer that fake_cuda_captured() returns, with the geometry {gx, gy, gz, bx, by, bz, smem}. */
 static int capture_sizes[32], capture_count;
-static unsigned char captured[2048];
+static unsigned char captured[4096]; /* CUTLASS Params are 2304 bytes */
 static unsigned captured_geometry[7];
 static pthread_mutex_t capture_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -281,12 +281,18 @@ EXPORT int fake_cuda_trace_get(const fake_event **events) {
     return trace_count;
 }
 
+/* fake_cuda_set_launch_hook(fn): every launch also calls fn(grid x, block x, params), so a test
+ * can play a kernel's part on host memory (the CUTLASS probe's output: test_cutlass_launch). */
+static void (*launch_hook)(unsigned gx, unsigned bx, void **params);
+EXPORT void fake_cuda_set_launch_hook(void (*hook)(unsigned, unsigned, void **)) { launch_hook = hook; }
+
 static CUresult launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
                       unsigned by, unsigned bz, unsigned smem, CUstream s, void **params) {
     CUresult r = need_ctx();
     if (r) return r;
     if (gx == 0 || bx == 0 || bx > 1024 || (int)smem > f->max_dyn_smem + 48 * 1024)
         return CUDA_ERROR_INVALID_VALUE;
+    if (launch_hook) launch_hook(gx, bx, params);
     const unsigned geo[7] = {gx, gy, gz, bx, by, bz, smem};
     pthread_mutex_lock(&capture_lock); /* threads may launch at once: the last one is kept */
     memcpy(captured_geometry, geo, sizeof geo);
