@@ -425,14 +425,7 @@ EXPORT CUresult cuGraphLaunch(CUgraphExec e, CUstream s) {
 }
 
 /* cuTensorMapEncodeTiled: the rules documented in cuda.h (CUDA_ERROR_INVALID_VALUE otherwise);
- * the map's 128 bytes receive the arguments as a fake_tmap record tests can decode. */
-typedef struct {
-    uint64_t magic; /* FAKE_TMAP_MAGIC */
-    uint64_t address, dim[2], stride;
-    uint32_t box[2], estride[2];
-    int32_t data_type, rank, interleave, swizzle, l2, oob;
-} fake_tmap;
-#define FAKE_TMAP_MAGIC 0x50414d54454b4146ull /* "FAKETMAP" */
+ * the map's 128 bytes receive the arguments as a fake_tmap record (fake_trace.h). */
 _Static_assert(sizeof(fake_tmap) <= sizeof(CUtensorMap), "record fits in a map");
 
 EXPORT CUresult cuTensorMapEncodeTiled(CUtensorMap *map, CUtensorMapDataType type, cuuint32_t rank,

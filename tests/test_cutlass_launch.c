@@ -18,12 +18,6 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef struct {
-    uint64_t magic;
-    uint64_t address, dim[2], stride;
-    uint32_t box[2], estride[2];
-    int32_t data_type, rank, interleave, swizzle, l2, oob;
-} fake_tmap; /* tests/fake_cuda.c writes this into each encoded map */
 
 /* Where CUTLASS's host path put the four descriptors (cutlass_host_check, Params of 2304). */
 enum { PARAMS = 2304 };
@@ -152,7 +146,7 @@ static void run(void) {
         for (int op = 0; op < QG_CUTLASS_NUM_OPS; op++) {
             fake_tmap t;
             memcpy(&t, b + desc_at[op], sizeof t);
-            QT_CHECK(t.magic == 0x50414d54454b4146ull && t.address == want[op] && t.rank == 3,
+            QT_CHECK(t.magic == FAKE_TMAP_MAGIC && t.address == want[op] && t.rank == 3,
                      "call %d: descriptor of operand %d encoded at 0x%llx (want 0x%llx)", call, op,
                      (unsigned long long)t.address, (unsigned long long)want[op]);
         }

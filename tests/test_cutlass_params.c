@@ -4,6 +4,7 @@
 #include "testutil.h"
 
 #include "backend.h"
+#include "fake_trace.h"
 #include "cutlass_params.h"
 
 #include <cuda.h>
@@ -11,12 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    uint64_t magic;
-    uint64_t address, dim[2], stride;
-    uint32_t box[2], estride[2];
-    int32_t data_type, rank, interleave, swizzle, l2, oob;
-} fake_tmap; /* tests/fake_cuda.c writes this into each encoded map */
 
 /* A recipe as the device recorder writes it (kernels/cutlass/cutlass_tma_recorder.cuh). */
 static qg_tma_recipe recipe(int op, uint64_t delta, unsigned rank, unsigned dtype, uint64_t d0,
@@ -161,7 +156,7 @@ static void test_bind(qt_rng *rng) {
         fake_tmap t;
         memcpy(&t, params + at[i], sizeof t);
         const qg_tma_recipe *r = &plan.tma[i].recipe;
-        QT_CHECK(t.magic == 0x50414d54454b4146ull &&
+        QT_CHECK(t.magic == FAKE_TMAP_MAGIC &&
                  t.address == ptrs[i] + (i == QG_CUTLASS_OP_SCALE ? 32 : 0) &&
                  t.dim[0] == r->dims[0] && t.dim[1] == r->dims[1] && t.stride == r->strides[0] &&
                  t.box[0] == r->box[0] && t.box[1] == r->box[1] && t.rank == 3 &&
