@@ -15,7 +15,8 @@
 #include <cuda.h>
 #include "cutlass/cutlass.h"
 #include "cutlass/cuda_host_adapter.hpp"
-#define _Alignas(n) alignas(n) /* the C11 spelling in qgemm's headers */
+#include "cutlass_probe_abi.cuh" /* C++ parts outside extern "C" (the guard keeps it once) */
+#define _Alignas(n) alignas(n)        /* the C11 spelling in qgemm's headers */
 extern "C" {
 #include "cutlass_params.h"
 }
