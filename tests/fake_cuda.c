@@ -249,7 +249,7 @@ EXPORT CUresult cuFuncSetAttribute(CUfunction f, CUfunction_attribute a, int v) 
  * fake_cuda_capture_params(sizes, n), each launch copies params[i] (sizes[i] bytes each) into
  * a buffer that fake_cuda_captured() returns, with the geometry {gx, gy, gz, bx, by, bz, smem}. */
 static int capture_sizes[32], capture_count;
-static unsigned char captured[4096]; /* CUTLASS Params are 2304 bytes */
+static unsigned char captured[2048];
 static unsigned captured_geometry[7];
 static pthread_mutex_t capture_lock = PTHREAD_MUTEX_INITIALIZER;
 
