@@ -25,26 +25,9 @@
  *   QG_SK  1: the launch may split K over gridDim.z (f32 workspace + per-tile counters)
  */
 
-#ifndef QG_DT
-#define QG_DT 2
-#endif
-#ifndef QG_TN
-#define QG_TN 64
-#endif
-#ifndef QG_TM
-#define QG_TM 16
-#endif
-#ifndef QG_WN
-#define QG_WN 4
-#endif
-#ifndef QG_WM
-#define QG_WM 1
-#endif
-#ifndef QG_ST
-#define QG_ST 4
-#endif
-#ifndef QG_SK
-#define QG_SK 0
+#if !defined(QG_DT) || !defined(QG_TN) || !defined(QG_TM) || !defined(QG_WN) || \
+    !defined(QG_WM) || !defined(QG_ST) || !defined(QG_SK)
+#error "sp24_mma needs QG_DT, QG_TN, QG_TM, QG_WN, QG_WM, QG_ST and QG_SK"
 #endif
 
 #define SP_THREADS (QG_WN * QG_WM * 32)

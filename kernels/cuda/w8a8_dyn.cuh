@@ -6,24 +6,16 @@
  * Compile-time parameters shared by those kernels:
  *   QG_AT  1: e4m3 x e4m3 (f32 accumulate, sm_89+)   2: s8 x s8 (s32 accumulate, sm_80+)
  *   QG_WB  8: 8-bit weights [N,K]   4: int4 weights (layout per QG_AT, docs/formats.md)
- * Runtime `flags` (QG_DYN_*) select the output dtype, bias and scale granularities, so one
- * compiled variant serves every problem class of its scheme.
+ * Runtime `flags` (QG_DYN_* of qg_abi.cuh) select the output dtype, bias and scale
+ * granularities, so one compiled variant serves every problem class of its scheme.
  */
 #pragma once
 
-#ifndef QG_AT
-#define QG_AT 1
-#endif
-#ifndef QG_WB
-#define QG_WB 8
-#endif
+#include "qg_abi.cuh" /* qg_dyn_params, QG_DYN_* */
 
-#define QG_DYN_OUT_F16 1        /* output f16 (else bf16) */
-#define QG_DYN_BIAS 2           /* add bias[n] (same dtype as the output) */
-#define QG_DYN_W_PER_TENSOR 4   /* w_scale[0] for every row (8-bit weights) */
-#define QG_DYN_A_PER_TENSOR 8   /* a_scale[0] for every token */
-#define QG_DYN_PAIR_STORE 16    /* c and ldc allow 4-byte stores of column pairs */
-#define QG_DYN_VEC16_STORE 32   /* c and ldc allow 16-byte stores of 8 columns */
+#if !defined(QG_AT) || !defined(QG_WB)
+#error "w8a8_dyn.cuh needs QG_AT and QG_WB"
+#endif
 
 #if QG_AT == 2
 typedef int qg_acc_t; /* exact integer accumulation */
@@ -31,26 +23,11 @@ typedef int qg_acc_t; /* exact integer accumulation */
 typedef float qg_acc_t;
 #endif
 
-/* The kernels' single argument (mirrored by qg_dyn_params in src/famdyn.h): the driver copies
- * kernel parameters one by one, and 14 scalars cost ~0.4 us more host time per launch than one
- * block (docs/STATUS.md, host overhead). */
-struct qg_dyn_params {
-    const uint8_t *a;
-    long long lda;
-    const uint8_t *w;
-    const float *w_scale; /* [N] or [1]; W4: [groups][N] */
-    const float *a_scale; /* [M] or [1] */
-    const uint16_t *bias; /* [N] or NULL */
-    uint16_t *c;
-    long long ldc;
-    int M, N, K, groups, glog, flags;
-};
-
 /* The extern "C" kernel `name` taking qg_dyn_params, around `body`: a QG_DEVICE function with
  * the argument list the kernels had before (inlined, so its __restrict__ still applies). */
 #define QG_DYN_KERNEL(name, bounds, body)                                                    \
     extern "C" __global__ void bounds name(const qg_dyn_params P) {                          \
-        body(P.a, P.lda, P.w, P.w_scale, P.a_scale, P.bias, P.c, P.ldc, P.M, P.N, P.K,       \
+        body(P.a, P.lda, P.w, P.w_scale, P.a_scale, P.bias, P.c, P.ldc, P.m, P.n, P.k,       \
              P.groups, P.glog, P.flags);                                                     \
     }
 

@@ -22,20 +22,8 @@
 #include "tile_raster.cuh"
 #include "w8a8_dyn.cuh"
 
-#ifndef QG_BM
-#define QG_BM 128
-#endif
-#ifndef QG_BN
-#define QG_BN 128
-#endif
-#ifndef QG_WM
-#define QG_WM 2
-#endif
-#ifndef QG_WN
-#define QG_WN 4
-#endif
-#ifndef QG_ST
-#define QG_ST 3
+#if !defined(QG_BM) || !defined(QG_BN) || !defined(QG_WM) || !defined(QG_WN) || !defined(QG_ST)
+#error "w8a8_mma.cuh needs QG_BM, QG_BN, QG_WM, QG_WN and QG_ST"
 #endif
 
 #define NT (QG_WM * QG_WN * 32)

@@ -22,14 +22,8 @@
 #include "ptx_fence.cuh"
 #include "ptx_wgmma.cuh"
 
-#ifndef QG_BN
-#define QG_BN 128
-#endif
-#ifndef QG_WG
-#define QG_WG 2
-#endif
-#ifndef QG_ST
-#define QG_ST 4
+#if !defined(QG_BN) || !defined(QG_WG) || !defined(QG_ST)
+#error "w8a8_wgmma.cuh needs QG_BN, QG_WG and QG_ST"
 #endif
 
 #define BM (64 * QG_WG)

@@ -5,13 +5,14 @@
  *
  * CTA = 3 warpgroups, one CTA per SM, grid = min(tiles, SMs); CTA b computes the 128 x QG_BN
  * tiles b, b + grid, ... in grouped order (w8a8_ws_layout.cuh).
- *  - warpgroup 2, the producer, gives registers back (setmaxnreg.dec 40); one thread loops over
- *    the CTA's tiles and K blocks of 128 bytes: wait empty[s] -> arrive.expect_tx(full[s],
- *    stage bytes) -> two TMA box loads (A {128 B, 128 rows}, W {128 B, QG_BN rows}, 128-byte
- *    swizzle; out-of-bounds rows/columns arrive as zeros, which handles M, N and K tails).
- *  - warpgroups 0 and 1, the consumers (setmaxnreg.inc 232), own rows 0-63 / 64-127 of the
- *    tile: wait full[s] -> 4 wgmma m64nNk32 (K = 4 x 32 bytes) -> release the stage (one
- *    mbarrier arrival per warp, 8 in all) once their wgmmas have read it.
+ *  - warpgroup 2, the producer, gives registers back (setmaxnreg.dec to QG_WS_PRODUCER_REGS);
+ *    one thread loops over the CTA's tiles and K blocks of 128 bytes: wait empty[s] ->
+ *    arrive.expect_tx(full[s], stage bytes) -> two TMA box loads (A {128 B, 128 rows}, W {128 B,
+ *    QG_BN rows}, 128-byte swizzle; out-of-bounds rows/columns arrive as zeros, which handles
+ *    M, N and K tails).
+ *  - warpgroups 0 and 1, the consumers (setmaxnreg.inc to QG_WS_CONSUMER_REGS), own rows 0-63 /
+ *    64-127 of the tile: wait full[s] -> 4 wgmma m64nNk32 (K = 4 x 32 bytes) -> release the
+ *    stage (one mbarrier arrival per warp, 8 in all) once their wgmmas have read it.
  *    s8: accumulates in s32 registers (exact), keeping one wgmma group in flight (the stage
  *    read by group kb-1 is released after issuing group kb).
  *    e4m3: the tensor core accumulates fp8 products with ~14-bit precision, so each stage's sum
@@ -36,11 +37,8 @@
 #include "ptx_mbarrier.cuh"
 #include "ptx_wgmma.cuh"
 
-#ifndef QG_BN
-#define QG_BN 128
-#endif
-#ifndef QG_ST
-#define QG_ST 6
+#if !defined(QG_BN) || !defined(QG_ST)
+#error "w8a8_wgmma_ws.cuh needs QG_BN and QG_ST"
 #endif
 #if QG_BN % 32 != 0 || QG_BN > 256
 #error "QG_BN must be a multiple of 32, at most 256"
@@ -185,8 +183,8 @@ qg_w8a8_wgmma_ws(const __grid_constant__ qg_tmap tmap_a, const __grid_constant__
     __syncthreads();
 
     if (wg == QG_WS_CONSUMERS) {
-        /* producer: 40 registers are plenty for one thread issuing TMA */
-        asm volatile("setmaxnreg.dec.sync.aligned.u32 40;" ::: "memory");
+        /* producer: one thread issuing TMA needs few registers */
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;" ::"n"(QG_WS_PRODUCER_REGS) : "memory");
         if (tid == 128 * QG_WS_CONSUMERS) {
             ws_tma_prefetch(&tmap_a);
             ws_tma_prefetch(&tmap_w);
@@ -212,7 +210,7 @@ qg_w8a8_wgmma_ws(const __grid_constant__ qg_tmap tmap_a, const __grid_constant__
     }
 
     /* consumers */
-    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;" ::: "memory");
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;" ::"n"(QG_WS_CONSUMER_REGS) : "memory");
     const int warp = (tid >> 5) & 3, lane = tid & 31;
     const uint32_t a_off = qg_ws_a_wg_offset(wg);
     int s = 0;

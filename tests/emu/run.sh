@@ -47,6 +47,7 @@ cp "$K"/wo_gemv.cuh "$K"/w4a16_gemv.cu "$K"/w8a16_gemv.cu "$work"/
 cp "$K"/tile_raster.cuh "$work"/ # the wgmma kernel's CTA order
 cp "$K"/w4a16_wgmma_abi.cuh "$K"/w4a16_wgmma_epilogue.cuh "$K"/w4a16_wgmma_layout.cuh "$work"/
 cp "$K"/wo_splitk.cuh "$work"/ # split-K of w4a16_gemm.cuh and wo_gemv.cuh (plain C on the prelude)
+cp "$K"/qg_abi.cuh "$work"/ # the parameter structs and tile constants the host shares
 cd "$work"
 : > registry.inc
 : > decls.inc
