@@ -12,6 +12,7 @@
 #pragma once
 
 #include "qg_abi.cuh" /* qg_dyn_params, QG_DYN_* */
+#include "ptx_mma.cuh"
 
 #if !defined(QG_AT) || !defined(QG_WB)
 #error "w8a8_dyn.cuh needs QG_AT and QG_WB"
@@ -34,15 +35,9 @@ typedef float qg_acc_t;
 /* D = A(16x32, row) * B(32x8, col) + C. Fragments as in kernel_notes.md section 2. */
 QG_DEVICE void qg_mma_16832(qg_acc_t d[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
 #if QG_AT == 2
-    asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, "
-                 "{%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
-                 : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    qg_mma_m16n8k32_s8(d, a, b0, b1);
 #else
-    asm volatile("mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 {%0,%1,%2,%3}, "
-                 "{%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    qg_mma_m16n8k32_e4m3(d, a, b0, b1);
 #endif
 }
 

@@ -35,6 +35,8 @@
 #include "w8a8_wgmma_ops.cuh"
 #include "ptx_fence.cuh"
 #include "ptx_mbarrier.cuh"
+#include "ptx_setmaxnreg.cuh"
+#include "ptx_tma.cuh"
 #include "ptx_wgmma.cuh"
 
 #if !defined(QG_BN) || !defined(QG_ST)
@@ -56,26 +58,6 @@
 #else
 #error "unexpected promotion width"
 #endif
-
-/* CUtensorMap: 128 opaque bytes, 64-byte aligned (cuda.h is not available under NVRTC). */
-struct __align__(64) qg_tmap {
-    unsigned long long v[16];
-};
-
-/* ---- TMA (PTX ISA 9.7.9.25); mbarriers and wgmma ordering: ptx_mbarrier.cuh, ptx_wgmma.cuh ---- */
-
-/* 2-D box at (c0 = inner/K byte, c1 = row) -> shared `dst`; completes `bytes` on `bar`. The
- * map is a kernel parameter: its generic address is what the instruction takes. */
-QG_DEVICE void ws_tma_load(uint32_t dst, const qg_tmap *map, int c0, int c1, uint32_t bar) {
-    asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
-                 " [%0], [%1, {%2, %3}], [%4];" ::"r"(dst),
-                 "l"((uint64_t)map), "r"(c0), "r"(c1), "r"(bar)
-                 : "memory");
-}
-
-QG_DEVICE void ws_tma_prefetch(const qg_tmap *map) {
-    asm volatile("prefetch.tensormap [%0];" ::"l"((uint64_t)map) : "memory");
-}
 
 /* ---- epilogue ---- */
 
@@ -184,10 +166,10 @@ qg_w8a8_wgmma_ws(const __grid_constant__ qg_tmap tmap_a, const __grid_constant__
 
     if (wg == QG_WS_CONSUMERS) {
         /* producer: one thread issuing TMA needs few registers */
-        asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;" ::"n"(QG_WS_PRODUCER_REGS) : "memory");
+        qg_setmaxnreg_dec<QG_WS_PRODUCER_REGS>();
         if (tid == 128 * QG_WS_CONSUMERS) {
-            ws_tma_prefetch(&tmap_a);
-            ws_tma_prefetch(&tmap_w);
+            qg_tma_prefetch_map(&tmap_a);
+            qg_tma_prefetch_map(&tmap_w);
             int s = 0;
             uint32_t phase = 0;
             for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
@@ -198,9 +180,9 @@ qg_w8a8_wgmma_ws(const __grid_constant__ qg_tmap tmap_a, const __grid_constant__
                     qg_mbar_wait_c_loop(base + qg_ws_bar_empty(QG_BN, QG_ST, s), phase ^ 1);
                     const uint32_t full = base + qg_ws_bar_full(QG_BN, QG_ST, s);
                     qg_mbar_arrive_expect_tx(full, qg_ws_stage_bytes(QG_BN));
-                    ws_tma_load(base + qg_ws_stage_a(QG_BN, s), &tmap_a, kb * QG_WS_BK,
+                    qg_tma_load_2d(base + qg_ws_stage_a(QG_BN, s), &tmap_a, kb * QG_WS_BK,
                                 mb * QG_WS_BM, full);
-                    ws_tma_load(base + qg_ws_stage_b(QG_BN, s), &tmap_w, kb * QG_WS_BK,
+                    qg_tma_load_2d(base + qg_ws_stage_b(QG_BN, s), &tmap_w, kb * QG_WS_BK,
                                 nb * QG_BN, full);
                     if (++s == QG_ST) s = 0, phase ^= 1;
                 }
@@ -210,7 +192,7 @@ qg_w8a8_wgmma_ws(const __grid_constant__ qg_tmap tmap_a, const __grid_constant__
     }
 
     /* consumers */
-    asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;" ::"n"(QG_WS_CONSUMER_REGS) : "memory");
+    qg_setmaxnreg_inc<QG_WS_CONSUMER_REGS>();
     const int warp = (tid >> 5) & 3, lane = tid & 31;
     const uint32_t a_off = qg_ws_a_wg_offset(wg);
     int s = 0;

@@ -3,9 +3,10 @@
 # takes a minute or two). The real kernel bodies (kernels/cuda/w4a16_gemm.cuh and the family
 # .cu files, dequant_wo.cu) are compiled as host C++ against emulated headers: emu_prelude.cuh
 # and emu_int4_dequant.cuh re-implement the PTX helpers (lop3, prmt, half2 arithmetic with
-# exact rounding, mma.m16n8k16 per the PTX fragment layout as a warp collective, cp.async groups
-# that land only at cp.async.wait_group). emu_rt.cpp runs one pthread per CUDA thread, one CTA
-# at a time, with barriers for __syncthreads and shared memory filled with 0xff (NaN) garbage.
+# exact rounding, mma.m16n8k16 per the PTX fragment layout as a warp collective) and
+# emu_ptx_cp_async.cuh the PTX layer's cp.async (groups that land only at cp.async.wait_group).
+# emu_rt.cpp runs one pthread per CUDA thread, one CTA at a time, with barriers for
+# __syncthreads and shared memory filled with 0xff (NaN) garbage.
 # harness.cpp launches every variant through its family's real launch() (split-K, workspace,
 # tails, padded lda/ldc) and compares with qg_reference_gemm and qg_dequantize_weight_host.
 # The sm_90a family w4a16_wgmma runs on emu_wgmma.cpp (its PTX layer kernels/cuda/ptx_*.cuh
@@ -36,7 +37,7 @@ grep -q "qg_smem = emu_smem" "$work"/w4a16_gemm.cuh
 # the wgmma kernel: its PTX wrappers are replaced by the CPU engine of emu_wgmma.cpp
 cp "$here"/emu_w4a16_wgmma_ops.cuh "$work"/w4a16_wgmma_ops.cuh
 # ... and so is the PTX layer (kernels/cuda/ptx_*.cuh) it uses
-for f in wgmma mbarrier fence; do cp "$here"/emu_ptx_$f.cuh "$work"/ptx_$f.cuh; done
+for f in wgmma mbarrier fence cp_async; do cp "$here"/emu_ptx_$f.cuh "$work"/ptx_$f.cuh; done
 sed 's/extern __shared__ __align__(1024) uint8_t qg_smem\[\];/uint8_t *qg_smem = emu_smem;/' \
     "$K"/w4a16_wgmma.cu > "$work"/w4a16_wgmma.cu
 grep -q "qg_smem = emu_smem" "$work"/w4a16_wgmma.cu
