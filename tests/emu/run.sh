@@ -62,22 +62,29 @@ gen() { # source id kernel params-struct -D...
   echo "{\"$id\", ${name}}," >> registry.inc
   echo "extern \"C\" void ${name}(const void *);" >> decls.inc
 }
-# every variant of the families' tables (src/family_w4a16_*.c, family_w8a16_*.c, family_dequant_wo.c)
-for act in 1 2; do
-  for mt in 1 2 4; do gen w4a16_decode w4a16_decode.act$act.mt$mt qg_wo_gemm qg_wo_params "QG_ACT $act" "QG_MT $mt"; done
-  for t in "128 128" "128 256" "64 128"; do set -- $t
-    gen w4a16_prefill w4a16_prefill.act$act.bm$1.bn$2 qg_wo_gemm qg_wo_params "QG_ACT $act" "QG_BM $1" "QG_BN $2"; done
-  for mt in 1 4; do gen w8a16_decode w8a16_decode.act$act.mt$mt qg_wo_gemm qg_wo_params "QG_ACT $act" "QG_MT $mt"; done
-  for bn in 256 128; do gen w4a16_wgmma w4a16_wgmma.act$act.bn$bn qg_w4wg_gemm qg_w4wg_params "QG_ACT $act" "QG_BN $bn"; done
-  for t in "128 128" "128 256"; do set -- $t
-    gen w8a16_prefill w8a16_prefill.act$act.bm$1.bn$2 qg_wo_gemm qg_wo_params "QG_ACT $act" "QG_BM $1" "QG_BN $2"; done
-done
-for t in "1 8 4" "2 8 2" "1 4 4" "2 4 2"; do set -- $t  # src/family_wo_gemv.c: mt warps uk
-  for act in 1 2; do for f in w4a16_gemv w8a16_gemv; do
-    gen $f $f.act$act.mt$1.warps$2.uk$3 qg_wogv_gemm qg_wogv_params "QG_ACT $act" "QG_MT $1" "QG_WARPS $2" "QG_UK $3"
-  done; done
-done
-for wb in 4 8; do gen dequant_wo dequant_wo.wbits$wb qg_wo_dequant qg_dq_params "QG_WBITS $wb"; done
+# The kernel entry and parameter struct of each family emulated here (kernels/cuda/qg_abi.cuh,
+# w4a16_wgmma_abi.cuh); the variants are the catalog's own (qgemm list), so none is missed.
+emulated() {
+  case $1 in
+    w4a16_decode|w4a16_prefill|w8a16_decode|w8a16_prefill) echo qg_wo_gemm qg_wo_params ;;
+    w4a16_gemv|w8a16_gemv) echo qg_wogv_gemm qg_wogv_params ;;
+    w4a16_wgmma) echo qg_w4wg_gemm qg_w4wg_params ;;
+    dequant_wo) echo qg_wo_dequant qg_dq_params ;;
+    *) return 1 ;;
+  esac
+}
+"$build"/qgemm list > variants.txt
+while read -r id; do
+  fam=${id%%.*}
+  abi=$(emulated "$fam") || continue
+  defs=() # id "family.act2.bm128" -> "QG_ACT 2" "QG_BM 128" (src/catalog.h)
+  IFS=. read -ra params <<< "${id#"$fam".}"
+  for p in "${params[@]}"; do
+    name=${p%%[0-9]*}
+    defs+=("QG_${name^^} ${p#"$name"}")
+  done
+  gen "$fam" "$id" $abi "${defs[@]}"
+done < variants.txt
 echo "compiling $(ls v_*.cpp | wc -l) variants (host C++)..."
 ls v_*.cpp emu_rt.cpp emu_wgmma.cpp harness.cpp | xargs -P 2 -I{} sh -c \
   'g++ -std=c++17 -O1 -w -D_Alignas=alignas -I. -I"$0"/src -I"$0"/include -c {} -o {}.o' "$root"
