@@ -1,7 +1,7 @@
 /*
  * Weight-only fragment decoding (docs/formats.md, "Weight-only int4 and int8"): packed int4 /
- * int8 words to the half2 B registers of mma.m16n8k16, the mma itself, and the L2-bypassing
- * loads and stores of the weight-only kernels' split-K partials (their copies: ptx_cp_async.cuh). QG_ACT (QG_DT_F16 or QG_DT_BF16) selects the activation dtype.
+ * int8 words to the half2 B registers of mma.m16n8k16 and the mma itself; it brings the PTX
+ * wrappers the weight-only kernels use (copies, split-K loads and stores, lop3, mma). QG_ACT (QG_DT_F16 or QG_DT_BF16) selects the activation dtype.
  *
  * int4: OR-ing a nibble v into the mantissa of 1024.0 (f16 0x6400) or 128.0 (bf16 0x4300)
  * gives exactly 1024 + v / 128 + v (one lop3 does mask and OR for two halves); subtracting
@@ -12,6 +12,8 @@
 #pragma once
 
 #include "ptx_cp_async.cuh" /* the weight-only kernels' copies */
+#include "ptx_ld_st.cuh" /* split-K partials */
+#include "ptx_lop3.cuh"
 #include "ptx_mma.cuh"
 
 #ifndef QG_ACT
@@ -28,12 +30,6 @@
 #define QG_WO_ONE 0x3c003c00u
 #endif
 
-/* (a & b) | c in one instruction; the compiler does not find lop3 for this by itself. */
-QG_DEVICE uint32_t qg_lop3_and_or(uint32_t a, uint32_t b, uint32_t c) {
-    uint32_t d;
-    asm("lop3.b32 %0, %1, %2, %3, 0xea;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
-    return d;
-}
 
 /* half2 arithmetic in the activation dtype. bf16 sub/mul/add need sm_90 as instructions, so
  * they are written as fma.rn.bf16x2 (sm_80), which rounds the same way. */
@@ -110,17 +106,3 @@ QG_DEVICE void qg_mma_16816(float d[4], const uint32_t a[4], uint32_t b0, uint32
 #endif
 }
 
-/* Loads that bypass L1: split-K partials written by other CTAs of this launch. */
-QG_DEVICE float qg_ld_cg_f32(const float *p) {
-    float v;
-    asm volatile("ld.global.cg.f32 %0, [%1];" : "=f"(v) : "l"(p) : "memory");
-    return v;
-}
-
-QG_DEVICE void qg_ld_cg_f32x2(const float *p, float *v0, float *v1) {
-    asm volatile("ld.global.cg.v2.f32 {%0,%1}, [%2];" : "=f"(*v0), "=f"(*v1) : "l"(p) : "memory");
-}
-
-QG_DEVICE void qg_st_f32x2(float *p, float v0, float v1) {
-    asm volatile("st.global.v2.f32 [%0], {%1,%2};" ::"l"(p), "f"(v0), "f"(v1) : "memory");
-}

@@ -33,6 +33,7 @@
 #define SP_THREADS (QG_WN * QG_WM * 32)
 #include "sp24_common.cuh"
 #include "tile_raster.cuh"
+#include "ptx_ld_st.cuh"
 #include "ptx_ldmatrix.cuh"
 #include "ptx_mma.cuh"
 #define SP_WTN (QG_TN / QG_WN) /* warp tile: weight rows */
@@ -66,13 +67,6 @@ QG_DEVICE void sp_mma(sp_acc_t (&d)[4], const uint32_t (&a)[4], const uint32_t (
 #endif
 }
 
-/* L2-only (L1-bypassing) access to the split-K workspace, which other CTAs update. */
-QG_DEVICE float sp_ld_cg(const float *p) {
-    float v;
-    asm volatile("ld.global.cg.f32 %0, [%1];" : "=f"(v) : "l"(p));
-    return v;
-}
-QG_DEVICE void sp_st_cg(float *p, float v) { asm volatile("st.global.cg.f32 [%0], %1;" ::"l"(p), "f"(v)); }
 
 extern "C" __global__ void __launch_bounds__(SP_THREADS)
 qg_sp24_mma(const uint8_t *__restrict__ w,        /* [N64][K/2] kept values */
@@ -236,8 +230,8 @@ qg_sp24_mma(const uint8_t *__restrict__ w,        /* [N64][K/2] kept values */
             const int m = m0 + r, n = n0 + cc;
             if (m >= M || n >= N) continue;
             float *p = ws + (long long)m * N + n;
-            float v = sp_ld_cg(p);
-            sp_st_cg(p, 0.0f);
+            float v = qg_ld_cg_f32(p);
+            qg_st_cg_f32(p, 0.0f);
             if (bias) v += qg_to_f32(bias[n], out_bf16 ? QG_DT_BF16 : QG_DT_F16);
             c[(long long)m * ldc + n] = sp_to_out(v, out_bf16);
         }

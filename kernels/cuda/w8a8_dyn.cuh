@@ -12,6 +12,8 @@
 #pragma once
 
 #include "qg_abi.cuh" /* qg_dyn_params, QG_DYN_* */
+#include "ptx_ld_st.cuh"
+#include "ptx_lop3.cuh"
 #include "ptx_mma.cuh"
 
 #if !defined(QG_AT) || !defined(QG_WB)
@@ -47,11 +49,6 @@ QG_DEVICE uint32_t qg_prmt(uint32_t a, uint32_t b, uint32_t sel) {
     return d;
 }
 
-QG_DEVICE uint32_t qg_lop3_and_or(uint32_t a, uint32_t b, uint32_t c) { /* (a & b) | c */
-    uint32_t d;
-    asm("lop3.b32 %0, %1, %2, %3, 0xEA;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
-    return d;
-}
 
 /*
  * 8 int4 (4-bit two's complement, nibble i = bits 4i..4i+3) -> 8 e4m3 bytes, exactly
@@ -126,16 +123,3 @@ QG_DEVICE void qg_dyn_store2(const qg_dyn_epi &e, int m, int n, float v0, float 
     }
 }
 
-/* 16-byte read-only load through L1 (activations: reused by every CTA). */
-QG_DEVICE qg_u32x4 qg_ld_nc_u32x4(const void *p) {
-    qg_u32x4 r;
-    asm volatile("ld.global.nc.v4.u32 {%0,%1,%2,%3}, [%4];"
-                 : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p));
-    return r;
-}
-
-QG_DEVICE uint32_t qg_ld_nc_u32(const void *p) {
-    uint32_t r;
-    asm volatile("ld.global.nc.u32 %0, [%1];" : "=r"(r) : "l"(p));
-    return r;
-}
