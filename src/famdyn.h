@@ -1,6 +1,7 @@
 /*
  * Launch and cost helpers shared by the dynamic-activation kernel families
- * (src/family_w8a8_*.c, src/family_w4a8_*.c). Flag values match kernels/cuda/w8a8_dyn.cuh.
+ * (src/family_w8a8_*.c, src/family_w4a8_*.c). The kernels' argument qg_dyn_params and its
+ * QG_DYN_* flags: kernels/cuda/qg_abi.cuh.
  */
 #ifndef QG_FAMDYN_H
 #define QG_FAMDYN_H
@@ -8,27 +9,7 @@
 #include "catalog.h"
 #include "schemes.h"
 
-#define QG_DYN_FLAG_OUT_F16 1
-#define QG_DYN_FLAG_BIAS 2
-#define QG_DYN_FLAG_W_TENSOR 4
-#define QG_DYN_FLAG_A_TENSOR 8
-#define QG_DYN_FLAG_PAIR 16
-#define QG_DYN_FLAG_VEC16 32 /* 16-byte aligned c, ldc % 8 == 0 (w8a8_wgmma_ws) */
-
-/* The one kernel argument of qg_dyn_gemv, qg_dyn_mma and qg_w8a8_wgmma (struct qg_dyn_params
- * in kernels/cuda/w8a8_dyn.cuh, same layout): one parameter block launches faster than 14. */
-typedef struct {
-    const void *a;
-    long long lda;
-    const void *w;
-    const void *w_scale;
-    const void *a_scale;
-    const void *bias;
-    void *c;
-    long long ldc;
-    int m, n, k, groups, glog, flags;
-} qg_dyn_params;
-_Static_assert(sizeof(qg_dyn_params) == 88, "qg_dyn_params must match kernels/cuda/w8a8_dyn.cuh");
+#include "../kernels/cuda/qg_abi.cuh" /* qg_dyn_params, QG_DYN_* */
 
 /* Parameter positions: gemv {rw, mt, warps, uk}; tiled {bm, bn, wm, wn, st}. */
 enum { QG_DYN_P_RW = 0, QG_DYN_P_MT = 1, QG_DYN_P_WARPS = 2, QG_DYN_P_UK = 3 };
@@ -38,7 +19,7 @@ int qg_dyn_smem_limit(int cc);
 int qg_dyn_mma_smem(const int *v, int wbits);
 int qg_dyn_common_supports(const qg_problem *p, int cc, int min_cc, char *why, size_t why_len);
 
-/* The QG_DYN_FLAG_* bits of a problem and its arguments (c/ldc alignment included). */
+/* The QG_DYN_* flag bits of a problem and its arguments (c/ldc alignment included). */
 int qg_dyn_flags(const qg_problem *p, const qg_gemm_args *g);
 
 /* Check alignment, fill qg_dyn_params and launch (grid gx x gy). */

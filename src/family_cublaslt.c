@@ -25,6 +25,8 @@
 #include "dynact.h"
 #include "jit.h"
 
+#include "../kernels/cuda/qg_abi.cuh" /* qg_lt_epi_params, QG_EPI_* */
+
 #include <stdio.h>
 
 static const int algo_variants[][QG_MAX_PARAMS] = {{0}, {1}, {2}, {3}};
@@ -124,18 +126,6 @@ static qg_status fp8_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, 
 
 /* ---------------------------------------------------------------- int8 */
 
-/* Member for member struct qg_lt_epi_params of kernels/cuda/cublaslt_epilogue.cu. */
-typedef struct {
-    void *acc; /* the epilogue zeroes it as it reads it */
-    const void *a_scale, *w_scale, *bias;
-    void *c;
-    long long ldc;
-    int32_t m, n, flags, pad;
-} epi_params;
-_Static_assert(sizeof(epi_params) == 64, "epi_params must match qg_lt_epi_params");
-
-enum { EPI_OUT_F16 = 1, EPI_BIAS = 2, EPI_W_TENSOR = 4, EPI_A_TENSOR = 8, EPI_VEC = 16 };
-
 static qg_lt_shape int8_shape(const qg_problem *p, int64_t lda, int align) {
     const qg_lt_shape s = {.kind = QG_LT_INT8, .m = p->m, .n = p->n, .k = p->k, .lda = lda,
                            .ldc = p->n, .out_dtype = QG_DTYPE_INT32, .align = align};
@@ -181,12 +171,12 @@ static qg_status int8_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p,
     QG_CHECK(qg_cublaslt_run(ctx, &s, &lp, v[0], stream));
 
     int flags = 0;
-    if (p->out_dtype == QG_DTYPE_F16) flags |= EPI_OUT_F16;
-    if (p->has_bias) flags |= EPI_BIAS;
-    if (p->weight_scale == QG_SCALE_PER_TENSOR) flags |= EPI_W_TENSOR;
-    if (p->act_scale == QG_SCALE_PER_TENSOR) flags |= EPI_A_TENSOR;
-    if (!((uintptr_t)g->c & 7) && !(g->ldc & 3)) flags |= EPI_VEC;
-    epi_params ep = {.acc = acc, .a_scale = g->a_scale, .w_scale = g->w.scale,
+    if (p->out_dtype == QG_DTYPE_F16) flags |= QG_EPI_OUT_F16;
+    if (p->has_bias) flags |= QG_EPI_BIAS;
+    if (p->weight_scale == QG_SCALE_PER_TENSOR) flags |= QG_EPI_W_TENSOR;
+    if (p->act_scale == QG_SCALE_PER_TENSOR) flags |= QG_EPI_A_TENSOR;
+    if (!((uintptr_t)g->c & 7) && !(g->ldc & 3)) flags |= QG_EPI_VEC;
+    qg_lt_epi_params ep = {.acc = acc, .a_scale = g->a_scale, .w_scale = g->w.scale,
                      .bias = p->has_bias ? g->bias : NULL, .c = g->c, .ldc = g->ldc,
                      .m = (int32_t)p->m, .n = (int32_t)p->n, .flags = flags};
     void *kargs[] = {&ep};

@@ -7,16 +7,10 @@
 #include "jit.h"
 #include "scheme_w4a16.h"
 
+#include "../kernels/cuda/qg_abi.cuh" /* qg_dq_params */
+
 #include <stdint.h>
 #include <stdio.h>
-
-/* Member for member struct qg_dq_params of kernels/cuda/dequant_wo.cu. */
-typedef struct {
-    const void *w, *scale, *zero;
-    void *out;
-    int32_t n, k, kp, groups, gs_log2, scale_bf16, out_bf16, vec_ok;
-} dq_params;
-_Static_assert(sizeof(dq_params) == 64, "dq_params must match qg_dq_params of dequant_wo.cu");
 
 static const int variants[][QG_MAX_PARAMS] = {{4}, {8}};
 
@@ -41,7 +35,7 @@ static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, cons
                  "has_zero_point is set but the zero point buffer is NULL");
     qg_wo_geom g;
     qg_wo_geom_get(p, &g);
-    dq_params dp = {
+    qg_dq_params dp = {
         .w = a->w->weight, .scale = a->w->scale,
         .zero = p->has_zero_point ? a->w->zero : NULL, .out = a->out,
         .n = (int32_t)p->n, .k = (int32_t)p->k, .kp = (int32_t)g.kp, .groups = g.groups,

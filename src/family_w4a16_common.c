@@ -7,13 +7,6 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* Member for member the struct qg_wo_params of kernels/cuda/w4a16_gemm.cuh. */
-typedef struct {
-    QG_WO_PARAMS_HEAD;
-    int32_t kp, groups, gs_log2, out_bf16, c_pairs, kt_per_split, splits;
-} wo_params;
-_Static_assert(sizeof(wo_params) == 112, "wo_params must match qg_wo_params of w4a16_gemm.cuh");
-
 int qg_wo_gs_log2(const qg_problem *p) {
     if (p->scheme != QG_SCHEME_W4A16) return 30;
     return p->group_size == 32 ? 5 : p->group_size == 64 ? 6 : p->group_size == 128 ? 7 : 30;
@@ -197,7 +190,7 @@ qg_status qg_wo_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, const
     const wo_grid g = grid_of(p, t);
     int per = 0;
     const int s = even_splits(g.kt_total, qg_wo_splits(p, t, &ctx->info), &per);
-    wo_params kp = {
+    qg_wo_params kp = {
         QG_WO_COMMON_PARAMS(p, a),
         .kp = (int32_t)(QG_CDIV(p->k, QG_WO_CHUNK) * QG_WO_CHUNK),
         .kt_per_split = per,

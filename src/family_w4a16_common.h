@@ -8,6 +8,8 @@
 
 #include "catalog.h"
 
+#include "../kernels/cuda/qg_abi.cuh" /* the kernels' parameter structs and tiles */
+
 /* Compile-time tile of one variant (the -D values its .cu file derives from the params). */
 typedef struct {
     qg_scheme scheme;
@@ -50,18 +52,9 @@ qg_status qg_wo_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, const
 /* log2 of the W4A16 group size as the kernels take it (30: one group per channel, and W8A16). */
 int qg_wo_gs_log2(const qg_problem *p);
 
-/* The leading members every weight-only kernel's parameter struct shares, in the kernels' order
- * (qg_wo_params of w4a16_gemm.cuh, qg_w4wg_params of w4a16_wgmma.cu, qg_wogv_params of
- * wo_gemv.cuh): pointers, then the problem and strides. */
-#define QG_WO_PARAMS_HEAD                                                                       \
-    const void *a, *w, *scale, *zero, *bias;                                                    \
-    void *c;                                                                                    \
-    float *partial;                                                                             \
-    unsigned *counter;                                                                          \
-    int32_t m, n, k, lda, ldc
-
 /* Designated initializers of the fields every weight-only kernel's parameter struct shares
- * (w4a16_gemm.cuh, w4a16_wgmma.cu, wo_gemv.cuh): problem, pointers, strides, groups. */
+ * (qg_wo_params, qg_wogv_params of qg_abi.cuh, qg_w4wg_params of w4a16_wgmma_abi.cuh): problem,
+ * pointers, strides, groups. */
 #define QG_WO_COMMON_PARAMS(p, a)                                                               \
     .a = (a)->a, .w = (a)->w.weight, .scale = (a)->w.scale,                                     \
     .zero = (p)->has_zero_point ? (a)->w.zero : NULL, .bias = (p)->has_bias ? (a)->bias : NULL, \

@@ -11,8 +11,9 @@ static const int variants[][QG_MAX_PARAMS] = {
 
 static qg_wo_tile tile(const int *params) {
     const qg_wo_tile t = {.scheme = QG_SCHEME_W4A16, .wbits = 4, .act = params[0],
-                          .bm = params[1], .wm = params[1] / 2, .bn = params[2], .bk = 64,
-                          .stages = 4, .max_m = 0};
+                          .bm = params[1], .wm = params[1] / QG_WO_PREFILL_WARP_ROWS,
+                          .bn = params[2], .bk = QG_WO_PREFILL_BK, .stages = QG_WO_PREFILL_STAGES,
+                          .max_m = 0};
     return t;
 }
 

@@ -31,12 +31,12 @@ static int ilog2(int64_t x) {
 int qg_dyn_flags(const qg_problem *p, const qg_gemm_args *g) {
     const qg_scheme_traits *t = qg_scheme_get(p->scheme);
     int flags = 0;
-    if (p->out_dtype == QG_DTYPE_F16) flags |= QG_DYN_FLAG_OUT_F16;
-    if (p->has_bias) flags |= QG_DYN_FLAG_BIAS;
-    if (p->weight_scale == QG_SCALE_PER_TENSOR && t->weight_bits == 8) flags |= QG_DYN_FLAG_W_TENSOR;
-    if (p->act_scale == QG_SCALE_PER_TENSOR) flags |= QG_DYN_FLAG_A_TENSOR;
-    if (!(g->ldc & 1) && !((uintptr_t)g->c & 3)) flags |= QG_DYN_FLAG_PAIR;
-    if (!(g->ldc & 7) && !((uintptr_t)g->c & 15)) flags |= QG_DYN_FLAG_VEC16;
+    if (p->out_dtype == QG_DTYPE_F16) flags |= QG_DYN_OUT_F16;
+    if (p->has_bias) flags |= QG_DYN_BIAS;
+    if (p->weight_scale == QG_SCALE_PER_TENSOR && t->weight_bits == 8) flags |= QG_DYN_W_PER_TENSOR;
+    if (p->act_scale == QG_SCALE_PER_TENSOR) flags |= QG_DYN_A_PER_TENSOR;
+    if (!(g->ldc & 1) && !((uintptr_t)g->c & 3)) flags |= QG_DYN_PAIR_STORE;
+    if (!(g->ldc & 7) && !((uintptr_t)g->c & 15)) flags |= QG_DYN_VEC16_STORE;
     return flags;
 }
 

@@ -29,13 +29,6 @@ static const int variants[][QG_MAX_PARAMS] = {
     {2, 1, 4, 4}, {1, 1, 4, 4}, {2, 2, 4, 2}, {1, 2, 4, 2},
 };
 
-/* Member for member the struct qg_wogv_params of kernels/cuda/wo_gemv.cuh. */
-typedef struct {
-    QG_WO_PARAMS_HEAD;
-    int32_t kc, groups, gs_log2, out_bf16, c_pairs, units_per_split, splits, tblocks;
-} gv_params;
-_Static_assert(sizeof(gv_params) == 120, "gv_params must match qg_wogv_params of wo_gemv.cuh");
-
 /* Warps resident per SM the split policy plans for (the kernel is written for <= 128
  * registers per thread: 16 warps). */
 #define GV_WARPS_PER_SM 16
@@ -147,8 +140,8 @@ static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, cons
     int per = 0;
     const int s = splits_of(p, v, &ctx->info, &per);
     const gv_grid g = grid_of(p, v);
-    gv_params kp = {QG_WO_COMMON_PARAMS(p, a), .kc = (int32_t)QG_CDIV(p->k, QG_WO_CHUNK),
-                    .units_per_split = per, .splits = s, .tblocks = (int32_t)g.tblocks};
+    qg_wogv_params kp = {QG_WO_COMMON_PARAMS(p, a), .kc = (int32_t)QG_CDIV(p->k, QG_WO_CHUNK),
+                         .units_per_split = per, .splits = s, .tblocks = (int32_t)g.tblocks};
     if (s > 1)
         QG_CHECK(qg_wo_bind_splitk(ctx, p, a, k->variant->id, s, counter_bytes(p, v), &kp.counter,
                                    &kp.partial));

@@ -16,6 +16,8 @@
 #include "testutil.h"
 #include "tune.h"
 
+#include "../kernels/cuda/qg_abi.cuh" /* qg_dq_params: the dequant kernel's argument */
+
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
@@ -466,12 +468,6 @@ static void test_dequant_lt_family(void) {
              w8_1k * 1e6, t1k * 1e6);
 }
 
-/* Member for member the dequant kernel's argument (src/family_dequant_wo.c dq_params). */
-typedef struct {
-    const void *w, *scale, *zero;
-    void *out;
-    int32_t n, k, kp, groups, gs_log2, scale_bf16, out_bf16, vec_ok;
-} dq_args;
 
 /* One launch through the fake driver and cuBLASLt: per chunk, the dequant kernel on the
  * chunk's slabs into the scratch and one matmul of the chunk's columns; cuBLASLt's scratch
@@ -526,15 +522,16 @@ static void check_dequant_lt_run(qg_context *ctx, const char *id, const qg_probl
     for (int i = 0; i < want_chunks && e + per_chunk <= nev; i++) {
         const int64_t n0 = i * want_cols, cols = i + 1 < want_chunks ? want_cols : n - n0;
         const fake_event *l = &ev[e++], *mm = &ev[e++];
-        dq_args d;
+        qg_dq_params d;
         memcpy(&d, l->params, sizeof d);
         const int64_t slab = n0 / 64;
         QT_CHECK(l->kind == FAKE_EV_LAUNCH && l->stream == stream && l->block == 256,
                  "%s chunk %d: dequant launch first (kind %d)", id, i, l->kind);
-        QT_CHECK(d.w == (char *)w.weight + slab * ks * 128 * wbits &&
-                     d.scale == (char *)w.scale + 2 * n0 * groups &&
-                     d.zero == (p->has_zero_point ? (char *)w.zero + 2 * n0 * groups : NULL) &&
-                     d.out == scratch,
+        QT_CHECK((const char *)d.w == (char *)w.weight + slab * ks * 128 * wbits &&
+                     (const char *)d.scale == (char *)w.scale + 2 * n0 * groups &&
+                     (const char *)d.zero ==
+                         (p->has_zero_point ? (char *)w.zero + 2 * n0 * groups : NULL) &&
+                     (char *)d.out == scratch,
                  "%s chunk %d: dequant pointers (w +%td scale +%td out +%td)", id, i,
                  (const char *)d.w - (const char *)w.weight,
                  (const char *)d.scale - (const char *)w.scale, (char *)d.out - scratch);
@@ -655,7 +652,7 @@ static void dequant_lt_launches(void) {
         return;
     }
     set_trace(trace_add);
-    const int sizes[] = {(int)sizeof(dq_args)};
+    const int sizes[] = {(int)sizeof(qg_dq_params)};
     capture(sizes, 1);
 
     /* 2900 x 4096 = 23.7 MB of bf16: two chunks of 1536 and 1364 columns at 16 MiB (the last

@@ -5,6 +5,9 @@
  *                                        q = cvt_rni_sat_s8(a / scale)          (QMAX 127)
  * IEEE division (NVRTC's default -prec-div=true), as on the host: no reciprocal.
  *
+ * Compile-time parameters: QG_AT (1: e4m3, 2: int8; set by act_quant_fp8.cu / act_quant_int8.cu),
+ * QG_THREADS (threads per CTA), QG_VPT (below).
+ *
  * One CTA per row. With QG_VPT > 0 the row stays in registers between the max and the
  * conversion, so DRAM is read once: each thread owns QG_VPT chunks of 16 elements (two 16-byte
  * loads, one 16-byte store). QG_VPT == 0 is the fallback for any K: it reads the row twice
@@ -18,14 +21,8 @@
 #pragma once
 #include "qg_prelude.cuh"
 
-#ifndef QG_AT
-#define QG_AT 1 /* 1: e4m3, 2: int8 */
-#endif
-#ifndef QG_THREADS
-#define QG_THREADS 256
-#endif
-#ifndef QG_VPT
-#define QG_VPT 2
+#if !defined(QG_AT) || !defined(QG_THREADS) || !defined(QG_VPT)
+#error "act_quant.cuh needs QG_AT, QG_THREADS and QG_VPT"
 #endif
 
 #if QG_AT == 2

@@ -8,23 +8,7 @@
  * share it (include/qgemm.h), and every acc element is read by exactly one thread.
  */
 #include "qg_prelude.cuh"
-
-#define QG_EPI_OUT_F16 1
-#define QG_EPI_BIAS 2
-#define QG_EPI_W_TENSOR 4
-#define QG_EPI_A_TENSOR 8
-#define QG_EPI_VEC 16 /* c 8-byte aligned and ldc % 4 == 0: one 8-byte store */
-
-/* Member for member struct epi_params of src/family_cublaslt.c. */
-struct qg_lt_epi_params {
-    int32_t *acc; /* zeroed after reading */
-    const float *a_scale;
-    const float *w_scale;
-    const uint16_t *bias;
-    uint16_t *c;
-    long long ldc;
-    int m, n, flags, pad;
-};
+#include "qg_abi.cuh" /* qg_lt_epi_params, QG_EPI_* */
 
 extern "C" __global__ void __launch_bounds__(256) qg_cublaslt_int8_epilogue(const qg_lt_epi_params p) {
     const long long q = (long long)blockIdx.x * 256 + threadIdx.x; /* quad index */

@@ -7,22 +7,11 @@
  * Variant parameter: QG_WBITS (4 or 8). Everything else is a run-time argument.
  */
 #include "qg_prelude.cuh"
+#include "qg_abi.cuh" /* qg_dq_params */
 
 #if !defined(QG_WBITS) || (QG_WBITS != 4 && QG_WBITS != 8)
 #error "dequant_wo needs QG_WBITS = 4 or 8"
 #endif
-
-/* Member for member struct dq_params of src/family_dequant_wo.c. */
-struct qg_dq_params {
-    const uint8_t *w;
-    const uint16_t *scale; /* activation dtype */
-    const uint16_t *zero;  /* int4 zero points; NULL: symmetric (8) */
-    uint16_t *out;
-    int n, k, kp, groups, gs_log2;
-    int scale_bf16; /* scale / zero dtype: 1 bf16, 0 f16 */
-    int out_bf16;
-    int vec_ok; /* K % 8 == 0 and out 16-byte aligned: 16-byte stores */
-};
 
 extern "C" __global__ void __launch_bounds__(256) qg_wo_dequant(const qg_dq_params p) {
     const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;

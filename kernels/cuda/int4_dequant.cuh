@@ -1,7 +1,7 @@
 /*
  * Weight-only fragment decoding (docs/formats.md, "Weight-only int4 and int8"): packed int4 /
- * int8 words to the half2 B registers of mma.m16n8k16, the mma itself, and the copy helpers the
- * weight-only kernels share. QG_ACT (QG_DT_F16 or QG_DT_BF16) selects the activation dtype.
+ * int8 words to the half2 B registers of mma.m16n8k16 and the mma itself; it brings the PTX
+ * wrappers the weight-only kernels use (copies, split-K loads and stores, lop3, mma). QG_ACT (QG_DT_F16 or QG_DT_BF16) selects the activation dtype.
  *
  * int4: OR-ing a nibble v into the mantissa of 1024.0 (f16 0x6400) or 128.0 (bf16 0x4300)
  * gives exactly 1024 + v / 128 + v (one lop3 does mask and OR for two halves); subtracting
@@ -10,6 +10,11 @@
  * goes through f32 (2^23 + (q + 128)) and keeps the upper halves (exact for |q| <= 128).
  */
 #pragma once
+
+#include "ptx_cp_async.cuh" /* the weight-only kernels' copies */
+#include "ptx_ld_st.cuh" /* split-K partials */
+#include "ptx_lop3.cuh"
+#include "ptx_mma.cuh"
 
 #ifndef QG_ACT
 #error "QG_ACT (QG_DT_F16 or QG_DT_BF16) must be defined"
@@ -25,12 +30,6 @@
 #define QG_WO_ONE 0x3c003c00u
 #endif
 
-/* (a & b) | c in one instruction; the compiler does not find lop3 for this by itself. */
-QG_DEVICE uint32_t qg_lop3_and_or(uint32_t a, uint32_t b, uint32_t c) {
-    uint32_t d;
-    asm("lop3.b32 %0, %1, %2, %3, 0xea;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
-    return d;
-}
 
 /* half2 arithmetic in the activation dtype. bf16 sub/mul/add need sm_90 as instructions, so
  * they are written as fma.rn.bf16x2 (sm_80), which rounds the same way. */
@@ -101,59 +100,9 @@ QG_DEVICE void qg_w8_decode(uint32_t q, uint32_t b[2]) {
 /* d += a * b, m16n8k16, f32 accumulate, A/B in the activation dtype. */
 QG_DEVICE void qg_mma_16816(float d[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
 #if QG_ACT == QG_DT_BF16
-    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-        "{%8,%9}, {%0,%1,%2,%3};"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    qg_mma_m16n8k16_bf16(d, a, b0, b1);
 #else
-    asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-        "{%8,%9}, {%0,%1,%2,%3};"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    qg_mma_m16n8k16_f16(d, a, b0, b1);
 #endif
 }
 
-/* 16-byte async copy global -> shared that writes zeros instead when `valid` is 0 (the source
- * address is then not read). L2 only: every byte is used once per CTA. */
-QG_DEVICE void qg_cp_async16_zfill(void *smem, const void *gmem, int valid) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(qg_smem_addr(smem)),
-                 "l"(gmem), "r"(valid ? 16 : 0)
-                 : "memory");
-}
-
-/* An L2 policy that evicts first: for weights streamed once (decode), so that activations and
- * split-K partials stay in L2 [Marlin]. */
-QG_DEVICE uint64_t qg_l2_evict_first() {
-    uint64_t pol;
-    asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(pol));
-    return pol;
-}
-
-/* qg_cp_async16_zfill with an L2 cache policy from qg_l2_evict_first. */
-QG_DEVICE void qg_cp_async16_zfill_hint(void *smem, const void *gmem, int valid, uint64_t pol) {
-    asm volatile("cp.async.cg.shared.global.L2::cache_hint [%0], [%1], 16, %2, %3;" ::"r"(qg_smem_addr(smem)),
-                 "l"(gmem), "r"(valid ? 16 : 0), "l"(pol)
-                 : "memory");
-}
-
-/* Loads that bypass L1: split-K partials written by other CTAs of this launch. */
-QG_DEVICE float qg_ld_cg_f32(const float *p) {
-    float v;
-    asm volatile("ld.global.cg.f32 %0, [%1];" : "=f"(v) : "l"(p) : "memory");
-    return v;
-}
-
-QG_DEVICE void qg_ld_cg_f32x2(const float *p, float *v0, float *v1) {
-    asm volatile("ld.global.cg.v2.f32 {%0,%1}, [%2];" : "=f"(*v0), "=f"(*v1) : "l"(p) : "memory");
-}
-
-QG_DEVICE void qg_ld_cg_f32x4(const float *p, float (&v)[4]) {
-    asm volatile("ld.global.cg.v4.f32 {%0,%1,%2,%3}, [%4];"
-                 : "=f"(v[0]), "=f"(v[1]), "=f"(v[2]), "=f"(v[3])
-                 : "l"(p)
-                 : "memory");
-}
-
-QG_DEVICE void qg_st_f32x2(float *p, float v0, float v1) {
-    asm volatile("st.global.v2.f32 [%0], {%1,%2};" ::"l"(p), "f"(v0), "f"(v1) : "memory");
-}

@@ -76,12 +76,6 @@ QG_DEVICE qg_u32x4 qg_ld_stream_u32x4(const void *p) {
 
 QG_DEVICE uint32_t qg_smem_addr(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
 
-QG_DEVICE void qg_cp_async16(void *smem, const void *gmem) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(qg_smem_addr(smem)), "l"(gmem));
-}
-QG_DEVICE void qg_cp_async_commit() { asm volatile("cp.async.commit_group;"); }
-template <int N> QG_DEVICE void qg_cp_async_wait() { asm volatile("cp.async.wait_group %0;" ::"n"(N)); }
-
 /* ---- warp reductions ---- */
 
 QG_DEVICE float qg_warp_sum(float v) {

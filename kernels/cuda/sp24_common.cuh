@@ -16,6 +16,8 @@
  */
 #pragma once
 
+#include "ptx_cp_async.cuh"
+
 #define SP_16BIT (QG_DT == 1 || QG_DT == 2)
 #define SP_KSTAGE (SP_16BIT ? 64 : 128) /* logical K per stage */
 #define SP_KB_STAGE (SP_KSTAGE / 64)      /* metadata K blocks per stage */
@@ -36,11 +38,6 @@
 #if SP_THREADS % 64 != 0
 #error "sp24: the loader needs a multiple of 64 threads (row steps keep the swizzle phase)"
 #endif
-
-/* 16-byte cp.async (L2 only); src_bytes 0 zero-fills the destination. */
-QG_DEVICE void sp_cp16(uint32_t dst, const void *src, int src_bytes) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(src_bytes));
-}
 
 QG_DEVICE uint32_t sp_a_off(int r, int c) { return (uint32_t)(r * SP_A_ROW + ((c ^ ((r >> 1) & 3)) << 4)); }
 QG_DEVICE uint32_t sp_b_off(int r, int c) { return (uint32_t)(r * SP_B_ROW + ((c ^ (r & 7)) << 4)); }
@@ -102,12 +99,12 @@ QG_DEVICE void sp_load_stage(sp_loader &L, uint32_t base, int tid) {
 #pragma unroll
     for (int i = 0; i < SP_NA; i++)
         if ((QG_TN * 4) % SP_THREADS == 0 || tid + i * SP_THREADS < QG_TN * 4)
-            sp_cp16(sa + L.a_dst + i * (SP_THREADS / 4) * SP_A_ROW, L.a_ptr + i * L.a_step,
+            qg_cp_async16(sa + L.a_dst + i * (SP_THREADS / 4) * SP_A_ROW, L.a_ptr + i * L.a_step,
                     a_kok && ((L.a_rows >> i) & 1u) ? 16 : 0);
 #pragma unroll
     for (int i = 0; i < SP_NB; i++)
         if ((QG_TM * 8) % SP_THREADS == 0 || tid + i * SP_THREADS < QG_TM * 8)
-            sp_cp16(sb + L.b_dst + i * (SP_THREADS / 8) * SP_B_ROW, L.b_ptr + i * L.b_step,
+            qg_cp_async16(sb + L.b_dst + i * (SP_THREADS / 8) * SP_B_ROW, L.b_ptr + i * L.b_step,
                     b_kok && ((L.b_rows >> i) & 1u) ? 16 : 0);
 #pragma unroll
     for (int i = 0; i < SP_NE; i++) {
@@ -115,7 +112,7 @@ QG_DEVICE void sp_load_stage(sp_loader &L, uint32_t base, int tid) {
         if ((SP_E_BYTES / 16) % SP_THREADS == 0 || idx < SP_E_BYTES / 16) {
             const uint32_t dst = se + idx * 16;
             if (L.e_kleft[i] > 0)
-                sp_cp16(dst, L.e_ptr[i], 16);
+                qg_cp_async16(dst, L.e_ptr[i], 16);
             else
                 asm volatile("st.shared.v4.u32 [%0], {%1,%1,%1,%1};" ::"r"(dst), "r"(0x44444444u));
         }

@@ -25,31 +25,17 @@
  *   QG_SK  1: the launch may split K over gridDim.z (f32 workspace + per-tile counters)
  */
 
-#ifndef QG_DT
-#define QG_DT 2
-#endif
-#ifndef QG_TN
-#define QG_TN 64
-#endif
-#ifndef QG_TM
-#define QG_TM 16
-#endif
-#ifndef QG_WN
-#define QG_WN 4
-#endif
-#ifndef QG_WM
-#define QG_WM 1
-#endif
-#ifndef QG_ST
-#define QG_ST 4
-#endif
-#ifndef QG_SK
-#define QG_SK 0
+#if !defined(QG_DT) || !defined(QG_TN) || !defined(QG_TM) || !defined(QG_WN) || \
+    !defined(QG_WM) || !defined(QG_ST) || !defined(QG_SK)
+#error "sp24_mma needs QG_DT, QG_TN, QG_TM, QG_WN, QG_WM, QG_ST and QG_SK"
 #endif
 
 #define SP_THREADS (QG_WN * QG_WM * 32)
 #include "sp24_common.cuh"
 #include "tile_raster.cuh"
+#include "ptx_ld_st.cuh"
+#include "ptx_ldmatrix.cuh"
+#include "ptx_mma.cuh"
 #define SP_WTN (QG_TN / QG_WN) /* warp tile: weight rows */
 #define SP_WTM (QG_TM / QG_WM) /* warp tile: tokens */
 #define SP_FN (SP_WTN / 16)
@@ -65,56 +51,22 @@ typedef int sp_acc_t;
 typedef float sp_acc_t;
 #endif
 
-/* ---- mma.sp: d += A(16 x K, 2:4 compressed) * B(K x 8); e = metadata word ---- */
-
-#if SP_16BIT
+/* ---- mma.sp (ptx_mma.cuh): d += A(16 x K, 2:4 compressed) * B(K x 8); e = metadata word.
+ * m16n8k32 (16-bit): our word layout puts k-step 0 in lanes%4 0,1 and k-step 1 in lanes%4 2,3,
+ * so SEL is the k-step; m16n8k64 (8-bit) has one selector and ignores SEL. */
+template <int SEL>
+QG_DEVICE void sp_mma(sp_acc_t (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[4], uint32_t e) {
 #if QG_DT == 2
-#define SP_AB "bf16"
-#else
-#define SP_AB "f16"
-#endif
-/* m16n8k32: the selector names the thread pair whose metadata is used (0: T0/T1, 1: T2/T3);
- * our word layout puts k-step 0 in lanes%4 0,1 and k-step 1 in lanes%4 2,3. */
-template <int SEL>
-QG_DEVICE void sp_mma(sp_acc_t (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[4], uint32_t e) {
-    asm("mma.sp::ordered_metadata.sync.aligned.m16n8k32.row.col.f32." SP_AB "." SP_AB ".f32 "
-        "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9,%10,%11}, {%0,%1,%2,%3}, %12, %13;"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "r"(b[2]), "r"(b[3]),
-          "r"(e), "n"(SEL));
-}
+    qg_mma_sp_m16n8k32_bf16<SEL>(d, a, b, e);
+#elif QG_DT == 1
+    qg_mma_sp_m16n8k32_f16<SEL>(d, a, b, e);
 #elif QG_DT == 3
-template <int SEL>
-QG_DEVICE void sp_mma(sp_acc_t (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[4], uint32_t e) {
-    asm("mma.sp::ordered_metadata.sync.aligned.m16n8k64.row.col.f32.e4m3.e4m3.f32 "
-        "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9,%10,%11}, {%0,%1,%2,%3}, %12, 0x0;"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "r"(b[2]), "r"(b[3]),
-          "r"(e));
-}
+    qg_mma_sp_m16n8k64_e4m3(d, a, b, e);
 #else
-template <int SEL>
-QG_DEVICE void sp_mma(sp_acc_t (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[4], uint32_t e) {
-    asm("mma.sp::ordered_metadata.sync.aligned.m16n8k64.row.col.s32.s8.s8.s32 "
-        "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9,%10,%11}, {%0,%1,%2,%3}, %12, 0x0;"
-        : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "r"(b[2]), "r"(b[3]),
-          "r"(e));
-}
+    qg_mma_sp_m16n8k64_s8(d, a, b, e);
 #endif
-
-QG_DEVICE void sp_ldmatrix_x4(uint32_t (&r)[4], uint32_t addr) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
 }
 
-/* L2-only (L1-bypassing) access to the split-K workspace, which other CTAs update. */
-QG_DEVICE float sp_ld_cg(const float *p) {
-    float v;
-    asm volatile("ld.global.cg.f32 %0, [%1];" : "=f"(v) : "l"(p));
-    return v;
-}
-QG_DEVICE void sp_st_cg(float *p, float v) { asm volatile("st.global.cg.f32 [%0], %1;" ::"l"(p), "f"(v)); }
 
 extern "C" __global__ void __launch_bounds__(SP_THREADS)
 qg_sp24_mma(const uint8_t *__restrict__ w,        /* [N64][K/2] kept values */
@@ -206,12 +158,14 @@ qg_sp24_mma(const uint8_t *__restrict__ w,        /* [N64][K/2] kept values */
 #pragma unroll
             for (int f = 0; f < SP_FN; f++) {
                 const int r = wn * SP_WTN + f * 16 + a_row;
-                sp_ldmatrix_x4(af[f], sa + sp_a_off(r, 2 * ks + a_ch));
+                qg_ldmatrix_x4(sa + sp_a_off(r, 2 * ks + a_ch), af[f][0], af[f][1], af[f][2],
+                               af[f][3]);
             }
 #pragma unroll
             for (int j = 0; j < SP_FM; j++) {
                 const int r = wm * SP_WTM + j * 8 + b_row;
-                sp_ldmatrix_x4(bf[j], sb + sp_b_off(r, 4 * ks + b_ch));
+                qg_ldmatrix_x4(sb + sp_b_off(r, 4 * ks + b_ch), bf[j][0], bf[j][1], bf[j][2],
+                               bf[j][3]);
             }
 #pragma unroll
             for (int f = 0; f < SP_FN; f++)
@@ -276,8 +230,8 @@ qg_sp24_mma(const uint8_t *__restrict__ w,        /* [N64][K/2] kept values */
             const int m = m0 + r, n = n0 + cc;
             if (m >= M || n >= N) continue;
             float *p = ws + (long long)m * N + n;
-            float v = sp_ld_cg(p);
-            sp_st_cg(p, 0.0f);
+            float v = qg_ld_cg_f32(p);
+            qg_st_cg_f32(p, 0.0f);
             if (bias) v += qg_to_f32(bias[n], out_bf16 ? QG_DT_BF16 : QG_DT_F16);
             c[(long long)m * ldc + n] = sp_to_out(v, out_bf16);
         }

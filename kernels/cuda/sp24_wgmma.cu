@@ -32,20 +32,8 @@
  * (stages per barrier and wgmma group; divides QG_ST, QG_ST / QG_SG >= 2).
  */
 
-#ifndef QG_DT
-#define QG_DT 2
-#endif
-#ifndef QG_TN
-#define QG_TN 128
-#endif
-#ifndef QG_TM
-#define QG_TM 128
-#endif
-#ifndef QG_ST
-#define QG_ST 6
-#endif
-#ifndef QG_SG
-#define QG_SG 2
+#if !defined(QG_DT) || !defined(QG_TN) || !defined(QG_TM) || !defined(QG_ST) || !defined(QG_SG)
+#error "sp24_wgmma needs QG_DT, QG_TN, QG_TM, QG_ST and QG_SG"
 #endif
 
 #if (QG_TM != 128 && QG_TM != 192) || (QG_TN != 128 && QG_TN != 256) || QG_ST % QG_SG != 0 || \

@@ -8,7 +8,7 @@
  *   QG_BM      CTA rows (multiple of QG_WM)         QG_WM  rows per warp (16, 32 or 64)
  *   QG_BN      CTA columns, 64 per warp column      QG_BK  k per pipeline stage (64 or 128)
  *   QG_STAGES  cp.async pipeline depth              QG_MINB minimum CTAs per SM (launch bounds)
- *   QG_WO_STREAM_W  (optional, 1) weights are read once: copy them with an L2 evict-first policy
+ *   QG_WO_STREAM_W  1: weights are read once: copy them with an L2 evict-first policy; 0: not
  *
  * Each warp owns one 64-column slab and QG_WM rows. A stage holds the activation tile
  * (BM x BK, 16-byte chunks XOR-swizzled against bank conflicts), the packed weight tile (the
@@ -24,16 +24,13 @@
  */
 #pragma once
 
+#include "qg_abi.cuh" /* qg_wo_params */
 #include "int4_dequant.cuh"
 #include "wo_splitk.cuh"
 
-#ifndef QG_WO_STREAM_W
-#define QG_WO_STREAM_W 0
-#endif
-
 #if !defined(QG_WBITS) || !defined(QG_BM) || !defined(QG_WM) || !defined(QG_BN) ||             \
-    !defined(QG_BK) || !defined(QG_STAGES) || !defined(QG_MINB)
-#error "w4a16_gemm.cuh needs QG_WBITS, QG_BM, QG_WM, QG_BN, QG_BK, QG_STAGES and QG_MINB"
+    !defined(QG_BK) || !defined(QG_STAGES) || !defined(QG_MINB) || !defined(QG_WO_STREAM_W)
+#error "w4a16_gemm.cuh needs QG_WBITS, QG_BM, QG_WM, QG_BN, QG_BK, QG_STAGES, QG_MINB, QG_WO_STREAM_W"
 #endif
 
 #define QG_WO_MT (QG_WM / 16)           /* m16 tiles per warp */
@@ -51,26 +48,6 @@
 #if QG_BM % QG_WM || QG_WM % 16 || QG_BN % 64 || (QG_BK != 64 && QG_BK != 128) || QG_STAGES < 2
 #error "unsupported weight-only tile"
 #endif
-
-/* Kernel parameters; src/family_w4a16_common.c declares the same struct. */
-struct qg_wo_params {
-    const uint16_t *a;     /* [M, lda] activations */
-    const uint8_t *w;      /* packed weight */
-    const uint16_t *scale; /* scales in the activation dtype */
-    const uint16_t *zero;  /* int4 zero points; NULL: symmetric (zero point 8) */
-    const uint16_t *bias;  /* [N] in the output dtype; NULL: none */
-    uint16_t *c;           /* [M, ldc] */
-    float *partial;        /* split-K: [splits][M][N] f32 */
-    unsigned *counter;     /* split-K: one per output tile, 0 on entry and on exit */
-    int m, n, k, lda, ldc;
-    int kp;           /* K rounded up to 32 */
-    int groups;       /* scale columns per slab row (G) */
-    int gs_log2;      /* log2(group size); 30 for one group per channel */
-    int out_bf16;     /* output dtype: 1 bf16, 0 f16 */
-    int c_pairs;      /* 1: (row, even col) of C is 4-byte aligned: store column pairs at once */
-    int kt_per_split; /* BK tiles per split-K slice */
-    int splits;
-};
 
 /* XOR swizzle of the 16-byte chunks of an activation row: rows 2i and 2i + 1, which one
  * quarter-warp reads together, land in different halves of the 128-byte bank window. */

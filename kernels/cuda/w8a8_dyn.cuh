@@ -6,24 +6,19 @@
  * Compile-time parameters shared by those kernels:
  *   QG_AT  1: e4m3 x e4m3 (f32 accumulate, sm_89+)   2: s8 x s8 (s32 accumulate, sm_80+)
  *   QG_WB  8: 8-bit weights [N,K]   4: int4 weights (layout per QG_AT, docs/formats.md)
- * Runtime `flags` (QG_DYN_*) select the output dtype, bias and scale granularities, so one
- * compiled variant serves every problem class of its scheme.
+ * Runtime `flags` (QG_DYN_* of qg_abi.cuh) select the output dtype, bias and scale
+ * granularities, so one compiled variant serves every problem class of its scheme.
  */
 #pragma once
 
-#ifndef QG_AT
-#define QG_AT 1
-#endif
-#ifndef QG_WB
-#define QG_WB 8
-#endif
+#include "qg_abi.cuh" /* qg_dyn_params, QG_DYN_* */
+#include "ptx_ld_st.cuh"
+#include "ptx_lop3.cuh"
+#include "ptx_mma.cuh"
 
-#define QG_DYN_OUT_F16 1        /* output f16 (else bf16) */
-#define QG_DYN_BIAS 2           /* add bias[n] (same dtype as the output) */
-#define QG_DYN_W_PER_TENSOR 4   /* w_scale[0] for every row (8-bit weights) */
-#define QG_DYN_A_PER_TENSOR 8   /* a_scale[0] for every token */
-#define QG_DYN_PAIR_STORE 16    /* c and ldc allow 4-byte stores of column pairs */
-#define QG_DYN_VEC16_STORE 32   /* c and ldc allow 16-byte stores of 8 columns */
+#if !defined(QG_AT) || !defined(QG_WB)
+#error "w8a8_dyn.cuh needs QG_AT and QG_WB"
+#endif
 
 #if QG_AT == 2
 typedef int qg_acc_t; /* exact integer accumulation */
@@ -31,41 +26,20 @@ typedef int qg_acc_t; /* exact integer accumulation */
 typedef float qg_acc_t;
 #endif
 
-/* The kernels' single argument (mirrored by qg_dyn_params in src/famdyn.h): the driver copies
- * kernel parameters one by one, and 14 scalars cost ~0.4 us more host time per launch than one
- * block (docs/STATUS.md, host overhead). */
-struct qg_dyn_params {
-    const uint8_t *a;
-    long long lda;
-    const uint8_t *w;
-    const float *w_scale; /* [N] or [1]; W4: [groups][N] */
-    const float *a_scale; /* [M] or [1] */
-    const uint16_t *bias; /* [N] or NULL */
-    uint16_t *c;
-    long long ldc;
-    int M, N, K, groups, glog, flags;
-};
-
 /* The extern "C" kernel `name` taking qg_dyn_params, around `body`: a QG_DEVICE function with
  * the argument list the kernels had before (inlined, so its __restrict__ still applies). */
 #define QG_DYN_KERNEL(name, bounds, body)                                                    \
     extern "C" __global__ void bounds name(const qg_dyn_params P) {                          \
-        body(P.a, P.lda, P.w, P.w_scale, P.a_scale, P.bias, P.c, P.ldc, P.M, P.N, P.K,       \
+        body(P.a, P.lda, P.w, P.w_scale, P.a_scale, P.bias, P.c, P.ldc, P.m, P.n, P.k,       \
              P.groups, P.glog, P.flags);                                                     \
     }
 
 /* D = A(16x32, row) * B(32x8, col) + C. Fragments as in kernel_notes.md section 2. */
 QG_DEVICE void qg_mma_16832(qg_acc_t d[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
 #if QG_AT == 2
-    asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, "
-                 "{%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
-                 : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    qg_mma_m16n8k32_s8(d, a, b0, b1);
 #else
-    asm volatile("mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 {%0,%1,%2,%3}, "
-                 "{%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    qg_mma_m16n8k32_e4m3(d, a, b0, b1);
 #endif
 }
 
@@ -75,11 +49,6 @@ QG_DEVICE uint32_t qg_prmt(uint32_t a, uint32_t b, uint32_t sel) {
     return d;
 }
 
-QG_DEVICE uint32_t qg_lop3_and_or(uint32_t a, uint32_t b, uint32_t c) { /* (a & b) | c */
-    uint32_t d;
-    asm("lop3.b32 %0, %1, %2, %3, 0xEA;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
-    return d;
-}
 
 /*
  * 8 int4 (4-bit two's complement, nibble i = bits 4i..4i+3) -> 8 e4m3 bytes, exactly
@@ -154,16 +123,3 @@ QG_DEVICE void qg_dyn_store2(const qg_dyn_epi &e, int m, int n, float v0, float 
     }
 }
 
-/* 16-byte read-only load through L1 (activations: reused by every CTA). */
-QG_DEVICE qg_u32x4 qg_ld_nc_u32x4(const void *p) {
-    qg_u32x4 r;
-    asm volatile("ld.global.nc.v4.u32 {%0,%1,%2,%3}, [%4];"
-                 : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p));
-    return r;
-}
-
-QG_DEVICE uint32_t qg_ld_nc_u32(const void *p) {
-    uint32_t r;
-    asm volatile("ld.global.nc.u32 %0, [%1];" : "=r"(r) : "l"(p));
-    return r;
-}

@@ -24,17 +24,8 @@
 #include "qg_prelude.cuh"
 #include "w8a8_dyn.cuh"
 
-#ifndef QG_RW
-#define QG_RW 1
-#endif
-#ifndef QG_MT
-#define QG_MT 1
-#endif
-#ifndef QG_WARPS
-#define QG_WARPS 4
-#endif
-#ifndef QG_UK
-#define QG_UK 4
+#if !defined(QG_RW) || !defined(QG_MT) || !defined(QG_WARPS) || !defined(QG_UK)
+#error "w8a8_gemv.cuh needs QG_RW, QG_MT, QG_WARPS and QG_UK"
 #endif
 
 #define KC (QG_WB == 8 ? 64 : 128) /* k per chunk per warp */

@@ -19,23 +19,13 @@
  */
 #pragma once
 #include "qg_prelude.cuh"
+#include "ptx_cp_async.cuh"
+#include "ptx_ldmatrix.cuh"
 #include "tile_raster.cuh"
 #include "w8a8_dyn.cuh"
 
-#ifndef QG_BM
-#define QG_BM 128
-#endif
-#ifndef QG_BN
-#define QG_BN 128
-#endif
-#ifndef QG_WM
-#define QG_WM 2
-#endif
-#ifndef QG_WN
-#define QG_WN 4
-#endif
-#ifndef QG_ST
-#define QG_ST 3
+#if !defined(QG_BM) || !defined(QG_BN) || !defined(QG_WM) || !defined(QG_WN) || !defined(QG_ST)
+#error "w8a8_mma.cuh needs QG_BM, QG_BN, QG_WM, QG_WN and QG_ST"
 #endif
 
 #define NT (QG_WM * QG_WN * 32)
@@ -54,16 +44,6 @@ typedef int tot_t;
 typedef float tot_t;
 #define PROMOTE 1
 #endif
-
-QG_DEVICE void cp_async16_zfill(uint32_t dst, const void *src, bool valid) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src),
-                 "r"(valid ? 16 : 0));
-}
-
-QG_DEVICE void ldsm_x4(uint32_t addr, uint32_t &r0, uint32_t &r1, uint32_t &r2, uint32_t &r3) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
-                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(addr));
-}
 
 QG_DEVICE qg_u32x4 lds128(uint32_t addr) {
     qg_u32x4 v;
@@ -98,19 +78,20 @@ QG_DEVICE void qg_dyn_mma_body(const uint8_t *__restrict__ a, long long lda, con
         for (int u = tid; u < QG_BM * 8; u += NT) {
             const int row = u >> 3, cu = u & 7, gm = m0 + row, gk = k0 + 16 * cu;
             const bool ok = gm < M && gk < K;
-            cp_async16_zfill(sa + swz(row, cu), ok ? a + (long long)gm * lda + gk : a, ok);
+            qg_cp_async16(sa + swz(row, cu), ok ? a + (long long)gm * lda + gk : a, ok ? 16 : 0);
         }
 #if QG_WB == 8
         for (int u = tid; u < QG_BN * 8; u += NT) {
             const int row = u >> 3, cu = u & 7, gn = n0 + row, gk = k0 + 16 * cu;
             const bool ok = gn < N && gk < K;
-            cp_async16_zfill(sb + swz(row, cu), ok ? w + gn * wrow + gk : w, ok);
+            qg_cp_async16(sb + swz(row, cu), ok ? w + gn * wrow + gk : w, ok ? 16 : 0);
         }
 #else
         for (int u = tid; u < QG_BN * 4; u += NT) {
             const int row = u >> 2, cu = u & 3, gn = n0 + row;
             const bool ok = gn < N;
-            cp_async16_zfill(sb + row * 64 + cu * 16, ok ? w + gn * wrow + k0 / 2 + 16 * cu : w, ok);
+            qg_cp_async16(sb + row * 64 + cu * 16, ok ? w + gn * wrow + k0 / 2 + 16 * cu : w,
+                          ok ? 16 : 0);
         }
 #endif
     };
@@ -192,7 +173,8 @@ QG_DEVICE void qg_dyn_mma_body(const uint8_t *__restrict__ a, long long lda, con
 #pragma unroll
             for (int i = 0; i < MI; i++) {
                 const int row = wm0 + 16 * i + (lane & 7) + 8 * ((lane >> 3) & 1);
-                ldsm_x4(sa + swz(row, 2 * s + (lane >> 4)), af[i][0], af[i][1], af[i][2], af[i][3]);
+                qg_ldmatrix_x4(sa + swz(row, 2 * s + (lane >> 4)), af[i][0], af[i][1], af[i][2],
+                               af[i][3]);
             }
 #endif
             uint32_t bf[NI][2];
@@ -200,8 +182,8 @@ QG_DEVICE void qg_dyn_mma_body(const uint8_t *__restrict__ a, long long lda, con
 #pragma unroll
             for (int j = 0; j < NI; j += 2) {
                 const int row = wn0 + 8 * j + (lane & 7) + 8 * (lane >> 4);
-                ldsm_x4(sb + swz(row, 2 * s + ((lane >> 3) & 1)), bf[j][0], bf[j][1], bf[j + 1][0],
-                        bf[j + 1][1]);
+                qg_ldmatrix_x4(sb + swz(row, 2 * s + ((lane >> 3) & 1)), bf[j][0], bf[j][1],
+                               bf[j + 1][0], bf[j + 1][1]);
             }
 #elif QG_AT == 1
 #pragma unroll

@@ -16,20 +16,15 @@
  */
 #pragma once
 #include "qg_prelude.cuh"
+#include "ptx_cp_async.cuh"
 #include "tile_raster.cuh"
 #include "w8a8_dyn.cuh"
 #include "w8a8_wgmma_ops.cuh"
 #include "ptx_fence.cuh"
 #include "ptx_wgmma.cuh"
 
-#ifndef QG_BN
-#define QG_BN 128
-#endif
-#ifndef QG_WG
-#define QG_WG 2
-#endif
-#ifndef QG_ST
-#define QG_ST 4
+#if !defined(QG_BN) || !defined(QG_WG) || !defined(QG_ST)
+#error "w8a8_wgmma.cuh needs QG_BN, QG_WG and QG_ST"
 #endif
 
 #define BM (64 * QG_WG)
@@ -45,11 +40,6 @@
 #else
 #define WG_MMA wg_mma_n256
 #endif
-
-QG_DEVICE void wg_cp_async16(uint32_t dst, const void *src, bool valid) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src),
-                 "r"(valid ? 16 : 0));
-}
 
 /* K-major, 128-byte swizzle: start >> 4, LBO unused (1), SBO = 1024 bytes (8 rows x 128 B),
  * base offset 0 (1024-aligned tiles), layout type 1 (SWIZZLE_128B) in bits 62-63. */
@@ -80,13 +70,15 @@ QG_DEVICE void qg_w8a8_wgmma_body(const uint8_t *__restrict__ a, long long lda, 
         for (int u = tid; u < BM * 8; u += NT) {
             const int row = u >> 3, cu = u & 7, gm = m0 + row, gk = k0 + 16 * cu;
             const bool ok = gm < M && gk < K;
-            wg_cp_async16(sa + row * 128 + ((cu ^ (row & 7)) << 4), ok ? a + (long long)gm * lda + gk : a, ok);
+            qg_cp_async16(sa + row * 128 + ((cu ^ (row & 7)) << 4),
+                          ok ? a + (long long)gm * lda + gk : a, ok ? 16 : 0);
         }
 #pragma unroll
         for (int u = tid; u < QG_BN * 8; u += NT) {
             const int row = u >> 3, cu = u & 7, gn = n0 + row, gk = k0 + 16 * cu;
             const bool ok = gn < N && gk < K;
-            wg_cp_async16(sb + row * 128 + ((cu ^ (row & 7)) << 4), ok ? w + (long long)gn * K + gk : w, ok);
+            qg_cp_async16(sb + row * 128 + ((cu ^ (row & 7)) << 4),
+                          ok ? w + (long long)gn * K + gk : w, ok ? 16 : 0);
         }
     };
 

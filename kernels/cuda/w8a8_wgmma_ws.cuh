@@ -5,13 +5,14 @@
  *
  * CTA = 3 warpgroups, one CTA per SM, grid = min(tiles, SMs); CTA b computes the 128 x QG_BN
  * tiles b, b + grid, ... in grouped order (w8a8_ws_layout.cuh).
- *  - warpgroup 2, the producer, gives registers back (setmaxnreg.dec 40); one thread loops over
- *    the CTA's tiles and K blocks of 128 bytes: wait empty[s] -> arrive.expect_tx(full[s],
- *    stage bytes) -> two TMA box loads (A {128 B, 128 rows}, W {128 B, QG_BN rows}, 128-byte
- *    swizzle; out-of-bounds rows/columns arrive as zeros, which handles M, N and K tails).
- *  - warpgroups 0 and 1, the consumers (setmaxnreg.inc 232), own rows 0-63 / 64-127 of the
- *    tile: wait full[s] -> 4 wgmma m64nNk32 (K = 4 x 32 bytes) -> release the stage (one
- *    mbarrier arrival per warp, 8 in all) once their wgmmas have read it.
+ *  - warpgroup 2, the producer, gives registers back (setmaxnreg.dec to QG_WS_PRODUCER_REGS);
+ *    one thread loops over the CTA's tiles and K blocks of 128 bytes: wait empty[s] ->
+ *    arrive.expect_tx(full[s], stage bytes) -> two TMA box loads (A {128 B, 128 rows}, W {128 B,
+ *    QG_BN rows}, 128-byte swizzle; out-of-bounds rows/columns arrive as zeros, which handles
+ *    M, N and K tails).
+ *  - warpgroups 0 and 1, the consumers (setmaxnreg.inc to QG_WS_CONSUMER_REGS), own rows 0-63 /
+ *    64-127 of the tile: wait full[s] -> 4 wgmma m64nNk32 (K = 4 x 32 bytes) -> release the
+ *    stage (one mbarrier arrival per warp, 8 in all) once their wgmmas have read it.
  *    s8: accumulates in s32 registers (exact), keeping one wgmma group in flight (the stage
  *    read by group kb-1 is released after issuing group kb).
  *    e4m3: the tensor core accumulates fp8 products with ~14-bit precision, so each stage's sum
@@ -34,13 +35,12 @@
 #include "w8a8_wgmma_ops.cuh"
 #include "ptx_fence.cuh"
 #include "ptx_mbarrier.cuh"
+#include "ptx_setmaxnreg.cuh"
+#include "ptx_tma.cuh"
 #include "ptx_wgmma.cuh"
 
-#ifndef QG_BN
-#define QG_BN 128
-#endif
-#ifndef QG_ST
-#define QG_ST 6
+#if !defined(QG_BN) || !defined(QG_ST)
+#error "w8a8_wgmma_ws.cuh needs QG_BN and QG_ST"
 #endif
 #if QG_BN % 32 != 0 || QG_BN > 256
 #error "QG_BN must be a multiple of 32, at most 256"
@@ -58,26 +58,6 @@
 #else
 #error "unexpected promotion width"
 #endif
-
-/* CUtensorMap: 128 opaque bytes, 64-byte aligned (cuda.h is not available under NVRTC). */
-struct __align__(64) qg_tmap {
-    unsigned long long v[16];
-};
-
-/* ---- TMA (PTX ISA 9.7.9.25); mbarriers and wgmma ordering: ptx_mbarrier.cuh, ptx_wgmma.cuh ---- */
-
-/* 2-D box at (c0 = inner/K byte, c1 = row) -> shared `dst`; completes `bytes` on `bar`. The
- * map is a kernel parameter: its generic address is what the instruction takes. */
-QG_DEVICE void ws_tma_load(uint32_t dst, const qg_tmap *map, int c0, int c1, uint32_t bar) {
-    asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
-                 " [%0], [%1, {%2, %3}], [%4];" ::"r"(dst),
-                 "l"((uint64_t)map), "r"(c0), "r"(c1), "r"(bar)
-                 : "memory");
-}
-
-QG_DEVICE void ws_tma_prefetch(const qg_tmap *map) {
-    asm volatile("prefetch.tensormap [%0];" ::"l"((uint64_t)map) : "memory");
-}
 
 /* ---- epilogue ---- */
 
@@ -185,11 +165,11 @@ qg_w8a8_wgmma_ws(const __grid_constant__ qg_tmap tmap_a, const __grid_constant__
     __syncthreads();
 
     if (wg == QG_WS_CONSUMERS) {
-        /* producer: 40 registers are plenty for one thread issuing TMA */
-        asm volatile("setmaxnreg.dec.sync.aligned.u32 40;" ::: "memory");
+        /* producer: one thread issuing TMA needs few registers */
+        qg_setmaxnreg_dec<QG_WS_PRODUCER_REGS>();
         if (tid == 128 * QG_WS_CONSUMERS) {
-            ws_tma_prefetch(&tmap_a);
-            ws_tma_prefetch(&tmap_w);
+            qg_tma_prefetch_map(&tmap_a);
+            qg_tma_prefetch_map(&tmap_w);
             int s = 0;
             uint32_t phase = 0;
             for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
@@ -200,9 +180,9 @@ qg_w8a8_wgmma_ws(const __grid_constant__ qg_tmap tmap_a, const __grid_constant__
                     qg_mbar_wait_c_loop(base + qg_ws_bar_empty(QG_BN, QG_ST, s), phase ^ 1);
                     const uint32_t full = base + qg_ws_bar_full(QG_BN, QG_ST, s);
                     qg_mbar_arrive_expect_tx(full, qg_ws_stage_bytes(QG_BN));
-                    ws_tma_load(base + qg_ws_stage_a(QG_BN, s), &tmap_a, kb * QG_WS_BK,
+                    qg_tma_load_2d(base + qg_ws_stage_a(QG_BN, s), &tmap_a, kb * QG_WS_BK,
                                 mb * QG_WS_BM, full);
-                    ws_tma_load(base + qg_ws_stage_b(QG_BN, s), &tmap_w, kb * QG_WS_BK,
+                    qg_tma_load_2d(base + qg_ws_stage_b(QG_BN, s), &tmap_w, kb * QG_WS_BK,
                                 nb * QG_BN, full);
                     if (++s == QG_ST) s = 0, phase ^= 1;
                 }
@@ -212,7 +192,7 @@ qg_w8a8_wgmma_ws(const __grid_constant__ qg_tmap tmap_a, const __grid_constant__
     }
 
     /* consumers */
-    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;" ::: "memory");
+    qg_setmaxnreg_inc<QG_WS_CONSUMER_REGS>();
     const int warp = (tid >> 5) & 3, lane = tid & 31;
     const uint32_t a_off = qg_ws_a_wg_offset(wg);
     int s = 0;

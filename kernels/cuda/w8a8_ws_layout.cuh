@@ -30,6 +30,11 @@
 #define QG_WS_SBO 1024     /* bytes between 8-row core-matrix groups */
 #define QG_WS_SLACK 1024   /* dynamic smem is only 16-byte aligned: room to align to 1024 */
 #define QG_WS_EMPTY_ARRIVALS (4 * QG_WS_CONSUMERS) /* one per consumer warp */
+/* Registers per thread after setmaxnreg (multiples of 8, 24..256): the producer needs few for one
+ * thread issuing TMA, the consumers take the rest of the SM's 64K for their accumulators:
+ * 128 x 40 + 256 x 232 = 64512 <= 65536 (one CTA per SM). */
+#define QG_WS_PRODUCER_REGS 40
+#define QG_WS_CONSUMER_REGS 232
 
 QG_WS_FN uint32_t qg_ws_a_bytes(void) { return QG_WS_BM * QG_WS_BK; }
 QG_WS_FN uint32_t qg_ws_b_bytes(int bn) { return (uint32_t)bn * QG_WS_BK; }

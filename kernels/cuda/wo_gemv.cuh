@@ -52,6 +52,7 @@
 #error "unsupported wo_gemv variant"
 #endif
 
+#include "qg_abi.cuh" /* qg_wogv_params */
 #include "int4_dequant.cuh"
 #include "wo_gemv_ops.cuh"
 #include "wo_splitk.cuh"
@@ -61,27 +62,6 @@
 #define QG_WOGV_PAIRS (8 * QG_MT / QG_WARPS)   /* output column pairs per thread */
 #define QG_WOGV_STEP (QG_WBITS * 128)          /* bytes of one k16 step of a slab: 512 / 1024 */
 #define QG_WOGV_WORDS QG_WBITS                 /* 32-bit weight words per lane and k16 step */
-
-/* Kernel parameters; src/family_wo_gemv.c declares the same struct. */
-struct qg_wogv_params {
-    const uint16_t *a;     /* [M, lda] activations */
-    const uint8_t *w;      /* packed int4 / int8 weight */
-    const uint16_t *scale; /* scales in the activation dtype */
-    const uint16_t *zero;  /* int4 zero points; NULL: symmetric (zero point 8) */
-    const uint16_t *bias;  /* [N] in the output dtype; NULL: none */
-    uint16_t *c;           /* [M, ldc] */
-    float *partial;        /* split-K: [splits][M][N] f32 */
-    unsigned *counter;     /* split-K: one per (slab, token block), 0 on entry and on exit */
-    int m, n, k, lda, ldc;
-    int kc;              /* k32 chunks per slab row: Kp / 32 */
-    int groups;          /* scale columns per slab row (G) */
-    int gs_log2;         /* log2(group size); 30 for one group per channel */
-    int out_bf16;        /* output dtype: 1 bf16, 0 f16 */
-    int c_pairs;         /* 1: (row, even col) of C is 4-byte aligned: store column pairs */
-    int units_per_split; /* units of QG_UK chunks per split-K slice */
-    int splits;
-    int tblocks;         /* token blocks: ceil(M / (8 * QG_MT)) */
-};
 
 /* 16 resident warps per SM (<= 128 registers): what the host's split policy plans for */
 extern "C" __global__ void __launch_bounds__(QG_WOGV_THREADS, 16 / QG_WARPS)

@@ -1,6 +1,8 @@
 /* Emulated kernels/cuda/int4_dequant.cuh for tests/emu (host C++): the same functions, with
- * exact-rounding half2 arithmetic and mma.m16n8k16 as a warp collective per the PTX layout. */
+ * exact-rounding half2 arithmetic and mma.m16n8k16 as a warp collective per the PTX layout. Its
+ * copies come from ptx_cp_async.cuh, as in the real header. */
 #pragma once
+#include "ptx_cp_async.cuh" /* the emulated one (emu_ptx_cp_async.cuh) */
 #if QG_ACT == QG_DT_BF16
 #define QG_WO_MAGIC 0x43004300u
 #define QG_WO_MAGIC_SYM 0x43084308u
@@ -68,7 +70,6 @@ QG_DEVICE void qg_mma_16816(float d[4], const uint32_t a[4], uint32_t b0, uint32
     }
     emu_warp_barrier();
 }
-QG_DEVICE void qg_cp_async16_zfill(void *smem, const void *gmem, int valid) { emu_cp_async(smem, gmem, valid ? 16 : 0); }
 QG_DEVICE float qg_ld_cg_f32(const float *p) { return *(volatile const float *)p; }
 QG_DEVICE void qg_ld_cg_f32x2(const float *p, float *v0, float *v1) { *v0 = ((volatile const float *)p)[0]; *v1 = ((volatile const float *)p)[1]; }
 QG_DEVICE void qg_ld_cg_f32x4(const float *p, float (&v)[4]) {
@@ -76,5 +77,3 @@ QG_DEVICE void qg_ld_cg_f32x4(const float *p, float (&v)[4]) {
     for (int i = 0; i < 4; i++) v[i] = ((volatile const float *)p)[i];
 }
 QG_DEVICE void qg_st_f32x2(float *p, float v0, float v1) { p[0] = v0; p[1] = v1; }
-QG_DEVICE uint64_t qg_l2_evict_first() { return 0; }
-QG_DEVICE void qg_cp_async16_zfill_hint(void *smem, const void *gmem, int valid, uint64_t) { emu_cp_async(smem, gmem, valid ? 16 : 0); }

@@ -3,9 +3,10 @@
 # takes a minute or two). The real kernel bodies (kernels/cuda/w4a16_gemm.cuh and the family
 # .cu files, dequant_wo.cu) are compiled as host C++ against emulated headers: emu_prelude.cuh
 # and emu_int4_dequant.cuh re-implement the PTX helpers (lop3, prmt, half2 arithmetic with
-# exact rounding, mma.m16n8k16 per the PTX fragment layout as a warp collective, cp.async groups
-# that land only at cp.async.wait_group). emu_rt.cpp runs one pthread per CUDA thread, one CTA
-# at a time, with barriers for __syncthreads and shared memory filled with 0xff (NaN) garbage.
+# exact rounding, mma.m16n8k16 per the PTX fragment layout as a warp collective) and
+# emu_ptx_cp_async.cuh the PTX layer's cp.async (groups that land only at cp.async.wait_group).
+# emu_rt.cpp runs one pthread per CUDA thread, one CTA at a time, with barriers for
+# __syncthreads and shared memory filled with 0xff (NaN) garbage.
 # harness.cpp launches every variant through its family's real launch() (split-K, workspace,
 # tails, padded lda/ldc) and compares with qg_reference_gemm and qg_dequantize_weight_host.
 # The sm_90a families w4a16_wgmma and wo_wgmma_rs run on emu_wgmma.cpp (its PTX layer kernels/cuda/ptx_*.cuh
@@ -36,7 +37,7 @@ grep -q "qg_smem = emu_smem" "$work"/w4a16_gemm.cuh
 # the wgmma kernel: its PTX wrappers are replaced by the CPU engine of emu_wgmma.cpp
 cp "$here"/emu_w4a16_wgmma_ops.cuh "$work"/w4a16_wgmma_ops.cuh
 # ... and so is the PTX layer (kernels/cuda/ptx_*.cuh) it uses
-for f in wgmma mbarrier fence; do cp "$here"/emu_ptx_$f.cuh "$work"/ptx_$f.cuh; done
+for f in wgmma mbarrier fence cp_async; do cp "$here"/emu_ptx_$f.cuh "$work"/ptx_$f.cuh; done
 sed 's/extern __shared__ __align__(1024) uint8_t qg_smem\[\];/uint8_t *qg_smem = emu_smem;/' \
     "$K"/w4a16_wgmma.cu > "$work"/w4a16_wgmma.cu
 grep -q "qg_smem = emu_smem" "$work"/w4a16_wgmma.cu
@@ -52,6 +53,7 @@ cp "$K"/wo_gemv.cuh "$K"/w4a16_gemv.cu "$K"/w8a16_gemv.cu "$work"/
 cp "$K"/tile_raster.cuh "$work"/ # the wgmma kernel's CTA order
 cp "$K"/w4a16_wgmma_abi.cuh "$K"/w4a16_wgmma_epilogue.cuh "$K"/w4a16_wgmma_layout.cuh "$work"/
 cp "$K"/wo_splitk.cuh "$work"/ # split-K of w4a16_gemm.cuh and wo_gemv.cuh (plain C on the prelude)
+cp "$K"/qg_abi.cuh "$work"/ # the parameter structs and tile constants the host shares
 cd "$work"
 : > registry.inc
 : > decls.inc
@@ -65,25 +67,30 @@ gen() { # source id kernel params-struct -D...
   echo "{\"$id\", ${name}}," >> registry.inc
   echo "extern \"C\" void ${name}(const void *);" >> decls.inc
 }
-# every variant of the families' tables (src/family_w4a16_*.c, family_w8a16_*.c, family_dequant_wo.c)
-for act in 1 2; do
-  for mt in 1 2 4; do gen w4a16_decode w4a16_decode.act$act.mt$mt qg_wo_gemm qg_wo_params "QG_ACT $act" "QG_MT $mt"; done
-  for t in "128 128" "128 256" "64 128"; do set -- $t
-    gen w4a16_prefill w4a16_prefill.act$act.bm$1.bn$2 qg_wo_gemm qg_wo_params "QG_ACT $act" "QG_BM $1" "QG_BN $2"; done
-  for mt in 1 4; do gen w8a16_decode w8a16_decode.act$act.mt$mt qg_wo_gemm qg_wo_params "QG_ACT $act" "QG_MT $mt"; done
-  for bn in 256 128; do gen w4a16_wgmma w4a16_wgmma.act$act.bn$bn qg_w4wg_gemm qg_w4wg_params "QG_ACT $act" "QG_BN $bn"; done
-  for wb in 4 8; do for bm in 64 128; do  # src/family_w4a16_wgmma.c, the RS table
-    gen wo_wgmma_rs wo_wgmma_rs.wbits$wb.act$act.bm$bm qg_w4rs_gemm qg_w4wg_params "QG_WBITS $wb" "QG_ACT $act" "QG_BM $bm"
-  done; done
-  for t in "128 128" "128 256"; do set -- $t
-    gen w8a16_prefill w8a16_prefill.act$act.bm$1.bn$2 qg_wo_gemm qg_wo_params "QG_ACT $act" "QG_BM $1" "QG_BN $2"; done
-done
-for t in "1 8 4" "2 8 2" "1 4 4" "2 4 2"; do set -- $t  # src/family_wo_gemv.c: mt warps uk
-  for act in 1 2; do for f in w4a16_gemv w8a16_gemv; do
-    gen $f $f.act$act.mt$1.warps$2.uk$3 qg_wogv_gemm qg_wogv_params "QG_ACT $act" "QG_MT $1" "QG_WARPS $2" "QG_UK $3"
-  done; done
-done
-for wb in 4 8; do gen dequant_wo dequant_wo.wbits$wb qg_wo_dequant qg_dq_params "QG_WBITS $wb"; done
+# The kernel entry and parameter struct of each family emulated here (kernels/cuda/qg_abi.cuh,
+# w4a16_wgmma_abi.cuh); the variants are the catalog's own (qgemm list), so none is missed.
+emulated() {
+  case $1 in
+    w4a16_decode|w4a16_prefill|w8a16_decode|w8a16_prefill) echo qg_wo_gemm qg_wo_params ;;
+    w4a16_gemv|w8a16_gemv) echo qg_wogv_gemm qg_wogv_params ;;
+    w4a16_wgmma) echo qg_w4wg_gemm qg_w4wg_params ;;
+    wo_wgmma_rs) echo qg_w4rs_gemm qg_w4wg_params ;;
+    dequant_wo) echo qg_wo_dequant qg_dq_params ;;
+    *) return 1 ;;
+  esac
+}
+"$build"/qgemm list | awk '{print $1}' > variants.txt # the id (experimental ones carry a note)
+while read -r id; do
+  fam=${id%%.*}
+  abi=$(emulated "$fam") || continue
+  defs=() # id "family.act2.bm128" -> "QG_ACT 2" "QG_BM 128" (src/catalog.h)
+  IFS=. read -ra params <<< "${id#"$fam".}"
+  for p in "${params[@]}"; do
+    name=${p%%[0-9]*}
+    defs+=("QG_${name^^} ${p#"$name"}")
+  done
+  gen "$fam" "$id" $abi "${defs[@]}"
+done < variants.txt
 echo "compiling $(ls v_*.cpp | wc -l) variants (host C++)..."
 ls v_*.cpp emu_rt.cpp emu_wgmma.cpp harness.cpp | xargs -P 2 -I{} sh -c \
   'g++ -std=c++17 -O1 -w -D_Alignas=alignas -I. -I"$0"/src -I"$0"/include -c {} -o {}.o' "$root"
