@@ -78,6 +78,6 @@ done
 for wb in 4 8; do gen dequant_wo dequant_wo.wbits$wb qg_wo_dequant qg_dq_params "QG_WBITS $wb"; done
 echo "compiling $(ls v_*.cpp | wc -l) variants (host C++)..."
 ls v_*.cpp emu_rt.cpp emu_wgmma.cpp harness.cpp | xargs -P 2 -I{} sh -c \
-  'g++ -std=c++17 -O1 -w -D_Alignas=alignas -I. -I"$0"/src -I"$0"/include -c {} -o {}.o' "$root"
+  'g++ -std=c++17 -O1 -w -D_Alignas=alignas -I. $(find "$0"/src -type d -printf " -I%p") -I"$0"/include -c {} -o {}.o' "$root"
 g++ -o emu ./*.o "$build"/libqgemm.a -lcjson -ldl -lpthread -lm
 ./emu ${filter:+"$filter"}
