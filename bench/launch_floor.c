@@ -91,7 +91,7 @@ static CUresult launch(path how, unsigned grid, unsigned threads, int use_struct
     case GRAPH_SET_STRUCT: /* one 120-byte struct argument (the weight-only kernels) */
     case GRAPH_SET_EXTRA:  /* the 12 arguments as one packed buffer */
     case GRAPH_SET_ALT:    /* two kernels in turn, as consecutive layers would launch */
-    case GRAPH_SET_ALT2:   /* the same, each kernel in its own graph (src/cuda_graph_launch.c) */
+    case GRAPH_SET_ALT2:   /* the same, each kernel in its own graph (cuda_graph_launch.c) */
     case GRAPH_SET_GRID: { /* one kernel, two grid sizes in turn (two shapes, one variant) */
         static size_t size12 = sizeof args12;
         static void *extra12[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, args12,

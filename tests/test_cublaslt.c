@@ -466,7 +466,7 @@ static void test_dequant_lt_family(void) {
              w8_1k * 1e6, t1k * 1e6);
 }
 
-/* Member for member the dequant kernel's argument (src/family_dequant_wo.c dq_params). */
+/* Member for member the dequant kernel's argument (src/catalog/families/family_dequant_wo.c dq_params). */
 typedef struct {
     const void *w, *scale, *zero;
     void *out;

@@ -4,7 +4,7 @@
  * global address, so it is built on the host at launch time: 128 bytes on the stack, no
  * allocation, nothing that breaks CUDA graph capture. Kernels take it as a
  * `const __grid_constant__` parameter. Encoded by the backend (qg_backend_ops.tensor_map_encode;
- * CUDA: src/cuda_tensormap.c over the driver's cuTensorMapEncodeTiled).
+ * CUDA: cuda_tensormap.c over the driver's cuTensorMapEncodeTiled).
  */
 #ifndef QG_TENSORMAP_H
 #define QG_TENSORMAP_H

@@ -60,7 +60,8 @@ gen() { # source id kernel params-struct -D...
   echo "{\"$id\", ${name}}," >> registry.inc
   echo "extern \"C\" void ${name}(const void *);" >> decls.inc
 }
-# every variant of the families' tables (src/family_w4a16_*.c, family_w8a16_*.c, family_dequant_wo.c)
+# every variant of the families' tables (src/catalog/families/: family_w4a16_*.c, family_w8a16_*.c,
+# family_dequant_wo.c)
 for act in 1 2; do
   for mt in 1 2 4; do gen w4a16_decode w4a16_decode.act$act.mt$mt qg_wo_gemm qg_wo_params "QG_ACT $act" "QG_MT $mt"; done
   for t in "128 128" "128 256" "64 128"; do set -- $t
@@ -70,7 +71,7 @@ for act in 1 2; do
   for t in "128 128" "128 256"; do set -- $t
     gen w8a16_prefill w8a16_prefill.act$act.bm$1.bn$2 qg_wo_gemm qg_wo_params "QG_ACT $act" "QG_BM $1" "QG_BN $2"; done
 done
-for t in "1 8 4" "2 8 2" "1 4 4" "2 4 2"; do set -- $t  # src/family_wo_gemv.c: mt warps uk
+for t in "1 8 4" "2 8 2" "1 4 4" "2 4 2"; do set -- $t  # family_wo_gemv.c: mt warps uk
   for act in 1 2; do for f in w4a16_gemv w8a16_gemv; do
     gen $f $f.act$act.mt$1.warps$2.uk$3 qg_wogv_gemm qg_wogv_params "QG_ACT $act" "QG_MT $1" "QG_WARPS $2" "QG_UK $3"
   done; done
