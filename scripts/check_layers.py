@@ -8,7 +8,8 @@ The map's table ("| folder | role | may include |") is the rule: every `#include
 file in a listed folder must resolve to a file in a folder (or be a file) that its row names.
 A file belongs to the longest listed folder that holds it. Internal headers are included by
 file name from several folders (CMakeLists.txt, QG_INTERNAL_INCLUDE), so a header name must be
-unique across src/ and tuner/, and every quoted include in src/ and tuner/ must resolve.
+unique across src/ and tuner/, every quoted include in src/ and tuner/ must resolve, and every
+source in src/ must be in a listed folder (a file added to src/ itself goes into one).
 Prints each violation and exits 1 if there is any.
 """
 import argparse
@@ -83,6 +84,12 @@ def check(root):
     for folder in rules:
         if not os.path.isdir(os.path.join(root, folder)):
             problems.append(f"{MAP}: folder {folder} does not exist")
+    for dirpath, _, names in os.walk(os.path.join(root, "src")):
+        for name in sorted(names):
+            path = os.path.relpath(os.path.join(dirpath, name), root)
+            if name.endswith(CODE) and owner(path, rules) is None:
+                problems.append(f"{path} is in no folder of {MAP}: move it into the folder of "
+                                f"its role")
     # The folders the build searches for internal headers (QG_INTERNAL_INCLUDE, plus tuner/).
     search = sorted({os.path.dirname(f) for f in files if f.startswith(STRICT)}) + ["src", "include"]
     names = {}
@@ -132,12 +139,14 @@ def self_test():
         "src/mid/mid.c": '#include "mid.h"\n#include "tool.h"\n#include "gone.h"\n',
         "src/mid/dup/low.h": "",
         "tuner/tool.h": '#include "mid.h"\n',
+        "src/loose.c": "",
     }
     expect = [
         'src/low/low.c:3: #include "other.h"',  # a file of a folder not allowed
         'src/mid/mid.c:2: #include "tool.h"',   # the runtime including the tool
         'src/mid/mid.c:3: #include "gone.h" is found in no source folder',
         "header name low.h is not unique",
+        "src/loose.c is in no folder",
     ]
     with tempfile.TemporaryDirectory() as root:
         for path, text in tree.items():
