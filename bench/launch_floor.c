@@ -179,6 +179,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "launch_floor: %s missing\n", name);                                  \
         return 1;                                                                             \
     }
+    /* statements without semicolons, which clang-format would indent as a staircase */
+    /* clang-format off */
     SYM(Init, "cuInit") SYM(DeviceGet, "cuDeviceGet")
     SYM(DevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain") SYM(CtxSetCurrent, "cuCtxSetCurrent")
     SYM(StreamCreate, "cuStreamCreate") SYM(StreamSynchronize, "cuStreamSynchronize")
@@ -189,6 +191,7 @@ int main(int argc, char **argv) {
     SYM(StreamIsCapturing, "cuStreamIsCapturing")
     SYM(GraphCreate, "cuGraphCreate") SYM(GraphAddKernelNode, "cuGraphAddKernelNode_v2")
     SYM(GraphExecKernelNodeSetParams, "cuGraphExecKernelNodeSetParams_v2")
+    /* clang-format on */
 #undef SYM
     CUdevice dev;
     CUcontext ctx;
