@@ -416,7 +416,8 @@ QG_API const char *qg_catalog_variant_id(int i);
 typedef struct {
     int compiled;         /* variants compiled successfully */
     int failed;           /* variants that failed; their logs went to the callback */
-    int skipped;          /* variants not meant for this architecture */
+    int skipped;          /* variants not meant for this architecture, or whose header
+                             package (CUTLASS: QGEMM_CUTLASS_INCLUDE) is absent */
     double seconds;
 } qg_check_result;
 

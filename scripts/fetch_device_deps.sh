@@ -18,6 +18,7 @@ mkdir -p .deps/debs .deps/root
     libbenchmark1debian libbenchmark-dev >/dev/null)
 for f in .deps/debs/*.deb; do dpkg -x "$f" .deps/root; done
 echo "unpacked into .deps/root: $(ls .deps/debs | tr '\n' ' ')"
+scripts/fetch_cutlass.sh # CUTLASS headers as .deps/cutlass-include.tar.xz (~1 MB)
 [ $wheels -eq 1 ] || exit 0
 
 # Wheels for the device's CPython 3.12 on x86_64 (torch itself is already there): torchao 0.18,

@@ -281,12 +281,18 @@ EXPORT int fake_cuda_trace_get(const fake_event **events) {
     return trace_count;
 }
 
+/* fake_cuda_set_launch_hook(fn): every launch also calls fn(grid x, block x, params), so a test
+ * can play a kernel's part on host memory (the CUTLASS probe's output: test_cutlass_launch). */
+static void (*launch_hook)(unsigned gx, unsigned bx, void **params);
+EXPORT void fake_cuda_set_launch_hook(void (*hook)(unsigned, unsigned, void **)) { launch_hook = hook; }
+
 static CUresult launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
                       unsigned by, unsigned bz, unsigned smem, CUstream s, void **params) {
     CUresult r = need_ctx();
     if (r) return r;
     if (gx == 0 || bx == 0 || bx > 1024 || (int)smem > f->max_dyn_smem + 48 * 1024)
         return CUDA_ERROR_INVALID_VALUE;
+    if (launch_hook) launch_hook(gx, bx, params);
     const unsigned geo[7] = {gx, gy, gz, bx, by, bz, smem};
     pthread_mutex_lock(&capture_lock); /* threads may launch at once: the last one is kept */
     memcpy(captured_geometry, geo, sizeof geo);
@@ -419,14 +425,7 @@ EXPORT CUresult cuGraphLaunch(CUgraphExec e, CUstream s) {
 }
 
 /* cuTensorMapEncodeTiled: the rules documented in cuda.h (CUDA_ERROR_INVALID_VALUE otherwise);
- * the map's 128 bytes receive the arguments as a fake_tmap record tests can decode. */
-typedef struct {
-    uint64_t magic; /* FAKE_TMAP_MAGIC */
-    uint64_t address, dim[2], stride;
-    uint32_t box[2], estride[2];
-    int32_t data_type, rank, interleave, swizzle, l2, oob;
-} fake_tmap;
-#define FAKE_TMAP_MAGIC 0x50414d54454b4146ull /* "FAKETMAP" */
+ * the map's 128 bytes receive the arguments as a fake_tmap record (fake_trace.h). */
 _Static_assert(sizeof(fake_tmap) <= sizeof(CUtensorMap), "record fits in a map");
 
 EXPORT CUresult cuTensorMapEncodeTiled(CUtensorMap *map, CUtensorMapDataType type, cuuint32_t rank,
@@ -436,22 +435,26 @@ EXPORT CUresult cuTensorMapEncodeTiled(CUtensorMap *map, CUtensorMapDataType typ
                                        CUtensorMapSwizzle swizzle, CUtensorMapL2promotion l2,
                                        CUtensorMapFloatOOBfill oob) {
     static const int elem[] = {1, 2, 4, 4, 8, 8, 2, 4, 8, 2, 4, 4, 4};
-    if (!map || ((uintptr_t)map & 63) || rank != 2 || (int)type < 0 || (int)type > 12 ||
+    if (!map || ((uintptr_t)map & 63) || rank < 1 || rank > 5 || (int)type < 0 || (int)type > 12 ||
         !address || ((uintptr_t)address & 15) || interleave != CU_TENSOR_MAP_INTERLEAVE_NONE)
         return CUDA_ERROR_INVALID_VALUE;
     const uint64_t es = (uint64_t)elem[type];
-    for (int i = 0; i < 2; i++)
+    for (cuuint32_t i = 0; i < rank; i++)
         if (dim[i] == 0 || dim[i] > (1ull << 32) || box[i] == 0 || box[i] > 256 ||
             estrides[i] == 0 || estrides[i] > 8)
             return CUDA_ERROR_INVALID_VALUE;
-    if (strides[0] % 16 || strides[0] >= (1ull << 40) || (box[0] * es) % 16)
-        return CUDA_ERROR_INVALID_VALUE;
+    for (cuuint32_t i = 0; i + 1 < rank; i++)
+        if (strides[i] % 16 || strides[i] >= (1ull << 40)) return CUDA_ERROR_INVALID_VALUE;
+    if ((box[0] * es) % 16) return CUDA_ERROR_INVALID_VALUE;
     const uint64_t span = swizzle == CU_TENSOR_MAP_SWIZZLE_32B   ? 32
                           : swizzle == CU_TENSOR_MAP_SWIZZLE_64B ? 64
                           : swizzle == CU_TENSOR_MAP_SWIZZLE_NONE ? 0 : 128;
     if (span && box[0] * es > span) return CUDA_ERROR_INVALID_VALUE;
-    fake_tmap t = {FAKE_TMAP_MAGIC, (uint64_t)(uintptr_t)address, {dim[0], dim[1]}, strides[0],
-                   {box[0], box[1]}, {estrides[0], estrides[1]}, (int32_t)type, (int32_t)rank,
+    /* the record keeps the first two dimensions (rank-1 maps: a second of 1) */
+    const int two = rank > 1;
+    fake_tmap t = {FAKE_TMAP_MAGIC, (uint64_t)(uintptr_t)address, {dim[0], two ? dim[1] : 1},
+                   two ? strides[0] : 0, {box[0], two ? box[1] : 1},
+                   {estrides[0], two ? estrides[1] : 1}, (int32_t)type, (int32_t)rank,
                    (int32_t)interleave, (int32_t)swizzle, (int32_t)l2, (int32_t)oob};
     memset(map, 0, sizeof *map);
     memcpy(map, &t, sizeof t);

@@ -39,4 +39,14 @@ typedef struct {
 
 #define FAKE_TRACE_MAX 512
 
+/* What the fake cuTensorMapEncodeTiled writes into the 128 bytes of each map it encodes: its
+ * arguments (the first two dimensions of maps of higher rank). */
+typedef struct {
+    uint64_t magic; /* FAKE_TMAP_MAGIC */
+    uint64_t address, dim[2], stride;
+    uint32_t box[2], estride[2];
+    int32_t data_type, rank, interleave, swizzle, l2, oob;
+} fake_tmap;
+#define FAKE_TMAP_MAGIC 0x50414d54454b4146ull /* "FAKETMAP" */
+
 #endif

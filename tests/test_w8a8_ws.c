@@ -23,6 +23,7 @@
  *     two tensor maps the driver encoded and the kernel's whole argument list and geometry.
  */
 #include "dispatch.h"
+#include "fake_trace.h"
 #include "testutil.h"
 #include "w8a8_ws.h"
 
@@ -537,12 +538,6 @@ static void test_protocol(qt_rng *rng) {
 
 /* ---------------------------------------------------------------- 5. fake-driver launch */
 
-typedef struct {
-    uint64_t magic;
-    uint64_t address, dim[2], stride;
-    uint32_t box[2], estride[2];
-    int32_t data_type, rank, interleave, swizzle, l2, oob;
-} fake_tmap; /* tests/fake_cuda.c writes this into each encoded map */
 
 static void test_fake_launch(void) {
     setenv("QGEMM_CUDA_LIBRARY", QG_FAKE_CUDA, 1);
@@ -600,7 +595,7 @@ static void test_fake_launch(void) {
             fake_tmap t;
             memcpy(&t, b + 128 * i, sizeof t);
             const uint64_t rows = i ? (uint64_t)N : (uint64_t)M, stride = i ? (uint64_t)K : (uint64_t)lda;
-            QT_CHECK(t.magic == 0x50414d54454b4146ull && t.address == (uint64_t)(uintptr_t)(i ? w : a) &&
+            QT_CHECK(t.magic == FAKE_TMAP_MAGIC && t.address == (uint64_t)(uintptr_t)(i ? w : a) &&
                      t.dim[0] == (uint64_t)K && t.dim[1] == rows && t.stride == stride && t.box[0] == 128 &&
                      t.box[1] == (uint32_t)(i ? bn : 128) && t.estride[0] == 1 && t.estride[1] == 1 &&
                      t.data_type == CU_TENSOR_MAP_DATA_TYPE_UINT8 && t.rank == 2 &&

@@ -382,6 +382,11 @@ qg_status qg_tune_shape(qg_context *ctx, qg_db *db, const qg_problem *p0, const 
         best.m_bucket = p.m;
         for (int i = 0; i < nc; i++) {
             stats->candidates++;
+            if (cst[i] == QG_ERR_UNSUPPORTED) { /* its header package is absent here (CUTLASS) */
+                if (o->verbose)
+                    fprintf(stderr, "  %-44s unavailable: %s\n", cand[i]->id, qg_last_error(ctx));
+                continue;
+            }
             if (cst[i] != QG_SUCCESS) {
                 stats->failed++;
                 fprintf(stderr, "  %s: compile failed: %s\n", cand[i]->id, qg_last_error(ctx));

@@ -147,6 +147,13 @@ QG_DEVICE void qg_ld_cg_f32x2(const float *p, float *v0, float *v1) {
     asm volatile("ld.global.cg.v2.f32 {%0,%1}, [%2];" : "=f"(*v0), "=f"(*v1) : "l"(p) : "memory");
 }
 
+QG_DEVICE void qg_ld_cg_f32x4(const float *p, float (&v)[4]) {
+    asm volatile("ld.global.cg.v4.f32 {%0,%1,%2,%3}, [%4];"
+                 : "=f"(v[0]), "=f"(v[1]), "=f"(v[2]), "=f"(v[3])
+                 : "l"(p)
+                 : "memory");
+}
+
 QG_DEVICE void qg_st_f32x2(float *p, float v0, float v1) {
     asm volatile("st.global.v2.f32 [%0], {%1,%2};" ::"l"(p), "f"(v0), "f"(v1) : "memory");
 }

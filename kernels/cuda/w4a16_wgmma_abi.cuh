@@ -28,3 +28,14 @@ struct qg_w4wg_params {
     int32_t splits;
     int32_t tiles_m, tiles_n;
 };
+
+/* RS shared-memory stage (wo_wgmma_rs.cu): the activation tile (bm tokens x 128 bytes), the
+ * packed weight of the CTA's two 64-row slabs (4 k16 steps each: 512 B per step and slab for
+ * int4, 1 KB for int8) and the scale / zero-point splats (2 x 512 B), rounded up to 1 KB (the
+ * SWIZZLE_128B tiles anchor on 1024-byte boundaries). Stages in the ring: 8 (bm 64), 7 (bm 128). */
+#define QG_W4RS_A_BYTES(bm) ((bm) * 128)
+#define QG_W4RS_W_BYTES(wbits) (2 * 4 * 128 * (wbits))
+#define QG_W4RS_SC_BYTES 512
+#define QG_W4RS_STAGE_BYTES(bm, wbits) \
+    ((QG_W4RS_A_BYTES(bm) + QG_W4RS_W_BYTES(wbits) + 2 * QG_W4RS_SC_BYTES + 1023) / 1024 * 1024)
+#define QG_W4RS_STAGES(bm) ((bm) == 64 ? 8 : 7)

@@ -56,9 +56,35 @@ QG_DEVICE void qg_w4wg_epilogue(const qg_w4wg_params &p, float *stage, int m0, i
             if (c >= ncol) continue;
             const int cnt = ncol - c < 4 ? ncol - c : 4;
             float sum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+            float *src0 = part0 + (long long)r * p.n + c;
+            int sp = 0;
+            if (vec && cnt == 4) {
+                /* four slices in flight per step, 16 bytes each, summed in slice order */
+                const qg_w4wg_f4 zero = {0.0f, 0.0f, 0.0f, 0.0f};
 #pragma unroll 1
-            for (int sp = 0; sp < p.splits; sp++) {
-                float *src = part0 + sp * slice + (long long)r * p.n + c;
+                for (; sp + 4 <= p.splits; sp += 4) {
+                    float v[4][4];
+#pragma unroll
+                    for (int j = 0; j < 4; j++) qg_ld_cg_f32x4(src0 + (sp + j) * slice, v[j]);
+#pragma unroll
+                    for (int j = 0; j < 4; j++) *(qg_w4wg_f4 *)(src0 + (sp + j) * slice) = zero;
+#pragma unroll
+                    for (int j = 0; j < 4; j++)
+#pragma unroll
+                        for (int q = 0; q < 4; q++) sum[q] += v[j][q];
+                }
+#pragma unroll 1
+                for (; sp < p.splits; sp++) {
+                    float v[4];
+                    qg_ld_cg_f32x4(src0 + sp * slice, v);
+                    *(qg_w4wg_f4 *)(src0 + sp * slice) = zero;
+#pragma unroll
+                    for (int q = 0; q < 4; q++) sum[q] += v[q];
+                }
+            }
+#pragma unroll 1
+            for (; sp < p.splits; sp++) {
+                float *src = src0 + sp * slice;
                 for (int q = 0; q < cnt; q++) {
                     sum[q] += qg_ld_cg_f32(src + q);
                     src[q] = 0.0f;

@@ -54,17 +54,15 @@
 #define RS_BK 64
 #define RS_THREADS 384
 #define RS_NACC (QG_BM / 2) /* f32 accumulators per consumer thread */
-#define RS_A_BYTES (QG_BM * 128)     /* activations: QG_BM rows x 128 B, SWIZZLE_128B */
-#define RS_W_BYTES (2 * 4 * 64 * QG_WBITS) /* 2 slabs x 4 k16 steps x 512 B (int4) / 1 KB (int8) */
-#define RS_SC_BYTES (2 * 2 * 8 * 16) /* <= 2 groups x 2 slabs x 8 lane rows x 16 B */
-#define RS_S_BYTES (((RS_A_BYTES + RS_W_BYTES + 2 * RS_SC_BYTES) + 1023) / 1024 * 1024)
-#if QG_BM == 64
-#define RS_ST 8
-#elif QG_BM == 128
-#define RS_ST 7
-#else /* 256 needs 128 accumulators + 16 A registers: ptxas then serializes the wgmmas */
+#if QG_BM != 64 && QG_BM != 128 /* 256 needs 128 accumulators + 16 A registers: ptxas then serializes the wgmmas */
 #error "wo_wgmma_rs: QG_BM must be 64 or 128"
 #endif
+/* stage layout: w4a16_wgmma_abi.cuh (one definition with the host's shared-memory size) */
+#define RS_A_BYTES QG_W4RS_A_BYTES(QG_BM)   /* activations: QG_BM rows x 128 B, SWIZZLE_128B */
+#define RS_W_BYTES QG_W4RS_W_BYTES(QG_WBITS) /* 2 slabs x 4 k16 steps x 512 B (int4) / 1 KB (int8) */
+#define RS_SC_BYTES QG_W4RS_SC_BYTES        /* <= 2 groups x 2 slabs x 8 lane rows x 16 B */
+#define RS_S_BYTES QG_W4RS_STAGE_BYTES(QG_BM, QG_WBITS)
+#define RS_ST QG_W4RS_STAGES(QG_BM)
 #define RS_BAR_OFF (RS_ST * RS_S_BYTES)
 #define RS_PITCH (RS_BN + 4) /* f32 row pitch of the staging tile: token rows, conflict-free */
 #if QG_BM * RS_PITCH * 4 > RS_BAR_OFF

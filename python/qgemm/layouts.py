@@ -134,6 +134,73 @@ def pack_w4a8_fp8(spec, nibbles, scale):
             "scale": scale.view(torch.uint8).reshape(-1)}
 
 
+def _sp24_nonzero(codes_u8, fp8):
+    """The host packer's "non-zero" of an 8-bit code (e4m3 -0 counts as zero)."""
+    return (codes_u8 & 0x7F) != 0 if fp8 else codes_u8 != 0
+
+
+def sp24_8bit_meta_nibble_index(n, k, device="cpu"):
+    """Nibble index (byte offset * 2 + 1 for bits 4-7) of the metadata of each (row, chunk of
+    4 columns) of an 8-bit 2:4 weight: [N, K/4] int64 (docs/formats.md, "Metadata words")."""
+    r = torch.arange(n, device=device).view(-1, 1)
+    ch = torch.arange(k // 4, device=device).view(1, -1)
+    group, rr = r // 64, r % 64
+    rb, g, upper = rr // 16, (rr % 16) % 8, (rr % 16) // 8
+    kb, cc = ch // 16, ch % 16
+    lane = 4 * g + 2 * (cc // 8) + upper
+    word = ((group * (k // 64) + kb) * 32 + lane) * 4 + rb
+    return word * 8 + cc % 8
+
+
+def pack_sp24_8bit(spec, codes, scale):
+    """SP24_FP8 / SP24_INT8 from dense 2:4 codes [N, K] (float8_e4m3fn or int8, at most 2
+    non-zero codes per 4 columns) and f32 per-row scales [N] -> {'weight', 'scale', 'meta'},
+    the bytes the host packer writes for the same codes: kept positions are the non-zero
+    codes, then the lowest free positions."""
+    n, k = spec.n, spec.k
+    fp8 = spec.scheme == "sp24-fp8"
+    want = torch.float8_e4m3fn if fp8 else torch.int8
+    if spec.scheme not in ("sp24-fp8", "sp24-int8") or codes.dtype != want or \
+            tuple(codes.shape) != (n, k) or k % 64:
+        raise ValueError(f"pack_sp24_8bit: codes must be {want} [{n}, {k}], K a multiple of 64")
+    scale = scale.reshape(-1).to(torch.float32)
+    if scale.numel() != n:
+        raise ValueError(f"pack_sp24_8bit: {scale.numel()} scales, need one per row ({n})")
+    dev = codes.device
+    c = codes.contiguous().view(torch.uint8).view(n, k // 4, 4)
+    nz = _sp24_nonzero(c, fp8)
+    over = nz.sum(-1) > 2
+    if bool(over.any()):
+        r, ch = (int(i) for i in over.nonzero()[0])
+        raise ValueError(f"pack_sp24_8bit: row {r}, columns {4 * ch}..{4 * ch + 3} have more "
+                         "than 2 non-zeros: not 2:4 sparse")
+    pos = torch.arange(4, device=dev)
+    key = torch.where(nz, pos, pos + 4)  # non-zeros first, then the lowest free positions
+    idx = torch.sort(torch.topk(key, 2, dim=-1, largest=False).values % 4, dim=-1).values
+    n64 = _roundup(n, 64)
+    vals = torch.zeros(n64, k // 2, dtype=torch.uint8, device=dev)
+    vals[:n] = torch.gather(c, 2, idx).reshape(n, k // 2)
+    nib = torch.full((n64, k // 4), 0x4, dtype=torch.uint8, device=dev)  # padding rows
+    nib[:n] = (idx[..., 0] | (idx[..., 1] << 2)).to(torch.uint8)
+    flat = torch.zeros(n64 * k // 4, dtype=torch.uint8, device=dev)
+    flat[sp24_8bit_meta_nibble_index(n64, k, dev).reshape(-1)] = nib.reshape(-1)
+    return {"weight": vals.reshape(-1), "scale": scale.contiguous().view(torch.uint8),
+            "meta": flat[0::2] | (flat[1::2] << 4)}
+
+
+def unpack_sp24_8bit(spec, packed):
+    """Inverse of pack_sp24_8bit: dense codes [N, K] (uint8 bit patterns) and f32 scales [N]."""
+    n, k = spec.n, spec.k
+    meta = packed["meta"].reshape(-1)
+    flat = torch.stack([meta & 0xF, meta >> 4], -1).reshape(-1)
+    nib = flat[sp24_8bit_meta_nibble_index(n, k, meta.device).reshape(-1)].view(n, k // 4)
+    idx = torch.stack([nib & 3, nib >> 2], -1).long()
+    vals = packed["weight"].reshape(-1)[:n * k // 2].view(n, k // 4, 2)
+    dense = torch.zeros(n, k // 4, 4, dtype=torch.uint8, device=meta.device)
+    dense.scatter_(2, idx, vals)
+    return dense.view(n, k), packed["scale"].view(torch.float32)
+
+
 def check_sizes(spec: WeightSpec, packed):
     """Raise ValueError unless each buffer has the size the C library says."""
     sizes = spec.sizes()

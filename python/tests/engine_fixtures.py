@@ -24,6 +24,94 @@ CPU_TORCHAO = {
 }
 
 
+def _mslk_int4_row_quantize_zp(x, group_size):
+    """mslk's int4_row_quantize_zp, torchao 0.18's quantizer for Int4WeightOnlyConfig's default
+    "plain" packing (mslk installs only with CUDA): codes in [-8, 7], float scale and zero point
+    [K/group, N], zero = min + 8 * scale, dequantized as q * scale + zero."""
+    import torch
+
+    g = x.float().reshape(-1, group_size)
+    lo, hi = g.amin(1, keepdim=True), g.amax(1, keepdim=True)
+    s = (hi - lo).clamp(min=1e-6) / 15
+    q = (g.sub(lo).div(s).round().clamp_(0, 15) - 8).to(torch.int8).reshape(x.shape)
+    return q, s.view(x.shape[0], -1).t().contiguous(), \
+        (lo + 8 * s).view(x.shape[0], -1).t().contiguous()
+
+
+def _int4_pow2_quantize_zp(x, group_size):
+    """An int4 quantizer in the same contract whose zero points are integer multiples of
+    power-of-two scales, so they are exact in bf16 and in qgemm's W4A16 (as a checkpoint made
+    by another tool, e.g. symmetric or GPTQ-style, can be)."""
+    import torch
+
+    g = x.float().reshape(-1, group_size)
+    lo, hi = g.amin(1, keepdim=True).clamp(max=0), g.amax(1, keepdim=True).clamp(min=0)
+    s = torch.exp2(torch.ceil(torch.log2(((hi - lo) / 15).clamp(min=2.0 ** -20))))
+    zq = torch.round(-lo / s).clamp(0, 15)
+    q = (torch.clamp(torch.round(g / s) + zq, 0, 15) - 8).to(torch.int8).reshape(x.shape)
+    return q, s.view(x.shape[0], -1).t().contiguous(), \
+        ((8 - zq) * s).view(x.shape[0], -1).t().contiguous()
+
+
+def _pack_int4(q):
+    """mslk's pack_int4: column k in byte k/2, low nibble for even k, two's complement."""
+    import torch
+
+    return ((q[:, 1::2] << 4) | (q[:, ::2] & 0xF)).to(torch.uint8)
+
+
+def cutlass_sm90_sp24_compress(codes):
+    """What torchao's to_sparse_semi_structured_cutlass_sm9x_f8 (CUTLASS's sm90 structured
+    sparse compressor, CUDA only) returns for 2:4 e4m3 codes [N, K]: (compressed [N, K/2],
+    metadata [roundup(N, 64), roundup(K, 128) / 8] uint8). Written from the compressor's
+    source chunk by chunk (non-zeros in order, -0 counting as zero, the one-non-zero corner
+    cases, 2-bit positions, its E layout), independently of qgemm.torchao_compat."""
+    import torch
+
+    n, k = codes.shape
+    n_al, k_al = (n + 63) // 64 * 64, (k + 127) // 128 * 128
+    raw = codes.view(torch.uint8).tolist()
+    comp = [[0] * (k // 2) for _ in range(n)]
+    meta = bytearray(n_al * k_al // 8)
+    for m in range(n):
+        for c in range(k // 4):
+            chunk = raw[m][4 * c:4 * c + 4]
+            pos = [i for i in range(4) if chunk[i] & 0x7F]
+            vals = [chunk[i] for i in pos]
+            assert len(pos) <= 2, "not 2:4"
+            if len(pos) == 1 and pos[0] == 3:
+                pos, vals = [0, 3], [0, vals[0]]
+            elif len(pos) == 1:
+                pos, vals = [pos[0], 3], [vals[0], 0]
+            elif not pos:
+                pos, vals = [0, 0], [0, 0]
+            comp[m][2 * c:2 * c + 2] = vals
+            # Sm90GemmSparseConfig::fill_layoutE, 8-bit atom (64, 128) K-major, in bytes.
+            kk = 4 * c
+            byte = (kk // 128) * n_al * 16 + (m % 64) * 16 + (m // 64) * 1024 + (kk % 128) // 8
+            meta[byte] |= (pos[0] | pos[1] << 2) << (4 * (c % 2))
+    return (torch.tensor(comp, dtype=torch.uint8).view(torch.float8_e4m3fn),
+            torch.frombuffer(meta, dtype=torch.uint8).view(n_al, k_al // 8).clone())
+
+
+def prune_2_4(w):
+    """Magnitude 2:4 pruning along K (keep the 2 largest of every 4)."""
+    import torch
+
+    g = w.reshape(w.shape[0], -1, 4)
+    keep = torch.zeros_like(g, dtype=torch.bool).scatter_(
+        -1, g.abs().float().topk(2, dim=-1).indices, True)
+    return (g * keep).reshape(w.shape)
+
+
+# Int4WeightOnlyConfig checkpoints made on the CPU by the real torchao and transformers, with
+# the quantizer inside torchao's Int4Tensor.from_hp stood in for (name -> quantizer).
+CPU_TORCHAO_INT4 = {
+    "int4wo-mslk": _mslk_int4_row_quantize_zp,
+    "int4wo-pow2": _int4_pow2_quantize_zp,
+}
+
+
 BF16_CONFIGS = {
     "int8dq": {"_type": "Int8DynamicActivationInt8WeightConfig", "_version": 2, "_data": {}},
     "int4wo-g64": {"_type": "Int4WeightOnlyConfig", "_version": 2, "_data": {"group_size": 64}},
@@ -42,14 +130,15 @@ def make_cases(tmp_path_factory):
     cases = [(name, bf16, {"quant_method": "qgemm", "quant_type": {"default": c}})
              for name, c in BF16_CONFIGS.items()]
     if importlib.util.find_spec("torchao") is not None:
-        for name in CPU_TORCHAO:
+        for name in TORCHAO_CASES:
             d = write_torchao_llama(bf16, str(tmp_path_factory.mktemp(f"llama-{name}")),
                                        name)
             cases.append(("torchao-" + name, d, hf_block(d)))
     return cases
 
 
-CASE_NAMES = list(BF16_CONFIGS) + ["torchao-" + n for n in CPU_TORCHAO]
+TORCHAO_CASES = list(CPU_TORCHAO) + ["int4wo-pow2"]
+CASE_NAMES = list(BF16_CONFIGS) + ["torchao-" + n for n in TORCHAO_CASES]
 
 
 def write_bf16_llama(directory, seed=0):
@@ -65,12 +154,27 @@ def write_bf16_llama(directory, seed=0):
 
 
 def write_torchao_llama(bf16_dir, directory, name):
+    """The tiny Llama quantized by transformers with torchao config `name` (CPU_TORCHAO or
+    CPU_TORCHAO_INT4, group size 64) and saved by transformers."""
     import torch
     import torchao.quantization as ao
     from transformers import AutoModelForCausalLM, TorchAoConfig
 
-    model = AutoModelForCausalLM.from_pretrained(
-        bf16_dir, dtype=torch.bfloat16, quantization_config=TorchAoConfig(CPU_TORCHAO[name](ao)))
+    if name in CPU_TORCHAO:
+        config, patch = CPU_TORCHAO[name](ao), {}
+    else:
+        config = ao.Int4WeightOnlyConfig(group_size=64)
+        patch = {"int4_row_quantize_zp": CPU_TORCHAO_INT4[name], "pack_int4": _pack_int4}
+    mod = importlib.import_module("torchao.quantization.quantize_.workflows.int4.int4_tensor")
+    saved = {k: getattr(mod, k) for k in patch}
+    try:
+        for k, v in patch.items():
+            setattr(mod, k, v)
+        model = AutoModelForCausalLM.from_pretrained(bf16_dir, dtype=torch.bfloat16,
+                                                     quantization_config=TorchAoConfig(config))
+    finally:
+        for k, v in saved.items():
+            setattr(mod, k, v)
     model.save_pretrained(directory)
     return directory
 

@@ -177,8 +177,16 @@ def run_case(linear, QgemmConfig, CKPT, BLOCK):
         data = {}
         for n in torchao_compat.TENSOR_DATA[kind]:
             key = torchao_compat.flat_key(fqn, n)
-            if key in f.keys():
-                t = f.get_tensor(key)
+            if key not in f.keys():
+                continue
+            t = f.get_tensor(key)
+            if kind == "Int4Tensor":  # qdata [N, K/2]; scale, zero point [K/group, N]
+                k = 2 * f.get_slice(torchao_compat.flat_key(fqn, "qdata")).get_shape()[1]
+                per = 2 if n == "qdata" else k // f.get_slice(
+                    torchao_compat.flat_key(fqn, "scale")).get_shape()[0]
+                c = sl[1] if cols is None else slice(cols.start // per, cols.stop // per)
+                data[n] = t[sl[0], c] if n == "qdata" else t[c, sl[0]]
+            else:
                 data[n] = t[sl[0]] if t.shape[-1] == 1 or t.dim() == 1 else t[sl]
         spec, packed = torchao_compat.convert(qc, kind, data, dt, fqn)
         return QuantLinear(spec, packed)

@@ -10,6 +10,8 @@ import qgemm  # noqa: E402
 from qgemm import host, layouts, torchao_compat  # noqa: E402
 from qgemm.spec import WeightSpec  # noqa: E402
 
+import engine_fixtures as fx  # noqa: E402
+
 
 def _host_pack(spec, w):
     return {b: torch.from_numpy(a) for b, a in host.quantize_weight(spec, w).items() if a.size}
@@ -55,6 +57,24 @@ def test_layout_packers_refuse_wrong_inputs():
                           torch.ones(3))
 
 
+def test_sp24_layout_matches_the_host_packer():
+    """qgemm.layouts.pack_sp24_8bit writes the host packer's bytes for the host's own codes
+    (sp24-fp8 and sp24-int8, N not a multiple of 64, chunks quantized to fewer non-zeros)."""
+    for scheme, dt in (("sp24-fp8", torch.float8_e4m3fn), ("sp24-int8", torch.int8)):
+        for n, k in ((64, 64), (100, 192), (7, 128)):
+            spec = WeightSpec(scheme, n, k)
+            w = host.random_weight(n, k, seed=n + k)
+            w[0, :8] = [0, 0, 0, 1e-3, 0, 0, 0, 0]  # one / no non-zero in a chunk
+            w[1, 4:8] = [0, 1e-9, 0, 2e-9]         # kept values that quantize to 0
+            ref = _host_pack(spec, w)
+            codes, scale = layouts.unpack_sp24_8bit(spec, ref)
+            got = layouts.pack_sp24_8bit(spec, codes.view(dt), scale)
+            assert all(torch.equal(got[b], ref[b]) for b in ref), (scheme, n, k)
+    with pytest.raises(ValueError, match="more than 2 non-zeros"):
+        layouts.pack_sp24_8bit(WeightSpec("sp24-int8", 4, 64), torch.ones(4, 64, dtype=torch.int8),
+                               torch.ones(4))
+
+
 # ---------------------------------------------------------------- real torchao tensors
 
 ao_wf = pytest.importorskip("torchao.quantization.quantize_.workflows")
@@ -66,9 +86,7 @@ def _deq_qgemm(spec, packed):
         spec, {b: t.contiguous().view(torch.uint8).numpy() for b, t in packed.items()}))
 
 
-def _data(t):
-    names = list(t.tensor_data_names) + list(getattr(t, "optional_tensor_data_names", []))
-    return {n: getattr(t, n) for n in names if getattr(t, n, None) is not None}
+_data = torchao_compat.tensor_data
 
 
 @pytest.mark.parametrize("n,k", [(128, 256), (96, 128)])
@@ -147,15 +165,231 @@ def test_int8_weight_only_keeps_codes_and_rounds_only_the_scale():
     assert rel <= 2.0 ** -9
 
 
-def test_int4_weight_only_and_unknown_types_are_refused():
-    with pytest.raises(torchao_compat.TorchaoFormatError, match="float zero points"):
-        torchao_compat.convert(qgemm.Int4WeightOnlyConfig(), "Int4Tensor",
-                               {"qdata": torch.zeros(8, 64, dtype=torch.uint8),
-                                "scale": torch.ones(1, 8), "zero_point": torch.ones(1, 8)})
-    with pytest.raises(torchao_compat.TorchaoFormatError, match="float zero points"):
-        torchao_compat.convert(qgemm.Float8DynamicActivationInt4WeightConfig(),
-                               "Int4PreshuffledTensor", {"qdata": torch.zeros(1)})
+def _int4_weight_only_tensor(q, scale, zero, group):
+    from torchao.quantization import Int4Tensor
+
+    n, k = q.shape
+    return Int4Tensor(fx._pack_int4(q), scale.to(torch.bfloat16), zero.to(torch.bfloat16),
+                      [1, group], torch.Size([n, k]))
+
+
+def _torchao_int4_dequantize(t):
+    """torchao's own CPU dequantization of an Int4Tensor's codes: (q + 8) * s + (z - 8 s)."""
+    from torchao.prototype.gptq.api import _int4_row_dequantize_zp
+
+    n, k = t.shape
+    q = torchao_compat._signed_nibbles(t.qdata, n, k).to(torch.int8)
+    return _int4_row_dequantize_zp(q, t.scale.float(), t.zero_point.float(), t.block_size[-1])
+
+
+@pytest.mark.parametrize("n,k,group", [(64, 256, 128), (100, 192, 64), (7, 64, 32)])
+def test_int4_weight_only_integer_zero_points_convert_bit_for_bit(n, k, group):
+    """Int4Tensor (Int4WeightOnlyConfig, "plain") whose zero points are integer multiples of
+    the scale: qgemm's W4A16 dequantization equals torchao's, asymmetric and symmetric."""
+    torch.manual_seed(n + k)
+    q = torch.randint(-8, 8, (n, k), dtype=torch.int8)
+    # 4-bit scale significands, so that the bf16 zero points (8 - zq) * s are exact
+    scale = torch.randint(1, 16, (k // group, n)).float() * 2.0 ** -10
+    zq = torch.randint(0, 16, (k // group, n)).float()
+    for zero, asym in (((8 - zq) * scale, True), (torch.zeros_like(scale), False)):
+        t = _int4_weight_only_tensor(q, scale, zero, group)
+        spec, packed = torchao_compat.convert(qgemm.Int4WeightOnlyConfig(group_size=group),
+                                              "Int4Tensor", _data(t))
+        assert (spec.scheme, spec.group_size, spec.zero_point) == ("w4a16", group, asym)
+        ref = _torchao_int4_dequantize(t)
+        assert torch.equal(_deq_qgemm(spec, packed), ref)
+        # the same through qgemm's W4A16 packing of a torch GEMM (the reference op)
+        x = torch.randn(3, k, dtype=torch.bfloat16)
+        y = qgemm.ops.linear(x, spec, packed, None).float()
+        want = x.double() @ ref.double().t()
+        assert ((y - want).abs() <= want.abs() * 2 ** -7 + 1e-6).all()
+
+
+def test_int4_weight_only_float_zero_points_are_refused_by_name():
+    """What torchao's default quantizer (mslk) writes: zero = min + 8 * scale, not a multiple
+    of the scale, so qgemm refuses it, naming the weight, the group and the values."""
+    torch.manual_seed(5)
+    w = torch.randn(64, 256, dtype=torch.bfloat16)
+    q, scale, zero = fx._mslk_int4_row_quantize_zp(w, 128)
+    t = _int4_weight_only_tensor(q, scale, zero, 128)
+    with pytest.raises(torchao_compat.TorchaoFormatError,
+                       match=r"layers.3.q_proj: torchao Int4Tensor .*float zero points.*"
+                             r"\d+ of 128 groups.*first: row \d+, group \d"):
+        torchao_compat.convert(qgemm.Int4WeightOnlyConfig(), "Int4Tensor", _data(t),
+                               where="layers.3.q_proj")
+    # one bad group among exact ones is enough
+    zq = torch.full((2, 64), 4.0)  # (8 - 4) * s is exact in bf16
+    good = (8 - zq) * t.scale.float()
+    good[1, 9] += t.scale[1, 9].float() * 0.5
+    t = _int4_weight_only_tensor(q, t.scale.float(), good, 128)
+    with pytest.raises(torchao_compat.TorchaoFormatError, match=r"1 of 128 groups.*row 9, group 1"):
+        torchao_compat.convert(qgemm.Int4WeightOnlyConfig(), "Int4Tensor", _data(t))
+
+
+def test_int4_weight_only_shape_and_dtype_refusals():
+    t = _int4_weight_only_tensor(torch.zeros(8, 256, dtype=torch.int8), torch.ones(1, 8),
+                                 torch.zeros(1, 8), 256)
+    with pytest.raises(torchao_compat.TorchaoFormatError, match="group size 256"):
+        torchao_compat.convert(qgemm.Int4WeightOnlyConfig(), "Int4Tensor", _data(t))
+    t = _int4_weight_only_tensor(torch.zeros(8, 256, dtype=torch.int8), torch.ones(4, 8),
+                                 torch.zeros(4, 8), 64)
+    with pytest.raises(torchao_compat.TorchaoFormatError, match="the config says 128"):
+        torchao_compat.convert(qgemm.Int4WeightOnlyConfig(), "Int4Tensor", _data(t))
+    # bf16 scales below f16's normal range are not exact f16 values
+    t = _int4_weight_only_tensor(torch.zeros(8, 128, dtype=torch.int8),
+                                 torch.full((1, 8), 1.0e-7), torch.zeros(1, 8), 128)
+    with pytest.raises(torchao_compat.TorchaoFormatError, match="not exact in the activation"):
+        torchao_compat.convert(qgemm.Int4WeightOnlyConfig(), "Int4Tensor", _data(t),
+                               act_dtype=torch.float16)
+
+
+@pytest.mark.parametrize("kind", sorted(torchao_compat._REFUSED))
+def test_unconvertible_torchao_types_are_refused_with_the_reason(kind):
+    with pytest.raises(torchao_compat.TorchaoFormatError,
+                       match=rf"w: torchao {kind} cannot be converted exactly: .*"):
+        torchao_compat.convert(qgemm.Int4WeightOnlyConfig(), kind, {"qdata": torch.zeros(1)},
+                               where="w")
+
+
+def test_unknown_types_and_static_activations_are_refused():
+    with pytest.raises(torchao_compat.TorchaoFormatError, match="not a tensor type"):
+        torchao_compat.convert(qgemm.Int8WeightOnlyConfig(), "NF4Tensor",
+                               {"qdata": torch.zeros(1)})
     with pytest.raises(torchao_compat.TorchaoFormatError, match="act_quant_scale"):
         torchao_compat.convert(qgemm.Int8DynamicActivationInt8WeightConfig(), "Int8Tensor",
                                {"qdata": torch.zeros(4, 16, dtype=torch.int8),
                                 "scale": torch.ones(4, 1), "act_quant_scale": torch.ones(1)})
+
+
+def _random_2_4_e4m3(n, k, seed):
+    """2:4 e4m3 codes with the awkward chunks too: one non-zero (at 3 and elsewhere), none,
+    and -0 values."""
+    g = torch.Generator().manual_seed(seed)
+    w = fx.prune_2_4(torch.randn(n, k, generator=g))
+    w[0, 0:4] = torch.tensor([0.0, 0.0, 0.0, 1.5])
+    w[0, 4:8] = torch.tensor([0.0, -2.0, 0.0, 0.0])
+    w[1 % n, 8:12] = 0.0
+    w[1 % n, 12:16] = torch.tensor([-0.0, 0.0, 3.0, -0.0])
+    return w.to(torch.float8_e4m3fn)
+
+
+@pytest.fixture
+def sp24_unverified(monkeypatch):
+    """The 2:4 fp8 converter is opt-in until the GPU fixtures verify it (torchao_compat)."""
+    monkeypatch.setenv(torchao_compat.SP24_UNVERIFIED_ENV, "1")
+
+
+def test_sp24_fp8_conversion_is_opt_in_until_verified(monkeypatch):
+    monkeypatch.delenv(torchao_compat.SP24_UNVERIFIED_ENV, raising=False)
+    codes = _random_2_4_e4m3(64, 128, 5)
+    qdata, meta = fx.cutlass_sm90_sp24_compress(codes)
+    with pytest.raises(torchao_compat.TorchaoFormatError, match="not yet verified"):
+        torchao_compat.convert(qgemm.Float8DynamicActivationFloat8SemiSparseWeightConfig(),
+                               "Float8Sparse2x4_2DData2DMetadataTensor",
+                               {"qdata": qdata, "sparse_metadata": meta, "scale": torch.ones(64, 1)})
+
+
+@pytest.mark.parametrize("n,k", [(64, 128), (100, 192), (7, 64), (130, 384)])
+def test_sp24_fp8_cutlass_tensor_converts_bit_for_bit(n, k, sp24_unverified):
+    """torchao's Float8Sparse2x4_2DData2DMetadataTensor (CUTLASS sm90 values + metadata) ->
+    qgemm sp24-fp8 with the same codes and row scales: dequantized q * s equal."""
+    from torchao.quantization.quantize_.workflows.float8.float8_sparse_2x4_2d_data_2d_metadata_tensor \
+        import Float8Sparse2x4_2DData2DMetadataTensor as Sp24
+
+    codes = _random_2_4_e4m3(n, k, n + k)
+    scale = torch.rand(n, 1) * 0.01 + 1e-4
+    qdata, meta = fx.cutlass_sm90_sp24_compress(codes)
+    t = Sp24(qdata, meta, scale, block_size=[1, k], dtype=torch.bfloat16)
+    spec, packed = torchao_compat.convert(qgemm.Float8DynamicActivationFloat8SemiSparseWeightConfig(),
+                                          "Float8Sparse2x4_2DData2DMetadataTensor", _data(t))
+    assert spec.scheme == "sp24-fp8" and (spec.n, spec.k) == (n, k)
+    assert torch.equal(_deq_qgemm(spec, packed), codes.float() * scale)
+
+
+def test_sp24_cutlass_metadata_refusals(sp24_unverified):
+    codes = _random_2_4_e4m3(64, 128, 3)
+    qdata, meta = fx.cutlass_sm90_sp24_compress(codes)
+    with pytest.raises(torchao_compat.TorchaoFormatError, match="metadata has 512 bytes"):
+        torchao_compat.cutlass_sm90_sp24_8bit_to_dense(qdata, meta[:32])
+    bad = meta.clone()
+    bad[2, 0] = 0x0B  # positions (3, 2): not increasing
+    with pytest.raises(torchao_compat.TorchaoFormatError, match="row 2, columns 0..3"):
+        torchao_compat.cutlass_sm90_sp24_8bit_to_dense(qdata, bad)
+    with pytest.raises(torchao_compat.TorchaoFormatError, match="multiple of 64"):
+        q2, m2 = fx.cutlass_sm90_sp24_compress(codes[:, :96])
+        torchao_compat.convert(qgemm.Float8DynamicActivationFloat8SemiSparseWeightConfig(),
+                               "Float8Sparse2x4_2DData2DMetadataTensor",
+                               {"qdata": q2, "sparse_metadata": m2, "scale": torch.ones(64, 1)})
+
+
+def _patch_torchao_sp24_for_cpu(monkeypatch):
+    """torchao quantizes 2:4 fp8 only on an sm90 GPU (CUTLASS compressor): stand in for the
+    compressor with the test's copy and for the hardware checks, inside the real torchao.
+    Returns the list of dense e4m3 codes torchao handed to the compressor, in call order."""
+    import importlib
+
+    qa = importlib.import_module("torchao.quantization.quant_api")
+    sp = importlib.import_module("torchao.quantization.quantize_.workflows.float8."
+                                 "float8_sparse_2x4_2d_data_2d_metadata_tensor")
+    seen = []
+
+    def compress(codes):
+        seen.append(codes.clone())
+        return fx.cutlass_sm90_sp24_compress(codes)
+
+    monkeypatch.setattr(qa, "_check_hardware_support", lambda g: None)
+    monkeypatch.setattr(sp, "is_sm_at_least_90", lambda: True)
+    monkeypatch.setattr(sp, "to_sparse_semi_structured_cutlass_sm9x_f8", compress)
+    return seen
+
+
+@pytest.mark.parametrize("kind", ["int8dq", "sp24-fp8"])
+def test_from_torchao_model_converts_torchaos_quantize_(monkeypatch, kind):
+    """A model quantized in memory by torchao's own quantize_ (2:4 fp8 cannot be saved by
+    transformers with torchao 0.18) becomes qgemm QuantLinears with torchao's codes."""
+    import torchao.quantization as ao
+    from torchao.quantization.quantize_.workflows.float8.float8_packing_format import \
+        Float8PackingFormat
+
+    torch.manual_seed(4)
+    model = torch.nn.Sequential(torch.nn.Linear(128, 128), torch.nn.ReLU(),
+                                torch.nn.Linear(128, 64, bias=False)).to(torch.bfloat16)
+    seen = None
+    if kind == "sp24-fp8":
+        monkeypatch.setenv(torchao_compat.SP24_UNVERIFIED_ENV, "1")
+        seen = _patch_torchao_sp24_for_cpu(monkeypatch)
+        for i in (0, 2):
+            model[i].weight.data = fx.prune_2_4(model[i].weight.data)
+        cfg = ao.Float8DynamicActivationFloat8WeightConfig(
+            granularity=ao.PerRow(), packing_format=Float8PackingFormat.SPARSE_2D_DATA_2D_METADATA)
+    else:
+        cfg = ao.Int8DynamicActivationInt8WeightConfig()
+    ao.quantize_(model, cfg)
+    refs = {i: model[i].weight for i in (0, 2)}
+    x = torch.randn(3, 128, dtype=torch.bfloat16)
+    torchao_compat.from_torchao_model(model, cfg)
+    for n, (i, t) in enumerate(refs.items()):
+        q = model[i]
+        assert isinstance(q, qgemm.QuantLinear)
+        if seen is not None:  # torchao's dequantize needs its CUDA kernel: its definition
+            assert q.spec.scheme == "sp24-fp8"
+            ref = seen[n].float() * t.scale.float()
+        else:
+            assert q.spec.scheme == "w8a8-int8"
+            ref = t.dequantize(torch.float32)
+        assert torch.equal(q.dequantize_host(), ref), i
+    assert model(x).shape == (3, 64)
+
+
+def test_from_torchao_model_refuses_by_name_and_replaces_nothing():
+    torch.manual_seed(6)
+    model = torch.nn.Sequential(torch.nn.Linear(128, 64), torch.nn.Linear(64, 128))
+    for i, lin in enumerate(model):
+        q, scale, zero = fx._mslk_int4_row_quantize_zp(lin.weight.data, 64)
+        if i == 0:  # exact: zero points 0
+            zero = torch.zeros_like(zero)
+        lin.weight = torch.nn.Parameter(_int4_weight_only_tensor(q, scale, zero, 64),
+                                        requires_grad=False)
+    with pytest.raises(torchao_compat.TorchaoFormatError, match=r"^1: torchao Int4Tensor"):
+        torchao_compat.from_torchao_model(model, qgemm.Int4WeightOnlyConfig(group_size=64))
+    assert all(type(m) is torch.nn.Linear for m in model)

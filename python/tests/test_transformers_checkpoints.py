@@ -100,6 +100,51 @@ def test_torchao_checkpoint_loads_in_qgemm_with_torchaos_codes(bf16_dir, tmp_pat
     assert ((a - b).norm() / b.norm()).item() < 0.05
 
 
+def _torchao_tensors(directory):
+    """The checkpoint's weights as torchao rebuilds them (unflatten_tensor_state_dict)."""
+    from safetensors import safe_open
+    from torchao.prototype.safetensors.safetensors_support import unflatten_tensor_state_dict
+
+    with safe_open(os.path.join(directory, "model.safetensors"), framework="pt") as f:
+        return unflatten_tensor_state_dict({k: f.get_tensor(k) for k in f.keys()},
+                                           f.metadata())[0]
+
+
+def test_torchao_int4_weight_only_checkpoint_loads_exactly_or_is_refused(bf16_dir, tmp_path):
+    """Int4WeightOnlyConfig checkpoints written by transformers + torchao (Int4Tensor, "plain"),
+    their quantizer stood in for (mslk needs CUDA). mslk's float zero points are refused by
+    module name; integer-multiple zero points load, each weight equal to torchao's own CPU
+    dequantization (_int4_row_dequantize_zp) of the file's tensors."""
+    pytest.importorskip("torchao")
+    from torchao.prototype.gptq.api import _int4_row_dequantize_zp
+
+    from qgemm import torchao_compat
+
+    d = fx.write_torchao_llama(bf16_dir, str(tmp_path / "mslk"), "int4wo-mslk")
+    with pytest.raises(torchao_compat.TorchaoFormatError,
+                       match=r"model.layers.0.self_attn.q_proj: torchao Int4Tensor .* float "
+                             r"zero points .* first: row \d+, group \d+: scale"):
+        qgemm.from_pretrained(d, device="cpu")
+    d = fx.write_torchao_llama(bf16_dir, str(tmp_path / "pow2"), "int4wo-pow2")
+    ours = qgemm.from_pretrained(d, device="cpu")
+    ao_tensors = _torchao_tensors(d)
+    layers = dict(quant_linears(ours))
+    assert len(layers) == 14 and isinstance(ours.lm_head, torch.nn.Linear)
+    ref_model = _load_bf16(bf16_dir)
+    for fqn, q in layers.items():
+        t = ao_tensors[fqn + ".weight"]
+        assert type(t).__name__ == "Int4Tensor" and q.spec.scheme == "w4a16"
+        assert q.spec.group_size == 64 and q.spec.zero_point
+        codes = torchao_compat._signed_nibbles(t.qdata, q.spec.n, q.spec.k).to(torch.int8)
+        ref = _int4_row_dequantize_zp(codes, t.scale.float(), t.zero_point.float(), 64)
+        assert torch.equal(q.dequantize_host(), ref), fqn
+        ref_model.get_submodule(fqn).weight.data.copy_(ref)
+    ids = torch.tensor([[1, 5, 9, 3]])
+    with torch.no_grad():
+        a, b = ours(ids).logits.float(), ref_model(ids).logits.float()
+    assert ((a - b).norm() / b.norm()).item() < 0.02
+
+
 def test_torchao_block_over_plain_weights_is_refused(bf16_dir, tmp_path):
     import shutil
 
@@ -139,7 +184,9 @@ def test_transformers_without_qgemm_refuses_loudly(bf16_dir, tmp_path):
                       QuantLinear)
 
 
-FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "torchao")
+# QGEMM_TORCHAO_FIXTURES: another directory of them (e.g. fresh from the GPU, before commit).
+FIXTURES = os.environ.get("QGEMM_TORCHAO_FIXTURES") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "fixtures", "torchao")
 
 
 def _fixture_dirs():
@@ -160,6 +207,8 @@ def test_gpu_made_torchao_fixture(name):
     from torchao.prototype.safetensors.safetensors_support import unflatten_tensor_state_dict
 
     d = os.path.join(FIXTURES, name)
+    if os.path.exists(os.path.join(d, "tensors.safetensors")):
+        return _check_tensor_fixture(d)
     if name.startswith("int4wo"):
         with pytest.raises(ValueError, match="float zero points"):
             qgemm.from_pretrained(d, device="cpu")
@@ -182,3 +231,38 @@ def test_gpu_made_torchao_fixture(name):
         else:
             ref = t.dequantize(torch.float32)
         assert torch.equal(q.dequantize_host(), ref), fqn
+
+
+def _check_tensor_fixture(d):
+    """A fixture of torchao tensors that transformers cannot save (make_torchao_fixtures.py):
+    2:4 fp8 converts to sp24-fp8 equal to torchao's own CUDA dequantize (bf16); preshuffled
+    f8i4 is refused, and the plain Int4Tensor it was shuffled from converts to w4a8-fp8."""
+    from safetensors import safe_open
+
+    from qgemm import host, torchao_compat
+
+    with safe_open(os.path.join(d, "tensors.safetensors"), framework="pt") as f:
+        meta = f.metadata()
+        t = {k: f.get_tensor(k) for k in f.keys()}
+    cfg = qgemm.config_from_dict(json.loads(meta["config"]))
+    kind = meta["kind"]
+    fqns = sorted({k.rsplit(".", 1)[0] for k in t if k.endswith(".qdata") and
+                   "plain." not in k})
+    assert len(fqns) == 14
+    for fqn in fqns:
+        data = {n: t[f"{fqn}.{n}"] for n in ("qdata", "sparse_metadata", "scale", "group_scale",
+                                             "row_scale") if f"{fqn}.{n}" in t}
+        if kind == "Int4PreshuffledTensor":
+            with pytest.raises(torchao_compat.TorchaoFormatError, match="preshuffle"):
+                torchao_compat.convert(cfg, kind, data, where=fqn)
+            plain = {n: t[f"{fqn}.plain.{n}"] for n in ("qdata", "scale", "zero_point")}
+            spec, packed = torchao_compat.convert(cfg, "Int4Tensor", plain, where=fqn)
+            n, k = spec.n, spec.k
+            v = torchao_compat._signed_nibbles(plain["qdata"], n, k).float()
+            ref = v * plain["scale"].float().t().repeat_interleave(128, 1)
+        else:
+            spec, packed = torchao_compat.convert(cfg, kind, data, where=fqn)
+            ref = t[f"{fqn}.dequantized"]
+        got = torch.from_numpy(host.dequantize_weight(
+            spec, {b: p.view(torch.uint8).numpy() for b, p in packed.items()}))
+        assert torch.equal(got.to(ref.dtype), ref), fqn

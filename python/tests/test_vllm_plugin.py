@@ -38,7 +38,8 @@ def test_config_hooks_and_refusals():
     with pytest.raises(ValueError, match="packed buffers"):
         C.from_config({"quant_method": "qgemm", "format_version": 1,
                        "quant_type": {"default": BF16_CONFIGS["int8dq"]}})
-    with pytest.raises(ValueError, match="float zero points"):
-        from qgemm.integrations import linear as L
-        L.loading_params(C.from_config({"quant_method": "torchao", "quant_type": {
-            "default": BF16_CONFIGS["int4wo-g64"]}}).config, True, [64], 64, torch.bfloat16)
+    from qgemm.integrations import linear as L
+    got = L.loading_params(C.from_config({"quant_method": "torchao", "quant_type": {
+        "default": BF16_CONFIGS["int4wo-g64"]}}).config, True, [64], 128, torch.bfloat16)
+    assert [(n, tuple(t.shape)) for n, t, _ in got] == [
+        ("_weight_qdata", (64, 64)), ("_weight_scale", (2, 64)), ("_weight_zero_point", (2, 64))]

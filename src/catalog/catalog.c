@@ -25,6 +25,7 @@ extern const qg_family qg_family_cublaslt_fp8, qg_family_cublaslt_int8,
     qg_family_cublaslt_int8_epilogue;
 extern const qg_family qg_family_w8a8_fp8_wgmma_ws, qg_family_w8a8_int8_wgmma_ws;
 extern const qg_family qg_family_wo_dequant_lt;
+extern const qg_family qg_family_w4a16_cutlass;
 static const qg_family *const families[] = {
     &qg_family_sp24_bf16_mma,
     &qg_family_sp24_int8_mma,
@@ -60,6 +61,7 @@ static const qg_family *const families[] = {
     &qg_family_wo_dequant_lt,
     &qg_family_w4a16_gemv,
     &qg_family_w8a16_gemv,
+    &qg_family_w4a16_cutlass,
     NULL,
 };
 #define NUM_FAMILIES (QG_ARRAY_SIZE(families) - 1)

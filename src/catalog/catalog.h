@@ -10,6 +10,8 @@
 #include "internal.h"
 
 #define QG_MAX_PARAMS 8
+#define QG_JIT_OPTION_LEN 1200 /* one run-time option: an include path and its flag */
+#define QG_JIT_MAX_EXTRA_OPTIONS 8
 
 typedef enum {
     QG_OP_GEMM = 0,      /* launch args: const qg_gemm_args * */
@@ -75,6 +77,13 @@ struct qg_family {
     /* Optional per-problem setup run by qg_prepare (e.g. cuBLASLt plans), so that later
      * launches allocate nothing. Launch must still work without it. NULL: nothing to do. */
     qg_status (*prepare)(qg_context *ctx, qg_kernel *k, const qg_problem *p, const int *params);
+    /* Optional: compiler options found at run time (the include paths of a header package such
+     * as CUTLASS), at most QG_JIT_MAX_EXTRA_OPTIONS into opts (*count of them), and in `key` a
+     * text that identifies what they point to (its version), hashed into the JIT cache key.
+     * QG_ERR_UNSUPPORTED with the reason (thread-local error) when what the family needs is
+     * absent: its variants then cannot be compiled here. NULL: none. */
+    qg_status (*jit_options)(char (*opts)[QG_JIT_OPTION_LEN], int *count, char *key,
+                             size_t key_len);
 };
 
 /* One variant: a family and its parameter values. */

@@ -79,6 +79,11 @@ static void *worker(void *arg) {
         char *log = NULL;
         double ms = 0;
         qg_status s = qg_jit_compile(v, j->arch, &image, &size, &log, &ms);
+        if (s == QG_ERR_UNSUPPORTED) { /* a header package it needs is absent (the message says) */
+            atomic_fetch_add(&j->skipped, 1);
+            free(log);
+            continue;
+        }
         if (s == QG_SUCCESS && size == 0) s = QG_ERR_COMPILE;
         if (s == QG_SUCCESS) s = qg_check_spills(v, j->arch, &log);
         atomic_fetch_add(s == QG_SUCCESS ? &j->compiled : &j->failed, 1);

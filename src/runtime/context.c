@@ -1,6 +1,7 @@
 /* Contexts: backend selection, device info, cache directory, memory helpers. */
 #include "backend.h"
 #include "cublaslt.h"
+#include "cutlass_probe.h"
 #include "data_dir.h"
 #include "jit.h"
 #include "workspace.h"
@@ -129,6 +130,7 @@ void qg_context_destroy(qg_context *ctx) {
     if (!ctx) return;
     qg_db_context_close(ctx);
     qg_cublaslt_context_destroy(ctx); /* before the device context goes */
+    qg_cutlass_context_destroy(ctx);
     qg_workspace_free_all(ctx);
     free(ctx->plans);
     if (ctx->jit) qg_jit_cache_destroy(ctx, ctx->jit);

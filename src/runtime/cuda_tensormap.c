@@ -101,3 +101,26 @@ qg_status qg_cuda_tensor_map_encode(qg_context *ctx, qg_tensor_map *map, const q
                  d->box[0], d->box[1], (int)r);
     return QG_SUCCESS;
 }
+
+qg_status qg_cuda_tensor_map_encode_nd(qg_context *ctx, qg_tensor_map *map,
+                                       const qg_tmap_encode_nd *a) {
+    QG_RETURN_IF(ctx, !map || !a, QG_ERR_NULL_POINTER, "tensor map: NULL argument");
+    QG_RETURN_IF(ctx, a->rank < 1 || a->rank > 5, QG_ERR_INVALID_ARGUMENT,
+                 "tensor map: rank %u is not 1..5", a->rank);
+    pthread_once(&encode_once, find_encode);
+    QG_RETURN_IF(ctx, !encode_fn, QG_ERR_DRIVER_TOO_OLD,
+                 "the CUDA driver has no cuTensorMapEncodeTiled (TMA needs CUDA 12.0+)");
+    const CUresult r = encode_fn((CUtensorMap *)(void *)map, (CUtensorMapDataType)a->data_type,
+                                 a->rank, a->global_address, a->global_dim, a->global_strides,
+                                 a->box_dim, a->element_strides,
+                                 (CUtensorMapInterleave)a->interleave,
+                                 (CUtensorMapSwizzle)a->swizzle,
+                                 (CUtensorMapL2promotion)a->l2_promotion,
+                                 (CUtensorMapFloatOOBfill)a->oob_fill);
+    QG_RETURN_IF(ctx, r != CUDA_SUCCESS, QG_ERR_INVALID_ARGUMENT,
+                 "cuTensorMapEncodeTiled refused a rank-%u map at %p (dims %llu x %llu, box "
+                 "%u x %u, type %d): CUresult %d", a->rank, a->global_address,
+                 (unsigned long long)a->global_dim[0], (unsigned long long)a->global_dim[1],
+                 a->box_dim[0], a->box_dim[1], a->data_type, (int)r);
+    return QG_SUCCESS;
+}

@@ -32,6 +32,7 @@ struct qg_context {
     qg_stream_workspace *workspaces; /* context-owned workspaces, one per stream */
     int workspace_count, workspace_cap;
     void *blas;            /* cuBLASLt handle and plans (cublaslt.c), made on first use */
+    void *cutlass;         /* probed plans of the CUTLASS-built kernels (cutlass_probe.c) */
     int verbose;
     pthread_mutex_t lock;  /* guards jit, db, plans, workspaces; never held across a launch */
     char last_error[QG_ERRMSG_LEN];

@@ -69,6 +69,17 @@ uint64_t qg_jit_key(const qg_variant *v, const char *arch, int compiler_version)
     const int nopt = qg_variant_options(v, opts, QG_MAX_PARAMS);
     for (int i = 0; i < nopt; i++) hash_str(&st, opts[i]);
 
+    if (v->family->jit_options) { /* run-time options: what they point to is part of the key */
+        char ext[QG_JIT_MAX_EXTRA_OPTIONS][QG_JIT_OPTION_LEN], what[256] = "";
+        int n = 0;
+        if (v->family->jit_options(ext, &n, what, sizeof what) == QG_SUCCESS) {
+            hash_str(&st, what);
+            for (int i = 0; i < n; i++) hash_str(&st, ext[i]);
+        } else {
+            hash_str(&st, "<run-time options unavailable>");
+        }
+    }
+
     size_t len = 0;
     const char *src = v->family->source ? qg_embedded_source(v->family->source, &len) : NULL;
     hash_str(&st, v->family->source);
@@ -106,9 +117,15 @@ qg_status qg_jit_compile(const qg_variant *v, const char *arch, void **image, si
                  v->family->source, v->id);
 
     char opts[QG_MAX_PARAMS][48];
-    const char *optp[QG_MAX_PARAMS];
-    const int nopt = qg_variant_options(v, opts, QG_MAX_PARAMS);
+    const char *optp[QG_MAX_PARAMS + QG_JIT_MAX_EXTRA_OPTIONS];
+    int nopt = qg_variant_options(v, opts, QG_MAX_PARAMS);
     for (int i = 0; i < nopt; i++) optp[i] = opts[i];
+    char ext[QG_JIT_MAX_EXTRA_OPTIONS][QG_JIT_OPTION_LEN], what[256];
+    int next = 0;
+    if (v->family->jit_options) {
+        QG_CHECK(v->family->jit_options(ext, &next, what, sizeof what));
+        for (int i = 0; i < next && i < QG_JIT_MAX_EXTRA_OPTIONS; i++) optp[nopt++] = ext[i];
+    }
     const double t0 = now_ms();
     qg_status s = comp->compile(src, v->family->source, arch, optp, nopt, image, size, log);
     if (ms) *ms = now_ms() - t0;

@@ -43,7 +43,14 @@ static qg_status load_status = QG_ERR_NO_COMPILER;
 static char load_why[512];
 static int nv_version; /* major*1000 + minor*10 */
 
-/* Embedded .cuh files (kernels/cuda), passed to every program as NVRTC headers. */
+/* Embedded .cuh files (kernels/cuda, kernels/cutlass), passed to every program as NVRTC headers;
+ * the CUTLASS stand-ins also under the name of the CUTLASS header they replace (an in-memory
+ * header wins over the -I path; see kernels/cutlass/). Only programs including CUTLASS reach
+ * those names. */
+static const char *const header_aliases[][2] = {
+    {"cutlass_tma_recorder.cuh", "cute/atom/copy_traits_sm90_tma.hpp"},
+    {"cutlass_hw_info.cuh", "cutlass/kernel_hardware_info.h"},
+};
 static const char **hdr_names, **hdr_data;
 static int hdr_count;
 
@@ -90,8 +97,9 @@ static void load(void) {
     nv_version = major * 1000 + minor * 10;
 
     const int n = qg_embedded_count();
-    hdr_names = calloc((size_t)n + 1, sizeof *hdr_names);
-    hdr_data = calloc((size_t)n + 1, sizeof *hdr_data);
+    const size_t cap = (size_t)n + 1 + QG_ARRAY_SIZE(header_aliases);
+    hdr_names = calloc(cap, sizeof *hdr_names);
+    hdr_data = calloc(cap, sizeof *hdr_data);
     if (!hdr_names || !hdr_data) {
         snprintf(load_why, sizeof load_why, "out of memory");
         return;
@@ -103,6 +111,12 @@ static void load(void) {
             hdr_names[hdr_count] = name;
             hdr_data[hdr_count++] = data;
         }
+    }
+    for (int a = 0; a < QG_ARRAY_SIZE(header_aliases); a++) {
+        const char *data = qg_embedded_source(header_aliases[a][0], NULL);
+        if (!data) continue; /* a build without kernels/cutlass: nothing includes the name */
+        hdr_names[hdr_count] = header_aliases[a][1];
+        hdr_data[hdr_count++] = data;
     }
     /* The library handle stays open for the life of the process: compiled programs and other
      * threads may use the table at any time. */

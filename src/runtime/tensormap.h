@@ -53,4 +53,22 @@ void qg_tmap_2d_encode_args(const qg_tmap_2d *d, qg_tmap_encode_args *out);
  * the rules refuse, QG_ERR_DRIVER_TOO_OLD if libcuda lacks cuTensorMapEncodeTiled. */
 qg_status qg_cuda_tensor_map_encode(qg_context *ctx, qg_tensor_map *map, const qg_tmap_2d *d);
 
+/* Rank 1..5 cuTensorMapEncodeTiled arguments, as CUTLASS's descriptors need (the recipes of
+ * cutlass_params.h). global_strides[i] is the byte stride of dimension i + 1. */
+typedef struct {
+    int data_type;
+    uint32_t rank;
+    void *global_address;
+    uint64_t global_dim[5];
+    uint64_t global_strides[4];
+    uint32_t box_dim[5];
+    uint32_t element_strides[5];
+    int interleave, swizzle, l2_promotion, oob_fill;
+} qg_tmap_encode_nd;
+
+/* The driver's encode of `a` into `map`, as given (the driver checks the rules).
+ * QG_ERR_INVALID_ARGUMENT if it refuses, QG_ERR_DRIVER_TOO_OLD without the symbol. CUDA only. */
+qg_status qg_cuda_tensor_map_encode_nd(qg_context *ctx, qg_tensor_map *map,
+                                       const qg_tmap_encode_nd *a);
+
 #endif

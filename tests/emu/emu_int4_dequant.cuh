@@ -71,6 +71,10 @@ QG_DEVICE void qg_mma_16816(float d[4], const uint32_t a[4], uint32_t b0, uint32
 QG_DEVICE void qg_cp_async16_zfill(void *smem, const void *gmem, int valid) { emu_cp_async(smem, gmem, valid ? 16 : 0); }
 QG_DEVICE float qg_ld_cg_f32(const float *p) { return *(volatile const float *)p; }
 QG_DEVICE void qg_ld_cg_f32x2(const float *p, float *v0, float *v1) { *v0 = ((volatile const float *)p)[0]; *v1 = ((volatile const float *)p)[1]; }
+QG_DEVICE void qg_ld_cg_f32x4(const float *p, float (&v)[4]) {
+    if ((uintptr_t)p % 16) { fprintf(stderr, "EMU: ld.global.cg.v4.f32 from %p, not 16-byte aligned\n", (const void *)p); abort(); }
+    for (int i = 0; i < 4; i++) v[i] = ((volatile const float *)p)[i];
+}
 QG_DEVICE void qg_st_f32x2(float *p, float v0, float v1) { p[0] = v0; p[1] = v1; }
 QG_DEVICE uint64_t qg_l2_evict_first() { return 0; }
 QG_DEVICE void qg_cp_async16_zfill_hint(void *smem, const void *gmem, int valid, uint64_t) { emu_cp_async(smem, gmem, valid ? 16 : 0); }

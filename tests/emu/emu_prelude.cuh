@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <string.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <atomic>
 #define QG_DEVICE static inline
 #define __global__

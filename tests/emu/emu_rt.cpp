@@ -14,16 +14,19 @@ static emu_warp_xchg xchg[32];
 void emu_syncthreads() { pthread_barrier_wait(&cta_bar); }
 void emu_warp_barrier() { pthread_barrier_wait(&warp_bar[threadIdx.x >> 5]); }
 emu_warp_xchg *emu_xchg() { return &xchg[threadIdx.x >> 5]; }
-struct pending { void *dst; const void *src; int bytes; int group; };
+struct pending { void *dst; const void *src; int bytes; int group; int size; };
 static thread_local std::vector<pending> *pend;
 static thread_local int cur_group, committed;
-void emu_cp_async(void *dst, const void *src, int bytes) { pend->push_back({dst, src, bytes, cur_group}); }
+void emu_cp_async(void *dst, const void *src, int bytes) { pend->push_back({dst, src, bytes, cur_group, 16}); }
+void emu_cp_async_sized(void *dst, const void *src, int size, int valid) {
+    pend->push_back({dst, src, valid ? size : 0, cur_group, size});
+}
 void emu_cp_commit() { cur_group++; }
 /* complete all groups except the newest n committed ones */
 void emu_cp_wait(int n) {
     std::vector<pending> keep;
     for (auto &p : *pend) {
-        if (p.group < cur_group - n) { if (p.bytes) memcpy(p.dst, p.src, 16); else memset(p.dst, 0, 16); }
+        if (p.group < cur_group - n) { if (p.bytes) memcpy(p.dst, p.src, p.size); else memset(p.dst, 0, p.size); }
         else keep.push_back(p);
     }
     *pend = keep;

@@ -15,6 +15,8 @@ struct emu_warp_xchg { uint32_t a[32][4]; uint32_t b[32][2]; };
 emu_warp_xchg *emu_xchg();
 /* cp.async emulation (per thread) */
 void emu_cp_async(void *dst, const void *src, int bytes);
+/* cp.async of `size` bytes (4, 8 or 16), zero-filled (source not read) when !valid */
+void emu_cp_async_sized(void *dst, const void *src, int size, int valid);
 void emu_cp_commit();
 void emu_cp_wait(int n);
 typedef void (*emu_entry_fn)(const void *params);

@@ -1,5 +1,5 @@
 /*
- * CPU emulation of mbarriers, named barriers and wgmma.mma_async (SS, f16/bf16, f32 accumulate)
+ * CPU emulation of mbarriers, named barriers and wgmma.mma_async (SS and RS, f16/bf16, f32 accumulate)
  * for tests/emu. Written from the PTX ISA (9.1), not from the kernel:
  *  - matrix descriptor [9.7.15.5.1.2.2]: start address (bits 0-13) << 4, leading byte offset
  *    (16-29) << 4, stride byte offset (32-45) << 4, base offset (49-51), swizzle mode (62-63:
@@ -181,6 +181,13 @@ struct wg_op {
     int n;
     uint64_t da, db;
     int scale_d, type;
+    /* RS form (A from registers): this thread's two A rows, gathered from its quad at issue,
+     * and its own four registers with their values at issue (they must not change until the
+     * operation retires) */
+    int rs;
+    float arow[2][16];
+    const uint32_t *areg;
+    uint32_t asnap[4];
 };
 struct wg_shadow {
     std::vector<float> v; /* the accumulators' true values while they read as NaN */
@@ -199,6 +206,7 @@ static thread_local wg_thread wt_state;
 struct wg_xchg {
     uint64_t da[128], db[128];
     int n[128], scale_d[128], type[128], trans[128];
+    uint32_t a[128][4]; /* RS form: each thread's A registers at issue */
 };
 static wg_xchg xchg[8];
 
@@ -279,8 +287,18 @@ static float operand(uint64_t desc, int row, int k, int type, const char *which)
 static void execute(const wg_op &op, float *acc) {
     const int tw = threadIdx.x & 127, w = tw >> 5, lane = tw & 31, g = lane >> 2, t = lane & 3;
     float a[2][16];
-    for (int h = 0; h < 2; h++)
-        for (int k = 0; k < 16; k++) a[h][k] = operand(op.da, 16 * w + g + 8 * h, k, op.type, "A");
+    if (op.rs) {
+        for (int r = 0; r < 4; r++)
+            if (op.areg[r] != op.asnap[r]) {
+                report("wgmma.mma_async (A in registers): register a%d changed from 0x%08x to 0x%08x "
+                       "before the operation retired", r, op.asnap[r], op.areg[r]);
+                break;
+            }
+        memcpy(a, op.arow, sizeof a);
+    } else {
+        for (int h = 0; h < 2; h++)
+            for (int k = 0; k < 16; k++) a[h][k] = operand(op.da, 16 * w + g + 8 * h, k, op.type, "A");
+    }
     for (int i = 0; i < op.n / 8; i++)
         for (int e = 0; e < 2; e++) {
             const int col = 8 * i + 2 * t + e;
@@ -297,8 +315,36 @@ static void execute(const wg_op &op, float *acc) {
 
 void emu_wgmma_fence() { wt->fences++; }
 
+static void issue(float *d, int n, uint64_t da, const uint32_t *areg, uint64_t db, int scale_d,
+                  int ab_type, int trans_a, int trans_b);
+
 void emu_wgmma_mma(float *d, int n, uint64_t da, uint64_t db, int scale_d, int ab_type, int trans_a,
                    int trans_b) {
+    issue(d, n, da, NULL, db, scale_d, ab_type, trans_a, trans_b);
+}
+
+void emu_wgmma_mma_rs(float *d, int n, const uint32_t *a, uint64_t db, int scale_d, int ab_type) {
+    issue(d, n, 0, a, db, scale_d, ab_type, 0, 0);
+}
+
+/* A register fragment of m64nNk16 [9.7.15.5.1.1.1, figure of A]: lane 4g + t of warp w holds
+ * a0 = A[16w + g][2t, 2t+1], a1 = A[16w + g + 8][2t, 2t+1], a2 = A[16w + g][2t+8, 2t+9],
+ * a3 = A[16w + g + 8][2t+8, 2t+9], the lower k in the low 16 bits. */
+static void gather_rows(const wg_xchg &x, int tw, int type, float (&rows)[2][16]) {
+    const int w = tw >> 5, g = (tw & 31) >> 2;
+    for (int t = 0; t < 4; t++) {
+        const uint32_t *r = x.a[32 * w + 4 * g + t];
+        for (int h = 0; h < 2; h++)
+            for (int hi = 0; hi < 2; hi++) {
+                const uint32_t v = r[h + 2 * hi];
+                rows[h][2 * t + 8 * hi] = half_to_f32((uint16_t)(v & 0xffffu), type);
+                rows[h][2 * t + 8 * hi + 1] = half_to_f32((uint16_t)(v >> 16), type);
+            }
+    }
+}
+
+static void issue(float *d, int n, uint64_t da, const uint32_t *areg, uint64_t db, int scale_d,
+                  int ab_type, int trans_a, int trans_b) {
     const unsigned wgi = threadIdx.x / 128, tw = threadIdx.x & 127;
     if ((wgi + 1) * 128 > blockDim.x || wgi >= 8) {
         report("wgmma.mma_async from a warpgroup that is not complete");
@@ -310,6 +356,8 @@ void emu_wgmma_mma(float *d, int n, uint64_t da, uint64_t db, int scale_d, int a
     wg_xchg &x = xchg[wgi];
     x.da[tw] = da, x.db[tw] = db, x.n[tw] = n, x.scale_d[tw] = scale_d != 0, x.type[tw] = ab_type;
     x.trans[tw] = trans_a * 2 + trans_b;
+    if (areg) memcpy(x.a[tw], areg, sizeof x.a[tw]);
+    x.da[tw] = areg ? ~0ull : da; /* every thread of an RS operation marks A the same way */
     cbar_wait(&wg_bar[wgi], 128, "wgmma.mma_async (warpgroup)");
     if (tw == 0)
         for (int i = 1; i < 128; i++)
@@ -338,7 +386,16 @@ void emu_wgmma_mma(float *d, int n, uint64_t da, uint64_t db, int scale_d, int a
         report("wgmma.mma_async: accumulators in flight with another shape");
     }
     it->second.refs++;
-    wt->open.push_back(wg_op{d, n, da, db, scale_d != 0, ab_type});
+    wg_op op = {};
+    op.d = d, op.n = n, op.da = da, op.db = db, op.scale_d = scale_d != 0, op.type = ab_type;
+    if (areg) {
+        op.rs = 1, op.areg = areg;
+        memcpy(op.asnap, areg, sizeof op.asnap);
+        gather_rows(x, (int)tw, ab_type, op.arow);
+    }
+    /* the exchange slots are reused by the next operation: meet again before anyone overwrites */
+    if (areg) cbar_wait(&wg_bar[wgi], 128, "wgmma.mma_async (warpgroup)");
+    wt->open.push_back(op);
 }
 
 void emu_wgmma_commit() {

@@ -28,6 +28,10 @@ void emu_mbar_wait(uint32_t addr, uint32_t parity);
 void emu_wgmma_fence();
 void emu_wgmma_mma(float *d, int n, uint64_t da, uint64_t db, int scale_d, int ab_type, int trans_a,
                    int trans_b);
+/* The RS form: A (64 x 16) from the four 32-bit registers `a` of each thread of the warpgroup
+ * (the ISA's A register fragment); they must keep their values until the operation retires
+ * (checked when it executes). */
+void emu_wgmma_mma_rs(float *d, int n, const uint32_t *a, uint64_t db, int scale_d, int ab_type);
 void emu_wgmma_commit();
 void emu_wgmma_wait(int n);
 

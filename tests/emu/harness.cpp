@@ -180,6 +180,15 @@ int main(int argc, char **argv) {
         {W4, 257, 136, 1056, 32, 0, BF, F16, 1, 0, "w4a16_wgmma"},
         {W4, 140, 256, 200, 0, 1, F16, BF, 1, 1, "w4a16_wgmma"},
         {W4, 512, 512, 1024, 64, 1, BF, BF, 1, 0, "w4a16_wgmma"}, /* no split: 16 k tiles, rings wrap */
+        /* the RS family (wo_wgmma_rs: bm tokens x 128 weight rows per CTA): 7 split-K slices
+         * (K = 1792, one tile: the reduction's 4-slice steps and its remainder), an odd k-tile
+         * count per slice (K = 1056: the two-tile loop's tail) with padded lda / odd ldc, a grid
+         * that fills the 8 SMs (the stage ring wraps), W8A16 with 4 slices and bias */
+        {W4, 64, 128, 1792, 64, 1, BF, BF, 1, 0, "wo_wgmma_rs"},
+        {W4, 200, 136, 1056, 32, 1, F16, F16, 1, 1, "wo_wgmma_rs"},
+        {W4, 256, 512, 1024, 128, 0, BF, F16, 0, 0, "wo_wgmma_rs"},
+        {W8, 100, 256, 2048, 0, 0, F16, F16, 1, 1, "wo_wgmma_rs"},
+        {W8, 130, 192, 1056, 0, 0, BF, BF, 0, 0, "wo_wgmma_rs"},
         /* the W4A16 decode GEMV (M <= 64 in blocks of 8 mt rows): split-K over 8 emulated SMs (K = 4096), a last
          * partial chunk (per channel, K = 4104), groups of 32/64 inside a unit (shuffled scales),
          * a unit past the last chunk (K = 96, 1056), N off the slab grid, M = 9 and 16 (two

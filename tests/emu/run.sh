@@ -8,7 +8,7 @@
 # at a time, with barriers for __syncthreads and shared memory filled with 0xff (NaN) garbage.
 # harness.cpp launches every variant through its family's real launch() (split-K, workspace,
 # tails, padded lda/ldc) and compares with qg_reference_gemm and qg_dequantize_weight_host.
-# The sm_90a family w4a16_wgmma runs on emu_wgmma.cpp (its PTX layer kernels/cuda/ptx_*.cuh
+# The sm_90a families w4a16_wgmma and wo_wgmma_rs run on emu_wgmma.cpp (its PTX layer kernels/cuda/ptx_*.cuh
 # swapped for emu_ptx_*.cuh, its own wrappers for emu_w4a16_wgmma_ops.cuh): mbarriers, named
 # barriers and wgmma.mma_async decoding its shared-memory descriptors per the PTX ISA's canonical layouts
 # (swizzles on the shared address), the accumulator fragment layout of the ISA, operations that
@@ -40,6 +40,11 @@ for f in wgmma mbarrier fence; do cp "$here"/emu_ptx_$f.cuh "$work"/ptx_$f.cuh; 
 sed 's/extern __shared__ __align__(1024) uint8_t qg_smem\[\];/uint8_t *qg_smem = emu_smem;/' \
     "$K"/w4a16_wgmma.cu > "$work"/w4a16_wgmma.cu
 grep -q "qg_smem = emu_smem" "$work"/w4a16_wgmma.cu
+# the RS wgmma kernel (wo_wgmma_rs.cu): its RS wgmma and 4/8-byte cp.async wrappers emulated
+cp "$here"/emu_wo_wgmma_rs_ops.cuh "$work"/wo_wgmma_rs_ops.cuh
+sed 's/extern __shared__ __align__(1024) uint8_t qg_smem\[\];/uint8_t *qg_smem = emu_smem;/' \
+    "$K"/wo_wgmma_rs.cu > "$work"/wo_wgmma_rs.cu
+grep -q "qg_smem = emu_smem" "$work"/wo_wgmma_rs.cu
 for f in w4a16_decode w4a16_prefill w8a16_decode w8a16_prefill dequant_wo; do cp "$K"/$f.cu "$work"/; done
 # the weight-only decode GEMV (W4A16, W8A16): its loads and shuffles from emu_wo_gemv_ops.cuh
 cp "$here"/emu_wo_gemv_ops.cuh "$work"/wo_gemv_ops.cuh
@@ -68,6 +73,9 @@ for act in 1 2; do
     gen w4a16_prefill w4a16_prefill.act$act.bm$1.bn$2 qg_wo_gemm qg_wo_params "QG_ACT $act" "QG_BM $1" "QG_BN $2"; done
   for mt in 1 4; do gen w8a16_decode w8a16_decode.act$act.mt$mt qg_wo_gemm qg_wo_params "QG_ACT $act" "QG_MT $mt"; done
   for bn in 256 128; do gen w4a16_wgmma w4a16_wgmma.act$act.bn$bn qg_w4wg_gemm qg_w4wg_params "QG_ACT $act" "QG_BN $bn"; done
+  for wb in 4 8; do for bm in 64 128; do  # family_w4a16_wgmma.c, the RS table
+    gen wo_wgmma_rs wo_wgmma_rs.wbits$wb.act$act.bm$bm qg_w4rs_gemm qg_w4wg_params "QG_WBITS $wb" "QG_ACT $act" "QG_BM $bm"
+  done; done
   for t in "128 128" "128 256"; do set -- $t
     gen w8a16_prefill w8a16_prefill.act$act.bm$1.bn$2 qg_wo_gemm qg_wo_params "QG_ACT $act" "QG_BM $1" "QG_BN $2"; done
 done

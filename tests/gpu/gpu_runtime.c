@@ -213,8 +213,14 @@ static double get_all(qg_context *ctx, const qg_variant **list, int count, int t
 static int variants_for(const char *arch, const qg_variant ***out) {
     int n = 0;
     const qg_variant **list = calloc((size_t)qg_catalog_count() + 1, sizeof *list);
-    for (int i = 0; i < qg_catalog_count(); i++)
-        if (qg_family_targets_arch(qg_catalog_get(i)->family, arch)) list[n++] = qg_catalog_get(i);
+    for (int i = 0; i < qg_catalog_count(); i++) {
+        const qg_family *f = qg_catalog_get(i)->family;
+        char ext[QG_JIT_MAX_EXTRA_OPTIONS][QG_JIT_OPTION_LEN], what[256];
+        int next = 0;
+        /* a family whose header package is absent here (CUTLASS) cannot compile: not listed */
+        if (f->jit_options && f->jit_options(ext, &next, what, sizeof what) != QG_SUCCESS) continue;
+        if (qg_family_targets_arch(f, arch)) list[n++] = qg_catalog_get(i);
+    }
     *out = list;
     return n;
 }

@@ -60,6 +60,12 @@ log=$OUT/tests.log
 { nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv
   nvcc --version | tail -1; } > "$OUT/env.txt" 2>&1
 
+# CUTLASS headers of the kernels/cutlass families (scripts/fetch_cutlass.sh packed them into the
+# carried .deps): without them those variants are skipped (gpu_cutlass says so).
+if [ -f .deps/cutlass-include.tar.xz ] && [ ! -e .cutlass/include/cutlass/version.h ]; then
+  mkdir -p .cutlass && tar xJf .deps/cutlass-include.tar.xz -C .cutlass
+fi
+
 t0=$(date +%s)
 if ! { cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$deps" &&
        cmake --build build-gpu -j "$(nproc)"; } > "$OUT/build.log" 2>&1; then

@@ -15,7 +15,8 @@ import torch
 from .. import ops, torchao_compat
 from ..config import (Float8DynamicActivationFloat8WeightConfig,
                       Float8DynamicActivationInt4WeightConfig,
-                      Int8DynamicActivationInt8WeightConfig, Int8WeightOnlyConfig, PerTensor)
+                      Int4WeightOnlyConfig, Int8DynamicActivationInt8WeightConfig,
+                      Int8WeightOnlyConfig, PerTensor)
 from ..spec import BUFFERS
 
 _NAMES = {torch.bfloat16: "bf16", torch.float16: "f16"}
@@ -27,10 +28,11 @@ def torchao_tensor_type(config):
         return "Int8Tensor"
     if isinstance(config, Float8DynamicActivationFloat8WeightConfig):
         return "Float8Tensor"
-    if isinstance(config, Float8DynamicActivationInt4WeightConfig):
+    if isinstance(config, (Float8DynamicActivationInt4WeightConfig, Int4WeightOnlyConfig)):
         return "Int4Tensor"
-    raise torchao_compat.TorchaoFormatError(torchao_compat._refusal(
-        "checkpoint", f"{type(config).__name__} weights"))
+    raise torchao_compat.TorchaoFormatError(
+        f"checkpoint: qgemm does not load torchao checkpoints of {type(config).__name__}; "
+        "serve the bf16 checkpoint with a qgemm quantization_config")
 
 
 def loading_params(config, torchao, out_sizes, k, params_dtype):
@@ -57,13 +59,16 @@ def loading_params(config, torchao, out_sizes, k, params_dtype):
         return [("_weight_qdata", torch.empty(n, k, dtype=torch.float8_e4m3fn),
                  {"output_dim": 0, "input_dim": 1}),
                 ("_weight_scale", torch.empty(rows, 1), row_dims)]
-    if k % 128:
-        raise ValueError(f"w4a8-fp8 needs K per rank to be a multiple of 128, got {k}")
+    # Int4Tensor: qdata [N, K/2], scale and zero point [K/group, N] (transposed).
+    gs = 128 if isinstance(config, Float8DynamicActivationInt4WeightConfig) else config.group_size
+    if not gs or k % gs:
+        raise ValueError(f"{type(config).__name__}: torchao int4 needs K per rank to be a "
+                         f"multiple of the group size {gs}, got {k}")
     return [("_weight_qdata", torch.empty(n, k // 2, dtype=torch.uint8),
              {"output_dim": 0, "input_dim": 1}),
-            ("_weight_scale", torch.empty(k // 128, n, dtype=torch.bfloat16),
+            ("_weight_scale", torch.empty(k // gs, n, dtype=torch.bfloat16),
              {"output_dim": 1, "input_dim": 0}),
-            ("_weight_zero_point", torch.empty(k // 128, n, dtype=torch.bfloat16),
+            ("_weight_zero_point", torch.empty(k // gs, n, dtype=torch.bfloat16),
              {"output_dim": 1, "input_dim": 0})]
 
 

@@ -65,9 +65,9 @@ static w4wg_tile ss_tile(const int *v) {
 }
 
 static w4wg_tile rs_tile(const int *v) {
-    const int bm = v[RS_P_TILE], st = bm == 64 ? 8 : 7, wbits = v[RS_P_WBITS];
-    const int stage = QG_CDIV(bm * 128 + 2 * 4 * 64 * wbits + 2 * (2 * 2 * 8 * 16), 1024) * 1024;
-    return (w4wg_tile){bm, 128, st * stage + 1024 + 1024, 1, v[RS_P_ACT],
+    const int bm = v[RS_P_TILE], wbits = v[RS_P_WBITS];
+    const int ring = QG_W4RS_STAGES(bm) * QG_W4RS_STAGE_BYTES(bm, wbits);
+    return (w4wg_tile){bm, 128, ring + 1024 + 1024, 1, v[RS_P_ACT],
                        wbits == 4 ? QG_SCHEME_W4A16 : QG_SCHEME_W8A16};
 }
 
