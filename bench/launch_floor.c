@@ -91,7 +91,7 @@ static CUresult launch(path how, unsigned grid, unsigned threads, int use_struct
     case GRAPH_SET_STRUCT: /* one 120-byte struct argument (the weight-only kernels) */
     case GRAPH_SET_EXTRA:  /* the 12 arguments as one packed buffer */
     case GRAPH_SET_ALT:    /* two kernels in turn, as consecutive layers would launch */
-    case GRAPH_SET_ALT2:   /* the same, each kernel in its own graph (src/cuda_graph_launch.c) */
+    case GRAPH_SET_ALT2:   /* the same, each kernel in its own graph (cuda_graph_launch.c) */
     case GRAPH_SET_GRID: { /* one kernel, two grid sizes in turn (two shapes, one variant) */
         static size_t size12 = sizeof args12;
         static void *extra12[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, args12,
@@ -179,6 +179,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "launch_floor: %s missing\n", name);                                  \
         return 1;                                                                             \
     }
+    /* statements without semicolons, which clang-format would indent as a staircase */
+    /* clang-format off */
     SYM(Init, "cuInit") SYM(DeviceGet, "cuDeviceGet")
     SYM(DevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain") SYM(CtxSetCurrent, "cuCtxSetCurrent")
     SYM(StreamCreate, "cuStreamCreate") SYM(StreamSynchronize, "cuStreamSynchronize")
@@ -189,6 +191,7 @@ int main(int argc, char **argv) {
     SYM(StreamIsCapturing, "cuStreamIsCapturing")
     SYM(GraphCreate, "cuGraphCreate") SYM(GraphAddKernelNode, "cuGraphAddKernelNode_v2")
     SYM(GraphExecKernelNodeSetParams, "cuGraphExecKernelNodeSetParams_v2")
+    /* clang-format on */
 #undef SYM
     CUdevice dev;
     CUcontext ctx;

@@ -62,7 +62,8 @@ int main(int argc, char **argv) { /* dump DIR ARCH ID... */
 }
 EOF
 cuda_inc=$(dirname "$(find /usr/local/cuda/include /usr/include -maxdepth 1 -name nvrtc.h 2>/dev/null | head -1)")
-cc -O1 -D_GNU_SOURCE -I"$tmp/src/src" -I"$tmp/src/include" -I"$tmp/build" -I"$cuda_inc" \
+# src/ and its folders (flat before the folders came): the internal headers by file name.
+cc -O1 -D_GNU_SOURCE $(find "$tmp/src/src" -type d -printf ' -I%p') -I"$tmp/src/include" -I"$tmp/build" -I"$cuda_inc" \
    "$tmp/dump.c" "$lib" -lcjson -lm -ldl -lpthread -o "$tmp/dump"
 arch=$(python3 -c 'import json, sys
 cc = json.load(open(sys.argv[1]))["metadata"]["compute_capability"]

@@ -13,6 +13,13 @@ cd "$(dirname "$0")/.."
 prefix=${1:-build}
 jobs=$(nproc 2>/dev/null || echo 2)
 
+echo "== format: .clang-format (scripts/check_format.sh)"
+if command -v clang-format-14 >/dev/null || command -v clang-format >/dev/null; then
+  scripts/check_format.sh
+else
+  echo "skipped: no clang-format (Debian: apt-get install clang-format; .ci/run installs it)"
+fi
+
 echo "== release build"
 cmake -S . -B "$prefix-release" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$prefix-release" -j "$jobs"

@@ -4,7 +4,7 @@
  * and runs the probe's body, qg_cutlass_probe_fill, with CUTLASS's real host path
  * (GemmKernel::to_underlying_arguments, cute's make_tma_copy_desc) whose driver encode is
  * replaced by the same recipe recorder as under NVRTC. qgemm's C decoder
- * (src/cutlass_params.c) must then find one recipe per operand at the addresses given, with
+ * (src/runtime/cutlass_params.c) must then find one recipe per operand at the addresses given, with
  * dimensions and byte strides that follow from the problem, and the launch must fit.
  * Test-only C++ (like tests/emu); run by tests/cutlass_host_check.sh.
  */

@@ -12,7 +12,7 @@ nvcc=${QG_NVCC:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
 inc=${QGEMM_CUTLASS_INCLUDE:-${QG_CUTLASS_INCLUDE_DEFAULT:-}}
 [ -n "$inc" ] && [ -e "$inc/cute/tensor.hpp" ] || { echo "SKIP: no CUTLASS headers ($inc)"; exit 0; }
 out=$build/cutlass_host_check
-"$nvcc" -std=c++17 -O1 -arch=sm_90a -DNDEBUG -I"$src/kernels/cutlass" -I"$src/src" \
+"$nvcc" -std=c++17 -O1 -arch=sm_90a -DNDEBUG -I"$src/kernels/cutlass" $(find "$src/src" -type d -printf " -I%p") \
   -I"$src/include" -I"$inc" -c -x cu "$src/tests/cutlass_host_check.cu" -o "$out.o" 2>&1 |
   grep -E "error" -A3 || true
 rm -f "$out"

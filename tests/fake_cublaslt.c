@@ -1,7 +1,7 @@
 /*
  * A fake libcublasLt for CPU tests (with tests/fake_cuda.c, whose device memory is host memory):
- * the symbols src/cublaslt.c dlsyms, enough to drive plans and launches of the cuBLASLt families
- * without a GPU. Tests point QGEMM_CUBLASLT_LIBRARY at it. It computes nothing; what it does:
+ * the symbols src/runtime/cublaslt.c dlsyms, enough to drive plans and launches of the cuBLASLt
+ * families without a GPU. Tests point QGEMM_CUBLASLT_LIBRARY at it. It computes nothing; what it does:
  *  - the heuristic offers one algorithm per entry of FAKE_LT_WS (comma-separated workspace sizes
  *    in bytes, default "0,4096,1048579"), at most as many as asked for;
  *  - cublasLtMatmul refuses a workspace smaller than its algorithm's (as cuBLASLt does), counts

@@ -319,7 +319,7 @@ EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned 
     return launch(f, gx, gy, gz, bx, by, bz, smem, s, params);
 }
 
-/* Graphs of one kernel node (what src/cuda_graph_launch.c builds). As in the driver, a node
+/* Graphs of one kernel node (what src/runtime/cuda_graph_launch.c builds). As in the driver, a node
  * keeps a copy of the argument values taken when its parameters are set (sizes from
  * fake_cuda_capture_params; none kept without them, as a launch then reads none), so a caller
  * that reused or freed its argument array after the set would still launch what it set. */

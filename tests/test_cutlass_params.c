@@ -1,4 +1,4 @@
-/* Params by probe (src/cutlass_params.c), on synthetic probe output and the fake driver: where
+/* Params by probe (src/runtime/cutlass_params.c), on synthetic probe output and the fake driver: where
  * decoding finds TMA recipes and operand pointers, how binding patches them with real pointers
  * (descriptors encoded by the driver from the recipe), and the errors on bad probe output. */
 #include "testutil.h"

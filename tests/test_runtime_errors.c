@@ -320,7 +320,7 @@ static void fake_ampere(void) {
     qg_context_destroy(ctx);
 }
 
-/* ---- per-stream workspaces (src/workspace.c): concurrent streams never share one */
+/* ---- per-stream workspaces (src/runtime/workspace.c): concurrent streams never share one */
 
 static void set_capturing(void *stream, int on) {
     void *h = dlopen(QG_FAKE_CUDA, RTLD_NOW | RTLD_NOLOAD);
@@ -509,7 +509,7 @@ static void last_error_format(void) {
     QT_CHECK(strlen(qg_last_error(NULL)) == QG_ERRMSG_LEN - 1, "long message truncated");
 }
 
-/* ---- the launch path (src/cuda_graph_launch.c): re-pointed graphs per (stream, kernel,
+/* ---- the launch path (src/runtime/cuda_graph_launch.c): re-pointed graphs per (stream, kernel,
  * geometry), direct launches while capturing, past the slot table and with QGEMM_LAUNCH=direct */
 
 typedef struct {

@@ -44,7 +44,7 @@ static void packed_free(packed_buf *b) {
 }
 
 /* Documented position of the metadata nibble of (row, chunk), written from docs/formats.md
- * independently of src/scheme_sp24.c. */
+ * independently of src/catalog/schemes/scheme_sp24.c. */
 static void doc_meta_locate(int sixteen, int64_t k, int64_t row, int64_t chunk, size_t *word,
                             int *shift) {
     const int64_t kb = chunk / 16;     /* 64-column block */

@@ -1,5 +1,5 @@
 /*
- * Host side of the w4a16_wgmma family (src/family_w4a16_wgmma.c), without a GPU: the catalog
+ * Host side of the w4a16_wgmma family (family_w4a16_wgmma.c), without a GPU: the catalog
  * entry (4 variants, sm_90a only, a regular family since it passed on the H100), support checks,
  * and its launch through a stub backend for many shapes and SM counts: the grid covers the
  * output exactly, split-K slices cover K exactly with none empty, the workspace the family asks

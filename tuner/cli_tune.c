@@ -130,7 +130,7 @@ static int add_problem(tune_item *items, int *n, int max, const qg_problem *p, i
     return 0;
 }
 
-/* One line of a QGEMM_RECORD_UNTUNED file (src/dispatch.c writes them) as a problem: 1, or 0
+/* One line of a QGEMM_RECORD_UNTUNED file (dispatch.c writes them) as a problem: 1, or 0
  * and why (the field) when it is not a JSON object with every field an integer in range or the
  * problem does not validate. */
 static int record_parse_line(const char *line, size_t len, qg_problem *p, char *why, size_t why_len) {

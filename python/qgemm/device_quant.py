@@ -1,7 +1,7 @@
 """Quantize and pack weights with torch ops where they are (a CUDA weight stays on the GPU),
-computing exactly what the C host packers compute (src/scheme_w8a8.c, scheme_w8a16.c,
-scheme_w4a16.c; docs/formats.md "Host side"): the same float32/float64 operations in the same
-order, round-half-even or half-away-from-zero where C uses nearbyint or round, scales rounded
+computing exactly what the C host packers compute (scheme_w8a8.c, scheme_w8a16.c, scheme_w4a16.c
+of src/catalog/schemes/; docs/formats.md "Host side"): the same float32/float64 operations in the
+same order, round-half-even or half-away-from-zero where C uses nearbyint or round, scales rounded
 up to the activation dtype bit for bit. Tested byte for byte against the host packers.
 
 Schemes: w8a8-int8, w8a8-fp8, w8a16, w4a16. Others (2:4 pruning, w4a8) return None and the

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from . import _lib
 
-# Mirrors the scheme traits of src/schemes.h / src/scheme_*.c: activation handling and which
-# quantization fields a scheme uses.
+# Mirrors the scheme traits of src/catalog/schemes/ (schemes.h, scheme_*.c): activation handling
+# and which quantization fields a scheme uses.
 SCHEME_INFO = {
     #  name         weight_bits dynamic act_qdtype grouped sparse24
     "w4a16":     dict(weight_bits=4, dynamic=False, act_qdtype=None, grouped=True, sparse24=False),

@@ -9,8 +9,8 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 def variables_read():
     names = set()
-    for pattern in ("src/*.c", "tuner/*.c", "bench/*.c", "bench/*.cc", "bench/*.cpp"):
-        for f in glob.glob(os.path.join(ROOT, pattern)):
+    for pattern in ("src/**/*.c", "tuner/*.c", "bench/*.c", "bench/*.cc", "bench/*.cpp"):
+        for f in glob.glob(os.path.join(ROOT, pattern), recursive=True):
             names.update(re.findall(r'\b(?:qg_)?getenv\("([A-Z0-9_]+)"', open(f).read()))
     for f in glob.glob(os.path.join(ROOT, "python", "qgemm", "*.py")):
         names.update(re.findall(r'environ(?:\.get\(|\[)"([A-Z0-9_]+)"', open(f).read()))

@@ -1,5 +1,5 @@
 """The C library's host packers, unpackers, activation quantizer and reference GEMM, each held
-against an independent numpy implementation of docs/formats.md / src/dynact.h on random data."""
+against an independent numpy implementation of docs/formats.md / dynact.h (src/) on random data."""
 import numpy as np
 import pytest
 
@@ -66,7 +66,7 @@ def test_e4m3_encode_matches_library(lib, rng):
 
 
 def np_w8(w, fp8, per_tensor):
-    """W8A8: codes [N, K] bytes and f32 scales, symmetric absmax (src/scheme_w8a8.c rule)."""
+    """W8A8: codes [N, K] bytes and f32 scales, symmetric absmax (scheme_w8a8.c rule)."""
     qmax = E4M3_MAX if fp8 else INT8_MAX
     amax = np.abs(w).max(axis=1) if not per_tensor else np.full(w.shape[0], np.abs(w).max())
     s = np.where(amax > 0, amax.astype(np.float32) / qmax, f32(1)).astype(np.float32)
@@ -237,7 +237,7 @@ def test_bf16_input_packs_like_float(lib, rng, scheme, kw):
 
 
 def np_act_quant(a32, qdtype, per_tensor):
-    """src/dynact.h: scale = max(absmax / QMAX, 1e-12) in float32; q = rn(x / scale)."""
+    """dynact.h (src/catalog/schemes/): scale = max(absmax / QMAX, 1e-12) in float32; q = rn(x / scale)."""
     qmax = E4M3_MAX if qdtype == "fp8_e4m3" else INT8_MAX
     amax = np.abs(a32).max(axis=1) if not per_tensor else np.array([np.abs(a32).max()])
     s = np.maximum((amax.astype(np.float32) / qmax).astype(np.float32), f32(1e-12))

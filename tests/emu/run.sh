@@ -83,7 +83,7 @@ emulated() {
 while read -r id; do
   fam=${id%%.*}
   abi=$(emulated "$fam") || continue
-  defs=() # id "family.act2.bm128" -> "QG_ACT 2" "QG_BM 128" (src/catalog.h)
+  defs=() # id "family.act2.bm128" -> "QG_ACT 2" "QG_BM 128" (src/catalog/catalog.h)
   IFS=. read -ra params <<< "${id#"$fam".}"
   for p in "${params[@]}"; do
     name=${p%%[0-9]*}
@@ -93,6 +93,6 @@ while read -r id; do
 done < variants.txt
 echo "compiling $(ls v_*.cpp | wc -l) variants (host C++)..."
 ls v_*.cpp emu_rt.cpp emu_wgmma.cpp harness.cpp | xargs -P 2 -I{} sh -c \
-  'g++ -std=c++17 -O1 -w -D_Alignas=alignas -I. -I"$0"/src -I"$0"/include -c {} -o {}.o' "$root"
+  'g++ -std=c++17 -O1 -w -D_Alignas=alignas -I. $(find "$0"/src -type d -printf " -I%p") -I"$0"/include -c {} -o {}.o' "$root"
 g++ -o emu ./*.o "$build"/libqgemm.a -lcjson -ldl -lpthread -lm
 ./emu ${filter:+"$filter"}

@@ -112,7 +112,7 @@ class RefLinear(torch.nn.Module):
     C host unpacker gives it (float32, not rounded to bf16: with dynamic activations any
     upstream rounding difference flips later fp8/int8 roundings and the comparison would
     measure that instead of the kernels), and for dynamic schemes the activation quantization
-    of src/dynact.h (scale = max(absmax / QMAX, 1e-12), q = round(x / scale)), simulated."""
+    of dynact.h (scale = max(absmax / QMAX, 1e-12), q = round(x / scale)), simulated."""
 
     def __init__(self, q: QuantLinear, weight=None):
         super().__init__()

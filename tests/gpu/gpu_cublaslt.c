@@ -1,5 +1,5 @@
 /*
- * cuBLASLt families on the GPU (src/family_cublaslt.c, src/cublaslt.c):
+ * cuBLASLt families on the GPU (src/catalog/families/family_cublaslt.c, src/runtime/cublaslt.c):
  *  1. qg_cublaslt_gemm_bf16, algorithms 0..3, against a float64 host GEMM on random bf16 data;
  *  2. every cublaslt_fp8 / cublaslt_int8 variant (qg_gemm_with_kernel) against
  *     qg_reference_gemm on random weights and activations, over per-row / per-tensor weight and

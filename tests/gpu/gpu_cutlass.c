@@ -1,6 +1,6 @@
 /*
  * The CUTLASS-built W4A16 family on the GPU (w4a16_cutlass: kernels/cutlass/w4a16_sm90_mixed.cu,
- * Params from the device probe, src/cutlass_probe.c): every variant against a float64 reference
+ * Params from the device probe, src/runtime/cutlass_probe.c): every variant against a float64 reference
  * (qg_reference_gemm on the packed weight) on random symmetric int4 weights with group 128, 64
  * and per channel, M = 1 .. 256 (not multiples of 8 or of the tile), N not a multiple of the
  * 128-row tile, padded lda / ldc. Outputs are poisoned (0xff = NaN): every element must be

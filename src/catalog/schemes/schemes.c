@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Each scheme's traits live in its src/scheme_<name>.c; one line each here. */
+/* Each scheme's traits live in its scheme_<name>.c; one line each here. */
 
 extern const qg_scheme_traits qg_traits_sp24_bf16, qg_traits_sp24_int8, qg_traits_sp24_fp8;
 extern const qg_scheme_traits qg_traits_w8a8_fp8, qg_traits_w8a8_int8;

@@ -1,7 +1,7 @@
 /*
  * Scheme traits (one table, designated initialisers): what a scheme's weights and activations
  * are, and its host-side quantizer, packer, unpacker and reference GEMM. Each scheme's host code
- * lives in src/scheme_<name>.c and implements docs/formats.md.
+ * lives in scheme_<name>.c and implements docs/formats.md.
  */
 #ifndef QG_SCHEMES_H
 #define QG_SCHEMES_H

@@ -40,7 +40,7 @@ int qg_variant_fits_backend(const qg_variant *v, const qg_problem *p, qg_op op, 
 qg_status qg_launch_gemm(qg_context *ctx, qg_kernel *k, const qg_problem *p,
                          const qg_gemm_args *args, void *stream);
 
-/* Database lookup hook (src/db.c): the variant of the entry the cascade finds (skipping stale
+/* Database lookup hook (db.c): the variant of the entry the cascade finds (skipping stale
  * ones) and the entry; QG_ERR_NOT_FOUND when the database has nothing usable. */
 struct qg_db_entry;
 qg_status qg_db_lookup_variant(qg_context *ctx, const qg_problem *p, const qg_variant **out,

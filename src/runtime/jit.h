@@ -24,7 +24,7 @@ uint64_t qg_jit_key(const qg_variant *v, const char *arch, int compiler_version)
 qg_status qg_jit_compile(const qg_variant *v, const char *arch, void **image, size_t *size,
                          char **log, double *ms);
 
-/* qgemm check (src/check.c): the sum over a compiler log (ptxas -v) of the numbers before
+/* qgemm check (check.c): the sum over a compiler log (ptxas -v) of the numbers before
  * `what` in each kernel's report, e.g. "bytes spill stores", "bytes stack frame". */
 long qg_ptxas_sum(const char *log, const char *what);
 /* A variant compiled for `arch` whose kernel spills registers (its compile log says so) fails

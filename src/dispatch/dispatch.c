@@ -320,7 +320,7 @@ qg_status qg_prepare(qg_context *ctx, const qg_problem *problems, int count) {
         qg_kernel *k;
         QG_CHECK(qg_plan(ctx, p, QG_OP_GEMM, &k));
         /* The NULL stream's workspace: also what graphs captured on a stream that never
-         * needed one before fall back to (src/workspace.h). */
+         * needed one before fall back to (workspace.h). */
         void *ws;
         size_t ws_bytes;
         QG_CHECK(qg_workspace_get(ctx, NULL, workspace_of(k, p), &ws, &ws_bytes));

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Families, one file each (src/family_<name>.c); add yours above the NULL. */
+/* Families, one file each (family_<name>.c); add yours above the NULL. */
 extern const qg_family qg_family_hip_dequant_int4;
 extern const qg_family qg_family_w4a16_decode, qg_family_w4a16_prefill, qg_family_w8a16_decode,
     qg_family_w8a16_prefill, qg_family_dequant_wo;

@@ -309,7 +309,7 @@ static qg_status cuda_function_static_smem(qg_context *ctx, void *fn, int *bytes
     return QG_SUCCESS;
 }
 
-/* Through the stream's re-pointed graph where possible (src/cuda_graph_launch.c: less host
+/* Through the stream's re-pointed graph where possible (cuda_graph_launch.c: less host
  * time); directly while the stream is being captured (the kernel becomes a node of the user's
  * graph, as cuLaunchKernel would make it) or when the graph path declines. */
 static qg_status cuda_launch(qg_context *ctx, void *fn, const unsigned grid[3],
@@ -433,6 +433,6 @@ const qg_backend_ops qg_backend_cuda = {
     /* .event_elapsed_ms = */ cuda_event_elapsed_ms, /* optional */
     /* .ctx_enter = */ cuda_ctx_enter,              /* optional */
     /* .ctx_leave = */ cuda_ctx_leave,              /* optional */
-    /* .tensor_map_encode = */ qg_cuda_tensor_map_encode, /* optional (src/cuda_tensormap.c) */
+    /* .tensor_map_encode = */ qg_cuda_tensor_map_encode, /* optional (cuda_tensormap.c) */
     /* .stream_is_capturing = */ cuda_stream_is_capturing, /* optional */
 };

@@ -1,5 +1,5 @@
 /* Kernel launches through re-pointed one-node CUDA graphs, one per (stream, kernel function)
- * (src/cuda_graph_launch.c): less host time than cuLaunchKernel. Used by the CUDA backend's
+ * (cuda_graph_launch.c): less host time than cuLaunchKernel. Used by the CUDA backend's
  * launch; QGEMM_LAUNCH=direct turns it off. */
 #ifndef QG_CUDA_GRAPH_LAUNCH_H
 #define QG_CUDA_GRAPH_LAUNCH_H

@@ -1,4 +1,4 @@
-/* Probe runs and plan cache of the CUTLASS-built kernels (src/cutlass_probe.c). */
+/* Probe runs and plan cache of the CUTLASS-built kernels (cutlass_probe.c). */
 #ifndef QG_CUTLASS_PROBE_H
 #define QG_CUTLASS_PROBE_H
 

@@ -4,7 +4,7 @@
  * global address, so it is built on the host at launch time: 128 bytes on the stack, no
  * allocation, nothing that breaks CUDA graph capture. Kernels take it as a
  * `const __grid_constant__` parameter. Encoded by the backend (qg_backend_ops.tensor_map_encode;
- * CUDA: src/cuda_tensormap.c over the driver's cuTensorMapEncodeTiled).
+ * CUDA: cuda_tensormap.c over the driver's cuTensorMapEncodeTiled).
  */
 #ifndef QG_TENSORMAP_H
 #define QG_TENSORMAP_H
@@ -54,7 +54,7 @@ void qg_tmap_2d_encode_args(const qg_tmap_2d *d, qg_tmap_encode_args *out);
 qg_status qg_cuda_tensor_map_encode(qg_context *ctx, qg_tensor_map *map, const qg_tmap_2d *d);
 
 /* Rank 1..5 cuTensorMapEncodeTiled arguments, as CUTLASS's descriptors need (the recipes of
- * src/cutlass_params.h). global_strides[i] is the byte stride of dimension i + 1. */
+ * cutlass_params.h). global_strides[i] is the byte stride of dimension i + 1. */
 typedef struct {
     int data_type;
     uint32_t rank;

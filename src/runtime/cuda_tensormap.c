@@ -1,7 +1,7 @@
 /*
  * TMA tensor maps on CUDA: the rules of cuTensorMapEncodeTiled checked here first (so a refused
  * map says which rule, instead of CUDA_ERROR_INVALID_VALUE), then the driver call. The symbol
- * comes from the libcuda the backend already opened (src/cuda_backend.c); it exists since CUDA
+ * comes from the libcuda the backend already opened (cuda_backend.c); it exists since CUDA
  * 12.0, and an older driver gets QG_ERR_DRIVER_TOO_OLD. Encoding needs no context and touches
  * no device memory: safe inside stream capture.
  */

@@ -1,4 +1,4 @@
-/* Run-time header lookup and NVRTC options of the CUTLASS-built kernels (src/cutlass_jit.c). */
+/* Run-time header lookup and NVRTC options of the CUTLASS-built kernels (cutlass_jit.c). */
 #ifndef QG_CUTLASS_JIT_H
 #define QG_CUTLASS_JIT_H
 

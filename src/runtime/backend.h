@@ -37,7 +37,7 @@ struct qg_backend_ops {
      * (cuBLASLt); ctx_leave(token) restores what the thread had. Optional: may be NULL. */
     qg_status (*ctx_enter)(qg_context *ctx, int *token);
     void (*ctx_leave)(qg_context *ctx, int token);
-    /* Encode a 2-D TMA tensor map (src/tensormap.h) for a kernel parameter. Host only: no
+    /* Encode a 2-D TMA tensor map (tensormap.h) for a kernel parameter. Host only: no
      * allocation, no device call, capture-safe. Optional: NULL where there is no TMA (HIP). */
     qg_status (*tensor_map_encode)(qg_context *ctx, qg_tensor_map *map, const qg_tmap_2d *d);
     /* Whether `stream` is capturing a graph (then nothing may allocate or synchronize: the

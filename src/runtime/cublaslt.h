@@ -1,9 +1,9 @@
 /*
- * cuBLASLt inside qgemm (src/cublaslt.c): the library is opened with dlopen on first use (never
+ * cuBLASLt inside qgemm (cublaslt.c): the library is opened with dlopen on first use (never
  * linked), each context gets one handle (made lazily, destroyed with the context) and a table
  * of matmul plans, one per problem shape, holding the layouts and the first
  * QG_CUBLASLT_MAX_ALGOS algorithms of cublasLtMatmulAlgoGetHeuristic. The kernel families of
- * src/family_cublaslt.c and the benches (qg_cublaslt_gemm_bf16) call through here.
+ * family_cublaslt.c and the benches (qg_cublaslt_gemm_bf16) call through here.
  */
 #ifndef QG_CUBLASLT_H
 #define QG_CUBLASLT_H

@@ -1,4 +1,4 @@
-/* Tuning database internals (src/db.c), shared with the tuner and the CLI. */
+/* Tuning database internals (db.c), shared with the tuner and the CLI. */
 #ifndef QG_DB_H
 #define QG_DB_H
 
@@ -100,7 +100,7 @@ int qg_db_note_code_hash(qg_db *db, const char *kernel, const char *hash);
  * once on `threads` threads (0: one per CPU), images cached under `cache_dir` (NULL: the
  * default JIT cache directory, "": none). An entry whose kernel is not in the catalog or not built for arch is stale.
  * *stale (may be NULL): how many entries are stale in all. QG_ERR_NO_COMPILER and compile
- * errors leave those entries undecided. (src/db_fresh.c)
+ * errors leave those entries undecided. (db_fresh.c)
  */
 qg_status qg_db_decide_freshness(qg_db *db, const char *arch, const char *cache_dir, int threads,
                                  int *stale);
@@ -153,10 +153,10 @@ qg_status qg_db_from_json(qg_db *db, const char *text, size_t len);
 /* At plan time: is entry `e` of ctx's database, whose kernel `v` dispatch has just loaded,
  * fresh? Decides it (and the other entries of v) from v's code hash if undecided, says so
  * once if that finds stale entries. 1 if fresh, or if v cannot be loaded here (the caller's
- * load fails the same way). (src/db_fresh.c) */
+ * load fails the same way). (db_fresh.c) */
 int qg_db_entry_check(qg_context *ctx, const qg_db_entry *e, const qg_variant *v);
 /* Say once per database of ctx (stderr) that it has stale entries, with their count so far and
- * the command that re-times them; nothing when none is known. (src/db_fresh.c) */
+ * the command that re-times them; nothing when none is known. (db_fresh.c) */
 void qg_db_report_stale(qg_context *ctx);
 /* Shipped database for a device: <slug>.json in $QGEMM_DATA_DIR, else in qg_installed_db_dir(). */
 int qg_db_shipped_path(const qg_device_info *d, char *out, size_t out_len);

@@ -13,7 +13,7 @@
 typedef struct qg_backend_ops qg_backend_ops;
 typedef struct qg_jit_cache qg_jit_cache;
 
-/* One stream's GEMM workspace (src/workspace.c): zeroed, and kernels leave it zeroed. */
+/* One stream's GEMM workspace (workspace.c): zeroed, and kernels leave it zeroed. */
 typedef struct {
     const void *key; /* the stream, or for the per-thread default stream, the thread */
     void *stream;    /* NULL: the legacy stream's, sized by qg_prepare */
@@ -31,8 +31,8 @@ struct qg_context {
     void *plans;           /* problem -> kernel cache (dispatch.c) */
     qg_stream_workspace *workspaces; /* context-owned workspaces, one per stream */
     int workspace_count, workspace_cap;
-    void *blas;            /* cuBLASLt handle and plans (src/cublaslt.c), made on first use */
-    void *cutlass;         /* probed plans of the CUTLASS-built kernels (src/cutlass_probe.c) */
+    void *blas;            /* cuBLASLt handle and plans (cublaslt.c), made on first use */
+    void *cutlass;         /* probed plans of the CUTLASS-built kernels (cutlass_probe.c) */
     int verbose;
     pthread_mutex_t lock;  /* guards jit, db, plans, workspaces; never held across a launch */
     char last_error[QG_ERRMSG_LEN];
@@ -68,7 +68,7 @@ qg_status qg_problem_validate_weight(const qg_problem *p);
 typedef struct qg_kernel qg_kernel;
 int qg_mkdirs(const char *path);
 /* The JIT disk cache directory a context uses by default: $QGEMM_CACHE_DIR, else
- * $XDG_CACHE_HOME/qgemm/<version>, else ~/.cache/qgemm/<version> (src/context.c). 0, or -1
+ * $XDG_CACHE_HOME/qgemm/<version>, else ~/.cache/qgemm/<version> (context.c). 0, or -1
  * with out = "" when the path does not fit in len (never a directory cut short). */
 int qg_default_cache_dir(char *out, size_t len);
 
