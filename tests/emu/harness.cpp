@@ -15,12 +15,16 @@ extern "C" {
 #include <string.h>
 #include <string>
 #include "decls.inc"
-struct reg_t { const char *id; emu_entry_fn fn; };
+struct reg_t {
+    const char *id;
+    emu_entry_fn fn;
+};
 static const reg_t registry[] = {
 #include "registry.inc"
 };
 static emu_entry_fn find_fn(const char *id) {
-    for (auto &r : registry) if (!strcmp(r.id, id)) return r.fn;
+    for (auto &r : registry)
+        if (!strcmp(r.id, id)) return r.fn;
     return NULL;
 }
 static int launches;
@@ -32,36 +36,82 @@ static qg_status emu_launch(qg_context *, void *fn, const unsigned grid[3], cons
     return QG_SUCCESS;
 }
 static int passed, failed;
-#define CHECK(c, ...) do { if (c) passed++; else { failed++; fprintf(stderr, "FAIL: " __VA_ARGS__); fprintf(stderr, "\n"); } } while (0)
+#define CHECK(c, ...)                              \
+    do {                                           \
+        if (c) passed++;                           \
+        else {                                     \
+            failed++;                              \
+            fprintf(stderr, "FAIL: " __VA_ARGS__); \
+            fprintf(stderr, "\n");                 \
+        }                                          \
+    } while (0)
 
 static uint64_t rs = 88172645463325252ull;
-static double urand() { rs ^= rs << 13; rs ^= rs >> 7; rs ^= rs << 17; return (rs >> 11) * (1.0 / 9007199254740992.0) * 2 - 1; }
-static double h2d(qg_dtype t, uint16_t v) { return t == QG_DTYPE_F16 ? qg_f16_to_f32(v) : qg_bf16_to_f32(v); }
-static uint16_t d2h(qg_dtype t, float v) { return t == QG_DTYPE_F16 ? qg_f32_to_f16(v) : qg_f32_to_bf16(v); }
+static double urand() {
+    rs ^= rs << 13;
+    rs ^= rs >> 7;
+    rs ^= rs << 17;
+    return (rs >> 11) * (1.0 / 9007199254740992.0) * 2 - 1;
+}
+static double h2d(qg_dtype t, uint16_t v) {
+    return t == QG_DTYPE_F16 ? qg_f16_to_f32(v) : qg_bf16_to_f32(v);
+}
+static uint16_t d2h(qg_dtype t, float v) {
+    return t == QG_DTYPE_F16 ? qg_f32_to_f16(v) : qg_f32_to_bf16(v);
+}
 static double unit(qg_dtype t) { return t == QG_DTYPE_F16 ? ldexp(1, -11) : ldexp(1, -9); }
 
-struct pcase { qg_scheme s; int64_t m, n, k; int gs, zp; qg_dtype act, out; int bias, edge; const char *fam; /* NULL: all */ };
+struct pcase {
+    qg_scheme s;
+    int64_t m, n, k;
+    int gs, zp;
+    qg_dtype act, out;
+    int bias, edge;
+    const char *fam; /* NULL: all */
+};
 
 static void run_case(qg_context *ctx, const pcase &c, const char *only) {
-    qg_problem p; qg_problem_init(&p);
-    p.scheme = c.s; p.m = c.m; p.n = c.n; p.k = c.k; p.group_size = c.gs; p.has_zero_point = c.zp;
-    p.act_dtype = c.act; p.out_dtype = c.out; p.has_bias = c.bias;
-    qg_packed_sizes sz; if (qg_packed_sizes_get(&p, &sz)) { printf("sizes: %s\n", qg_last_error(NULL)); return; }
-    qg_packed_weight w = {aligned_alloc(64, sz.weight_bytes + 64), aligned_alloc(64, sz.scale_bytes + 64),
+    qg_problem p;
+    qg_problem_init(&p);
+    p.scheme = c.s;
+    p.m = c.m;
+    p.n = c.n;
+    p.k = c.k;
+    p.group_size = c.gs;
+    p.has_zero_point = c.zp;
+    p.act_dtype = c.act;
+    p.out_dtype = c.out;
+    p.has_bias = c.bias;
+    qg_packed_sizes sz;
+    if (qg_packed_sizes_get(&p, &sz)) {
+        printf("sizes: %s\n", qg_last_error(NULL));
+        return;
+    }
+    qg_packed_weight w = {aligned_alloc(64, sz.weight_bytes + 64),
+                          aligned_alloc(64, sz.scale_bytes + 64),
                           sz.zero_bytes ? aligned_alloc(64, sz.zero_bytes + 64) : NULL, NULL};
     float *wf = (float *)malloc(sizeof(float) * p.n * p.k);
-    for (int64_t i = 0; i < p.n * p.k; i++) wf[i] = (float)(urand() * ldexp(1, (int)((i / p.k) % 5) - 3));
-    if (qg_quantize_weight(&p, wf, p.k, &w)) { printf("quantize: %s\n", qg_last_error(NULL)); return; }
+    for (int64_t i = 0; i < p.n * p.k; i++)
+        wf[i] = (float)(urand() * ldexp(1, (int)((i / p.k) % 5) - 3));
+    if (qg_quantize_weight(&p, wf, p.k, &w)) {
+        printf("quantize: %s\n", qg_last_error(NULL));
+        return;
+    }
     const int64_t lda = c.edge ? p.k + 8 : p.k, ldc = c.edge ? p.n + 3 : p.n;
     uint16_t *a = (uint16_t *)aligned_alloc(64, sizeof(uint16_t) * p.m * lda + 64);
-    for (int64_t i = 0; i < p.m; i++) for (int64_t j = 0; j < lda; j++)
-        a[i * lda + j] = j < p.k ? d2h(p.act_dtype, (float)(urand() * ldexp(1, (int)(i % 3)))) : 0xffff;
+    for (int64_t i = 0; i < p.m; i++)
+        for (int64_t j = 0; j < lda; j++)
+            a[i * lda + j] = j < p.k ? d2h(p.act_dtype, (float)(urand() * ldexp(1, (int)(i % 3))))
+                                     : 0xffff;
     uint16_t *ac = (uint16_t *)malloc(sizeof(uint16_t) * p.m * p.k);
     for (int64_t i = 0; i < p.m; i++) memcpy(ac + i * p.k, a + i * lda, 2 * p.k);
     uint16_t *bias = (uint16_t *)aligned_alloc(64, 2 * p.n + 64);
     for (int64_t j = 0; j < p.n; j++) bias[j] = d2h(p.out_dtype, (float)urand());
     double *ref = (double *)malloc(sizeof(double) * p.m * p.n);
-    if (qg_reference_gemm(&p, ac, NULL, &w, bias, ref)) { printf("ref: %s\n", qg_last_error(NULL)); return; }
+    if (qg_reference_gemm(&p, ac, NULL, &w, bias, ref)) {
+        printf("ref: %s\n", qg_last_error(NULL));
+        return;
+    }
     const size_t cb = sizeof(uint16_t) * p.m * ldc;
     uint16_t *cc = (uint16_t *)aligned_alloc(64, cb + 64), *c1 = (uint16_t *)malloc(cb);
     const int ccap = 90;
@@ -73,53 +123,89 @@ static void run_case(qg_context *ctx, const pcase &c, const char *only) {
         if (c.fam && strncmp(v->id, c.fam, strlen(c.fam)) != 0) continue;
         /* dequantize + cuBLASLt: no emulated cuBLASLt; gpu_weight_only covers it on the GPU */
         if (!strncmp(v->id, "wo_dequant_lt.", 14)) continue;
+        /* CUTLASS-built kernels (kernels/cutlass): C++ templates over PTX the emulator does not
+         * model (TMA, clusters); gpu_cutlass covers them on the GPU */
+        if (!strncmp(v->id, "w4a16_cutlass.", 14)) continue;
         char why[256] = "";
         if (!f->supports(&p, v->params, ccap, why, sizeof why)) continue;
         emu_entry_fn fn = find_fn(v->id);
-        if (!fn) { CHECK(0, "no emulation for %s", v->id); continue; }
-        qg_kernel k = {}; k.variant = v; k.fn = (void *)fn;
+        if (!fn) {
+            CHECK(0, "no emulation for %s", v->id);
+            continue;
+        }
+        qg_kernel k = {};
+        k.variant = v;
+        k.fn = (void *)fn;
         const size_t ws = f->workspace ? f->workspace(&p, v->params) : 0;
         void *dws = ws ? calloc(1, ws) : NULL;
-        qg_gemm_args g; qg_gemm_args_init(&g);
-        g.a = a; g.w = w; g.bias = c.bias ? bias : NULL; g.c = cc; g.lda = lda; g.ldc = ldc;
-        g.workspace = dws; g.workspace_bytes = ws;
+        qg_gemm_args g;
+        qg_gemm_args_init(&g);
+        g.a = a;
+        g.w = w;
+        g.bias = c.bias ? bias : NULL;
+        g.c = cc;
+        g.lda = lda;
+        g.ldc = ldc;
+        g.workspace = dws;
+        g.workspace_bytes = ws;
         char tag[300];
-        snprintf(tag, sizeof tag, "%s M=%lld N=%lld K=%lld g%d zp%d %s->%s bias%d edge%d", v->id, (long long)p.m,
-                 (long long)p.n, (long long)p.k, c.gs, c.zp, qg_dtype_name(c.act), qg_dtype_name(c.out), c.bias, c.edge);
+        snprintf(tag, sizeof tag, "%s M=%lld N=%lld K=%lld g%d zp%d %s->%s bias%d edge%d", v->id,
+                 (long long)p.m, (long long)p.n, (long long)p.k, c.gs, c.zp, qg_dtype_name(c.act),
+                 qg_dtype_name(c.out), c.bias, c.edge);
         for (int rep = 0; rep < 2; rep++) {
             memset(cc, 0xff, cb);
             const int errs0 = emu_wgmma_errors;
             const qg_status st = f->launch(ctx, &k, &p, &g, v->params, NULL);
-            CHECK(emu_wgmma_errors == errs0, "%s: %d errors in the use of mbarrier/wgmma (above)", tag,
-                  emu_wgmma_errors - errs0);
-            if (st) { CHECK(0, "%s: launch %s: %s", tag, qg_status_name(st), qg_last_error(ctx)); break; }
-            if (rep == 1) { CHECK(!memcmp(c1, cc, cb), "%s: second run differs", tag); break; }
+            CHECK(emu_wgmma_errors == errs0, "%s: %d errors in the use of mbarrier/wgmma (above)",
+                  tag, emu_wgmma_errors - errs0);
+            if (st) {
+                CHECK(0, "%s: launch %s: %s", tag, qg_status_name(st), qg_last_error(ctx));
+                break;
+            }
+            if (rep == 1) {
+                CHECK(!memcmp(c1, cc, cb), "%s: second run differs", tag);
+                break;
+            }
             memcpy(c1, cc, cb);
-            int64_t nonfin = 0, pad = 0, bad = 0; double num = 0, den = 0, worst = 0;
+            int64_t nonfin = 0, pad = 0, bad = 0;
+            double num = 0, den = 0, worst = 0;
             for (int64_t r = 0; r < p.m; r++) {
                 double ss = 0;
                 for (int64_t j = 0; j < p.n; j++) ss += ref[r * p.n + j] * ref[r * p.n + j];
                 const double rms = sqrt(ss / p.n);
                 for (int64_t j = 0; j < ldc; j++) {
                     const uint16_t v16 = cc[r * ldc + j];
-                    if (j >= p.n) { pad += v16 != 0xffff; continue; }
+                    if (j >= p.n) {
+                        pad += v16 != 0xffff;
+                        continue;
+                    }
                     const double got = h2d(p.out_dtype, v16), want = ref[r * p.n + j];
-                    if (!isfinite(got)) { nonfin++; continue; }
-                    const double d = fabs(got - want), lim = 2 * unit(p.out_dtype) * fabs(want) + 8 * unit(p.act_dtype) * rms + 1e-30;
-                    num += d * d; den += want * want;
+                    if (!isfinite(got)) {
+                        nonfin++;
+                        continue;
+                    }
+                    const double d = fabs(got - want), lim = 2 * unit(p.out_dtype) * fabs(want) +
+                                                             8 * unit(p.act_dtype) * rms + 1e-30;
+                    num += d * d;
+                    den += want * want;
                     if (d / lim > worst) worst = d / lim;
-                    if (!(d <= lim) && bad++ < 3) fprintf(stderr, "  %s (%lld,%lld) got %g want %g\n", v->id, (long long)r, (long long)j, got, want);
+                    if (!(d <= lim) && bad++ < 3)
+                        fprintf(stderr, "  %s (%lld,%lld) got %g want %g\n", v->id, (long long)r,
+                                (long long)j, got, want);
                 }
             }
             const double rel = sqrt(num / (den + 1e-300));
-            const double tol = (p.out_dtype == QG_DTYPE_F16 && p.act_dtype == QG_DTYPE_F16) ? 2e-3 : 1e-2;
-            CHECK(nonfin == 0 && pad == 0 && bad == 0 && rel <= tol, "%s: nonfinite %lld pad %lld bad %lld rel %.3g worst %.2f",
-                  tag, (long long)nonfin, (long long)pad, (long long)bad, rel, worst);
+            const double tol = (p.out_dtype == QG_DTYPE_F16 && p.act_dtype == QG_DTYPE_F16) ? 2e-3
+                                                                                            : 1e-2;
+            CHECK(nonfin == 0 && pad == 0 && bad == 0 && rel <= tol,
+                  "%s: nonfinite %lld pad %lld bad %lld rel %.3g worst %.2f", tag,
+                  (long long)nonfin, (long long)pad, (long long)bad, rel, worst);
             printf("%-95s rel %.2e worst %.2f\n", tag, rel, worst);
         }
         if (ws) { /* the whole workspace back to zero: every kernel of a context shares it, and a
                      * later problem's counters may sit where this one kept its partials */
-            size_t dirty = 0; for (size_t b = 0; b < ws; b++) dirty += ((unsigned char *)dws)[b] != 0;
+            size_t dirty = 0;
+            for (size_t b = 0; b < ws; b++) dirty += ((unsigned char *)dws)[b] != 0;
             CHECK(dirty == 0, "%s: %zu workspace bytes left non-zero", tag, dirty);
         }
         free(dws);
@@ -129,9 +215,13 @@ static void run_case(qg_context *ctx, const pcase &c, const char *only) {
         const qg_variant *v = qg_catalog_get(i);
         const qg_family *f = v->family;
         char why[256];
-        if (f->op != QG_OP_DEQUANT || f->hip || !(f->scheme_mask & (1u << p.scheme)) || !f->supports(&p, v->params, ccap, why, 256)) continue;
+        if (f->op != QG_OP_DEQUANT || f->hip || !(f->scheme_mask & (1u << p.scheme)) ||
+            !f->supports(&p, v->params, ccap, why, 256))
+            continue;
         if (only && !strstr(v->id, only)) continue;
-        qg_kernel k = {}; k.variant = v; k.fn = (void *)find_fn(v->id);
+        qg_kernel k = {};
+        k.variant = v;
+        k.fn = (void *)find_fn(v->id);
         float *deq = (float *)malloc(sizeof(float) * p.n * p.k);
         qg_dequantize_weight_host(&p, &w, deq, p.k);
         uint16_t *out = (uint16_t *)aligned_alloc(64, 2 * p.n * p.k + 64);
@@ -142,12 +232,22 @@ static void run_case(qg_context *ctx, const pcase &c, const char *only) {
             const qg_status st = f->launch(ctx, &k, &p, &da, v->params, NULL);
             int64_t bad = 0;
             for (int64_t e = 0; e < p.n * p.k; e++) bad += out[e] != d2h(odt, deq[e]);
-            CHECK(st == 0 && bad == 0, "%s N=%lld K=%lld -> %s: %lld differ", v->id, (long long)p.n, (long long)p.k, qg_dtype_name(odt), (long long)bad);
+            CHECK(st == 0 && bad == 0, "%s N=%lld K=%lld -> %s: %lld differ", v->id, (long long)p.n,
+                  (long long)p.k, qg_dtype_name(odt), (long long)bad);
         }
-        free(out); free(deq);
+        free(out);
+        free(deq);
     }
-    free(wf); free(a); free(ac); free(bias); free(ref); free(cc); free(c1);
-    free(w.weight); free(w.scale); free(w.zero);
+    free(wf);
+    free(a);
+    free(ac);
+    free(bias);
+    free(ref);
+    free(cc);
+    free(c1);
+    free(w.weight);
+    free(w.scale);
+    free(w.zero);
 }
 
 int main(int argc, char **argv) {
@@ -157,7 +257,10 @@ int main(int argc, char **argv) {
     ops.launch = emu_launch;
     static qg_context ctx = {};
     ctx.ops = &ops;
-    ctx.info.cc_major = 9; ctx.info.cc_minor = 0; ctx.info.sm_count = 8; ctx.info.smem_optin = 227 * 1024;
+    ctx.info.cc_major = 9;
+    ctx.info.cc_minor = 0;
+    ctx.info.sm_count = 8;
+    ctx.info.smem_optin = 227 * 1024;
     snprintf(ctx.info.arch, sizeof ctx.info.arch, "sm_90a");
     pthread_mutex_init(&ctx.lock, NULL);
     const qg_dtype BF = QG_DTYPE_BF16, F16 = QG_DTYPE_F16;
