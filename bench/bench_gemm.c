@@ -45,9 +45,9 @@ static const struct {
 } shapes[] = {{"qkv", 6144, 4096}, {"o", 4096, 4096}, {"gate_up", 28672, 4096}, {"down", 4096, 14336}};
 #define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
 
-static const char *const scheme_names[] = {"w4a16",     "w8a16",     "w8a8-fp8",  "w8a8-int8",
-                                           "w4a8-fp8",  "w4a8-int8", "sp24-bf16", "sp24-fp8",
-                                           "sp24-int8"};
+static const char *const scheme_names[] = {"w4a16",     "w8a16",    "w8a8-fp8",
+                                           "w8a8-int8", "w4a8-fp8", "w4a8-int8",
+                                           "sp24-bf16", "sp24-fp8", "sp24-int8"};
 #define NSCHEMES ((int)(sizeof scheme_names / sizeof scheme_names[0]))
 
 static const int64_t m_values[] = {1, 16, 32, 64, 128, 1024, 4096}; /* 32, 64: decode batches */
@@ -66,7 +66,9 @@ static uint64_t rng_next(void) { /* xorshift64*: fast, enough for timing data */
     rng_state ^= rng_state >> 27;
     return rng_state * 2685821657736338717ull;
 }
-static float rng_uniform(void) { return (float)(rng_next() >> 40) * (1.0f / 16777216.0f) * 2.f - 1.f; }
+static float rng_uniform(void) {
+    return (float)(rng_next() >> 40) * (1.0f / 16777216.0f) * 2.f - 1.f;
+}
 
 static void *dev_alloc(size_t bytes) {
     void *p = NULL;
@@ -231,13 +233,17 @@ static qg_status copy_call(void *user, int copy) {
     (void)copy;
     copy_case *c = user;
     return c->copy((CUdeviceptr)(uintptr_t)c->dst, (CUdeviceptr)(uintptr_t)c->src, c->bytes, NULL) ==
-                   CUDA_SUCCESS ? QG_SUCCESS : QG_ERR_DEVICE;
+                   CUDA_SUCCESS
+               ? QG_SUCCESS
+               : QG_ERR_DEVICE;
 }
 
 static double measure_hbm_copy(void) {
     void *h = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
     copy_case c = {.bytes = (size_t)1 << 30};
-    c.copy = h ? (CUresult(*)(CUdeviceptr, CUdeviceptr, size_t, CUstream))dlsym(h, "cuMemcpyDtoDAsync_v2") : NULL;
+    c.copy = h ? (CUresult(*)(CUdeviceptr, CUdeviceptr, size_t,
+                              CUstream))dlsym(h, "cuMemcpyDtoDAsync_v2")
+               : NULL;
     double sec = 0;
     c.src = dev_alloc(c.bytes);
     c.dst = dev_alloc(c.bytes);
@@ -314,7 +320,8 @@ static void weights_make(weights *w, int scheme_index, int shape_index) {
     }
     const size_t nk = (size_t)w->p.n * (size_t)w->p.k;
     float *f = malloc(nk * sizeof *f);
-    qg_packed_weight h = {malloc(w->sz.weight_bytes), w->sz.scale_bytes ? malloc(w->sz.scale_bytes) : NULL,
+    qg_packed_weight h = {malloc(w->sz.weight_bytes),
+                          w->sz.scale_bytes ? malloc(w->sz.scale_bytes) : NULL,
                           w->sz.zero_bytes ? malloc(w->sz.zero_bytes) : NULL,
                           w->sz.meta_bytes ? malloc(w->sz.meta_bytes) : NULL};
     if (!f || !h.weight || (w->sz.scale_bytes && !h.scale) || (w->sz.zero_bytes && !h.zero) ||

@@ -25,10 +25,10 @@ typedef struct gb_state gb_state; /* a benchmark::State */
 typedef void (*gb_fn)(gb_state *st, void *user);
 
 typedef struct {
-    int manual_time;     /* 1: the callback reports each iteration's time (gb_set_iteration_time) */
-    int64_t iterations;  /* > 0: run exactly this many iterations (no calibration runs) */
-    int repetitions;     /* > 0: repeat the benchmark this often (aggregates are reported) */
-    int time_unit;       /* GB_UNIT_* for the console, default microseconds */
+    int manual_time;    /* 1: the callback reports each iteration's time (gb_set_iteration_time) */
+    int64_t iterations; /* > 0: run exactly this many iterations (no calibration runs) */
+    int repetitions;    /* > 0: repeat the benchmark this often (aggregates are reported) */
+    int time_unit;      /* GB_UNIT_* for the console, default microseconds */
 } gb_options;
 
 enum { GB_UNIT_NS = 0, GB_UNIT_US = 1, GB_UNIT_MS = 2, GB_UNIT_S = 3 };

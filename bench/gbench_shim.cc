@@ -13,7 +13,7 @@ const benchmark::State &S(const gb_state *st) {
     return *reinterpret_cast<const benchmark::State *>(st);
 }
 
-}  // namespace
+} // namespace
 
 extern "C" int gb_register(const char *name, gb_fn fn, void *user, const int64_t *args,
                            const char *const *arg_names, int nargs, const gb_options *opts) {
@@ -27,7 +27,7 @@ extern "C" int gb_register(const char *name, gb_fn fn, void *user, const int64_t
     static const benchmark::TimeUnit units[] = {benchmark::kNanosecond, benchmark::kMicrosecond,
                                                 benchmark::kMillisecond, benchmark::kSecond};
     const int unit = opts && opts->time_unit >= 0 && opts->time_unit <= 3 ? opts->time_unit
-                                                                           : GB_UNIT_US;
+                                                                          : GB_UNIT_US;
     b->Unit(units[unit]);
     if (opts && opts->manual_time) b->UseManualTime();
     if (opts && opts->iterations > 0) b->Iterations(opts->iterations);
@@ -50,8 +50,7 @@ extern "C" void gb_resume_timing(gb_state *st) { S(st).ResumeTiming(); }
 
 extern "C" void gb_counter(gb_state *st, const char *name, double value, int flags) {
     if (!name) return;
-    S(st).counters[name] =
-        benchmark::Counter(value, static_cast<benchmark::Counter::Flags>(flags));
+    S(st).counters[name] = benchmark::Counter(value, static_cast<benchmark::Counter::Flags>(flags));
 }
 
 extern "C" void gb_set_label(gb_state *st, const char *label) {

@@ -33,7 +33,10 @@
 #define MAX_CASES 64
 #define MAX_SHAPES 4
 
-static const int64_t layer_shapes[MAX_SHAPES][2] = {{6144, 4096}, {4096, 4096}, {28672, 4096}, {4096, 14336}};
+static const int64_t layer_shapes[MAX_SHAPES][2] = {{6144, 4096},
+                                                    {4096, 4096},
+                                                    {28672, 4096},
+                                                    {4096, 14336}};
 
 static struct {
     CUresult (*StreamCreate)(CUstream *, unsigned);
@@ -42,8 +45,8 @@ static struct {
     CUresult (*ModuleLoadData)(CUmodule *, const void *);
     CUresult (*ModuleUnload)(CUmodule);
     CUresult (*ModuleGetFunction)(CUfunction *, CUmodule, const char *);
-    CUresult (*LaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned,
-                             unsigned, unsigned, CUstream, void **, void **);
+    CUresult (*LaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,
+                             unsigned, CUstream, void **, void **);
 } cu;
 
 static uint64_t rng = 0x2545f4914f6cdd1dull;
@@ -107,7 +110,8 @@ static int make_weight(qg_context *ctx, const qg_problem *p, qg_packed_weight *d
 
 /* Problem j of case c: scheme s, M x N x K on ctx, with weight, activations and output,
  * prepared and run once. */
-static int make_problem(bench_case *c, int j, qg_context *ctx, qg_scheme s, int64_t m, int64_t n, int64_t k) {
+static int make_problem(bench_case *c, int j, qg_context *ctx, qg_scheme s, int64_t m, int64_t n,
+                        int64_t k) {
     qg_problem *p = &c->p[j];
     qg_gemm_args *args = &c->args[j];
     qg_problem_init(p);
@@ -190,11 +194,16 @@ int main(int argc, char **argv) {
             layers = 0;
             continue;
         }
-        long long *num = !strcmp(a, "--m") ? &m : !strcmp(a, "--n") ? &n : !strcmp(a, "--k") ? &k
-                       : !strcmp(a, "--rounds") ? &rounds : !strcmp(a, "--batch") ? &batch : NULL;
+        long long *num = !strcmp(a, "--m")        ? &m
+                         : !strcmp(a, "--n")      ? &n
+                         : !strcmp(a, "--k")      ? &k
+                         : !strcmp(a, "--rounds") ? &rounds
+                         : !strcmp(a, "--batch")  ? &batch
+                                                  : NULL;
         const int known = num || !strcmp(a, "--schemes") || !strcmp(a, "--modes");
         if (!known || !v) {
-            fprintf(stderr, "host_overhead: %s '%s'\n", known ? "missing value for" : "unknown option", a);
+            fprintf(stderr, "host_overhead: %s '%s'\n",
+                    known ? "missing value for" : "unknown option", a);
             usage(stderr);
             return 2;
         }
@@ -248,11 +257,13 @@ int main(int argc, char **argv) {
         const qg_status st = qg_context_create(&ctxs[mi], NULL);
         unsetenv("QGEMM_LAUNCH");
         if (st != QG_SUCCESS) {
-            fprintf(stderr, "host_overhead: no GPU: %s (%s)\n", qg_last_error(NULL), qg_status_name(st));
+            fprintf(stderr, "host_overhead: no GPU: %s (%s)\n", qg_last_error(NULL),
+                    qg_status_name(st));
             return 1;
         }
         snprintf(list, sizeof list, "%s", schemes);
-        for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok;
+             tok = strtok_r(NULL, ",", &save)) {
             qg_scheme s;
             if (qg_scheme_from_name(tok, &s) != QG_SUCCESS) {
                 fprintf(stderr, "host_overhead: unknown scheme '%s'\n", tok);
@@ -262,8 +273,12 @@ int main(int argc, char **argv) {
                 bench_case *c = &cases[ncases];
                 memset(c, 0, sizeof *c);
                 c->nshapes = layer ? MAX_SHAPES : 1;
-                if (layer) snprintf(c->name, sizeof c->name, "%s, %s, layer M=%lld", tok, launch_modes[mi], m);
-                else snprintf(c->name, sizeof c->name, "%s, %s, %lldx%lldx%lld", tok, launch_modes[mi], m, n, k);
+                if (layer)
+                    snprintf(c->name, sizeof c->name, "%s, %s, layer M=%lld", tok, launch_modes[mi],
+                             m);
+                else
+                    snprintf(c->name, sizeof c->name, "%s, %s, %lldx%lldx%lld", tok,
+                             launch_modes[mi], m, n, k);
                 fprintf(stderr, "host_overhead: preparing %s\n", c->name);
                 int ok = 1;
                 for (int j = 0; ok && j < c->nshapes; j++)
@@ -304,7 +319,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "host_overhead: %d cases x %lld rounds x %lld calls\n", ncases, rounds, batch);
     int order[MAX_CASES];
     for (int i = 0; i < ncases; i++) order[i] = i;
-    for (long long r = -5; r < rounds; r++) { /* 5 warm-up rounds */
+    for (long long r = -5; r < rounds; r++) {  /* 5 warm-up rounds */
         for (int i = ncases - 1; i > 0; i--) { /* Fisher-Yates */
             rnd();
             const int j = (int)((rng >> 33) % (uint64_t)(i + 1)), t = order[i];
@@ -322,12 +337,14 @@ int main(int argc, char **argv) {
                 }
             } else {
                 for (long long j = 0; j < batch; j++)
-                    c->failed += cu.LaunchKernel(empty, 132, 1, 1, 128, 1, 1, 0, stream, params, NULL) != CUDA_SUCCESS;
+                    c->failed += cu.LaunchKernel(empty, 132, 1, 1, 128, 1, 1, 0, stream, params,
+                                                 NULL) != CUDA_SUCCESS;
             }
             const double t = (qg_bench_now_us() - t0) / (double)batch;
             if (r >= 0) c->t[r] = t;
         }
-        if (r >= 0 && (r + 1) % 50 == 0) fprintf(stderr, "host_overhead: round %lld of %lld\n", r + 1, rounds);
+        if (r >= 0 && (r + 1) % 50 == 0)
+            fprintf(stderr, "host_overhead: round %lld of %lld\n", r + 1, rounds);
     }
     if (cu.StreamSynchronize(stream)) {
         fprintf(stderr, "host_overhead: a launched kernel failed\n");
@@ -354,7 +371,10 @@ int main(int argc, char **argv) {
         }
         const double med = c->t[rounds / 2];
         printf("| %s | %s | %.2f | %.2f | %.2f | %s | %.2fx |\n", c->name, kernel, med,
-               c->t[rounds / 5], c->t[rounds * 4 / 5], !c->ctx ? "-" : med <= TARGET_US ? "met" : "**missed**",
+               c->t[rounds / 5], c->t[rounds * 4 / 5],
+               !c->ctx            ? "-"
+               : med <= TARGET_US ? "met"
+                                  : "**missed**",
                med / floor_us);
         if (c->failed) {
             fprintf(stderr, "host_overhead: %s: %d calls failed\n", c->name, c->failed);

@@ -28,22 +28,23 @@ static struct {
     CUresult (*GraphCreate)(CUgraph *, unsigned);
     CUresult (*GraphAddKernelNode)(CUgraphNode *, CUgraph, const CUgraphNode *, size_t,
                                    const CUDA_KERNEL_NODE_PARAMS *);
-    CUresult (*GraphExecKernelNodeSetParams)(CUgraphExec, CUgraphNode, const CUDA_KERNEL_NODE_PARAMS *);
+    CUresult (*GraphExecKernelNodeSetParams)(CUgraphExec, CUgraphNode,
+                                             const CUDA_KERNEL_NODE_PARAMS *);
     CUresult (*ModuleLoadData)(CUmodule *, const void *);
     CUresult (*ModuleGetFunction)(CUfunction *, CUmodule, const char *);
-    CUresult (*LaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned,
-                             unsigned, unsigned, CUstream, void **, void **);
+    CUresult (*LaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,
+                             unsigned, CUstream, void **, void **);
     CUresult (*LaunchKernelEx)(const CUlaunchConfig *, CUfunction, void **, void **);
     CUresult (*StreamIsCapturing)(CUstream, CUstreamCaptureStatus *);
 } cu;
 
-#define CHECK(call)                                                                           \
-    do {                                                                                      \
-        CUresult r_ = (call);                                                                 \
-        if (r_ != CUDA_SUCCESS) {                                                             \
-            fprintf(stderr, "launch_floor: %s failed (%d)\n", #call, (int)r_);                \
-            exit(1);                                                                          \
-        }                                                                                     \
+#define CHECK(call)                                                            \
+    do {                                                                       \
+        CUresult r_ = (call);                                                  \
+        if (r_ != CUDA_SUCCESS) {                                              \
+            fprintf(stderr, "launch_floor: %s failed (%d)\n", #call, (int)r_); \
+            exit(1);                                                           \
+        }                                                                      \
     } while (0)
 
 /* Twelve u64 arguments (a GEMM's pointer list) and one 120-byte struct (our weight-only
@@ -56,8 +57,19 @@ static const char ptx[] =
     ".visible .entry qg_empty_struct(.param .align 8 .b8 p[120])\n{\nret;\n}\n";
 
 enum { BATCH = 100, ROUNDS = 200 };
-typedef enum { PARAMS, EXTRA, EX, GRAPH, GRAPH_SET, GRAPH_SET_STRUCT, GRAPH_SET_EXTRA, GRAPH_SET_ALT,
-               GRAPH_SET_ALT2, GRAPH_SET_GRID, CAPTURE_QUERY } path;
+typedef enum {
+    PARAMS,
+    EXTRA,
+    EX,
+    GRAPH,
+    GRAPH_SET,
+    GRAPH_SET_STRUCT,
+    GRAPH_SET_EXTRA,
+    GRAPH_SET_ALT,
+    GRAPH_SET_ALT2,
+    GRAPH_SET_GRID,
+    CAPTURE_QUERY
+} path;
 
 static CUfunction f12, fstruct;
 static CUstream stream;
@@ -82,8 +94,13 @@ static CUresult launch(path how, unsigned grid, unsigned threads, int use_struct
         return cu.LaunchKernel(f, grid, 1, 1, threads, 1, 1, 0, stream, NULL, extra);
     }
     case EX: {
-        CUlaunchConfig c = {.gridDimX = grid, .gridDimY = 1, .gridDimZ = 1, .blockDimX = threads,
-                            .blockDimY = 1, .blockDimZ = 1, .hStream = stream};
+        CUlaunchConfig c = {.gridDimX = grid,
+                            .gridDimY = 1,
+                            .gridDimZ = 1,
+                            .blockDimX = threads,
+                            .blockDimY = 1,
+                            .blockDimZ = 1,
+                            .hStream = stream};
         return cu.LaunchKernelEx(&c, f, params, NULL);
     }
     case GRAPH: return cu.GraphLaunch(graph, stream);
@@ -98,7 +115,8 @@ static CUresult launch(path how, unsigned grid, unsigned threads, int use_struct
                                   CU_LAUNCH_PARAM_BUFFER_SIZE, &size12, CU_LAUNCH_PARAM_END};
         static unsigned turn;
         const int odd = turn++ & 1;
-        const int st = how == GRAPH_SET_STRUCT || ((how == GRAPH_SET_ALT || how == GRAPH_SET_ALT2) && odd);
+        const int st = how == GRAPH_SET_STRUCT ||
+                       ((how == GRAPH_SET_ALT || how == GRAPH_SET_ALT2) && odd);
         args12[0]++;
         block120[0]++;
         node_params.func = st ? fstruct : f12;
@@ -174,10 +192,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "launch_floor: libcuda.so.1 not found (%s)\n", dlerror());
         return 1;
     }
-#define SYM(f, name)                                                                          \
-    if (!(*(void **)&cu.f = dlsym(h, name))) {                                                \
-        fprintf(stderr, "launch_floor: %s missing\n", name);                                  \
-        return 1;                                                                             \
+#define SYM(f, name)                                         \
+    if (!(*(void **)&cu.f = dlsym(h, name))) {               \
+        fprintf(stderr, "launch_floor: %s missing\n", name); \
+        return 1;                                            \
     }
     /* statements without semicolons, which clang-format would indent as a staircase */
     /* clang-format off */
@@ -193,7 +211,7 @@ int main(int argc, char **argv) {
     SYM(GraphExecKernelNodeSetParams, "cuGraphExecKernelNodeSetParams_v2")
     /* clang-format on */
 #undef SYM
-    CUdevice dev;
+                                                        CUdevice dev;
     CUcontext ctx;
     CUmodule mod;
     CHECK(cu.Init(0));
@@ -210,9 +228,14 @@ int main(int argc, char **argv) {
     CHECK(cu.LaunchKernel(f12, 132, 1, 1, 128, 1, 1, 0, stream, params12, NULL));
     CHECK(cu.StreamEndCapture(stream, &g));
     CHECK(cu.GraphInstantiate(&graph, g, 0));
-    node_params = (CUDA_KERNEL_NODE_PARAMS){.func = f12, .gridDimX = 132, .gridDimY = 1,
-                                            .gridDimZ = 1, .blockDimX = 128, .blockDimY = 1,
-                                            .blockDimZ = 1, .kernelParams = params12};
+    node_params = (CUDA_KERNEL_NODE_PARAMS){.func = f12,
+                                            .gridDimX = 132,
+                                            .gridDimY = 1,
+                                            .gridDimZ = 1,
+                                            .blockDimX = 128,
+                                            .blockDimY = 1,
+                                            .blockDimZ = 1,
+                                            .kernelParams = params12};
     CUgraph g2;
     CHECK(cu.GraphCreate(&g2, 0));
     CHECK(cu.GraphAddKernelNode(&node, g2, NULL, 0, &node_params));

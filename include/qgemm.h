@@ -56,25 +56,25 @@ QG_API int qg_format_version(void);
 /* ---------------------------------------------------------------- status */
 
 /* X(name, value, description). Values are stable across releases. */
-#define QG_STATUS_LIST(X)                                                                     \
-    X(QG_SUCCESS, 0, "success")                                                               \
-    X(QG_ERR_INVALID_ARGUMENT, 1, "invalid argument")                                         \
-    X(QG_ERR_NULL_POINTER, 2, "a required pointer is NULL")                                   \
-    X(QG_ERR_OUT_OF_MEMORY, 3, "out of host or device memory")                                \
-    X(QG_ERR_UNSUPPORTED, 4, "problem not supported by any kernel")                           \
-    X(QG_ERR_UNSUPPORTED_ARCH, 5, "scheme not supported on this GPU architecture")            \
-    X(QG_ERR_NO_DRIVER, 6, "GPU driver library not found")                                    \
-    X(QG_ERR_NO_DEVICE, 7, "no usable GPU device")                                            \
-    X(QG_ERR_DRIVER_TOO_OLD, 8, "GPU driver too old")                                         \
-    X(QG_ERR_NO_COMPILER, 9, "runtime compiler (NVRTC/hiprtc) not found")                     \
-    X(QG_ERR_COMPILE, 10, "kernel compilation failed")                                        \
-    X(QG_ERR_LAUNCH, 11, "kernel launch failed")                                              \
-    X(QG_ERR_DEVICE, 12, "GPU driver call failed")                                            \
-    X(QG_ERR_IO, 13, "file input/output error")                                               \
-    X(QG_ERR_CORRUPT, 14, "file is corrupt or truncated")                                     \
-    X(QG_ERR_DB_MISMATCH, 15, "tuning database was made for another environment")            \
-    X(QG_ERR_NOT_FOUND, 16, "not found")                                                      \
-    X(QG_ERR_NO_BLAS, 17, "cuBLASLt not found")                                               \
+#define QG_STATUS_LIST(X)                                                          \
+    X(QG_SUCCESS, 0, "success")                                                    \
+    X(QG_ERR_INVALID_ARGUMENT, 1, "invalid argument")                              \
+    X(QG_ERR_NULL_POINTER, 2, "a required pointer is NULL")                        \
+    X(QG_ERR_OUT_OF_MEMORY, 3, "out of host or device memory")                     \
+    X(QG_ERR_UNSUPPORTED, 4, "problem not supported by any kernel")                \
+    X(QG_ERR_UNSUPPORTED_ARCH, 5, "scheme not supported on this GPU architecture") \
+    X(QG_ERR_NO_DRIVER, 6, "GPU driver library not found")                         \
+    X(QG_ERR_NO_DEVICE, 7, "no usable GPU device")                                 \
+    X(QG_ERR_DRIVER_TOO_OLD, 8, "GPU driver too old")                              \
+    X(QG_ERR_NO_COMPILER, 9, "runtime compiler (NVRTC/hiprtc) not found")          \
+    X(QG_ERR_COMPILE, 10, "kernel compilation failed")                             \
+    X(QG_ERR_LAUNCH, 11, "kernel launch failed")                                   \
+    X(QG_ERR_DEVICE, 12, "GPU driver call failed")                                 \
+    X(QG_ERR_IO, 13, "file input/output error")                                    \
+    X(QG_ERR_CORRUPT, 14, "file is corrupt or truncated")                          \
+    X(QG_ERR_DB_MISMATCH, 15, "tuning database was made for another environment")  \
+    X(QG_ERR_NOT_FOUND, 16, "not found")                                           \
+    X(QG_ERR_NO_BLAS, 17, "cuBLASLt not found")                                    \
     X(QG_ERR_INTERNAL, 18, "internal error")
 
 typedef enum {
@@ -241,8 +241,8 @@ QG_API qg_status qg_dequantize_weight_host(const qg_problem *p, const qg_packed_
  *                                 message names its row and column)
  * \retval QG_ERR_NULL_POINTER      a, q or scale is NULL
  */
-QG_API qg_status qg_quantize_activations_host(const qg_problem *p, const uint16_t *a,
-                                              void *q, float *scale);
+QG_API qg_status qg_quantize_activations_host(const qg_problem *p, const uint16_t *a, void *q,
+                                              float *scale);
 
 /**
  * Reference GEMM on the host with float64 accumulation, reading the packed format:
@@ -301,13 +301,13 @@ QG_API qg_status qg_context_create(qg_context **out, const qg_context_params *pa
 QG_API void qg_context_destroy(qg_context *ctx);
 
 typedef struct {
-    char name[256];      /* "NVIDIA H100 80GB HBM3" */
-    char arch[16];       /* "sm_90a", "sm_80", "gfx90a" */
+    char name[256]; /* "NVIDIA H100 80GB HBM3" */
+    char arch[16];  /* "sm_90a", "sm_80", "gfx90a" */
     int cc_major, cc_minor;
     int sm_count;
     int l2_bytes;
-    int smem_optin;      /* max dynamic shared memory per block (bytes) */
-    int driver_version;  /* e.g. 13000 */
+    int smem_optin;       /* max dynamic shared memory per block (bytes) */
+    int driver_version;   /* e.g. 13000 */
     int compiler_version; /* NVRTC major*1000 + minor*10 */
     size_t total_mem;
     qg_backend_kind backend;
@@ -380,9 +380,8 @@ QG_API qg_status qg_gemm(qg_context *ctx, const qg_problem *p, const qg_gemm_arg
  * Like qg_gemm, with an explicit kernel variant id (as `qgemm list` prints it, e.g.
  * "w4a16_decode.act2.mt1"). For tests, the tuner and reproducing a tuned choice.
  */
-QG_API qg_status qg_gemm_with_kernel(qg_context *ctx, const qg_problem *p,
-                                     const qg_gemm_args *args, const char *kernel_id,
-                                     void *stream);
+QG_API qg_status qg_gemm_with_kernel(qg_context *ctx, const qg_problem *p, const qg_gemm_args *args,
+                                     const char *kernel_id, void *stream);
 
 /** Workspace bytes qg_gemm may use for this problem (split-K partials, locks); may be 0. */
 QG_API qg_status qg_gemm_workspace_size(qg_context *ctx, const qg_problem *p, size_t *bytes);
@@ -402,9 +401,8 @@ QG_API qg_status qg_quantize_activations(qg_context *ctx, const qg_problem *p, c
                                          void *q, float *scale, void *stream);
 
 /** Dequantize a packed device weight to out[N,K] of dtype out_dtype (bf16/f16) on the GPU. */
-QG_API qg_status qg_dequantize_weight(qg_context *ctx, const qg_problem *p,
-                                      const qg_packed_weight *w, void *out, qg_dtype out_dtype,
-                                      void *stream);
+QG_API qg_status qg_dequantize_weight(qg_context *ctx, const qg_problem *p, const qg_packed_weight *w,
+                                      void *out, qg_dtype out_dtype, void *stream);
 
 /* ---------------------------------------------------------------- catalog and JIT */
 
@@ -414,9 +412,9 @@ QG_API int qg_catalog_size(void);
 QG_API const char *qg_catalog_variant_id(int i);
 
 typedef struct {
-    int compiled;         /* variants compiled successfully */
-    int failed;           /* variants that failed; their logs went to the callback */
-    int skipped;          /* variants not meant for this architecture, or whose header
+    int compiled; /* variants compiled successfully */
+    int failed;   /* variants that failed; their logs went to the callback */
+    int skipped;  /* variants not meant for this architecture, or whose header
                              package (CUTLASS: QGEMM_CUTLASS_INCLUDE) is absent */
     double seconds;
 } qg_check_result;

@@ -16,7 +16,7 @@
 #include "cutlass/cutlass.h"
 #include "cutlass/cuda_host_adapter.hpp"
 #include "cutlass_probe_abi.cuh" /* C++ parts outside extern "C" (the guard keeps it once) */
-#define _Alignas(n) alignas(n)        /* the C11 spelling in qgemm's headers */
+#define _Alignas(n) alignas(n)   /* the C11 spelling in qgemm's headers */
 extern "C" {
 #include "cutlass_params.h"
 }
@@ -32,19 +32,18 @@ static CUresult qg_record_tensor_map(CUtensorMap *desc, CUtensorMapDataType dtyp
 #undef CUTLASS_CUDA_DRIVER_WRAPPER_CALL
 #define CUTLASS_CUDA_DRIVER_WRAPPER_CALL(func) qg_record_tensor_map
 
-
 #define QG_CUTLASS_HOST_CHECK
 #include "w4a16_sm90_mixed.cu"
 
 static int failures;
-#define CHECK(cond, ...)                                                                          \
-    do {                                                                                          \
-        if (!(cond)) {                                                                            \
-            failures++;                                                                           \
-            printf("FAIL line %d: ", __LINE__);                                                   \
-            printf(__VA_ARGS__);                                                                  \
-            printf("\n");                                                                         \
-        }                                                                                         \
+#define CHECK(cond, ...)                        \
+    do {                                        \
+        if (!(cond)) {                          \
+            failures++;                         \
+            printf("FAIL line %d: ", __LINE__); \
+            printf(__VA_ARGS__);                \
+            printf("\n");                       \
+        }                                       \
     } while (0)
 
 static void run(int m, int n, int k, int group, long long lda, long long ldc) {
@@ -61,16 +60,16 @@ static void run(int m, int n, int k, int group, long long lda, long long ldc) {
     static qg_cutlass_plan plan;
     const qg_status s = qg_cutlass_plan_decode(NULL, &out, bytes, 15u, &plan);
     printf("M=%d N=%d K=%d g%d lda=%lld ldc=%lld: Params %u bytes, smem %u, %u threads, grid %u x %u "
-           "x %u, %d recipes, %d pointer fields\n", m, n, k, group, lda, ldc, out.params_size,
-           out.smem_bytes, out.threads, out.grid[0], out.grid[1], out.grid[2], plan.num_tma,
-           plan.num_ptrs);
+           "x %u, %d recipes, %d pointer fields\n",
+           m, n, k, group, lda, ldc, out.params_size, out.smem_bytes, out.threads, out.grid[0],
+           out.grid[1], out.grid[2], plan.num_tma, plan.num_ptrs);
     CHECK(s == QG_SUCCESS, "decode: %s", qg_last_error(NULL));
     if (s != QG_SUCCESS) return;
     CHECK(out.smem_bytes <= 232448 - 1024 && out.threads == 384, "launch shape");
     const long long groups = k / in.group_size;
     /* expected: {dim0, dim1, byte stride of dim 1} per operand, dtype */
     const unsigned long long want[4][3] = {
-        {(unsigned long long)k / 2, (unsigned long long)n, (unsigned long long)k / 2},     /* int4 as bytes */
+        {(unsigned long long)k / 2, (unsigned long long)n, (unsigned long long)k / 2}, /* int4 as bytes */
         {(unsigned long long)k, (unsigned long long)m, (unsigned long long)lda * 2},
         {(unsigned long long)n, (unsigned long long)groups, (unsigned long long)n * 2},
         {(unsigned long long)n, (unsigned long long)m, (unsigned long long)ldc * 2}};
@@ -80,8 +79,9 @@ static void run(int m, int n, int k, int group, long long lda, long long ldc) {
         const int op = plan.tma[i].at.operand;
         seen[op]++;
         printf("  operand %d at byte %u: dtype %u rank %u dims %llu x %llu x %llu, stride %llu, box "
-               "%u x %u, swizzle %u\n", op, plan.tma[i].at.offset, r->dtype, r->rank, r->dims[0],
-               r->dims[1], r->dims[2], r->strides[0], r->box[0], r->box[1], r->swizzle);
+               "%u x %u, swizzle %u\n",
+               op, plan.tma[i].at.offset, r->dtype, r->rank, r->dims[0], r->dims[1], r->dims[2],
+               r->strides[0], r->box[0], r->box[1], r->swizzle);
         CHECK(plan.tma[i].at.delta == 0 && r->dims[0] == want[op][0] && r->dims[1] == want[op][1] &&
                   (want[op][1] == 1 || r->strides[0] == want[op][2]),
               "operand %d: dims %llu x %llu stride %llu, want %llu x %llu stride %llu", op,

@@ -82,7 +82,8 @@ EXPORT cublasStatus_t cublasLtMatrixLayoutInit_internal(cublasLtMatrixLayout_t l
     return ld >= (int64_t)rows ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_INVALID_VALUE;
 }
 
-EXPORT cublasStatus_t cublasLtMatmulPreferenceInit_internal(cublasLtMatmulPreference_t p, size_t size) {
+EXPORT cublasStatus_t cublasLtMatmulPreferenceInit_internal(cublasLtMatmulPreference_t p,
+                                                            size_t size) {
     memset(p, 0, size);
     return CUBLAS_STATUS_SUCCESS;
 }
@@ -94,13 +95,10 @@ EXPORT cublasStatus_t cublasLtMatmulPreferenceSetAttribute(cublasLtMatmulPrefere
     return buf && bytes ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_INVALID_VALUE;
 }
 
-EXPORT cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t h, cublasLtMatmulDesc_t d,
-                                                     cublasLtMatrixLayout_t la,
-                                                     cublasLtMatrixLayout_t lb,
-                                                     cublasLtMatrixLayout_t lc,
-                                                     cublasLtMatrixLayout_t ld,
-                                                     cublasLtMatmulPreference_t pref, int requested,
-                                                     cublasLtMatmulHeuristicResult_t res[], int *count) {
+EXPORT cublasStatus_t cublasLtMatmulAlgoGetHeuristic(
+    cublasLtHandle_t h, cublasLtMatmulDesc_t d, cublasLtMatrixLayout_t la, cublasLtMatrixLayout_t lb,
+    cublasLtMatrixLayout_t lc, cublasLtMatrixLayout_t ld, cublasLtMatmulPreference_t pref,
+    int requested, cublasLtMatmulHeuristicResult_t res[], int *count) {
     (void)h, (void)d, (void)la, (void)lb, (void)lc, (void)ld, (void)pref;
     const char *env = getenv("FAKE_LT_WS");
     const char *s = env && *env ? env : "0,4096,1048579";
@@ -125,9 +123,9 @@ EXPORT cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t h, cublasL
 EXPORT cublasStatus_t cublasLtMatmul(cublasLtHandle_t h, cublasLtMatmulDesc_t d, const void *alpha,
                                      const void *a, cublasLtMatrixLayout_t la, const void *b,
                                      cublasLtMatrixLayout_t lb, const void *beta, const void *c,
-                                     cublasLtMatrixLayout_t lc, void *out, cublasLtMatrixLayout_t lo,
-                                     const cublasLtMatmulAlgo_t *algo, void *workspace,
-                                     size_t ws_bytes, cudaStream_t stream) {
+                                     cublasLtMatrixLayout_t lc, void *out,
+                                     cublasLtMatrixLayout_t lo, const cublasLtMatmulAlgo_t *algo,
+                                     void *workspace, size_t ws_bytes, cudaStream_t stream) {
     (void)h, (void)alpha, (void)beta;
     const size_t need = (size_t)algo->data[0];
     if (need && (!workspace || ws_bytes < need)) return CUBLAS_STATUS_INVALID_VALUE;
@@ -137,15 +135,24 @@ EXPORT cublasStatus_t cublasLtMatmul(cublasLtHandle_t h, cublasLtMatmulDesc_t d,
         for (int i = 0; i < 4; i++)
             fl[i] = (fake_layout){ls[i]->data[0], ls[i]->data[1], ls[i]->data[2],
                                   (int64_t)ls[i]->data[3]};
-        const fake_event e = {
-            .kind = FAKE_EV_MATMUL, .stream = stream, .a = a, .b = b, .c = c, .d = out,
-            .bias = (const void *)(uintptr_t)d->data[CUBLASLT_MATMUL_DESC_BIAS_POINTER],
-            .workspace = workspace, .ws_bytes = ws_bytes,
-            .la = fl[0], .lb = fl[1], .lc = fl[2], .ld = fl[3],
-            .transa = (int64_t)d->data[CUBLASLT_MATMUL_DESC_TRANSA],
-            .transb = (int64_t)d->data[CUBLASLT_MATMUL_DESC_TRANSB],
-            .epilogue = (int64_t)d->data[CUBLASLT_MATMUL_DESC_EPILOGUE],
-            .compute_type = (int64_t)d->data[DESC_COMPUTE]};
+        const fake_event e = {.kind = FAKE_EV_MATMUL,
+                              .stream = stream,
+                              .a = a,
+                              .b = b,
+                              .c = c,
+                              .d = out,
+                              .bias =
+                                  (const void *)(uintptr_t)d->data[CUBLASLT_MATMUL_DESC_BIAS_POINTER],
+                              .workspace = workspace,
+                              .ws_bytes = ws_bytes,
+                              .la = fl[0],
+                              .lb = fl[1],
+                              .lc = fl[2],
+                              .ld = fl[3],
+                              .transa = (int64_t)d->data[CUBLASLT_MATMUL_DESC_TRANSA],
+                              .transb = (int64_t)d->data[CUBLASLT_MATMUL_DESC_TRANSB],
+                              .epilogue = (int64_t)d->data[CUBLASLT_MATMUL_DESC_EPILOGUE],
+                              .compute_type = (int64_t)d->data[DESC_COMPUTE]};
         trace_fn(&e);
     }
     matmuls++;

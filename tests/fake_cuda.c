@@ -30,10 +30,18 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-struct CUctx_st { int device; };
-struct CUmod_st { int magic; };
-struct CUfunc_st { int max_dyn_smem; };
-struct CUevent_st { int recorded; };
+struct CUctx_st {
+    int device;
+};
+struct CUmod_st {
+    int magic;
+};
+struct CUfunc_st {
+    int max_dyn_smem;
+};
+struct CUevent_st {
+    int recorded;
+};
 
 static struct CUctx_st primary[8];
 static _Thread_local CUcontext current;
@@ -106,7 +114,9 @@ EXPORT CUresult cuGetErrorName(CUresult e, const char **s) {
     case CUDA_ERROR_NO_DEVICE: *s = "CUDA_ERROR_NO_DEVICE"; return CUDA_SUCCESS;
     case CUDA_ERROR_INVALID_CONTEXT: *s = "CUDA_ERROR_INVALID_CONTEXT"; return CUDA_SUCCESS;
     case CUDA_ERROR_OUT_OF_MEMORY: *s = "CUDA_ERROR_OUT_OF_MEMORY"; return CUDA_SUCCESS;
-    case CUDA_ERROR_UNSUPPORTED_PTX_VERSION: *s = "CUDA_ERROR_UNSUPPORTED_PTX_VERSION"; return CUDA_SUCCESS;
+    case CUDA_ERROR_UNSUPPORTED_PTX_VERSION:
+        *s = "CUDA_ERROR_UNSUPPORTED_PTX_VERSION";
+        return CUDA_SUCCESS;
     case CUDA_ERROR_NOT_FOUND: *s = "CUDA_ERROR_NOT_FOUND"; return CUDA_SUCCESS;
     case CUDA_ERROR_NOT_INITIALIZED: *s = "CUDA_ERROR_NOT_INITIALIZED"; return CUDA_SUCCESS;
     default: *s = "CUDA_ERROR_FAKE"; return CUDA_SUCCESS;
@@ -203,7 +213,11 @@ EXPORT CUresult cuModuleLoadData(CUmodule *m, const void *image) {
     CUresult r = need_ctx();
     if (r) return r;
     /* a cubin, or PTX text as the benches load (".version ..." first) */
-    if (memcmp(image, "\x7f" "ELF", 4) != 0 && memcmp(image, ".version", 8) != 0)
+    if (memcmp(image,
+               "\x7f"
+               "ELF",
+               4) != 0 &&
+        memcmp(image, ".version", 8) != 0)
         return CUDA_ERROR_INVALID_IMAGE;
     *m = calloc(1, sizeof **m);
     modules_loaded++;
@@ -284,10 +298,12 @@ EXPORT int fake_cuda_trace_get(const fake_event **events) {
 /* fake_cuda_set_launch_hook(fn): every launch also calls fn(grid x, block x, params), so a test
  * can play a kernel's part on host memory (the CUTLASS probe's output: test_cutlass_launch). */
 static void (*launch_hook)(unsigned gx, unsigned bx, void **params);
-EXPORT void fake_cuda_set_launch_hook(void (*hook)(unsigned, unsigned, void **)) { launch_hook = hook; }
+EXPORT void fake_cuda_set_launch_hook(void (*hook)(unsigned, unsigned, void **)) {
+    launch_hook = hook;
+}
 
 static CUresult launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
-                      unsigned by, unsigned bz, unsigned smem, CUstream s, void **params) {
+                       unsigned by, unsigned bz, unsigned smem, CUstream s, void **params) {
     CUresult r = need_ctx();
     if (r) return r;
     if (gx == 0 || bx == 0 || bx > 1024 || (int)smem > f->max_dyn_smem + 48 * 1024)
@@ -329,9 +345,16 @@ typedef struct {
     unsigned char bytes[2048];
     void *ptrs[32];
 } fake_node;
-struct CUgraph_st { fake_node node; int has_node; };
-struct CUgraphNode_st { int unused; };
-struct CUgraphExec_st { fake_node node; };
+struct CUgraph_st {
+    fake_node node;
+    int has_node;
+};
+struct CUgraphNode_st {
+    int unused;
+};
+struct CUgraphExec_st {
+    fake_node node;
+};
 static struct CUgraphNode_st the_node;
 static atomic_int graph_launches, graph_sets, function_changes, geometry_changes;
 
@@ -348,8 +371,8 @@ static CUresult node_set(fake_node *n, const CUDA_KERNEL_NODE_PARAMS *p) {
     if (!p->func || p->gridDimX == 0 || p->blockDimX == 0 || p->blockDimX > 1024 || p->extra ||
         (!p->kernelParams && capture_count))
         return CUDA_ERROR_INVALID_VALUE; /* the `extra` form is beyond this fake */
-    const unsigned geo[7] = {p->gridDimX, p->gridDimY, p->gridDimZ, p->blockDimX, p->blockDimY,
-                             p->blockDimZ, p->sharedMemBytes};
+    const unsigned geo[7] = {p->gridDimX,  p->gridDimY,  p->gridDimZ,      p->blockDimX,
+                             p->blockDimY, p->blockDimZ, p->sharedMemBytes};
     n->f = p->func;
     memcpy(n->geo, geo, sizeof geo);
     size_t at = 0;
@@ -392,7 +415,9 @@ EXPORT CUresult cuGraphInstantiateWithFlags(CUgraphExec *e, CUgraph g, unsigned 
     if (!(*e = malloc(sizeof **e))) return CUDA_ERROR_OUT_OF_MEMORY;
     (*e)->node = g->node;
     for (int i = 0; i < 32; i++) /* the copy's pointers point into the copy */
-        if (g->node.ptrs[i]) (*e)->node.ptrs[i] = (*e)->node.bytes + ((unsigned char *)g->node.ptrs[i] - g->node.bytes);
+        if (g->node.ptrs[i])
+            (*e)->node.ptrs[i] = (*e)->node.bytes +
+                                 ((unsigned char *)g->node.ptrs[i] - g->node.bytes);
     return CUDA_SUCCESS;
 }
 
@@ -409,7 +434,7 @@ EXPORT CUresult cuGraphExecKernelNodeSetParams_v2(CUgraphExec e, CUgraphNode nod
     graph_sets++;
     if (p && p->func != e->node.f) function_changes++;
     if (p) {
-        const unsigned geo[7] = {p->gridDimX, p->gridDimY, p->gridDimZ, p->blockDimX,
+        const unsigned geo[7] = {p->gridDimX,  p->gridDimY,  p->gridDimZ,      p->blockDimX,
                                  p->blockDimY, p->blockDimZ, p->sharedMemBytes};
         if (memcmp(geo, e->node.geo, sizeof geo)) geometry_changes++;
     }
@@ -446,16 +471,25 @@ EXPORT CUresult cuTensorMapEncodeTiled(CUtensorMap *map, CUtensorMapDataType typ
     for (cuuint32_t i = 0; i + 1 < rank; i++)
         if (strides[i] % 16 || strides[i] >= (1ull << 40)) return CUDA_ERROR_INVALID_VALUE;
     if ((box[0] * es) % 16) return CUDA_ERROR_INVALID_VALUE;
-    const uint64_t span = swizzle == CU_TENSOR_MAP_SWIZZLE_32B   ? 32
-                          : swizzle == CU_TENSOR_MAP_SWIZZLE_64B ? 64
-                          : swizzle == CU_TENSOR_MAP_SWIZZLE_NONE ? 0 : 128;
+    const uint64_t span = swizzle == CU_TENSOR_MAP_SWIZZLE_32B    ? 32
+                          : swizzle == CU_TENSOR_MAP_SWIZZLE_64B  ? 64
+                          : swizzle == CU_TENSOR_MAP_SWIZZLE_NONE ? 0
+                                                                  : 128;
     if (span && box[0] * es > span) return CUDA_ERROR_INVALID_VALUE;
     /* the record keeps the first two dimensions (rank-1 maps: a second of 1) */
     const int two = rank > 1;
-    fake_tmap t = {FAKE_TMAP_MAGIC, (uint64_t)(uintptr_t)address, {dim[0], two ? dim[1] : 1},
-                   two ? strides[0] : 0, {box[0], two ? box[1] : 1},
-                   {estrides[0], two ? estrides[1] : 1}, (int32_t)type, (int32_t)rank,
-                   (int32_t)interleave, (int32_t)swizzle, (int32_t)l2, (int32_t)oob};
+    fake_tmap t = {FAKE_TMAP_MAGIC,
+                   (uint64_t)(uintptr_t)address,
+                   {dim[0], two ? dim[1] : 1},
+                   two ? strides[0] : 0,
+                   {box[0], two ? box[1] : 1},
+                   {estrides[0], two ? estrides[1] : 1},
+                   (int32_t)type,
+                   (int32_t)rank,
+                   (int32_t)interleave,
+                   (int32_t)swizzle,
+                   (int32_t)l2,
+                   (int32_t)oob};
     memset(map, 0, sizeof *map);
     memcpy(map, &t, sizeof t);
     return CUDA_SUCCESS;
@@ -503,8 +537,11 @@ EXPORT CUresult cuMemsetD8(CUdeviceptr d, unsigned char v, size_t n) {
 EXPORT CUresult cuMemsetD8Async(CUdeviceptr d, unsigned char v, size_t n, CUstream s) {
     const CUresult r = cuMemsetD8(d, v, n);
     if (!r && trace_on) {
-        const fake_event e = {.kind = FAKE_EV_MEMSET, .stream = s,
-                              .ptr = (const void *)(uintptr_t)d, .bytes = n, .value = v};
+        const fake_event e = {.kind = FAKE_EV_MEMSET,
+                              .stream = s,
+                              .ptr = (const void *)(uintptr_t)d,
+                              .bytes = n,
+                              .value = v};
         fake_cuda_trace_add(&e);
     }
     return r;

@@ -31,8 +31,8 @@ static float load(qg_dtype t, uint16_t v) {
     return t == QG_DTYPE_F16 ? qg_f16_to_f32(v) : qg_bf16_to_f32(v);
 }
 
-static void run_case(qg_scheme scheme, qg_dtype in, qg_scale_granularity gran, int64_t m,
-                     int64_t k, qt_rng *r) {
+static void run_case(qg_scheme scheme, qg_dtype in, qg_scale_granularity gran, int64_t m, int64_t k,
+                     qt_rng *r) {
     qg_problem p;
     qg_problem_init(&p);
     p.scheme = scheme;
@@ -77,15 +77,14 @@ static void run_case(qg_scheme scheme, qg_dtype in, qg_scale_granularity gran, i
                 wq = (uint8_t)(int8_t)(rr > 127 ? 127 : rr < -128 ? -128 : (int)rr);
             }
             if (q[i * k + j] != wq && bad++ < 5)
-                fprintf(stderr, "  row %lld col %lld: %g/%g -> 0x%02x, want 0x%02x\n",
-                        (long long)i, (long long)j, load(in, a[i * k + j]), si, q[i * k + j], wq);
+                fprintf(stderr, "  row %lld col %lld: %g/%g -> 0x%02x, want 0x%02x\n", (long long)i,
+                        (long long)j, load(in, a[i * k + j]), si, q[i * k + j], wq);
             const int mag = fp8 ? (q[i * k + j] & 0x7f) : abs((int8_t)q[i * k + j]);
             if (mag == (fp8 ? 0x7e : 127)) hit_max = 1;
         }
     }
-    QT_CHECK(bad == 0, "%s %s %s M=%lld K=%lld: %d scale/code mismatches",
-             qg_scheme_name(scheme), qg_dtype_name(in), gran ? "per-tensor" : "per-token",
-             (long long)m, (long long)k, bad);
+    QT_CHECK(bad == 0, "%s %s %s M=%lld K=%lld: %d scale/code mismatches", qg_scheme_name(scheme),
+             qg_dtype_name(in), gran ? "per-tensor" : "per-token", (long long)m, (long long)k, bad);
     QT_CHECK(hit_max, "the absmax element must map to the largest code");
     if (gran == QG_SCALE_PER_ROW && m > 1) {
         QT_CHECK(s[1] == 1e-12f, "an all-zero row gets the floor scale, got %g", s[1]);

@@ -12,8 +12,8 @@ static void test_versions(void) {
 }
 
 static void test_status_names(void) {
-#define QG_X_(name, value, desc)                                                               \
-    QT_CHECK(strcmp(qg_status_name(name), #name) == 0, "name of %s", #name);                   \
+#define QG_X_(name, value, desc)                                             \
+    QT_CHECK(strcmp(qg_status_name(name), #name) == 0, "name of %s", #name); \
     QT_CHECK(strcmp(qg_status_string(name), desc) == 0, "string of %s", #name);
     QG_STATUS_LIST(QG_X_)
 #undef QG_X_

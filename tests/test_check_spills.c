@@ -21,7 +21,8 @@ static const char *spilling =
     "        for (int i = 0; i < 64; i++) s += a[i] * a[(i + j) & 63];\n"
     "    o[threadIdx.x] = s;\n"
     "}\n";
-static const char *lean = "extern \"C\" __global__ void qg_lean(float *o) { o[threadIdx.x] += 1.0f; }\n";
+static const char *lean =
+    "extern \"C\" __global__ void qg_lean(float *o) { o[threadIdx.x] += 1.0f; }\n";
 
 static char *compile_log(const char *src) {
     void *img = NULL;
@@ -36,11 +37,15 @@ static const int one[][QG_MAX_PARAMS] = {{1}};
 
 int main(void) {
     /* the parser, on two kernels' reports */
-    const char *two = "ptxas         .     16 bytes stack frame, 8 bytes spill stores, 12 bytes spill loads\n"
-                      "ptxas         .     1072 bytes stack frame, 1068 bytes spill stores, 2104 bytes spill loads\n";
-    QT_CHECK(qg_ptxas_sum(two, "bytes spill stores") == 1076 && qg_ptxas_sum(two, "bytes spill loads") == 2116 &&
-             qg_ptxas_sum(two, "bytes stack frame") == 1088, "sums over kernels");
-    QT_CHECK(qg_ptxas_sum(NULL, "bytes spill stores") == 0 && qg_ptxas_sum("bytes spill stores", "bytes spill stores") == 0,
+    const char *two =
+        "ptxas         .     16 bytes stack frame, 8 bytes spill stores, 12 bytes spill loads\n"
+        "ptxas         .     1072 bytes stack frame, 1068 bytes spill stores, 2104 bytes spill loads\n";
+    QT_CHECK(qg_ptxas_sum(two, "bytes spill stores") == 1076 &&
+                 qg_ptxas_sum(two, "bytes spill loads") == 2116 &&
+                 qg_ptxas_sum(two, "bytes stack frame") == 1088,
+             "sums over kernels");
+    QT_CHECK(qg_ptxas_sum(NULL, "bytes spill stores") == 0 &&
+                 qg_ptxas_sum("bytes spill stores", "bytes spill stores") == 0,
              "no log, no number: 0");
 
     char why[256];
@@ -49,13 +54,21 @@ int main(void) {
         return qt_finish("test_check_spills");
     }
     char *log = compile_log(spilling);
-    QT_CHECK(qg_ptxas_sum(log, "bytes spill stores") > 0, "ptxas reports the spill: %s", log ? log : "(null)");
+    QT_CHECK(qg_ptxas_sum(log, "bytes spill stores") > 0, "ptxas reports the spill: %s",
+             log ? log : "(null)");
     char *lean_log = compile_log(lean);
-    QT_CHECK(lean_log && strstr(lean_log, "Used") && qg_ptxas_sum(lean_log, "bytes spill stores") == 0 &&
-             qg_ptxas_sum(lean_log, "bytes spill loads") == 0, "a lean kernel: a report, no spill");
+    QT_CHECK(lean_log && strstr(lean_log, "Used") &&
+                 qg_ptxas_sum(lean_log, "bytes spill stores") == 0 &&
+                 qg_ptxas_sum(lean_log, "bytes spill loads") == 0,
+             "a lean kernel: a report, no spill");
 
-    qg_family strict = {.name = "strict", .source = "qg_prelude.cuh", .entry = "qg_spills",
-                        .num_params = 1, .param_names = {"a"}, .num_variants = 1, .variants = one,
+    qg_family strict = {.name = "strict",
+                        .source = "qg_prelude.cuh",
+                        .entry = "qg_spills",
+                        .num_params = 1,
+                        .param_names = {"a"},
+                        .num_variants = 1,
+                        .variants = one,
                         .min_cc = 80};
     qg_family allowed = strict;
     allowed.name = "allowed";
@@ -71,9 +84,11 @@ int main(void) {
     char *copy = log ? strdup(log) : NULL;
     QT_STATUS(qg_check_spills(&vo, "sm_90a", &copy), QG_ERR_COMPILE); /* copy now has the reason */
     QT_STATUS(qg_check_spills(&vs, "sm_90a", &log), QG_ERR_COMPILE);
-    QT_CHECK(log && strncmp(log, "strict.a1 spills registers for sm_90a", 37) == 0 && strstr(log, "allow_spills") &&
-             strstr(log, "spill loads"), "the reason heads the log: %.200s", log ? log : "(null)");
-    QT_CHECK(strstr(qg_last_error(NULL), "strict.a1"), "message names the variant: %s", qg_last_error(NULL));
+    QT_CHECK(log && strncmp(log, "strict.a1 spills registers for sm_90a", 37) == 0 &&
+                 strstr(log, "allow_spills") && strstr(log, "spill loads"),
+             "the reason heads the log: %.200s", log ? log : "(null)");
+    QT_CHECK(strstr(qg_last_error(NULL), "strict.a1"), "message names the variant: %s",
+             qg_last_error(NULL));
     QT_OK(qg_check_spills(&va, "sm_90a", &copy));
     QT_OK(qg_check_spills(&va, "sm_80", &copy));
     QT_STATUS(qg_check_spills(&va, "sm_89", &copy), QG_ERR_COMPILE);

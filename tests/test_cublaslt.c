@@ -36,7 +36,8 @@ static qg_problem fp8_problem(int64_t m, int64_t n, int64_t k) {
 static void test_catalog(void) {
     const char *ids[] = {"cublaslt_fp8.algo0", "cublaslt_fp8.algo3", "cublaslt_int8.algo0",
                          "cublaslt_int8.algo3", "cublaslt_int8_epilogue"};
-    for (int i = 0; i < 5; i++) QT_CHECK(qg_catalog_find(ids[i]) != NULL, "%s in the catalog", ids[i]);
+    for (int i = 0; i < 5; i++)
+        QT_CHECK(qg_catalog_find(ids[i]) != NULL, "%s in the catalog", ids[i]);
     const qg_variant *fp8 = qg_catalog_find("cublaslt_fp8.algo0");
     const qg_variant *i8 = qg_catalog_find("cublaslt_int8.algo1");
     const qg_variant *epi = qg_catalog_find("cublaslt_int8_epilogue");
@@ -56,15 +57,16 @@ static void test_catalog(void) {
     QT_STATUS(qg_jit_compile(fp8, "sm_90a", &img, &n, &log, NULL), QG_ERR_INVALID_ARGUMENT);
     QT_CHECK(img == NULL && n == 0 && log == NULL, "outputs cleared");
     /* distinct cache keys for the source-less families (keys hash the family name) */
-    QT_CHECK(qg_jit_key(fp8, "sm_90a", 13000) != qg_jit_key(qg_catalog_find("cublaslt_int8.algo0"),
-                                                            "sm_90a", 13000), "keys differ");
+    QT_CHECK(qg_jit_key(fp8, "sm_90a", 13000) !=
+                 qg_jit_key(qg_catalog_find("cublaslt_int8.algo0"), "sm_90a", 13000),
+             "keys differ");
     /* the epilogue compiles (if NVRTC is here) */
     char why[512];
     if (qg_compiler_nvrtc.load(why, sizeof why) == QG_SUCCESS) {
         double ms = 0;
         qg_status s = qg_jit_compile(epi, "sm_80", &img, &n, &log, &ms);
-        QT_CHECK(s == QG_SUCCESS && n > 64, "epilogue compiles for sm_80: %s\n%s", qg_last_error(NULL),
-                 log ? log : "");
+        QT_CHECK(s == QG_SUCCESS && n > 64, "epilogue compiles for sm_80: %s\n%s",
+                 qg_last_error(NULL), log ? log : "");
         printf("epilogue compiled for sm_80 in %.0f ms (%zu bytes)\n", ms, n);
         free(img);
         free(log);
@@ -121,7 +123,8 @@ static void no_blas_with(const char *lib, const char *expect) {
     setenv("QGEMM_CUBLASLT_LIBRARY", lib, 1);
     char why[1024] = "";
     QT_STATUS(qg_cublaslt_load(why, sizeof why), QG_ERR_NO_BLAS);
-    QT_CHECK(qt_contains(why, expect) && qt_contains(why, "QGEMM_CUBLASLT_LIBRARY"), "reason: %s", why);
+    QT_CHECK(qt_contains(why, expect) && qt_contains(why, "QGEMM_CUBLASLT_LIBRARY"), "reason: %s",
+             why);
     QT_CHECK(qg_cublaslt_version() == 0, "no version without the library");
     qg_context *ctx = fake_ctx();
     if (!ctx) return;
@@ -149,8 +152,14 @@ static void no_blas_with(const char *lib, const char *expect) {
              "int8 without cuBLASLt fails");
     QT_CHECK(qg_cublaslt_gemm_bf16(ctx, 16, 4096, 2048, a, w, c, NULL, 0) == QG_ERR_NO_BLAS,
              "bf16 GEMM: %s", qg_last_error(ctx));
-    qg_lt_shape sh = {.kind = QG_LT_BF16, .m = 16, .n = 4096, .k = 2048, .lda = 2048, .ldc = 4096,
-                      .out_dtype = QG_DTYPE_BF16, .align = 256};
+    qg_lt_shape sh = {.kind = QG_LT_BF16,
+                      .m = 16,
+                      .n = 4096,
+                      .k = 2048,
+                      .lda = 2048,
+                      .ldc = 4096,
+                      .out_dtype = QG_DTYPE_BF16,
+                      .align = 256};
     QT_STATUS(qg_cublaslt_prepare(ctx, &sh, NULL), QG_ERR_NO_BLAS);
     /* dispatch (no database) still picks a native kernel: qg_prepare does not need cuBLASLt */
     p.scheme = QG_SCHEME_W8A8_FP8;
@@ -219,8 +228,8 @@ static void tuner_without_blas(void) {
         QT_OK(qg_db_decide_freshness(db, ctx->info.arch, "", 1, NULL));
         qg_tune_stats cur = {0}, old = {0};
         QT_OK(qg_tune_shape(ctx, db, &p, ms, 1, &o, NULL, NULL, 0, 1, &cur));
-        QT_CHECK(cur.skipped == 1 && cur.candidates == 0, "current entry: %d skipped, %d candidates",
-                 cur.skipped, cur.candidates);
+        QT_CHECK(cur.skipped == 1 && cur.candidates == 0,
+                 "current entry: %d skipped, %d candidates", cur.skipped, cur.candidates);
         snprintf(had.code_hash, sizeof had.code_hash, "%s", "00000000deadbeef");
         QT_OK(qg_db_put(db, &had));
         QT_OK(qg_db_decide_freshness(db, ctx->info.arch, "", 1, NULL));
@@ -234,7 +243,9 @@ static void tuner_without_blas(void) {
     qg_context_destroy(ctx);
 }
 
-static void missing_library(void) { no_blas_with("/nonexistent/libcublasLt.so.13", "/nonexistent/libcublasLt.so.13"); }
+static void missing_library(void) {
+    no_blas_with("/nonexistent/libcublasLt.so.13", "/nonexistent/libcublasLt.so.13");
+}
 static void wrong_library(void) { no_blas_with("libm.so.6", "cublasLtCreate"); }
 
 /* The library installed here (if any): every descriptor the families build is accepted by it
@@ -248,25 +259,50 @@ static void real_library(void) {
     }
     printf("  cuBLASLt %zu\n", qg_cublaslt_version());
     QT_CHECK(qg_cublaslt_version() >= 110000, "version %zu", qg_cublaslt_version());
-    const qg_lt_shape bf16 = {.kind = QG_LT_BF16, .m = 7, .n = 64, .k = 32, .lda = 32, .ldc = 64,
-                              .out_dtype = QG_DTYPE_BF16, .align = 256};
+    const qg_lt_shape bf16 = {.kind = QG_LT_BF16,
+                              .m = 7,
+                              .n = 64,
+                              .k = 32,
+                              .lda = 32,
+                              .ldc = 64,
+                              .out_dtype = QG_DTYPE_BF16,
+                              .align = 256};
     QT_OK(qg_cublaslt_describe(&bf16));
     /* wo_dequant_lt's chunks: bf16 and f16 with the bias epilogue, padded lda, odd ldc */
     for (int f16 = 0; f16 < 2; f16++) {
-        const qg_lt_shape h = {.kind = f16 ? QG_LT_F16 : QG_LT_BF16, .m = 7, .n = 64, .k = 32,
-                               .lda = 40, .ldc = 67, .has_bias = 1, .align = 16,
+        const qg_lt_shape h = {.kind = f16 ? QG_LT_F16 : QG_LT_BF16,
+                               .m = 7,
+                               .n = 64,
+                               .k = 32,
+                               .lda = 40,
+                               .ldc = 67,
+                               .has_bias = 1,
+                               .align = 16,
                                .out_dtype = f16 ? QG_DTYPE_F16 : QG_DTYPE_BF16};
         QT_CHECK(qg_cublaslt_describe(&h) == QG_SUCCESS, "%s chunk descriptor: %s",
                  f16 ? "f16" : "bf16", qg_last_error(NULL));
     }
-    const qg_lt_shape i8 = {.kind = QG_LT_INT8, .m = 7, .n = 64, .k = 48, .lda = 64, .ldc = 64,
-                            .out_dtype = QG_DTYPE_INT32, .align = 16};
+    const qg_lt_shape i8 = {.kind = QG_LT_INT8,
+                            .m = 7,
+                            .n = 64,
+                            .k = 48,
+                            .lda = 64,
+                            .ldc = 64,
+                            .out_dtype = QG_DTYPE_INT32,
+                            .align = 16};
     QT_OK(qg_cublaslt_describe(&i8));
     for (int combo = 0; combo < 16; combo++) {
-        const qg_lt_shape f = {.kind = QG_LT_FP8, .m = 5, .n = 32, .k = 64, .lda = 64, .ldc = 40,
+        const qg_lt_shape f = {.kind = QG_LT_FP8,
+                               .m = 5,
+                               .n = 32,
+                               .k = 64,
+                               .lda = 64,
+                               .ldc = 40,
                                .out_dtype = combo & 8 ? QG_DTYPE_F16 : QG_DTYPE_BF16,
-                               .w_vec = combo & 1, .a_vec = (combo >> 1) & 1,
-                               .has_bias = (combo >> 2) & 1, .align = 256};
+                               .w_vec = combo & 1,
+                               .a_vec = (combo >> 1) & 1,
+                               .has_bias = (combo >> 2) & 1,
+                               .align = 256};
         const qg_status s = qg_cublaslt_describe(&f);
         QT_CHECK(s == QG_SUCCESS || ((f.w_vec || f.a_vec) && s == QG_ERR_UNSUPPORTED &&
                                      qg_cublaslt_version() < 120900),
@@ -296,7 +332,8 @@ static void workspace_left_zero(void) {
     setenv("FAKE_LT_WS", "0,4096,1048579", 1);
     static const size_t algo_ws[] = {0, 4096, 1048579};
     char why[1024];
-    if (!QT_CHECK(qg_cublaslt_load(why, sizeof why) == QG_SUCCESS, "fake cuBLASLt: %s", why)) return;
+    if (!QT_CHECK(qg_cublaslt_load(why, sizeof why) == QG_SUCCESS, "fake cuBLASLt: %s", why))
+        return;
     void *h = dlopen(QG_FAKE_CUBLASLT, RTLD_NOW | RTLD_NOLOAD);
     void (*stats)(size_t *) = h ? (void (*)(size_t *))dlsym(h, "fake_cublaslt_stats") : NULL;
     if (!QT_CHECK(stats != NULL, "fake_cublaslt_stats: %s", dlerror())) return;
@@ -344,8 +381,10 @@ static void workspace_left_zero(void) {
             }
             if (!QT_CHECK(st == QG_SUCCESS, "%s: %s", id, qg_last_error(ctx))) continue;
             QT_CHECK(after[0] == before[0] + 1, "%s: one cublasLtMatmul", id);
-            QT_CHECK(after[1] == algo_ws[algo], "%s: cuBLASLt given %zu workspace bytes, its "
-                     "algorithm needs %zu", id, after[1], algo_ws[algo]);
+            QT_CHECK(after[1] == algo_ws[algo],
+                     "%s: cuBLASLt given %zu workspace bytes, its "
+                     "algorithm needs %zu",
+                     id, after[1], algo_ws[algo]);
             QT_CHECK(after[2] == before[2], "%s: the workspace was not zero on entry", id);
             QT_OK(qg_memcpy_dtoh(ctx, host, ws, ws_bytes));
             const size_t dirty = nonzero_bytes(host, ws_bytes);
@@ -435,7 +474,8 @@ static void test_dequant_lt_family(void) {
              "W8A16 M=16 refused: %s", why);
     p = w4_problem(1024, 4096, 4096, 128, 0, QG_DTYPE_BF16, 0);
     QT_CHECK(!f->supports(&p, w8v32->params, 90, why, sizeof why) &&
-                 qt_contains(why, "computes w8a16"), "wbits8 refuses W4A16: %s", why);
+                 qt_contains(why, "computes w8a16"),
+             "wbits8 refuses W4A16: %s", why);
     /* balanced chunks of 128-column multiples: 28672 x 4096 in 14 chunks of 2048 (16 MiB) or
      * 7 of 4096 (32 MiB); 4096 x 14336 (112 MiB) in 7 of 640 (+256) or 4 of 1024 */
     p = w4_problem(1024, 28672, 4096, 128, 0, QG_DTYPE_BF16, 0);
@@ -468,15 +508,13 @@ static void test_dequant_lt_family(void) {
              w8_1k * 1e6, t1k * 1e6);
 }
 
-
 /* One launch through the fake driver and cuBLASLt: per chunk, the dequant kernel on the
  * chunk's slabs into the scratch and one matmul of the chunk's columns; cuBLASLt's scratch
  * zeroed after each matmul that used some; the dequant scratch zeroed at the end; all on
  * the caller's stream, and the workspace left zero. */
-static void check_dequant_lt_run(qg_context *ctx, const char *id, const qg_problem *p,
-                                 int64_t lda, int64_t ldc, int64_t want_cols, int want_chunks,
-                                 size_t algo_ws, void (*trace_start)(int),
-                                 int (*trace_get)(const fake_event **)) {
+static void check_dequant_lt_run(qg_context *ctx, const char *id, const qg_problem *p, int64_t lda,
+                                 int64_t ldc, int64_t want_cols, int want_chunks, size_t algo_ws,
+                                 void (*trace_start)(int), int (*trace_get)(const fake_event **)) {
     const int64_t m = p->m, n = p->n, k = p->k;
     qg_packed_sizes sz;
     QT_OK(qg_packed_sizes_get(p, &sz));
@@ -600,9 +638,8 @@ out:
 
 /* A call that must fail with `want` before issuing anything. */
 static void check_dequant_lt_refused(qg_context *ctx, const char *id, const qg_problem *p,
-                                     qg_gemm_args *g, int direct, qg_status want,
-                                     const char *msg, void (*trace_start)(int),
-                                     int (*trace_get)(const fake_event **)) {
+                                     qg_gemm_args *g, int direct, qg_status want, const char *msg,
+                                     void (*trace_start)(int), int (*trace_get)(const fake_event **)) {
     trace_start(1);
     qg_status st;
     if (direct) { /* the family's launch as dispatch would call it, with these args */
@@ -616,8 +653,8 @@ static void check_dequant_lt_refused(qg_context *ctx, const char *id, const qg_p
     const fake_event *ev;
     const int nev = trace_get(&ev);
     trace_start(0);
-    QT_CHECK(st == want && qt_contains(qg_last_error(ctx), msg), "%s (%s): %s, want %s: %s", id, msg,
-             qg_status_name(st), qg_status_name(want), qg_last_error(ctx));
+    QT_CHECK(st == want && qt_contains(qg_last_error(ctx), msg), "%s (%s): %s, want %s: %s", id,
+             msg, qg_status_name(st), qg_status_name(want), qg_last_error(ctx));
     QT_CHECK(nev == 0, "%s (%s): refused after issuing %d operations", id, msg, nev);
 }
 
@@ -629,7 +666,8 @@ static void dequant_lt_launches(void) {
         printf("  NVRTC not available (%s): wo_dequant_lt launches skipped\n", why);
         return;
     }
-    if (!QT_CHECK(qg_cublaslt_load(why, sizeof why) == QG_SUCCESS, "fake cuBLASLt: %s", why)) return;
+    if (!QT_CHECK(qg_cublaslt_load(why, sizeof why) == QG_SUCCESS, "fake cuBLASLt: %s", why))
+        return;
     char cache[512];
     snprintf(cache, sizeof cache, "%s/test-cache", QG_TEST_BINARY_DIR);
     setenv("QGEMM_CACHE_DIR", cache, 1);
@@ -729,10 +767,12 @@ static void dequant_lt_launches(void) {
         /* through dispatch with no workspace: the context's own is used (allocated and
          * zeroed by the first call, untraced) */
         g.workspace = NULL, g.workspace_bytes = 0;
-        QT_CHECK(qg_gemm_with_kernel(ctx, &p, &g, "wo_dequant_lt.wbits4.mb16.algo1", NULL) == QG_SUCCESS,
+        QT_CHECK(qg_gemm_with_kernel(ctx, &p, &g, "wo_dequant_lt.wbits4.mb16.algo1", NULL) ==
+                     QG_SUCCESS,
                  "context workspace: %s", qg_last_error(ctx));
         trace_start(1);
-        QT_CHECK(qg_gemm_with_kernel(ctx, &p, &g, "wo_dequant_lt.wbits4.mb16.algo1", NULL) == QG_SUCCESS,
+        QT_CHECK(qg_gemm_with_kernel(ctx, &p, &g, "wo_dequant_lt.wbits4.mb16.algo1", NULL) ==
+                     QG_SUCCESS,
                  "context workspace: %s", qg_last_error(ctx));
         const fake_event *ev;
         QT_CHECK(trace_get(&ev) == 4, "one chunk: dequant, matmul, two memsets");
@@ -742,8 +782,7 @@ static void dequant_lt_launches(void) {
         p.m = 4096;
         char expl[256];
         QT_OK(qg_explain(ctx, &p, expl, sizeof expl));
-        QT_CHECK(qt_contains(expl, "wo_dequant_lt.wbits4"), "heuristic dispatch at M=4096: %s",
-                 expl);
+        QT_CHECK(qt_contains(expl, "wo_dequant_lt.wbits4"), "heuristic dispatch at M=4096: %s", expl);
     } else {
         QT_CHECK(0, "allocations");
     }

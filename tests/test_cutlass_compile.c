@@ -30,7 +30,7 @@ static void absent_headers(void) {
     char *log = NULL;
     QT_STATUS(qg_jit_compile(v, "sm_90a", &img, &n, &log, NULL), QG_ERR_UNSUPPORTED);
     QT_CHECK(qt_contains(qg_last_error(NULL), "/nonexistent/cutlass/include") &&
-             qt_contains(qg_last_error(NULL), "nvidia-cutlass"),
+                 qt_contains(qg_last_error(NULL), "nvidia-cutlass"),
              "the message names the directory and the package: %s", qg_last_error(NULL));
     free(img);
     free(log);
@@ -63,14 +63,14 @@ int main(void) {
         printf("%s: %.1f s, cubin %zu bytes\n", v->id, ms / 1000.0, n);
         QT_CHECK(img && n > 0, "%s: a cubin", v->id);
         QT_CHECK(img && has_bytes(img, n, v->family->entry) &&
-                 has_bytes(img, n, "qg_cutlass_w4a16_probe") &&
-                 has_bytes(img, n, "qg_cutlass_w4a16_repack"),
+                     has_bytes(img, n, "qg_cutlass_w4a16_probe") &&
+                     has_bytes(img, n, "qg_cutlass_w4a16_repack"),
                  "%s: the cubin has the GEMM, probe and repack entries", v->id);
         QT_CHECK(log && strstr(log, "Function properties for qg_cutlass_w4a16"),
                  "%s: ptxas reported the kernel", v->id);
         QT_CHECK(qg_ptxas_sum(log, "bytes spill stores") == 0 &&
-                 qg_ptxas_sum(log, "bytes spill loads") == 0, "%s: no spills:\n%s", v->id,
-                 log ? log : "");
+                     qg_ptxas_sum(log, "bytes spill loads") == 0,
+                 "%s: no spills:\n%s", v->id, log ? log : "");
         QT_CHECK(!qt_contains(log, "C7509") && !qt_contains(log, "serialized"),
                  "%s: wgmma not serialized (ptxas C7509):\n%s", v->id, log ? log : "");
         free(img);

@@ -18,7 +18,6 @@
 #include <string.h>
 #include <unistd.h>
 
-
 /* Where CUTLASS's host path put the four descriptors (cutlass_host_check, Params of 2304). */
 enum { PARAMS = 2304 };
 static const unsigned desc_at[QG_CUTLASS_NUM_OPS] = {128, 384, 640, 1664};
@@ -59,9 +58,14 @@ static void hook(unsigned gx, unsigned bx, void **params) {
         for (int i = 0; i < 5; i++) r.element_strides[i] = 1;
         memcpy(bytes + desc_at[op], &r, sizeof r);
     }
-    *out = (qg_cutlass_probe_out){.magic = QG_CUTLASS_PROBE_MAGIC, .implementable = 1,
-                                  .params_size = PARAMS, .params_align = 128, .smem_bytes = 205824,
-                                  .threads = 384, .grid = {1, 32, 1}, .cluster = {1, 1, 1}};
+    *out = (qg_cutlass_probe_out){.magic = QG_CUTLASS_PROBE_MAGIC,
+                                  .implementable = 1,
+                                  .params_size = PARAMS,
+                                  .params_align = 128,
+                                  .smem_bytes = 205824,
+                                  .threads = 384,
+                                  .grid = {1, 32, 1},
+                                  .cluster = {1, 1, 1}};
 }
 
 static void run(void) {
@@ -79,18 +83,21 @@ static void run(void) {
         return;
     void *h = dlopen(QG_FAKE_CUDA, RTLD_NOW | RTLD_NOLOAD);
     void (*set_hook)(void (*)(unsigned, unsigned, void **)) =
-        h ? (void (*)(void (*)(unsigned, unsigned, void **)))dlsym(h, "fake_cuda_set_launch_hook") : NULL;
+        h ? (void (*)(void (*)(unsigned, unsigned, void **)))dlsym(h, "fake_cuda_set_launch_hook")
+          : NULL;
     void (*trace_start)(int) = h ? (void (*)(int))dlsym(h, "fake_cuda_trace_start") : NULL;
-    int (*trace_get)(const fake_event **) = h ? (int (*)(const fake_event **))dlsym(h, "fake_cuda_trace_get") : NULL;
-    void (*set_capturing)(void *, int) = h ? (void (*)(void *, int))dlsym(h, "fake_cuda_set_capturing") : NULL;
-    if (!QT_CHECK(set_hook && trace_start && trace_get && set_capturing,
-                  "fake driver hooks")) {
+    int (*trace_get)(const fake_event **) =
+        h ? (int (*)(const fake_event **))dlsym(h, "fake_cuda_trace_get") : NULL;
+    void (*set_capturing)(void *, int) =
+        h ? (void (*)(void *, int))dlsym(h, "fake_cuda_set_capturing") : NULL;
+    if (!QT_CHECK(set_hook && trace_start && trace_get && set_capturing, "fake driver hooks")) {
         qg_context_destroy(ctx);
         return;
     }
     /* a stand-in image under the variant's key: the JIT loads it, the fake accepts any ELF */
     const qg_variant *v = qg_catalog_find("w4a16_cutlass.tn128");
-    static const char image[64] = "\x7f" "ELF stand-in for the CUTLASS cubin";
+    static const char image[64] = "\x7f"
+                                  "ELF stand-in for the CUTLASS cubin";
     QT_OK(qg_disk_cache_write(ctx->cache_dir, ctx->info.arch,
                               qg_jit_key(v, ctx->info.arch, ctx->info.compiler_version), image,
                               sizeof image));
@@ -128,14 +135,16 @@ static void run(void) {
         if (n != 3 + first) continue;
         const int64_t items = p.n * (p.k / 8);
         QT_CHECK(ev[first].kind == FAKE_EV_LAUNCH && ev[first].block == 256 &&
-                 ev[first].grid[0] == (unsigned)((items + 255) / 256), "call %d: repack launch", call);
+                     ev[first].grid[0] == (unsigned)((items + 255) / 256),
+                 "call %d: repack launch", call);
         QT_CHECK(ev[first + 1].kind == FAKE_EV_LAUNCH && ev[first + 1].block == 384 &&
-                 ev[first + 1].grid[0] == 1 && ev[first + 1].grid[1] == 32,
+                     ev[first + 1].grid[0] == 1 && ev[first + 1].grid[1] == 32,
                  "call %d: the GEMM launch has the probe's shape", call);
         const size_t wbytes = ((size_t)(p.n * p.k / 2) + 255) / 256 * 256;
         const size_t sbytes = ((size_t)(p.n * (p.k / 64) * 2) + 255) / 256 * 256;
         QT_CHECK(ev[first + 2].kind == FAKE_EV_MEMSET && ev[first + 2].value == 0 &&
-                 ev[first + 2].bytes == wbytes + sbytes, "call %d: the workspace is zeroed after", call);
+                     ev[first + 2].bytes == wbytes + sbytes,
+                 "call %d: the workspace is zeroed after", call);
         const unsigned char *b = gemm_params;
         const uint64_t ws_al = ((uint64_t)(uintptr_t)ws + 255) & ~(uint64_t)255;
         const uint64_t want[4] = {ws_al, (uintptr_t)a, ws_al + wbytes, (uintptr_t)c};
@@ -146,12 +155,13 @@ static void run(void) {
                      "call %d: descriptor of operand %d encoded at 0x%llx (want 0x%llx)", call, op,
                      (unsigned long long)t.address, (unsigned long long)want[op]);
         }
-        QT_CHECK(b[0] == 0x11 && b[PARAMS - 1] == 0x11, "call %d: the rest is the probe's bytes", call);
+        QT_CHECK(b[0] == 0x11 && b[PARAMS - 1] == 0x11, "call %d: the rest is the probe's bytes",
+                 call);
     }
     QT_CHECK(seen_in.m == 77 && seen_in.n == 520 && seen_in.k == 1024 && seen_in.group_size == 64 &&
-             seen_in.lda == 1024 && seen_in.ldc == ldc && seen_in.sm_count > 0 &&
-             seen_in.w == qg_cutlass_sentinel(QG_CUTLASS_OP_W) &&
-             seen_in.y == qg_cutlass_sentinel(QG_CUTLASS_OP_Y),
+                 seen_in.lda == 1024 && seen_in.ldc == ldc && seen_in.sm_count > 0 &&
+                 seen_in.w == qg_cutlass_sentinel(QG_CUTLASS_OP_W) &&
+                 seen_in.y == qg_cutlass_sentinel(QG_CUTLASS_OP_Y),
              "the probe got the problem, strides and sentinels");
 
     /* a new problem whose probe does not answer: refused, nothing launched after the probe */
@@ -174,8 +184,8 @@ static void run(void) {
     st = qg_gemm_with_kernel(ctx, &p, &g, v->id, stream);
     set_capturing(stream, 0);
     QT_CHECK(st == QG_ERR_INVALID_ARGUMENT && qt_contains(qg_last_error(ctx), "qg_prepare") &&
-             probes == before, "first call under capture: %s (%s)", qg_status_name(st),
-             qg_last_error(ctx));
+                 probes == before,
+             "first call under capture: %s (%s)", qg_status_name(st), qg_last_error(ctx));
     set_hook(NULL);
     qg_free(ctx, w), qg_free(ctx, s), qg_free(ctx, a), qg_free(ctx, c), qg_free(ctx, ws);
     qg_context_destroy(ctx);

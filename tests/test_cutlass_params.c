@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 /* A recipe as the device recorder writes it (kernels/cutlass/cutlass_tma_recorder.cuh). */
 static qg_tma_recipe recipe(int op, uint64_t delta, unsigned rank, unsigned dtype, uint64_t d0,
                             uint64_t d1, uint64_t stride1, unsigned box0, unsigned box1) {
@@ -41,9 +40,14 @@ enum { SIZE = 1000, AT_W = 64, AT_X = 256, AT_S = 448, AT_Y = 640 };
 
 static void make_image(probe_image *im, qt_rng *rng) {
     memset(im, 0, sizeof *im);
-    im->out = (qg_cutlass_probe_out){.magic = QG_CUTLASS_PROBE_MAGIC, .implementable = 1,
-                                     .params_size = SIZE, .params_align = 64, .smem_bytes = 200000,
-                                     .threads = 384, .grid = {132, 1, 1}, .cluster = {1, 1, 1}};
+    im->out = (qg_cutlass_probe_out){.magic = QG_CUTLASS_PROBE_MAGIC,
+                                     .implementable = 1,
+                                     .params_size = SIZE,
+                                     .params_align = 64,
+                                     .smem_bytes = 200000,
+                                     .threads = 384,
+                                     .grid = {132, 1, 1},
+                                     .cluster = {1, 1, 1}};
     for (int i = 0; i < SIZE; i++) im->bytes[i] = (unsigned char)(qt_next(rng) & 0x3f);
     const qg_tma_recipe r[4] = {
         recipe(QG_CUTLASS_OP_W, 0, 3, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2048, 4096, 2048, 64, 128),
@@ -52,7 +56,8 @@ static void make_image(probe_image *im, qt_rng *rng) {
         recipe(QG_CUTLASS_OP_Y, 0, 3, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 4096, 300, 8192, 64, 32)};
     const int at[4] = {AT_W, AT_X, AT_S, AT_Y};
     for (int i = 0; i < 4; i++) memcpy(im->bytes + at[i], &r[i], sizeof r[i]);
-    const uint64_t y = qg_cutlass_sentinel(QG_CUTLASS_OP_Y), x = qg_cutlass_sentinel(QG_CUTLASS_OP_X) + 4096;
+    const uint64_t y = qg_cutlass_sentinel(QG_CUTLASS_OP_Y),
+                   x = qg_cutlass_sentinel(QG_CUTLASS_OP_X) + 4096;
     const uint64_t below = QG_CUTLASS_SENTINEL_BASE - 16; /* just outside the ranges: not pointers */
     const uint64_t above = qg_cutlass_sentinel(QG_CUTLASS_NUM_OPS);
     memcpy(im->bytes + 8, &y, 8);
@@ -71,13 +76,14 @@ static void test_decode(qt_rng *rng) {
     const int at[4] = {AT_W, AT_X, AT_S, AT_Y};
     for (int i = 0; i < plan.num_tma && i < 4; i++)
         QT_CHECK(plan.tma[i].at.offset == (uint32_t)at[i] && plan.tma[i].at.operand == i &&
-                 plan.tma[i].at.delta == (i == QG_CUTLASS_OP_SCALE ? 32u : 0u),
+                     plan.tma[i].at.delta == (i == QG_CUTLASS_OP_SCALE ? 32u : 0u),
                  "recipe %d: offset %u operand %d delta %llu", i, plan.tma[i].at.offset,
                  plan.tma[i].at.operand, (unsigned long long)plan.tma[i].at.delta);
-    QT_CHECK(plan.num_ptrs == 3 && plan.ptrs[0].offset == 8 && plan.ptrs[0].operand == QG_CUTLASS_OP_Y &&
-             plan.ptrs[0].delta == 0 && plan.ptrs[1].offset == 16 &&
-             plan.ptrs[1].operand == QG_CUTLASS_OP_X && plan.ptrs[1].delta == 4096 &&
-             plan.ptrs[2].offset == 800 && plan.ptrs[2].operand == QG_CUTLASS_OP_Y,
+    QT_CHECK(plan.num_ptrs == 3 && plan.ptrs[0].offset == 8 &&
+                 plan.ptrs[0].operand == QG_CUTLASS_OP_Y && plan.ptrs[0].delta == 0 &&
+                 plan.ptrs[1].offset == 16 && plan.ptrs[1].operand == QG_CUTLASS_OP_X &&
+                 plan.ptrs[1].delta == 4096 && plan.ptrs[2].offset == 800 &&
+                 plan.ptrs[2].operand == QG_CUTLASS_OP_Y,
              "pointer fields at 8, 16 and 800 (%d found), none for out-of-range values",
              plan.num_ptrs);
     QT_CHECK(memcmp(plan.params, im.bytes, SIZE) == 0 && plan.shape.threads == 384,
@@ -86,10 +92,10 @@ static void test_decode(qt_rng *rng) {
     qg_tmap_encode_nd a;
     qg_cutlass_recipe_encode_args(&plan.tma[1].recipe, 0x1000, &a);
     QT_CHECK(a.rank == 3 && a.global_address == (void *)0x1000 && a.global_dim[0] == 4096 &&
-             a.global_dim[1] == 300 && a.global_strides[0] == 8192 &&
-             a.global_strides[1] == 8192 * 300 && a.box_dim[0] == 64 && a.box_dim[1] == 128 &&
-             a.data_type == CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 &&
-             a.swizzle == CU_TENSOR_MAP_SWIZZLE_128B && a.element_strides[2] == 1,
+                 a.global_dim[1] == 300 && a.global_strides[0] == 8192 &&
+                 a.global_strides[1] == 8192 * 300 && a.box_dim[0] == 64 && a.box_dim[1] == 128 &&
+                 a.data_type == CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 &&
+                 a.swizzle == CU_TENSOR_MAP_SWIZZLE_128B && a.element_strides[2] == 1,
              "encode arguments from a recipe");
 }
 
@@ -157,11 +163,11 @@ static void test_bind(qt_rng *rng) {
         memcpy(&t, params + at[i], sizeof t);
         const qg_tma_recipe *r = &plan.tma[i].recipe;
         QT_CHECK(t.magic == FAKE_TMAP_MAGIC &&
-                 t.address == ptrs[i] + (i == QG_CUTLASS_OP_SCALE ? 32 : 0) &&
-                 t.dim[0] == r->dims[0] && t.dim[1] == r->dims[1] && t.stride == r->strides[0] &&
-                 t.box[0] == r->box[0] && t.box[1] == r->box[1] && t.rank == 3 &&
-                 t.data_type == r->dtype && t.swizzle == CU_TENSOR_MAP_SWIZZLE_128B &&
-                 t.l2 == CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
+                     t.address == ptrs[i] + (i == QG_CUTLASS_OP_SCALE ? 32 : 0) &&
+                     t.dim[0] == r->dims[0] && t.dim[1] == r->dims[1] && t.stride == r->strides[0] &&
+                     t.box[0] == r->box[0] && t.box[1] == r->box[1] && t.rank == 3 &&
+                     t.data_type == r->dtype && t.swizzle == CU_TENSOR_MAP_SWIZZLE_128B &&
+                     t.l2 == CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
                  "descriptor %d encoded by the driver from its recipe with the real address", i);
     }
     uint64_t v[3];

@@ -127,8 +127,8 @@ static void test_concurrent_saves(const char *dir) {
     QT_CHECK(ok, "all writer processes succeeded");
     qg_db *db;
     QT_OK(qg_db_open(&db, path, &d));
-    QT_CHECK(db && qg_db_size(db) == PROCS * EACH, "no entry lost: %d of %d", db ? qg_db_size(db) : -1,
-             PROCS * EACH);
+    QT_CHECK(db && qg_db_size(db) == PROCS * EACH, "no entry lost: %d of %d",
+             db ? qg_db_size(db) : -1, PROCS * EACH);
     qg_db_close(db);
 }
 
@@ -197,9 +197,11 @@ static void test_catalog_change(const char *dir) {
     QT_OK(qg_db_open(&db, path, &d));
     QT_CHECK(qg_db_begin_tuning(db, &d) == 1, "the entry from another catalog is stale");
     QT_CHECK(strcmp(db->meta.catalog_hash, qg_catalog_hash()) == 0 &&
-             strcmp(db->meta.library_version, "0.0.1") != 0, "metadata become this run's");
+                 strcmp(db->meta.library_version, "0.0.1") != 0,
+             "metadata become this run's");
     qg_db_entry fresh = entry(QG_SCHEME_W4A16, 4096, 4096, 16, "kB", 12.0);
-    snprintf(fresh.catalog_hash, sizeof fresh.catalog_hash, "%s", qg_catalog_hash_scheme(QG_SCHEME_W4A16));
+    snprintf(fresh.catalog_hash, sizeof fresh.catalog_hash, "%s",
+             qg_catalog_hash_scheme(QG_SCHEME_W4A16));
     QT_OK(qg_db_put(db, &fresh));
     QT_OK(qg_db_save(db, NULL));
     qg_db_close(db);
@@ -217,12 +219,13 @@ static void test_catalog_change(const char *dir) {
 
     /* a file written before per-entry hashes: its entries take the file's, current when that is
      * the scheme's or the whole catalog's of this build */
-    const char *fmt = "{\"schema_version\": 1, \"metadata\": {\"gpu_name\": \"NVIDIA H100 80GB HBM3\", "
-                      "\"compute_capability\": \"9.0\", \"catalog_hash\": \"%s\"}, \"entries\": "
-                      "[{\"scheme\": \"w4a16\", \"n\": 4096, \"k\": 4096, \"group_size\": 128, "
-                      "\"zero_point\": true, \"act_dtype\": \"bf16\", \"out_dtype\": \"bf16\", "
-                      "\"weight_scale\": \"per-row\", \"act_scale\": \"per-row\", \"m_bucket\": 1, "
-                      "\"kernel\": \"kA\", \"median_us\": 10, \"tuned_at\": \"2026-11-23T10:00:00Z\"}]}";
+    const char *fmt =
+        "{\"schema_version\": 1, \"metadata\": {\"gpu_name\": \"NVIDIA H100 80GB HBM3\", "
+        "\"compute_capability\": \"9.0\", \"catalog_hash\": \"%s\"}, \"entries\": "
+        "[{\"scheme\": \"w4a16\", \"n\": 4096, \"k\": 4096, \"group_size\": 128, "
+        "\"zero_point\": true, \"act_dtype\": \"bf16\", \"out_dtype\": \"bf16\", "
+        "\"weight_scale\": \"per-row\", \"act_scale\": \"per-row\", \"m_bucket\": 1, "
+        "\"kernel\": \"kA\", \"median_us\": 10, \"tuned_at\": \"2026-11-23T10:00:00Z\"}]}";
     const char *hashes[3] = {qg_catalog_hash_scheme(QG_SCHEME_W4A16), qg_catalog_hash(),
                              "00000000deadbeef"};
     for (int i = 0; i < 3; i++) {
@@ -250,11 +253,15 @@ static void test_scheme_hashes(void) {
                      qg_scheme_name((qg_scheme)a), qg_scheme_name((qg_scheme)b));
     }
     QT_CHECK(strcmp(qg_catalog_hash_scheme(QG_SCHEME_COUNT_), "") == 0, "bad scheme: empty");
-    static const struct { qg_scheme s; const char *file; int uses; } cases[] = {
+    static const struct {
+        qg_scheme s;
+        const char *file;
+        int uses;
+    } cases[] = {
         {QG_SCHEME_W4A16, "w4a16_wgmma.cu", 1},
-        {QG_SCHEME_W4A16, "int4_dequant.cuh", 1},   /* included */
-        {QG_SCHEME_W4A16, "tile_raster.cuh", 1},    /* included by w4a16_wgmma.cu */
-        {QG_SCHEME_W4A16, "dequant_wo.cu", 1},      /* the dequantize + cuBLASLt helper */
+        {QG_SCHEME_W4A16, "int4_dequant.cuh", 1}, /* included */
+        {QG_SCHEME_W4A16, "tile_raster.cuh", 1},  /* included by w4a16_wgmma.cu */
+        {QG_SCHEME_W4A16, "dequant_wo.cu", 1},    /* the dequantize + cuBLASLt helper */
         {QG_SCHEME_W4A16, "sp24_wgmma.cu", 0},
         {QG_SCHEME_W4A16, "w8a8_fp8_wgmma.cu", 0},
         {QG_SCHEME_W4A16, "act_quant_fp8.cu", 0},
@@ -268,12 +275,10 @@ static void test_scheme_hashes(void) {
         {QG_SCHEME_W8A8_INT8, "w8a8_fp8_wgmma.cu", 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        QT_CHECK(qg_catalog_scheme_uses(cases[i].s, cases[i].file) == cases[i].uses,
-                 "%s %s %s", qg_scheme_name(cases[i].s), cases[i].uses ? "uses" : "does not use",
-                 cases[i].file);
+        QT_CHECK(qg_catalog_scheme_uses(cases[i].s, cases[i].file) == cases[i].uses, "%s %s %s",
+                 qg_scheme_name(cases[i].s), cases[i].uses ? "uses" : "does not use", cases[i].file);
     QT_CHECK(!qg_catalog_scheme_uses(QG_SCHEME_W4A16, "no_such_file.cu"), "unknown file");
 }
-
 
 /* ---- issue 15 ---- */
 
@@ -314,7 +319,8 @@ static void test_index(void) {
     QT_CHECK(sec < 20, "100k puts and finds take %.1f s (quadratic took minutes)", sec);
     qg_db_entry again = entry(QG_SCHEME_W4A16, 128, 4096, 1, "k2", 7.0);
     QT_OK(qg_db_put(&db, &again));
-    QT_CHECK(db.count == E && !strcmp(qg_db_find(&db, &again.key, 1)->kernel, "k2"), "same key replaces");
+    QT_CHECK(db.count == E && !strcmp(qg_db_find(&db, &again.key, 1)->kernel, "k2"),
+             "same key replaces");
     /* drop every other entry by hand, as prune did */
     int kept = 0;
     for (int i = 0; i < db.count; i++)
@@ -352,7 +358,8 @@ static void test_paths(const char *dir) {
     char missing[600];
     snprintf(missing, sizeof missing, "%s/missing.json", dir);
     QT_STATUS(qg_db_open_existing(&db, missing), QG_ERR_NOT_FOUND);
-    QT_CHECK(qt_contains(qg_last_error(NULL), "missing.json: no such file"), "%s", qg_last_error(NULL));
+    QT_CHECK(qt_contains(qg_last_error(NULL), "missing.json: no such file"), "%s",
+             qg_last_error(NULL));
     QT_CHECK(access(missing, F_OK) != 0, "nothing created");
     /* a save onto the FIFO is refused and leaves it a FIFO */
     QT_OK(qg_db_open(&db, missing, &d));
@@ -408,11 +415,12 @@ static void test_parser_numbers(void) {
         /* a code hash that no compile can match would never be judged fresh or stale */
         "\"code_hash\": \"\"", "\"code_hash\": \"xyz\"", "\"code_hash\": \"0123456789ABCDEF\"",
         "\"code_hash\": \"0123456789abcdef0\""};
-    const char *fmt = "{\"schema_version\": %s, \"metadata\": {\"gpu_name\": \"g\", "
-                      "\"compute_capability\": \"%s\", \"sm_count\": %s}, \"entries\": [{\"scheme\": "
-                      "\"w4a16\", \"n\": 4096, %s, \"k\": 4096, \"group_size\": 128, \"zero_point\": true, "
-                      "\"act_dtype\": \"bf16\", \"out_dtype\": \"bf16\", \"weight_scale\": \"per-row\", "
-                      "\"act_scale\": \"per-row\", \"m_bucket\": 1, \"kernel\": \"k\"}]}%s";
+    const char *fmt =
+        "{\"schema_version\": %s, \"metadata\": {\"gpu_name\": \"g\", "
+        "\"compute_capability\": \"%s\", \"sm_count\": %s}, \"entries\": [{\"scheme\": "
+        "\"w4a16\", \"n\": 4096, %s, \"k\": 4096, \"group_size\": 128, \"zero_point\": true, "
+        "\"act_dtype\": \"bf16\", \"out_dtype\": \"bf16\", \"weight_scale\": \"per-row\", "
+        "\"act_scale\": \"per-row\", \"m_bucket\": 1, \"kernel\": \"k\"}]}%s";
     char text[2048];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         qg_db db = {0};
@@ -426,9 +434,9 @@ static void test_parser_numbers(void) {
         free(db.entries);
         free(db.index);
     }
-    static const char *const meta_bad[][4] = {{"1.9", "9.0", "132", ""}, {"1", "99999999999.0", "132", ""},
-                                              {"1", "9.0", "-1", ""},    {"1", "9.0x", "132", ""},
-                                              {"1", "9.0", "132", " junk"}, {"1", "9.0", "1e10", ""}};
+    static const char *const meta_bad[][4] = {
+        {"1.9", "9.0", "132", ""}, {"1", "99999999999.0", "132", ""}, {"1", "9.0", "-1", ""},
+        {"1", "9.0x", "132", ""},  {"1", "9.0", "132", " junk"},      {"1", "9.0", "1e10", ""}};
     for (size_t i = 0; i < sizeof meta_bad / sizeof meta_bad[0]; i++) {
         qg_db db = {0};
         snprintf(text, sizeof text, fmt, meta_bad[i][0], meta_bad[i][1], meta_bad[i][2], "\"m\": 1",
@@ -443,7 +451,8 @@ static void test_parser_numbers(void) {
     QT_CHECK(db.count == 1 && db.meta.sm_count == 132, "the good file parses");
     {
         qg_db db2 = {0};
-        snprintf(text, sizeof text, fmt, "1", "9.0", "132", "\"code_hash\": \"0123456789abcdef\"", "");
+        snprintf(text, sizeof text, fmt, "1", "9.0", "132", "\"code_hash\": \"0123456789abcdef\"",
+                 "");
         QT_OK(qg_db_from_json(&db2, text, strlen(text)));
         QT_CHECK(db2.count == 1 && !strcmp(db2.entries[0].code_hash, "0123456789abcdef"),
                  "a well-formed code hash is kept");

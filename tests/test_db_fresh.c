@@ -30,7 +30,8 @@ static void *compile_tiny(const char *prefix, const char *name, const char *scal
     const char *opts[] = {def, extra};
     void *img = NULL;
     char *log = NULL;
-    qg_status s = qg_compiler_nvrtc.compile(src, name, "sm_90a", opts, extra ? 2 : 1, &img, size, &log);
+    qg_status s = qg_compiler_nvrtc.compile(src, name, "sm_90a", opts, extra ? 2 : 1, &img, size,
+                                            &log);
     QT_CHECK(s == QG_SUCCESS, "tiny kernel compiles: %s", log ? log : qg_last_error(NULL));
     free(log);
     return s == QG_SUCCESS ? img : NULL;
@@ -53,7 +54,7 @@ static void test_image_hash(void) {
     QT_CHECK(qg_image_code_hash(changed, n3) != h, "another constant: another code hash");
     /* not an ELF, or a truncated one: hashed whole, deterministic, no crash */
     QT_CHECK(qg_image_code_hash("not an elf", 10) == qg_image_code_hash("not an elf", 10) &&
-             qg_image_code_hash("not an elf", 10) != qg_image_code_hash("not an elF", 10),
+                 qg_image_code_hash("not an elf", 10) != qg_image_code_hash("not an elF", 10),
              "non-ELF images hash whole");
     /* cut inside what is hashed (up to the end of the section table; program headers follow) */
     Elf64_Ehdr eh;
@@ -81,16 +82,19 @@ out:
 
 /* Library families hash their policy and helper kernel; arch limits are verdicts. */
 static void test_variant_hash(void) {
-    char fp8[QG_CODE_HASH_LEN], int8[QG_CODE_HASH_LEN], w4a[QG_CODE_HASH_LEN], w4b[QG_CODE_HASH_LEN],
-        w8[QG_CODE_HASH_LEN], deq4[QG_CODE_HASH_LEN], again[QG_CODE_HASH_LEN];
+    char fp8[QG_CODE_HASH_LEN], int8[QG_CODE_HASH_LEN], w4a[QG_CODE_HASH_LEN],
+        w4b[QG_CODE_HASH_LEN], w8[QG_CODE_HASH_LEN], deq4[QG_CODE_HASH_LEN], again[QG_CODE_HASH_LEN];
     QT_OK(qg_variant_code_hash(qg_catalog_find("cublaslt_fp8.algo0"), "sm_90a", cache, fp8));
     QT_OK(qg_variant_code_hash(qg_catalog_find("cublaslt_fp8.algo3"), "sm_90a", cache, again));
     QT_CHECK(strcmp(fp8, again) == 0 && strlen(fp8) == 16, "cuBLASLt fp8: the policy (%s)", fp8);
     QT_OK(qg_variant_code_hash(qg_catalog_find("cublaslt_int8.algo0"), "sm_90a", cache, int8));
     QT_CHECK(strcmp(int8, fp8) != 0, "cuBLASLt int8 also hashes its epilogue kernel");
-    QT_OK(qg_variant_code_hash(qg_catalog_find("wo_dequant_lt.wbits4.mb16.algo0"), "sm_90a", cache, w4a));
-    QT_OK(qg_variant_code_hash(qg_catalog_find("wo_dequant_lt.wbits4.mb32.algo3"), "sm_90a", cache, w4b));
-    QT_OK(qg_variant_code_hash(qg_catalog_find("wo_dequant_lt.wbits8.mb16.algo0"), "sm_90a", cache, w8));
+    QT_OK(qg_variant_code_hash(qg_catalog_find("wo_dequant_lt.wbits4.mb16.algo0"), "sm_90a", cache,
+                               w4a));
+    QT_OK(qg_variant_code_hash(qg_catalog_find("wo_dequant_lt.wbits4.mb32.algo3"), "sm_90a", cache,
+                               w4b));
+    QT_OK(qg_variant_code_hash(qg_catalog_find("wo_dequant_lt.wbits8.mb16.algo0"), "sm_90a", cache,
+                               w8));
     QT_CHECK(strcmp(w4a, w4b) == 0 && strcmp(w4a, w8) != 0,
              "dequant + cuBLASLt: the dequantize kernel of its width");
     QT_OK(qg_variant_code_hash(qg_catalog_find("dequant_wo.wbits4"), "sm_90a", cache, deq4));
@@ -175,11 +179,11 @@ static void test_db_verdicts(void) {
     const char *src = qg_catalog_hash_scheme(QG_SCHEME_W4A16);
     qg_db *db = new_db("Fake GPU");
     if (!db) return;
-    add(db, &p, 16, a, "0123456789abcdef", NULL); /* 0: timed on other code */
-    add(db, &p, 32, b, hb, NULL);                 /* 1: fresh */
-    add(db, &p, 64, a, ha, NULL);                 /* 2: fresh */
-    add(db, &p, 128, a, NULL, src);               /* 3: before code hashes, these sources */
-    add(db, &p, 256, b, NULL, "00000000deadbeef"); /* 4: before code hashes, other sources */
+    add(db, &p, 16, a, "0123456789abcdef", NULL);     /* 0: timed on other code */
+    add(db, &p, 32, b, hb, NULL);                     /* 1: fresh */
+    add(db, &p, 64, a, ha, NULL);                     /* 2: fresh */
+    add(db, &p, 128, a, NULL, src);                   /* 3: before code hashes, these sources */
+    add(db, &p, 256, b, NULL, "00000000deadbeef");    /* 4: before code hashes, other sources */
     add(db, &p, 512, NULL, "0123456789abcdef", NULL); /* 5: kernel gone */
     qg_db *back = round_trip(db);
     qg_db_close(db);
@@ -190,15 +194,16 @@ static void test_db_verdicts(void) {
     }
     const qg_db_entry *e = back->entries;
     QT_CHECK(e[0].verdict == QG_VERDICT_UNKNOWN && e[1].verdict == QG_VERDICT_UNKNOWN &&
-             e[3].verdict == QG_VERDICT_FRESH && e[4].verdict == QG_VERDICT_STALE,
+                 e[3].verdict == QG_VERDICT_FRESH && e[4].verdict == QG_VERDICT_STALE,
              "on load: code hashes undecided, source hashes decided (%d %d %d %d)", e[0].verdict,
              e[1].verdict, e[3].verdict, e[4].verdict);
-    QT_CHECK(strcmp(e[1].code_hash, hb) == 0 && !e[1].catalog_hash[0] && strcmp(e[3].catalog_hash, src) == 0,
+    QT_CHECK(strcmp(e[1].code_hash, hb) == 0 && !e[1].catalog_hash[0] &&
+                 strcmp(e[3].catalog_hash, src) == 0,
              "code_hash and catalog_hash survive the file");
     int stale = -1;
     QT_OK(qg_db_decide_freshness(back, NULL, cache, 2, &stale));
     QT_CHECK(stale == 3 && e[0].verdict == QG_VERDICT_STALE && e[1].verdict == QG_VERDICT_FRESH &&
-             e[2].verdict == QG_VERDICT_FRESH && e[5].verdict == QG_VERDICT_STALE,
+                 e[2].verdict == QG_VERDICT_FRESH && e[5].verdict == QG_VERDICT_STALE,
              "decided: 3 stale (%d), verdicts %d %d %d %d", stale, e[0].verdict, e[1].verdict,
              e[2].verdict, e[5].verdict);
     /* the cascade skips stale entries: M=16's exact entry is stale, the next bucket answers */
@@ -213,7 +218,7 @@ static void test_db_verdicts(void) {
     int restamped = -1;
     QT_OK(qg_db_restamp(back, "sm_90a", cache, 2, &restamped));
     QT_CHECK(restamped == 1 && strcmp(e[3].code_hash, ha) == 0 && !e[3].catalog_hash[0] &&
-             !e[4].code_hash[0] && strcmp(e[4].catalog_hash, "00000000deadbeef") == 0,
+                 !e[4].code_hash[0] && strcmp(e[4].catalog_hash, "00000000deadbeef") == 0,
              "restamp: %d restamped (want 1)", restamped);
     qg_db *again = round_trip(back);
     if (again && again->count == 6) {
@@ -260,8 +265,8 @@ static void test_restamp_from_images(void) {
     QT_CHECK(mkdir(dir, 0755) == 0, "mkdir %s", dir);
     const char *then = "00000000deadbeef";
     put_file(dir, "catalog_hash", then, strlen(then));
-    put_image(dir, a, NULL);                /* unchanged */
-    put_image(dir, b, a);                   /* changed since */
+    put_image(dir, a, NULL); /* unchanged */
+    put_image(dir, b, a);    /* changed since */
     put_image(dir, qg_variant_helper(lt), NULL);
     for (int policy = 0; policy < 2; policy++) {
         const char *pol = policy ? "cublaslt reduction mask 0" : lt->family->library_policy;
@@ -285,15 +290,16 @@ static void test_restamp_from_images(void) {
         char ha[QG_CODE_HASH_LEN];
         QT_OK(qg_variant_code_hash(a, "sm_90a", cache, ha));
         QT_CHECK(restamped == 2 - policy && e[0].verdict == QG_VERDICT_FRESH &&
-                 strcmp(e[0].code_hash, ha) == 0 && e[1].verdict == QG_VERDICT_STALE &&
-                 e[2].verdict == (policy ? QG_VERDICT_STALE : QG_VERDICT_FRESH) &&
-                 e[3].verdict == QG_VERDICT_STALE && stale == 2 + policy,
+                     strcmp(e[0].code_hash, ha) == 0 && e[1].verdict == QG_VERDICT_STALE &&
+                     e[2].verdict == (policy ? QG_VERDICT_STALE : QG_VERDICT_FRESH) &&
+                     e[3].verdict == QG_VERDICT_STALE && stale == 2 + policy,
                  "policy %d: %d restamped, %d stale; verdicts %d %d %d %d", policy, restamped,
                  stale, e[0].verdict, e[1].verdict, e[2].verdict, e[3].verdict);
         qg_db_close(back);
     }
     qg_db *none = new_db("x");
-    QT_STATUS(qg_db_restamp_from_images(none, "/nonexistent", "sm_90a", "", 1, NULL), QG_ERR_NOT_FOUND);
+    QT_STATUS(qg_db_restamp_from_images(none, "/nonexistent", "sm_90a", "", 1, NULL),
+              QG_ERR_NOT_FOUND);
     qg_db_close(none);
 }
 
@@ -388,8 +394,10 @@ static void threads_with_db(void *arg) {
     }
     for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
     QT_CHECK(started == 4, "4 threads started (%d)", started);
-    for (int i = 0; i < started; i++) QT_CHECK(t[i].status == QG_SUCCESS, "thread %d: %s", i, qg_status_name(t[i].status));
-    for (int i = 0; i < started; i++) snprintf(r->explain[i & 1], sizeof r->explain[0], "%s", t[i].explain);
+    for (int i = 0; i < started; i++)
+        QT_CHECK(t[i].status == QG_SUCCESS, "thread %d: %s", i, qg_status_name(t[i].status));
+    for (int i = 0; i < started; i++)
+        snprintf(r->explain[i & 1], sizeof r->explain[0], "%s", t[i].explain);
     qg_context_destroy(ctx);
 }
 
@@ -419,13 +427,13 @@ static void test_dispatch_skips_stale(void) {
              "M=16: the fresh entry's kernel, not the stale exact one: %s", r.explain[0]);
     QT_CHECK(qt_contains(r.explain[1], b->id), "M=64: %s", r.explain[1]);
     QT_CHECK(count(err, "stale entr") == 1 && qt_contains(err, "2 stale entries") &&
-             qt_contains(err, "qgemm tune --stale"), "said once, with the count and the command: %s",
-             err ? err : "(null)");
+                 qt_contains(err, "qgemm tune --stale"),
+             "said once, with the count and the command: %s", err ? err : "(null)");
     free(err);
     err = capture_stderr(threads_with_db, &r);
     QT_CHECK(qt_contains(r.explain[0], b->id) && qt_contains(r.explain[1], b->id) &&
-             count(err, "stale entr") == 1, "4 threads: the fresh kernel, said once: %s",
-             err ? err : "(null)");
+                 count(err, "stale entr") == 1,
+             "4 threads: the fresh kernel, said once: %s", err ? err : "(null)");
     free(err);
 
     /* entries from before code hashes are decided on load: said when the context opens; an

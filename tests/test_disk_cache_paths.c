@@ -53,7 +53,8 @@ int main(void) {
     const int n = snprintf(longdir, sizeof longdir, "%s", dir);
     for (int i = n; i + 1 < 1023; i += 2) longdir[i] = '/', longdir[i + 1] = 'd';
     longdir[1023] = 0; /* dir/d/d/d/... */
-    QT_STATUS(qg_disk_cache_write(longdir, "sm_90a", key, image, sizeof image), QG_ERR_INVALID_ARGUMENT);
+    QT_STATUS(qg_disk_cache_write(longdir, "sm_90a", key, image, sizeof image),
+              QG_ERR_INVALID_ARGUMENT);
     QT_CHECK(qt_contains(qg_last_error(NULL), "QGEMM_CACHE_DIR"), "%s", qg_last_error(NULL));
     QT_STATUS(qg_disk_cache_read(longdir, "sm_90a", key, &got, &size), QG_ERR_NOT_FOUND);
     longdir[n + 2] = 0;

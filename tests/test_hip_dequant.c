@@ -17,7 +17,8 @@
 #include <string.h>
 
 /* Run the kernel over the whole grid, as the family's launch would size it. */
-static void run_kernel(const qg_problem *p, const qg_packed_weight *w, qg_u16 *out, qg_dtype out_dtype) {
+static void run_kernel(const qg_problem *p, const qg_packed_weight *w, qg_u16 *out,
+                       qg_dtype out_dtype) {
     qg_wo_geom g;
     qg_wo_geom_get(p, &g);
     const qg_i64 elems = p->n * p->k, blocks = (elems + QG_BS - 1) / QG_BS;
@@ -34,7 +35,8 @@ static void run_kernel(const qg_problem *p, const qg_packed_weight *w, qg_u16 *o
     }
 }
 
-static void check_case(qt_rng *r, int64_t n, int64_t k, int group, int zp, qg_dtype act, qg_dtype out_dt) {
+static void check_case(qt_rng *r, int64_t n, int64_t k, int group, int zp, qg_dtype act,
+                       qg_dtype out_dt) {
     qg_problem p;
     qg_problem_init(&p);
     p.scheme = QG_SCHEME_W4A16;
@@ -46,15 +48,17 @@ static void check_case(qt_rng *r, int64_t n, int64_t k, int group, int zp, qg_dt
     p.act_dtype = act;
     p.out_dtype = act;
     char what[160];
-    snprintf(what, sizeof what, "N=%lld K=%lld group=%d zp=%d act=%s out=%s", (long long)n, (long long)k,
-             group, zp, qg_dtype_name(act), qg_dtype_name(out_dt));
-    if (!QT_CHECK(qg_problem_validate(&p) == QG_SUCCESS, "%s: %s", what, qg_last_error(NULL))) return;
+    snprintf(what, sizeof what, "N=%lld K=%lld group=%d zp=%d act=%s out=%s", (long long)n,
+             (long long)k, group, zp, qg_dtype_name(act), qg_dtype_name(out_dt));
+    if (!QT_CHECK(qg_problem_validate(&p) == QG_SUCCESS, "%s: %s", what, qg_last_error(NULL)))
+        return;
 
     qg_packed_sizes sz;
     QT_OK(qg_packed_sizes_get(&p, &sz));
     qg_packed_weight pw = {malloc(sz.weight_bytes), malloc(sz.scale_bytes),
                            sz.zero_bytes ? malloc(sz.zero_bytes) : NULL, NULL};
-    float *w = malloc(sizeof(float) * (size_t)(n * k)), *ref = malloc(sizeof(float) * (size_t)(n * k));
+    float *w = malloc(sizeof(float) * (size_t)(n * k)),
+          *ref = malloc(sizeof(float) * (size_t)(n * k));
     qt_fill_normal(r, w, (size_t)(n * k), 0.05f);
     w[0] = 0.4f; /* an outlier, so scales differ between groups */
     QT_OK(qg_quantize_weight(&p, w, k, &pw));
@@ -66,16 +70,18 @@ static void check_case(qt_rng *r, int64_t n, int64_t k, int group, int zp, qg_dt
     run_kernel(&p, &pw, out, out_dt);
     int64_t bad = 0, first = -1, nonzero = 0;
     for (int64_t i = 0; i < n * k; i++) {
-        const uint16_t want = out_dt == QG_DTYPE_BF16 ? qg_f32_to_bf16(ref[i]) : qg_f32_to_f16(ref[i]);
+        const uint16_t want = out_dt == QG_DTYPE_BF16 ? qg_f32_to_bf16(ref[i])
+                                                      : qg_f32_to_f16(ref[i]);
         if (out[i] != want && first < 0) first = i;
         bad += out[i] != want;
         nonzero += ref[i] != 0;
     }
     int guard_ok = 1;
     for (size_t i = 0; i < guard; i++) guard_ok &= out[n * k + (int64_t)i] == 0xffff;
-    QT_CHECK(bad == 0, "%s: %lld of %lld elements differ, first at (%lld, %lld): got 0x%04x, ref %g", what,
-             (long long)bad, (long long)(n * k), (long long)(first < 0 ? 0 : first / k),
-             (long long)(first < 0 ? 0 : first % k), first < 0 ? 0 : out[first], first < 0 ? 0 : ref[first]);
+    QT_CHECK(bad == 0, "%s: %lld of %lld elements differ, first at (%lld, %lld): got 0x%04x, ref %g",
+             what, (long long)bad, (long long)(n * k), (long long)(first < 0 ? 0 : first / k),
+             (long long)(first < 0 ? 0 : first % k), first < 0 ? 0 : out[first],
+             first < 0 ? 0 : ref[first]);
     QT_CHECK(nonzero > n * k / 2, "%s: the reference is not trivially zero", what);
     QT_CHECK(guard_ok, "%s: nothing written past N*K", what);
     free(out);

@@ -143,16 +143,38 @@ static void expect_detected(qt_rng *r, const char *what, void (*damage)(const ch
     free(img);
 }
 
-static void truncate_half(const char *p, size_t n) { QT_CHECK(truncate(p, (off_t)(32 + n / 2)) == 0, "truncate"); }
-static void truncate_header(const char *p, size_t n) { (void)n; QT_CHECK(truncate(p, 20) == 0, "truncate"); }
-static void truncate_empty(const char *p, size_t n) { (void)n; QT_CHECK(truncate(p, 0) == 0, "truncate"); }
-static void truncate_one(const char *p, size_t n) { QT_CHECK(truncate(p, (off_t)(32 + n - 1)) == 0, "truncate"); }
+static void truncate_half(const char *p, size_t n) {
+    QT_CHECK(truncate(p, (off_t)(32 + n / 2)) == 0, "truncate");
+}
+static void truncate_header(const char *p, size_t n) {
+    (void)n;
+    QT_CHECK(truncate(p, 20) == 0, "truncate");
+}
+static void truncate_empty(const char *p, size_t n) {
+    (void)n;
+    QT_CHECK(truncate(p, 0) == 0, "truncate");
+}
+static void truncate_one(const char *p, size_t n) {
+    QT_CHECK(truncate(p, (off_t)(32 + n - 1)) == 0, "truncate");
+}
 static void flip_payload(const char *p, size_t n) { flip_byte(p, (long)(32 + n / 3)); }
 static void flip_last(const char *p, size_t n) { flip_byte(p, (long)(32 + n - 1)); }
-static void flip_magic(const char *p, size_t n) { (void)n; flip_byte(p, 1); }
-static void flip_key(const char *p, size_t n) { (void)n; flip_byte(p, 9); }
-static void flip_size(const char *p, size_t n) { (void)n; flip_byte(p, 16); }
-static void flip_checksum(const char *p, size_t n) { (void)n; flip_byte(p, 30); }
+static void flip_magic(const char *p, size_t n) {
+    (void)n;
+    flip_byte(p, 1);
+}
+static void flip_key(const char *p, size_t n) {
+    (void)n;
+    flip_byte(p, 9);
+}
+static void flip_size(const char *p, size_t n) {
+    (void)n;
+    flip_byte(p, 16);
+}
+static void flip_checksum(const char *p, size_t n) {
+    (void)n;
+    flip_byte(p, 30);
+}
 static void append_byte(const char *p, size_t n) {
     (void)n;
     FILE *f = fopen(p, "ab");
@@ -251,7 +273,8 @@ static void test_race(void) {
         int status = 0;
         waitpid(pids[w], &status, 0);
         const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 100;
-        QT_CHECK(code == 0, "%s %d exited with %d (reader: 3 bad payload, 4 file vanished, 5 never saw it)",
+        QT_CHECK(code == 0,
+                 "%s %d exited with %d (reader: 3 bad payload, 4 file vanished, 5 never saw it)",
                  w < RACE_WRITERS ? "writer" : "reader", w, code);
     }
     void *img = NULL;
@@ -261,7 +284,8 @@ static void test_race(void) {
     free(img);
     char sub[1100];
     snprintf(sub, sizeof sub, "%s/sm_89", root);
-    QT_CHECK(count_entries(sub) == 1, "one file, no temporaries left (%d entries)", count_entries(sub));
+    QT_CHECK(count_entries(sub) == 1, "one file, no temporaries left (%d entries)",
+             count_entries(sub));
 }
 
 /* ---------------------------------------------------------------- compilers */
@@ -295,8 +319,12 @@ static void test_nvrtc(void) {
         size_t n = 0;
         char *log = NULL;
         QT_OK(qg_compiler_nvrtc.compile(tiny_kernel, "tiny.cu", archs[a], opts, 1, &img, &n, &log));
-        QT_CHECK(img && n > 64 && memcmp(img, "\x7f" "ELF", 4) == 0, "%s: a cubin (ELF), %zu bytes",
-                 archs[a], n);
+        QT_CHECK(img && n > 64 &&
+                     memcmp(img,
+                            "\x7f"
+                            "ELF",
+                            4) == 0,
+                 "%s: a cubin (ELF), %zu bytes", archs[a], n);
         QT_CHECK(img && has_bytes(img, n, "qg_test_scale"), "%s: cubin holds the entry", archs[a]);
         QT_CHECK(log && strstr(log, "Used") && strstr(log, "spill stores"),
                  "%s: the log holds ptxas's resource report: %s", archs[a], log ? log : "(null)");
@@ -310,7 +338,8 @@ static void test_nvrtc(void) {
     QT_STATUS(qg_compiler_nvrtc.compile(tiny_kernel, "tiny.cu", "sm_80", NULL, 0, &img, &n, &log),
               QG_ERR_COMPILE);
     QT_CHECK(img == NULL && n == 0, "no image on failure");
-    QT_CHECK(log && strstr(log, "QG_FACTOR"), "log names the undefined identifier: %s", log ? log : "(null)");
+    QT_CHECK(log && strstr(log, "QG_FACTOR"), "log names the undefined identifier: %s",
+             log ? log : "(null)");
     QT_CHECK(strstr(qg_last_error(NULL), "tiny.cu") != NULL, "message names the program: %s",
              qg_last_error(NULL));
     free(log);
@@ -321,13 +350,24 @@ static void test_nvrtc(void) {
 
 /* A stand-in family over the prelude (always embedded) for key tests without catalog entries. */
 static const int fake_params[][QG_MAX_PARAMS] = {{64, 2}, {128, 2}};
-static const qg_family fake_family = {
-    .name = "fake", .source = "qg_prelude.cuh", .entry = "none", .num_params = 2,
-    .param_names = {"bn", "sk"}, .num_variants = 2, .variants = fake_params, .min_cc = 80};
+static const qg_family fake_family = {.name = "fake",
+                                      .source = "qg_prelude.cuh",
+                                      .entry = "none",
+                                      .num_params = 2,
+                                      .param_names = {"bn", "sk"},
+                                      .num_variants = 2,
+                                      .variants = fake_params,
+                                      .min_cc = 80};
 
 static void test_keys(void) {
-    qg_variant a = {.family = &fake_family, .params = fake_params[0], .index = -1, .id = "fake.bn64.sk2"};
-    qg_variant b = {.family = &fake_family, .params = fake_params[1], .index = -1, .id = "fake.bn128.sk2"};
+    qg_variant a = {.family = &fake_family,
+                    .params = fake_params[0],
+                    .index = -1,
+                    .id = "fake.bn64.sk2"};
+    qg_variant b = {.family = &fake_family,
+                    .params = fake_params[1],
+                    .index = -1,
+                    .id = "fake.bn128.sk2"};
     const uint64_t k = qg_jit_key(&a, "sm_90a", 13000);
     QT_CHECK(k == qg_jit_key(&a, "sm_90a", 13000), "key is deterministic");
     QT_CHECK(k != qg_jit_key(&a, "sm_80", 13000), "key depends on arch");
@@ -345,7 +385,8 @@ static void test_keys(void) {
         return;
     }
     const qg_variant *v = qg_catalog_get(0);
-    QT_CHECK(qg_jit_key(v, "sm_80", 13000) != qg_jit_key(v, "sm_90a", 13000), "%s: arch in key", v->id);
+    QT_CHECK(qg_jit_key(v, "sm_80", 13000) != qg_jit_key(v, "sm_90a", 13000), "%s: arch in key",
+             v->id);
     /* All catalog keys for one arch are distinct (no two variants share an image by accident). */
     int dup = 0;
     const int count = qg_catalog_count();
@@ -367,18 +408,28 @@ static void test_catalog_compile(void) {
     if (!have_hiprtc) printf("hiprtc not available (%s): HIP compile skipped\n", why);
     for (int i = 0; i < qg_catalog_count() && !(cuda_done && hip_done); i++) {
         const qg_variant *v = qg_catalog_get(i);
-        const char *arch = v->family->hip ? "gfx90a" : v->family->needs_sm90a ? "sm_90a"
-                         : v->family->min_cc > 80 ? "sm_89" : "sm_80";
+        const char *arch = v->family->hip           ? "gfx90a"
+                           : v->family->needs_sm90a ? "sm_90a"
+                           : v->family->min_cc > 80 ? "sm_89"
+                                                    : "sm_80";
         int *done = v->family->hip ? &hip_done : &cuda_done;
-        if (*done || !qg_family_targets_arch(v->family, arch) || (v->family->hip && !have_hiprtc)) continue;
+        if (*done || !qg_family_targets_arch(v->family, arch) || (v->family->hip && !have_hiprtc))
+            continue;
         void *img = NULL;
         size_t n = 0;
         char *log = NULL;
         double ms = 0;
         qg_status s = qg_jit_compile(v, arch, &img, &n, &log, &ms);
-        QT_CHECK(s == QG_SUCCESS, "%s for %s: %s\n%s", v->id, arch, qg_last_error(NULL), log ? log : "");
-        QT_CHECK(img && n > 64 && memcmp(img, "\x7f" "ELF", 4) == 0, "%s: ELF image (%zu bytes)", v->id, n);
-        QT_CHECK(img && has_bytes(img, n, v->family->entry), "%s: image holds %s", v->id, v->family->entry);
+        QT_CHECK(s == QG_SUCCESS, "%s for %s: %s\n%s", v->id, arch, qg_last_error(NULL),
+                 log ? log : "");
+        QT_CHECK(img && n > 64 &&
+                     memcmp(img,
+                            "\x7f"
+                            "ELF",
+                            4) == 0,
+                 "%s: ELF image (%zu bytes)", v->id, n);
+        QT_CHECK(img && has_bytes(img, n, v->family->entry), "%s: image holds %s", v->id,
+                 v->family->entry);
         printf("compiled %s for %s in %.0f ms (%zu bytes)\n", v->id, arch, ms, n);
         free(img);
         free(log);
@@ -388,12 +439,11 @@ static void test_catalog_compile(void) {
     if (have_hiprtc) QT_CHECK(hip_done, "the HIP family compiled for gfx90a");
 }
 
-static const char *tiny_hip =
-    "#include \"qg_hip_prelude.h\"\n"
-    "extern \"C\" __global__ void qg_test_hip(float *y, int n) {\n"
-    "    int i = blockIdx.x * blockDim.x + threadIdx.x;\n"
-    "    if (i < n) y[i] = y[i] * QG_FACTOR;\n"
-    "}\n";
+static const char *tiny_hip = "#include \"qg_hip_prelude.h\"\n"
+                              "extern \"C\" __global__ void qg_test_hip(float *y, int n) {\n"
+                              "    int i = blockIdx.x * blockDim.x + threadIdx.x;\n"
+                              "    if (i < n) y[i] = y[i] * QG_FACTOR;\n"
+                              "}\n";
 
 static void test_hiprtc(void) {
     char why[1024];
@@ -406,7 +456,12 @@ static void test_hiprtc(void) {
     size_t n = 0;
     char *log = NULL;
     QT_OK(qg_compiler_hiprtc.compile(tiny_hip, "tiny.hip", "gfx90a", opts, 1, &img, &n, &log));
-    QT_CHECK(img && n > 64 && memcmp(img, "\x7f" "ELF", 4) == 0, "gfx90a code object is ELF (%zu bytes)", n);
+    QT_CHECK(img && n > 64 &&
+                 memcmp(img,
+                        "\x7f"
+                        "ELF",
+                        4) == 0,
+             "gfx90a code object is ELF (%zu bytes)", n);
     QT_CHECK(img && has_bytes(img, n, "qg_test_hip"), "code object holds the entry");
     free(img);
     free(log);
@@ -425,7 +480,17 @@ static void test_hiprtc(void) {
 #include <dlfcn.h>
 #include <pthread.h>
 
-enum { F_RETAIN, F_RELEASE, F_LOADED, F_UNLOADED, F_LAUNCHES, F_SMEM, F_CTX_ERRORS, F_ALLOCS, F_FREES };
+enum {
+    F_RETAIN,
+    F_RELEASE,
+    F_LOADED,
+    F_UNLOADED,
+    F_LAUNCHES,
+    F_SMEM,
+    F_CTX_ERRORS,
+    F_ALLOCS,
+    F_FREES
+};
 
 static void fake_stats(int out[9]) {
     memset(out, 0, 9 * sizeof *out);
@@ -449,18 +514,37 @@ static qg_context *fake_ctx(const char *cache_dir) {
 /* Stand-in CUDA families over embedded files: one that compiles (the prelude alone), one whose
  * entry the module lacks, one that does not compile with NVRTC. */
 static const int one_param[][QG_MAX_PARAMS] = {{1}, {2}};
-static const qg_family fam_ok = {.name = "ok", .source = "qg_prelude.cuh", .entry = "present",
-                                 .num_params = 1, .param_names = {"a"}, .num_variants = 2,
-                                 .variants = one_param, .min_cc = 80};
-static const qg_family fam_no_entry = {.name = "noentry", .source = "qg_prelude.cuh",
-                                       .entry = "missing_kernel", .num_params = 1,
-                                       .param_names = {"b"}, .num_variants = 1,
-                                       .variants = one_param, .min_cc = 80};
-static const qg_family fam_bad = {.name = "bad", .source = "dequant_int4.hip", .entry = "x",
-                                  .num_params = 1, .param_names = {"c"}, .num_variants = 1,
-                                  .variants = one_param, .min_cc = 80};
-static const qg_family fam_hip = {.name = "hiponly", .source = "dequant_int4.hip", .entry = "x",
-                                  .hip = 1, .num_params = 1, .param_names = {"d"}, .num_variants = 1,
+static const qg_family fam_ok = {.name = "ok",
+                                 .source = "qg_prelude.cuh",
+                                 .entry = "present",
+                                 .num_params = 1,
+                                 .param_names = {"a"},
+                                 .num_variants = 2,
+                                 .variants = one_param,
+                                 .min_cc = 80};
+static const qg_family fam_no_entry = {.name = "noentry",
+                                       .source = "qg_prelude.cuh",
+                                       .entry = "missing_kernel",
+                                       .num_params = 1,
+                                       .param_names = {"b"},
+                                       .num_variants = 1,
+                                       .variants = one_param,
+                                       .min_cc = 80};
+static const qg_family fam_bad = {.name = "bad",
+                                  .source = "dequant_int4.hip",
+                                  .entry = "x",
+                                  .num_params = 1,
+                                  .param_names = {"c"},
+                                  .num_variants = 1,
+                                  .variants = one_param,
+                                  .min_cc = 80};
+static const qg_family fam_hip = {.name = "hiponly",
+                                  .source = "dequant_int4.hip",
+                                  .entry = "x",
+                                  .hip = 1,
+                                  .num_params = 1,
+                                  .param_names = {"d"},
+                                  .num_variants = 1,
                                   .variants = one_param};
 
 typedef struct {
@@ -493,7 +577,8 @@ static void concurrent_get(qg_context *ctx, const qg_variant *v, int expect_disk
     fake_stats(after);
     QT_CHECK(after[F_LOADED] - before[F_LOADED] == 1, "%s: loaded once, not %d times", v->id,
              after[F_LOADED] - before[F_LOADED]);
-    QT_CHECK(g[0].k && g[0].k->from_disk == expect_disk, "%s: from_disk %d", v->id, g[0].k ? g[0].k->from_disk : -1);
+    QT_CHECK(g[0].k && g[0].k->from_disk == expect_disk, "%s: from_disk %d", v->id,
+             g[0].k ? g[0].k->from_disk : -1);
 }
 
 static void test_jit_get_fake(void) {
@@ -502,7 +587,10 @@ static void test_jit_get_fake(void) {
     snprintf(dir, sizeof dir, "%s/ctxcache", root);
     qg_variant ok1 = {.family = &fam_ok, .params = one_param[0], .index = -1, .id = "ok.a1"};
     qg_variant ok2 = {.family = &fam_ok, .params = one_param[1], .index = -1, .id = "ok.a2"};
-    qg_variant no_entry = {.family = &fam_no_entry, .params = one_param[0], .index = -1, .id = "noentry.b1"};
+    qg_variant no_entry = {.family = &fam_no_entry,
+                           .params = one_param[0],
+                           .index = -1,
+                           .id = "noentry.b1"};
     qg_variant bad = {.family = &fam_bad, .params = one_param[0], .index = -1, .id = "bad.c1"};
     qg_variant hip = {.family = &fam_hip, .params = one_param[0], .index = -1, .id = "hiponly.d1"};
 
@@ -514,11 +602,13 @@ static void test_jit_get_fake(void) {
     QT_CHECK(k && k->fn && k->module && !k->from_disk && k->compile_ms > 0 && k->variant == &ok1,
              "cold get compiles");
     char path[1200];
-    qg_disk_cache_path(dir, "sm_90a", qg_jit_key(&ok1, "sm_90a", ctx->info.compiler_version), path, sizeof path);
+    qg_disk_cache_path(dir, "sm_90a", qg_jit_key(&ok1, "sm_90a", ctx->info.compiler_version), path,
+                       sizeof path);
     QT_CHECK(file_exists(path), "image written to %s", path);
     int st[9];
     fake_stats(st);
-    QT_CHECK(st[F_SMEM] == 232448 - 1024, "dynamic smem raised to opt-in minus static (%d)", st[F_SMEM]);
+    QT_CHECK(st[F_SMEM] == 232448 - 1024, "dynamic smem raised to opt-in minus static (%d)",
+             st[F_SMEM]);
     QT_OK(qg_jit_get(ctx, &ok1, &k2));
     QT_CHECK(k2 == k, "memory hit returns the same kernel");
     /* Launch with more than 48 KB of dynamic smem needs no attribute call now. */
@@ -529,15 +619,18 @@ static void test_jit_get_fake(void) {
     /* Failures leave nothing behind and are retried (and fail again) on the next call. */
     for (int i = 0; i < 2; i++) {
         QT_STATUS(qg_jit_get(ctx, &no_entry, &k2), QG_ERR_INTERNAL);
-        QT_CHECK(strstr(qg_last_error(ctx), "missing_kernel") != NULL, "names the entry: %s", qg_last_error(ctx));
+        QT_CHECK(strstr(qg_last_error(ctx), "missing_kernel") != NULL, "names the entry: %s",
+                 qg_last_error(ctx));
         QT_STATUS(qg_jit_get(ctx, &bad, &k2), QG_ERR_COMPILE);
-        QT_CHECK(strstr(qg_last_error(ctx), "bad.c1") && strstr(qg_last_error(ctx), "qg_hip_prelude.h"),
+        QT_CHECK(strstr(qg_last_error(ctx), "bad.c1") &&
+                     strstr(qg_last_error(ctx), "qg_hip_prelude.h"),
                  "compile error names the variant and the log's reason: %.300s", qg_last_error(ctx));
     }
     QT_STATUS(qg_jit_get(ctx, &hip, &k2), QG_ERR_UNSUPPORTED_ARCH);
     qg_context_destroy(ctx);
     fake_stats(st);
-    QT_CHECK(st[F_LOADED] == st[F_UNLOADED], "every module unloaded (%d/%d)", st[F_LOADED], st[F_UNLOADED]);
+    QT_CHECK(st[F_LOADED] == st[F_UNLOADED], "every module unloaded (%d/%d)", st[F_LOADED],
+             st[F_UNLOADED]);
 
     /* A second context (as a second process would) loads from disk, once, under contention. */
     ctx = fake_ctx(dir);
@@ -554,7 +647,8 @@ static void test_jit_get_fake(void) {
     QT_CHECK(k && !k->from_disk, "corrupt cache file -> recompiled");
     void *img = NULL;
     size_t n = 0;
-    QT_OK(qg_disk_cache_read(dir, "sm_90a", qg_jit_key(&ok1, "sm_90a", ctx->info.compiler_version), &img, &n));
+    QT_OK(qg_disk_cache_read(dir, "sm_90a", qg_jit_key(&ok1, "sm_90a", ctx->info.compiler_version),
+                             &img, &n));
     free(img);
     qg_context_destroy(ctx);
 
@@ -574,8 +668,8 @@ static void test_jit_get_fake(void) {
     qg_context_destroy(ctx);
     fake_stats(st);
     QT_CHECK(st[F_LOADED] == st[F_UNLOADED] && st[F_RETAIN] == st[F_RELEASE] && st[F_CTX_ERRORS] == 0,
-             "balanced: modules %d/%d, contexts %d/%d, context errors %d", st[F_LOADED], st[F_UNLOADED],
-             st[F_RETAIN], st[F_RELEASE], st[F_CTX_ERRORS]);
+             "balanced: modules %d/%d, contexts %d/%d, context errors %d", st[F_LOADED],
+             st[F_UNLOADED], st[F_RETAIN], st[F_RELEASE], st[F_CTX_ERRORS]);
 }
 
 int main(void) {

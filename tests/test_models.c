@@ -51,8 +51,9 @@ int main(void) {
     QT_CHECK(!model_linears(&d, 3, l, err, sizeof err) && strstr(err, "tensor parallelism 3"),
              "tp3 does not divide: %s", err);
 
-    const char *p = write_tmp("{\"model_type\": \"llama\", \"hidden_size\": 2048, \"intermediate_size\": "
-                              "5632, \"num_attention_heads\": 32, \"num_key_value_heads\": 4}");
+    const char *p = write_tmp(
+        "{\"model_type\": \"llama\", \"hidden_size\": 2048, \"intermediate_size\": "
+        "5632, \"num_attention_heads\": 32, \"num_key_value_heads\": 4}");
     QT_CHECK(p && model_from_hf_config(p, &d, err, sizeof err), "parse: %s", err);
     QT_CHECK(d.head_dim == 64 && !strcmp(d.model, "llama"), "head_dim defaults to hidden/heads");
     QT_CHECK(model_linears(&d, 1, l, err, sizeof err), "linears");

@@ -19,7 +19,8 @@ static void problem_for(qg_scheme s, qg_problem *p) {
     p->scheme = s;
     p->n = N, p->k = K, p->m = 4;
     p->has_zero_point = s == QG_SCHEME_W4A16;
-    p->group_size = s == QG_SCHEME_W4A16 || s == QG_SCHEME_W4A8_FP8 || s == QG_SCHEME_W4A8_INT8 ? 128 : 0;
+    p->group_size = s == QG_SCHEME_W4A16 || s == QG_SCHEME_W4A8_FP8 || s == QG_SCHEME_W4A8_INT8 ? 128
+                                                                                                : 0;
 }
 
 typedef struct {
@@ -31,7 +32,8 @@ typedef struct {
 static int packed_alloc(const qg_problem *p, packed *o) {
     memset(o, 0, sizeof *o);
     if (qg_packed_sizes_get(p, &o->sz) != QG_SUCCESS) return 0;
-    const size_t bytes[4] = {o->sz.weight_bytes, o->sz.scale_bytes, o->sz.zero_bytes, o->sz.meta_bytes};
+    const size_t bytes[4] = {o->sz.weight_bytes, o->sz.scale_bytes, o->sz.zero_bytes,
+                             o->sz.meta_bytes};
     for (int i = 0; i < 4; i++) {
         o->buf[i] = bytes[i] ? malloc(bytes[i]) : NULL;
         if (o->buf[i]) memset(o->buf[i], SENTINEL, bytes[i]);
@@ -42,7 +44,8 @@ static int packed_alloc(const qg_problem *p, packed *o) {
 
 /* Nothing was written: every byte still the sentinel. */
 static int packed_untouched(const packed *o) {
-    const size_t bytes[4] = {o->sz.weight_bytes, o->sz.scale_bytes, o->sz.zero_bytes, o->sz.meta_bytes};
+    const size_t bytes[4] = {o->sz.weight_bytes, o->sz.scale_bytes, o->sz.zero_bytes,
+                             o->sz.meta_bytes};
     for (int i = 0; i < 4; i++)
         for (size_t j = 0; j < bytes[i]; j++)
             if (o->buf[i][j] != SENTINEL) return 0;
@@ -82,7 +85,8 @@ static void test_weights_not_finite(qt_rng *r) {
                 QT_CHECK(qt_contains(qg_last_error(NULL), where) &&
                              qt_contains(qg_last_error(NULL), isnan(bad[b]) ? "NaN" : "infinite"),
                          "%s: the message names the element: %s", name, qg_last_error(NULL));
-                QT_CHECK(packed_untouched(&fresh), "%s: nothing written on a non-finite weight", name);
+                QT_CHECK(packed_untouched(&fresh), "%s: nothing written on a non-finite weight",
+                         name);
                 packed_free(&fresh);
             }
         }
@@ -106,7 +110,8 @@ static void test_activations_not_finite(qt_rng *r) {
             p.act_dtype = t ? QG_DTYPE_F16 : QG_DTYPE_BF16;
             for (int i = 0; i < M * K; i++)
                 a[i] = t ? qg_f32_to_f16(qt_normal(r)) : qg_f32_to_bf16(qt_normal(r));
-            if (qg_quantize_activations_host(&p, a, q, sc) != QG_SUCCESS) continue; /* weight-only */
+            if (qg_quantize_activations_host(&p, a, q, sc) != QG_SUCCESS)
+                continue; /* weight-only */
             for (int b = 0; b < 3; b++) {
                 const int row = (int)(qt_next(r) % M), col = (int)(qt_next(r) % K);
                 const uint16_t keep = a[row * K + col];
@@ -120,7 +125,8 @@ static void test_activations_not_finite(qt_rng *r) {
                          qg_scheme_name(p.scheme), qg_last_error(NULL));
                 int untouched = 1;
                 for (size_t i = 0; i < sizeof q; i++) untouched &= q[i] == SENTINEL;
-                for (size_t i = 0; i < sizeof sc; i++) untouched &= ((unsigned char *)sc)[i] == SENTINEL;
+                for (size_t i = 0; i < sizeof sc; i++)
+                    untouched &= ((unsigned char *)sc)[i] == SENTINEL;
                 QT_CHECK(untouched, "%s: nothing written", qg_scheme_name(p.scheme));
                 a[row * K + col] = keep;
             }
@@ -149,10 +155,11 @@ static void test_dimension_bound(void) {
 /* Weights that are a few times the smallest denormal: absmax / qmax underflows to 0, and the
  * 8-bit quantizers divided by that scale (0 / 0 for the zeros). They must round-trip. */
 static void test_denormal_rows(void) {
-    const qg_scheme schemes[] = {QG_SCHEME_W8A8_INT8, QG_SCHEME_W8A8_FP8, QG_SCHEME_W4A8_INT8,
-                                 QG_SCHEME_W4A8_FP8, QG_SCHEME_SP24_INT8, QG_SCHEME_SP24_FP8};
+    const qg_scheme schemes[] = {QG_SCHEME_W8A8_INT8, QG_SCHEME_W8A8_FP8,  QG_SCHEME_W4A8_INT8,
+                                 QG_SCHEME_W4A8_FP8,  QG_SCHEME_SP24_INT8, QG_SCHEME_SP24_FP8};
     float *w = calloc(N * K, sizeof(float)), *back = malloc(sizeof(float) * N * K);
-    for (int i = 0; i < N * K; i += 4) w[i] = (float)((i / 4) % 7 - 3) * FLT_TRUE_MIN; /* 2:4 friendly */
+    for (int i = 0; i < N * K; i += 4)
+        w[i] = (float)((i / 4) % 7 - 3) * FLT_TRUE_MIN; /* 2:4 friendly */
     for (size_t s = 0; s < sizeof schemes / sizeof schemes[0]; s++) {
         qg_problem p;
         problem_for(schemes[s], &p);

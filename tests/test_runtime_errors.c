@@ -27,7 +27,8 @@ static void no_driver_auto(void) {
     const char *msg = qg_last_error(NULL);
     QT_CHECK(qt_contains(msg, NO_CUDA), "message names the CUDA library: %s", msg);
     QT_CHECK(qt_contains(msg, NO_HIP), "message names the HIP library: %s", msg);
-    QT_CHECK(qt_contains(msg, "QGEMM_CUDA_LIBRARY"), "message says where the path came from: %s", msg);
+    QT_CHECK(qt_contains(msg, "QGEMM_CUDA_LIBRARY"), "message says where the path came from: %s",
+             msg);
     QT_CHECK(strncmp(msg, "QG_ERR_NO_DRIVER", 16) == 0, "message starts with the status: %s", msg);
 
     /* Explicit backends report their own library; repeated calls give the same answer. */
@@ -36,7 +37,8 @@ static void no_driver_auto(void) {
     p.backend = QG_BACKEND_CUDA;
     for (int i = 0; i < 2; i++) {
         QT_STATUS(qg_context_create(&ctx, &p), QG_ERR_NO_DRIVER);
-        QT_CHECK(qt_contains(qg_last_error(NULL), NO_CUDA) && !qt_contains(qg_last_error(NULL), NO_HIP),
+        QT_CHECK(qt_contains(qg_last_error(NULL), NO_CUDA) &&
+                     !qt_contains(qg_last_error(NULL), NO_HIP),
                  "CUDA-only message: %s", qg_last_error(NULL));
     }
     p.backend = QG_BACKEND_HIP;
@@ -55,7 +57,8 @@ static void driver_lacks_symbols(void) {
     p.backend = QG_BACKEND_CUDA;
     qg_context *ctx = NULL;
     QT_STATUS(qg_context_create(&ctx, &p), QG_ERR_DRIVER_TOO_OLD);
-    QT_CHECK(qt_contains(qg_last_error(NULL), "cuInit") && qt_contains(qg_last_error(NULL), "libm.so.6"),
+    QT_CHECK(qt_contains(qg_last_error(NULL), "cuInit") &&
+                 qt_contains(qg_last_error(NULL), "libm.so.6"),
              "message names library and symbol: %s", qg_last_error(NULL));
     QT_CHECK(ctx == NULL, "no context");
 }
@@ -86,15 +89,21 @@ static void no_nvrtc(void) {
     void *img = (void *)1;
     size_t n = 1;
     char *log = (char *)1;
-    QT_STATUS(qg_compiler_nvrtc.compile("", "x.cu", "sm_80", NULL, 0, &img, &n, &log), QG_ERR_NO_COMPILER);
+    QT_STATUS(qg_compiler_nvrtc.compile("", "x.cu", "sm_80", NULL, 0, &img, &n, &log),
+              QG_ERR_NO_COMPILER);
     QT_CHECK(img == NULL && n == 0 && log == NULL, "outputs cleared on failure");
 }
 
 static void no_hiprtc(void) {
     setenv("QGEMM_HIPRTC_LIBRARY", "/nonexistent/libhiprtc.so", 1);
     static const int params[][QG_MAX_PARAMS] = {{1}};
-    static const qg_family fam = {.name = "x", .source = "qg_prelude.cuh", .entry = "x", .hip = 1,
-                                  .num_params = 1, .param_names = {"a"}, .num_variants = 1,
+    static const qg_family fam = {.name = "x",
+                                  .source = "qg_prelude.cuh",
+                                  .entry = "x",
+                                  .hip = 1,
+                                  .num_params = 1,
+                                  .param_names = {"a"},
+                                  .num_variants = 1,
                                   .variants = params};
     qg_variant v = {.family = &fam, .params = params[0], .index = -1, .id = "x.a1"};
     void *img = NULL;
@@ -102,7 +111,8 @@ static void no_hiprtc(void) {
     char *log = NULL;
     double ms = 0;
     QT_STATUS(qg_jit_compile(&v, "gfx90a", &img, &n, &log, &ms), QG_ERR_NO_COMPILER);
-    QT_CHECK(qt_contains(qg_last_error(NULL), "/nonexistent/libhiprtc.so"), "message: %s", qg_last_error(NULL));
+    QT_CHECK(qt_contains(qg_last_error(NULL), "/nonexistent/libhiprtc.so"), "message: %s",
+             qg_last_error(NULL));
     QT_CHECK(img == NULL && log == NULL, "nothing allocated");
 }
 
@@ -111,7 +121,17 @@ static void no_hiprtc(void) {
 #include <dlfcn.h>
 #include <pthread.h>
 
-enum { F_RETAIN, F_RELEASE, F_LOADED, F_UNLOADED, F_LAUNCHES, F_SMEM, F_CTX_ERRORS, F_ALLOCS, F_FREES };
+enum {
+    F_RETAIN,
+    F_RELEASE,
+    F_LOADED,
+    F_UNLOADED,
+    F_LAUNCHES,
+    F_SMEM,
+    F_CTX_ERRORS,
+    F_ALLOCS,
+    F_FREES
+};
 
 static void fake_stats(int out[9]) {
     memset(out, 0, 9 * sizeof *out);
@@ -137,7 +157,8 @@ static void fake_init_no_device(void) {
     qg_context *ctx = NULL;
     QT_STATUS(fake_create(&ctx, 0), QG_ERR_NO_DEVICE);
     QT_CHECK(qt_contains(qg_last_error(NULL), "cuInit") &&
-             qt_contains(qg_last_error(NULL), "CUDA_ERROR_NO_DEVICE"), "message: %s", qg_last_error(NULL));
+                 qt_contains(qg_last_error(NULL), "CUDA_ERROR_NO_DEVICE"),
+             "message: %s", qg_last_error(NULL));
     int st[9];
     fake_stats(st);
     QT_CHECK(st[F_RETAIN] == 0, "nothing retained");
@@ -148,7 +169,8 @@ static void fake_init_other_error(void) {
     qg_context *ctx = NULL;
     QT_STATUS(fake_create(&ctx, 0), QG_ERR_DEVICE);
     QT_CHECK(qt_contains(qg_last_error(NULL), "CUDA_ERROR_FAKE") &&
-             qt_contains(qg_last_error(NULL), "fake driver error"), "name and string: %s", qg_last_error(NULL));
+                 qt_contains(qg_last_error(NULL), "fake driver error"),
+             "name and string: %s", qg_last_error(NULL));
 }
 
 static void fake_zero_devices(void) {
@@ -162,7 +184,8 @@ static void fake_bad_ordinal(void) {
     setenv("FAKE_CUDA_COUNT", "2", 1);
     qg_context *ctx = NULL;
     QT_STATUS(fake_create(&ctx, 2), QG_ERR_NO_DEVICE);
-    QT_CHECK(qt_contains(qg_last_error(NULL), "device 2") && qt_contains(qg_last_error(NULL), "2 present"),
+    QT_CHECK(qt_contains(qg_last_error(NULL), "device 2") &&
+                 qt_contains(qg_last_error(NULL), "2 present"),
              "message: %s", qg_last_error(NULL));
     QT_OK(fake_create(&ctx, 1));
     qg_context_destroy(ctx);
@@ -176,7 +199,8 @@ static void fake_no_nvrtc(void) {
     setenv("QGEMM_NVRTC_LIBRARY", "/nonexistent/libnvrtc.so", 1);
     qg_context *ctx = NULL;
     QT_STATUS(fake_create(&ctx, 0), QG_ERR_NO_COMPILER);
-    QT_CHECK(qt_contains(qg_last_error(NULL), "/nonexistent/libnvrtc.so"), "message: %s", qg_last_error(NULL));
+    QT_CHECK(qt_contains(qg_last_error(NULL), "/nonexistent/libnvrtc.so"), "message: %s",
+             qg_last_error(NULL));
     int st[9];
     fake_stats(st);
     QT_CHECK(st[F_RETAIN] == st[F_RELEASE], "open released what it took (%d/%d)", st[F_RETAIN],
@@ -212,7 +236,8 @@ static void fake_long_cache_dir(void) {
     p.disable_disk_cache = 0;
     p.cache_dir = "/tmp/qgemm-short-cache-dir-test";
     QT_OK(qg_context_create(&ctx, &p));
-    QT_CHECK(strcmp(qg_context_cache_dir(ctx), p.cache_dir) == 0, "cache dir %s", qg_context_cache_dir(ctx));
+    QT_CHECK(strcmp(qg_context_cache_dir(ctx), p.cache_dir) == 0, "cache dir %s",
+             qg_context_cache_dir(ctx));
     qg_context_destroy(ctx);
     int st[9];
     fake_stats(st);
@@ -255,11 +280,12 @@ static void fake_device_ok(void) {
     if (!ctx) return;
     qg_device_info in;
     QT_OK(qg_context_device_info(ctx, &in));
-    QT_CHECK(strcmp(in.arch, "sm_90a") == 0 && in.cc_major == 9 && in.cc_minor == 0, "cc 9.0 is sm_90a (%s)",
-             in.arch);
+    QT_CHECK(strcmp(in.arch, "sm_90a") == 0 && in.cc_major == 9 && in.cc_minor == 0,
+             "cc 9.0 is sm_90a (%s)", in.arch);
     QT_CHECK(strcmp(in.name, "Fake GPU") == 0 && in.sm_count == 132 && in.l2_bytes == 50 << 20 &&
-             in.smem_optin == 232448 && in.driver_version == 13000 && in.total_mem == (size_t)80 << 30 &&
-             in.backend == QG_BACKEND_CUDA, "device info filled");
+                 in.smem_optin == 232448 && in.driver_version == 13000 &&
+                 in.total_mem == (size_t)80 << 30 && in.backend == QG_BACKEND_CUDA,
+             "device info filled");
     QT_CHECK(in.compiler_version == qg_compiler_nvrtc.version() && in.compiler_version > 0,
              "compiler version from NVRTC");
     QT_CHECK(strcmp(qg_context_cache_dir(ctx), "") == 0, "disk cache disabled");
@@ -272,15 +298,17 @@ static void fake_device_ok(void) {
     QT_OK(qg_memcpy_htod(ctx, d, host, sizeof host));
     QT_OK(qg_memset_d8(ctx, (char *)d + 8, 0xab, 8));
     QT_OK(qg_memcpy_dtoh(ctx, back, d, sizeof back));
-    QT_CHECK(back[0] == host[0] && back[1] == 0xababababababababull && back[2] == host[2], "memory round trip");
+    QT_CHECK(back[0] == host[0] && back[1] == 0xababababababababull && back[2] == host[2],
+             "memory round trip");
     QT_OK(qg_synchronize(ctx));
     QT_OK(qg_free(ctx, d));
     QT_OK(qg_free(ctx, NULL));
     QT_STATUS(qg_malloc(ctx, &d, (size_t)1 << 50), QG_ERR_OUT_OF_MEMORY);
-    QT_CHECK(d == NULL && qt_contains(qg_last_error(ctx), "CUDA_ERROR_OUT_OF_MEMORY"), "OOM message: %s",
-             qg_last_error(ctx));
+    QT_CHECK(d == NULL && qt_contains(qg_last_error(ctx), "CUDA_ERROR_OUT_OF_MEMORY"),
+             "OOM message: %s", qg_last_error(ctx));
     pthread_t t[4];
-    for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, i % 2 ? copy_with_foreign_context : copy_on_new_thread, ctx);
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, i % 2 ? copy_with_foreign_context : copy_on_new_thread, ctx);
     for (int i = 0; i < 4; i++) {
         void *bad = (void *)1;
         pthread_join(t[i], &bad);
@@ -305,10 +333,10 @@ static void fake_device_ok(void) {
     qg_context_destroy(ctx);
     int st[9];
     fake_stats(st);
-    QT_CHECK(st[F_RETAIN] == 2 && st[F_RELEASE] == 2, "retain/release balanced (%d/%d)", st[F_RETAIN],
-             st[F_RELEASE]);
-    QT_CHECK(st[F_ALLOCS] == st[F_FREES] && st[F_ALLOCS] >= 5, "allocations freed (%d/%d)", st[F_ALLOCS],
-             st[F_FREES]);
+    QT_CHECK(st[F_RETAIN] == 2 && st[F_RELEASE] == 2, "retain/release balanced (%d/%d)",
+             st[F_RETAIN], st[F_RELEASE]);
+    QT_CHECK(st[F_ALLOCS] == st[F_FREES] && st[F_ALLOCS] >= 5, "allocations freed (%d/%d)",
+             st[F_ALLOCS], st[F_FREES]);
     QT_CHECK(st[F_CTX_ERRORS] == 0, "no call ran without a current context (%d)", st[F_CTX_ERRORS]);
 }
 
@@ -316,7 +344,8 @@ static void fake_ampere(void) {
     setenv("FAKE_CUDA_CC", "86", 1);
     qg_context *ctx = NULL;
     QT_OK(fake_create(&ctx, 0));
-    QT_CHECK(ctx && strcmp(ctx->info.arch, "sm_86") == 0, "cc 8.6 is sm_86 (%s)", ctx ? ctx->info.arch : "");
+    QT_CHECK(ctx && strcmp(ctx->info.arch, "sm_86") == 0, "cc 8.6 is sm_86 (%s)",
+             ctx ? ctx->info.arch : "");
     qg_context_destroy(ctx);
 }
 
@@ -372,10 +401,14 @@ static void fake_stream_workspaces(void) {
     QT_OK(qg_workspace_get(ctx, NULL, 4096, &p0, &n0)); /* as qg_prepare sizes it */
     QT_OK(qg_workspace_get(ctx, s1, 1000, &p1, &n1));
     QT_OK(qg_workspace_get(ctx, s2, 1000, &p2, &n2));
-    QT_CHECK(p0 && p1 && p2 && p0 != p1 && p0 != p2 && p1 != p2, "one workspace per stream "
-             "(%p %p %p)", p0, p1, p2);
-    QT_CHECK(n0 == 4096 && n1 == 4096 && n2 == 4096, "a new stream's is at least the prepared "
-             "size (%zu %zu %zu)", n0, n1, n2);
+    QT_CHECK(p0 && p1 && p2 && p0 != p1 && p0 != p2 && p1 != p2,
+             "one workspace per stream "
+             "(%p %p %p)",
+             p0, p1, p2);
+    QT_CHECK(n0 == 4096 && n1 == 4096 && n2 == 4096,
+             "a new stream's is at least the prepared "
+             "size (%zu %zu %zu)",
+             n0, n1, n2);
     QT_CHECK(device_zero(ctx, p0, n0) && device_zero(ctx, p1, n1) && device_zero(ctx, p2, n2),
              "fresh workspaces are zeroed");
     QT_OK(qg_workspace_get(ctx, s1, 4096, &q, &n));
@@ -454,8 +487,8 @@ static void fake_stream_workspaces(void) {
     for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
     QT_OK(qg_workspace_get(ctx, per_thread, 64, &q, &n));
     QT_OK(qg_workspace_get(ctx, per_thread, 64, &p3, &n));
-    QT_CHECK(t[0].ptr && t[1].ptr && t[0].ptr != t[1].ptr && q != t[0].ptr && q != t[1].ptr &&
-             q == p3, "the per-thread default stream: one workspace per thread");
+    QT_CHECK(t[0].ptr && t[1].ptr && t[0].ptr != t[1].ptr && q != t[0].ptr && q != t[1].ptr && q == p3,
+             "the per-thread default stream: one workspace per thread");
     qg_context_destroy(ctx);
     fake_stats(st);
     QT_CHECK(st[F_ALLOCS] == st[F_FREES], "destroy frees every workspace (%d/%d)", st[F_ALLOCS],
@@ -472,7 +505,8 @@ static void bad_arguments(void) {
     p.struct_size = 0;
     QT_STATUS(qg_context_create(&ctx, &p), QG_ERR_INVALID_ARGUMENT);
     QT_CHECK(ctx == NULL, "out cleared");
-    QT_CHECK(qt_contains(qg_last_error(NULL), "struct_size"), "says struct_size: %s", qg_last_error(NULL));
+    QT_CHECK(qt_contains(qg_last_error(NULL), "struct_size"), "says struct_size: %s",
+             qg_last_error(NULL));
     qg_context_params_init(&p);
     p.device = -1;
     QT_STATUS(qg_context_create(&ctx, &p), QG_ERR_INVALID_ARGUMENT);
@@ -484,9 +518,9 @@ static void bad_arguments(void) {
 }
 
 static void status_names(void) {
-#define QG_X_(name, value, desc)                                                               \
-    QT_CHECK((int)name == value, "%s has its fixed value", #name);                             \
-    QT_CHECK(strcmp(qg_status_name(name), #name) == 0, "name of %s", #name);                   \
+#define QG_X_(name, value, desc)                                             \
+    QT_CHECK((int)name == value, "%s has its fixed value", #name);           \
+    QT_CHECK(strcmp(qg_status_name(name), #name) == 0, "name of %s", #name); \
     QT_CHECK(strcmp(qg_status_string(name), desc) == 0 && desc[0], "string of %s", #name);
     QG_STATUS_LIST(QG_X_)
 #undef QG_X_
@@ -578,12 +612,15 @@ static void fake_launch_path(void) {
     f.graph_stats(g0);
     void *const s1 = (void *)0x1000, *const s2 = (void *)0x2000, *const s3 = (void *)0x3000;
     int ok = 1;
-    for (int i = 0; i < 6; i++) ok &= launch_checked(ctx, &f, k->fn, i % 2 ? s2 : s1, 100 * (uint64_t)i + 7, 3);
+    for (int i = 0; i < 6; i++)
+        ok &= launch_checked(ctx, &f, k->fn, i % 2 ? s2 : s1, 100 * (uint64_t)i + 7, 3);
     f.graph_stats(g1);
     QT_CHECK(ok, "every launch ran with its own arguments and geometry");
-    QT_CHECK(g1[0] - g0[0] == 6 && g1[1] - g0[1] == 4 && g1[3] == g0[3], "6 launches through 2 "
+    QT_CHECK(g1[0] - g0[0] == 6 && g1[1] - g0[1] == 4 && g1[3] == g0[3],
+             "6 launches through 2 "
              "stream graphs (%d graph launches, %d argument updates, %d geometry changes; want 6, "
-             "4, 0)", g1[0] - g0[0], g1[1] - g0[1], g1[3] - g0[3]);
+             "4, 0)",
+             g1[0] - g0[0], g1[1] - g0[1], g1[3] - g0[3]);
 
     /* new geometries on one stream: a graph each up to 4, then the 4 re-pointed in turn */
     ok = 1;
@@ -591,14 +628,17 @@ static void fake_launch_path(void) {
     for (unsigned i = 0; i < 6; i++) ok &= launch_checked(ctx, &f, k->fn, s3, 200 + i, 10 + i);
     f.graph_stats(g1);
     QT_CHECK(ok, "6 geometries: every launch ran with its own arguments and geometry");
-    QT_CHECK(g1[0] - g0[0] == 6 && g1[1] - g0[1] == 2 && g1[3] - g0[3] == 2, "6 geometries: 4 graphs "
+    QT_CHECK(g1[0] - g0[0] == 6 && g1[1] - g0[1] == 2 && g1[3] - g0[3] == 2,
+             "6 geometries: 4 graphs "
              "built, 2 re-pointed (%d graph launches, %d updates, %d geometry changes; want 6, 2, 2)",
              g1[0] - g0[0], g1[1] - g0[1], g1[3] - g0[3]);
     f.graph_stats(g0);
     ok = launch_checked(ctx, &f, k->fn, s3, 300, 15) && launch_checked(ctx, &f, k->fn, s3, 301, 12);
     f.graph_stats(g1);
-    QT_CHECK(ok && g1[0] - g0[0] == 2 && g1[3] == g0[3], "geometries 15 and 12 again: their graphs "
-             "hold them (%d geometry changes, want 0)", g1[3] - g0[3]);
+    QT_CHECK(ok && g1[0] - g0[0] == 2 && g1[3] == g0[3],
+             "geometries 15 and 12 again: their graphs "
+             "hold them (%d geometry changes, want 0)",
+             g1[3] - g0[3]);
 
     /* a capturing stream: a direct launch, so the kernel becomes a node of the user's graph */
     set_capturing(s1, 1);
@@ -607,19 +647,23 @@ static void fake_launch_path(void) {
     fake_stats(st1);
     f.graph_stats(g0);
     set_capturing(s1, 0);
-    QT_CHECK(g0[0] == g1[0] && st1[F_LAUNCHES] == st0[F_LAUNCHES] + 1, "capturing: launched directly");
+    QT_CHECK(g0[0] == g1[0] && st1[F_LAUNCHES] == st0[F_LAUNCHES] + 1,
+             "capturing: launched directly");
 
     /* two kernels in turn on one stream: a graph each, never re-pointed at another function */
     const qg_variant *v2 = qg_catalog_find("act_quant_fp8.threads256.vpt2");
     qg_kernel *k2 = NULL;
-    if (QT_CHECK(v2 != NULL, "act_quant_fp8.threads256.vpt2 in the catalog")) QT_OK(qg_jit_get(ctx, v2, &k2));
+    if (QT_CHECK(v2 != NULL, "act_quant_fp8.threads256.vpt2 in the catalog"))
+        QT_OK(qg_jit_get(ctx, v2, &k2));
     if (k2) {
         f.graph_stats(g0);
         ok = 1;
-        for (int i = 0; i < 8; i++) ok &= launch_checked(ctx, &f, i % 2 ? k2->fn : k->fn, s1, 300 + (uint64_t)i, 3);
+        for (int i = 0; i < 8; i++)
+            ok &= launch_checked(ctx, &f, i % 2 ? k2->fn : k->fn, s1, 300 + (uint64_t)i, 3);
         f.graph_stats(g1);
         QT_CHECK(ok, "two kernels in turn: every launch ran with its own arguments and geometry");
-        QT_CHECK(g1[0] - g0[0] == 8 && g1[2] == g0[2] && g1[3] == g0[3], "two kernels in turn: 8 "
+        QT_CHECK(g1[0] - g0[0] == 8 && g1[2] == g0[2] && g1[3] == g0[3],
+                 "two kernels in turn: 8 "
                  "graph launches (%d), no node re-pointed at another function (%d) or geometry (%d)",
                  g1[0] - g0[0], g1[2] - g0[2], g1[3] - g0[3]);
     }
@@ -628,10 +672,12 @@ static void fake_launch_path(void) {
      * still correct */
     ok = 1;
     f.graph_stats(g0);
-    for (uintptr_t i = 0; i < 600; i++) ok &= launch_checked(ctx, &f, k->fn, (void *)(0x10000 + 16 * i), 1000 + i, 7);
+    for (uintptr_t i = 0; i < 600; i++)
+        ok &= launch_checked(ctx, &f, k->fn, (void *)(0x10000 + 16 * i), 1000 + i, 7);
     f.graph_stats(g1);
     QT_CHECK(ok, "600 more streams: every launch ran with its arguments");
-    QT_CHECK(g1[0] - g0[0] == 508, "the 512-slot table: 508 new streams through graphs (%d)", g1[0] - g0[0]);
+    QT_CHECK(g1[0] - g0[0] == 508, "the 512-slot table: 508 new streams through graphs (%d)",
+             g1[0] - g0[0]);
     QT_CHECK(launch_checked(ctx, &f, k->fn, s2, 42, 9), "an early stream keeps its graph");
     f.graph_stats(g0);
     QT_CHECK(g0[0] == g1[0] + 1, "early stream: graph launch");

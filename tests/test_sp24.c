@@ -10,8 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const qg_scheme all_schemes[] = {QG_SCHEME_SP24_BF16, QG_SCHEME_SP24_INT8,
-                                        QG_SCHEME_SP24_FP8};
+static const qg_scheme all_schemes[] = {QG_SCHEME_SP24_BF16, QG_SCHEME_SP24_INT8, QG_SCHEME_SP24_FP8};
 
 static qg_problem make_problem(qg_scheme s, int64_t m, int64_t n, int64_t k) {
     qg_problem p;
@@ -47,7 +46,7 @@ static void packed_free(packed_buf *b) {
  * independently of src/catalog/schemes/scheme_sp24.c. */
 static void doc_meta_locate(int sixteen, int64_t k, int64_t row, int64_t chunk, size_t *word,
                             int *shift) {
-    const int64_t kb = chunk / 16;     /* 64-column block */
+    const int64_t kb = chunk / 16;        /* 64-column block */
     const int64_t kin = (chunk % 16) * 4; /* column inside the block */
     const int64_t rb = (row % 64) / 16, g = row % 8, hi = (row % 16) >= 8;
     int64_t lane;
@@ -96,8 +95,9 @@ static void test_prune_and_layout(qt_rng *rng, qg_dtype dt, int64_t n, int64_t k
     packed_buf b;
     QT_CHECK(packed_alloc(&p, &b), "alloc");
     const int64_t n64 = (n + 63) / 64 * 64;
-    QT_CHECK(b.sz.weight_bytes == (size_t)(n64 * k / 2 * 2) && b.sz.meta_bytes == (size_t)(n64 * k / 8) &&
-                 b.sz.scale_bytes == 0 && b.sz.zero_bytes == 0,
+    QT_CHECK(b.sz.weight_bytes == (size_t)(n64 * k / 2 * 2) &&
+                 b.sz.meta_bytes == (size_t)(n64 * k / 8) && b.sz.scale_bytes == 0 &&
+                 b.sz.zero_bytes == 0,
              "sizes: weight %zu meta %zu scale %zu", b.sz.weight_bytes, b.sz.meta_bytes,
              b.sz.scale_bytes);
     QT_OK(qg_quantize_weight(&p, w, k, &b.w));
@@ -113,9 +113,10 @@ static void test_prune_and_layout(qt_rng *rng, qg_dtype dt, int64_t n, int64_t k
             for (int i = 0; i < 4; i++) {
                 const float got = back[r * k + 4 * ch + i];
                 const float src = w[r * k + 4 * ch + i];
-                const float want = keep[i] ? (dt == QG_DTYPE_F16 ? qg_f16_to_f32(qg_f32_to_f16(src))
-                                                                 : qg_bf16_to_f32(qg_f32_to_bf16(src)))
-                                           : 0.0f;
+                const float want = keep[i]
+                                       ? (dt == QG_DTYPE_F16 ? qg_f16_to_f32(qg_f32_to_f16(src))
+                                                             : qg_bf16_to_f32(qg_f32_to_bf16(src)))
+                                       : 0.0f;
                 if (keep[i]) idx[cnt++] = i;
                 if (got != want) bad_val++;
                 if ((got != 0.0f) && !keep[i]) bad_keep++;
@@ -142,9 +143,10 @@ static void test_prune_and_layout(qt_rng *rng, qg_dtype dt, int64_t n, int64_t k
         for (int64_t j = 0; j < k / 2; j++) bad_pad += vals[r * (k / 2) + j] != 0;
     QT_CHECK(!bad_keep && !bad_val, "%s N=%lld K=%lld: %d pruned kept, %d wrong values",
              qg_dtype_name(dt), (long long)n, (long long)k, bad_keep, bad_val);
-    QT_CHECK(!bad_meta && !bad_vals_layout, "%s N=%lld K=%lld: %d metadata nibbles and %d values "
-             "not where docs/formats.md puts them", qg_dtype_name(dt), (long long)n, (long long)k,
-             bad_meta, bad_vals_layout);
+    QT_CHECK(!bad_meta && !bad_vals_layout,
+             "%s N=%lld K=%lld: %d metadata nibbles and %d values "
+             "not where docs/formats.md puts them",
+             qg_dtype_name(dt), (long long)n, (long long)k, bad_meta, bad_vals_layout);
     QT_CHECK(!bad_nib, "%d metadata nibbles are not ordered index pairs", bad_nib);
     QT_CHECK(!bad_pad, "%d padded-row values are not zero", bad_pad);
     packed_free(&b);
@@ -167,7 +169,8 @@ static void test_8bit_roundtrip(qt_rng *rng, qg_scheme s, qg_scale_granularity w
     QT_OK(t->quantize(&p, w, k, &pw));
     packed_buf b;
     QT_CHECK(packed_alloc(&p, &b), "alloc");
-    QT_CHECK(b.sz.scale_bytes == (size_t)n * 4 && b.sz.weight_bytes == (size_t)((n + 63) / 64 * 64 * k / 2),
+    QT_CHECK(b.sz.scale_bytes == (size_t)n * 4 &&
+                 b.sz.weight_bytes == (size_t)((n + 63) / 64 * 64 * k / 2),
              "8-bit sizes");
     QT_OK(t->pack(&p, &pw, &b.w));
     QT_OK(t->unpack(&p, &b.w, back, k));
@@ -264,9 +267,8 @@ static void *random_acts(qt_rng *rng, const qg_problem *p, float **scale) {
 }
 
 /* qg_reference_gemm (packed path) against a naive dense float64 GEMM on the plain weights. */
-static void test_reference(qt_rng *rng, qg_scheme s, qg_dtype act, qg_dtype out, int64_t m,
-                           int64_t n, int64_t k, int bias, qg_scale_granularity as,
-                           qg_scale_granularity ws) {
+static void test_reference(qt_rng *rng, qg_scheme s, qg_dtype act, qg_dtype out, int64_t m, int64_t n,
+                           int64_t k, int bias, qg_scale_granularity as, qg_scale_granularity ws) {
     qg_problem p = make_problem(s, m, n, k);
     p.act_dtype = act;
     p.out_dtype = out;
@@ -287,7 +289,8 @@ static void test_reference(qt_rng *rng, qg_scheme s, qg_dtype act, qg_dtype out,
     if (bias) {
         bv = malloc((size_t)n * 2);
         for (int64_t i = 0; i < n; i++)
-            bv[i] = out == QG_DTYPE_F16 ? qg_f32_to_f16(qt_normal(rng)) : qg_f32_to_bf16(qt_normal(rng));
+            bv[i] = out == QG_DTYPE_F16 ? qg_f32_to_f16(qt_normal(rng))
+                                        : qg_f32_to_bf16(qt_normal(rng));
     }
     double *c = malloc((size_t)(m * n) * sizeof(double));
     double *want = malloc((size_t)(m * n) * sizeof(double));
@@ -300,8 +303,9 @@ static void test_reference(qt_rng *rng, qg_scheme s, qg_dtype act, qg_dtype out,
                 const int64_t e = j * k + kk;
                 double wv;
                 if (s == QG_SCHEME_SP24_BF16) wv = pw.codes[e] * (double)pw.scales[e];
-                else wv = (pw.fp8 ? qg_e4m3_to_f32((uint8_t)pw.codes[e]) : pw.codes[e]) *
-                          (double)pw.scales[j];
+                else
+                    wv = (pw.fp8 ? qg_e4m3_to_f32((uint8_t)pw.codes[e]) : pw.codes[e]) *
+                         (double)pw.scales[j];
                 acc += wv * qg_act_decode(at, a, i * k + kk);
             }
             if (s != QG_SCHEME_SP24_BF16) acc *= a_scale[as == QG_SCALE_PER_TENSOR ? 0 : i];
@@ -310,9 +314,11 @@ static void test_reference(qt_rng *rng, qg_scheme s, qg_dtype act, qg_dtype out,
         }
     double max_abs;
     const double rel = qt_rel_l2(c, want, (size_t)(m * n), &max_abs);
-    QT_CHECK(rel < 1e-12, "%s act=%s out=%s M=%lld N=%lld K=%lld bias=%d: reference vs naive rel "
-             "%.3g (max abs %.3g)", t->name, qg_dtype_name(act), qg_dtype_name(out), (long long)m,
-             (long long)n, (long long)k, bias, rel, max_abs);
+    QT_CHECK(rel < 1e-12,
+             "%s act=%s out=%s M=%lld N=%lld K=%lld bias=%d: reference vs naive rel "
+             "%.3g (max abs %.3g)",
+             t->name, qg_dtype_name(act), qg_dtype_name(out), (long long)m, (long long)n,
+             (long long)k, bias, rel, max_abs);
     qg_plain_weight_free(&pw);
     packed_free(&b);
     free(w);
@@ -323,7 +329,9 @@ static void test_reference(qt_rng *rng, qg_scheme s, qg_dtype act, qg_dtype out,
     free(want);
 }
 
-static int last_error_has(const char *needle) { return strstr(qg_last_error(NULL), needle) != NULL; }
+static int last_error_has(const char *needle) {
+    return strstr(qg_last_error(NULL), needle) != NULL;
+}
 
 static void test_errors(void) {
     for (int i = 0; i < 3; i++) {
@@ -403,8 +411,10 @@ int main(void) {
                 const int64_t k = ks[(mi + ni + si) % 3];
                 const qg_dtype act = (round & 1) ? QG_DTYPE_F16 : QG_DTYPE_BF16;
                 const qg_dtype out = (round & 2) ? QG_DTYPE_F16 : QG_DTYPE_BF16;
-                const qg_scale_granularity as = (round % 3 == 1) ? QG_SCALE_PER_TENSOR : QG_SCALE_PER_ROW;
-                const qg_scale_granularity ws = (round % 5 == 2) ? QG_SCALE_PER_TENSOR : QG_SCALE_PER_ROW;
+                const qg_scale_granularity as = (round % 3 == 1) ? QG_SCALE_PER_TENSOR
+                                                                 : QG_SCALE_PER_ROW;
+                const qg_scale_granularity ws = (round % 5 == 2) ? QG_SCALE_PER_TENSOR
+                                                                 : QG_SCALE_PER_ROW;
                 test_reference(&rng, all_schemes[si], act, out, ms[mi], ns[ni], k, round & 1, as, ws);
                 round++;
             }

@@ -140,8 +140,8 @@ static void workers_share_one_file(const char *dir) {
                 const int saved = w != DIES || s < DIES_AFTER;
                 want += saved;
                 if (saved)
-                    QT_CHECK(got && !strcmp(got->kernel, e.kernel), "worker %d shape %d M=%lld kept",
-                             w, s, (long long)m_values[i]);
+                    QT_CHECK(got && !strcmp(got->kernel, e.kernel),
+                             "worker %d shape %d M=%lld kept", w, s, (long long)m_values[i]);
                 else
                     QT_CHECK(!got, "worker %d shape %d M=%lld was never saved, yet is there", w, s,
                              (long long)m_values[i]);
@@ -182,8 +182,10 @@ static void holder_killed(const char *dir) {
         _exit(0);
     }
     waitpid(pid, &st, 0);
-    QT_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "a save after the holder died went through "
-             "(status %d; SIGALRM = it hung on the lock)", st);
+    QT_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+             "a save after the holder died went through "
+             "(status %d; SIGALRM = it hung on the lock)",
+             st);
 }
 
 int main(void) {

@@ -81,8 +81,10 @@ static double plain_value(const qg_plain_weight *pw, int64_t n, int64_t k) {
 static void test_doc_example(void) {
     int nib = -1;
     const int64_t word = qg_w4_word_index(77, 45, 256, &nib);
-    QT_CHECK(word == 33236 && nib == 6, "formats.md example: word %lld nibble %d, expected "
-             "33236 / 6", (long long)word, nib);
+    QT_CHECK(word == 33236 && nib == 6,
+             "formats.md example: word %lld nibble %d, expected "
+             "33236 / 6",
+             (long long)word, nib);
     QT_CHECK(qg_wo_scale_index(77, 0, 32) == 2089, "formats.md example scale index %lld != 2089",
              (long long)qg_wo_scale_index(77, 0, 32));
     /* and the packer agrees: a single non-zero code lands in the low nibble of byte 132947 */
@@ -114,9 +116,9 @@ static void test_bijective_and_padding(qt_rng *r, int64_t n, int64_t k, int gs, 
     qg_wo_geom g;
     qg_wo_geom_get(&p, &g);
     QT_CHECK(pk.sz.weight_bytes == (size_t)(g.np * g.kp / 2) &&
-             pk.sz.scale_bytes == (size_t)(g.np * g.groups * 2) &&
-             pk.sz.zero_bytes == (zp ? pk.sz.scale_bytes : 0), "sizes of %lldx%lld gs %d",
-             (long long)n, (long long)k, gs);
+                 pk.sz.scale_bytes == (size_t)(g.np * g.groups * 2) &&
+                 pk.sz.zero_bytes == (zp ? pk.sz.scale_bytes : 0),
+             "sizes of %lldx%lld gs %d", (long long)n, (long long)k, gs);
     uint8_t *seen = calloc(pk.sz.weight_bytes * 2, 1);
     int collisions = 0;
     for (int64_t i = 0; i < n; i++)
@@ -196,17 +198,20 @@ static void test_round_trip(qt_rng *r, int64_t n, int64_t k, int gs, int zp, qg_
     QT_OK(qg_dequantize_weight_host(&p, &pk.w, back, k + 3)); /* a row stride > K */
     int64_t mismatch = 0;
     for (int64_t i = 0; i < n; i++)
-        for (int64_t j = 0; j < k; j++) mismatch += back[i * (k + 3) + j] != (float)plain_value(&pw, i, j);
-    QT_CHECK(mismatch == 0, "unpack(pack(plain)) differs from the plain values in %lld elements "
-             "(%lldx%lld gs %d zp %d)", (long long)mismatch, (long long)n, (long long)k, gs, zp);
+        for (int64_t j = 0; j < k; j++)
+            mismatch += back[i * (k + 3) + j] != (float)plain_value(&pw, i, j);
+    QT_CHECK(mismatch == 0,
+             "unpack(pack(plain)) differs from the plain values in %lld elements "
+             "(%lldx%lld gs %d zp %d)",
+             (long long)mismatch, (long long)n, (long long)k, gs, zp);
 
     /* the public quantize = quantize + pack, byte for byte */
     packed pk2;
     alloc_packed(&pk2, &p);
     QT_OK(qg_quantize_weight(&p, w, k, &pk2.w));
     QT_CHECK(!memcmp(pk.w.weight, pk2.w.weight, pk.sz.weight_bytes) &&
-             !memcmp(pk.w.scale, pk2.w.scale, pk.sz.scale_bytes) &&
-             (!zp || !memcmp(pk.w.zero, pk2.w.zero, pk.sz.zero_bytes)),
+                 !memcmp(pk.w.scale, pk2.w.scale, pk.sz.scale_bytes) &&
+                 (!zp || !memcmp(pk.w.zero, pk2.w.zero, pk.sz.zero_bytes)),
              "qg_quantize_weight differs from quantize + pack");
     free_packed(&pk2);
     free(back);
@@ -228,8 +233,9 @@ static void test_bf16_input(qt_rng *r) {
     QT_OK(qg_quantize_weight_bf16(&p, wb, 256, &a.w));
     QT_OK(qg_quantize_weight(&p, wf, 256, &b.w));
     QT_CHECK(!memcmp(a.w.weight, b.w.weight, a.sz.weight_bytes) &&
-             !memcmp(a.w.scale, b.w.scale, a.sz.scale_bytes) &&
-             !memcmp(a.w.zero, b.w.zero, a.sz.zero_bytes), "bf16 and float inputs pack differently");
+                 !memcmp(a.w.scale, b.w.scale, a.sz.scale_bytes) &&
+                 !memcmp(a.w.zero, b.w.zero, a.sz.zero_bytes),
+             "bf16 and float inputs pack differently");
     free_packed(&a);
     free_packed(&b);
     free(wb);
@@ -264,8 +270,8 @@ static double naive_check(const qg_problem *p, const qg_plain_weight *pw, const 
     return worst;
 }
 
-static void test_reference(qt_rng *r, int64_t m, int64_t n, int64_t k, int gs, int zp,
-                           qg_dtype act, qg_dtype out, int use_bias) {
+static void test_reference(qt_rng *r, int64_t m, int64_t n, int64_t k, int gs, int zp, qg_dtype act,
+                           qg_dtype out, int use_bias) {
     qg_problem p = problem(m, n, k, gs, zp, act, out, use_bias);
     const qg_scheme_traits *t = qg_scheme_get(QG_SCHEME_W4A16);
     float *w = random_weight(r, n, k);
@@ -281,9 +287,11 @@ static void test_reference(qt_rng *r, int64_t m, int64_t n, int64_t k, int gs, i
     QT_OK(qg_reference_gemm(&p, a, NULL, &pk.w, bias, c));
     double worst;
     naive_check(&p, &pw, a, bias, c, &worst);
-    QT_CHECK(worst < 1e-12, "reference vs naive (M=%lld N=%lld K=%lld gs %d zp %d %s->%s bias %d): "
-             "rel error %.3g", (long long)m, (long long)n, (long long)k, gs, zp,
-             qg_dtype_name(act), qg_dtype_name(out), use_bias, worst);
+    QT_CHECK(worst < 1e-12,
+             "reference vs naive (M=%lld N=%lld K=%lld gs %d zp %d %s->%s bias %d): "
+             "rel error %.3g",
+             (long long)m, (long long)n, (long long)k, gs, zp, qg_dtype_name(act),
+             qg_dtype_name(out), use_bias, worst);
     /* the kernels' fragment path, modelled in C, computes the same product */
     wo_model_gemm(&p, a, &pk.w, bias, cm);
     double max_abs;
@@ -379,8 +387,8 @@ static const qg_variant *heuristic_pick(const qg_problem *p, const qg_device_inf
         const qg_variant *v = qg_catalog_get(i);
         const qg_family *f = v->family;
         char why[256];
-        if (f->op != QG_OP_GEMM || f->hip || f->experimental || !(f->scheme_mask & (1u << p->scheme)) ||
-            !f->supports(p, v->params, cc, why, sizeof why))
+        if (f->op != QG_OP_GEMM || f->hip || f->experimental ||
+            !(f->scheme_mask & (1u << p->scheme)) || !f->supports(p, v->params, cc, why, sizeof why))
             continue;
         const double c = f->heuristic(p, v->params, dev);
         if (!best || c < best_cost) best = v, best_cost = c;
@@ -389,10 +397,16 @@ static const qg_variant *heuristic_pick(const qg_problem *p, const qg_device_inf
 }
 
 static void test_families(void) {
-    const char *ids[] = {"w4a16_decode.act2.mt1", "w4a16_decode.act1.mt4", "w4a16_prefill.act2.bm128.bn128",
-                         "w4a16_prefill.act1.bm64.bn128", "w8a16_decode.act2.mt1", "w8a16_prefill.act1.bm128.bn256",
-                         "dequant_wo.wbits4", "dequant_wo.wbits8"};
-    for (int i = 0; i < 8; i++) QT_CHECK(qg_catalog_find(ids[i]) != NULL, "variant %s missing", ids[i]);
+    const char *ids[] = {"w4a16_decode.act2.mt1",
+                         "w4a16_decode.act1.mt4",
+                         "w4a16_prefill.act2.bm128.bn128",
+                         "w4a16_prefill.act1.bm64.bn128",
+                         "w8a16_decode.act2.mt1",
+                         "w8a16_prefill.act1.bm128.bn256",
+                         "dequant_wo.wbits4",
+                         "dequant_wo.wbits8"};
+    for (int i = 0; i < 8; i++)
+        QT_CHECK(qg_catalog_find(ids[i]) != NULL, "variant %s missing", ids[i]);
     const qg_variant *dec = qg_catalog_find("w4a16_decode.act2.mt1");
     const qg_variant *dec4 = qg_catalog_find("w4a16_decode.act2.mt4");
     const qg_variant *pre = qg_catalog_find("w4a16_prefill.act2.bm128.bn256");
@@ -406,26 +420,43 @@ static void test_families(void) {
     QT_CHECK(pre->family->supports(&p, pre->params, 90, why, sizeof why), "prefill M=65: %s", why);
     p.m = 4;
     p.act_dtype = QG_DTYPE_F16;
-    QT_CHECK(!dec->family->supports(&p, dec->params, 90, why, sizeof why), "act dtype mismatch accepted");
+    QT_CHECK(!dec->family->supports(&p, dec->params, 90, why, sizeof why),
+             "act dtype mismatch accepted");
     p.act_dtype = QG_DTYPE_BF16;
     p.k = 100, p.group_size = 0;
-    QT_CHECK(!dec->family->supports(&p, dec->params, 90, why, sizeof why) && strstr(why, "multiple of 8"),
+    QT_CHECK(!dec->family->supports(&p, dec->params, 90, why, sizeof why) &&
+                 strstr(why, "multiple of 8"),
              "K=100 must be refused (%s)", why);
     p.k = 4096;
     QT_CHECK(!dec->family->supports(&p, dec->params, 75, why, sizeof why), "sm_75 accepted");
     /* shared memory: 4 stages of the mt4 decode tile need 144 KB, more than sm_89 offers */
     QT_CHECK(!dec4->family->supports(&p, dec4->params, 89, why, sizeof why) && strstr(why, "shared"),
              "decode mt4 on sm_89 (%s)", why);
-    QT_CHECK(dec4->family->supports(&p, dec4->params, 90, why, sizeof why), "decode mt4 on sm_90: %s", why);
-    QT_CHECK(dec->family->supports(&p, dec->params, 89, why, sizeof why), "decode mt1 on sm_89: %s", why);
+    QT_CHECK(dec4->family->supports(&p, dec4->params, 90, why, sizeof why),
+             "decode mt4 on sm_90: %s", why);
+    QT_CHECK(dec->family->supports(&p, dec->params, 89, why, sizeof why), "decode mt1 on sm_89: %s",
+             why);
 
     /* split-K: many slices for M = 1, none when the tiles fill the GPU; the workspace always
      * covers what a launch uses and stays bounded */
     qg_device_info h100 = {.cc_major = 9, .cc_minor = 0, .sm_count = 132, .smem_optin = 227 * 1024};
-    const qg_wo_tile td = {.scheme = QG_SCHEME_W4A16, .wbits = 4, .act = 2, .bm = 16, .wm = 16,
-                           .bn = 256, .bk = 128, .stages = 4, .max_m = 64};
-    const qg_wo_tile tp = {.scheme = QG_SCHEME_W4A16, .wbits = 4, .act = 2, .bm = 128, .wm = 64,
-                           .bn = 256, .bk = 64, .stages = 4};
+    const qg_wo_tile td = {.scheme = QG_SCHEME_W4A16,
+                           .wbits = 4,
+                           .act = 2,
+                           .bm = 16,
+                           .wm = 16,
+                           .bn = 256,
+                           .bk = 128,
+                           .stages = 4,
+                           .max_m = 64};
+    const qg_wo_tile tp = {.scheme = QG_SCHEME_W4A16,
+                           .wbits = 4,
+                           .act = 2,
+                           .bm = 128,
+                           .wm = 64,
+                           .bn = 256,
+                           .bk = 64,
+                           .stages = 4};
     p.m = 1;
     QT_CHECK(qg_wo_splits(&p, &td, &h100) >= 8, "M=1 4096x4096 decode uses %d slices",
              qg_wo_splits(&p, &td, &h100));
@@ -447,7 +478,8 @@ static void test_families(void) {
                     ws_bad += ws < need || ws > (64u << 20) + (1u << 20);
                 }
             }
-    QT_CHECK(ws_bad == 0, "%d shapes with a workspace too small for the launch or above 65 MB", ws_bad);
+    QT_CHECK(ws_bad == 0, "%d shapes with a workspace too small for the launch or above 65 MB",
+             ws_bad);
 
     /* the heuristic picks what won on the H100 (2026-11-23 tuning, every Llama-3-8B shape): the
      * register GEMV for decode batches, dequantize + cuBLASLt for large M */
@@ -457,8 +489,10 @@ static void test_families(void) {
     for (int i = 0; i < 4; i++) {
         qg_problem q = problem(pick_m[i], 4096, 4096, 128, 0, QG_DTYPE_BF16, QG_DTYPE_BF16, 0);
         const qg_variant *v = heuristic_pick(&q, &h100);
-        QT_CHECK(v && strncmp(v->id, want[i], strlen(want[i])) == 0, "heuristic for M=%lld: %s, "
-                 "expected %s", (long long)pick_m[i], v ? v->id : "none", want[i]);
+        QT_CHECK(v && strncmp(v->id, want[i], strlen(want[i])) == 0,
+                 "heuristic for M=%lld: %s, "
+                 "expected %s",
+                 (long long)pick_m[i], v ? v->id : "none", want[i]);
     }
     qg_problem q = problem(128, 4096, 4096, 128, 0, QG_DTYPE_BF16, QG_DTYPE_BF16, 0);
     const qg_variant *v = heuristic_pick(&q, &h100);

@@ -33,8 +33,8 @@ static struct {
     int calls;
 } last;
 
-static qg_status stub_launch(qg_context *ctx, void *fn, const unsigned grid[3], const unsigned block[3],
-                             unsigned smem, void *stream, void **params) {
+static qg_status stub_launch(qg_context *ctx, void *fn, const unsigned grid[3],
+                             const unsigned block[3], unsigned smem, void *stream, void **params) {
     (void)ctx, (void)fn, (void)stream;
     memcpy(last.grid, grid, sizeof last.grid);
     memcpy(last.block, block, sizeof last.block);
@@ -78,13 +78,16 @@ static void test_catalog(void) {
         count++;
         QT_CHECK(!v->family->experimental && v->family->needs_sm90a && v->family->min_cc == 90,
                  "%s: must be a regular (validated) family, sm_90a only", v->id);
-        QT_CHECK(qg_family_targets_arch(v->family, "sm_90a") && !qg_family_targets_arch(v->family, "sm_80") &&
-                 !qg_family_targets_arch(v->family, "sm_89"), "%s: compiled for sm_90a only", v->id);
+        QT_CHECK(qg_family_targets_arch(v->family, "sm_90a") &&
+                     !qg_family_targets_arch(v->family, "sm_80") &&
+                     !qg_family_targets_arch(v->family, "sm_89"),
+                 "%s: compiled for sm_90a only", v->id);
     }
     QT_CHECK(count == 4, "w4a16_wgmma has %d variants, expected 4", count);
-    const char *ids[] = {"w4a16_wgmma.act2.bn256", "w4a16_wgmma.act1.bn256", "w4a16_wgmma.act2.bn128",
-                         "w4a16_wgmma.act1.bn128"};
-    for (int i = 0; i < 4; i++) QT_CHECK(qg_catalog_find(ids[i]) != NULL, "variant %s missing", ids[i]);
+    const char *ids[] = {"w4a16_wgmma.act2.bn256", "w4a16_wgmma.act1.bn256",
+                         "w4a16_wgmma.act2.bn128", "w4a16_wgmma.act1.bn128"};
+    for (int i = 0; i < 4; i++)
+        QT_CHECK(qg_catalog_find(ids[i]) != NULL, "variant %s missing", ids[i]);
 }
 
 static void test_supports(void) {
@@ -98,7 +101,8 @@ static void test_supports(void) {
     p.m = 1;
     QT_CHECK(v->family->supports(&p, v->params, 90, why, sizeof why), "M=1 refused: %s", why);
     p.act_dtype = QG_DTYPE_F16;
-    QT_CHECK(!v->family->supports(&p, v->params, 90, why, sizeof why), "f16 activations accepted by act2");
+    QT_CHECK(!v->family->supports(&p, v->params, 90, why, sizeof why),
+             "f16 activations accepted by act2");
     p = problem(64, 96, 100, 0, QG_DTYPE_BF16);
     QT_CHECK(!v->family->supports(&p, v->params, 90, why, sizeof why) && strstr(why, "multiple of 8"),
              "K=100 must be refused (%s)", why);
@@ -128,11 +132,13 @@ static void test_launch_geometry(void) {
                     qg_problem p = problem(ms[a], ns[b], ks[c], gss[c],
                                            v->params[0] == 2 ? QG_DTYPE_BF16 : QG_DTYPE_F16);
                     char why[256];
-                    if (!QT_CHECK(v->family->supports(&p, v->params, 90, why, sizeof why), "%s: %s", v->id, why))
+                    if (!QT_CHECK(v->family->supports(&p, v->params, 90, why, sizeof why), "%s: %s",
+                                  v->id, why))
                         continue;
                     const size_t ws = v->family->workspace(&p, v->params);
-                    QT_CHECK(ws <= (64u << 20) + (1u << 20), "%s M=%lld N=%lld: workspace %zu above 65 MB",
-                             v->id, (long long)p.m, (long long)p.n, ws);
+                    QT_CHECK(ws <= (64u << 20) + (1u << 20),
+                             "%s M=%lld N=%lld: workspace %zu above 65 MB", v->id, (long long)p.m,
+                             (long long)p.n, ws);
                     void *wsp = ws ? (void *)(uintptr_t)0x100000 : NULL;
                     for (int s = 0; s < 6; s++) {
                         ctx.info.sm_count = sms[s];
@@ -140,26 +146,31 @@ static void test_launch_geometry(void) {
                         last.calls = 0;
                         const qg_status st = v->family->launch(&ctx, &k, &p, &g, v->params, NULL);
                         launches++;
-                        if (!QT_CHECK(st == QG_SUCCESS && last.calls == 1, "%s M=%lld N=%lld K=%lld on %d "
-                                      "SMs: %s (%s)", v->id, (long long)p.m, (long long)p.n, (long long)p.k,
-                                      sms[s], qg_status_name(st), qg_last_error(&ctx))) {
+                        if (!QT_CHECK(st == QG_SUCCESS && last.calls == 1,
+                                      "%s M=%lld N=%lld K=%lld on %d "
+                                      "SMs: %s (%s)",
+                                      v->id, (long long)p.m, (long long)p.n, (long long)p.k, sms[s],
+                                      qg_status_name(st), qg_last_error(&ctx))) {
                             bad++;
                             continue;
                         }
                         const w4wg_params *q = &last.prm;
                         const int64_t tiles_m = (p.m + 127) / 128, tiles_n = (p.n + bn - 1) / bn;
                         const int64_t kt = ((p.k + 31) / 32 * 32 + 63) / 64;
-                        int ok = last.grid[0] == (unsigned)(tiles_m * tiles_n) && last.grid[1] == (unsigned)q->splits &&
-                                 last.grid[2] == 1 && last.block[0] == 384 && last.smem <= 232448 &&
+                        int ok = last.grid[0] == (unsigned)(tiles_m * tiles_n) &&
+                                 last.grid[1] == (unsigned)q->splits && last.grid[2] == 1 &&
+                                 last.block[0] == 384 && last.smem <= 232448 &&
                                  q->tiles_m == tiles_m && q->tiles_n == tiles_n && q->splits >= 1 &&
                                  q->splits <= 16 && (int64_t)q->kt_per_split * q->splits >= kt &&
                                  (int64_t)q->kt_per_split * (q->splits - 1) < kt;
                         /* a grid that already fills the GPU is never split */
                         ok &= tiles_m * tiles_n < sms[s] || q->splits == 1;
                         ok &= q->splits == 1 || (q->partial && q->counter);
-                        bad += !QT_CHECK(ok, "%s M=%lld N=%lld K=%lld on %d SMs: grid %u x %u, %d slices of %d k "
-                                         "tiles (%lld in all)", v->id, (long long)p.m, (long long)p.n,
-                                         (long long)p.k, sms[s], last.grid[0], last.grid[1], q->splits,
+                        bad += !QT_CHECK(ok,
+                                         "%s M=%lld N=%lld K=%lld on %d SMs: grid %u x %u, %d slices of %d k "
+                                         "tiles (%lld in all)",
+                                         v->id, (long long)p.m, (long long)p.n, (long long)p.k,
+                                         sms[s], last.grid[0], last.grid[1], q->splits,
                                          q->kt_per_split, (long long)kt);
                         split_used += q->splits > 1;
                     }
@@ -177,14 +188,14 @@ static void test_launch_geometry(void) {
     qg_problem p = problem(4096, 4096, 4096, 128, QG_DTYPE_BF16);
     qg_gemm_args g = args_for(&p, NULL, 0);
     QT_OK(v->family->launch(&ctx, &k, &p, &g, v->params, NULL));
-    QT_CHECK(last.prm.splits == 1 && last.grid[0] == 32 * 16, "M=4096: %d slices, %u CTAs", last.prm.splits,
-             last.grid[0]);
+    QT_CHECK(last.prm.splits == 1 && last.grid[0] == 32 * 16, "M=4096: %d slices, %u CTAs",
+             last.prm.splits, last.grid[0]);
     p.m = 128;
     const size_t ws = v->family->workspace(&p, v->params);
     g = args_for(&p, (void *)(uintptr_t)0x100000, ws);
     QT_OK(v->family->launch(&ctx, &k, &p, &g, v->params, NULL));
-    QT_CHECK(last.prm.splits > 1 && last.grid[0] * last.grid[1] <= 132, "M=128 N=4096: %d slices x %u CTAs",
-             last.prm.splits, last.grid[0]);
+    QT_CHECK(last.prm.splits > 1 && last.grid[0] * last.grid[1] <= 132,
+             "M=128 N=4096: %d slices x %u CTAs", last.prm.splits, last.grid[0]);
 }
 
 static void test_refusals(void) {
@@ -220,8 +231,8 @@ static void test_not_dispatched(void) {
         qg_problem p = problem(ms[i], 4096, 4096, 128, QG_DTYPE_BF16);
         const qg_variant *v = NULL;
         QT_OK(qg_dispatch_heuristic(&ctx, &p, QG_OP_GEMM, &v));
-        QT_CHECK(v && strncmp(v->id, "w4a16_wgmma", 11) != 0, "M=%lld: heuristic picked %s", (long long)ms[i],
-                 v ? v->id : "nothing");
+        QT_CHECK(v && strncmp(v->id, "w4a16_wgmma", 11) != 0, "M=%lld: heuristic picked %s",
+                 (long long)ms[i], v ? v->id : "nothing");
     }
 }
 

@@ -24,7 +24,9 @@ static qg_problem make(qg_scheme s, int64_t m, int64_t n, int64_t k, int group, 
 static uint8_t *pack_one(const qg_problem *p, int64_t row, int64_t col, int v) {
     const qg_scheme_traits *t = qg_scheme_get(p->scheme);
     const int64_t g = p->group_size ? p->k / p->group_size : 1;
-    qg_plain_weight pw = {.n = p->n, .k = p->k, .groups = (int32_t)g,
+    qg_plain_weight pw = {.n = p->n,
+                          .k = p->k,
+                          .groups = (int32_t)g,
                           .group_size = (int32_t)(p->k / g)};
     pw.codes = calloc((size_t)(p->n * p->k), 1);
     pw.scales = malloc(sizeof(float) * (size_t)(p->n * g));
@@ -47,9 +49,11 @@ static void expect_at(const qg_problem *p, int64_t row, int64_t col, int64_t byt
     for (int64_t i = 0; i < total; i++)
         if (i != byte && w[i]) others++;
     const uint8_t want = (uint8_t)(hi ? 0xd0 : 0x0d);
-    QT_CHECK(w[byte] == want && !others, "%s: k=%lld of row %lld should be byte %lld %s nibble "
-             "(got 0x%02x there, %d other non-zero bytes)", qg_scheme_name(p->scheme),
-             (long long)col, (long long)row, (long long)byte, hi ? "high" : "low", w[byte], others);
+    QT_CHECK(w[byte] == want && !others,
+             "%s: k=%lld of row %lld should be byte %lld %s nibble "
+             "(got 0x%02x there, %d other non-zero bytes)",
+             qg_scheme_name(p->scheme), (long long)col, (long long)row, (long long)byte,
+             hi ? "high" : "low", w[byte], others);
     free(w);
 }
 
@@ -63,14 +67,14 @@ static void test_layouts(void) {
     /* W4A8_INT8: per 128-column block of 64 bytes, byte 16t+4s+j holds k=32s+4t+j (low) and
      * k=32s+16+4t+j (high). Positions worked out by hand: */
     p = make(QG_SCHEME_W4A8_INT8, 1, 2, 256, 32, 0);
-    expect_at(&p, 0, 0, 0, 0);     /* s0 t0 j0 */
-    expect_at(&p, 0, 16, 0, 1);    /* high half of the same byte */
-    expect_at(&p, 0, 4, 16, 0);    /* t1 */
-    expect_at(&p, 0, 7, 19, 0);    /* t1 j3 */
-    expect_at(&p, 0, 32, 4, 0);    /* s1 */
+    expect_at(&p, 0, 0, 0, 0);                   /* s0 t0 j0 */
+    expect_at(&p, 0, 16, 0, 1);                  /* high half of the same byte */
+    expect_at(&p, 0, 4, 16, 0);                  /* t1 */
+    expect_at(&p, 0, 7, 19, 0);                  /* t1 j3 */
+    expect_at(&p, 0, 32, 4, 0);                  /* s1 */
     expect_at(&p, 0, 53, 16 * 1 + 4 * 1 + 1, 1); /* 53 = 32 + 16 + 4*1 + 1 */
-    expect_at(&p, 0, 127, 63, 1);  /* s3 t3 j3 high */
-    expect_at(&p, 0, 128, 64, 0);  /* next block */
+    expect_at(&p, 0, 127, 63, 1);                /* s3 t3 j3 high */
+    expect_at(&p, 0, 128, 64, 0);                /* next block */
     expect_at(&p, 1, 130, 128 + 64 + 2, 0);
 }
 
@@ -80,8 +84,8 @@ static void run_case(const qg_problem *p, qt_rng *r) {
     const int fp8 = p->scheme == QG_SCHEME_W4A8_FP8;
     char what[128];
     snprintf(what, sizeof what, "%s %lldx%lldx%lld g%d a%s bias%d", qg_scheme_name(p->scheme),
-             (long long)m, (long long)n, (long long)k, (int)p->group_size,
-             p->act_scale ? "T" : "R", p->has_bias);
+             (long long)m, (long long)n, (long long)k, (int)p->group_size, p->act_scale ? "T" : "R",
+             p->has_bias);
     float *w = malloc(sizeof(float) * (size_t)(n * k));
     for (int64_t i = 0; i < n * k; i++) w[i] = qt_normal(r) * (i % 300 == 0 ? 10.f : 1.f);
     for (int64_t j = 0; j < gl; j++) w[k + j] = 0; /* an all-zero group */
@@ -89,7 +93,8 @@ static void run_case(const qg_problem *p, qt_rng *r) {
     qg_packed_sizes sz;
     QT_OK(qg_packed_sizes_get(p, &sz));
     QT_CHECK(sz.weight_bytes == (size_t)(n * k / 2) && sz.scale_bytes == 4 * (size_t)(n * g) &&
-                 sz.zero_bytes == 0, "%s: sizes", what);
+                 sz.zero_bytes == 0,
+             "%s: sizes", what);
     qg_packed_weight pk = {malloc(sz.weight_bytes), malloc(sz.scale_bytes), NULL, NULL};
     QT_OK(qg_quantize_weight(p, w, k, &pk));
     const qg_scheme_traits *t = qg_scheme_get(p->scheme);
@@ -129,7 +134,8 @@ static void run_case(const qg_problem *p, qt_rng *r) {
             for (int64_t gi = 0; gi < g; gi++) {
                 double part = 0;
                 for (int64_t kk = gi * gl; kk < (gi + 1) * gl; kk++) {
-                    const double av = fp8 ? qg_e4m3_to_f32(a[i * k + kk]) : (double)(int8_t)a[i * k + kk];
+                    const double av = fp8 ? qg_e4m3_to_f32(a[i * k + kk])
+                                          : (double)(int8_t)a[i * k + kk];
                     part += av * pw.codes[j * k + kk];
                 }
                 acc += part * pw.scales[j * g + gi];
@@ -140,8 +146,14 @@ static void run_case(const qg_problem *p, qt_rng *r) {
             den += want * want;
         }
     QT_CHECK(sqrt(num / den) < 1e-12, "%s: reference vs naive rel err %g", what, sqrt(num / den));
-    free(w); free(dq); free(a); free(as); free(bias); free(c);
-    free(pk.weight); free(pk.scale);
+    free(w);
+    free(dq);
+    free(a);
+    free(as);
+    free(bias);
+    free(c);
+    free(pk.weight);
+    free(pk.scale);
     qg_plain_weight_free(&pw);
 }
 
@@ -163,8 +175,7 @@ static void test_validation(void) {
     int8_t codes[128] = {0};
     float sc[1] = {1};
     codes[5] = 9;
-    qg_plain_weight pw = {.n = 1, .k = 128, .groups = 1, .group_size = 128, .codes = codes,
-                          .scales = sc};
+    qg_plain_weight pw = {.n = 1, .k = 128, .groups = 1, .group_size = 128, .codes = codes, .scales = sc};
     uint8_t wb[64];
     float sb[1];
     qg_packed_weight pk = {wb, sb, NULL, NULL};

@@ -50,7 +50,7 @@ static float *random_weight(qt_rng *r, int64_t n, int64_t k) {
     qt_fill_normal(r, w, (size_t)(n * k), 0.05f);
     if (n > 2) {
         for (int64_t j = 0; j < k; j++) w[k + j] = 0.0f; /* an all-zero row */
-        w[2 * k + k / 3] = -2.5f;                         /* an outlier */
+        w[2 * k + k / 3] = -2.5f;                        /* an outlier */
     }
     return w;
 }
@@ -77,7 +77,8 @@ static void test_layout(void) {
     const uint8_t *bytes = pk.w.weight;
     int pad = 0;
     for (size_t i = 0; i < pk.sz.weight_bytes; i++) pad += !seen[i] && bytes[i];
-    for (int64_t i = n; i < 192; i++) pad += qg_wo_rd16(pk.w.scale, qg_wo_scale_index(i, 0, 1)) != 0;
+    for (int64_t i = n; i < 192; i++)
+        pad += qg_wo_rd16(pk.w.scale, qg_wo_scale_index(i, 0, 1)) != 0;
     QT_CHECK(pad == 0, "%d padding bytes / scales are not zero", pad);
     free(w);
     free(seen);
@@ -153,7 +154,8 @@ static void test_reference(qt_rng *r, int64_t m, int64_t n, int64_t k, qg_dtype 
                 mag += fabs(v);
             }
             if (bias) {
-                const double bv = out == QG_DTYPE_BF16 ? qg_bf16_to_f32(bias[j]) : qg_f16_to_f32(bias[j]);
+                const double bv = out == QG_DTYPE_BF16 ? qg_bf16_to_f32(bias[j])
+                                                       : qg_f16_to_f32(bias[j]);
                 s += bv;
                 mag += fabs(bv);
             }
@@ -223,8 +225,8 @@ static void test_gemv_family(void) {
     QT_CHECK(!w4->family->supports(&p, w4->params, 90, why, sizeof why) && strstr(why, "computes"),
              "w4a16_gemv must refuse W8A16 (%s)", why);
     p.m = 9;
-    QT_CHECK(mt1->family->supports(&p, mt1->params, 90, why, sizeof why), "M=9 mt1 (two blocks): %s",
-             why);
+    QT_CHECK(mt1->family->supports(&p, mt1->params, 90, why, sizeof why),
+             "M=9 mt1 (two blocks): %s", why);
     p.m = 64;
     QT_CHECK(mt2->family->supports(&p, mt2->params, 90, why, sizeof why), "M=64 mt2: %s", why);
     p.m = 65;
@@ -233,7 +235,8 @@ static void test_gemv_family(void) {
     p.m = 1;
     QT_CHECK(!mt1->family->supports(&p, mt1->params, 75, why, sizeof why), "sm_75 accepted");
     p.act_dtype = QG_DTYPE_F16;
-    QT_CHECK(!mt1->family->supports(&p, mt1->params, 90, why, sizeof why), "f16 activations accepted");
+    QT_CHECK(!mt1->family->supports(&p, mt1->params, 90, why, sizeof why),
+             "f16 activations accepted");
     p.act_dtype = QG_DTYPE_BF16;
     p.scheme = QG_SCHEME_W4A16, p.group_size = 128;
     QT_CHECK(!mt1->family->supports(&p, mt1->params, 90, why, sizeof why) && strstr(why, "computes"),

@@ -36,10 +36,10 @@ static void run_case(const qg_problem *p, qt_rng *r) {
 
     float *w = malloc(sizeof(float) * (size_t)(n * k));
     for (int64_t i = 0; i < n; i++) /* rows of different magnitudes */
-        for (int64_t j = 0; j < k; j++)
-            w[i * k + j] = ldexpf(1.f, (int)(i % 7) - 3) * qt_normal(r);
+        for (int64_t j = 0; j < k; j++) w[i * k + j] = ldexpf(1.f, (int)(i % 7) - 3) * qt_normal(r);
     w[0] = 0; /* and one all-zero row */
-    if (n > 3) for (int64_t j = 0; j < k; j++) w[3 * k + j] = 0;
+    if (n > 3)
+        for (int64_t j = 0; j < k; j++) w[3 * k + j] = 0;
 
     qg_packed_sizes sz;
     QT_OK(qg_packed_sizes_get(p, &sz));
@@ -84,7 +84,8 @@ static void run_case(const qg_problem *p, qt_rng *r) {
     for (int64_t i = 0; i < m; i++) as[i] = qt_uniform(r, 0.001f, 0.01f);
     uint16_t *bias = malloc(sizeof(uint16_t) * (size_t)n);
     for (int64_t j = 0; j < n; j++)
-        bias[j] = p->out_dtype == QG_DTYPE_F16 ? qg_f32_to_f16(qt_normal(r)) : qg_f32_to_bf16(qt_normal(r));
+        bias[j] = p->out_dtype == QG_DTYPE_F16 ? qg_f32_to_f16(qt_normal(r))
+                                               : qg_f32_to_bf16(qt_normal(r));
 
     double *c = malloc(sizeof(double) * (size_t)(m * n));
     QT_OK(qg_reference_gemm(p, a, as, &pk, p->has_bias ? bias : NULL, c));
@@ -97,14 +98,21 @@ static void run_case(const qg_problem *p, qt_rng *r) {
                 acc += dec_w(fp8, a[i * k + kk]) * dec_w(fp8, (uint8_t)pw.codes[j * k + kk]);
             double want = acc * as[p->act_scale ? 0 : i] * pw.scales[j];
             if (p->has_bias)
-                want += p->out_dtype == QG_DTYPE_F16 ? qg_f16_to_f32(bias[j]) : qg_bf16_to_f32(bias[j]);
+                want += p->out_dtype == QG_DTYPE_F16 ? qg_f16_to_f32(bias[j])
+                                                     : qg_bf16_to_f32(bias[j]);
             num += (c[i * n + j] - want) * (c[i * n + j] - want);
             den += want * want;
         }
     QT_CHECK(sqrt(num / den) < 1e-12, "%s: reference vs naive rel err %g", what, sqrt(num / den));
 
-    free(w); free(dq); free(a); free(as); free(bias); free(c);
-    free(pk.weight); free(pk.scale);
+    free(w);
+    free(dq);
+    free(a);
+    free(as);
+    free(bias);
+    free(c);
+    free(pk.weight);
+    free(pk.scale);
     qg_plain_weight_free(&pw);
 }
 

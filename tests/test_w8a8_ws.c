@@ -40,8 +40,10 @@
 
 static void test_tensor_maps(void) {
     static const int64_t shapes[][4] = {/* m, n, k, lda */
-                                        {1, 3, 16, 16},       {4096, 28672, 4096, 4096},
-                                        {130, 1000, 2064, 2096}, {33, 6144, 48, 64}};
+                                        {1, 3, 16, 16},
+                                        {4096, 28672, 4096, 4096},
+                                        {130, 1000, 2064, 2096},
+                                        {33, 6144, 48, 64}};
     static uint8_t buf[64] __attribute__((aligned(64)));
     for (int si = 0; si < 4; si++) {
         for (int bn = 128; bn <= 256; bn += 64) {
@@ -71,9 +73,8 @@ static void test_tensor_maps(void) {
                      "A encode args (shape %d)", si);
             QT_CHECK(ew.data_type == CU_TENSOR_MAP_DATA_TYPE_UINT8 && ew.rank == 2 &&
                          ew.global_address == buf + 32 && ew.global_dim[0] == (uint64_t)p.k &&
-                         ew.global_dim[1] == (uint64_t)p.n &&
-                         ew.global_strides[0] == (uint64_t)p.k && ew.box_dim[0] == 128 &&
-                         ew.box_dim[1] == (uint32_t)bn,
+                         ew.global_dim[1] == (uint64_t)p.n && ew.global_strides[0] == (uint64_t)p.k &&
+                         ew.box_dim[0] == 128 && ew.box_dim[1] == (uint32_t)bn,
                      "W encode args (shape %d, bn %d)", si, bn);
             for (int i = 0; i < 2; i++) {
                 const qg_tmap_encode_args *e = i ? &ew : &ea;
@@ -89,13 +90,21 @@ static void test_tensor_maps(void) {
         }
     }
     /* refusals */
-    qg_tmap_2d ok = {.base = buf, .dim = {64, 10}, .row_stride = 64, .box = {64, 8},
-                     .elem_bytes = 1, .swizzle = 128};
+    qg_tmap_2d ok = {.base = buf,
+                     .dim = {64, 10},
+                     .row_stride = 64,
+                     .box = {64, 8},
+                     .elem_bytes = 1,
+                     .swizzle = 128};
     char why[160];
     QT_CHECK(qg_tmap_2d_valid(&ok, why, sizeof why), "base case: %s", why);
-    struct { const char *what; qg_tmap_2d d; } bad[] = {
-        {"aligned", ok}, {"row stride", ok}, {"box dimension", ok}, {"swizzle span", ok},
-        {"dimension 1", ok}, {"shorter than a row", ok}, {"multiple of 16", ok},
+    struct {
+        const char *what;
+        qg_tmap_2d d;
+    } bad[] = {
+        {"aligned", ok},        {"row stride", ok},  {"box dimension", ok},
+        {"swizzle span", ok},   {"dimension 1", ok}, {"shorter than a row", ok},
+        {"multiple of 16", ok},
     };
     bad[0].d.base = buf + 8;
     bad[1].d.row_stride = 72;
@@ -134,14 +143,17 @@ static uint32_t swz128(uint32_t x) { return x ^ (((x >> 7) & 7u) << 4); }
  * dst + i * box_bytes + j with the 128-byte swizzle on the address; out-of-bounds reads 0. */
 static void tma_load(const smem_t *s, uint32_t dst, const qg_tmap_encode_args *e, int c0, int c1) {
     QT_CHECK(dst % 1024 == 0, "TMA destination 0x%x not 1024-aligned (128B swizzle)", dst);
-    QT_CHECK(e->swizzle == CU_TENSOR_MAP_SWIZZLE_128B && e->data_type == CU_TENSOR_MAP_DATA_TYPE_UINT8 &&
-                 e->oob_fill == CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE, "map kind");
+    QT_CHECK(e->swizzle == CU_TENSOR_MAP_SWIZZLE_128B &&
+                 e->data_type == CU_TENSOR_MAP_DATA_TYPE_UINT8 &&
+                 e->oob_fill == CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE,
+             "map kind");
     const uint8_t *g = e->global_address;
     for (uint32_t i = 0; i < e->box_dim[1]; i++)
         for (uint32_t j = 0; j < e->box_dim[0]; j++) {
             const uint64_t r = (uint64_t)c1 + i, c = (uint64_t)c0 + j;
             const uint8_t v = (r < e->global_dim[1] && c < e->global_dim[0])
-                                  ? g[r * e->global_strides[0] + c] : 0;
+                                  ? g[r * e->global_strides[0] + c]
+                                  : 0;
             *sm_at(s, swz128(dst + i * e->box_dim[0] + j)) = v;
         }
 }
@@ -165,7 +177,8 @@ static int8_t desc_read(const smem_t *s, uint64_t d, int r, int c) {
                  (unsigned long long)d, mode, base_off, sbo, lbo);
         return 0;
     }
-    return (int8_t)*sm_at(s, swz128(start + (uint32_t)(r / 8) * sbo + (uint32_t)(r % 8) * 128 + (uint32_t)c));
+    return (int8_t)*sm_at(s, swz128(start + (uint32_t)(r / 8) * sbo + (uint32_t)(r % 8) * 128 +
+                                    (uint32_t)c));
 }
 
 /* ---------------------------------------------------------------- 3. kernel emulation */
@@ -205,14 +218,18 @@ static void emulate(const emu_case *ec, qt_rng *rng) {
     /* the dynamic smem window starts 16 bytes past a 1024 boundary: the worst alignment */
     smem_t s = {malloc(geo.smem), 0x2010, geo.smem};
     const uint32_t base = (s.lo + 1023u) & ~1023u;
-    QT_CHECK(base + qg_ws_bar_empty(bn, st, st - 1) + 8 <= s.lo + s.size, "%s: ring + barriers "
-             "overflow the %u bytes launched", tag, geo.smem);
+    QT_CHECK(base + qg_ws_bar_empty(bn, st, st - 1) + 8 <= s.lo + s.size,
+             "%s: ring + barriers "
+             "overflow the %u bytes launched",
+             tag, geo.smem);
     QT_CHECK(qg_ws_bar_full(bn, st, 0) >= qg_ws_stage_a(bn, st - 1) + qg_ws_stage_bytes(bn) &&
-             qg_ws_bar_full(bn, st, 0) % 8 == 0, "%s: barriers overlap the stages", tag);
+                 qg_ws_bar_full(bn, st, 0) % 8 == 0,
+             "%s: barriers overlap the stages", tag);
 
     const int tiles_m = (M + QG_WS_BM - 1) / QG_WS_BM, tiles_n = (N + bn - 1) / bn;
     const int nk = (K + QG_WS_BK - 1) / QG_WS_BK;
-    QT_CHECK(geo.tiles == tiles_m * tiles_n && (int)geo.ctas == (geo.tiles < ec->grid ? geo.tiles : ec->grid),
+    QT_CHECK(geo.tiles == tiles_m * tiles_n &&
+                 (int)geo.ctas == (geo.tiles < ec->grid ? geo.tiles : ec->grid),
              "%s: geometry", tag);
     int64_t *C = calloc((size_t)M * N, sizeof *C);
     int *writes = calloc((size_t)M * N, sizeof *writes);
@@ -228,14 +245,15 @@ static void emulate(const emu_case *ec, qt_rng *rng) {
         for (int tile = b; tile < geo.tiles; tile += (int)geo.ctas) {
             int mb, nb;
             qg_ws_tile(tile, tiles_m, tiles_n, geo.group_m, &mb, &nb);
-            if (!QT_CHECK(mb >= 0 && mb < tiles_m && nb >= 0 && nb < tiles_n, "%s: tile %d -> (%d, %d)",
-                          tag, tile, mb, nb))
+            if (!QT_CHECK(mb >= 0 && mb < tiles_m && nb >= 0 && nb < tiles_n,
+                          "%s: tile %d -> (%d, %d)", tag, tile, mb, nb))
                 continue;
             tile_seen[mb * tiles_n + nb]++;
             memset(acc, 0, sizeof(int64_t[2][128][128]));
             for (int kb = 0; kb < nk; kb++) {
                 memset(s.mem, 0xA5, s.size); /* stale bytes must never be read */
-                const uint32_t sa = base + qg_ws_stage_a(bn, stage), sb = base + qg_ws_stage_b(bn, stage);
+                const uint32_t sa = base + qg_ws_stage_a(bn, stage),
+                               sb = base + qg_ws_stage_b(bn, stage);
                 tma_load(&s, sa, &ea, kb * QG_WS_BK, mb * QG_WS_BM);
                 tma_load(&s, sb, &ew, kb * QG_WS_BK, nb * bn);
                 if (canon_checked < 3) { /* the stage image is the canonical layout */
@@ -246,8 +264,11 @@ static void emulate(const emu_case *ec, qt_rng *rng) {
                             const int64_t grow = (int64_t)(is_a ? mb * QG_WS_BM : nb * bn) + rr;
                             const int gk = kb * QG_WS_BK + kk;
                             const int8_t want = (grow < (is_a ? M : N) && gk < K)
-                                                    ? (is_a ? A[grow * ec->lda + gk] : W[grow * K + gk]) : 0;
-                            const uint8_t got = *sm_at(&s, (is_a ? sa : sb) + canon_k128(rr, kk, QG_WS_SBO));
+                                                    ? (is_a ? A[grow * ec->lda + gk]
+                                                            : W[grow * K + gk])
+                                                    : 0;
+                            const uint8_t got = *sm_at(&s, (is_a ? sa : sb) +
+                                                               canon_k128(rr, kk, QG_WS_SBO));
                             if (got != (uint8_t)want) {
                                 QT_CHECK(0, "%s: stage image != canonical layout at %s row %d k %d",
                                          tag, is_a ? "A" : "W", rr, kk);
@@ -269,7 +290,8 @@ static void emulate(const emu_case *ec, qt_rng *rng) {
                             for (int r = 0; r < 64; r++)
                                 for (int n = 0; n < pn; n++) {
                                     int64_t sum = 0;
-                                    for (int c = 0; c < 32; c++) sum += (int64_t)ak[r][c] * bk[n][c];
+                                    for (int c = 0; c < 32; c++)
+                                        sum += (int64_t)ak[r][c] * bk[n][c];
                                     d[r][n] += sum;
                                 }
                         }
@@ -303,7 +325,8 @@ static void emulate(const emu_case *ec, qt_rng *rng) {
                             }
                             for (int t = 0; t < 4; t++) {
                                 const int lane = (q + t) % 32, warp = (q + t) / 32;
-                                const int row = mb * QG_WS_BM + 64 * wg + qg_ws_acc_row(warp, lane, 2 * half);
+                                const int row = mb * QG_WS_BM + 64 * wg +
+                                                qg_ws_acc_row(warp, lane, 2 * half);
                                 const int col = nb * bn + qg_ws_store_col(lane, gcol);
                                 if (row >= M || col >= N) continue;
                                 for (int e = 0; e < 8; e++)
@@ -322,28 +345,37 @@ static void emulate(const emu_case *ec, qt_rng *rng) {
     for (int m = 0; m < M && bad < 4; m++)
         for (int n = 0; n < N && bad < 4; n++) {
             int64_t want = 0;
-            for (int kk = 0; kk < K; kk++) want += (int64_t)A[(size_t)m * ec->lda + kk] * W[(size_t)n * K + kk];
+            for (int kk = 0; kk < K; kk++)
+                want += (int64_t)A[(size_t)m * ec->lda + kk] * W[(size_t)n * K + kk];
             if (writes[(size_t)m * N + n] != 1 || C[(size_t)m * N + n] != want) {
                 bad++;
                 QT_CHECK(0, "%s: C[%d][%d] = %lld (written %d times), want %lld", tag, m, n,
                          (long long)C[(size_t)m * N + n], writes[(size_t)m * N + n], (long long)want);
             }
         }
-    free(A); free(W); free(s.mem); free(C); free(writes); free(tile_seen); free(acc); free(ak);
-    free(bk); free(d);
+    free(A);
+    free(W);
+    free(s.mem);
+    free(C);
+    free(writes);
+    free(tile_seen);
+    free(acc);
+    free(ak);
+    free(bk);
+    free(d);
 }
 
 static void test_emulation(qt_rng *rng) {
-    static const int shapes[][5] = {/* m, n, k, lda, grid */
-                                    {150, 300, 272, 288, 3},  /* K tail, padded lda, 2+ tiles/CTA */
-                                    {33, 43, 16, 16, 132},    /* one 16-byte K unit, WG 1 idle */
-                                    {300, 200, 128, 128, 2},  /* 3 M tiles in one group */
-                                    {2181, 20, 16, 16, 7}};   /* 18 M tiles: groups 16 + 2 */
+    static const int shapes[][5] = {                         /* m, n, k, lda, grid */
+                                    {150, 300, 272, 288, 3}, /* K tail, padded lda, 2+ tiles/CTA */
+                                    {33, 43, 16, 16, 132},   /* one 16-byte K unit, WG 1 idle */
+                                    {300, 200, 128, 128, 2}, /* 3 M tiles in one group */
+                                    {2181, 20, 16, 16, 7}};  /* 18 M tiles: groups 16 + 2 */
     for (int si = 0; si < 4; si++)
         for (int vi = 0; vi < 4; vi++) {
             static const int vs[4][3] = {{128, 6, 0}, {192, 5, 1}, {256, 4, 0}, {256, 4, 1}};
             const emu_case ec = {shapes[si][0], shapes[si][1], shapes[si][2], shapes[si][3],
-                                 vs[vi][0], vs[vi][1], vs[vi][2], shapes[si][4]};
+                                 vs[vi][0],     vs[vi][1],     vs[vi][2],     shapes[si][4]};
             emulate(&ec, rng);
         }
 }
@@ -353,19 +385,21 @@ static void test_descriptors(void) {
     const uint32_t addr = 0x1C400; /* 1024-aligned, above 64 KB */
     const uint64_t d = qg_ws_desc(addr);
     QT_CHECK((d & 0x3FFF) == addr >> 4 && ((d >> 16) & 0x3FFF) == 1 && ((d >> 32) & 0x3FFF) == 64 &&
-             ((d >> 49) & 7) == 0 && (d >> 62) == 1, "descriptor fields %016llx", (unsigned long long)d);
+                 ((d >> 49) & 7) == 0 && (d >> 62) == 1,
+             "descriptor fields %016llx", (unsigned long long)d);
     for (int j = 0; j < 4; j++)
         QT_CHECK(qg_ws_desc_k(d, j) == qg_ws_desc(addr + 32u * (uint32_t)j), "k-step %d", j);
     for (int bn = 128; bn <= 256; bn += 64)
         for (int s = 0; s < 6; s++)
             QT_CHECK(qg_ws_stage_a(bn, s) % 1024 == 0 && qg_ws_stage_b(bn, s) % 1024 == 0 &&
-                     qg_ws_a_wg_offset(1) % 1024 == 0 && qg_ws_b_chunk_offset(128, 1) % 1024 == 0,
+                         qg_ws_a_wg_offset(1) % 1024 == 0 && qg_ws_b_chunk_offset(128, 1) % 1024 == 0,
                      "1024-byte alignment of stage tiles (bn %d, stage %d)", bn, s);
     /* accumulator fragment: every (row, col) of a 64 x 256 tile exactly once */
     static int hits[64][256];
     memset(hits, 0, sizeof hits);
     for (int t = 0; t < 128; t++)
-        for (int i = 0; i < 128; i++) hits[qg_ws_acc_row(t / 32, t % 32, i)][qg_ws_acc_col(t % 32, i)]++;
+        for (int i = 0; i < 128; i++)
+            hits[qg_ws_acc_row(t / 32, t % 32, i)][qg_ws_acc_col(t % 32, i)]++;
     int bad = 0;
     for (int r = 0; r < 64; r++)
         for (int c = 0; c < 256; c++) bad += hits[r][c] != 1;
@@ -434,11 +468,15 @@ static int proto_step(proto *P, int a, qt_rng *rng) {
         const int s = P->p_s;
         /* refilling stage s: every warp has released the previous generation, none reads it */
         for (int i = 0; i < NWARPS; i++) {
-            QT_CHECK(P->released[s][i] == P->gen_written[s], "%s: stage %d refilled before warp "
-                     "%d released it", P->tag, s, i);
+            QT_CHECK(P->released[s][i] == P->gen_written[s],
+                     "%s: stage %d refilled before warp "
+                     "%d released it",
+                     P->tag, s, i);
             for (int f = 0; f < P->w[i].ninflight; f++)
-                QT_CHECK(P->w[i].inflight[f] != s, "%s: stage %d refilled under an in-flight "
-                         "wgmma of warp %d", P->tag, s, i);
+                QT_CHECK(P->w[i].inflight[f] != s,
+                         "%s: stage %d refilled under an in-flight "
+                         "wgmma of warp %d",
+                         P->tag, s, i);
         }
         P->gen_written[s]++;
         P->full[s].pending += 2; /* arrive.expect_tx: its own arrival, plus two loads' bytes */
@@ -472,9 +510,10 @@ static int proto_step(proto *P, int a, qt_rng *rng) {
     if (c->state == 0) { /* wait full[s]; issue the stage's wgmma group */
         if (!bar_passed(&P->full[c->s], c->phase)) return 0;
         const int g = ++c->use[c->s];
-        QT_CHECK(P->gen_landed[c->s] == g && P->gen_written[c->s] == g, "%s: warp %d reads stage "
-                 "%d generation %d; landed %d, written %d", P->tag, wi, c->s, g,
-                 P->gen_landed[c->s], P->gen_written[c->s]);
+        QT_CHECK(P->gen_landed[c->s] == g && P->gen_written[c->s] == g,
+                 "%s: warp %d reads stage "
+                 "%d generation %d; landed %d, written %d",
+                 P->tag, wi, c->s, g, P->gen_landed[c->s], P->gen_written[c->s]);
         c->inflight[c->ninflight++] = c->s;
         c->state = 1;
     } else if (c->state == 1) { /* wgmma.wait_group (s8: 1, e4m3: 0), then release a stage */
@@ -538,7 +577,6 @@ static void test_protocol(qt_rng *rng) {
 
 /* ---------------------------------------------------------------- 5. fake-driver launch */
 
-
 static void test_fake_launch(void) {
     setenv("QGEMM_CUDA_LIBRARY", QG_FAKE_CUDA, 1);
     setenv("FAKE_CUDA_CC", "90", 1);
@@ -550,7 +588,8 @@ static void test_fake_launch(void) {
     if (!QT_CHECK(qg_context_create(&ctx, &cp) == QG_SUCCESS, "fake context: %s", qg_last_error(NULL)))
         return;
     void *h = dlopen(QG_FAKE_CUDA, RTLD_NOW | RTLD_NOLOAD);
-    void (*capture)(const int *, int) = h ? (void (*)(const int *, int))dlsym(h, "fake_cuda_capture_params") : NULL;
+    void (*capture)(const int *, int) =
+        h ? (void (*)(const int *, int))dlsym(h, "fake_cuda_capture_params") : NULL;
     const unsigned char *(*captured)(unsigned *) =
         h ? (const unsigned char *(*)(unsigned *))dlsym(h, "fake_cuda_captured") : NULL;
     if (!QT_CHECK(capture && captured, "fake driver capture hooks")) {
@@ -588,19 +627,24 @@ static void test_fake_launch(void) {
         unsigned geo[7];
         const unsigned char *b = captured(geo);
         const unsigned tiles = (unsigned)(((M + 127) / 128) * ((N + bn - 1) / bn));
-        QT_CHECK(geo[0] == (tiles < 132 ? tiles : 132) && geo[1] == 1 && geo[2] == 1 && geo[3] == 384 &&
-                 geo[4] == 1 && geo[5] == 1 && geo[6] == qg_ws_smem_bytes(bn, st),
-                 "%s: launched %u x %u x %u, block %u, smem %u", id, geo[0], geo[1], geo[2], geo[3], geo[6]);
+        QT_CHECK(geo[0] == (tiles < 132 ? tiles : 132) && geo[1] == 1 && geo[2] == 1 &&
+                     geo[3] == 384 && geo[4] == 1 && geo[5] == 1 &&
+                     geo[6] == qg_ws_smem_bytes(bn, st),
+                 "%s: launched %u x %u x %u, block %u, smem %u", id, geo[0], geo[1], geo[2], geo[3],
+                 geo[6]);
         for (int i = 0; i < 2; i++) {
             fake_tmap t;
             memcpy(&t, b + 128 * i, sizeof t);
-            const uint64_t rows = i ? (uint64_t)N : (uint64_t)M, stride = i ? (uint64_t)K : (uint64_t)lda;
+            const uint64_t rows = i ? (uint64_t)N : (uint64_t)M,
+                           stride = i ? (uint64_t)K : (uint64_t)lda;
             QT_CHECK(t.magic == FAKE_TMAP_MAGIC && t.address == (uint64_t)(uintptr_t)(i ? w : a) &&
-                     t.dim[0] == (uint64_t)K && t.dim[1] == rows && t.stride == stride && t.box[0] == 128 &&
-                     t.box[1] == (uint32_t)(i ? bn : 128) && t.estride[0] == 1 && t.estride[1] == 1 &&
-                     t.data_type == CU_TENSOR_MAP_DATA_TYPE_UINT8 && t.rank == 2 &&
-                     t.swizzle == CU_TENSOR_MAP_SWIZZLE_128B && t.oob == CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE &&
-                     t.interleave == CU_TENSOR_MAP_INTERLEAVE_NONE,
+                         t.dim[0] == (uint64_t)K && t.dim[1] == rows && t.stride == stride &&
+                         t.box[0] == 128 && t.box[1] == (uint32_t)(i ? bn : 128) &&
+                         t.estride[0] == 1 && t.estride[1] == 1 &&
+                         t.data_type == CU_TENSOR_MAP_DATA_TYPE_UINT8 && t.rank == 2 &&
+                         t.swizzle == CU_TENSOR_MAP_SWIZZLE_128B &&
+                         t.oob == CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE &&
+                         t.interleave == CU_TENSOR_MAP_INTERLEAVE_NONE,
                      "%s: tensor map %d as encoded by the driver", id, i);
         }
         uint64_t ptrs[4];
@@ -610,7 +654,7 @@ static void test_fake_launch(void) {
         memcpy(&ldc_k, b + 288, sizeof ldc_k);
         memcpy(ints, b + 296, sizeof ints);
         QT_CHECK(ptrs[0] == (uint64_t)(uintptr_t)ws && ptrs[1] == (uint64_t)(uintptr_t)as &&
-                 ptrs[2] == (uint64_t)(uintptr_t)bias && ptrs[3] == (uint64_t)(uintptr_t)c,
+                     ptrs[2] == (uint64_t)(uintptr_t)bias && ptrs[3] == (uint64_t)(uintptr_t)c,
                  "%s: pointer arguments", id);
         QT_CHECK(ldc_k == ldc && ints[0] == M && ints[1] == N && ints[2] == K && ints[3] == 3,
                  "%s: ldc %lld M %d N %d K %d group_m %d", id, (long long)ldc_k, ints[0], ints[1],
@@ -631,11 +675,16 @@ static void test_fake_launch(void) {
         /* K not a multiple of 16 is refused by supports() */
         char why[128];
         p.k = 72;
-        QT_CHECK(!qg_variant_fits(qg_catalog_find(id), &p, QG_OP_GEMM, 90, why, sizeof why), "K %% 16");
+        QT_CHECK(!qg_variant_fits(qg_catalog_find(id), &p, QG_OP_GEMM, 90, why, sizeof why),
+                 "K %% 16");
         p.k = K;
         QT_CHECK(!qg_variant_fits(qg_catalog_find(id), &p, QG_OP_GEMM, 89, why, sizeof why), "sm_89");
     }
-    qg_free(ctx, a); qg_free(ctx, as); qg_free(ctx, w); qg_free(ctx, ws); qg_free(ctx, bias);
+    qg_free(ctx, a);
+    qg_free(ctx, as);
+    qg_free(ctx, w);
+    qg_free(ctx, ws);
+    qg_free(ctx, bias);
     qg_free(ctx, c);
     if (h) dlclose(h);
     qg_context_destroy(ctx);

@@ -14,11 +14,11 @@ int qt_check(int cond, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 #define QT_CHECK(cond, ...) qt_check(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
 /* A call must return `expected`; prints the library's message otherwise. */
-#define QT_STATUS(call, expected)                                                              \
-    do {                                                                                       \
-        qg_status qt_s_ = (call);                                                              \
-        QT_CHECK(qt_s_ == (expected), "%s returned %s, expected %s (%s)", #call,               \
-                 qg_status_name(qt_s_), qg_status_name(expected), qg_last_error(NULL));        \
+#define QT_STATUS(call, expected)                                                       \
+    do {                                                                                \
+        qg_status qt_s_ = (call);                                                       \
+        QT_CHECK(qt_s_ == (expected), "%s returned %s, expected %s (%s)", #call,        \
+                 qg_status_name(qt_s_), qg_status_name(expected), qg_last_error(NULL)); \
     } while (0)
 #define QT_OK(call) QT_STATUS(call, QG_SUCCESS)
 
@@ -32,11 +32,13 @@ int qt_contains(const char *s, const char *needle);
 int qt_finish(const char *name);
 
 /* splitmix64-based generator: deterministic per seed. */
-typedef struct { uint64_t s; } qt_rng;
+typedef struct {
+    uint64_t s;
+} qt_rng;
 void qt_seed(qt_rng *r, uint64_t seed);
 uint64_t qt_next(qt_rng *r);
 float qt_uniform(qt_rng *r, float lo, float hi); /* [lo, hi) */
-float qt_normal(qt_rng *r);                       /* N(0,1) */
+float qt_normal(qt_rng *r);                      /* N(0,1) */
 void qt_fill_normal(qt_rng *r, float *x, size_t n, float scale);
 void qt_fill_bf16(qt_rng *r, uint16_t *x, size_t n, float scale); /* normal, rounded to bf16 */
 

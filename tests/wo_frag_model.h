@@ -82,9 +82,11 @@ static void wo_model_gemm(const qg_problem *p, const uint16_t *a, const qg_packe
                     for (int i = 0; i < 8; i++) {
                         const int64_t k = ch * 32 + 8 * t + i;
                         alo[l][i] = (m0 + g < M && k < K)
-                                        ? wo_model_half(a, (m0 + g) * K + k, p->act_dtype) : 0;
+                                        ? wo_model_half(a, (m0 + g) * K + k, p->act_dtype)
+                                        : 0;
                         ahi[l][i] = (m0 + g + 8 < M && k < K)
-                                        ? wo_model_half(a, (m0 + g + 8) * K + k, p->act_dtype) : 0;
+                                        ? wo_model_half(a, (m0 + g + 8) * K + k, p->act_dtype)
+                                        : 0;
                     }
                     /* the lane's 16-byte scale (and zero point) load: word j = {row g, row g + 8} */
                     for (int j = 0; j < 4; j++)
@@ -113,14 +115,16 @@ static void wo_model_gemm(const qg_problem *p, const uint16_t *a, const qg_packe
                                         if (w8) {
                                             /* half j / 2 of the step, word (j % 2) * 2 + h, byte 2r + i */
                                             const uint32_t q = wo_model_rd32(
-                                                w->weight, (((b * ks + kstep) * 2 + j / 2) * 32 + l) * 4 +
-                                                               (j % 2) * 2 + h);
+                                                w->weight,
+                                                (((b * ks + kstep) * 2 + j / 2) * 32 + l) * 4 +
+                                                    (j % 2) * 2 + h);
                                             v = (double)(int8_t)((q >> (8 * (2 * r + i))) & 0xff) *
                                                 sc[l][j][h];
                                         } else {
                                             /* (q >> (8h + 4r)) & 0x000f000f is register r of block h */
-                                            const uint32_t q = wo_model_rd32(
-                                                w->weight, ((b * ks + kstep) * 32 + l) * 4 + j);
+                                            const uint32_t q =
+                                                wo_model_rd32(w->weight,
+                                                              ((b * ks + kstep) * 32 + l) * 4 + j);
                                             const uint32_t u = (q >> (8 * h + 4 * r + 16 * i)) & 15u;
                                             v = ((double)u - ze[l][j][h]) * sc[l][j][h];
                                         }
@@ -142,7 +146,8 @@ static void wo_model_gemm(const qg_problem *p, const uint16_t *a, const qg_packe
                             if (m >= M || n >= N) continue;
                             const double bn = bias ? (p->out_dtype == QG_DTYPE_BF16
                                                           ? qg_bf16_to_f32(bias[n])
-                                                          : qg_f16_to_f32(bias[n])) : 0.0;
+                                                          : qg_f16_to_f32(bias[n]))
+                                                   : 0.0;
                             c[m * N + n] = acc[j][h][l][i] + bn;
                         }
         }

@@ -30,7 +30,8 @@ int cli_parse_seconds(const char *s, double lo, double hi, double *out);
  * NULL (and "" in out) when there is none, else out or where the value came from. */
 const char *cli_cache_dir(const qg_context *ctx, char *out, size_t len);
 const char *cli_data_dir(char *out, size_t len); /* "QGEMM_DATA_DIR", "library" (relative to it) */
-const char *cli_tuning_db(const qg_context *ctx, char *out, size_t len); /* "QGEMM_TUNING_DB", "shipped" */
+const char *cli_tuning_db(const qg_context *ctx, char *out,
+                          size_t len); /* "QGEMM_TUNING_DB", "shipped" */
 int cli_shipped_databases(const char *dir, char names[][128], int max); /* sorted *.json names */
 void cli_print_paths(const qg_context *ctx);
 

@@ -78,8 +78,10 @@ int cli_list(int argc, char **argv) {
     for (int i = 0; i < qg_catalog_size(); i++) {
         const qg_variant *v = qg_catalog_get(i);
         if (strncmp(v->id, prefix, strlen(prefix))) continue;
-        printf("%s%s\n", v->id, v->family->experimental ? "  (experimental: tuner only)" :
-                                 !v->family->source ? "  (library call, no JIT)" : "");
+        printf("%s%s\n", v->id,
+               v->family->experimental ? "  (experimental: tuner only)"
+               : !v->family->source    ? "  (library call, no JIT)"
+                                       : "");
     }
     return 0;
 }
@@ -147,8 +149,10 @@ int cli_check(int argc, char **argv) {
     for (int i = 0; i < qg_catalog_count(); i++) /* the ones compiled for this arch */
         st.total += qg_family_targets_arch(qg_catalog_get(i)->family, arch);
     if (st.total == 0) { /* e.g. sm_70: "0 compiled" must not read as a pass */
-        fprintf(stderr, "qgemm check: no catalog kernel targets '%s' (architectures: sm_80, sm_89, "
-                "sm_90a, gfx90a)\n", arch);
+        fprintf(stderr,
+                "qgemm check: no catalog kernel targets '%s' (architectures: sm_80, sm_89, "
+                "sm_90a, gfx90a)\n",
+                arch);
         return 1;
     }
     qg_check_result r = {0};

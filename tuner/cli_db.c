@@ -49,7 +49,8 @@ static void print_entry(const qg_db_entry *e) {
            qg_dtype_name(e->key.out_dtype), (long long)e->m_bucket, e->kernel, e->median_us,
            e->p20_us, e->p80_us, e->rel_error, e->tuned_at);
     if (e->verdict == QG_VERDICT_STALE && e->code_hash[0])
-        printf("    (stale: timed on code %s, which its kernel no longer compiles to)\n", e->code_hash);
+        printf("    (stale: timed on code %s, which its kernel no longer compiles to)\n",
+               e->code_hash);
     else if (e->verdict == QG_VERDICT_STALE)
         printf("    (stale: timed against %s kernel sources %s; this build's: %s)\n",
                qg_scheme_name(e->key.scheme), e->catalog_hash, qg_catalog_hash_scheme(e->key.scheme));
@@ -70,11 +71,16 @@ const char *cli_db_stale_reason(const qg_db_entry *e) {
 /* Order of entries by class (the fields qg_db_same_class compares), then M bucket. */
 static const qg_db *sort_db;
 static int cmp_class_m(const void *pa, const void *pb) {
-    const qg_db_entry *a = &sort_db->entries[*(const int *)pa], *b = &sort_db->entries[*(const int *)pb];
-    const int64_t ka[10] = {a->key.scheme, a->key.n, a->key.k, a->key.group_size, !!a->key.has_zero_point,
-                            a->key.act_dtype, a->key.out_dtype, a->key.weight_scale, a->key.act_scale, a->m_bucket};
-    const int64_t kb[10] = {b->key.scheme, b->key.n, b->key.k, b->key.group_size, !!b->key.has_zero_point,
-                            b->key.act_dtype, b->key.out_dtype, b->key.weight_scale, b->key.act_scale, b->m_bucket};
+    const qg_db_entry *a = &sort_db->entries[*(const int *)pa],
+                      *b = &sort_db->entries[*(const int *)pb];
+    const int64_t ka[10] = {
+        a->key.scheme,           a->key.n,         a->key.k,         a->key.group_size,
+        !!a->key.has_zero_point, a->key.act_dtype, a->key.out_dtype, a->key.weight_scale,
+        a->key.act_scale,        a->m_bucket};
+    const int64_t kb[10] = {
+        b->key.scheme,           b->key.n,         b->key.k,         b->key.group_size,
+        !!b->key.has_zero_point, b->key.act_dtype, b->key.out_dtype, b->key.weight_scale,
+        b->key.act_scale,        b->m_bucket};
     for (int i = 0; i < 10; i++)
         if (ka[i] != kb[i]) return ka[i] < kb[i] ? -1 : 1;
     return 0;
@@ -101,15 +107,20 @@ static int report_m_cliffs(const qg_db *db, int show) {
     /* From the largest M down, per class: the fastest entry among strictly larger buckets. */
     for (int hi = db->count; hi > 0;) {
         int lo = hi - 1;
-        while (lo > 0 && qg_db_same_class(&db->entries[order[lo - 1]].key, &db->entries[order[hi - 1]].key)) lo--;
+        while (lo > 0 &&
+               qg_db_same_class(&db->entries[order[lo - 1]].key, &db->entries[order[hi - 1]].key))
+            lo--;
         int best = -1;
         for (int j = hi - 1; j >= lo;) {
             int same_m = j; /* entries of one bucket do not compete with each other */
-            while (same_m > lo && db->entries[order[same_m - 1]].m_bucket == db->entries[order[j]].m_bucket) same_m--;
+            while (same_m > lo &&
+                   db->entries[order[same_m - 1]].m_bucket == db->entries[order[j]].m_bucket)
+                same_m--;
             for (int t = same_m; t <= j; t++) faster[order[t]] = best;
             for (int t = same_m; t <= j; t++) {
                 const qg_db_entry *f = &db->entries[order[t]];
-                if (f->median_us > 0 && (best < 0 || f->median_us < db->entries[best].median_us)) best = order[t];
+                if (f->median_us > 0 && (best < 0 || f->median_us < db->entries[best].median_us))
+                    best = order[t];
             }
             j = same_m - 1;
         }
@@ -170,7 +181,9 @@ static int print_legacy_kernels(const qg_db *db) {
         const qg_variant *v = qg_catalog_get(i);
         int used = 0;
         for (int j = 0; j < db->count && !used; j++) {
-            const qg_variant *k = db->entries[j].code_hash[0] ? NULL : qg_catalog_find(db->entries[j].kernel);
+            const qg_variant *k = db->entries[j].code_hash[0]
+                                      ? NULL
+                                      : qg_catalog_find(db->entries[j].kernel);
             used = k == v || (k && qg_variant_helper(k) == v);
         }
         if (used) printf("%s\n", v->id);
@@ -210,8 +223,10 @@ static int db_restamp(int argc, char **argv) {
     }
     const int stale = qg_db_count_stale(db);
     printf("%s: %d of %d entries restamped with their kernel's code hash", out, restamped, db->count);
-    if (stale) printf("; %d stale (timed on other kernel sources): 'qgemm tune --stale %s' re-times "
-                      "them", stale, out);
+    if (stale)
+        printf("; %d stale (timed on other kernel sources): 'qgemm tune --stale %s' re-times "
+               "them",
+               stale, out);
     printf("\n");
     qg_db_close(db);
     return 0;
@@ -260,7 +275,8 @@ int cli_db(int argc, char **argv) {
             }
         }
         if (strcmp(db->meta.library_version, QG_VERSION_STRING))
-            printf("note: made by library %s, this is %s\n", db->meta.library_version, QG_VERSION_STRING);
+            printf("note: made by library %s, this is %s\n", db->meta.library_version,
+                   QG_VERSION_STRING);
         const int stale = qg_db_count_stale(db);
         for (int i = 0; fresh && i < db->count; i++) {
             const qg_db_entry *e = &db->entries[i];
@@ -275,7 +291,8 @@ int cli_db(int argc, char **argv) {
                    stale, argv[2]);
             int per[QG_SCHEME_COUNT_] = {0};
             for (int i = 0; i < db->count; i++)
-                if (!qg_db_entry_current(&db->entries[i]) && (unsigned)db->entries[i].key.scheme < QG_SCHEME_COUNT_)
+                if (!qg_db_entry_current(&db->entries[i]) &&
+                    (unsigned)db->entries[i].key.scheme < QG_SCHEME_COUNT_)
                     per[db->entries[i].key.scheme]++;
             for (int sc = 0; sc < QG_SCHEME_COUNT_; sc++)
                 if (per[sc]) printf(" %s %d", qg_scheme_name((qg_scheme)sc), per[sc]);
@@ -350,9 +367,11 @@ int cli_db(int argc, char **argv) {
         const int before = db->count;
         prune_state ps = {0};
         qg_status s = qg_db_save_filtered(db, out, prune_keep, &ps);
-        if (s != QG_SUCCESS) fprintf(stderr, "qgemm db prune: %s (nothing written)\n", qg_last_error(NULL));
-        else printf("%s: kept %d, dropped %d (of %d read, %d merged from disk)\n", out, db->count,
-                    ps.dropped, before, db->count + ps.dropped - before);
+        if (s != QG_SUCCESS)
+            fprintf(stderr, "qgemm db prune: %s (nothing written)\n", qg_last_error(NULL));
+        else
+            printf("%s: kept %d, dropped %d (of %d read, %d merged from disk)\n", out, db->count,
+                   ps.dropped, before, db->count + ps.dropped - before);
         qg_db_close(db);
         return s ? 1 : 0;
     }
@@ -373,14 +392,20 @@ int cli_explain(int argc, char **argv) {
                    "the lookup cascade answered (exact, m-bucket, nearest-shape, heuristic).\n");
             return 0;
         }
-        if (!v) { fprintf(stderr, "qgemm explain: %s needs a value\n", a); return 2; }
+        if (!v) {
+            fprintf(stderr, "qgemm explain: %s needs a value\n", a);
+            return 2;
+        }
         i++;
         long long x = 0;
         const long long dim_max = 2147483647; /* qg_problem_validate's bound */
         if (!strcmp(a, "--scheme")) {
-            if (qg_scheme_from_name(v, &p.scheme) != QG_SUCCESS) { fprintf(stderr, "%s\n", qg_last_error(NULL)); return 2; }
-        } else if (!strcmp(a, "--n") || !strcmp(a, "--k") || !strcmp(a, "--m") || !strcmp(a, "--group") ||
-                   !strcmp(a, "--zero-point")) {
+            if (qg_scheme_from_name(v, &p.scheme) != QG_SUCCESS) {
+                fprintf(stderr, "%s\n", qg_last_error(NULL));
+                return 2;
+            }
+        } else if (!strcmp(a, "--n") || !strcmp(a, "--k") || !strcmp(a, "--m") ||
+                   !strcmp(a, "--group") || !strcmp(a, "--zero-point")) {
             const int zp = !strcmp(a, "--zero-point");
             if (!cli_parse_int(v, zp || !strcmp(a, "--group") ? 0 : 1, zp ? 1 : dim_max, &x)) {
                 fprintf(stderr, "qgemm explain: bad %s '%s' (want %s)\n", a, v,
@@ -394,16 +419,22 @@ int cli_explain(int argc, char **argv) {
             else p.has_zero_point = (int32_t)x;
         } else if (!strcmp(a, "--act") || !strcmp(a, "--out")) {
             if (strcmp(v, "bf16") && strcmp(v, "f16")) {
-                fprintf(stderr, "qgemm explain: bad %s '%s' (bf16 or f16: the 16-bit activation "
-                        "and output types; 8-bit activations are quantized inside the call)\n", a, v);
+                fprintf(stderr,
+                        "qgemm explain: bad %s '%s' (bf16 or f16: the 16-bit activation "
+                        "and output types; 8-bit activations are quantized inside the call)\n",
+                        a, v);
                 return 2;
             }
-            *(!strcmp(a, "--act") ? &p.act_dtype : &p.out_dtype) = strcmp(v, "f16") ? QG_DTYPE_BF16 : QG_DTYPE_F16;
+            *(!strcmp(a, "--act") ? &p.act_dtype : &p.out_dtype) = strcmp(v, "f16") ? QG_DTYPE_BF16
+                                                                                    : QG_DTYPE_F16;
+        } else if (!strcmp(a, "--db")) dbpath = v;
+        else {
+            fprintf(stderr, "qgemm explain: unknown option '%s'\n", a);
+            return 2;
         }
-        else if (!strcmp(a, "--db")) dbpath = v;
-        else { fprintf(stderr, "qgemm explain: unknown option '%s'\n", a); return 2; }
     }
-    if (p.scheme != QG_SCHEME_W4A16 && p.scheme != QG_SCHEME_W4A8_FP8 && p.scheme != QG_SCHEME_W4A8_INT8)
+    if (p.scheme != QG_SCHEME_W4A16 && p.scheme != QG_SCHEME_W4A8_FP8 &&
+        p.scheme != QG_SCHEME_W4A8_INT8)
         p.group_size = 0;
     if (qg_problem_validate(&p) != QG_SUCCESS) {
         fprintf(stderr, "qgemm explain: %s\n", qg_last_error(NULL));

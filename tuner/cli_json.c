@@ -21,9 +21,12 @@ int cli_json_take_flag(int *argc, char **argv) {
     *argc = kept;
     argv[kept] = NULL;
     const char *cmd = kept > 1 ? argv[1] : "";
-    const int db_ok = !strcmp(cmd, "db") && kept > 2 && (!strcmp(argv[2], "show") || !strcmp(argv[2], "validate"));
+    const int db_ok = !strcmp(cmd, "db") && kept > 2 &&
+                      (!strcmp(argv[2], "show") || !strcmp(argv[2], "validate"));
     if (strcmp(cmd, "info") && strcmp(cmd, "list") && strcmp(cmd, "explain") && !db_ok) {
-        fprintf(stderr, "qgemm %s: --json is not supported here (info, list, explain, db show, db validate)\n", cmd);
+        fprintf(stderr,
+                "qgemm %s: --json is not supported here (info, list, explain, db show, db validate)\n",
+                cmd);
         return -1;
     }
     cli_json_output = 1;
@@ -198,7 +201,8 @@ int cli_json_db_validate(const char *path, const qg_db *db, int fresh, int decid
         cJSON_AddItemToArray(stale_entries, o);
     }
     cJSON_AddStringToObject(root, "library_version", db->meta.library_version);
-    cJSON_AddBoolToObject(root, "library_version_matches", !strcmp(db->meta.library_version, QG_VERSION_STRING));
+    cJSON_AddBoolToObject(root, "library_version_matches",
+                          !strcmp(db->meta.library_version, QG_VERSION_STRING));
     const int bad = cJSON_GetArraySize(errors);
     cJSON_AddBoolToObject(root, "valid", bad == 0);
     return emit(root, bad || (fresh && (stale || !decided)) ? 1 : 0);

@@ -34,7 +34,8 @@ int cli_shipped_databases(const char *dir, char names[][128], int max) {
     int n = 0;
     for (struct dirent *e; (e = readdir(d)) && n < max;) {
         size_t l = strlen(e->d_name);
-        if (l > 5 && l < 128 && !strcmp(e->d_name + l - 5, ".json")) snprintf(names[n++], 128, "%s", e->d_name);
+        if (l > 5 && l < 128 && !strcmp(e->d_name + l - 5, ".json"))
+            snprintf(names[n++], 128, "%s", e->d_name);
     }
     closedir(d);
     qsort(names, (size_t)n, 128, (int (*)(const void *, const void *))strcmp);

@@ -92,7 +92,8 @@ static int parse_list_i64(const char *opt, const char *s, int64_t *out, int max,
         }
         snprintf(item, sizeof item, "%.*s", (int)len, p);
         if (len >= sizeof item || !cli_parse_int(item, lo, hi, &v)) {
-            fprintf(stderr, "qgemm tune: bad %s value '%.*s' in '%s' (want integers from %lld to %lld)\n",
+            fprintf(stderr,
+                    "qgemm tune: bad %s value '%.*s' in '%s' (want integers from %lld to %lld)\n",
                     opt, (int)len, p, s, lo, hi);
             return -1;
         }
@@ -142,10 +143,18 @@ static int record_parse_line(const char *line, size_t len, qg_problem *p, char *
     if (!ok) snprintf(why, why_len, "not a JSON object");
     else if (!cJSON_IsString(v) || qg_scheme_from_name(v->valuestring, &p->scheme) != QG_SUCCESS)
         snprintf(why, why_len, "scheme missing or unknown"), ok = 0;
-    static const char *const keys[9] = {"n", "k", "m", "group_size", "zero_point", "act_dtype",
-                                        "out_dtype", "weight_scale", "act_scale"};
-    const double hi[9] = {2147483647.0, 2147483647.0, 2147483647.0, 2147483647.0, 1,
-                          QG_DTYPE_COUNT_ - 1, QG_DTYPE_COUNT_ - 1, 2, 2};
+    static const char *const keys[9] = {"n",          "k",         "m",         "group_size",
+                                        "zero_point", "act_dtype", "out_dtype", "weight_scale",
+                                        "act_scale"};
+    const double hi[9] = {2147483647.0,
+                          2147483647.0,
+                          2147483647.0,
+                          2147483647.0,
+                          1,
+                          QG_DTYPE_COUNT_ - 1,
+                          QG_DTYPE_COUNT_ - 1,
+                          2,
+                          2};
     int64_t x[9] = {0};
     for (int j = 0; j < 9 && ok; j++) {
         v = cJSON_GetObjectItemCaseSensitive(o, keys[j]);
@@ -186,13 +195,15 @@ static int load_record(const char *path, tune_item *items, int max) {
         const char *next = nl ? nl + 1 : text + len;
         lineno++;
         size_t blank = 0;
-        while (blank < l && (line[blank] == ' ' || line[blank] == '\t' || line[blank] == '\r')) blank++;
+        while (blank < l && (line[blank] == ' ' || line[blank] == '\t' || line[blank] == '\r'))
+            blank++;
         qg_problem p;
         char why[400];
         if (blank == l) { /* empty line */
         } else if (!record_parse_line(line, l, &p, why, sizeof why)) {
             if (!nl) { /* a recorder stopped mid-line: the complete lines still count */
-                fprintf(stderr, "qgemm tune: %s:%d: incomplete last line skipped (%s)\n", path, lineno, why);
+                fprintf(stderr, "qgemm tune: %s:%d: incomplete last line skipped (%s)\n", path,
+                        lineno, why);
             } else {
                 fprintf(stderr, "qgemm tune: %s:%d: %s\n", path, lineno, why);
                 rc = -1;
@@ -242,7 +253,8 @@ static void list_items(const tune_item *items, int n) {
         const qg_problem *p = &items[i].p;
         printf("%-9s N=%-6lld K=%-6lld g=%-3d zp=%d %-10s M=", qg_scheme_name(p->scheme),
                (long long)p->n, (long long)p->k, p->group_size, p->has_zero_point, items[i].label);
-        for (int j = 0; j < items[i].nm; j++) printf("%s%lld", j ? "," : "", (long long)items[i].ms[j]);
+        for (int j = 0; j < items[i].nm; j++)
+            printf("%s%lld", j ? "," : "", (long long)items[i].ms[j]);
         printf("\n");
         problems += items[i].nm;
     }
@@ -277,7 +289,9 @@ static void default_db_path(const qg_device_info *info, char *out, size_t len) {
     size_t j = 0;
     for (size_t i = 0; info->name[i] && j + 1 < sizeof slug; i++) {
         char c = info->name[i];
-        slug[j++] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) ? c : '-';
+        slug[j++] = (c >= 'A' && c <= 'Z')                               ? (char)(c + 32)
+                    : ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) ? c
+                                                                         : '-';
     }
     slug[j] = 0;
     snprintf(out, len, "qgemm-tuning-%s.json", slug);
@@ -312,8 +326,8 @@ static int run_worker(int device, const char *out_path, tune_item *items, int n,
     const int stale = qg_db_begin_tuning(db, &info);
     if (stale && !o->retune)
         printf("[w%d] %s: %d of its %d entries are stale (timed on other code than their kernels "
-               "compile to in this build); those this run covers are re-timed\n", device,
-               out_path, stale, db->count);
+               "compile to in this build); those this run covers are re-timed\n",
+               device, out_path, stale, db->count);
     int total = 0;
     for (int i = 0; i < n; i++)
         if (in_slice(i, shard_i, shard_n, rank, ranks)) total += items[i].nm;
@@ -343,11 +357,12 @@ static int run_worker(int device, const char *out_path, tune_item *items, int n,
         }
     }
     printf("[w%d] tuned %d, skipped %d (already in the database); candidates %d: %d wrong, "
-           "%d dropped early, %d failed to compile\n", device, st.tuned, st.skipped, st.candidates,
-           st.wrong, st.dropped, st.failed);
+           "%d dropped early, %d failed to compile\n",
+           device, st.tuned, st.skipped, st.candidates, st.wrong, st.dropped, st.failed);
     if (st.left)
         printf("[w%d] run budget spent: %d problems left untuned; the same command goes on from "
-               "here (tuned problems are skipped)\n", device, st.left);
+               "here (tuned problems are skipped)\n",
+               device, st.left);
     qg_db_close(db);
     qg_context_destroy(ctx);
     return rc ? rc : st.wrong ? 3 : st.left ? 4 : 0;
@@ -369,10 +384,22 @@ int cli_tune(int argc, char **argv) {
             usage();
             return 0;
         }
-        if (!strcmp(a, "--retune")) { o.retune = 1; continue; }
-        if (!strcmp(a, "--list")) { list = 1; continue; }
-        if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) { o.verbose = 1; continue; }
-        if (!v) { fprintf(stderr, "qgemm tune: %s needs a value (see --help)\n", a); return 2; }
+        if (!strcmp(a, "--retune")) {
+            o.retune = 1;
+            continue;
+        }
+        if (!strcmp(a, "--list")) {
+            list = 1;
+            continue;
+        }
+        if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
+            o.verbose = 1;
+            continue;
+        }
+        if (!v) {
+            fprintf(stderr, "qgemm tune: %s needs a value (see --help)\n", a);
+            return 2;
+        }
         i++;
         if (!strcmp(a, "--model")) model = v;
         else if (!strcmp(a, "--hf-config")) hf = v;
@@ -385,8 +412,7 @@ int cli_tune(int argc, char **argv) {
                 fprintf(stderr, "qgemm tune: bad --budget '%s' (want seconds > 0)\n", v);
                 return 2;
             }
-        }
-        else if (!strcmp(a, "--run-budget")) {
+        } else if (!strcmp(a, "--run-budget")) {
             double sec;
             if (!cli_parse_seconds(v, 0, 1e9, &sec)) {
                 fprintf(stderr, "qgemm tune: bad --run-budget '%s' (want seconds > 0)\n", v);
@@ -395,11 +421,11 @@ int cli_tune(int argc, char **argv) {
             struct timespec t;
             clock_gettime(CLOCK_MONOTONIC, &t);
             o.deadline_s = (double)t.tv_sec + 1e-9 * (double)t.tv_nsec + sec;
-        }
-        else if (!strcmp(a, "--samples")) {
+        } else if (!strcmp(a, "--samples")) {
             long long x;
             if (!cli_parse_int(v, 1, 100000, &x)) {
-                fprintf(stderr, "qgemm tune: bad --samples '%s' (want an integer from 1 to 100000)\n", v);
+                fprintf(stderr,
+                        "qgemm tune: bad --samples '%s' (want an integer from 1 to 100000)\n", v);
                 return 2;
             }
             o.samples = (int)x;
@@ -464,7 +490,8 @@ int cli_tune(int argc, char **argv) {
         model_dims md;
         char err[256];
         if (model && !model_builtin(model, &md)) {
-            fprintf(stderr, "qgemm tune: unknown model '%s' (built-in: %s)\n", model, model_builtin_names());
+            fprintf(stderr, "qgemm tune: unknown model '%s' (built-in: %s)\n", model,
+                    model_builtin_names());
             return 2;
         }
         if (hf && !model_from_hf_config(hf, &md, err, sizeof err)) {
@@ -497,7 +524,8 @@ int cli_tune(int argc, char **argv) {
                                 (long long)tps[t], qg_last_error(NULL));
                         continue;
                     }
-                    snprintf(it->label, sizeof it->label, "%s tp%lld", lin[l].name, (long long)tps[t]);
+                    snprintf(it->label, sizeof it->label, "%s tp%lld", lin[l].name,
+                             (long long)tps[t]);
                     memcpy(it->ms, ms, sizeof(int64_t) * (size_t)nm);
                     it->nm = nm;
                     n++;
@@ -555,7 +583,8 @@ int cli_tune(int argc, char **argv) {
         waitpid(pids[d], &st, 0);
         const int w = WIFEXITED(st) ? WEXITSTATUS(st) : 1;
         if (WIFSIGNALED(st))
-            fprintf(stderr, "qgemm tune: the worker for device %d was killed by signal %d; what it "
+            fprintf(stderr,
+                    "qgemm tune: the worker for device %d was killed by signal %d; what it "
                     "saved is kept in %s, and the same command run again tunes the rest\n",
                     devices[d], WTERMSIG(st), out ? out : "its database");
         const int rank_w = w == 0 ? 0 : w == 4 ? 1 : w == 3 ? 2 : 3;

@@ -14,8 +14,10 @@ static const cli_command commands[] = {
 };
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: qgemm <command> [options]\n\nQuantized GEMM kernels for LLM inference "
-               "(version %s).\n\ncommands:\n", qg_version_string());
+    fprintf(f,
+            "usage: qgemm <command> [options]\n\nQuantized GEMM kernels for LLM inference "
+            "(version %s).\n\ncommands:\n",
+            qg_version_string());
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
     fprintf(f, "\nRun 'qgemm <command> --help' for a command's options.\n");

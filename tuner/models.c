@@ -74,8 +74,10 @@ int model_from_hf_config(const char *path, model_dims *out, char *err, int err_l
     }
     /* products below (heads * head_dim, 2 * intermediate) stay far from int64 overflow */
     if (out->hidden <= 0 || out->intermediate <= 0 || out->heads <= 0 || out->head_dim <= 0) {
-        snprintf(err, (size_t)err_len, "%s lacks hidden_size, intermediate_size or "
-                 "num_attention_heads", path);
+        snprintf(err, (size_t)err_len,
+                 "%s lacks hidden_size, intermediate_size or "
+                 "num_attention_heads",
+                 path);
         return 0;
     }
     return 1;
@@ -87,9 +89,10 @@ int model_linears(const model_dims *d, int tp, model_linear out[4], char *err, i
     int64_t kv_rank = d->kv_heads >= tp ? kv / tp : d->head_dim;
     if (q % tp || (d->kv_heads >= tp && d->kv_heads % tp) || (2 * d->intermediate) % tp ||
         d->intermediate % tp) {
-        snprintf(err, (size_t)err_len, "tensor parallelism %d does not divide the heads (%lld/%lld) "
-                 "or intermediate size (%lld)", tp, (long long)d->heads, (long long)d->kv_heads,
-                 (long long)d->intermediate);
+        snprintf(err, (size_t)err_len,
+                 "tensor parallelism %d does not divide the heads (%lld/%lld) "
+                 "or intermediate size (%lld)",
+                 tp, (long long)d->heads, (long long)d->kv_heads, (long long)d->intermediate);
         return 0;
     }
     out[0] = (model_linear){"qkv", q / tp + 2 * kv_rank, d->hidden};

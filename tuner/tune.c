@@ -194,8 +194,8 @@ static qg_status reference_rows(const qg_problem *p, const shape_data *d, int64_
     float sc[REF_ROWS];
     if (!a) return QG_ERROR(NULL, QG_ERR_OUT_OF_MEMORY, "no memory for reference rows");
     for (int r = 0; r < REF_ROWS; r++) {
-        memcpy(a + (size_t)r * (size_t)p->k * eb, (const uint8_t *)d->ha + (size_t)rows[r] * (size_t)p->k * eb,
-               (size_t)p->k * eb);
+        memcpy(a + (size_t)r * (size_t)p->k * eb,
+               (const uint8_t *)d->ha + (size_t)rows[r] * (size_t)p->k * eb, (size_t)p->k * eb);
         sc[r] = d->ha_scale[rows[r]];
     }
     qg_problem q = *p;
@@ -233,9 +233,11 @@ static qg_status check_candidate(qg_context *ctx, qg_kernel *k, const qg_problem
     double num = 0, den = 0;
     qg_status s = QG_SUCCESS;
     for (int r = 0; r < REF_ROWS && s == QG_SUCCESS; r++) {
-        s = ctx->ops->memcpy_dtoh(ctx, row, (const uint16_t *)d->c + rows[r] * p->n, (size_t)p->n * 2);
+        s = ctx->ops->memcpy_dtoh(ctx, row, (const uint16_t *)d->c + rows[r] * p->n,
+                                  (size_t)p->n * 2);
         for (int64_t j = 0; s == QG_SUCCESS && j < p->n; j++) {
-            double got = p->out_dtype == QG_DTYPE_F16 ? qg_f16_to_f32(row[j]) : qg_bf16_to_f32(row[j]);
+            double got = p->out_dtype == QG_DTYPE_F16 ? qg_f16_to_f32(row[j])
+                                                      : qg_bf16_to_f32(row[j]);
             double e = ref[r * p->n + j];
             if (!isfinite(got)) num = INFINITY;
             num += (got - e) * (got - e);
@@ -265,7 +267,8 @@ static qg_status time_candidate(qg_context *ctx, qg_kernel *k, const qg_problem 
     /* Batches long enough (>= ~200 us) that event resolution does not matter. */
     int reps = d->copies;
     for (int warm = 0; warm < 2 && s == QG_SUCCESS; warm++)
-        for (int c = 0; c < d->copies && s == QG_SUCCESS; c++) s = qg_launch_gemm(ctx, k, p, &a[c], NULL);
+        for (int c = 0; c < d->copies && s == QG_SUCCESS; c++)
+            s = qg_launch_gemm(ctx, k, p, &a[c], NULL);
     *dropped = 0;
     for (int i = 0; i < samples && s == QG_SUCCESS; i++) {
         s = ctx->ops->event_record(ctx, e0, NULL);
@@ -305,9 +308,9 @@ static int tuned_already(const qg_db *db, const qg_problem *p, int64_t m, const 
     return e && qg_db_entry_current(e);
 }
 
-qg_status qg_tune_shape(qg_context *ctx, qg_db *db, const qg_problem *p0, const int64_t *ms,
-                        int nm, const qg_tune_options *o, qg_tune_progress cb, void *user,
-                        int done_base, int total, qg_tune_stats *stats) {
+qg_status qg_tune_shape(qg_context *ctx, qg_db *db, const qg_problem *p0, const int64_t *ms, int nm,
+                        const qg_tune_options *o, qg_tune_progress cb, void *user, int done_base,
+                        int total, qg_tune_stats *stats) {
     QG_RETURN_IF(ctx, !ctx->ops->event_create, QG_ERR_UNSUPPORTED, "backend %s has no timer",
                  ctx->ops->name);
     const int cc = ctx->info.cc_major * 10 + ctx->info.cc_minor;
@@ -365,8 +368,8 @@ qg_status qg_tune_shape(qg_context *ctx, qg_db *db, const qg_problem *p0, const 
             if (qg_variant_fits(v, &p, QG_OP_GEMM, cc, why, sizeof why)) cand[nc++] = v;
         }
         if (!nc) {
-            snprintf(line, sizeof line, "%s N=%lld K=%lld M=%lld: no kernel fits", qg_scheme_name(p.scheme),
-                     (long long)p.n, (long long)p.k, (long long)p.m);
+            snprintf(line, sizeof line, "%s N=%lld K=%lld M=%lld: no kernel fits",
+                     qg_scheme_name(p.scheme), (long long)p.n, (long long)p.k, (long long)p.m);
             if (cb) cb(user, done_base + mi + 1, total, line);
             continue;
         }
@@ -407,16 +410,22 @@ qg_status qg_tune_shape(qg_context *ctx, qg_db *db, const qg_problem *p0, const 
             }
             if (cs != QG_SUCCESS || !(rel <= o->max_rel_error)) {
                 stats->wrong++;
-                fprintf(stderr, "  WRONG %s on %s N=%lld K=%lld M=%lld: %s (rel err %.3g); not stored\n",
+                fprintf(stderr,
+                        "  WRONG %s on %s N=%lld K=%lld M=%lld: %s (rel err %.3g); not stored\n",
                         cand[i]->id, qg_scheme_name(p.scheme), (long long)p.n, (long long)p.k,
-                        (long long)p.m, cs ? qg_last_error(ctx) : "output differs from reference", rel);
-                if (cs == QG_ERR_LAUNCH || cs == QG_ERR_DEVICE) { s = cs; break; } /* context is unusable */
+                        (long long)p.m, cs ? qg_last_error(ctx) : "output differs from reference",
+                        rel);
+                if (cs == QG_ERR_LAUNCH || cs == QG_ERR_DEVICE) {
+                    s = cs;
+                    break;
+                } /* context is unusable */
                 continue;
             }
             double med, p20, p80;
             int dropped;
-            qg_status ts = time_candidate(ctx, kern[i], &p, &d, o, best.kernel[0] ? best.median_us : 0,
-                                          &med, &p20, &p80, &dropped);
+            qg_status ts = time_candidate(ctx, kern[i], &p, &d, o,
+                                          best.kernel[0] ? best.median_us : 0, &med, &p20, &p80,
+                                          &dropped);
             if (ts != QG_SUCCESS) {
                 s = ts;
                 break;

@@ -6,14 +6,14 @@
 #include "db.h"
 
 typedef struct {
-    int samples;           /* timing samples per candidate (median, p20, p80 over them) */
-    double drop_factor;    /* drop a candidate once its median exceeds best * this */
-    double budget_s;       /* seconds per problem (shape x M) before we stop timing more */
-    double deadline_s;     /* run budget: CLOCK_MONOTONIC time (s) after which no problem
+    int samples;          /* timing samples per candidate (median, p20, p80 over them) */
+    double drop_factor;   /* drop a candidate once its median exceeds best * this */
+    double budget_s;      /* seconds per problem (shape x M) before we stop timing more */
+    double deadline_s;    /* run budget: CLOCK_MONOTONIC time (s) after which no problem
                             * starts (those are counted in `left`); 0: none */
-    int retune;            /* re-time entries already in the database */
-    int compile_threads;   /* 0 = number of CPUs */
-    double max_rel_error;  /* a candidate whose output is further from the reference is wrong */
+    int retune;           /* re-time entries already in the database */
+    int compile_threads;  /* 0 = number of CPUs */
+    double max_rel_error; /* a candidate whose output is further from the reference is wrong */
     int verbose;
 } qg_tune_options;
 
@@ -21,8 +21,8 @@ void qg_tune_options_init(qg_tune_options *o);
 
 typedef struct {
     int candidates, wrong, dropped, failed; /* wrong: failed the reference check */
-    int tuned, skipped;                      /* problems (M values) */
-    int left;                                /* problems not started: deadline_s passed */
+    int tuned, skipped;                     /* problems (M values) */
+    int left;                               /* problems not started: deadline_s passed */
     double seconds;
 } qg_tune_stats;
 
@@ -34,8 +34,8 @@ typedef void (*qg_tune_progress)(void *user, int done, int total, const char *li
  * saved: the caller saves). A wrong candidate is reported (progress line) and never stored.
  * `done_base`/`total` only feed the progress callback.
  */
-qg_status qg_tune_shape(qg_context *ctx, qg_db *db, const qg_problem *p, const int64_t *ms,
-                        int nm, const qg_tune_options *o, qg_tune_progress cb, void *user,
-                        int done_base, int total, qg_tune_stats *stats);
+qg_status qg_tune_shape(qg_context *ctx, qg_db *db, const qg_problem *p, const int64_t *ms, int nm,
+                        const qg_tune_options *o, qg_tune_progress cb, void *user, int done_base,
+                        int total, qg_tune_stats *stats);
 
 #endif

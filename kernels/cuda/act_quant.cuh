@@ -1,6 +1,6 @@
 /*
  * Dynamic activation quantization: bf16/f16 a[M,K] -> e4m3 or int8 q[M,K] with f32 scales,
- * bit-exact with qg_quantize_activations_host (src/act_quant_host.c):
+ * bit-exact with qg_quantize_activations_host (act_quant_host.c):
  *   scale = max(absmax / QMAX, 1e-12);  q = cvt_rn_satfinite_e4m3(a / scale)  (QMAX 448)
  *                                        q = cvt_rni_sat_s8(a / scale)          (QMAX 127)
  * IEEE division (NVRTC's default -prec-div=true), as on the host: no reciprocal.
@@ -93,8 +93,8 @@ QG_DEVICE float aq_block_max(float m) {
 }
 
 extern "C" __global__ void __launch_bounds__(QG_THREADS)
-qg_act_quant(const uint16_t *__restrict__ a, uint8_t *__restrict__ q, float *__restrict__ scale,
-             int K, int f16, int mode) {
+    qg_act_quant(const uint16_t *__restrict__ a, uint8_t *__restrict__ q, float *__restrict__ scale,
+                 int K, int f16, int mode) {
     const long long row = blockIdx.x;
     const uint16_t *ar = a + row * K;
     uint8_t *qr = q + row * K;

@@ -1,5 +1,5 @@
 /*
- * Epilogue of the cuBLASLt int8 family (src/family_cublaslt.c): cuBLASLt computes the exact
+ * Epilogue of the cuBLASLt int8 family (family_cublaslt.c): cuBLASLt computes the exact
  * int32 products acc[M,N] (contiguous, row stride N) into the workspace; this kernel applies the
  * W8A8 scales and bias of docs/formats.md and rounds once to the output dtype:
  *   c[m,n] = round(f32(acc[m,n]) * a_scale[m or 0] * w_scale[n or 0] + bias[n])
@@ -10,7 +10,8 @@
 #include "qg_prelude.cuh"
 #include "qg_abi.cuh" /* qg_lt_epi_params, QG_EPI_* */
 
-extern "C" __global__ void __launch_bounds__(256) qg_cublaslt_int8_epilogue(const qg_lt_epi_params p) {
+extern "C" __global__ void __launch_bounds__(256)
+    qg_cublaslt_int8_epilogue(const qg_lt_epi_params p) {
     const long long q = (long long)blockIdx.x * 256 + threadIdx.x; /* quad index */
     const int quads = p.n >> 2;
     if (q >= (long long)p.m * quads) return;

@@ -36,7 +36,8 @@ extern "C" __global__ void __launch_bounds__(256) qg_wo_dequant(const qg_dq_para
     uint32_t q[2][4];
 #pragma unroll
     for (int s = 0; s < 2; s++) {
-        const qg_u32x4 v = qg_ld_stream_u32x4(p.w + (((long long)b * ksteps + 2 * c + s) * 32 + lane) * 16);
+        const qg_u32x4 v = qg_ld_stream_u32x4(
+            p.w + (((long long)b * ksteps + 2 * c + s) * 32 + lane) * 16);
         q[s][0] = v.x, q[s][1] = v.y, q[s][2] = v.z, q[s][3] = v.w;
     }
 #else
@@ -70,7 +71,8 @@ extern "C" __global__ void __launch_bounds__(256) qg_wo_dequant(const qg_dq_para
                     const int nib = (e & 1) * 4 + h * 2 + (e >> 1);
                     const float v = ((float)((q[s16][j] >> (4 * nib)) & 15u) - z) * s;
 #else
-                    const int code = (int)(signed char)(q[s16][(j & 1) * 2 + h + 4 * (j >> 1)] >> (8 * e));
+                    const int code = (int)(signed char)(q[s16][(j & 1) * 2 + h + 4 * (j >> 1)] >>
+                                                        (8 * e));
                     const float v = (float)code * s;
 #endif
                     o[4 * s16 + e] = qg_from_f32(v, odt);

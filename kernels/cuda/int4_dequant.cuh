@@ -12,7 +12,7 @@
 #pragma once
 
 #include "ptx_cp_async.cuh" /* the weight-only kernels' copies */
-#include "ptx_ld_st.cuh" /* split-K partials */
+#include "ptx_ld_st.cuh"    /* split-K partials */
 #include "ptx_lop3.cuh"
 #include "ptx_mma.cuh"
 
@@ -21,15 +21,14 @@
 #endif
 
 #if QG_ACT == QG_DT_BF16
-#define QG_WO_MAGIC 0x43004300u      /* {128, 128} */
-#define QG_WO_MAGIC_SYM 0x43084308u  /* {136, 136}: magic + 8, the symmetric zero point */
+#define QG_WO_MAGIC 0x43004300u     /* {128, 128} */
+#define QG_WO_MAGIC_SYM 0x43084308u /* {136, 136}: magic + 8, the symmetric zero point */
 #define QG_WO_ONE 0x3f803f80u
 #else
-#define QG_WO_MAGIC 0x64006400u      /* {1024, 1024} */
-#define QG_WO_MAGIC_SYM 0x64086408u  /* {1032, 1032} */
+#define QG_WO_MAGIC 0x64006400u     /* {1024, 1024} */
+#define QG_WO_MAGIC_SYM 0x64086408u /* {1032, 1032} */
 #define QG_WO_ONE 0x3c003c00u
 #endif
-
 
 /* half2 arithmetic in the activation dtype. bf16 sub/mul/add need sm_90 as instructions, so
  * they are written as fma.rn.bf16x2 (sm_80), which rounds the same way. */
@@ -105,4 +104,3 @@ QG_DEVICE void qg_mma_16816(float d[4], const uint32_t a[4], uint32_t b0, uint32
     qg_mma_m16n8k16_f16(d, a, b0, b1);
 #endif
 }
-

@@ -7,8 +7,7 @@
 #pragma once
 
 /* Matrix i lands in r_i; `addr` is this lane's row address in the shared window. */
-QG_DEVICE void qg_ldmatrix_x4(uint32_t addr, uint32_t &r0, uint32_t &r1, uint32_t &r2,
-                              uint32_t &r3) {
+QG_DEVICE void qg_ldmatrix_x4(uint32_t addr, uint32_t &r0, uint32_t &r1, uint32_t &r2, uint32_t &r3) {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
                  : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
                  : "r"(addr));

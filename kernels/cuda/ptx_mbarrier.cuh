@@ -39,7 +39,9 @@ QG_DEVICE void qg_mbar_wait(uint32_t bar, uint32_t parity) {
     asm volatile("{\n.reg .pred done;\n"
                  "QG_MBAR_WAIT:\n"
                  "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
-                 "@!done bra QG_MBAR_WAIT;\n}" ::"r"(bar), "r"(parity) : "memory");
+                 "@!done bra QG_MBAR_WAIT;\n}" ::"r"(bar),
+                 "r"(parity)
+                 : "memory");
 }
 
 /* qg_mbar_wait with the retry loop in C (see above). */

@@ -14,7 +14,7 @@
  * registers, then B: two registers b0, b1 (dense) or b[0..3] and the metadata word e (sparse). */
 #define QG_MMA_F(x) "+f"(x)
 #define QG_MMA_R(x) "+r"(x)
-#define QG_MMA_D_A(C)                                                                            \
+#define QG_MMA_D_A(C)                    \
     : C(d[0]), C(d[1]), C(d[2]), C(d[3])                                                         \
     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3])
 #define QG_MMA_OPERANDS(C) QG_MMA_D_A(C), "r"(b0), "r"(b1)
@@ -51,28 +51,30 @@ template <int SEL>
 QG_DEVICE void qg_mma_sp_m16n8k32_bf16(float (&d)[4], const uint32_t (&a)[4],
                                        const uint32_t (&b)[4], uint32_t e) {
     asm("mma.sp::ordered_metadata.sync.aligned.m16n8k32.row.col.f32.bf16.bf16.f32 "
-        "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9,%10,%11}, {%0,%1,%2,%3}, %12, %13;"
-        QG_MMA_SP_OPERANDS(QG_MMA_F), "n"(SEL));
+        "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9,%10,%11}, {%0,%1,%2,%3}, %12, %13;" QG_MMA_SP_OPERANDS(
+            QG_MMA_F),
+        "n"(SEL));
 }
 
 template <int SEL>
-QG_DEVICE void qg_mma_sp_m16n8k32_f16(float (&d)[4], const uint32_t (&a)[4],
-                                      const uint32_t (&b)[4], uint32_t e) {
+QG_DEVICE void qg_mma_sp_m16n8k32_f16(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[4],
+                                      uint32_t e) {
     asm("mma.sp::ordered_metadata.sync.aligned.m16n8k32.row.col.f32.f16.f16.f32 "
-        "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9,%10,%11}, {%0,%1,%2,%3}, %12, %13;"
-        QG_MMA_SP_OPERANDS(QG_MMA_F), "n"(SEL));
+        "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9,%10,%11}, {%0,%1,%2,%3}, %12, %13;" QG_MMA_SP_OPERANDS(
+            QG_MMA_F),
+        "n"(SEL));
 }
 
 QG_DEVICE void qg_mma_sp_m16n8k64_e4m3(float (&d)[4], const uint32_t (&a)[4],
                                        const uint32_t (&b)[4], uint32_t e) {
     asm("mma.sp::ordered_metadata.sync.aligned.m16n8k64.row.col.f32.e4m3.e4m3.f32 "
-        "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9,%10,%11}, {%0,%1,%2,%3}, %12, 0x0;"
-        QG_MMA_SP_OPERANDS(QG_MMA_F));
+        "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9,%10,%11}, {%0,%1,%2,%3}, %12, 0x0;" QG_MMA_SP_OPERANDS(
+            QG_MMA_F));
 }
 
 QG_DEVICE void qg_mma_sp_m16n8k64_s8(int (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[4],
                                      uint32_t e) {
     asm("mma.sp::ordered_metadata.sync.aligned.m16n8k64.row.col.s32.s8.s8.s32 "
-        "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9,%10,%11}, {%0,%1,%2,%3}, %12, 0x0;"
-        QG_MMA_SP_OPERANDS(QG_MMA_R));
+        "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9,%10,%11}, {%0,%1,%2,%3}, %12, 0x0;" QG_MMA_SP_OPERANDS(
+            QG_MMA_R));
 }

@@ -1,6 +1,6 @@
 /*
  * TMA, sm_90: a 2-D tile copy global -> shared described by a tensor map (CUtensorMap, built on
- * the host: src/tensormap.h) that completes bytes on an mbarrier (ptx_mbarrier.cuh), and the
+ * the host: tensormap.h) that completes bytes on an mbarrier (ptx_mbarrier.cuh), and the
  * prefetch of the map itself. [PTX ISA 9.7.9.25 "Data Movement and Conversion Instructions:
  * Asynchronous copy": cp.async.bulk.tensor;
  * https://docs.nvidia.com/cuda/parallel-thread-execution/#data-movement-and-conversion-instructions-cp-async-bulk-tensor

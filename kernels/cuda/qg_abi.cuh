@@ -16,21 +16,21 @@
 #include <stdint.h>
 #endif
 
-/* ---- weight-only GEMM and GEMV (w4a16_gemm.cuh, wo_gemv.cuh; src/family_w4a16_common.c,
- * src/family_wo_gemv.c) */
+/* ---- weight-only GEMM and GEMV (w4a16_gemm.cuh, wo_gemv.cuh; family_w4a16_common.c,
+ * family_wo_gemv.c) */
 
 /* The leading members of every weight-only kernel's parameter struct (the W4A16 wgmma one in
- * w4a16_wgmma_abi.cuh has the same), which QG_WO_COMMON_PARAMS of src/family_w4a16_common.h
+ * w4a16_wgmma_abi.cuh has the same), which QG_WO_COMMON_PARAMS of family_w4a16_common.h
  * fills: pointers, then the problem and strides. */
-#define QG_WO_PARAMS_HEAD                                                                      \
-    const uint16_t *a;     /* [M, lda] activations */                                          \
-    const uint8_t *w;      /* packed int4 / int8 weight (docs/formats.md) */                   \
-    const uint16_t *scale; /* scales in the activation dtype */                                \
-    const uint16_t *zero;  /* int4 zero points; NULL: symmetric (zero point 8) */              \
-    const uint16_t *bias;  /* [N] in the output dtype; NULL: none */                           \
-    uint16_t *c;           /* [M, ldc] */                                                      \
-    float *partial;        /* split-K: [splits][M][N] f32 */                                   \
-    unsigned *counter;     /* split-K: one per output tile, 0 on entry and on exit */          \
+#define QG_WO_PARAMS_HEAD                                                             \
+    const uint16_t *a;     /* [M, lda] activations */                                 \
+    const uint8_t *w;      /* packed int4 / int8 weight (docs/formats.md) */          \
+    const uint16_t *scale; /* scales in the activation dtype */                       \
+    const uint16_t *zero;  /* int4 zero points; NULL: symmetric (zero point 8) */     \
+    const uint16_t *bias;  /* [N] in the output dtype; NULL: none */                  \
+    uint16_t *c;           /* [M, ldc] */                                             \
+    float *partial;        /* split-K: [splits][M][N] f32 */                          \
+    unsigned *counter;     /* split-K: one per output tile, 0 on entry and on exit */ \
     int32_t m, n, k, lda, ldc
 
 /* The tiled kernel qg_wo_gemm (w4a16_gemm.cuh). */
@@ -56,7 +56,7 @@ typedef struct qg_wogv_params {
     int32_t c_pairs;         /* 1: (row, even col) of C is 4-byte aligned: store column pairs */
     int32_t units_per_split; /* units of QG_UK chunks per split-K slice */
     int32_t splits;
-    int32_t tblocks;         /* token blocks: ceil(M / (8 * QG_MT)) */
+    int32_t tblocks; /* token blocks: ceil(M / (8 * QG_MT)) */
 } qg_wogv_params;
 
 /* Fixed tiles of the weight-only families over w4a16_gemm.cuh (the -D values each .cu derives
@@ -70,7 +70,7 @@ typedef struct qg_wogv_params {
 #define QG_W4A16_DECODE_BK 128
 #define QG_W8A16_DECODE_BK 64
 
-/* ---- weight dequantization qg_wo_dequant (dequant_wo.cu; src/family_dequant_wo.c) */
+/* ---- weight dequantization qg_wo_dequant (dequant_wo.cu; family_dequant_wo.c) */
 typedef struct qg_dq_params {
     const uint8_t *w;
     const uint16_t *scale; /* activation dtype */
@@ -83,7 +83,7 @@ typedef struct qg_dq_params {
 } qg_dq_params;
 
 /* ---- the cuBLASLt int8 epilogue qg_cublaslt_int8_epilogue (cublaslt_epilogue.cu;
- * src/family_cublaslt.c) */
+ * family_cublaslt.c) */
 #define QG_EPI_OUT_F16 1
 #define QG_EPI_BIAS 2
 #define QG_EPI_W_TENSOR 4
@@ -101,7 +101,7 @@ typedef struct qg_lt_epi_params {
 } qg_lt_epi_params;
 
 /* ---- the dynamic-activation GEMMs: W8A8 and W4A8 GEMV, mma.sync and wgmma (w8a8_dyn.cuh;
- * src/famdyn.h, src/family_w8a8_mma.c). Runtime flags select the output dtype, bias and scale
+ * famdyn.h, family_w8a8_mma.c). Runtime flags select the output dtype, bias and scale
  * granularities, so one compiled variant serves every problem class of its scheme. */
 #define QG_DYN_OUT_F16 1      /* output f16 (else bf16) */
 #define QG_DYN_BIAS 2         /* add bias[n] (same dtype as the output) */

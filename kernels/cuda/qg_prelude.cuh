@@ -3,7 +3,7 @@
  * toolkit header, so the fixed-width types and the half/bf16/fp8 conversions we need are here,
  * written with inline PTX on 32-bit registers.
  *
- * Compile-time parameters arrive as -DQG_<NAME>=<value> (see src/catalog.h); __CUDA_ARCH__ is
+ * Compile-time parameters arrive as -DQG_<NAME>=<value> (see catalog.h); __CUDA_ARCH__ is
  * set by NVRTC from --gpu-architecture.
  */
 #pragma once
@@ -59,18 +59,25 @@ QG_DEVICE uint32_t qg_pack_f16x2(float lo, float hi) {
 }
 
 /* Element of type QG_DT_* <-> float. */
-QG_DEVICE float qg_to_f32(uint16_t v, int dt) { return dt == QG_DT_BF16 ? qg_bf16_to_f32(v) : qg_f16_to_f32(v); }
-QG_DEVICE uint16_t qg_from_f32(float f, int dt) { return dt == QG_DT_BF16 ? qg_f32_to_bf16(f) : qg_f32_to_f16(f); }
+QG_DEVICE float qg_to_f32(uint16_t v, int dt) {
+    return dt == QG_DT_BF16 ? qg_bf16_to_f32(v) : qg_f16_to_f32(v);
+}
+QG_DEVICE uint16_t qg_from_f32(float f, int dt) {
+    return dt == QG_DT_BF16 ? qg_f32_to_bf16(f) : qg_f32_to_f16(f);
+}
 
 /* ---- memory ---- */
 
-struct __align__(16) qg_u32x4 { uint32_t x, y, z, w; };
+struct __align__(16) qg_u32x4 {
+    uint32_t x, y, z, w;
+};
 
 /* 16-byte global load that does not allocate in L1 (streamed weights). */
 QG_DEVICE qg_u32x4 qg_ld_stream_u32x4(const void *p) {
     qg_u32x4 r;
     asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
-                 : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p));
+                 : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
+                 : "l"(p));
     return r;
 }
 

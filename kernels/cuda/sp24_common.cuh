@@ -20,7 +20,7 @@
 
 #define SP_16BIT (QG_DT == 1 || QG_DT == 2)
 #define SP_KSTAGE (SP_16BIT ? 64 : 128) /* logical K per stage */
-#define SP_KB_STAGE (SP_KSTAGE / 64)      /* metadata K blocks per stage */
+#define SP_KB_STAGE (SP_KSTAGE / 64)    /* metadata K blocks per stage */
 #define SP_A_ROW 64
 #define SP_B_ROW 128
 #define SP_A_BYTES (QG_TN * SP_A_ROW)
@@ -39,8 +39,12 @@
 #error "sp24: the loader needs a multiple of 64 threads (row steps keep the swizzle phase)"
 #endif
 
-QG_DEVICE uint32_t sp_a_off(int r, int c) { return (uint32_t)(r * SP_A_ROW + ((c ^ ((r >> 1) & 3)) << 4)); }
-QG_DEVICE uint32_t sp_b_off(int r, int c) { return (uint32_t)(r * SP_B_ROW + ((c ^ (r & 7)) << 4)); }
+QG_DEVICE uint32_t sp_a_off(int r, int c) {
+    return (uint32_t)(r * SP_A_ROW + ((c ^ ((r >> 1) & 3)) << 4));
+}
+QG_DEVICE uint32_t sp_b_off(int r, int c) {
+    return (uint32_t)(r * SP_B_ROW + ((c ^ (r & 7)) << 4));
+}
 
 QG_DEVICE uint16_t sp_to_out(float v, int out_bf16) {
     return out_bf16 ? qg_f32_to_bf16(v) : qg_f32_to_f16(v);
@@ -51,11 +55,11 @@ QG_DEVICE uint16_t sp_to_out(float v, int out_bf16) {
  * N64 / M, columns past K) may point outside the buffers: cp.async reads 0 bytes from them. */
 struct sp_loader {
     const uint8_t *a_ptr, *b_ptr, *e_ptr[SP_NE]; /* chunk 0 of the next stage */
-    long long a_step, b_step;  /* bytes between the rows of consecutive chunks i */
+    long long a_step, b_step;   /* bytes between the rows of consecutive chunks i */
     long long a_kleft, b_kleft; /* valid bytes left in a row from the next stage's chunk on */
-    uint32_t a_dst, b_dst;     /* smem offsets of chunk 0 inside a stage */
-    unsigned a_rows, b_rows;   /* bit i: chunk i's row exists */
-    int e_kleft[SP_NE];        /* metadata K blocks left for chunk i (<= 0: filler) */
+    uint32_t a_dst, b_dst;      /* smem offsets of chunk 0 inside a stage */
+    unsigned a_rows, b_rows;    /* bit i: chunk i's row exists */
+    int e_kleft[SP_NE];         /* metadata K blocks left for chunk i (<= 0: filler) */
 };
 
 /* kt0: the first K stage this CTA loads (split-K). */
@@ -76,17 +80,20 @@ QG_DEVICE void sp_loader_init(sp_loader &L, int tid, const uint8_t *w, const uin
     L.a_rows = L.b_rows = 0;
 #pragma unroll
     for (int i = 0; i < SP_NA; i++)
-        if (n0 + ar + i * (SP_THREADS / 4) < n64 && tid + i * SP_THREADS < QG_TN * 4) L.a_rows |= 1u << i;
+        if (n0 + ar + i * (SP_THREADS / 4) < n64 && tid + i * SP_THREADS < QG_TN * 4)
+            L.a_rows |= 1u << i;
 #pragma unroll
     for (int i = 0; i < SP_NB; i++)
-        if (m0 + br + i * (SP_THREADS / 8) < M && tid + i * SP_THREADS < QG_TM * 8) L.b_rows |= 1u << i;
+        if (m0 + br + i * (SP_THREADS / 8) < M && tid + i * SP_THREADS < QG_TM * 8)
+            L.b_rows |= 1u << i;
 #pragma unroll
     for (int i = 0; i < SP_NE; i++) {
         const int idx = tid + i * SP_THREADS, blk = idx >> 5, ch = idx & 31;
         const int grp = n0 / 64 + blk / SP_KB_STAGE, kb = blk % SP_KB_STAGE;
         const bool ok = idx < SP_E_BYTES / 16 && grp * 64 < n64;
         L.e_kleft[i] = ok ? kblocks - kb - kt0 * SP_KB_STAGE : 0;
-        L.e_ptr[i] = meta + ((long long)grp * kblocks + kb + (long long)kt0 * SP_KB_STAGE) * 512 + ch * 16;
+        L.e_ptr[i] = meta + ((long long)grp * kblocks + kb + (long long)kt0 * SP_KB_STAGE) * 512 +
+                     ch * 16;
     }
 }
 
@@ -100,21 +107,19 @@ QG_DEVICE void sp_load_stage(sp_loader &L, uint32_t base, int tid) {
     for (int i = 0; i < SP_NA; i++)
         if ((QG_TN * 4) % SP_THREADS == 0 || tid + i * SP_THREADS < QG_TN * 4)
             qg_cp_async16(sa + L.a_dst + i * (SP_THREADS / 4) * SP_A_ROW, L.a_ptr + i * L.a_step,
-                    a_kok && ((L.a_rows >> i) & 1u) ? 16 : 0);
+                          a_kok && ((L.a_rows >> i) & 1u) ? 16 : 0);
 #pragma unroll
     for (int i = 0; i < SP_NB; i++)
         if ((QG_TM * 8) % SP_THREADS == 0 || tid + i * SP_THREADS < QG_TM * 8)
             qg_cp_async16(sb + L.b_dst + i * (SP_THREADS / 8) * SP_B_ROW, L.b_ptr + i * L.b_step,
-                    b_kok && ((L.b_rows >> i) & 1u) ? 16 : 0);
+                          b_kok && ((L.b_rows >> i) & 1u) ? 16 : 0);
 #pragma unroll
     for (int i = 0; i < SP_NE; i++) {
         const int idx = tid + i * SP_THREADS;
         if ((SP_E_BYTES / 16) % SP_THREADS == 0 || idx < SP_E_BYTES / 16) {
             const uint32_t dst = se + idx * 16;
-            if (L.e_kleft[i] > 0)
-                qg_cp_async16(dst, L.e_ptr[i], 16);
-            else
-                asm volatile("st.shared.v4.u32 [%0], {%1,%1,%1,%1};" ::"r"(dst), "r"(0x44444444u));
+            if (L.e_kleft[i] > 0) qg_cp_async16(dst, L.e_ptr[i], 16);
+            else asm volatile("st.shared.v4.u32 [%0], {%1,%1,%1,%1};" ::"r"(dst), "r"(0x44444444u));
         }
         L.e_ptr[i] += SP_KB_STAGE * 512;
         L.e_kleft[i] -= SP_KB_STAGE;

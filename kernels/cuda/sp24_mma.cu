@@ -25,8 +25,8 @@
  *   QG_SK  1: the launch may split K over gridDim.z (f32 workspace + per-tile counters)
  */
 
-#if !defined(QG_DT) || !defined(QG_TN) || !defined(QG_TM) || !defined(QG_WN) || \
-    !defined(QG_WM) || !defined(QG_ST) || !defined(QG_SK)
+#if !defined(QG_DT) || !defined(QG_TN) || !defined(QG_TM) || !defined(QG_WN) || !defined(QG_WM) || \
+    !defined(QG_ST) || !defined(QG_SK)
 #error "sp24_mma needs QG_DT, QG_TN, QG_TM, QG_WN, QG_WM, QG_ST and QG_SK"
 #endif
 
@@ -67,19 +67,18 @@ QG_DEVICE void sp_mma(sp_acc_t (&d)[4], const uint32_t (&a)[4], const uint32_t (
 #endif
 }
 
-
 extern "C" __global__ void __launch_bounds__(SP_THREADS)
-qg_sp24_mma(const uint8_t *__restrict__ w,        /* [N64][K/2] kept values */
-            const uint8_t *__restrict__ meta,     /* metadata words, see above */
-            const float *__restrict__ w_scale,    /* [N] (8-bit) or NULL */
-            const uint8_t *__restrict__ a,        /* [M][lda] activations */
-            const float *__restrict__ a_scale,    /* [M] or [1] (8-bit) or NULL */
-            const uint16_t *__restrict__ bias,    /* [N] out dtype, or NULL */
-            uint16_t *__restrict__ c,             /* [M][ldc] */
-            float *__restrict__ ws,               /* split-K: [M][N] f32, zero between calls */
-            unsigned *__restrict__ counters,      /* split-K: one per output tile, zero */
-            int M, int N, int K, long long lda, long long ldc, int a_scale_stride, int out_bf16,
-            int stages_per_split) {
+    qg_sp24_mma(const uint8_t *__restrict__ w,     /* [N64][K/2] kept values */
+                const uint8_t *__restrict__ meta,  /* metadata words, see above */
+                const float *__restrict__ w_scale, /* [N] (8-bit) or NULL */
+                const uint8_t *__restrict__ a,     /* [M][lda] activations */
+                const float *__restrict__ a_scale, /* [M] or [1] (8-bit) or NULL */
+                const uint16_t *__restrict__ bias, /* [N] out dtype, or NULL */
+                uint16_t *__restrict__ c,          /* [M][ldc] */
+                float *__restrict__ ws,            /* split-K: [M][N] f32, zero between calls */
+                unsigned *__restrict__ counters,   /* split-K: one per output tile, zero */
+                int M, int N, int K, long long lda, long long ldc, int a_scale_stride, int out_bf16,
+                int stages_per_split) {
 #if QG_DT == 3 && __CUDA_ARCH__ >= 900 && QG_TM > 16
     /* sm_90 emulates e4m3 mma.sync through f16 and this tile would spill: the family refuses it
      * on cc 90 (the wgmma family runs there), so do not spend compile time on it. */
@@ -137,7 +136,8 @@ qg_sp24_mma(const uint8_t *__restrict__ w,        /* [N64][K/2] kept values */
 #if SP_FN % 4 == 0 /* the warp covers whole 64-row groups: one 16-byte load per group */
 #pragma unroll
             for (int f = 0; f < SP_FN; f += 4) {
-                const qg_u32x4 v = *(const qg_u32x4 *)(se + (((rb0 + f) / 4) * SP_KB_STAGE + kb) * 512 + lane * 16);
+                const qg_u32x4 v = *(
+                    const qg_u32x4 *)(se + (((rb0 + f) / 4) * SP_KB_STAGE + kb) * 512 + lane * 16);
                 e[kb][f] = v.x;
                 e[kb][f + 1] = v.y;
                 e[kb][f + 2] = v.z;
@@ -147,7 +147,8 @@ qg_sp24_mma(const uint8_t *__restrict__ w,        /* [N64][K/2] kept values */
 #pragma unroll
             for (int f = 0; f < SP_FN; f++) {
                 const int rbi = rb0 + f;
-                e[kb][f] = *(const uint32_t *)(se + ((rbi / 4) * SP_KB_STAGE + kb) * 512 + lane * 16 + (rbi % 4) * 4);
+                e[kb][f] = *(const uint32_t *)(se + ((rbi / 4) * SP_KB_STAGE + kb) * 512 +
+                                               lane * 16 + (rbi % 4) * 4);
             }
 #endif
         }
@@ -192,7 +193,8 @@ qg_sp24_mma(const uint8_t *__restrict__ w,        /* [N64][K/2] kept values */
         for (int h = 0; h < 2; h++) {
             const int n = n0 + wn * SP_WTN + f * 16 + g + 8 * h;
             wsc[f][h] = (!SP_16BIT && n < N) ? w_scale[n] : 1.0f;
-            bsv[f][h] = (bias && n < N) ? qg_to_f32(bias[n], out_bf16 ? QG_DT_BF16 : QG_DT_F16) : 0.0f;
+            bsv[f][h] = (bias && n < N) ? qg_to_f32(bias[n], out_bf16 ? QG_DT_BF16 : QG_DT_F16)
+                                        : 0.0f;
         }
 #pragma unroll
     for (int j = 0; j < SP_FM; j++)
@@ -216,7 +218,8 @@ qg_sp24_mma(const uint8_t *__restrict__ w,        /* [N64][K/2] kept values */
                     const int n = n0 + wn * SP_WTN + f * 16 + g + 8 * (i >> 1);
                     const int m = m0 + wm * SP_WTM + j * 8 + 2 * t + (i & 1);
                     if (n < N && m < M)
-                        atomicAdd(ws + (long long)m * N + n, (float)acc[f][j][i] * wsc[f][i >> 1] * asc[j][i & 1]);
+                        atomicAdd(ws + (long long)m * N + n,
+                                  (float)acc[f][j][i] * wsc[f][i >> 1] * asc[j][i & 1]);
                 }
         __threadfence();
         __syncthreads();

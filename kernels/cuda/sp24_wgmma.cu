@@ -50,8 +50,8 @@
 #include "wgmma_regs.cuh"
 #include "ptx_fence.cuh"
 #include "ptx_wgmma.cuh"
-#define SW_WGM (QG_TN / 128) /* m64 blocks per warpgroup */
-#define SW_NACC (QG_TM / 2)  /* accumulators per thread per m64 block */
+#define SW_WGM (QG_TN / 128)  /* m64 blocks per warpgroup */
+#define SW_NACC (QG_TM / 2)   /* accumulators per thread per m64 block */
 #define SW_NG (QG_ST / QG_SG) /* slot groups */
 #define SW_DIST (SW_NG - 1)   /* groups loaded ahead of the one computed */
 
@@ -108,18 +108,18 @@ QG_DEVICE uint64_t sw_desc(uint32_t saddr, uint32_t sbo_bytes, uint32_t swizzle)
 #endif
 template <int SEL>
 QG_DEVICE void sw_mma(sw_acc_t (&d)[SW_NACC], uint64_t da, uint64_t db, uint32_t e, int accumulate) {
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, " SW_FLAG ", 0;\n" SW_INSTR " {" SW_REGS "}, " SW_ARGS
-                 SW_TAIL "\n}"
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, " SW_FLAG ", 0;\n" SW_INSTR " {" SW_REGS
+                 "}, " SW_ARGS SW_TAIL "\n}"
                  : SW_OPS(d)
                  : "l"(da), "l"(db), "r"(e), "n"(SEL), "r"(accumulate));
 }
 
 extern "C" __global__ void __launch_bounds__(SP_THREADS, 1)
-qg_sp24_wgmma(const uint8_t *__restrict__ w, const uint8_t *__restrict__ meta,
-              const float *__restrict__ w_scale, const uint8_t *__restrict__ a,
-              const float *__restrict__ a_scale, const uint16_t *__restrict__ bias,
-              uint16_t *__restrict__ c, int M, int N, int K, long long lda, long long ldc,
-              int a_scale_stride, int out_bf16) {
+    qg_sp24_wgmma(const uint8_t *__restrict__ w, const uint8_t *__restrict__ meta,
+                  const float *__restrict__ w_scale, const uint8_t *__restrict__ a,
+                  const float *__restrict__ a_scale, const uint16_t *__restrict__ bias,
+                  uint16_t *__restrict__ c, int M, int N, int K, long long lda, long long ldc,
+                  int a_scale_stride, int out_bf16) {
     extern __shared__ __align__(1024) uint8_t sw_smem_raw[];
     /* Swizzle patterns are anchored on absolute shared addresses: align the base to 1024. */
     const uint32_t raw0 = qg_smem_addr(sw_smem_raw);
@@ -150,7 +150,8 @@ qg_sp24_wgmma(const uint8_t *__restrict__ w, const uint8_t *__restrict__ meta,
     for (int g = 0; g < SW_DIST; g++) {
         if (g < ngrp)
 #pragma unroll
-            for (int s = 0; s < QG_SG; s++) sp_load_stage(ld, smem0 + (g * QG_SG + s) * SP_STAGE_BYTES, tid);
+            for (int s = 0; s < QG_SG; s++)
+                sp_load_stage(ld, smem0 + (g * QG_SG + s) * SP_STAGE_BYTES, tid);
         qg_cp_async_commit();
     }
     int slot = 0, wslot = SW_DIST; /* slot group read / refilled this iteration */
@@ -174,8 +175,10 @@ qg_sp24_wgmma(const uint8_t *__restrict__ w, const uint8_t *__restrict__ meta,
             for (int i = 0; i < SW_WGM; i++)
 #pragma unroll
                 for (int kb = 0; kb < SP_KB_STAGE; kb++)
-                    e[s][i][kb] = *(const uint32_t *)(gsm + s * SP_STAGE_BYTES + SP_A_BYTES + SP_B_BYTES +
-                                                      ((wg * SW_WGM + i) * SP_KB_STAGE + kb) * 512 + lane * 16 + wl * 4);
+                    e[s][i][kb] = *(const uint32_t *)(gsm + s * SP_STAGE_BYTES + SP_A_BYTES +
+                                                      SP_B_BYTES +
+                                                      ((wg * SW_WGM + i) * SP_KB_STAGE + kb) * 512 +
+                                                      lane * 16 + wl * 4);
         uint64_t da[QG_SG][2][SW_WGM], db[QG_SG][2];
 #pragma unroll
         for (int s = 0; s < QG_SG; s++)
@@ -185,7 +188,8 @@ qg_sp24_wgmma(const uint8_t *__restrict__ w, const uint8_t *__restrict__ meta,
                 db[s][ks] = sw_desc(sb + ks * 64, 1024, SW_SWIZZLE_128B);
 #pragma unroll
                 for (int i = 0; i < SW_WGM; i++)
-                    da[s][ks][i] = sw_desc(sa + (wg * SW_WGM + i) * 64 * 64 + ks * 32, 512, SW_SWIZZLE_64B);
+                    da[s][ks][i] = sw_desc(sa + (wg * SW_WGM + i) * 64 * 64 + ks * 32, 512,
+                                           SW_SWIZZLE_64B);
             }
         qg_wgmma_fence();
 #pragma unroll
@@ -197,7 +201,8 @@ qg_sp24_wgmma(const uint8_t *__restrict__ w, const uint8_t *__restrict__ meta,
 #if QG_DT == 3
                     sw_mma<0>(part, da[s][ks][i], db[s][ks], e[s][i][ks], s > 0 || ks > 0);
 #elif SP_16BIT
-                    if (ks == 0) sw_mma<0>(acc[i], da[s][ks][i], db[s][ks], e[s][i][0], j > 0 || s > 0);
+                    if (ks == 0)
+                        sw_mma<0>(acc[i], da[s][ks][i], db[s][ks], e[s][i][0], j > 0 || s > 0);
                     else sw_mma<1>(acc[i], da[s][ks][i], db[s][ks], e[s][i][0], 1);
 #else
                     sw_mma<0>(acc[i], da[s][ks][i], db[s][ks], e[s][i][ks], j > 0 || s > 0 || ks > 0);
@@ -222,7 +227,8 @@ qg_sp24_wgmma(const uint8_t *__restrict__ w, const uint8_t *__restrict__ meta,
     __syncthreads();
     uint16_t *cs = (uint16_t *)smem;
     float *as_s = (float *)(smem + QG_TM * SP_CPITCH * 2);
-    if (!SP_16BIT && tid < QG_TM) as_s[tid] = m0 + tid < M ? a_scale[(long long)(m0 + tid) * a_scale_stride] : 0.0f;
+    if (!SP_16BIT && tid < QG_TM)
+        as_s[tid] = m0 + tid < M ? a_scale[(long long)(m0 + tid) * a_scale_stride] : 0.0f;
     __syncthreads();
     const int g = lane >> 2, t = lane & 3;
 #pragma unroll
@@ -231,14 +237,16 @@ qg_sp24_wgmma(const uint8_t *__restrict__ w, const uint8_t *__restrict__ meta,
         for (int h = 0; h < 2; h++) {
             const int nl = (wg * SW_WGM + i) * 64 + wl * 16 + g + 8 * h, n = n0 + nl;
             const float ws = (!SP_16BIT && n < N) ? w_scale[n] : 1.0f;
-            const float bv = (bias && n < N) ? qg_to_f32(bias[n], out_bf16 ? QG_DT_BF16 : QG_DT_F16) : 0.0f;
+            const float bv = (bias && n < N) ? qg_to_f32(bias[n], out_bf16 ? QG_DT_BF16 : QG_DT_F16)
+                                             : 0.0f;
 #pragma unroll
             for (int j = 0; j < SW_NACC / 4; j++)
 #pragma unroll
                 for (int u = 0; u < 2; u++) {
                     const int ml = 8 * j + 2 * t + u;
                     const float as = SP_16BIT ? 1.0f : as_s[ml];
-                    cs[ml * SP_CPITCH + nl] = sp_to_out((float)acc[i][4 * j + 2 * h + u] * ws * as + bv, out_bf16);
+                    cs[ml * SP_CPITCH + nl] =
+                        sp_to_out((float)acc[i][4 * j + 2 * h + u] * ws * as + bv, out_bf16);
                 }
         }
     __syncthreads();

@@ -3,7 +3,7 @@
  * weight times QG_MT m16 tiles, k tiles of 128 streamed through a 4-stage cp.async pipeline,
  * split-K across CTAs (chosen at launch to fill the GPU) with a deterministic reduction.
  * Variant parameters: QG_ACT (1 f16, 2 bf16), QG_MT (m16 tiles: M <= 16 * QG_MT per row tile).
- * The main loop is kernels/cuda/w4a16_gemm.cuh; the host side is src/family_w4a16_decode.c.
+ * The main loop is kernels/cuda/w4a16_gemm.cuh; the host side is family_w4a16_decode.c.
  */
 #include "qg_prelude.cuh"
 #include "qg_abi.cuh" /* the tile constants the host shares */

@@ -28,17 +28,17 @@
 #include "int4_dequant.cuh"
 #include "wo_splitk.cuh"
 
-#if !defined(QG_WBITS) || !defined(QG_BM) || !defined(QG_WM) || !defined(QG_BN) ||             \
+#if !defined(QG_WBITS) || !defined(QG_BM) || !defined(QG_WM) || !defined(QG_BN) || \
     !defined(QG_BK) || !defined(QG_STAGES) || !defined(QG_MINB) || !defined(QG_WO_STREAM_W)
 #error "w4a16_gemm.cuh needs QG_WBITS, QG_BM, QG_WM, QG_BN, QG_BK, QG_STAGES, QG_MINB, QG_WO_STREAM_W"
 #endif
 
-#define QG_WO_MT (QG_WM / 16)           /* m16 tiles per warp */
-#define QG_WO_SLABS (QG_BN / 64)        /* warp columns */
+#define QG_WO_MT (QG_WM / 16)    /* m16 tiles per warp */
+#define QG_WO_SLABS (QG_BN / 64) /* warp columns */
 #define QG_WO_THREADS (32 * (QG_BM / QG_WM) * QG_WO_SLABS)
-#define QG_WO_CHUNKS (QG_BK / 32)       /* k32 chunks per stage */
-#define QG_WO_KSTEPS (QG_BK / 16)       /* k16 steps per stage */
-#define QG_WO_STEP (QG_WBITS * 128)     /* bytes of one k16 step of one slab: 512 / 1024 */
+#define QG_WO_CHUNKS (QG_BK / 32)   /* k32 chunks per stage */
+#define QG_WO_KSTEPS (QG_BK / 16)   /* k16 steps per stage */
+#define QG_WO_STEP (QG_WBITS * 128) /* bytes of one k16 step of one slab: 512 / 1024 */
 #define QG_WO_A_BYTES (QG_BM * QG_BK * 2)
 #define QG_WO_B_BYTES (QG_WO_SLABS * QG_WO_KSTEPS * QG_WO_STEP)
 /* int4 scales of a stage (one 128-byte entry per slab and group); zero points take as much */
@@ -79,8 +79,8 @@ QG_DEVICE void qg_wo_load_stage(const qg_wo_params &p, uint8_t *st, int kt, int 
             const int ks = rest % QG_WO_KSTEPS, sl = rest / QG_WO_KSTEPS;
             const int gslab = slab0 + sl, gks = kt * QG_WO_KSTEPS + ks;
             const int ok = gslab < nslabs && gks < ksteps;
-            const uint8_t *src =
-                ok ? p.w + ((long long)gslab * ksteps + gks) * QG_WO_STEP + part * 16 : p.w;
+            const uint8_t *src = ok ? p.w + ((long long)gslab * ksteps + gks) * QG_WO_STEP + part * 16
+                                    : p.w;
 #if QG_WO_STREAM_W
             qg_cp_async16_zfill_hint(sb + i * 16, src, ok, pol);
 #else
@@ -99,7 +99,8 @@ QG_DEVICE void qg_wo_load_stage(const qg_wo_params &p, uint8_t *st, int kt, int 
         const int ok = gslab < nslabs && grp < p.groups;
         const long long off = (((long long)gslab * p.groups + grp) * 8 + gg) * 8;
         qg_cp_async16_zfill(ss + i * 16, ok ? p.scale + off : p.scale, ok);
-        if (p.zero) qg_cp_async16_zfill(ss + QG_WO_S_BYTES + i * 16, ok ? p.zero + off : p.zero, ok);
+        if (p.zero)
+            qg_cp_async16_zfill(ss + QG_WO_S_BYTES + i * 16, ok ? p.zero + off : p.zero, ok);
     }
 #endif
 }
@@ -116,9 +117,10 @@ QG_DEVICE void qg_wo_compute_stage(const uint8_t *st, int wslab, int wrow, int l
 #pragma unroll
         for (int mt = 0; mt < QG_WO_MT; mt++) {
             const int r = wrow + 16 * mt + g;
-            const qg_u32x4 lo = *(const qg_u32x4 *)(st + r * (QG_BK * 2) + (((4 * cc + t) ^ swz) << 4));
-            const qg_u32x4 hi =
-                *(const qg_u32x4 *)(st + (r + 8) * (QG_BK * 2) + (((4 * cc + t) ^ swz) << 4));
+            const qg_u32x4 lo = *(const qg_u32x4 *)(st + r * (QG_BK * 2) +
+                                                    (((4 * cc + t) ^ swz) << 4));
+            const qg_u32x4 hi = *(const qg_u32x4 *)(st + (r + 8) * (QG_BK * 2) +
+                                                    (((4 * cc + t) ^ swz) << 4));
             alo[mt][0] = lo.x, alo[mt][1] = lo.y, alo[mt][2] = lo.z, alo[mt][3] = lo.w;
             ahi[mt][0] = hi.x, ahi[mt][1] = hi.y, ahi[mt][2] = hi.z, ahi[mt][3] = hi.w;
         }
@@ -146,7 +148,8 @@ QG_DEVICE void qg_wo_compute_stage(const uint8_t *st, int wslab, int wrow, int l
 #endif
 #pragma unroll
         for (int s = 0; s < 2; s++) {
-            const uint8_t *bp = st + QG_WO_A_BYTES + (wslab * QG_WO_KSTEPS + 2 * cc + s) * QG_WO_STEP + lane * 16;
+            const uint8_t *bp = st + QG_WO_A_BYTES +
+                                (wslab * QG_WO_KSTEPS + 2 * cc + s) * QG_WO_STEP + lane * 16;
 #if QG_WBITS == 4
             const qg_u32x4 q = *(const qg_u32x4 *)bp;
             const uint32_t qw[4] = {q.x, q.y, q.z, q.w};
@@ -176,7 +179,8 @@ QG_DEVICE void qg_wo_compute_stage(const uint8_t *st, int wslab, int wrow, int l
     }
 }
 
-extern "C" __global__ void __launch_bounds__(QG_WO_THREADS, QG_MINB) qg_wo_gemm(const qg_wo_params p) {
+extern "C" __global__ void __launch_bounds__(QG_WO_THREADS, QG_MINB)
+    qg_wo_gemm(const qg_wo_params p) {
     extern __shared__ __align__(128) uint8_t qg_smem[];
     __shared__ int s_last;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -201,7 +205,9 @@ extern "C" __global__ void __launch_bounds__(QG_WO_THREADS, QG_MINB) qg_wo_gemm(
 
 #pragma unroll 1
     for (int s = 0; s < QG_STAGES - 1; s++) {
-        if (s < nkt) qg_wo_load_stage(p, qg_smem + s * QG_WO_STAGE_BYTES, kt0 + s, m0, rows, slab0, nslabs, ksteps, tid);
+        if (s < nkt)
+            qg_wo_load_stage(p, qg_smem + s * QG_WO_STAGE_BYTES, kt0 + s, m0, rows, slab0, nslabs,
+                             ksteps, tid);
         qg_cp_async_commit();
     }
     int rd = 0, wr = QG_STAGES - 1; /* stage slots being read / written */
@@ -210,8 +216,8 @@ extern "C" __global__ void __launch_bounds__(QG_WO_THREADS, QG_MINB) qg_wo_gemm(
         qg_cp_async_wait<QG_STAGES - 2>();
         __syncthreads(); /* stage `rd` landed for everyone; slot `wr` (read last iteration) is free */
         if (it + QG_STAGES - 1 < nkt)
-            qg_wo_load_stage(p, qg_smem + wr * QG_WO_STAGE_BYTES, kt0 + it + QG_STAGES - 1, m0, rows,
-                             slab0, nslabs, ksteps, tid);
+            qg_wo_load_stage(p, qg_smem + wr * QG_WO_STAGE_BYTES, kt0 + it + QG_STAGES - 1, m0,
+                             rows, slab0, nslabs, ksteps, tid);
         qg_cp_async_commit();
         qg_wo_compute_stage(qg_smem + rd * QG_WO_STAGE_BYTES, wslab, wrow, lane, p.gs_log2,
                             p.zero != 0, acc);
@@ -221,7 +227,7 @@ extern "C" __global__ void __launch_bounds__(QG_WO_THREADS, QG_MINB) qg_wo_gemm(
     qg_cp_async_wait<0>();
 
     const int col_w = (slab0 + wslab) * 64 + 2 * t; /* + 16 j + 8 h */
-    const int row_w = m0 + wrow + g;                 /* + 16 mt + 8 i2 */
+    const int row_w = m0 + wrow + g;                /* + 16 mt + 8 i2 */
 
     if (p.splits > 1) {
         /* Publish this slice's partial tile, then let the last CTA of the tile reduce. */
@@ -241,7 +247,7 @@ extern "C" __global__ void __launch_bounds__(QG_WO_THREADS, QG_MINB) qg_wo_gemm(
                     }
         const int tile = blockIdx.z * gridDim.x + blockIdx.x;
         if (!qg_wo_arrive_last(&p.counter[tile], p.splits, tid, &s_last)) return;
-        /* Sum the slices in slice order (this CTA's own included), whatever order they ended in. */
+            /* Sum the slices in slice order (this CTA's own included), whatever order they ended in. */
 #pragma unroll
         for (int mt = 0; mt < QG_WO_MT; mt++)
 #pragma unroll
@@ -301,7 +307,8 @@ extern "C" __global__ void __launch_bounds__(QG_WO_THREADS, QG_MINB) qg_wo_gemm(
                     const float v1 = acc[mt][j][h][2 * i2 + 1] * sc1 + b1;
                     uint16_t *dst = p.c + (long long)row * p.ldc + col;
                     if (has1 && p.c_pairs) {
-                        *(uint32_t *)dst = p.out_bf16 ? qg_pack_bf16x2(v0, v1) : qg_pack_f16x2(v0, v1);
+                        *(uint32_t *)dst = p.out_bf16 ? qg_pack_bf16x2(v0, v1)
+                                                      : qg_pack_f16x2(v0, v1);
                     } else {
                         dst[0] = qg_from_f32(v0, odt);
                         if (has1) dst[1] = qg_from_f32(v1, odt);

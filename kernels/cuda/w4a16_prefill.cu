@@ -3,7 +3,7 @@
  * (QG_BM / 2) x 64 each, 4-stage cp.async pipeline, int4 dequantized in registers right before
  * mma.sync m16n8k16. Split-K only when the tiles alone cannot fill the GPU.
  * Variant parameters: QG_ACT (1 f16, 2 bf16), QG_BM (64 / 128), QG_BN (128 / 256).
- * The main loop is kernels/cuda/w4a16_gemm.cuh; the host side is src/family_w4a16_prefill.c.
+ * The main loop is kernels/cuda/w4a16_gemm.cuh; the host side is family_w4a16_prefill.c.
  */
 #include "qg_prelude.cuh"
 #include "qg_abi.cuh" /* the tile constants the host shares */

@@ -30,7 +30,7 @@
  * shared workspace is left zeroed.
  *
  * Compile-time parameters: QG_ACT (1 f16, 2 bf16: activations, scales, wgmma inputs), QG_BN
- * (128 or 256 weight rows per CTA). Must match src/family_w4a16_wgmma.c.
+ * (128 or 256 weight rows per CTA). Must match family_w4a16_wgmma.c.
  */
 #include "qg_prelude.cuh"
 
@@ -56,11 +56,11 @@
 #else
 #error "w4a16_wgmma: QG_BN must be 128 or 256"
 #endif
-#define W4WG_A_BYTES (W4WG_BM * W4WG_BK * 2)   /* 128 rows x 128 B */
-#define W4WG_RAW_BYTES (QG_BN * W4WG_BK / 2)   /* slabs x 4 k16 steps x 512 B */
-#define W4WG_SC_BYTES (2 * W4WG_SLABS * 128)   /* <= 2 groups per tile x slabs x 8 lanes x 16 B */
+#define W4WG_A_BYTES (W4WG_BM * W4WG_BK * 2) /* 128 rows x 128 B */
+#define W4WG_RAW_BYTES (QG_BN * W4WG_BK / 2) /* slabs x 4 k16 steps x 512 B */
+#define W4WG_SC_BYTES (2 * W4WG_SLABS * 128) /* <= 2 groups per tile x slabs x 8 lanes x 16 B */
 #define W4WG_L_BYTES (W4WG_A_BYTES + W4WG_RAW_BYTES + 2 * W4WG_SC_BYTES)
-#define W4WG_B_BYTES (QG_BN * W4WG_BK * 2)     /* QG_BN rows x 128 B */
+#define W4WG_B_BYTES (QG_BN * W4WG_BK * 2) /* QG_BN rows x 128 B */
 #define W4WG_BAR_OFF (W4WG_SL * W4WG_L_BYTES + W4WG_SB * W4WG_B_BYTES)
 #if W4WG_L_BYTES % 1024 || W4WG_B_BYTES % 1024
 #error "w4a16_wgmma: operand tiles must stay 1024-byte aligned (SWIZZLE_128B pattern)"
@@ -211,17 +211,19 @@ extern "C" __global__ void __launch_bounds__(W4WG_THREADS, 1) qg_w4wg_gemm(const
         const int nslabs = (p.n + 63) >> 6, ksteps = p.kp >> 4;
 #pragma unroll 1
         for (int x = 0; x < W4WG_SL - 1; x++) {
-            if (x < nk) qg_w4wg_load(p, smem + x * W4WG_L_BYTES, kt0 + x, m0, slab0, nslabs, ksteps, tid);
+            if (x < nk)
+                qg_w4wg_load(p, smem + x * W4WG_L_BYTES, kt0 + x, m0, slab0, nslabs, ksteps, tid);
             qg_cp_async_commit();
         }
 #pragma unroll 1
         for (int x = 0; x < nk; x++) {
             const int ls = x % W4WG_SL, bs = x % W4WG_SB;
             qg_cp_async_wait<W4WG_SL - 2>(); /* this thread's copies of tile x have landed */
-            qg_w4wg_bar_sync(1, 128);         /* ... and every producer thread's */
+            qg_w4wg_bar_sync(1, 128);        /* ... and every producer thread's */
             if (x >= W4WG_SB) qg_mbar_wait(W4WG_EMPTY_B(bs), ((x / W4WG_SB) & 1) ^ 1);
-            qg_w4wg_dequant(smem + ls * W4WG_L_BYTES, smem + W4WG_SL * W4WG_L_BYTES + bs * W4WG_B_BYTES,
-                            (kt0 + x) * W4WG_BK, p.gs_log2, p.zero != 0, warp, lane);
+            qg_w4wg_dequant(smem + ls * W4WG_L_BYTES,
+                            smem + W4WG_SL * W4WG_L_BYTES + bs * W4WG_B_BYTES, (kt0 + x) * W4WG_BK,
+                            p.gs_log2, p.zero != 0, warp, lane);
             qg_fence_proxy_async(); /* st.shared and cp.async data -> wgmma's async proxy */
             qg_mbar_arrive(W4WG_FULL(ls));
             /* refill the slot of tile x - 1 (the raw data every producer thread read before the
@@ -229,7 +231,8 @@ extern "C" __global__ void __launch_bounds__(W4WG_THREADS, 1) qg_w4wg_gemm(const
             const int y = x + W4WG_SL - 1;
             if (y < nk) {
                 if (y >= W4WG_SL) qg_mbar_wait(W4WG_EMPTY_L(y % W4WG_SL), ((y / W4WG_SL) & 1) ^ 1);
-                qg_w4wg_load(p, smem + (y % W4WG_SL) * W4WG_L_BYTES, kt0 + y, m0, slab0, nslabs, ksteps, tid);
+                qg_w4wg_load(p, smem + (y % W4WG_SL) * W4WG_L_BYTES, kt0 + y, m0, slab0, nslabs,
+                             ksteps, tid);
             }
             qg_cp_async_commit();
         }

@@ -1,6 +1,6 @@
 /*
  * Kernel parameters of the W4A16 wgmma kernels (w4a16_wgmma.cu: SS form, wo_wgmma_rs.cu: RS
- * form), one definition for both sides: valid C11 (included by src/family_w4a16_wgmma.c) and
+ * form), one definition for both sides: valid C11 (included by family_w4a16_wgmma.c) and
  * NVRTC CUDA (included after qg_prelude.cuh). The kernels take it by value as their only
  * argument, so host and device must agree on every member, not only on the size.
  *
@@ -33,7 +33,7 @@ struct qg_w4wg_params {
  * packed weight of the CTA's two 64-row slabs (4 k16 steps each: 512 B per step and slab for
  * int4, 1 KB for int8) and the scale / zero-point splats (2 x 512 B), rounded up to 1 KB (the
  * SWIZZLE_128B tiles anchor on 1024-byte boundaries). Stages in the ring: 8 (bm 64), 7 (bm 128). */
-#define QG_W4RS_A_BYTES(bm) ((bm) * 128)
+#define QG_W4RS_A_BYTES(bm) ((bm)*128)
 #define QG_W4RS_W_BYTES(wbits) (2 * 4 * 128 * (wbits))
 #define QG_W4RS_SC_BYTES 512
 #define QG_W4RS_STAGE_BYTES(bm, wbits) \

@@ -11,8 +11,12 @@
 #include "w4a16_wgmma_abi.cuh"
 #include "w4a16_wgmma_ops.cuh"
 
-struct __align__(8) qg_w4wg_f2 { float x, y; };
-struct __align__(16) qg_w4wg_f4 { float x, y, z, w; };
+struct __align__(8) qg_w4wg_f2 {
+    float x, y;
+};
+struct __align__(16) qg_w4wg_f4 {
+    float x, y, z, w;
+};
 
 /* ctid: consumer thread 0..255; m0/n0: the tile's first row/column of C; s_last: one int of
  * shared memory. Every consumer thread calls it; CTAs that are not the last of a split-K tile
@@ -107,7 +111,8 @@ QG_DEVICE void qg_w4wg_epilogue(const qg_w4wg_params &p, float *stage, int m0, i
         uint16_t *dst = p.c + (long long)(m0 + r) * p.ldc + n0 + c;
         float v[8];
 #pragma unroll
-        for (int q = 0; q < 8; q++) v[q] = src[q] + (p.bias && c + q < ncol ? qg_to_f32(p.bias[n0 + c + q], odt) : 0.0f);
+        for (int q = 0; q < 8; q++)
+            v[q] = src[q] + (p.bias && c + q < ncol ? qg_to_f32(p.bias[n0 + c + q], odt) : 0.0f);
         if (cvec && c + 8 <= ncol) {
             qg_u32x4 o;
             if (p.out_bf16) {

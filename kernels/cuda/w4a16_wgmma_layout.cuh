@@ -11,8 +11,8 @@
  * 1024 = one 8-row x 128-byte swizzle atom (bits 32-45), base offset 0 (tiles are 1024-byte
  * aligned), SWIZZLE_128B (1 in bits 62-63). */
 QG_DEVICE uint64_t qg_w4wg_desc(uint32_t saddr) {
-    return (uint64_t)((saddr & 0x3FFFFu) >> 4) | ((uint64_t)1 << 16) | ((uint64_t)(1024 >> 4) << 32) |
-           ((uint64_t)1 << 62);
+    return (uint64_t)((saddr & 0x3FFFFu) >> 4) | ((uint64_t)1 << 16) |
+           ((uint64_t)(1024 >> 4) << 32) | ((uint64_t)1 << 62);
 }
 
 /* Byte offset of the 16-byte chunk `ch` (k = 8 ch .. 8 ch + 7) of row `row` in a K-major

@@ -28,8 +28,12 @@ QG_DEVICE void qg_w4wg_bar_sync(int id, int count) {
 
 /* ---- register budget of a warpgroup ---- */
 
-template <int N> QG_DEVICE void qg_w4wg_setmaxnreg_inc() { asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;" ::"n"(N)); }
-template <int N> QG_DEVICE void qg_w4wg_setmaxnreg_dec() { asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;" ::"n"(N)); }
+template <int N> QG_DEVICE void qg_w4wg_setmaxnreg_inc() {
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;" ::"n"(N));
+}
+template <int N> QG_DEVICE void qg_w4wg_setmaxnreg_dec() {
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;" ::"n"(N));
+}
 
 /* ---- wgmma ---- */
 

@@ -3,7 +3,7 @@
  * (k tiles of 64: a stage holds as many weight bytes as w4a16_decode's) and the per-channel
  * scale applied to the f32 sums in the epilogue.
  * Variant parameters: QG_ACT (1 f16, 2 bf16), QG_MT (m16 tiles per row tile).
- * The main loop is kernels/cuda/w4a16_gemm.cuh; the host side is src/family_w8a16_decode.c.
+ * The main loop is kernels/cuda/w4a16_gemm.cuh; the host side is family_w8a16_decode.c.
  */
 #include "qg_prelude.cuh"
 #include "qg_abi.cuh" /* the tile constants the host shares */

@@ -2,7 +2,7 @@
  * W8A16 GEMM for large M (prefill): the W4A16 prefill structure with int8 weights and the
  * per-channel scale applied to the f32 sums in the epilogue.
  * Variant parameters: QG_ACT (1 f16, 2 bf16), QG_BM (64 / 128), QG_BN (128 / 256).
- * The main loop is kernels/cuda/w4a16_gemm.cuh; the host side is src/family_w8a16_prefill.c.
+ * The main loop is kernels/cuda/w4a16_gemm.cuh; the host side is family_w8a16_prefill.c.
  */
 #include "qg_prelude.cuh"
 #include "qg_abi.cuh" /* the tile constants the host shares */

@@ -28,10 +28,10 @@ typedef float qg_acc_t;
 
 /* The extern "C" kernel `name` taking qg_dyn_params, around `body`: a QG_DEVICE function with
  * the argument list the kernels had before (inlined, so its __restrict__ still applies). */
-#define QG_DYN_KERNEL(name, bounds, body)                                                    \
-    extern "C" __global__ void bounds name(const qg_dyn_params P) {                          \
-        body(P.a, P.lda, P.w, P.w_scale, P.a_scale, P.bias, P.c, P.ldc, P.m, P.n, P.k,       \
-             P.groups, P.glog, P.flags);                                                     \
+#define QG_DYN_KERNEL(name, bounds, body)                                                        \
+    extern "C" __global__ void bounds name(const qg_dyn_params P) {                              \
+        body(P.a, P.lda, P.w, P.w_scale, P.a_scale, P.bias, P.c, P.ldc, P.m, P.n, P.k, P.groups, \
+             P.glog, P.flags);                                                                   \
     }
 
 /* D = A(16x32, row) * B(32x8, col) + C. Fragments as in kernel_notes.md section 2. */
@@ -48,7 +48,6 @@ QG_DEVICE uint32_t qg_prmt(uint32_t a, uint32_t b, uint32_t sel) {
     asm("prmt.b32 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(sel));
     return d;
 }
-
 
 /*
  * 8 int4 (4-bit two's complement, nibble i = bits 4i..4i+3) -> 8 e4m3 bytes, exactly
@@ -115,11 +114,11 @@ QG_DEVICE void qg_dyn_store2(const qg_dyn_epi &e, int m, int n, float v0, float 
     }
     uint16_t *p = e.c + (long long)m * e.ldc + n;
     if ((e.flags & QG_DYN_PAIR_STORE) && n + 1 < e.N) {
-        const uint32_t pk = (e.flags & QG_DYN_OUT_F16) ? qg_pack_f16x2(v0, v1) : qg_pack_bf16x2(v0, v1);
+        const uint32_t pk = (e.flags & QG_DYN_OUT_F16) ? qg_pack_f16x2(v0, v1)
+                                                       : qg_pack_bf16x2(v0, v1);
         *(uint32_t *)p = pk;
     } else {
         p[0] = qg_dyn_cvt_out(v0, e.flags);
         if (n + 1 < e.N) p[1] = qg_dyn_cvt_out(v1, e.flags);
     }
 }
-

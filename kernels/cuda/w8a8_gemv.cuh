@@ -37,10 +37,11 @@ typedef int tot_t; /* W8A8_INT8: exact int32 all the way to the epilogue */
 typedef float tot_t;
 #endif
 
-QG_DEVICE void qg_dyn_gemv_body(const uint8_t *__restrict__ a, long long lda, const uint8_t *__restrict__ w,
-            const float *__restrict__ w_scale, const float *__restrict__ a_scale,
-            const uint16_t *__restrict__ bias, uint16_t *__restrict__ c, long long ldc, int M,
-            int N, int K, int groups, int glog, int flags) {
+QG_DEVICE void qg_dyn_gemv_body(const uint8_t *__restrict__ a, long long lda,
+                                const uint8_t *__restrict__ w, const float *__restrict__ w_scale,
+                                const float *__restrict__ a_scale, const uint16_t *__restrict__ bias,
+                                uint16_t *__restrict__ c, long long ldc, int M, int N, int K,
+                                int groups, int glog, int flags) {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int g = lane >> 2, t = lane & 3;
     const int n0 = blockIdx.x * (16 * QG_RW);
@@ -91,7 +92,8 @@ QG_DEVICE void qg_dyn_gemv_body(const uint8_t *__restrict__ a, long long lda, co
                 for (int h = 0; h < 2; h++) {
                     qg_u32x4 v = {0u, 0u, 0u, 0u};
                     if (ok) v = qg_ld_stream_u32x4(wr[r][h] + off);
-                    wv[u][r][h][0] = v.x, wv[u][r][h][1] = v.y, wv[u][r][h][2] = v.z, wv[u][r][h][3] = v.w;
+                    wv[u][r][h][0] = v.x, wv[u][r][h][1] = v.y, wv[u][r][h][2] = v.z,
+                    wv[u][r][h][3] = v.w;
                 }
 #pragma unroll
             for (int mt = 0; mt < QG_MT; mt++) {
@@ -173,8 +175,8 @@ QG_DEVICE void qg_dyn_gemv_body(const uint8_t *__restrict__ a, long long lda, co
                     float d[4] = {0.f, 0.f, 0.f, 0.f};
 #pragma unroll
                     for (int s = 0; s < 4; s++) {
-                        const uint32_t A[4] = {wq[r][0][2 * s], wq[r][1][2 * s], wq[r][0][2 * s + 1],
-                                               wq[r][1][2 * s + 1]};
+                        const uint32_t A[4] = {wq[r][0][2 * s], wq[r][1][2 * s],
+                                               wq[r][0][2 * s + 1], wq[r][1][2 * s + 1]};
                         qg_mma_16832(d, A, av[u][mt][2 * s], av[u][mt][2 * s + 1]);
                     }
                     tot[r][mt][0] += d[0] * s0, tot[r][mt][1] += d[1] * s0;
@@ -188,8 +190,8 @@ QG_DEVICE void qg_dyn_gemv_body(const uint8_t *__restrict__ a, long long lda, co
                     int d[4] = {0, 0, 0, 0};
 #pragma unroll
                     for (int s = 0; s < 4; s++) {
-                        const uint32_t A[4] = {wq[r][0][2 * s], wq[r][1][2 * s], wq[r][0][2 * s + 1],
-                                               wq[r][1][2 * s + 1]};
+                        const uint32_t A[4] = {wq[r][0][2 * s], wq[r][1][2 * s],
+                                               wq[r][0][2 * s + 1], wq[r][1][2 * s + 1]};
                         qg_mma_16832(d, A, av[u][mt][2 * s], av[u][mt][2 * s + 1]);
                         if (((s + 1) & (gsteps - 1)) == 0) {
                             const int gi = groups == 1 ? 0 : (ci * 128 + 32 * s) >> glog;

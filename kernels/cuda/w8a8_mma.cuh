@@ -48,16 +48,20 @@ typedef float tot_t;
 QG_DEVICE qg_u32x4 lds128(uint32_t addr) {
     qg_u32x4 v;
     asm volatile("ld.shared.v4.u32 {%0,%1,%2,%3}, [%4];"
-                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "r"(addr));
+                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                 : "r"(addr));
     return v;
 }
 
-QG_DEVICE uint32_t swz(int row, int unit) { return (uint32_t)(row * 128 + ((unit ^ (row & 7)) << 4)); }
+QG_DEVICE uint32_t swz(int row, int unit) {
+    return (uint32_t)(row * 128 + ((unit ^ (row & 7)) << 4));
+}
 
-QG_DEVICE void qg_dyn_mma_body(const uint8_t *__restrict__ a, long long lda, const uint8_t *__restrict__ w,
-           const float *__restrict__ w_scale, const float *__restrict__ a_scale,
-           const uint16_t *__restrict__ bias, uint16_t *__restrict__ c, long long ldc, int M, int N,
-           int K, int groups, int glog, int flags) {
+QG_DEVICE void qg_dyn_mma_body(const uint8_t *__restrict__ a, long long lda,
+                               const uint8_t *__restrict__ w, const float *__restrict__ w_scale,
+                               const float *__restrict__ a_scale, const uint16_t *__restrict__ bias,
+                               uint16_t *__restrict__ c, long long ldc, int M, int N, int K,
+                               int groups, int glog, int flags) {
     extern __shared__ __align__(1024) uint8_t smem[];
     const uint32_t sbase = qg_smem_addr(smem);
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -159,7 +163,8 @@ QG_DEVICE void qg_dyn_mma_body(const uint8_t *__restrict__ a, long long lda, con
                 for (int i = 0; i < MI; i++)
 #pragma unroll
                     for (int h = 0; h < 2; h++) {
-                        const qg_u32x4 v = lds128(sa + swz(wm0 + 16 * i + 8 * h + g, 2 * t + (s >> 1)));
+                        const qg_u32x4 v = lds128(sa +
+                                                  swz(wm0 + 16 * i + 8 * h + g, 2 * t + (s >> 1)));
                         aq[i][h][0] = v.x, aq[i][h][1] = v.y, aq[i][h][2] = v.z, aq[i][h][3] = v.w;
                     }
             }
@@ -210,8 +215,10 @@ QG_DEVICE void qg_dyn_mma_body(const uint8_t *__restrict__ a, long long lda, con
                     const float s1 = w_scale[(long long)n1 * groups + gi] * 0.0625f;
 #pragma unroll
                     for (int i = 0; i < MI; i++) {
-                        acc[i][j][0] += (float)part[i][j][0] * s0, acc[i][j][1] += (float)part[i][j][1] * s1;
-                        acc[i][j][2] += (float)part[i][j][2] * s0, acc[i][j][3] += (float)part[i][j][3] * s1;
+                        acc[i][j][0] += (float)part[i][j][0] * s0,
+                            acc[i][j][1] += (float)part[i][j][1] * s1;
+                        acc[i][j][2] += (float)part[i][j][2] * s0,
+                            acc[i][j][3] += (float)part[i][j][3] * s1;
                         part[i][j][0] = part[i][j][1] = part[i][j][2] = part[i][j][3] = 0;
                     }
                 }
@@ -224,7 +231,8 @@ QG_DEVICE void qg_dyn_mma_body(const uint8_t *__restrict__ a, long long lda, con
 #pragma unroll
         for (int j = 0; j < NI; j++) {
             const int n = min(n0 + wn0 + 8 * j + 2 * t, N - 1), n1 = min(n + 1, N - 1);
-            const float s0 = w_scale[(long long)n * groups + kt], s1 = w_scale[(long long)n1 * groups + kt];
+            const float s0 = w_scale[(long long)n * groups + kt],
+                        s1 = w_scale[(long long)n1 * groups + kt];
 #pragma unroll
             for (int i = 0; i < MI; i++) {
                 acc[i][j][0] += part[i][j][0] * s0, acc[i][j][1] += part[i][j][1] * s1;

@@ -44,14 +44,16 @@
 /* K-major, 128-byte swizzle: start >> 4, LBO unused (1), SBO = 1024 bytes (8 rows x 128 B),
  * base offset 0 (1024-aligned tiles), layout type 1 (SWIZZLE_128B) in bits 62-63. */
 QG_DEVICE uint64_t wg_desc(uint32_t smem_addr) {
-    return (uint64_t)((smem_addr & 0x3FFFF) >> 4) | ((uint64_t)1 << 16) | ((uint64_t)(1024 >> 4) << 32) |
-           ((uint64_t)1 << 62);
+    return (uint64_t)((smem_addr & 0x3FFFF) >> 4) | ((uint64_t)1 << 16) |
+           ((uint64_t)(1024 >> 4) << 32) | ((uint64_t)1 << 62);
 }
 
-QG_DEVICE void qg_w8a8_wgmma_body(const uint8_t *__restrict__ a, long long lda, const uint8_t *__restrict__ w,
-              const float *__restrict__ w_scale, const float *__restrict__ a_scale,
-              const uint16_t *__restrict__ bias, uint16_t *__restrict__ c, long long ldc, int M,
-              int N, int K, int groups, int glog, int flags) {
+QG_DEVICE void qg_w8a8_wgmma_body(const uint8_t *__restrict__ a, long long lda,
+                                  const uint8_t *__restrict__ w, const float *__restrict__ w_scale,
+                                  const float *__restrict__ a_scale,
+                                  const uint16_t *__restrict__ bias, uint16_t *__restrict__ c,
+                                  long long ldc, int M, int N, int K, int groups, int glog,
+                                  int flags) {
     extern __shared__ uint8_t smem_raw[];
     const uint32_t sraw = qg_smem_addr(smem_raw);
     const uint32_t sbase = (sraw + 1023u) & ~1023u; /* the launcher adds 1 KB of slack */

@@ -19,10 +19,11 @@ typedef float qg_w8wg_acc_t;
 
 /* wg_mma_n<N>(d, da, db, scale_d) with NACC accumulators per thread; DA, DB, FLAG: the operand
  * numbers of the descriptors and of the scale-d flag, which follow the accumulators. */
-#define QG_W8WG_MMA(N, NACC, DA, DB, FLAG)                                                       \
-    QG_DEVICE void wg_mma_n##N(qg_w8wg_acc_t *d, uint64_t da, uint64_t db, int scale_d) {       \
-        asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, " FLAG ", 0;\n" QG_W8WG_INSTR(N)          \
-                     "{" QG_WG_REGS##NACC "}, " DA ", " DB ", " QG_W8WG_TAIL "\n}\n"             \
+#define QG_W8WG_MMA(N, NACC, DA, DB, FLAG)                                                    \
+    QG_DEVICE void wg_mma_n##N(qg_w8wg_acc_t *d, uint64_t da, uint64_t db, int scale_d) {     \
+        asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, " FLAG                                 \
+                     ", 0;\n" QG_W8WG_INSTR(N) "{" QG_WG_REGS##NACC "}, " DA ", " DB          \
+                                                                    ", " QG_W8WG_TAIL "\n}\n" \
                      : QG_WG_OPS##NACC(QG_W8WG_C, d)                                          \
                      : "l"(da), "l"(db), "r"(scale_d));                                       \
     }

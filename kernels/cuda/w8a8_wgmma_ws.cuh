@@ -25,7 +25,7 @@
  *    loading the next tile's stages meanwhile.
  *
  * Compile-time parameters: QG_BN (128, 192, 256), QG_ST (stages). Kernel arguments: the two
- * tensor maps (CUtensorMap, built on the host per launch by src/family_w8a8_wgmma_ws.c) as
+ * tensor maps (CUtensorMap, built on the host per launch by family_w8a8_wgmma_ws.c) as
  * __grid_constant__ parameters, then w_scale, a_scale, bias, c, ldc, M, N, K, group_m, flags.
  */
 #pragma once
@@ -126,8 +126,10 @@ QG_DEVICE void ws_epilogue(const qg_acc_t *acc, int m0, int n0, int wg, int warp
                 b0 = n < N ? qg_dyn_out_f32(bias[n], flags) : 0.f;
                 b1 = n + 1 < N ? qg_dyn_out_f32(bias[n + 1], flags) : 0.f;
             }
-            x0[j] = ws_pack((float)acc[i] * (sa0 * s0) + b0, (float)acc[i + 1] * (sa0 * s1) + b1, flags);
-            x1[j] = ws_pack((float)acc[i + 2] * (sa1 * s0) + b0, (float)acc[i + 3] * (sa1 * s1) + b1, flags);
+            x0[j] = ws_pack((float)acc[i] * (sa0 * s0) + b0, (float)acc[i + 1] * (sa0 * s1) + b1,
+                            flags);
+            x1[j] = ws_pack((float)acc[i + 2] * (sa1 * s0) + b0,
+                            (float)acc[i + 3] * (sa1 * s1) + b1, flags);
         }
         ws_quad_transpose(x0, lane);
         ws_quad_transpose(x1, lane);
@@ -140,10 +142,10 @@ QG_DEVICE void ws_epilogue(const qg_acc_t *acc, int m0, int n0, int wg, int warp
 /* ---- the kernel ---- */
 
 extern "C" __global__ void __launch_bounds__(QG_WS_THREADS, 1)
-qg_w8a8_wgmma_ws(const __grid_constant__ qg_tmap tmap_a, const __grid_constant__ qg_tmap tmap_w,
-                 const float *__restrict__ w_scale, const float *__restrict__ a_scale,
-                 const uint16_t *__restrict__ bias, uint16_t *__restrict__ c, long long ldc,
-                 int M, int N, int K, int group_m, int flags) {
+    qg_w8a8_wgmma_ws(const __grid_constant__ qg_tmap tmap_a, const __grid_constant__ qg_tmap tmap_w,
+                     const float *__restrict__ w_scale, const float *__restrict__ a_scale,
+                     const uint16_t *__restrict__ bias, uint16_t *__restrict__ c, long long ldc,
+                     int M, int N, int K, int group_m, int flags) {
     extern __shared__ __align__(1024) uint8_t ws_smem[];
     /* the launcher adds QG_WS_SLACK bytes: align the ring to a swizzle pattern (1024 B) */
     const uint32_t base = (qg_smem_addr(ws_smem) + 1023u) & ~1023u;
@@ -181,9 +183,9 @@ qg_w8a8_wgmma_ws(const __grid_constant__ qg_tmap tmap_a, const __grid_constant__
                     const uint32_t full = base + qg_ws_bar_full(QG_BN, QG_ST, s);
                     qg_mbar_arrive_expect_tx(full, qg_ws_stage_bytes(QG_BN));
                     qg_tma_load_2d(base + qg_ws_stage_a(QG_BN, s), &tmap_a, kb * QG_WS_BK,
-                                mb * QG_WS_BM, full);
+                                   mb * QG_WS_BM, full);
                     qg_tma_load_2d(base + qg_ws_stage_b(QG_BN, s), &tmap_w, kb * QG_WS_BK,
-                                nb * QG_BN, full);
+                                   nb * QG_BN, full);
                     if (++s == QG_ST) s = 0, phase ^= 1;
                 }
             }
@@ -233,8 +235,8 @@ qg_w8a8_wgmma_ws(const __grid_constant__ qg_tmap tmap_a, const __grid_constant__
             const uint64_t da = qg_ws_desc(base + qg_ws_stage_a(QG_BN, s) + a_off);
 #pragma unroll
             for (int h = 0; h < QG_BN / WS_PN; h++) {
-                const uint64_t db =
-                    qg_ws_desc(base + qg_ws_stage_b(QG_BN, s) + qg_ws_b_chunk_offset(WS_PN, h));
+                const uint64_t db = qg_ws_desc(base + qg_ws_stage_b(QG_BN, s) +
+                                               qg_ws_b_chunk_offset(WS_PN, h));
                 qg_wgmma_fence();
 #pragma unroll
                 for (int j = 0; j < QG_WS_BK / QG_WS_KSTEP; j++)

@@ -2,7 +2,7 @@
  * Addressing of the warp-specialized W8A8 wgmma kernels (w8a8_wgmma_ws.cuh): shared-memory
  * stage layout, mbarrier slots, wgmma descriptors, persistent tile order, accumulator fragment
  * map and the epilogue's quad transpose. Plain C on uint32_t/uint64_t, included three times:
- * by the kernel (NVRTC, after qg_prelude.cuh), by the host family (src/family_w8a8_wgmma_ws.c:
+ * by the kernel (NVRTC, after qg_prelude.cuh), by the host family (family_w8a8_wgmma_ws.c:
  * smem bytes, TMA boxes) and by tests/test_w8a8_ws.c, which runs this exact math through a CPU
  * model of TMA's 128-byte swizzle and of wgmma's canonical K-major layout. One source of truth,
  * so the GPU-less test checks what the kernel does.
@@ -22,13 +22,13 @@
 #define QG_WS_FN static inline
 #endif
 
-#define QG_WS_BM 128       /* rows of A per CTA tile: 2 consumer warpgroups x 64 */
-#define QG_WS_BK 128       /* bytes (= 8-bit elements) of K per stage: one swizzle row */
-#define QG_WS_KSTEP 32     /* K of one wgmma m64nNk32 */
-#define QG_WS_CONSUMERS 2  /* consumer warpgroups; warpgroup 2 is the producer */
+#define QG_WS_BM 128      /* rows of A per CTA tile: 2 consumer warpgroups x 64 */
+#define QG_WS_BK 128      /* bytes (= 8-bit elements) of K per stage: one swizzle row */
+#define QG_WS_KSTEP 32    /* K of one wgmma m64nNk32 */
+#define QG_WS_CONSUMERS 2 /* consumer warpgroups; warpgroup 2 is the producer */
 #define QG_WS_THREADS 384
-#define QG_WS_SBO 1024     /* bytes between 8-row core-matrix groups */
-#define QG_WS_SLACK 1024   /* dynamic smem is only 16-byte aligned: room to align to 1024 */
+#define QG_WS_SBO 1024   /* bytes between 8-row core-matrix groups */
+#define QG_WS_SLACK 1024 /* dynamic smem is only 16-byte aligned: room to align to 1024 */
 #define QG_WS_EMPTY_ARRIVALS (4 * QG_WS_CONSUMERS) /* one per consumer warp */
 /* Registers per thread after setmaxnreg (multiples of 8, 24..256): the producer needs few for one
  * thread issuing TMA, the consumers take the rest of the SM's 64K for their accumulators:
@@ -92,7 +92,9 @@ QG_WS_FN void qg_ws_tile(int tile, int tiles_m, int tiles_n, int group_m, int *m
 /* Accumulator fragment of m64nNk32 (PTX ISA wgmma D layout): thread `lane` of warp `w` (0..3 in
  * its warpgroup) holds d[i] at row 16w + lane/4 (+8 when i%4 >= 2), column 8(i/4) + 2(lane%4)
  * + (i%2). */
-QG_WS_FN int qg_ws_acc_row(int w, int lane, int i) { return 16 * w + (lane >> 2) + ((i & 2) ? 8 : 0); }
+QG_WS_FN int qg_ws_acc_row(int w, int lane, int i) {
+    return 16 * w + (lane >> 2) + ((i & 2) ? 8 : 0);
+}
 QG_WS_FN int qg_ws_acc_col(int lane, int i) { return 8 * (i >> 2) + 2 * (lane & 3) + (i & 1); }
 
 /*

@@ -40,14 +40,15 @@
  *
  * Parameters: QG_ACT (1 f16, 2 bf16), QG_MT (n8 token tiles: 1 or 2), QG_WARPS (4 or 8),
  * QG_UK (chunks per unit: 2 or 4). Grid: (ceil(N / 64) * tblocks, splits). Host side:
- * src/family_wo_gemv.c (struct layout and unit size must match).
+ * family_wo_gemv.c (struct layout and unit size must match).
  */
 #pragma once
 
-#if !defined(QG_WBITS) || !defined(QG_ACT) || !defined(QG_MT) || !defined(QG_WARPS) || !defined(QG_UK)
+#if !defined(QG_WBITS) || !defined(QG_ACT) || !defined(QG_MT) || !defined(QG_WARPS) || \
+    !defined(QG_UK)
 #error "wo_gemv.cuh needs QG_WBITS, QG_ACT, QG_MT, QG_WARPS and QG_UK"
 #endif
-#if (QG_WBITS != 4 && QG_WBITS != 8) || (QG_MT != 1 && QG_MT != 2) ||                          \
+#if (QG_WBITS != 4 && QG_WBITS != 8) || (QG_MT != 1 && QG_MT != 2) || \
     (QG_WARPS != 4 && QG_WARPS != 8) || (QG_UK != 2 && QG_UK != 4)
 #error "unsupported wo_gemv variant"
 #endif
@@ -58,10 +59,10 @@
 #include "wo_splitk.cuh"
 
 #define QG_WOGV_THREADS (QG_WARPS * 32)
-#define QG_WOGV_ACC (4 * QG_MT * 4)            /* f32 accumulators per lane */
-#define QG_WOGV_PAIRS (8 * QG_MT / QG_WARPS)   /* output column pairs per thread */
-#define QG_WOGV_STEP (QG_WBITS * 128)          /* bytes of one k16 step of a slab: 512 / 1024 */
-#define QG_WOGV_WORDS QG_WBITS                 /* 32-bit weight words per lane and k16 step */
+#define QG_WOGV_ACC (4 * QG_MT * 4)          /* f32 accumulators per lane */
+#define QG_WOGV_PAIRS (8 * QG_MT / QG_WARPS) /* output column pairs per thread */
+#define QG_WOGV_STEP (QG_WBITS * 128)        /* bytes of one k16 step of a slab: 512 / 1024 */
+#define QG_WOGV_WORDS QG_WBITS               /* 32-bit weight words per lane and k16 step */
 
 /* 16 resident warps per SM (<= 128 registers): what the host's split policy plans for */
 extern "C" __global__ void __launch_bounds__(QG_WOGV_THREADS, 16 / QG_WARPS)
@@ -84,7 +85,8 @@ extern "C" __global__ void __launch_bounds__(QG_WOGV_THREADS, 16 / QG_WARPS)
     /* token rows past M are clamped (same address: one transaction); their outputs are dropped */
     const uint16_t *ap[QG_MT];
 #pragma unroll
-    for (int mt = 0; mt < QG_MT; mt++) ap[mt] = p.a + (long long)min(m0 + 8 * mt + g, p.m - 1) * p.lda + 8 * t;
+    for (int mt = 0; mt < QG_MT; mt++)
+        ap[mt] = p.a + (long long)min(m0 + 8 * mt + g, p.m - 1) * p.lda + 8 * t;
     const long long sbase = ((long long)slab * p.groups * 8 + g) * 8; /* + group * 64 */
     const uint64_t pol = qg_l2_evict_first();
 
@@ -110,7 +112,9 @@ extern "C" __global__ void __launch_bounds__(QG_WOGV_THREADS, 16 / QG_WARPS)
 #pragma unroll
                 for (int h = 0; h < QG_WOGV_WORDS / 4; h++) {
                     qg_u32x4 v = {0u, 0u, 0u, 0u};
-                    if (ok) v = qg_wogv_ld_weight(wp + (long long)(2 * ci + s) * QG_WOGV_STEP + h * 512, pol);
+                    if (ok)
+                        v = qg_wogv_ld_weight(wp + (long long)(2 * ci + s) * QG_WOGV_STEP + h * 512,
+                                              pol);
                     uint32_t *d = &wq[u][s][4 * h];
                     d[0] = v.x, d[1] = v.y, d[2] = v.z, d[3] = v.w;
                 }

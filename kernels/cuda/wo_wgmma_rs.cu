@@ -31,7 +31,7 @@
  * epilogue (w4a16_wgmma_epilogue.cuh: split-K, bias, rounding, 16-byte stores).
  *
  * Compile-time parameters: QG_WBITS (4 or 8), QG_ACT (1 f16, 2 bf16), QG_BM (64 or 128 tokens
- * per CTA). Must match src/family_w4a16_wgmma.c.
+ * per CTA). Must match family_w4a16_wgmma.c.
  */
 #include "qg_prelude.cuh"
 
@@ -54,13 +54,15 @@
 #define RS_BK 64
 #define RS_THREADS 384
 #define RS_NACC (QG_BM / 2) /* f32 accumulators per consumer thread */
-#if QG_BM != 64 && QG_BM != 128 /* 256 needs 128 accumulators + 16 A registers: ptxas then serializes the wgmmas */
+#if QG_BM != 64 && \
+    QG_BM != 128 /* 256 needs 128 accumulators + 16 A registers: ptxas then serializes the wgmmas */
 #error "wo_wgmma_rs: QG_BM must be 64 or 128"
 #endif
 /* stage layout: w4a16_wgmma_abi.cuh (one definition with the host's shared-memory size) */
-#define RS_A_BYTES QG_W4RS_A_BYTES(QG_BM)   /* activations: QG_BM rows x 128 B, SWIZZLE_128B */
-#define RS_W_BYTES QG_W4RS_W_BYTES(QG_WBITS) /* 2 slabs x 4 k16 steps x 512 B (int4) / 1 KB (int8) */
-#define RS_SC_BYTES QG_W4RS_SC_BYTES        /* <= 2 groups x 2 slabs x 8 lane rows x 16 B */
+#define RS_A_BYTES QG_W4RS_A_BYTES(QG_BM) /* activations: QG_BM rows x 128 B, SWIZZLE_128B */
+#define RS_W_BYTES \
+    QG_W4RS_W_BYTES(QG_WBITS)        /* 2 slabs x 4 k16 steps x 512 B (int4) / 1 KB (int8) */
+#define RS_SC_BYTES QG_W4RS_SC_BYTES /* <= 2 groups x 2 slabs x 8 lane rows x 16 B */
 #define RS_S_BYTES QG_W4RS_STAGE_BYTES(QG_BM, QG_WBITS)
 #define RS_ST QG_W4RS_STAGES(QG_BM)
 #define RS_BAR_OFF (RS_ST * RS_S_BYTES)
@@ -122,8 +124,8 @@ QG_DEVICE void qg_w4rs_load(const qg_w4wg_params &p, uint8_t *stage, int kt, int
 #pragma unroll
         for (int u = 0; u < 2; u++) {
             const int gslab = slab0 + u;
-            const uint8_t *src = p.w + ((long long)gslab * ksteps + kt * 4) * 1024 + (j >> 1) * 512 +
-                                 l * 16 + (j & 1) * 8;
+            const uint8_t *src = p.w + ((long long)gslab * ksteps + kt * 4) * 1024 +
+                                 (j >> 1) * 512 + l * 16 + (j & 1) * 8;
 #pragma unroll
             for (int ks = 0; ks < 4; ks++)
                 qg_cp_async8_zfill(dst + u * 4 * 32 * 32 + 8 * ks, src + ks * 1024,
@@ -160,8 +162,8 @@ struct qg_w4rs_tile {
 #endif
 };
 
-QG_DEVICE void qg_w4rs_fetch(const uint8_t *sp, int k0, int gs_log2, int has_zero, int cw, int warp4,
-                             int lane, qg_w4rs_tile &t) {
+QG_DEVICE void qg_w4rs_fetch(const uint8_t *sp, int k0, int gs_log2, int has_zero, int cw,
+                             int warp4, int lane, qg_w4rs_tile &t) {
 #if QG_WBITS == 4
     const qg_u32x4 q = *(const qg_u32x4 *)(sp + RS_A_BYTES + ((cw * 4 + warp4) * 32 + lane) * 16);
     t.q[0] = q.x, t.q[1] = q.y, t.q[2] = q.z, t.q[3] = q.w;
@@ -217,7 +219,8 @@ QG_DEVICE void qg_w4rs_mma(float (&acc)[RS_NACC], const uint32_t (&a)[4], uint64
 QG_DEVICE void qg_w4rs_issue(float (&acc)[RS_NACC], const uint32_t (&a)[4][4], uint64_t db) {
     qg_wgmma_fence();
 #pragma unroll
-    for (int ks = 0; ks < 4; ks++) qg_w4rs_mma(acc, a[ks], db + 2 * ks); /* +32 bytes per k16 step */
+    for (int ks = 0; ks < 4; ks++)
+        qg_w4rs_mma(acc, a[ks], db + 2 * ks); /* +32 bytes per k16 step */
     qg_wgmma_commit();
 }
 
@@ -254,18 +257,21 @@ extern "C" __global__ void __launch_bounds__(RS_THREADS, 1) qg_w4rs_gemm(const q
         const int nslabs = (p.n + 63) >> 6, ksteps = p.kp >> 4;
 #pragma unroll 1
         for (int x = 0; x < RS_ST - 1; x++) {
-            if (x < nk) qg_w4rs_load(p, smem + x * RS_S_BYTES, kt0 + x, m0, slab0, nslabs, ksteps, tid);
+            if (x < nk)
+                qg_w4rs_load(p, smem + x * RS_S_BYTES, kt0 + x, m0, slab0, nslabs, ksteps, tid);
             qg_cp_async_commit();
         }
 #pragma unroll 1
         for (int x = 0; x < nk; x++) {
             qg_cp_async_wait<RS_ST - 2>(); /* this thread's copies of tile x have landed */
-            qg_fence_proxy_async();   /* ... and are visible to wgmma's async proxy */
+            qg_fence_proxy_async();        /* ... and are visible to wgmma's async proxy */
             qg_mbar_arrive(bars + 8u * (uint32_t)(x % RS_ST));
             const int y = x + RS_ST - 1; /* refill the stage of tile x - 1 once it is retired */
             if (y < nk) {
-                if (y >= RS_ST) qg_mbar_wait(bars + 8u * (uint32_t)(RS_ST + y % RS_ST), ((y / RS_ST) & 1) ^ 1);
-                qg_w4rs_load(p, smem + (y % RS_ST) * RS_S_BYTES, kt0 + y, m0, slab0, nslabs, ksteps, tid);
+                if (y >= RS_ST)
+                    qg_mbar_wait(bars + 8u * (uint32_t)(RS_ST + y % RS_ST), ((y / RS_ST) & 1) ^ 1);
+                qg_w4rs_load(p, smem + (y % RS_ST) * RS_S_BYTES, kt0 + y, m0, slab0, nslabs, ksteps,
+                             tid);
             }
             qg_cp_async_commit();
         }
@@ -294,7 +300,8 @@ extern "C" __global__ void __launch_bounds__(RS_THREADS, 1) qg_w4rs_gemm(const q
     for (int x = 0; x < nk; x += 2) {
         const int s0 = x % RS_ST, s1 = (x + 1) % RS_ST, two = x + 1 < nk;
         qg_mbar_wait(bars + 8u * (uint32_t)s0, (uint32_t)((x / RS_ST) & 1));
-        qg_w4rs_fetch(smem + s0 * RS_S_BYTES, (kt0 + x) * RS_BK, p.gs_log2, p.zero != 0, cw, warp4, lane, tl);
+        qg_w4rs_fetch(smem + s0 * RS_S_BYTES, (kt0 + x) * RS_BK, p.gs_log2, p.zero != 0, cw, warp4,
+                      lane, tl);
 #pragma unroll
         for (int ks = 0; ks < 4; ks++) qg_w4rs_decode(tl, ks, a[ks]);
         qg_w4rs_issue(acc, a, qg_w4wg_desc(sbase + (uint32_t)(s0 * RS_S_BYTES)));
@@ -328,9 +335,11 @@ extern "C" __global__ void __launch_bounds__(RS_THREADS, 1) qg_w4rs_gemm(const q
          * one group: the word at ((slab * 8 + g) * 8 + 2 j)); padding rows have scale 0 */
         const int gslab = nt * 2 + cw;
         if (gslab < (p.n + 63) >> 6) {
-            const uint32_t sw = *(const uint32_t *)(p.scale + ((long long)gslab * 8 + g) * 8 + 2 * warp4);
+            const uint32_t sw = *(const uint32_t *)(p.scale + ((long long)gslab * 8 + g) * 8 +
+                                                    2 * warp4);
             const int odt = QG_ACT;
-            sc[0] = qg_to_f32((uint16_t)(sw & 0xffffu), odt), sc[1] = qg_to_f32((uint16_t)(sw >> 16), odt);
+            sc[0] = qg_to_f32((uint16_t)(sw & 0xffffu), odt),
+            sc[1] = qg_to_f32((uint16_t)(sw >> 16), odt);
         }
 #endif
 #pragma unroll
@@ -339,7 +348,8 @@ extern "C" __global__ void __launch_bounds__(RS_THREADS, 1) qg_w4rs_gemm(const q
             for (int h = 0; h < 2; h++)
 #pragma unroll
                 for (int e = 0; e < 2; e++)
-                    stage[(8 * i + 2 * t + e) * RS_PITCH + row + 8 * h] = acc[4 * i + 2 * h + e] * sc[h];
+                    stage[(8 * i + 2 * t + e) * RS_PITCH + row + 8 * h] = acc[4 * i + 2 * h + e] *
+                                                                          sc[h];
     }
     qg_w4wg_bar_sync(2, 256);
     qg_w4wg_epilogue<QG_BM, RS_BN, RS_PITCH>(p, stage, m0, nt * RS_BN, tid - 128, s_last);

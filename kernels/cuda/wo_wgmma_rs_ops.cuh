@@ -52,4 +52,3 @@ QG_DEVICE void qg_cp_async8_zfill(uint32_t sdst, const void *gmem, int valid) {
                  "r"(valid ? 8 : 0)
                  : "memory");
 }
-

@@ -23,6 +23,6 @@ struct KernelHardwareInfo {
     static int query_device_multiprocessor_count(int = 0) { return 0; }
 };
 
-}  // namespace cutlass
+} // namespace cutlass
 
 #endif

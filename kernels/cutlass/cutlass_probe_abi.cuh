@@ -1,6 +1,6 @@
 /*
  * The plain-C contract between the CUTLASS probe kernel (w4a16_sm90_mixed.cu, NVRTC C++) and the
- * host (src/cutlass_params.c, C11): one definition for both sides. Only fixed-width unsigned
+ * host (src/runtime/cutlass_params.c, C11): one definition for both sides. Only fixed-width unsigned
  * types that both C11 and NVRTC know without headers.
  */
 #ifndef QG_CUTLASS_PROBE_ABI_CUH
@@ -13,12 +13,18 @@
  * operand's fields may hold base + offset with offset < QG_CUTLASS_SENTINEL_SPAN. */
 #define QG_CUTLASS_SENTINEL_BASE 0x7a0000000000ull
 #define QG_CUTLASS_SENTINEL_SPAN 0x10000000000ull /* 1 TiB per operand */
-enum { QG_CUTLASS_OP_W = 0, QG_CUTLASS_OP_X, QG_CUTLASS_OP_SCALE, QG_CUTLASS_OP_Y, QG_CUTLASS_NUM_OPS };
+enum {
+    QG_CUTLASS_OP_W = 0,
+    QG_CUTLASS_OP_X,
+    QG_CUTLASS_OP_SCALE,
+    QG_CUTLASS_OP_Y,
+    QG_CUTLASS_NUM_OPS
+};
 
 /* Probe input: our problem (Y[m x n] = X[m x k] W[n x k]^T), operand pointers (sentinels). */
 typedef struct {
     unsigned long long w, x, scale, y;
-    long long lda, ldc; /* row strides of X and Y, elements */
+    long long lda, ldc;      /* row strides of X and Y, elements */
     int m, n, k, group_size; /* group_size: K for one group per row */
     int sm_count;
     unsigned params_capacity; /* bytes at params_bytes */
@@ -26,7 +32,7 @@ typedef struct {
 
 /* Probe output: what a launch needs besides the Params bytes. */
 typedef struct {
-    unsigned magic; /* QG_CUTLASS_PROBE_MAGIC once written */
+    unsigned magic;         /* QG_CUTLASS_PROBE_MAGIC once written */
     unsigned implementable; /* GemmKernel::can_implement */
     unsigned params_size, params_align;
     unsigned smem_bytes, threads;
@@ -41,10 +47,10 @@ typedef struct {
 typedef struct {
     unsigned magic; /* QG_TMA_RECIPE_MAGIC */
     unsigned char dtype, rank, interleave, swizzle, l2_promotion, oob_fill, pad[6];
-    unsigned long long address;       /* a sentinel (+ offset) */
-    unsigned long long dims[5];       /* elements */
-    unsigned long long strides[4];    /* bytes, of dims 1 .. rank-1 */
-    unsigned short box[5];            /* elements */
+    unsigned long long address;    /* a sentinel (+ offset) */
+    unsigned long long dims[5];    /* elements */
+    unsigned long long strides[4]; /* bytes, of dims 1 .. rank-1 */
+    unsigned short box[5];         /* elements */
     unsigned char element_strides[5];
     unsigned char pad2[17];
 } qg_tma_recipe;
@@ -53,11 +59,10 @@ typedef struct {
 /* The recorder (cutlass_tma_recorder.cuh under NVRTC; tests/cutlass_host_check.cu on the host):
  * cuTensorMapEncodeTiled's arguments as a recipe in the 128 descriptor bytes at `desc`. */
 template <class Dim, class Box>
-__host__ __device__ inline void qg_tma_recipe_write(void *desc, unsigned dtype, unsigned rank,
-                                                    const void *address, const Dim *dims,
-                                                    const Dim *strides, const Box *box,
-                                                    const Box *element_strides, unsigned interleave,
-                                                    unsigned swizzle, unsigned l2, unsigned oob) {
+__host__ __device__ inline void
+qg_tma_recipe_write(void *desc, unsigned dtype, unsigned rank, const void *address, const Dim *dims,
+                    const Dim *strides, const Box *box, const Box *element_strides,
+                    unsigned interleave, unsigned swizzle, unsigned l2, unsigned oob) {
     static_assert(sizeof(qg_tma_recipe) == 128, "a recipe fills one descriptor");
     qg_tma_recipe r{};
     r.magic = QG_TMA_RECIPE_MAGIC;

@@ -27,27 +27,38 @@
 #define __cuda_cuda_h__ /* the real cuda.h is host-only: the names it would give follow */
 typedef enum { CUDA_SUCCESS = 0 } CUresult;
 typedef enum {
-    CU_TENSOR_MAP_DATA_TYPE_UINT8 = 0, CU_TENSOR_MAP_DATA_TYPE_UINT16, CU_TENSOR_MAP_DATA_TYPE_UINT32,
-    CU_TENSOR_MAP_DATA_TYPE_INT32, CU_TENSOR_MAP_DATA_TYPE_UINT64, CU_TENSOR_MAP_DATA_TYPE_INT64,
-    CU_TENSOR_MAP_DATA_TYPE_FLOAT16, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, CU_TENSOR_MAP_DATA_TYPE_FLOAT64,
-    CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, CU_TENSOR_MAP_DATA_TYPE_FLOAT32_FTZ,
-    CU_TENSOR_MAP_DATA_TYPE_TFLOAT32, CU_TENSOR_MAP_DATA_TYPE_TFLOAT32_FTZ
+    CU_TENSOR_MAP_DATA_TYPE_UINT8 = 0,
+    CU_TENSOR_MAP_DATA_TYPE_UINT16,
+    CU_TENSOR_MAP_DATA_TYPE_UINT32,
+    CU_TENSOR_MAP_DATA_TYPE_INT32,
+    CU_TENSOR_MAP_DATA_TYPE_UINT64,
+    CU_TENSOR_MAP_DATA_TYPE_INT64,
+    CU_TENSOR_MAP_DATA_TYPE_FLOAT16,
+    CU_TENSOR_MAP_DATA_TYPE_FLOAT32,
+    CU_TENSOR_MAP_DATA_TYPE_FLOAT64,
+    CU_TENSOR_MAP_DATA_TYPE_BFLOAT16,
+    CU_TENSOR_MAP_DATA_TYPE_FLOAT32_FTZ,
+    CU_TENSOR_MAP_DATA_TYPE_TFLOAT32,
+    CU_TENSOR_MAP_DATA_TYPE_TFLOAT32_FTZ
 } CUtensorMapDataType;
 typedef enum { CU_TENSOR_MAP_INTERLEAVE_NONE = 0 } CUtensorMapInterleave;
 typedef enum {
-    CU_TENSOR_MAP_SWIZZLE_NONE = 0, CU_TENSOR_MAP_SWIZZLE_32B, CU_TENSOR_MAP_SWIZZLE_64B,
+    CU_TENSOR_MAP_SWIZZLE_NONE = 0,
+    CU_TENSOR_MAP_SWIZZLE_32B,
+    CU_TENSOR_MAP_SWIZZLE_64B,
     CU_TENSOR_MAP_SWIZZLE_128B
 } CUtensorMapSwizzle;
 typedef enum {
-    CU_TENSOR_MAP_L2_PROMOTION_NONE = 0, CU_TENSOR_MAP_L2_PROMOTION_L2_64B,
-    CU_TENSOR_MAP_L2_PROMOTION_L2_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B
+    CU_TENSOR_MAP_L2_PROMOTION_NONE = 0,
+    CU_TENSOR_MAP_L2_PROMOTION_L2_64B,
+    CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
+    CU_TENSOR_MAP_L2_PROMOTION_L2_256B
 } CUtensorMapL2promotion;
 typedef enum { CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE = 0 } CUtensorMapFloatOOBfill;
 
 namespace cute::TMA {
 /* The host-only conversions of copy_sm90_desc.hpp, for the types a GEMM's TMA moves. */
-template <class T>
-CUTE_HOST_DEVICE CUtensorMapDataType to_CUtensorMapDataType() {
+template <class T> CUTE_HOST_DEVICE CUtensorMapDataType to_CUtensorMapDataType() {
     if constexpr (sizeof_bits_v<T> == 8) return CU_TENSOR_MAP_DATA_TYPE_UINT8;
     else if constexpr (is_same_v<T, bfloat16_t>) return CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
     else if constexpr (is_same_v<T, half_t>) return CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
@@ -68,26 +79,29 @@ CUTE_HOST_DEVICE CUtensorMapSwizzle to_CUtensorMapSwizzle(SmemSwizzleBits const 
     default: return CU_TENSOR_MAP_SWIZZLE_NONE;
     }
 }
-}  // namespace cute::TMA
+} // namespace cute::TMA
 
 namespace std {
 /* The failure branch prints with std::cerr; a recorder never fails, so printing goes nowhere. */
 struct qg_null_stream {
     template <class T>
-    __host__ __device__ constexpr const qg_null_stream &operator<<(const T &) const { return *this; }
+    __host__ __device__ constexpr const qg_null_stream &operator<<(const T &) const {
+        return *this;
+    }
 };
 __device__ constexpr qg_null_stream cerr{};
 __device__ constexpr qg_null_stream endl{};
-}  // namespace std
+} // namespace std
 
 /* Stands in for the driver's cuTensorMapEncodeTiled: the recipe goes into the descriptor. */
-__host__ __device__ inline CUresult qg_record_tensor_map(
-    void *desc, CUtensorMapDataType dtype, unsigned rank, void *address,
-    const unsigned long long *dims, const unsigned long long *strides, const unsigned *box,
-    const unsigned *element_strides, CUtensorMapInterleave interleave, CUtensorMapSwizzle swizzle,
-    CUtensorMapL2promotion l2, CUtensorMapFloatOOBfill oob) {
-    qg_tma_recipe_write(desc, dtype, rank, address, dims, strides, box, element_strides,
-                        interleave, swizzle, l2, oob);
+__host__ __device__ inline CUresult
+qg_record_tensor_map(void *desc, CUtensorMapDataType dtype, unsigned rank, void *address,
+                     const unsigned long long *dims, const unsigned long long *strides,
+                     const unsigned *box, const unsigned *element_strides,
+                     CUtensorMapInterleave interleave, CUtensorMapSwizzle swizzle,
+                     CUtensorMapL2promotion l2, CUtensorMapFloatOOBfill oob) {
+    qg_tma_recipe_write(desc, dtype, rank, address, dims, strides, box, element_strides, interleave,
+                        swizzle, l2, oob);
     return CUDA_SUCCESS;
 }
 #undef CUTLASS_CUDA_DRIVER_WRAPPER_CALL

@@ -23,7 +23,7 @@
  * gives NVRTC cutlass_tma_recorder.cuh in place of cute/atom/copy_traits_sm90_tma.hpp: the real
  * header compiled as if not under NVRTC, its driver call writing its arguments (the "recipe")
  * into the 128 descriptor bytes. The host finds each recipe by its magic, encodes the real
- * descriptor with the real pointer (src/cutlass_params.c) and overwrites the recipe.
+ * descriptor with the real pointer (src/runtime/cutlass_params.c) and overwrites the recipe.
  */
 
 #ifdef __CUDACC_RTC__
@@ -33,7 +33,7 @@ namespace std {
 using cuda::std::is_const_v;
 using cuda::std::is_pointer_v;
 using cuda::std::void_t;
-}  // namespace std
+} // namespace std
 #endif
 
 #include <cutlass/cutlass.h>
@@ -79,14 +79,13 @@ using EpilogueSchedule = cutlass::epilogue::TmaWarpSpecialized;
 
 using CollectiveEpilogue = typename cutlass::epilogue::collective::CollectiveBuilder<
     cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, TileShape, ClusterShape,
-    cutlass::epilogue::collective::EpilogueTileAuto, ElementAcc, ElementAcc,
-    void, LayoutY, kAlignY, /* no C source: D = alpha * acc */
+    cutlass::epilogue::collective::EpilogueTileAuto, ElementAcc, ElementAcc, void, LayoutY,
+    kAlignY, /* no C source: D = alpha * acc */
     ElementY, LayoutY, kAlignY, EpilogueSchedule>::CollectiveOp;
 
 using CollectiveMainloop = typename cutlass::gemm::collective::CollectiveBuilder<
-    cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp,
-    cute::tuple<ElementW, ElementScale>, LayoutW, kAlignW,
-    ElementX, LayoutX, kAlignX, ElementAcc, TileShape, ClusterShape,
+    cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, cute::tuple<ElementW, ElementScale>,
+    LayoutW, kAlignW, ElementX, LayoutX, kAlignX, ElementAcc, TileShape, ClusterShape,
     cutlass::gemm::collective::StageCountAutoCarveout<static_cast<int>(
         sizeof(typename CollectiveEpilogue::SharedStorage))>,
     KernelSchedule>::CollectiveOp;
@@ -127,7 +126,8 @@ static void qg_cutlass_probe_fill(const qg_cutlass_probe_in &in, qg_cutlass_prob
     out->implementable = GemmKernel::can_implement(args) ? 1 : 0;
     const Params params = GemmKernel::to_underlying_arguments(args, nullptr);
     const unsigned char *src = reinterpret_cast<const unsigned char *>(&params);
-    for (unsigned i = 0; i < sizeof(Params) && i < in.params_capacity; i++) params_bytes[i] = src[i];
+    for (unsigned i = 0; i < sizeof(Params) && i < in.params_capacity; i++)
+        params_bytes[i] = src[i];
     const dim3 grid = GemmKernel::get_grid_shape(params);
     out->params_size = (unsigned)sizeof(Params);
     out->params_align = (unsigned)alignof(Params);
@@ -146,14 +146,13 @@ static void qg_cutlass_probe_fill(const qg_cutlass_probe_in &in, qg_cutlass_prob
 #ifndef QG_CUTLASS_HOST_CHECK
 extern "C" __global__ void __launch_bounds__(GemmKernel::MaxThreadsPerBlock,
                                              GemmKernel::MinBlocksPerMultiprocessor)
-qg_cutlass_w4a16(CUTLASS_GRID_CONSTANT Params const params) {
+    qg_cutlass_w4a16(CUTLASS_GRID_CONSTANT Params const params) {
     extern __shared__ char smem[];
     GemmKernel op;
     op(params, smem);
 }
 
-extern "C" __global__ void qg_cutlass_w4a16_probe(qg_cutlass_probe_in in,
-                                                  qg_cutlass_probe_out *out,
+extern "C" __global__ void qg_cutlass_w4a16_probe(qg_cutlass_probe_in in, qg_cutlass_probe_out *out,
                                                   unsigned char *params_bytes) {
     if (threadIdx.x != 0 || blockIdx.x != 0) return;
     qg_cutlass_probe_fill(in, out, params_bytes);

@@ -12,10 +12,9 @@
 #define QG_BS 256
 #endif
 
-QG_KERNEL void qg_hip_dequant_int4(const qg_u32 *QG_RESTRICT weight,
-                                   const qg_u16 *QG_RESTRICT scale,
-                                   const qg_u16 *QG_RESTRICT zero, qg_u16 *QG_RESTRICT out,
-                                   int n, int k, int ks, int groups, int gs, int dt, int out_dt) {
+QG_KERNEL void qg_hip_dequant_int4(const qg_u32 *QG_RESTRICT weight, const qg_u16 *QG_RESTRICT scale,
+                                   const qg_u16 *QG_RESTRICT zero, qg_u16 *QG_RESTRICT out, int n,
+                                   int k, int ks, int groups, int gs, int dt, int out_dt) {
     const qg_i64 i = (qg_i64)blockIdx.x * QG_BS + threadIdx.x;
     if (i >= (qg_i64)n * k) return;
     const qg_i64 row = i / k;

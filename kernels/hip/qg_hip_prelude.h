@@ -25,16 +25,34 @@ typedef long long qg_i64;
 #define QG_BITCAST(T, x) __builtin_bit_cast(T, x)
 #else
 #include <string.h>
-typedef struct { unsigned x, y, z; } qg_host_dim3;
+typedef struct {
+    unsigned x, y, z;
+} qg_host_dim3;
 static qg_host_dim3 blockIdx, threadIdx; /* set by the test before each "thread" */
 #define QG_KERNEL static
 #define QG_DEVICE static inline
 #define QG_RESTRICT restrict
 #define QG_BITCAST(T, x) qg_host_bitcast_##T(x)
-static inline qg_u16 qg_host_bitcast_qg_u16(_Float16 h) { qg_u16 r; memcpy(&r, &h, 2); return r; }
-static inline _Float16 qg_host_bitcast__Float16(qg_u16 v) { _Float16 r; memcpy(&r, &v, 2); return r; }
-static inline qg_u32 qg_host_bitcast_qg_u32(float f) { qg_u32 r; memcpy(&r, &f, 4); return r; }
-static inline float qg_host_bitcast_float(qg_u32 v) { float r; memcpy(&r, &v, 4); return r; }
+static inline qg_u16 qg_host_bitcast_qg_u16(_Float16 h) {
+    qg_u16 r;
+    memcpy(&r, &h, 2);
+    return r;
+}
+static inline _Float16 qg_host_bitcast__Float16(qg_u16 v) {
+    _Float16 r;
+    memcpy(&r, &v, 2);
+    return r;
+}
+static inline qg_u32 qg_host_bitcast_qg_u32(float f) {
+    qg_u32 r;
+    memcpy(&r, &f, 4);
+    return r;
+}
+static inline float qg_host_bitcast_float(qg_u32 v) {
+    float r;
+    memcpy(&r, &v, 4);
+    return r;
+}
 #endif
 
 /* f16 / bf16 bit patterns <-> f32. */

@@ -27,46 +27,26 @@ extern const qg_family qg_family_w8a8_fp8_wgmma_ws, qg_family_w8a8_int8_wgmma_ws
 extern const qg_family qg_family_wo_dequant_lt;
 extern const qg_family qg_family_w4a16_cutlass;
 static const qg_family *const families[] = {
-    &qg_family_sp24_bf16_mma,
-    &qg_family_sp24_int8_mma,
-    &qg_family_sp24_fp8_mma,
-    &qg_family_sp24_bf16_wgmma,
-    &qg_family_sp24_int8_wgmma,
-    &qg_family_sp24_fp8_wgmma,
-    &qg_family_hip_dequant_int4,
-    &qg_family_w8a8_fp8_gemv,
-    &qg_family_w8a8_int8_gemv,
-    &qg_family_w8a8_fp8_mma,
-    &qg_family_w8a8_int8_mma,
-    &qg_family_w4a8_fp8_gemv,
-    &qg_family_w4a8_int8_gemv,
-    &qg_family_w4a8_fp8_mma,
-    &qg_family_w4a8_int8_mma,
-    &qg_family_act_quant_fp8,
-    &qg_family_act_quant_int8,
-    &qg_family_w8a8_fp8_wgmma,
-    &qg_family_w8a8_int8_wgmma,
-    &qg_family_w4a16_decode,
-    &qg_family_w4a16_prefill,
-    &qg_family_w8a16_decode,
-    &qg_family_w8a16_prefill,
-    &qg_family_dequant_wo,
-    &qg_family_cublaslt_fp8,
-    &qg_family_cublaslt_int8,
-    &qg_family_cublaslt_int8_epilogue,
-    &qg_family_w8a8_fp8_wgmma_ws,
-    &qg_family_w8a8_int8_wgmma_ws,
-    &qg_family_w4a16_wgmma,
-    &qg_family_wo_wgmma_rs,
-    &qg_family_wo_dequant_lt,
-    &qg_family_w4a16_gemv,
-    &qg_family_w8a16_gemv,
-    &qg_family_w4a16_cutlass,
-    NULL,
+    &qg_family_sp24_bf16_mma,     &qg_family_sp24_int8_mma,      &qg_family_sp24_fp8_mma,
+    &qg_family_sp24_bf16_wgmma,   &qg_family_sp24_int8_wgmma,    &qg_family_sp24_fp8_wgmma,
+    &qg_family_hip_dequant_int4,  &qg_family_w8a8_fp8_gemv,      &qg_family_w8a8_int8_gemv,
+    &qg_family_w8a8_fp8_mma,      &qg_family_w8a8_int8_mma,      &qg_family_w4a8_fp8_gemv,
+    &qg_family_w4a8_int8_gemv,    &qg_family_w4a8_fp8_mma,       &qg_family_w4a8_int8_mma,
+    &qg_family_act_quant_fp8,     &qg_family_act_quant_int8,     &qg_family_w8a8_fp8_wgmma,
+    &qg_family_w8a8_int8_wgmma,   &qg_family_w4a16_decode,       &qg_family_w4a16_prefill,
+    &qg_family_w8a16_decode,      &qg_family_w8a16_prefill,      &qg_family_dequant_wo,
+    &qg_family_cublaslt_fp8,      &qg_family_cublaslt_int8,      &qg_family_cublaslt_int8_epilogue,
+    &qg_family_w8a8_fp8_wgmma_ws, &qg_family_w8a8_int8_wgmma_ws, &qg_family_w4a16_wgmma,
+    &qg_family_wo_wgmma_rs,       &qg_family_wo_dequant_lt,      &qg_family_w4a16_gemv,
+    &qg_family_w8a16_gemv,        &qg_family_w4a16_cutlass,      NULL,
 };
 #define NUM_FAMILIES (QG_ARRAY_SIZE(families) - 1)
 
-typedef struct { const char *name; const char *data; size_t len; } qg_embedded_file;
+typedef struct {
+    const char *name;
+    const char *data;
+    size_t len;
+} qg_embedded_file;
 extern const qg_embedded_file qg_embedded_files[];
 extern const int qg_embedded_file_count;
 

@@ -82,8 +82,7 @@ struct qg_family {
      * text that identifies what they point to (its version), hashed into the JIT cache key.
      * QG_ERR_UNSUPPORTED with the reason (thread-local error) when what the family needs is
      * absent: its variants then cannot be compiled here. NULL: none. */
-    qg_status (*jit_options)(char (*opts)[QG_JIT_OPTION_LEN], int *count, char *key,
-                             size_t key_len);
+    qg_status (*jit_options)(char (*opts)[QG_JIT_OPTION_LEN], int *count, char *key, size_t key_len);
 };
 
 /* One variant: a family and its parameter values. */

@@ -127,7 +127,9 @@ qg_status qg_check_catalog(const char *arch, int threads, qg_check_callback call
         out->skipped = j.skipped;
         out->seconds = now_s() - t0;
     }
-    QG_RETURN_IF(NULL, j.failed > 0, QG_ERR_COMPILE, "%d of %d variants failed to compile for %s "
-                 "or spill registers", (int)j.failed, (int)(j.failed + j.compiled), arch);
+    QG_RETURN_IF(NULL, j.failed > 0, QG_ERR_COMPILE,
+                 "%d of %d variants failed to compile for %s "
+                 "or spill registers",
+                 (int)j.failed, (int)(j.failed + j.compiled), arch);
     return QG_SUCCESS;
 }

@@ -24,7 +24,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-const int64_t qg_default_m_buckets[] = {1,   2,   4,   8,   16,   24,   32,   48,   64,   96,
+const int64_t qg_default_m_buckets[] = {1,   2,   4,   8,   16,  24,   32,   48,   64,   96,
                                         128, 192, 256, 384, 512, 1024, 2048, 4096, 8192, 16384};
 const int qg_default_m_bucket_count = QG_ARRAY_SIZE(qg_default_m_buckets);
 
@@ -83,7 +83,8 @@ static void mark_source(const char *name, unsigned char *need, int count) {
         if (strcmp(qg_embedded_name(i, &data, &len), name) != 0) continue;
         if (need[i]) return;
         need[i] = 1;
-        for (const char *l = data; l && l < data + len; l = memchr(l, '\n', (size_t)(data + len - l))) {
+        for (const char *l = data; l && l < data + len;
+             l = memchr(l, '\n', (size_t)(data + len - l))) {
             while (l < data + len && (*l == '\n' || *l == ' ' || *l == '\t')) l++;
             if ((size_t)(data + len - l) < 10 || strncmp(l, "#include \"", 10) != 0) continue;
             const char *b = l + 10, *e = memchr(b, '"', (size_t)(data + len - b));
@@ -180,9 +181,9 @@ static int same_family_class(const qg_problem *a, const qg_problem *b) {
 
 static uint64_t key_hash(const qg_problem *p, int64_t m_bucket) {
     /* the fields qg_db_same_class compares, normalized, plus the bucket */
-    const int64_t f[10] = {p->scheme,       p->n,           p->k,         p->group_size,
+    const int64_t f[10] = {p->scheme,           p->n,         p->k,         p->group_size,
                            !!p->has_zero_point, p->act_dtype, p->out_dtype, p->weight_scale,
-                           p->act_scale,    m_bucket};
+                           p->act_scale,        m_bucket};
     return XXH64(f, sizeof f, 0);
 }
 
@@ -245,7 +246,8 @@ qg_status qg_db_put(qg_db *db, const qg_db_entry *e) {
     }
     db->entries[db->count++] = *e;
     db->entries[db->count - 1].on_disk = 0;
-    if (db->index_count != db->count - 1 || 2 * db->count + 2 > db->index_cap) return qg_db_reindex(db);
+    if (db->index_count != db->count - 1 || 2 * db->count + 2 > db->index_cap)
+        return qg_db_reindex(db);
     db->index[index_slot(db, &e->key, e->m_bucket)] = db->count - 1;
     db->index_count = db->count;
     return QG_SUCCESS;
@@ -295,7 +297,9 @@ const qg_db_entry *qg_db_lookup(const qg_db *db, const qg_problem *p, qg_dispatc
 /* ---- JSON ---- */
 
 static const char *scale_name(qg_scale_granularity g) {
-    return g == QG_SCALE_PER_TENSOR ? "per-tensor" : g == QG_SCALE_PER_GROUP ? "per-group" : "per-row";
+    return g == QG_SCALE_PER_TENSOR  ? "per-tensor"
+           : g == QG_SCALE_PER_GROUP ? "per-group"
+                                     : "per-row";
 }
 
 static int scale_parse(const char *s, qg_scale_granularity *out) {
@@ -374,7 +378,8 @@ static int jint(const cJSON *o, const char *k, int64_t lo, int64_t hi, int64_t *
     if (!v) return 0;
     const double x = cJSON_IsNumber(v) ? v->valuedouble : NAN;
     if (!(x >= (double)lo && x <= (double)hi) || x != floor(x)) {
-        snprintf(why, why_len, "%s is not an integer in [%lld, %lld]", k, (long long)lo, (long long)hi);
+        snprintf(why, why_len, "%s is not an integer in [%lld, %lld]", k, (long long)lo,
+                 (long long)hi);
         return -1;
     }
     *out = (int64_t)x;
@@ -421,14 +426,17 @@ static int parse_meta(qg_db *db, const cJSON *m, char *why, size_t why_len) {
     memset(mt, 0, sizeof *mt);
     const char *s;
     if (!(s = jstr(m, "gpu_name"))) return snprintf(why, why_len, "metadata.gpu_name missing"), 0;
-    if (!copy_str(mt->gpu_name, sizeof mt->gpu_name, s, "metadata.gpu_name", why, why_len)) return 0;
-    if (!parse_cc(jstr(m, "compute_capability"), &mt->cc_major, &mt->cc_minor))
-        return snprintf(why, why_len, "metadata.compute_capability missing or not \"X.Y\" (0-99 each)"), 0;
-    if ((s = jstr(m, "library_version")) &&
-        !copy_str(mt->library_version, sizeof mt->library_version, s, "metadata.library_version", why, why_len))
+    if (!copy_str(mt->gpu_name, sizeof mt->gpu_name, s, "metadata.gpu_name", why, why_len))
         return 0;
-    if ((s = jstr(m, "catalog_hash")) &&
-        !copy_str(mt->catalog_hash, sizeof mt->catalog_hash, s, "metadata.catalog_hash", why, why_len))
+    if (!parse_cc(jstr(m, "compute_capability"), &mt->cc_major, &mt->cc_minor))
+        return snprintf(why, why_len,
+                        "metadata.compute_capability missing or not \"X.Y\" (0-99 each)"),
+               0;
+    if ((s = jstr(m, "library_version")) && !copy_str(mt->library_version, sizeof mt->library_version,
+                                                      s, "metadata.library_version", why, why_len))
+        return 0;
+    if ((s = jstr(m, "catalog_hash")) && !copy_str(mt->catalog_hash, sizeof mt->catalog_hash, s,
+                                                   "metadata.catalog_hash", why, why_len))
         return 0;
     static const char *const ints[3] = {"sm_count", "driver_version", "compiler_version"};
     int *dst[3] = {&mt->sm_count, &mt->driver_version, &mt->compiler_version};
@@ -442,14 +450,16 @@ static int parse_meta(qg_db *db, const cJSON *m, char *why, size_t why_len) {
 }
 
 /* One entry object; 0 and why on a bad field. */
-static int parse_entry(const qg_db_meta *mt, const cJSON *o, qg_db_entry *e, char *why, size_t why_len) {
+static int parse_entry(const qg_db_meta *mt, const cJSON *o, qg_db_entry *e, char *why,
+                       size_t why_len) {
     memset(e, 0, sizeof *e);
     qg_problem_init(&e->key);
     const cJSON *zp = cJSON_GetObjectItemCaseSensitive(o, "zero_point");
     const char *kern = jstr(o, "kernel"), *s;
     const int64_t dim_max = INT32_MAX; /* qg_problem_validate's bound */
     int64_t n = 0, k = 0, g = 0, mb = 0;
-    int r[4] = {jint(o, "n", 1, dim_max, &n, why, why_len), jint(o, "k", 1, dim_max, &k, why, why_len),
+    int r[4] = {jint(o, "n", 1, dim_max, &n, why, why_len),
+                jint(o, "k", 1, dim_max, &k, why, why_len),
                 jint(o, "group_size", 0, dim_max, &g, why, why_len),
                 jint(o, "m_bucket", 1, dim_max, &mb, why, why_len)};
     for (int i = 0; i < 4; i++)
@@ -473,21 +483,23 @@ static int parse_entry(const qg_db_meta *mt, const cJSON *o, qg_db_entry *e, cha
         !jnonneg(o, "p80_us", &e->p80_us, why, why_len) ||
         !jnonneg(o, "rel_error", &e->rel_error, why, why_len))
         return 0;
-    if ((s = jstr(o, "tuned_at")) && !copy_str(e->tuned_at, sizeof e->tuned_at, s, "tuned_at", why, why_len))
+    if ((s = jstr(o, "tuned_at")) &&
+        !copy_str(e->tuned_at, sizeof e->tuned_at, s, "tuned_at", why, why_len))
         return 0;
     if ((s = jstr(o, "code_hash"))) { /* decided once compiled: 16 lowercase hex digits */
         size_t i = 0;
         while (s[i] && ((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) i++;
         if (s[i] || i != QG_CODE_HASH_LEN - 1)
             return snprintf(why, why_len, "code_hash \"%.40s\" is not %d hex digits", s,
-                            QG_CODE_HASH_LEN - 1), 0;
+                            QG_CODE_HASH_LEN - 1),
+                   0;
         return copy_str(e->code_hash, sizeof e->code_hash, s, "code_hash", why, why_len);
     }
     /* from before code hashes: fresh if timed on this build's sources; no catalog_hash per
      * entry (from before per-entry hashes): every entry is as current as the file */
     s = jstr(o, "catalog_hash");
-    if (!copy_str(e->catalog_hash, sizeof e->catalog_hash, s ? s : mt->catalog_hash,
-                  "catalog_hash", why, why_len))
+    if (!copy_str(e->catalog_hash, sizeof e->catalog_hash, s ? s : mt->catalog_hash, "catalog_hash",
+                  why, why_len))
         return 0;
     e->verdict = legacy_current(e) ? QG_VERDICT_FRESH : QG_VERDICT_STALE;
     return 1;
@@ -584,7 +596,9 @@ static qg_status read_regular(const char *path, size_t max_bytes, char **out, si
         snprintf(why, why_len, "%s: cannot stat: %s", path, strerror(errno));
     } else if (!S_ISREG(st.st_mode)) {
         snprintf(why, why_len, "%s is %s, not a regular file", path,
-                 S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO" : "a device or socket");
+                 S_ISDIR(st.st_mode)    ? "a directory"
+                 : S_ISFIFO(st.st_mode) ? "a FIFO"
+                                        : "a device or socket");
     } else if ((uint64_t)st.st_size > max_bytes) {
         snprintf(why, why_len, "%s is %lld bytes, above the %zu-byte limit", path,
                  (long long)st.st_size, max_bytes);
@@ -616,7 +630,8 @@ static qg_status read_regular(const char *path, size_t max_bytes, char **out, si
 }
 
 qg_status qg_read_regular_file(const char *path, size_t max_bytes, char **out, size_t *len) {
-    QG_RETURN_IF(NULL, !path || !out || !len, QG_ERR_NULL_POINTER, "path, out and len must not be NULL");
+    QG_RETURN_IF(NULL, !path || !out || !len, QG_ERR_NULL_POINTER,
+                 "path, out and len must not be NULL");
     char why[QG_ERRMSG_LEN - 64];
     const qg_status s = read_regular(path, max_bytes, out, len, why, sizeof why);
     return s == QG_SUCCESS ? s : QG_ERROR(NULL, s, "%s", why);
@@ -624,11 +639,13 @@ qg_status qg_read_regular_file(const char *path, size_t max_bytes, char **out, s
 
 static qg_status check_env(const qg_db *db, const qg_device_info *env, const char *path) {
     if (!env || !db->has_meta) return QG_SUCCESS;
-    QG_RETURN_IF(NULL, strcmp(db->meta.gpu_name, env->name) != 0 ||
-                           db->meta.cc_major != env->cc_major || db->meta.cc_minor != env->cc_minor,
-                 QG_ERR_DB_MISMATCH, "%s was tuned on '%s' (cc %d.%d), this device is '%s' (cc %d.%d)",
-                 path, db->meta.gpu_name, db->meta.cc_major, db->meta.cc_minor, env->name,
-                 env->cc_major, env->cc_minor);
+    QG_RETURN_IF(NULL,
+                 strcmp(db->meta.gpu_name, env->name) != 0 || db->meta.cc_major != env->cc_major ||
+                     db->meta.cc_minor != env->cc_minor,
+                 QG_ERR_DB_MISMATCH,
+                 "%s was tuned on '%s' (cc %d.%d), this device is '%s' (cc %d.%d)", path,
+                 db->meta.gpu_name, db->meta.cc_major, db->meta.cc_minor, env->name, env->cc_major,
+                 env->cc_minor);
     return QG_SUCCESS;
 }
 
@@ -790,7 +807,8 @@ static int replace_file(const char *target, const char *text, char *why, size_t 
     snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", target);
     const int fd = mkstemp(tmp);
     if (fd < 0) {
-        snprintf(why, why_len, "cannot create a temporary file next to %s: %s", target, strerror(errno));
+        snprintf(why, why_len, "cannot create a temporary file next to %s: %s", target,
+                 strerror(errno));
         return -1;
     }
     int ok = fchmod(fd, 0644) == 0 && write_all(fd, text, strlen(text)) == 0 &&
@@ -870,9 +888,11 @@ static qg_status merge_and_write(qg_db *db, const char *target, int own, qg_db_k
     if (s == QG_SUCCESS) {
         if (strcmp(disk.meta.gpu_name, db->meta.gpu_name) != 0 ||
             disk.meta.cc_major != db->meta.cc_major || disk.meta.cc_minor != db->meta.cc_minor) {
-            snprintf(why, why_len, "%s belongs to '%s' (cc %d.%d); not overwriting it with results "
-                     "for '%s'", target, disk.meta.gpu_name, disk.meta.cc_major,
-                     disk.meta.cc_minor, db->meta.gpu_name);
+            snprintf(why, why_len,
+                     "%s belongs to '%s' (cc %d.%d); not overwriting it with results "
+                     "for '%s'",
+                     target, disk.meta.gpu_name, disk.meta.cc_major, disk.meta.cc_minor,
+                     db->meta.gpu_name);
             s = QG_ERR_DB_MISMATCH;
         }
         for (int i = 0; s == QG_SUCCESS && i < disk.count; i++) {
@@ -915,10 +935,12 @@ qg_status qg_db_save_filtered(qg_db *db, const char *path, qg_db_keep_fn keep, v
                  "database has no metadata (open it with a device to tune into it)");
     char target[PATH_MAX], lock_path[PATH_MAX + 8], own_file[PATH_MAX];
     const int e = resolve_links(path, target, sizeof target);
-    const int own = resolve_links(db->path, own_file, sizeof own_file) == 0 && !strcmp(own_file, target);
+    const int own = resolve_links(db->path, own_file, sizeof own_file) == 0 &&
+                    !strcmp(own_file, target);
     QG_RETURN_IF(NULL, e, e == ENAMETOOLONG ? QG_ERR_INVALID_ARGUMENT : QG_ERR_IO,
                  "cannot save to %s: %s", path, strerror(e));
-    QG_RETURN_IF(NULL, snprintf(lock_path, sizeof lock_path, "%s.lock", target) >= (int)sizeof lock_path,
+    QG_RETURN_IF(NULL,
+                 snprintf(lock_path, sizeof lock_path, "%s.lock", target) >= (int)sizeof lock_path,
                  QG_ERR_INVALID_ARGUMENT, "cannot save to %s: path too long", path);
     struct stat st;
     QG_RETURN_IF(NULL, lstat(target, &st) == 0 && !S_ISREG(st.st_mode), QG_ERR_IO,
@@ -931,7 +953,9 @@ qg_status qg_db_save_filtered(qg_db *db, const char *path, qg_db_keep_fn keep, v
     return s == QG_SUCCESS ? s : QG_ERROR(NULL, s, "%s", why);
 }
 
-qg_status qg_db_save(qg_db *db, const char *path) { return qg_db_save_filtered(db, path, NULL, NULL); }
+qg_status qg_db_save(qg_db *db, const char *path) {
+    return qg_db_save_filtered(db, path, NULL, NULL);
+}
 
 /* ---- the context's database ---- */
 
@@ -1020,7 +1044,6 @@ qg_status qg_explain(qg_context *ctx, const qg_problem *p, char *buf, size_t buf
         snprintf(buf, buf_len, "%s (%s: tuned N=%lld K=%lld M=%lld, %.2f us)", v->id,
                  qg_dispatch_level_name(level), (long long)e->key.n, (long long)e->key.k,
                  (long long)e->m_bucket, e->median_us);
-    else
-        snprintf(buf, buf_len, "%s (%s)", v->id, qg_dispatch_level_name(level));
+    else snprintf(buf, buf_len, "%s (%s)", v->id, qg_dispatch_level_name(level));
     return QG_SUCCESS;
 }

@@ -42,7 +42,8 @@ static void *hash_worker(void *arg) {
     for (int i; (i = atomic_fetch_add(&j->next, 1)) < j->n;) {
         hash_item *it = &j->items[i];
         it->status = qg_variant_code_hash(it->v, j->arch, j->cache_dir, it->hash);
-        if (it->status != QG_SUCCESS) snprintf(it->error, sizeof it->error, "%s", qg_last_error(NULL));
+        if (it->status != QG_SUCCESS)
+            snprintf(it->error, sizeof it->error, "%s", qg_last_error(NULL));
     }
     return NULL;
 }
@@ -164,8 +165,8 @@ static int old_code_hash(const char *dir, const qg_variant *v, char *out) {
     snprintf(name, sizeof name, "%s.cubin", v->id);
     char *data = slurp(dir, v->family->source ? name : "library_policy", &len);
     if (!data) return 0;
-    const int ok = v->family->source || (v->family->library_policy &&
-                                         strcmp(data, v->family->library_policy) == 0);
+    const int ok = v->family->source ||
+                   (v->family->library_policy && strcmp(data, v->family->library_policy) == 0);
     if (v->family->source) image_hash = qg_image_code_hash(data, len);
     free(data);
     if (ok) qg_code_hash_hex(v, image_hash, helper ? helper_hex : NULL, out);
@@ -180,7 +181,8 @@ qg_status qg_db_restamp_from_images(qg_db *db, const char *images, const char *a
     if (restamped) *restamped = 0;
     size_t len = 0;
     char *source_hash = slurp(images, "catalog_hash", &len);
-    QG_RETURN_IF(NULL, !source_hash, QG_ERR_NOT_FOUND, "%s/catalog_hash: %s", images, strerror(errno));
+    QG_RETURN_IF(NULL, !source_hash, QG_ERR_NOT_FOUND, "%s/catalog_hash: %s", images,
+                 strerror(errno));
     source_hash[strcspn(source_hash, "\n")] = 0;
     char own_arch[16];
     if (!arch) qg_db_arch(db, own_arch, sizeof own_arch), arch = own_arch;
@@ -214,9 +216,11 @@ void qg_db_report_stale(qg_context *ctx) {
     qg_db *db = ctx->db;
     const int stale = db ? qg_db_count_stale(db) : 0;
     if (!stale || __atomic_exchange_n(&db->stale_reported, 1, __ATOMIC_RELAXED)) return;
-    fprintf(stderr, "qgemm: tuning database %s: %d stale entr%s found (timed on kernel code this "
+    fprintf(stderr,
+            "qgemm: tuning database %s: %d stale entr%s found (timed on kernel code this "
             "build no longer compiles); dispatch does not use them. 'qgemm tune --stale %s' "
-            "re-times them\n", db->path, stale, stale == 1 ? "y" : "ies", db->path);
+            "re-times them\n",
+            db->path, stale, stale == 1 ? "y" : "ies", db->path);
 }
 
 int qg_db_entry_check(qg_context *ctx, const qg_db_entry *e, const qg_variant *v) {
@@ -225,8 +229,10 @@ int qg_db_entry_check(qg_context *ctx, const qg_db_entry *e, const qg_variant *v
         /* not loadable here: loading it to plan fails the same way, and falls back */
         if (qg_jit_code_hash(ctx, v, hash) != QG_SUCCESS) return 1;
         if (qg_db_note_code_hash(ctx->db, v->id, hash) && ctx->verbose)
-            fprintf(stderr, "qgemm: database entries of kernel %s are stale (its code is now %s, "
-                    "this one was timed on %s)\n", v->id, hash, e->code_hash);
+            fprintf(stderr,
+                    "qgemm: database entries of kernel %s are stale (its code is now %s, "
+                    "this one was timed on %s)\n",
+                    v->id, hash, e->code_hash);
         qg_db_report_stale(ctx);
     }
     return qg_db_entry_current(e);

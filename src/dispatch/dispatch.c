@@ -16,8 +16,8 @@ const char *qg_dispatch_level_name(qg_dispatch_level l) {
 }
 
 /* Does a variant handle this problem on this device? */
-int qg_variant_fits(const qg_variant *v, const qg_problem *p, qg_op op, int cc,
-                        char *why, size_t why_len) {
+int qg_variant_fits(const qg_variant *v, const qg_problem *p, qg_op op, int cc, char *why,
+                    size_t why_len) {
     return qg_variant_fits_backend(v, p, op, cc, 0, why, why_len);
 }
 
@@ -51,9 +51,12 @@ qg_status qg_dispatch_heuristic(qg_context *ctx, const qg_problem *p, qg_op op,
             best_cost = cost;
         }
     }
-    QG_RETURN_IF(ctx, !best, QG_ERR_UNSUPPORTED, "no %s kernel for %s M=%lld N=%lld K=%lld "
-                 "group=%d on %s (last reason: %s)", op == QG_OP_GEMM ? "GEMM" :
-                 op == QG_OP_ACT_QUANT ? "activation-quantize" : "dequantize",
+    QG_RETURN_IF(ctx, !best, QG_ERR_UNSUPPORTED,
+                 "no %s kernel for %s M=%lld N=%lld K=%lld "
+                 "group=%d on %s (last reason: %s)",
+                 op == QG_OP_GEMM        ? "GEMM"
+                 : op == QG_OP_ACT_QUANT ? "activation-quantize"
+                                         : "dequantize",
                  qg_scheme_name(p->scheme), (long long)p->m, (long long)p->n, (long long)p->k,
                  (int)p->group_size, ctx->info.arch, why);
     *out = best;
@@ -79,8 +82,8 @@ static qg_status choose(qg_context *ctx, const qg_problem *p, qg_op op, const qg
     return qg_dispatch_heuristic(ctx, p, op, out);
 }
 
-qg_status qg_dispatch_choose(qg_context *ctx, const qg_problem *p, qg_op op,
-                             const qg_variant **out, qg_dispatch_level *level) {
+qg_status qg_dispatch_choose(qg_context *ctx, const qg_problem *p, qg_op op, const qg_variant **out,
+                             qg_dispatch_level *level) {
     /* A database entry is trusted only if its kernel compiles to the code it was timed on
      * (known once loaded): a stale one is marked, and the cascade asked again. Each pass marks
      * one more entry stale, so this ends at a fresh entry or the heuristic. */
@@ -108,8 +111,10 @@ typedef struct {
 
 static uint64_t plan_hash(const qg_problem *p, qg_op op) {
     uint64_t h = 1469598103934665603ull;
-    const int64_t f[] = {p->scheme, p->m, p->n, p->k, p->group_size, p->has_zero_point,
-                         p->act_dtype, p->out_dtype, p->weight_scale, p->act_scale, p->has_bias, op};
+    const int64_t f[] = {p->scheme,    p->m,          p->n,
+                         p->k,         p->group_size, p->has_zero_point,
+                         p->act_dtype, p->out_dtype,  p->weight_scale,
+                         p->act_scale, p->has_bias,   op};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) h = (h ^ (uint64_t)f[i]) * 1099511628211ull;
     return h;
 }
@@ -129,11 +134,13 @@ static void record_untuned(const qg_problem *p) {
     if (!path) return;
     FILE *f = fopen(path, "a");
     if (!f) return;
-    fprintf(f, "{\"scheme\": \"%s\", \"n\": %lld, \"k\": %lld, \"m\": %lld, \"group_size\": %d, "
+    fprintf(f,
+            "{\"scheme\": \"%s\", \"n\": %lld, \"k\": %lld, \"m\": %lld, \"group_size\": %d, "
             "\"zero_point\": %d, \"act_dtype\": %d, \"out_dtype\": %d, \"weight_scale\": %d, "
-            "\"act_scale\": %d}\n", qg_scheme_name(p->scheme), (long long)p->n, (long long)p->k,
-            (long long)p->m, (int)p->group_size, (int)p->has_zero_point, (int)p->act_dtype,
-            (int)p->out_dtype, (int)p->weight_scale, (int)p->act_scale);
+            "\"act_scale\": %d}\n",
+            qg_scheme_name(p->scheme), (long long)p->n, (long long)p->k, (long long)p->m,
+            (int)p->group_size, (int)p->has_zero_point, (int)p->act_dtype, (int)p->out_dtype,
+            (int)p->weight_scale, (int)p->act_scale);
     fclose(f);
 }
 
@@ -212,18 +219,18 @@ static size_t workspace_of(const qg_kernel *k, const qg_problem *p) {
 static qg_status check_arch(qg_context *ctx, const qg_problem *p) {
     const qg_scheme_traits *t = qg_scheme_get(p->scheme);
     const int cc = ctx->info.cc_major * 10 + ctx->info.cc_minor;
-    QG_RETURN_IF(ctx, ctx->info.backend == QG_BACKEND_CUDA && cc < t->min_cc,
-                 QG_ERR_UNSUPPORTED_ARCH, "%s needs compute capability %d.%d or newer; "
-                 "this device (%s) is %s", t->name, t->min_cc / 10, t->min_cc % 10,
-                 ctx->info.name, ctx->info.arch);
+    QG_RETURN_IF(ctx, ctx->info.backend == QG_BACKEND_CUDA && cc < t->min_cc, QG_ERR_UNSUPPORTED_ARCH,
+                 "%s needs compute capability %d.%d or newer; "
+                 "this device (%s) is %s",
+                 t->name, t->min_cc / 10, t->min_cc % 10, ctx->info.name, ctx->info.arch);
     return QG_SUCCESS;
 }
 
 static qg_status check_gemm_args(qg_context *ctx, const qg_problem *p, const qg_gemm_args *a) {
     QG_RETURN_IF(ctx, !a, QG_ERR_NULL_POINTER, "args is NULL");
     QG_RETURN_IF(ctx, a->struct_size < sizeof(qg_gemm_args), QG_ERR_INVALID_ARGUMENT,
-                 "args.struct_size is %zu, expected %zu: call qg_gemm_args_init()",
-                 a->struct_size, sizeof(qg_gemm_args));
+                 "args.struct_size is %zu, expected %zu: call qg_gemm_args_init()", a->struct_size,
+                 sizeof(qg_gemm_args));
     const qg_scheme_traits *t = qg_scheme_get(p->scheme);
     QG_RETURN_IF(ctx, !a->a || !a->c || !a->w.weight, QG_ERR_NULL_POINTER,
                  "a, c and w.weight must not be NULL");
@@ -232,8 +239,10 @@ static qg_status check_gemm_args(qg_context *ctx, const qg_problem *p, const qg_
     QG_RETURN_IF(ctx, p->has_bias && !a->bias, QG_ERR_NULL_POINTER, "has_bias is set, bias is NULL");
     qg_packed_sizes sz;
     QG_CHECK(qg_packed_sizes_get(p, &sz));
-    QG_RETURN_IF(ctx, (sz.scale_bytes && !a->w.scale) || (sz.zero_bytes && !a->w.zero) ||
-                 (sz.meta_bytes && !a->w.meta), QG_ERR_NULL_POINTER,
+    QG_RETURN_IF(ctx,
+                 (sz.scale_bytes && !a->w.scale) || (sz.zero_bytes && !a->w.zero) ||
+                     (sz.meta_bytes && !a->w.meta),
+                 QG_ERR_NULL_POINTER,
                  "a packed weight buffer the scheme needs (scale/zero/meta) is NULL");
     QG_RETURN_IF(ctx, (a->lda && a->lda < p->k) || (a->ldc && a->ldc < p->n),
                  QG_ERR_INVALID_ARGUMENT, "lda (%lld) must be >= K and ldc (%lld) >= N",
@@ -251,7 +260,7 @@ static qg_status validate_ctx(qg_context *ctx, const qg_problem *p) {
 }
 
 qg_status qg_launch_gemm(qg_context *ctx, qg_kernel *k, const qg_problem *p,
-                             const qg_gemm_args *args, void *stream) {
+                         const qg_gemm_args *args, void *stream) {
     qg_gemm_args a = *args;
     size_t ws = workspace_of(k, p);
     if (ws && (!a.workspace || a.workspace_bytes < ws)) {
@@ -289,12 +298,12 @@ qg_status qg_gemm_with_kernel(qg_context *ctx, const qg_problem *p, const qg_gem
     QG_RETURN_IF(ctx, !v, QG_ERR_NOT_FOUND, "no kernel variant '%s' in the catalog", kernel_id);
     const int cc = ctx->info.cc_major * 10 + ctx->info.cc_minor;
     char why[256] = "it computes another operation or scheme";
-    QG_RETURN_IF(ctx, !qg_variant_fits_backend(v, p, QG_OP_GEMM, cc,
-                                               ctx->info.backend == QG_BACKEND_HIP, why, sizeof why),
-                 QG_ERR_UNSUPPORTED,
-                 "kernel %s cannot run %s M=%lld N=%lld K=%lld on %s: %s", kernel_id,
-                 qg_scheme_name(p->scheme), (long long)p->m, (long long)p->n, (long long)p->k,
-                 ctx->info.arch, why);
+    QG_RETURN_IF(ctx,
+                 !qg_variant_fits_backend(v, p, QG_OP_GEMM, cc, ctx->info.backend == QG_BACKEND_HIP,
+                                          why, sizeof why),
+                 QG_ERR_UNSUPPORTED, "kernel %s cannot run %s M=%lld N=%lld K=%lld on %s: %s",
+                 kernel_id, qg_scheme_name(p->scheme), (long long)p->m, (long long)p->n,
+                 (long long)p->k, ctx->info.arch, why);
     qg_kernel *k;
     QG_CHECK(qg_jit_get(ctx, v, &k));
     return qg_launch_gemm(ctx, k, p, args, stream);

@@ -5,11 +5,11 @@
 #include "jit.h"
 
 typedef enum {
-    QG_LEVEL_EXACT = 0,    /* database entry for this exact M */
-    QG_LEVEL_BUCKET = 1,   /* database entry for M's bucket */
-    QG_LEVEL_NEAREST = 2,  /* nearest tuned shape of the same scheme */
-    QG_LEVEL_HEURISTIC = 3,/* built-in heuristic */
-    QG_LEVEL_FORCED = 4,   /* caller named the kernel */
+    QG_LEVEL_EXACT = 0,     /* database entry for this exact M */
+    QG_LEVEL_BUCKET = 1,    /* database entry for M's bucket */
+    QG_LEVEL_NEAREST = 2,   /* nearest tuned shape of the same scheme */
+    QG_LEVEL_HEURISTIC = 3, /* built-in heuristic */
+    QG_LEVEL_FORCED = 4,    /* caller named the kernel */
 } qg_dispatch_level;
 
 const char *qg_dispatch_level_name(qg_dispatch_level l);
@@ -17,8 +17,8 @@ const char *qg_dispatch_level_name(qg_dispatch_level l);
 /* Choose a variant for (p, op): the first level of the database cascade with a fresh entry
  * (an undecided entry is decided by loading its kernel: the first choice of a shape may
  * compile), else the heuristic. */
-qg_status qg_dispatch_choose(qg_context *ctx, const qg_problem *p, qg_op op,
-                             const qg_variant **out, qg_dispatch_level *level);
+qg_status qg_dispatch_choose(qg_context *ctx, const qg_problem *p, qg_op op, const qg_variant **out,
+                             qg_dispatch_level *level);
 
 /* Heuristic choice among the catalog (no database). */
 qg_status qg_dispatch_heuristic(qg_context *ctx, const qg_problem *p, qg_op op,

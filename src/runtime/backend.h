@@ -55,7 +55,7 @@ extern const qg_backend_ops qg_backend_hip;
  * NVRTC's ptxas resource report (registers, stack, spills) on success.
  */
 typedef struct {
-    const char *name; /* "nvrtc", "hiprtc" */
+    const char *name;          /* "nvrtc", "hiprtc" */
     const char *image_ext;     /* disk cache file extension: "cubin", "hsaco" */
     const char *header_suffix; /* embedded files passed as headers: ".cuh" (kernels/cuda), ".h" */
     const char *fixed_flags;   /* flags compile() always adds (hashed into JIT cache keys) */

@@ -62,8 +62,8 @@ static uint64_t elf_code_hash(const unsigned char *img, size_t size, int *ok) {
             !memchr(strtab + sh.sh_name, 0, names.sh_size - sh.sh_name))
             return 0;
         if (ignored_section(&sh, strtab + sh.sh_name)) continue;
-        const uint64_t head[] = {sh.sh_type, sh.sh_flags, sh.sh_size, sh.sh_addralign,
-                                 sh.sh_entsize, sh.sh_link, sh.sh_info};
+        const uint64_t head[] = {sh.sh_type,    sh.sh_flags, sh.sh_size, sh.sh_addralign,
+                                 sh.sh_entsize, sh.sh_link,  sh.sh_info};
         XXH3_64bits_update(&st, head, sizeof head);
         if (sh.sh_type == SHT_NOBITS) continue; /* shared memory: only its size */
         if (sh.sh_offset > size || size - sh.sh_offset < sh.sh_size) return 0;
@@ -79,8 +79,7 @@ uint64_t qg_image_code_hash(const void *image, size_t size) {
     return ok ? h : XXH3_64bits_withSeed(image, image ? size : 0, 0x71676d6d); /* "qgmm" */
 }
 
-void qg_code_hash_hex(const qg_variant *v, uint64_t image_hash, const char *helper_hex,
-                      char *out) {
+void qg_code_hash_hex(const qg_variant *v, uint64_t image_hash, const char *helper_hex, char *out) {
     const qg_family *f = v->family;
     uint64_t h = image_hash;
     if (!f->source || helper_hex) {
@@ -106,8 +105,9 @@ qg_status qg_variant_code_hash(const qg_variant *v, const char *arch, const char
     QG_RETURN_IF(NULL, !v || !arch || !out, QG_ERR_NULL_POINTER, "code hash: NULL argument");
     out[0] = 0;
     const int gfx = strncmp(arch, "gfx", 3) == 0;
-    const int built = v->family->source ? qg_family_targets_arch(v->family, arch)
-                                        : !!v->family->hip == gfx && qg_arch_cc(arch) >= v->family->min_cc;
+    const int built = v->family->source
+                          ? qg_family_targets_arch(v->family, arch)
+                          : !!v->family->hip == gfx && qg_arch_cc(arch) >= v->family->min_cc;
     QG_RETURN_IF(NULL, !built, QG_ERR_UNSUPPORTED_ARCH, "kernel %s is not built for %s", v->id, arch);
     const qg_variant *helper = qg_variant_helper(v);
     QG_RETURN_IF(NULL, v->family->helper_kernel && !helper, QG_ERR_INTERNAL,
@@ -130,7 +130,8 @@ qg_status qg_variant_code_hash(const qg_variant *v, const char *arch, const char
             free(log);
             QG_CHECK(s);
             /* a read-only cache only costs a compile next time */
-            if (cache_dir && cache_dir[0]) (void)qg_disk_cache_write(cache_dir, arch, key, image, size);
+            if (cache_dir && cache_dir[0])
+                (void)qg_disk_cache_write(cache_dir, arch, key, image, size);
         }
         image_hash = qg_image_code_hash(image, size);
         free(image);

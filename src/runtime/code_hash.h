@@ -22,8 +22,7 @@ uint64_t qg_image_code_hash(const void *image, size_t size);
  * qg_image_code_hash of its image (ignored for a family without source), `helper_hex` the code
  * hash of its helper kernel (NULL when its family has none).
  */
-void qg_code_hash_hex(const qg_variant *v, uint64_t image_hash, const char *helper_hex,
-                      char *out);
+void qg_code_hash_hex(const qg_variant *v, uint64_t image_hash, const char *helper_hex, char *out);
 
 /*
  * Device-free code hash of `v` compiled for `arch`: its image comes from the disk cache under

@@ -101,11 +101,14 @@ qg_status qg_context_create(qg_context **out, const qg_context_params *params) {
         if (n < 0 || (size_t)n >= sizeof ctx->cache_dir) {
             /* a path cut short would be another directory: refuse, naming where it came from */
             const char *from = params->cache_dir ? "params.cache_dir"
-                               : qg_getenv("QGEMM_CACHE_DIR", NULL) ? "QGEMM_CACHE_DIR"
-                                                                    : "the default (XDG_CACHE_HOME or HOME)";
+                               : qg_getenv("QGEMM_CACHE_DIR", NULL)
+                                   ? "QGEMM_CACHE_DIR"
+                                   : "the default (XDG_CACHE_HOME or HOME)";
             qg_context_destroy(ctx);
-            return QG_ERROR(NULL, QG_ERR_INVALID_ARGUMENT, "the JIT cache directory from %s is "
-                            "longer than %zu characters", from, sizeof ctx->cache_dir - 1);
+            return QG_ERROR(NULL, QG_ERR_INVALID_ARGUMENT,
+                            "the JIT cache directory from %s is "
+                            "longer than %zu characters",
+                            from, sizeof ctx->cache_dir - 1);
         }
         if (qg_mkdirs(ctx->cache_dir) != 0) {
             if (ctx->verbose)

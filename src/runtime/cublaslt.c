@@ -20,17 +20,17 @@
 
 /* X(field, prototype): types straight from cublasLt.h. The *Init_internal symbols are what
  * the header's inline cublasLt*Init() wrappers call (descriptors in caller memory). */
-#define LT_SYMBOLS(X)                                                                         \
-    X(Create, cublasLtCreate)                                                                 \
-    X(Destroy, cublasLtDestroy)                                                               \
-    X(GetVersion, cublasLtGetVersion)                                                         \
-    X(GetStatusString, cublasLtGetStatusString)                                               \
-    X(DescInit, cublasLtMatmulDescInit_internal)                                              \
-    X(DescSet, cublasLtMatmulDescSetAttribute)                                                \
-    X(LayoutInit, cublasLtMatrixLayoutInit_internal)                                          \
-    X(PrefInit, cublasLtMatmulPreferenceInit_internal)                                        \
-    X(PrefSet, cublasLtMatmulPreferenceSetAttribute)                                          \
-    X(Heuristic, cublasLtMatmulAlgoGetHeuristic)                                              \
+#define LT_SYMBOLS(X)                                  \
+    X(Create, cublasLtCreate)                          \
+    X(Destroy, cublasLtDestroy)                        \
+    X(GetVersion, cublasLtGetVersion)                  \
+    X(GetStatusString, cublasLtGetStatusString)        \
+    X(DescInit, cublasLtMatmulDescInit_internal)       \
+    X(DescSet, cublasLtMatmulDescSetAttribute)         \
+    X(LayoutInit, cublasLtMatrixLayoutInit_internal)   \
+    X(PrefInit, cublasLtMatmulPreferenceInit_internal) \
+    X(PrefSet, cublasLtMatmulPreferenceSetAttribute)   \
+    X(Heuristic, cublasLtMatmulAlgoGetHeuristic)       \
     X(Matmul, cublasLtMatmul)
 
 static struct {
@@ -65,20 +65,21 @@ static void load(void) {
     }
     if (!h) {
         snprintf(load_why, sizeof load_why, "cuBLASLt not found: tried %s (%s)%s",
-                 override ? override : "libcublasLt.so.13, libcublasLt.so.12, libcublasLt.so",
-                 errs, override ? " [from QGEMM_CUBLASLT_LIBRARY]"
-                                : "; install the CUDA cuBLAS runtime or set QGEMM_CUBLASLT_LIBRARY");
+                 override ? override : "libcublasLt.so.13, libcublasLt.so.12, libcublasLt.so", errs,
+                 override ? " [from QGEMM_CUBLASLT_LIBRARY]"
+                          : "; install the CUDA cuBLAS runtime or set QGEMM_CUBLASLT_LIBRARY");
         return;
     }
-#define X_(field, proto)                                                                      \
-    lt.field = (__typeof__(&proto))dlsym(h, #proto);                                          \
-    if (!lt.field) {                                                                          \
-        snprintf(load_why, sizeof load_why, "cuBLASLt library %s%s lacks symbol %s: it is "   \
-                 "too old or not cuBLASLt", path,                                             \
-                 override ? " [from QGEMM_CUBLASLT_LIBRARY]" : "", #proto);                   \
-        dlclose(h);                                                                           \
-        memset(&lt, 0, sizeof lt);                                                            \
-        return;                                                                               \
+#define X_(field, proto)                                                          \
+    lt.field = (__typeof__(&proto))dlsym(h, #proto);                              \
+    if (!lt.field) {                                                              \
+        snprintf(load_why, sizeof load_why,                                       \
+                 "cuBLASLt library %s%s lacks symbol %s: it is "                  \
+                 "too old or not cuBLASLt",                                       \
+                 path, override ? " [from QGEMM_CUBLASLT_LIBRARY]" : "", #proto); \
+        dlclose(h);                                                               \
+        memset(&lt, 0, sizeof lt);                                                \
+        return;                                                                   \
     }
     LT_SYMBOLS(X_)
 #undef X_
@@ -111,10 +112,11 @@ static qg_status lt_fail(qg_context *ctx, cublasStatus_t r, const char *file, in
     return qg_set_error(ctx, s, file, line, "%s failed: %s (%d)", what,
                         lt.GetStatusString ? lt.GetStatusString(r) : "?", (int)r);
 }
-#define LT_TRY(ctx, call)                                                                     \
-    do {                                                                                      \
-        cublasStatus_t lt_r_ = (call);                                                        \
-        if (lt_r_ != CUBLAS_STATUS_SUCCESS) return lt_fail((ctx), lt_r_, __FILE__, __LINE__, #call); \
+#define LT_TRY(ctx, call)                                            \
+    do {                                                             \
+        cublasStatus_t lt_r_ = (call);                               \
+        if (lt_r_ != CUBLAS_STATUS_SUCCESS)                          \
+            return lt_fail((ctx), lt_r_, __FILE__, __LINE__, #call); \
     } while (0)
 
 /* ---------------------------------------------------------------- per-context state */
@@ -135,17 +137,17 @@ typedef struct {
     cublasLtHandle_t handle;
     pthread_mutex_t lock; /* guards plans and ws; held for look-ups and inserts, never a call */
     lt_plan *plans[PLAN_BUCKETS];
-    void *ws;             /* workspace of qg_cublaslt_gemm_bf16 */
+    void *ws; /* workspace of qg_cublaslt_gemm_bf16 */
 } lt_state;
 
 /* Run `call` (a cublasStatus_t expression) with the context's device context current. */
-#define LT_IN_CTX(ctx, result, call)                                                          \
-    do {                                                                                      \
-        int tok_;                                                                             \
-        qg_status es_ = (ctx)->ops->ctx_enter((ctx), &tok_);                                  \
-        if (es_ != QG_SUCCESS) return es_;                                                    \
-        (result) = (call);                                                                    \
-        (ctx)->ops->ctx_leave((ctx), tok_);                                                   \
+#define LT_IN_CTX(ctx, result, call)                         \
+    do {                                                     \
+        int tok_;                                            \
+        qg_status es_ = (ctx)->ops->ctx_enter((ctx), &tok_); \
+        if (es_ != QG_SUCCESS) return es_;                   \
+        (result) = (call);                                   \
+        (ctx)->ops->ctx_leave((ctx), tok_);                  \
     } while (0)
 
 static void destroy_handle(qg_context *ctx, cublasLtHandle_t h) {
@@ -221,15 +223,14 @@ int qg_lt_align_class(const void *const *ptrs, int n) {
 }
 
 static int same_shape(const qg_lt_shape *a, const qg_lt_shape *b) {
-    return a->kind == b->kind && a->m == b->m && a->n == b->n && a->k == b->k &&
-           a->lda == b->lda && a->ldc == b->ldc && a->out_dtype == b->out_dtype &&
-           a->w_vec == b->w_vec && a->a_vec == b->a_vec && a->has_bias == b->has_bias &&
-           a->align == b->align;
+    return a->kind == b->kind && a->m == b->m && a->n == b->n && a->k == b->k && a->lda == b->lda &&
+           a->ldc == b->ldc && a->out_dtype == b->out_dtype && a->w_vec == b->w_vec &&
+           a->a_vec == b->a_vec && a->has_bias == b->has_bias && a->align == b->align;
 }
 
 static unsigned shape_bucket(const qg_lt_shape *s) {
-    const int64_t f[] = {s->kind, s->m, s->n, s->k, s->lda, s->ldc, s->out_dtype,
-                         s->w_vec, s->a_vec, s->has_bias, s->align};
+    const int64_t f[] = {s->kind,      s->m,     s->n,     s->k,        s->lda,  s->ldc,
+                         s->out_dtype, s->w_vec, s->a_vec, s->has_bias, s->align};
     uint64_t h = 1469598103934665603ull;
     for (int i = 0; i < QG_ARRAY_SIZE(f); i++) h = (h ^ (uint64_t)f[i]) * 1099511628211ull;
     return (unsigned)(h % PLAN_BUCKETS);
@@ -247,17 +248,20 @@ static cudaDataType_t cuda_type(qg_dtype t) {
 }
 
 static qg_dtype input_dtype(qg_lt_kind k) {
-    return k == QG_LT_FP8 ? QG_DTYPE_FP8_E4M3 : k == QG_LT_INT8 ? QG_DTYPE_INT8
-         : k == QG_LT_F16 ? QG_DTYPE_F16 : QG_DTYPE_BF16;
+    return k == QG_LT_FP8    ? QG_DTYPE_FP8_E4M3
+           : k == QG_LT_INT8 ? QG_DTYPE_INT8
+           : k == QG_LT_F16  ? QG_DTYPE_F16
+                             : QG_DTYPE_BF16;
 }
 
 static qg_dtype output_dtype(const qg_lt_shape *s) {
-    return s->kind == QG_LT_INT8 ? QG_DTYPE_INT32 : s->kind == QG_LT_BF16 ? QG_DTYPE_BF16
-         : s->kind == QG_LT_F16 ? QG_DTYPE_F16 : s->out_dtype;
+    return s->kind == QG_LT_INT8   ? QG_DTYPE_INT32
+           : s->kind == QG_LT_BF16 ? QG_DTYPE_BF16
+           : s->kind == QG_LT_F16  ? QG_DTYPE_F16
+                                   : s->out_dtype;
 }
 
-#define DESC_SET(ctx, d, attr, value)                                                         \
-    LT_TRY(ctx, lt.DescSet((d), (attr), &(value), sizeof(value)))
+#define DESC_SET(ctx, d, attr, value) LT_TRY(ctx, lt.DescSet((d), (attr), &(value), sizeof(value)))
 
 /* The operation descriptor of a shape with these scale and bias pointers, in `d`. */
 static qg_status make_desc(qg_context *ctx, const qg_lt_shape *s, const void *w_scale,
@@ -297,21 +301,26 @@ static const char *kind_name(qg_lt_kind k) {
 
 static qg_status check_shape(qg_context *ctx, const qg_lt_shape *s) {
     QG_RETURN_IF(ctx, s->m <= 0 || s->n <= 0 || s->k <= 0 || s->lda < s->k || s->ldc < s->n,
-                 QG_ERR_INVALID_ARGUMENT, "cuBLASLt %s: bad shape M=%lld N=%lld K=%lld lda=%lld "
-                 "ldc=%lld", kind_name(s->kind), (long long)s->m, (long long)s->n,
-                 (long long)s->k, (long long)s->lda, (long long)s->ldc);
+                 QG_ERR_INVALID_ARGUMENT,
+                 "cuBLASLt %s: bad shape M=%lld N=%lld K=%lld lda=%lld "
+                 "ldc=%lld",
+                 kind_name(s->kind), (long long)s->m, (long long)s->n, (long long)s->k,
+                 (long long)s->lda, (long long)s->ldc);
     QG_RETURN_IF(ctx, s->align != 16 && s->align != 256, QG_ERR_INVALID_ARGUMENT,
                  "cuBLASLt: alignment class %d is not 16 or 256", s->align);
     /* Outer-vector (per-row / per-token) fp8 scaling arrived in cuBLAS 12.9. */
     QG_RETURN_IF(ctx, s->kind == QG_LT_FP8 && (s->w_vec || s->a_vec) && lt_version < 120900,
-                 QG_ERR_UNSUPPORTED, "cuBLASLt %zu has no row-wise fp8 scaling (needs 12.9 or "
-                 "newer)", lt_version);
+                 QG_ERR_UNSUPPORTED,
+                 "cuBLASLt %zu has no row-wise fp8 scaling (needs 12.9 or "
+                 "newer)",
+                 lt_version);
     return QG_SUCCESS;
 }
 
 /* Layouts of a plan, and the descriptor and preference its heuristic query uses. */
 static qg_status plan_inputs(qg_context *ctx, const qg_lt_shape *s, lt_plan *pl,
-                             cublasLtMatmulDescOpaque_t *desc, cublasLtMatmulPreferenceOpaque_t *pref) {
+                             cublasLtMatmulDescOpaque_t *desc,
+                             cublasLtMatmulPreferenceOpaque_t *pref) {
     pl->key = *s;
     const cudaDataType_t in = cuda_type(input_dtype(s->kind)), out = cuda_type(output_dtype(s));
     LT_TRY(ctx, lt.LayoutInit(&pl->la, sizeof pl->la, in, (uint64_t)s->k, (uint64_t)s->n, s->k));
@@ -347,8 +356,9 @@ static qg_status build_plan(qg_context *ctx, lt_state *st, const qg_lt_shape *s,
     memset(res, 0, sizeof res);
     int n = 0;
     cublasStatus_t r;
-    LT_IN_CTX(ctx, r, lt.Heuristic(st->handle, &desc, &pl->la, &pl->lb, &pl->lc, &pl->lc, &pref,
-                                   QG_CUBLASLT_MAX_ALGOS, res, &n));
+    LT_IN_CTX(ctx, r,
+              lt.Heuristic(st->handle, &desc, &pl->la, &pl->lb, &pl->lc, &pl->lc, &pref,
+                           QG_CUBLASLT_MAX_ALGOS, res, &n));
     pl->heuristic_status = r;
     if (r == CUBLAS_STATUS_NOT_SUPPORTED || r == CUBLAS_STATUS_INVALID_VALUE) return QG_SUCCESS;
     if (r != CUBLAS_STATUS_SUCCESS)
@@ -428,13 +438,15 @@ qg_status qg_cublaslt_run(qg_context *ctx, const qg_lt_shape *s, const qg_lt_ptr
     QG_CHECK(get_plan(ctx, st, s, &pl));
     QG_RETURN_IF(ctx, algo < 0 || algo >= pl->count, QG_ERR_UNSUPPORTED,
                  "cuBLASLt's heuristic offers %d algorithm(s) for %s M=%lld N=%lld K=%lld%s%s%s "
-                 "(%s); #%d was asked for", pl->count, kind_name(s->kind), (long long)s->m,
-                 (long long)s->n, (long long)s->k, s->w_vec ? " per-row-weight" : "",
-                 s->a_vec ? " per-token" : "", s->has_bias ? " bias" : "",
-                 lt.GetStatusString(pl->heuristic_status), algo);
+                 "(%s); #%d was asked for",
+                 pl->count, kind_name(s->kind), (long long)s->m, (long long)s->n, (long long)s->k,
+                 s->w_vec ? " per-row-weight" : "", s->a_vec ? " per-token" : "",
+                 s->has_bias ? " bias" : "", lt.GetStatusString(pl->heuristic_status), algo);
     QG_RETURN_IF(ctx, pl->ws[algo] && (!p->workspace || p->workspace_bytes < pl->ws[algo]),
-                 QG_ERR_INVALID_ARGUMENT, "cuBLASLt algorithm #%d needs %zu bytes of workspace, "
-                 "got %zu", algo, pl->ws[algo], p->workspace ? p->workspace_bytes : 0);
+                 QG_ERR_INVALID_ARGUMENT,
+                 "cuBLASLt algorithm #%d needs %zu bytes of workspace, "
+                 "got %zu",
+                 algo, pl->ws[algo], p->workspace ? p->workspace_bytes : 0);
     cublasLtMatmulDescOpaque_t desc;
     QG_CHECK(make_desc(ctx, s, p->w_scale, p->a_scale, p->bias, &desc));
     const float one_f = 1.0f, zero_f = 0.0f;
@@ -448,9 +460,9 @@ qg_status qg_cublaslt_run(qg_context *ctx, const qg_lt_shape *s, const qg_lt_ptr
     QG_RETURN_IF(ctx, p->leave_zero && ws_bytes && !ctx->ops->memset_d8_async, QG_ERR_UNSUPPORTED,
                  "cuBLASLt: backend %s has no asynchronous memset", ctx->ops->name);
     cublasStatus_t r;
-    LT_IN_CTX(ctx, r, lt.Matmul(st->handle, &desc, alpha, p->w, &pl->la, p->a, &pl->lb, beta, p->c,
-                                &pl->lc, p->c, &pl->lc, &pl->algo[algo], p->workspace, ws_bytes,
-                                (cudaStream_t)stream));
+    LT_IN_CTX(ctx, r,
+              lt.Matmul(st->handle, &desc, alpha, p->w, &pl->la, p->a, &pl->lb, beta, p->c, &pl->lc,
+                        p->c, &pl->lc, &pl->algo[algo], p->workspace, ws_bytes, (cudaStream_t)stream));
     if (r != CUBLAS_STATUS_SUCCESS) return lt_fail(ctx, r, __FILE__, __LINE__, "cublasLtMatmul");
     if (p->leave_zero && ws_bytes)
         return ctx->ops->memset_d8_async(ctx, p->workspace, 0, ws_bytes, stream);
@@ -468,9 +480,18 @@ qg_status qg_cublaslt_gemm_bf16(qg_context *ctx, int64_t m, int64_t n, int64_t k
     pthread_mutex_unlock(&st->lock);
     QG_CHECK(s);
     const void *ptrs[] = {a, w, c};
-    const qg_lt_shape shape = {.kind = QG_LT_BF16, .m = m, .n = n, .k = k, .lda = k, .ldc = n,
-                               .out_dtype = QG_DTYPE_BF16, .align = qg_lt_align_class(ptrs, 3)};
-    const qg_lt_ptrs p = {.a = a, .w = w, .c = c, .workspace = ws,
+    const qg_lt_shape shape = {.kind = QG_LT_BF16,
+                               .m = m,
+                               .n = n,
+                               .k = k,
+                               .lda = k,
+                               .ldc = n,
+                               .out_dtype = QG_DTYPE_BF16,
+                               .align = qg_lt_align_class(ptrs, 3)};
+    const qg_lt_ptrs p = {.a = a,
+                          .w = w,
+                          .c = c,
+                          .workspace = ws,
                           .workspace_bytes = QG_CUBLASLT_WORKSPACE};
     return qg_cublaslt_run(ctx, &shape, &p, algo, stream);
 }

@@ -22,38 +22,38 @@
  * symbol is the exact ABI name (cuda.h maps e.g. cuMemAlloc to cuMemAlloc_v2). The fallback,
  * if any, is an older symbol with the same signature for older drivers.
  */
-#define CU_SYMBOLS(X)                                                                         \
-    X(Init, cuInit, "cuInit", NULL)                                                           \
-    X(DriverGetVersion, cuDriverGetVersion, "cuDriverGetVersion", NULL)                       \
-    X(GetErrorName, cuGetErrorName, "cuGetErrorName", NULL)                                   \
-    X(GetErrorString, cuGetErrorString, "cuGetErrorString", NULL)                             \
-    X(DeviceGetCount, cuDeviceGetCount, "cuDeviceGetCount", NULL)                             \
-    X(DeviceGet, cuDeviceGet, "cuDeviceGet", NULL)                                            \
-    X(DeviceGetName, cuDeviceGetName, "cuDeviceGetName", NULL)                                \
-    X(DeviceGetAttribute, cuDeviceGetAttribute, "cuDeviceGetAttribute", NULL)                 \
-    X(DeviceTotalMem, cuDeviceTotalMem, "cuDeviceTotalMem_v2", NULL)                          \
-    X(PrimaryCtxRetain, cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain", NULL)           \
-    X(PrimaryCtxRelease, cuDevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease_v2", NULL)     \
-    X(CtxGetCurrent, cuCtxGetCurrent, "cuCtxGetCurrent", NULL)                                \
-    X(CtxSetCurrent, cuCtxSetCurrent, "cuCtxSetCurrent", NULL)                                \
-    X(CtxPushCurrent, cuCtxPushCurrent, "cuCtxPushCurrent_v2", NULL)                          \
-    X(CtxPopCurrent, cuCtxPopCurrent, "cuCtxPopCurrent_v2", NULL)                             \
-    X(CtxSynchronize, cuCtxSynchronize, "cuCtxSynchronize", NULL)                             \
-    X(ModuleLoadData, cuModuleLoadData, "cuModuleLoadData", NULL)                             \
-    X(ModuleUnload, cuModuleUnload, "cuModuleUnload", NULL)                                   \
-    X(ModuleGetFunction, cuModuleGetFunction, "cuModuleGetFunction", NULL)                    \
-    X(FuncGetAttribute, cuFuncGetAttribute, "cuFuncGetAttribute", NULL)                       \
-    X(FuncSetAttribute, cuFuncSetAttribute, "cuFuncSetAttribute", NULL)                       \
-    X(LaunchKernel, cuLaunchKernel, "cuLaunchKernel", NULL)                                   \
-    X(MemAlloc, cuMemAlloc, "cuMemAlloc_v2", NULL)                                            \
-    X(MemFree, cuMemFree, "cuMemFree_v2", NULL)                                               \
-    X(MemcpyHtoD, cuMemcpyHtoD, "cuMemcpyHtoD_v2", NULL)                                      \
-    X(MemcpyDtoH, cuMemcpyDtoH, "cuMemcpyDtoH_v2", NULL)                                      \
-    X(MemsetD8, cuMemsetD8, "cuMemsetD8_v2", NULL)                                            \
-    X(MemsetD8Async, cuMemsetD8Async, "cuMemsetD8Async", NULL)                                \
-    X(EventCreate, cuEventCreate, "cuEventCreate", NULL)                                      \
-    X(EventDestroy, cuEventDestroy, "cuEventDestroy_v2", NULL)                                \
-    X(EventRecord, cuEventRecord, "cuEventRecord", NULL)                                      \
+#define CU_SYMBOLS(X)                                                                      \
+    X(Init, cuInit, "cuInit", NULL)                                                        \
+    X(DriverGetVersion, cuDriverGetVersion, "cuDriverGetVersion", NULL)                    \
+    X(GetErrorName, cuGetErrorName, "cuGetErrorName", NULL)                                \
+    X(GetErrorString, cuGetErrorString, "cuGetErrorString", NULL)                          \
+    X(DeviceGetCount, cuDeviceGetCount, "cuDeviceGetCount", NULL)                          \
+    X(DeviceGet, cuDeviceGet, "cuDeviceGet", NULL)                                         \
+    X(DeviceGetName, cuDeviceGetName, "cuDeviceGetName", NULL)                             \
+    X(DeviceGetAttribute, cuDeviceGetAttribute, "cuDeviceGetAttribute", NULL)              \
+    X(DeviceTotalMem, cuDeviceTotalMem, "cuDeviceTotalMem_v2", NULL)                       \
+    X(PrimaryCtxRetain, cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain", NULL)        \
+    X(PrimaryCtxRelease, cuDevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease_v2", NULL)  \
+    X(CtxGetCurrent, cuCtxGetCurrent, "cuCtxGetCurrent", NULL)                             \
+    X(CtxSetCurrent, cuCtxSetCurrent, "cuCtxSetCurrent", NULL)                             \
+    X(CtxPushCurrent, cuCtxPushCurrent, "cuCtxPushCurrent_v2", NULL)                       \
+    X(CtxPopCurrent, cuCtxPopCurrent, "cuCtxPopCurrent_v2", NULL)                          \
+    X(CtxSynchronize, cuCtxSynchronize, "cuCtxSynchronize", NULL)                          \
+    X(ModuleLoadData, cuModuleLoadData, "cuModuleLoadData", NULL)                          \
+    X(ModuleUnload, cuModuleUnload, "cuModuleUnload", NULL)                                \
+    X(ModuleGetFunction, cuModuleGetFunction, "cuModuleGetFunction", NULL)                 \
+    X(FuncGetAttribute, cuFuncGetAttribute, "cuFuncGetAttribute", NULL)                    \
+    X(FuncSetAttribute, cuFuncSetAttribute, "cuFuncSetAttribute", NULL)                    \
+    X(LaunchKernel, cuLaunchKernel, "cuLaunchKernel", NULL)                                \
+    X(MemAlloc, cuMemAlloc, "cuMemAlloc_v2", NULL)                                         \
+    X(MemFree, cuMemFree, "cuMemFree_v2", NULL)                                            \
+    X(MemcpyHtoD, cuMemcpyHtoD, "cuMemcpyHtoD_v2", NULL)                                   \
+    X(MemcpyDtoH, cuMemcpyDtoH, "cuMemcpyDtoH_v2", NULL)                                   \
+    X(MemsetD8, cuMemsetD8, "cuMemsetD8_v2", NULL)                                         \
+    X(MemsetD8Async, cuMemsetD8Async, "cuMemsetD8Async", NULL)                             \
+    X(EventCreate, cuEventCreate, "cuEventCreate", NULL)                                   \
+    X(EventDestroy, cuEventDestroy, "cuEventDestroy_v2", NULL)                             \
+    X(EventRecord, cuEventRecord, "cuEventRecord", NULL)                                   \
     X(EventElapsedTime, cuEventElapsedTime, "cuEventElapsedTime_v2", "cuEventElapsedTime") \
     X(StreamIsCapturing, cuStreamIsCapturing, "cuStreamIsCapturing", NULL)
 
@@ -100,15 +100,17 @@ static void load(void) {
                  override ? " [from QGEMM_CUDA_LIBRARY]" : "; is the NVIDIA driver installed?");
         return;
     }
-#define X_(field, proto, sym, fallback)                                                       \
-    cu.field = (__typeof__(&proto))symbol(h, sym, fallback);                                  \
-    if (!cu.field) {                                                                          \
-        snprintf(load_why, sizeof load_why, "CUDA driver library %s lacks symbol %s: the "     \
-                 "driver is too old", lib_path, sym);                                         \
-        load_status = QG_ERR_DRIVER_TOO_OLD;                                                  \
-        dlclose(h);                                                                           \
-        memset(&cu, 0, sizeof cu);                                                            \
-        return;                                                                               \
+#define X_(field, proto, sym, fallback)                         \
+    cu.field = (__typeof__(&proto))symbol(h, sym, fallback);    \
+    if (!cu.field) {                                            \
+        snprintf(load_why, sizeof load_why,                     \
+                 "CUDA driver library %s lacks symbol %s: the " \
+                 "driver is too old",                           \
+                 lib_path, sym);                                \
+        load_status = QG_ERR_DRIVER_TOO_OLD;                    \
+        dlclose(h);                                             \
+        memset(&cu, 0, sizeof cu);                              \
+        return;                                                 \
     }
     CU_SYMBOLS(X_)
 #undef X_
@@ -143,7 +145,7 @@ static qg_status cu_fail(qg_context *ctx, CUresult r, qg_status fallback, const 
     case CUDA_ERROR_OUT_OF_MEMORY: s = QG_ERR_OUT_OF_MEMORY; break;
     case CUDA_ERROR_NO_DEVICE:
     case CUDA_ERROR_INVALID_DEVICE: s = QG_ERR_NO_DEVICE; break;
-    case CUDA_ERROR_UNSUPPORTED_PTX_VERSION:   /* image newer than the driver */
+    case CUDA_ERROR_UNSUPPORTED_PTX_VERSION: /* image newer than the driver */
     case CUDA_ERROR_COMPAT_NOT_SUPPORTED_ON_DEVICE: s = QG_ERR_DRIVER_TOO_OLD; break;
     default: break;
     }
@@ -151,10 +153,10 @@ static qg_status cu_fail(qg_context *ctx, CUresult r, qg_status fallback, const 
                         desc ? desc : "unknown CUDA error");
 }
 #define CU_FAIL(ctx, r, fallback, what) cu_fail((ctx), (r), (fallback), __FILE__, __LINE__, (what))
-#define CU_TRY(ctx, call, fallback)                                                           \
-    do {                                                                                      \
-        CUresult cu_r_ = (call);                                                              \
-        if (cu_r_ != CUDA_SUCCESS) return CU_FAIL((ctx), cu_r_, (fallback), #call);          \
+#define CU_TRY(ctx, call, fallback)                                                 \
+    do {                                                                            \
+        CUresult cu_r_ = (call);                                                    \
+        if (cu_r_ != CUDA_SUCCESS) return CU_FAIL((ctx), cu_r_, (fallback), #call); \
     } while (0)
 
 /* Our primary context made current for one call; `pushed` if another one was current. */
@@ -182,22 +184,22 @@ static void leave(const ctx_guard *g) {
 }
 
 /* A driver call in our context, its error recorded and mapped. */
-#define CU_CALL(ctx, call, fallback)                                                          \
-    do {                                                                                      \
-        ctx_guard g_;                                                                         \
-        QG_CHECK(enter((ctx), &g_));                                                          \
-        CUresult cu_r_ = (call);                                                              \
-        leave(&g_);                                                                           \
-        if (cu_r_ != CUDA_SUCCESS) return CU_FAIL((ctx), cu_r_, (fallback), #call);          \
+#define CU_CALL(ctx, call, fallback)                                                \
+    do {                                                                            \
+        ctx_guard g_;                                                               \
+        QG_CHECK(enter((ctx), &g_));                                                \
+        CUresult cu_r_ = (call);                                                    \
+        leave(&g_);                                                                 \
+        if (cu_r_ != CUDA_SUCCESS) return CU_FAIL((ctx), cu_r_, (fallback), #call); \
     } while (0)
 
 /* The same for calls whose failure nobody can act on (unload, destroy). */
-#define CU_CALL_VOID(ctx, call)                                                               \
-    do {                                                                                      \
-        ctx_guard g_;                                                                         \
-        if (enter((ctx), &g_) != QG_SUCCESS) break;                                           \
-        (void)(call);                                                                         \
-        leave(&g_);                                                                           \
+#define CU_CALL_VOID(ctx, call)                     \
+    do {                                            \
+        ctx_guard g_;                               \
+        if (enter((ctx), &g_) != QG_SUCCESS) break; \
+        (void)(call);                               \
+        leave(&g_);                                 \
     } while (0)
 
 static void cuda_close(qg_context *ctx) {
@@ -220,7 +222,10 @@ static void cuda_close(qg_context *ctx) {
 static qg_status fill_info(qg_context *ctx, cuda_state *st) {
     qg_device_info *in = &ctx->info;
     memset(in, 0, sizeof *in);
-    static const struct { CUdevice_attribute attr; size_t offset; } attrs[] = {
+    static const struct {
+        CUdevice_attribute attr;
+        size_t offset;
+    } attrs[] = {
         {CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, offsetof(qg_device_info, cc_major)},
         {CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, offsetof(qg_device_info, cc_minor)},
         {CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, offsetof(qg_device_info, sm_count)},
@@ -228,7 +233,8 @@ static qg_status fill_info(qg_context *ctx, cuda_state *st) {
         {CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, offsetof(qg_device_info, smem_optin)},
     };
     for (int i = 0; i < QG_ARRAY_SIZE(attrs); i++)
-        CU_TRY(ctx, cu.DeviceGetAttribute((int *)((char *)in + attrs[i].offset), attrs[i].attr, st->dev),
+        CU_TRY(ctx,
+               cu.DeviceGetAttribute((int *)((char *)in + attrs[i].offset), attrs[i].attr, st->dev),
                QG_ERR_DEVICE);
     CU_TRY(ctx, cu.DeviceGetName(in->name, (int)sizeof in->name, st->dev), QG_ERR_DEVICE);
     CU_TRY(ctx, cu.DeviceTotalMem(&in->total_mem, st->dev), QG_ERR_DEVICE);
@@ -246,7 +252,8 @@ static qg_status open_device(qg_context *ctx, cuda_state *st, int device) {
     if (r != CUDA_SUCCESS) return CU_FAIL(ctx, r, QG_ERR_DEVICE, "cuInit");
     int count = 0;
     CU_TRY(ctx, cu.DeviceGetCount(&count), QG_ERR_DEVICE);
-    QG_RETURN_IF(ctx, count == 0, QG_ERR_NO_DEVICE, "the CUDA driver (%s) reports no device", lib_path);
+    QG_RETURN_IF(ctx, count == 0, QG_ERR_NO_DEVICE, "the CUDA driver (%s) reports no device",
+                 lib_path);
     QG_RETURN_IF(ctx, device < 0 || device >= count, QG_ERR_NO_DEVICE,
                  "CUDA device %d requested but only %d present", device, count);
     CU_TRY(ctx, cu.DeviceGet(&st->dev, device), QG_ERR_DEVICE);
@@ -298,8 +305,10 @@ static qg_status cuda_function_get(qg_context *ctx, void *module, const char *na
 }
 
 static qg_status cuda_function_set_smem(qg_context *ctx, void *fn, int bytes) {
-    CU_CALL(ctx, cu.FuncSetAttribute((CUfunction)fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                                     bytes), QG_ERR_DEVICE);
+    CU_CALL(ctx,
+            cu.FuncSetAttribute((CUfunction)fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                                bytes),
+            QG_ERR_DEVICE);
     return QG_SUCCESS;
 }
 
@@ -322,8 +331,8 @@ static qg_status cuda_launch(qg_context *ctx, void *fn, const unsigned grid[3],
     if (!st->graphs || cu.StreamIsCapturing((CUstream)stream, &cap) != CUDA_SUCCESS ||
         cap != CU_STREAM_CAPTURE_STATUS_NONE ||
         !qg_graph_launch(st->graphs, (CUfunction)fn, grid, block, smem, (CUstream)stream, params))
-        r = cu.LaunchKernel((CUfunction)fn, grid[0], grid[1], grid[2], block[0], block[1],
-                            block[2], smem, (CUstream)stream, params, NULL);
+        r = cu.LaunchKernel((CUfunction)fn, grid[0], grid[1], grid[2], block[0], block[1], block[2],
+                            smem, (CUstream)stream, params, NULL);
     leave(&g);
     if (r != CUDA_SUCCESS) return CU_FAIL(ctx, r, QG_ERR_LAUNCH, "cuLaunchKernel");
     return QG_SUCCESS;
@@ -427,12 +436,12 @@ const qg_backend_ops qg_backend_cuda = {
     /* .memset_d8 = */ cuda_memset_d8,
     /* .memset_d8_async = */ cuda_memset_d8_async,
     /* .synchronize = */ cuda_synchronize,
-    /* .event_create = */ cuda_event_create,        /* optional */
-    /* .event_destroy = */ cuda_event_destroy,      /* optional */
-    /* .event_record = */ cuda_event_record,        /* optional */
-    /* .event_elapsed_ms = */ cuda_event_elapsed_ms, /* optional */
-    /* .ctx_enter = */ cuda_ctx_enter,              /* optional */
-    /* .ctx_leave = */ cuda_ctx_leave,              /* optional */
-    /* .tensor_map_encode = */ qg_cuda_tensor_map_encode, /* optional (cuda_tensormap.c) */
+    /* .event_create = */ cuda_event_create,               /* optional */
+    /* .event_destroy = */ cuda_event_destroy,             /* optional */
+    /* .event_record = */ cuda_event_record,               /* optional */
+    /* .event_elapsed_ms = */ cuda_event_elapsed_ms,       /* optional */
+    /* .ctx_enter = */ cuda_ctx_enter,                     /* optional */
+    /* .ctx_leave = */ cuda_ctx_leave,                     /* optional */
+    /* .tensor_map_encode = */ qg_cuda_tensor_map_encode,  /* optional (cuda_tensormap.c) */
     /* .stream_is_capturing = */ cuda_stream_is_capturing, /* optional */
 };

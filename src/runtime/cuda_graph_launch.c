@@ -79,13 +79,13 @@ qg_graph_launcher *qg_graph_launcher_create(void) {
     if (mode && strcmp(mode, "direct") == 0) return NULL;
     qg_graph_launcher *g = calloc(1, sizeof *g);
     if (!g) return NULL;
-    /* the _v2 node-parameter entry points exist since CUDA 12.0; the older ones take the same
+        /* the _v2 node-parameter entry points exist since CUDA 12.0; the older ones take the same
      * leading fields (the v2 struct only appends kern and ctx, which we leave NULL) */
-#define SYM(f, name, old)                                                                     \
-    if (!(*(void **)&g->cu.f = qg_cuda_driver_symbol(name)) &&                                 \
-        !(old && (*(void **)&g->cu.f = qg_cuda_driver_symbol(old)))) {                        \
-        free(g);                                                                              \
-        return NULL;                                                                          \
+#define SYM(f, name, old)                                              \
+    if (!(*(void **)&g->cu.f = qg_cuda_driver_symbol(name)) &&         \
+        !(old && (*(void **)&g->cu.f = qg_cuda_driver_symbol(old)))) { \
+        free(g);                                                       \
+        return NULL;                                                   \
     }
     SYM(GraphCreate, "cuGraphCreate", NULL)
     SYM(GraphDestroy, "cuGraphDestroy", NULL)
@@ -180,10 +180,15 @@ int qg_graph_launch(qg_graph_launcher *g, CUfunction fn, const unsigned grid[3],
                     const unsigned block[3], unsigned smem, CUstream stream, void **params) {
     /* the per-thread default stream is a different stream on each thread behind one handle */
     if (!g || stream == CU_STREAM_PER_THREAD) return 0;
-    CUDA_KERNEL_NODE_PARAMS np = {
-        .func = fn, .gridDimX = grid[0], .gridDimY = grid[1], .gridDimZ = grid[2],
-        .blockDimX = block[0], .blockDimY = block[1], .blockDimZ = block[2],
-        .sharedMemBytes = smem, .kernelParams = params};
+    CUDA_KERNEL_NODE_PARAMS np = {.func = fn,
+                                  .gridDimX = grid[0],
+                                  .gridDimY = grid[1],
+                                  .gridDimZ = grid[2],
+                                  .blockDimX = block[0],
+                                  .blockDimY = block[1],
+                                  .blockDimZ = block[2],
+                                  .sharedMemBytes = smem,
+                                  .kernelParams = params};
     const launch_geometry geo = {{grid[0], grid[1], grid[2], block[0], block[1], block[2], smem}};
     graph_slot *s = slot_for(g, stream, fn);
     if (!s) return 0;

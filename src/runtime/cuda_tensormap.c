@@ -14,10 +14,10 @@
 #include <string.h>
 
 int qg_tmap_2d_valid(const qg_tmap_2d *d, char *why, size_t why_len) {
-#define BAD(...)                                                                              \
-    do {                                                                                      \
-        snprintf(why, why_len, __VA_ARGS__);                                                  \
-        return 0;                                                                             \
+#define BAD(...)                             \
+    do {                                     \
+        snprintf(why, why_len, __VA_ARGS__); \
+        return 0;                            \
     } while (0)
     if (!d) BAD("tensor map description is NULL");
     if (d->elem_bytes != 1 && d->elem_bytes != 2 && d->elem_bytes != 4)
@@ -96,9 +96,9 @@ qg_status qg_cuda_tensor_map_encode(qg_context *ctx, qg_tensor_map *map, const q
                                  (CUtensorMapFloatOOBfill)a.oob_fill);
     QG_RETURN_IF(ctx, r != CUDA_SUCCESS, QG_ERR_INVALID_ARGUMENT,
                  "cuTensorMapEncodeTiled refused a %llux%llu map at %p (row stride %llu, box "
-                 "%ux%u): CUresult %d", (unsigned long long)d->dim[0],
-                 (unsigned long long)d->dim[1], d->base, (unsigned long long)d->row_stride,
-                 d->box[0], d->box[1], (int)r);
+                 "%ux%u): CUresult %d",
+                 (unsigned long long)d->dim[0], (unsigned long long)d->dim[1], d->base,
+                 (unsigned long long)d->row_stride, d->box[0], d->box[1], (int)r);
     return QG_SUCCESS;
 }
 
@@ -113,14 +113,14 @@ qg_status qg_cuda_tensor_map_encode_nd(qg_context *ctx, qg_tensor_map *map,
     const CUresult r = encode_fn((CUtensorMap *)(void *)map, (CUtensorMapDataType)a->data_type,
                                  a->rank, a->global_address, a->global_dim, a->global_strides,
                                  a->box_dim, a->element_strides,
-                                 (CUtensorMapInterleave)a->interleave,
-                                 (CUtensorMapSwizzle)a->swizzle,
+                                 (CUtensorMapInterleave)a->interleave, (CUtensorMapSwizzle)a->swizzle,
                                  (CUtensorMapL2promotion)a->l2_promotion,
                                  (CUtensorMapFloatOOBfill)a->oob_fill);
     QG_RETURN_IF(ctx, r != CUDA_SUCCESS, QG_ERR_INVALID_ARGUMENT,
                  "cuTensorMapEncodeTiled refused a rank-%u map at %p (dims %llu x %llu, box "
-                 "%u x %u, type %d): CUresult %d", a->rank, a->global_address,
-                 (unsigned long long)a->global_dim[0], (unsigned long long)a->global_dim[1],
-                 a->box_dim[0], a->box_dim[1], a->data_type, (int)r);
+                 "%u x %u, type %d): CUresult %d",
+                 a->rank, a->global_address, (unsigned long long)a->global_dim[0],
+                 (unsigned long long)a->global_dim[1], a->box_dim[0], a->box_dim[1], a->data_type,
+                 (int)r);
     return QG_SUCCESS;
 }

@@ -32,7 +32,8 @@ static int cutlass_version(const char *dir) {
         for (int i = 0; i < 3; i++) {
             char want[48];
             snprintf(want, sizeof want, "#define %s ", names[i]);
-            if (strncmp(line, want, strlen(want)) == 0) sscanf(line + strlen(want), "%d", &parts[i]);
+            if (strncmp(line, want, strlen(want)) == 0)
+                sscanf(line + strlen(want), "%d", &parts[i]);
         }
     }
     fclose(f);
@@ -53,10 +54,13 @@ qg_status qg_cutlass_find_include(char *cutlass_dir, char *cuda_dir, size_t len,
     QG_RETURN_IF(NULL, !*c, QG_ERR_UNSUPPORTED,
                  "CUTLASS headers not found: pip install nvidia-cutlass==4.2.0.0 and set "
                  "QGEMM_CUTLASS_INCLUDE to <site-packages>/cutlass_library/source/include");
-    QG_RETURN_IF(NULL, strlen(c) >= len || !has_file(c, "cute/tensor.hpp") ||
-                           !has_file(c, "cutlass/gemm/kernel/gemm_universal.hpp"),
-                 QG_ERR_UNSUPPORTED, "CUTLASS headers not found in %s (%s): it must hold "
-                 "cute/tensor.hpp and cutlass/gemm/ (pip install nvidia-cutlass==4.2.0.0)", c, from);
+    QG_RETURN_IF(NULL,
+                 strlen(c) >= len || !has_file(c, "cute/tensor.hpp") ||
+                     !has_file(c, "cutlass/gemm/kernel/gemm_universal.hpp"),
+                 QG_ERR_UNSUPPORTED,
+                 "CUTLASS headers not found in %s (%s): it must hold "
+                 "cute/tensor.hpp and cutlass/gemm/ (pip install nvidia-cutlass==4.2.0.0)",
+                 c, from);
     const int ver = cutlass_version(c);
     QG_RETURN_IF(NULL, ver < 40000, QG_ERR_UNSUPPORTED,
                  "CUTLASS in %s is older than 4.0 or has no readable cutlass/version.h", c);
@@ -68,10 +72,13 @@ qg_status qg_cutlass_find_include(char *cutlass_dir, char *cuda_dir, size_t len,
         if (h && *h && snprintf(home, sizeof home, "%s/include", h) < (int)sizeof home) cuda = home;
         else cuda = "/usr/local/cuda/include";
     }
-    QG_RETURN_IF(NULL, strlen(cuda) >= len || !has_file(cuda, "cccl/cuda/std/type_traits") ||
-                           !has_file(cuda, "cuda_runtime_api.h"),
-                 QG_ERR_UNSUPPORTED, "the CUDA toolkit headers NVRTC needs for CUTLASS are not in "
-                 "%s (cccl/cuda/std/type_traits): set QGEMM_CUDA_INCLUDE to <cuda>/include", cuda);
+    QG_RETURN_IF(NULL,
+                 strlen(cuda) >= len || !has_file(cuda, "cccl/cuda/std/type_traits") ||
+                     !has_file(cuda, "cuda_runtime_api.h"),
+                 QG_ERR_UNSUPPORTED,
+                 "the CUDA toolkit headers NVRTC needs for CUTLASS are not in "
+                 "%s (cccl/cuda/std/type_traits): set QGEMM_CUDA_INCLUDE to <cuda>/include",
+                 cuda);
     snprintf(cutlass_dir, len, "%s", c);
     snprintf(cuda_dir, len, "%s", cuda);
     if (version) *version = ver;
@@ -99,7 +106,8 @@ qg_status qg_cutlass_jit_options(char (*opts)[QG_JIT_OPTION_LEN], int *count, ch
     int i = 0;
     snprintf(opts[i++], QG_JIT_OPTION_LEN, "-I%s", inc);
     snprintf(opts[i++], QG_JIT_OPTION_LEN, "-I%s", parent);
-    snprintf(opts[i++], QG_JIT_OPTION_LEN, "-DQG_CUTLASS_TMA_HEADER=<%s/cute/atom/copy_traits_sm90_tma.hpp>", base);
+    snprintf(opts[i++], QG_JIT_OPTION_LEN,
+             "-DQG_CUTLASS_TMA_HEADER=<%s/cute/atom/copy_traits_sm90_tma.hpp>", base);
     snprintf(opts[i++], QG_JIT_OPTION_LEN, "-I%s/cccl", cuda);
     snprintf(opts[i++], QG_JIT_OPTION_LEN, "-I%s", cuda);
     /* host functions CUTLASS leaves unannotated are device code too (the probe runs them) */

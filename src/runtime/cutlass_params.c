@@ -10,8 +10,7 @@
 _Static_assert(sizeof(qg_tma_recipe) == 128, "a recipe fills one descriptor");
 _Static_assert(sizeof(qg_tensor_map) == 128, "a descriptor is 128 bytes");
 
-static const char *const op_names[QG_CUTLASS_NUM_OPS] = {"weight", "activations", "scales",
-                                                         "output"};
+static const char *const op_names[QG_CUTLASS_NUM_OPS] = {"weight", "activations", "scales", "output"};
 
 uint64_t qg_cutlass_sentinel(int operand) {
     return QG_CUTLASS_SENTINEL_BASE + (uint64_t)operand * QG_CUTLASS_SENTINEL_SPAN;
@@ -44,7 +43,8 @@ static int recipe_valid(const qg_tma_recipe *r, char *why, size_t len) {
             return snprintf(why, len, "element stride %u is %u", i, r->element_strides[i]), 0;
         if (i > 0 && (r->strides[i - 1] % 16 || r->strides[i - 1] >= (1ull << 40)))
             return snprintf(why, len, "byte stride %u is %llu", i,
-                            (unsigned long long)r->strides[i - 1]), 0;
+                            (unsigned long long)r->strides[i - 1]),
+                   0;
     }
     return 1;
 }
@@ -57,12 +57,17 @@ qg_status qg_cutlass_plan_decode(qg_context *ctx, const qg_cutlass_probe_out *ou
                  "the CUTLASS probe kernel did not finish (no result magic)");
     QG_RETURN_IF(ctx, !out->implementable, QG_ERR_UNSUPPORTED,
                  "CUTLASS's can_implement refuses this problem");
-    QG_RETURN_IF(ctx, out->params_size == 0 || out->params_size > QG_CUTLASS_MAX_PARAMS ||
-                      out->params_align > 128, QG_ERR_INTERNAL,
+    QG_RETURN_IF(ctx,
+                 out->params_size == 0 || out->params_size > QG_CUTLASS_MAX_PARAMS ||
+                     out->params_align > 128,
+                 QG_ERR_INTERNAL,
                  "the CUTLASS kernel's Params (%u bytes, aligned to %u) do not fit the %d-byte "
-                 "parameter buffer", out->params_size, out->params_align, QG_CUTLASS_MAX_PARAMS);
-    QG_RETURN_IF(ctx, out->threads == 0 || out->threads > 1024 || !out->grid[0] || !out->grid[1] ||
-                      !out->grid[2], QG_ERR_INTERNAL,
+                 "parameter buffer",
+                 out->params_size, out->params_align, QG_CUTLASS_MAX_PARAMS);
+    QG_RETURN_IF(ctx,
+                 out->threads == 0 || out->threads > 1024 || !out->grid[0] || !out->grid[1] ||
+                     !out->grid[2],
+                 QG_ERR_INTERNAL,
                  "the CUTLASS probe returned an empty launch (%u threads, grid %u x %u x %u)",
                  out->threads, out->grid[0], out->grid[1], out->grid[2]);
     QG_RETURN_IF(ctx, out->cluster[0] * out->cluster[1] * out->cluster[2] != 1, QG_ERR_INTERNAL,
@@ -109,8 +114,7 @@ qg_status qg_cutlass_plan_decode(qg_context *ctx, const qg_cutlass_probe_out *ou
     return QG_SUCCESS;
 }
 
-void qg_cutlass_recipe_encode_args(const qg_tma_recipe *r, uint64_t address,
-                                   qg_tmap_encode_nd *a) {
+void qg_cutlass_recipe_encode_args(const qg_tma_recipe *r, uint64_t address, qg_tmap_encode_nd *a) {
     memset(a, 0, sizeof *a);
     a->data_type = r->dtype;
     a->rank = r->rank;

@@ -61,8 +61,7 @@ qg_status qg_cutlass_plan_decode(qg_context *ctx, const qg_cutlass_probe_out *ou
                                  qg_cutlass_plan *plan);
 
 /* The encode arguments of one recipe for a real operand address (rank-N tensor map). */
-void qg_cutlass_recipe_encode_args(const qg_tma_recipe *r, uint64_t address,
-                                   qg_tmap_encode_nd *out);
+void qg_cutlass_recipe_encode_args(const qg_tma_recipe *r, uint64_t address, qg_tmap_encode_nd *out);
 
 /*
  * Params for real operand addresses `ptrs[QG_CUTLASS_NUM_OPS]` into `params` (plan->shape.

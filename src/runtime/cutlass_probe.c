@@ -84,7 +84,8 @@ qg_status qg_cutlass_plan_get(qg_context *ctx, qg_kernel *k, const qg_cutlass_pr
             QG_CHECK(ctx->ops->stream_is_capturing(ctx, stream, &capturing));
         QG_RETURN_IF(ctx, capturing, QG_ERR_INVALID_ARGUMENT,
                      "%s: no plan for M=%d N=%d K=%d under stream capture: call qg_prepare for "
-                     "this problem before capturing", k->variant->id, in->m, in->n, in->k);
+                     "this problem before capturing",
+                     k->variant->id, in->m, in->n, in->k);
         e = calloc(1, sizeof *e);
         QG_RETURN_IF(ctx, !e, QG_ERR_OUT_OF_MEMORY, "no memory for a CUTLASS plan");
         e->kernel = k;

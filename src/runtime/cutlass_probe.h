@@ -6,8 +6,8 @@
 #include "cutlass_params.h"
 
 /* Operands every W4A16 CUTLASS plan must mention. */
-#define QG_CUTLASS_W4A16_OPS                                                                   \
-    ((1u << QG_CUTLASS_OP_W) | (1u << QG_CUTLASS_OP_X) | (1u << QG_CUTLASS_OP_SCALE) |         \
+#define QG_CUTLASS_W4A16_OPS                                                           \
+    ((1u << QG_CUTLASS_OP_W) | (1u << QG_CUTLASS_OP_X) | (1u << QG_CUTLASS_OP_SCALE) | \
      (1u << QG_CUTLASS_OP_Y))
 
 typedef struct {

@@ -18,8 +18,7 @@ static int object_dir(char *out, size_t len) {
     if (dladdr1((void *)object_dir, &info, (void **)&map, RTLD_DL_LINKMAP) && map && map->l_name &&
         map->l_name[0])
         file = map->l_name;
-    else
-        file = "/proc/self/exe";
+    else file = "/proc/self/exe";
     char real[PATH_MAX];
     if (!realpath(file, real)) return 0;
     char *slash = strrchr(real, '/');

@@ -53,12 +53,12 @@ static qg_status check_dir(const char *dir) {
     const size_t max = sizeof(((qg_context *)0)->cache_dir) - 2;
     QG_RETURN_IF(NULL, strlen(dir) > max, QG_ERR_INVALID_ARGUMENT,
                  "JIT cache directory path is %zu characters or more; at most %zu are supported "
-                 "(set a shorter QGEMM_CACHE_DIR)", strlen(dir), max);
+                 "(set a shorter QGEMM_CACHE_DIR)",
+                 strlen(dir), max);
     return QG_SUCCESS;
 }
 
-void qg_disk_cache_path(const char *dir, const char *arch, uint64_t key, char *out,
-                        size_t out_len) {
+void qg_disk_cache_path(const char *dir, const char *arch, uint64_t key, char *out, size_t out_len) {
     snprintf(out, out_len, "%s/%s/%016llx.%s", dir, arch, (unsigned long long)key,
              qg_compiler_for_arch(arch)->image_ext);
 }
@@ -125,7 +125,8 @@ qg_status qg_disk_cache_read(const char *dir, const char *arch, uint64_t key, vo
     }
 
     unsigned char h[HEADER_BYTES];
-    if (read_full(fd, h, sizeof h) != (ssize_t)sizeof h) return corrupt(path, fd, NULL, "short header");
+    if (read_full(fd, h, sizeof h) != (ssize_t)sizeof h)
+        return corrupt(path, fd, NULL, "short header");
     if (memcmp(h, "QGJC", 4) != 0) return corrupt(path, fd, NULL, "bad magic");
     if (get_u32(h + 4) != HEADER_VERSION) return corrupt(path, fd, NULL, "unknown header version");
     if (get_u64(h + 8) != key) return corrupt(path, fd, NULL, "key does not match the file name");
@@ -140,8 +141,10 @@ qg_status qg_disk_cache_read(const char *dir, const char *arch, uint64_t key, vo
         return QG_ERROR(NULL, QG_ERR_OUT_OF_MEMORY, "no memory for a %llu-byte cache entry",
                         (unsigned long long)n);
     }
-    if (read_full(fd, buf, (size_t)n) != (ssize_t)n) return corrupt(path, fd, buf, "truncated payload");
-    if (XXH64(buf, (size_t)n, 0) != get_u64(h + 24)) return corrupt(path, fd, buf, "checksum mismatch");
+    if (read_full(fd, buf, (size_t)n) != (ssize_t)n)
+        return corrupt(path, fd, buf, "truncated payload");
+    if (XXH64(buf, (size_t)n, 0) != get_u64(h + 24))
+        return corrupt(path, fd, buf, "checksum mismatch");
     close(fd);
     *image = buf;
     *size = (size_t)n;
@@ -150,7 +153,8 @@ qg_status qg_disk_cache_read(const char *dir, const char *arch, uint64_t key, vo
 
 qg_status qg_disk_cache_write(const char *dir, const char *arch, uint64_t key, const void *image,
                               size_t size) {
-    QG_RETURN_IF(NULL, !dir || !arch || !image, QG_ERR_NULL_POINTER, "disk cache write: NULL argument");
+    QG_RETURN_IF(NULL, !dir || !arch || !image, QG_ERR_NULL_POINTER,
+                 "disk cache write: NULL argument");
     QG_RETURN_IF(NULL, size == 0 || (uint64_t)size > MAX_PAYLOAD, QG_ERR_INVALID_ARGUMENT,
                  "disk cache write: bad image size %zu", size);
     QG_CHECK(check_dir(dir));

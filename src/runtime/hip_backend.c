@@ -33,36 +33,36 @@ typedef int hip_error; /* hipError_t; 0 = hipSuccess */
 #define HIP_PROP_GCN_ARCH_NAME_OFFSET 396
 #define HIP_PROP_BUFFER 8192
 
-#define HIP_SYMBOLS(X)                                                                        \
-    X(Init, hip_error, (unsigned flags))                                                      \
-    X(DriverGetVersion, hip_error, (int *v))                                                  \
-    X(GetErrorName, const char *, (hip_error e))                                              \
-    X(GetErrorString, const char *, (hip_error e))                                            \
-    X(GetDeviceCount, hip_error, (int *n))                                                    \
-    X(SetDevice, hip_error, (int dev))                                                        \
-    X(GetDevice, hip_error, (int *dev))                                                       \
-    X(DeviceGetAttribute, hip_error, (int *v, int attr, int dev))                             \
-    X(DeviceGetName, hip_error, (char *name, int len, int dev))                               \
-    X(DeviceTotalMem, hip_error, (size_t *bytes, int dev))                                    \
-    X(GetDeviceProperties, hip_error, (void *prop, int dev))                                  \
-    X(ModuleLoadData, hip_error, (void **module, const void *image))                          \
-    X(ModuleUnload, hip_error, (void *module))                                                \
-    X(ModuleGetFunction, hip_error, (void **fn, void *module, const char *name))              \
-    X(FuncGetAttribute, hip_error, (int *v, int attr, void *fn))                              \
-    X(ModuleLaunchKernel, hip_error, (void *fn, unsigned gx, unsigned gy, unsigned gz,        \
-                                      unsigned bx, unsigned by, unsigned bz, unsigned smem,   \
-                                      void *stream, void **params, void **extra))             \
-    X(Malloc, hip_error, (void **p, size_t bytes))                                            \
-    X(Free, hip_error, (void *p))                                                             \
-    X(MemcpyHtoD, hip_error, (void *dst, void *src, size_t bytes))                            \
-    X(MemcpyDtoH, hip_error, (void *dst, void *src, size_t bytes))                            \
-    X(Memset, hip_error, (void *dst, int v, size_t bytes))                                    \
-    X(MemsetAsync, hip_error, (void *dst, int v, size_t bytes, void *stream))                 \
-    X(DeviceSynchronize, hip_error, (void))                                                   \
-    X(EventCreate, hip_error, (void **ev))                                                    \
-    X(EventDestroy, hip_error, (void *ev))                                                    \
-    X(EventRecord, hip_error, (void *ev, void *stream))                                       \
-    X(EventElapsedTime, hip_error, (float *ms, void *start, void *end))                       \
+#define HIP_SYMBOLS(X)                                                                         \
+    X(Init, hip_error, (unsigned flags))                                                       \
+    X(DriverGetVersion, hip_error, (int *v))                                                   \
+    X(GetErrorName, const char *, (hip_error e))                                               \
+    X(GetErrorString, const char *, (hip_error e))                                             \
+    X(GetDeviceCount, hip_error, (int *n))                                                     \
+    X(SetDevice, hip_error, (int dev))                                                         \
+    X(GetDevice, hip_error, (int *dev))                                                        \
+    X(DeviceGetAttribute, hip_error, (int *v, int attr, int dev))                              \
+    X(DeviceGetName, hip_error, (char *name, int len, int dev))                                \
+    X(DeviceTotalMem, hip_error, (size_t * bytes, int dev))                                    \
+    X(GetDeviceProperties, hip_error, (void *prop, int dev))                                   \
+    X(ModuleLoadData, hip_error, (void **module, const void *image))                           \
+    X(ModuleUnload, hip_error, (void *module))                                                 \
+    X(ModuleGetFunction, hip_error, (void **fn, void *module, const char *name))               \
+    X(FuncGetAttribute, hip_error, (int *v, int attr, void *fn))                               \
+    X(ModuleLaunchKernel, hip_error,                                                           \
+      (void *fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, \
+       unsigned smem, void *stream, void **params, void **extra))                              \
+    X(Malloc, hip_error, (void **p, size_t bytes))                                             \
+    X(Free, hip_error, (void *p))                                                              \
+    X(MemcpyHtoD, hip_error, (void *dst, void *src, size_t bytes))                             \
+    X(MemcpyDtoH, hip_error, (void *dst, void *src, size_t bytes))                             \
+    X(Memset, hip_error, (void *dst, int v, size_t bytes))                                     \
+    X(MemsetAsync, hip_error, (void *dst, int v, size_t bytes, void *stream))                  \
+    X(DeviceSynchronize, hip_error, (void))                                                    \
+    X(EventCreate, hip_error, (void **ev))                                                     \
+    X(EventDestroy, hip_error, (void *ev))                                                     \
+    X(EventRecord, hip_error, (void *ev, void *stream))                                        \
+    X(EventElapsedTime, hip_error, (float *ms, void *start, void *end))                        \
     X(StreamIsCapturing, hip_error, (void *stream, int *status))
 
 static struct {
@@ -83,7 +83,8 @@ static void load(void) {
     const int count = override ? 1 : QG_ARRAY_SIZE(sonames);
     void *h = NULL;
     for (int i = 0; i < count && !h; i++)
-        if ((h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL))) snprintf(lib_path, sizeof lib_path, "%s", names[i]);
+        if ((h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL)))
+            snprintf(lib_path, sizeof lib_path, "%s", names[i]);
     if (!h) {
         const char *e = dlerror();
         snprintf(load_why, sizeof load_why, "HIP runtime library not found: tried %s (%s)%s",
@@ -91,17 +92,16 @@ static void load(void) {
                  e ? e : "?", override ? " [from QGEMM_HIP_LIBRARY]" : "");
         return;
     }
-#define X_(name, ret, args)                                                                   \
-    {                                                                                         \
-        void *p = dlsym(h, "hip" #name);                                                      \
-        if (!p) {                                                                             \
-            snprintf(load_why, sizeof load_why, "HIP library %s lacks symbol hip" #name,      \
-                     lib_path);                                                               \
-            dlclose(h);                                                                       \
-            memset(&hip, 0, sizeof hip);                                                      \
-            return;                                                                           \
-        }                                                                                     \
-        memcpy(&hip.name, &p, sizeof p);                                                      \
+#define X_(name, ret, args)                                                                         \
+    {                                                                                               \
+        void *p = dlsym(h, "hip" #name);                                                            \
+        if (!p) {                                                                                   \
+            snprintf(load_why, sizeof load_why, "HIP library %s lacks symbol hip" #name, lib_path); \
+            dlclose(h);                                                                             \
+            memset(&hip, 0, sizeof hip);                                                            \
+            return;                                                                                 \
+        }                                                                                           \
+        memcpy(&hip.name, &p, sizeof p);                                                            \
     }
     HIP_SYMBOLS(X_)
 #undef X_
@@ -130,10 +130,11 @@ static qg_status hip_fail(qg_context *ctx, hip_error e, qg_status fallback, cons
     return qg_set_error(ctx, s, file, line, "%s failed: %s (%s)", what, name ? name : "?",
                         desc ? desc : "unknown HIP error");
 }
-#define HIP_TRY(ctx, call, fallback)                                                          \
-    do {                                                                                      \
-        hip_error hip_e_ = (call);                                                            \
-        if (hip_e_ != HIP_SUCCESS) return hip_fail((ctx), hip_e_, (fallback), __FILE__, __LINE__, #call); \
+#define HIP_TRY(ctx, call, fallback)                                               \
+    do {                                                                           \
+        hip_error hip_e_ = (call);                                                 \
+        if (hip_e_ != HIP_SUCCESS)                                                 \
+            return hip_fail((ctx), hip_e_, (fallback), __FILE__, __LINE__, #call); \
     } while (0)
 
 /* Our device made current for one call, the caller's restored after (its current device is
@@ -156,13 +157,14 @@ static void leave(const dev_guard *g) {
     if (g->prev >= 0) hip.SetDevice(g->prev);
 }
 
-#define HIP_CALL(ctx, call, fallback)                                                         \
-    do {                                                                                      \
-        dev_guard g_;                                                                         \
-        QG_CHECK(enter((ctx), &g_));                                                          \
-        hip_error hip_e_ = (call);                                                            \
-        leave(&g_);                                                                           \
-        if (hip_e_ != HIP_SUCCESS) return hip_fail((ctx), hip_e_, (fallback), __FILE__, __LINE__, #call); \
+#define HIP_CALL(ctx, call, fallback)                                              \
+    do {                                                                           \
+        dev_guard g_;                                                              \
+        QG_CHECK(enter((ctx), &g_));                                               \
+        hip_error hip_e_ = (call);                                                 \
+        leave(&g_);                                                                \
+        if (hip_e_ != HIP_SUCCESS)                                                 \
+            return hip_fail((ctx), hip_e_, (fallback), __FILE__, __LINE__, #call); \
     } while (0)
 
 static void hip_close(qg_context *ctx) {
@@ -196,8 +198,10 @@ static qg_status fill_info(qg_context *ctx, hip_state *st) {
     memset(in, 0, sizeof *in);
     HIP_TRY(ctx, hip.DeviceGetAttribute(&in->cc_major, HIP_ATTR_CC_MAJOR, st->dev), QG_ERR_DEVICE);
     HIP_TRY(ctx, hip.DeviceGetAttribute(&in->cc_minor, HIP_ATTR_CC_MINOR, st->dev), QG_ERR_DEVICE);
-    HIP_TRY(ctx, hip.DeviceGetAttribute(&in->sm_count, HIP_ATTR_MULTIPROCESSOR_COUNT, st->dev), QG_ERR_DEVICE);
-    HIP_TRY(ctx, hip.DeviceGetAttribute(&in->l2_bytes, HIP_ATTR_L2_CACHE_SIZE, st->dev), QG_ERR_DEVICE);
+    HIP_TRY(ctx, hip.DeviceGetAttribute(&in->sm_count, HIP_ATTR_MULTIPROCESSOR_COUNT, st->dev),
+            QG_ERR_DEVICE);
+    HIP_TRY(ctx, hip.DeviceGetAttribute(&in->l2_bytes, HIP_ATTR_L2_CACHE_SIZE, st->dev),
+            QG_ERR_DEVICE);
     /* AMD has no opt-in: the per-block LDS limit applies without an attribute. */
     HIP_TRY(ctx, hip.DeviceGetAttribute(&in->smem_optin, HIP_ATTR_MAX_SHARED_PER_BLOCK, st->dev),
             QG_ERR_DEVICE);
@@ -209,9 +213,10 @@ static qg_status fill_info(qg_context *ctx, hip_state *st) {
     hip_error e = hip.GetDeviceProperties(props, st->dev);
     if (e == HIP_SUCCESS) arch_from_props(props, in->arch, sizeof in->arch);
     free(props);
-    if (e != HIP_SUCCESS) return hip_fail(ctx, e, QG_ERR_DEVICE, __FILE__, __LINE__, "hipGetDeviceProperties");
-    QG_RETURN_IF(ctx, strlen(in->arch) <= 3, QG_ERR_DEVICE, "could not read the gfx architecture of HIP device %d",
-                 st->dev);
+    if (e != HIP_SUCCESS)
+        return hip_fail(ctx, e, QG_ERR_DEVICE, __FILE__, __LINE__, "hipGetDeviceProperties");
+    QG_RETURN_IF(ctx, strlen(in->arch) <= 3, QG_ERR_DEVICE,
+                 "could not read the gfx architecture of HIP device %d", st->dev);
     in->compiler_version = qg_compiler_hiprtc.version();
     in->backend = QG_BACKEND_HIP;
     return QG_SUCCESS;
@@ -223,18 +228,21 @@ static qg_status open_device(qg_context *ctx, hip_state *st, int device) {
         /* Without /dev/kfd or a GPU, ROCm reports hipErrorInvalidDevice or NoDevice. */
         int n = 0;
         if (hip.GetDeviceCount(&n) != HIP_SUCCESS || n == 0)
-            return QG_ERROR(ctx, QG_ERR_NO_DEVICE, "the HIP runtime (%s) found no AMD GPU (hipInit: %s)",
-                            lib_path, hip.GetErrorName(e));
+            return QG_ERROR(ctx, QG_ERR_NO_DEVICE,
+                            "the HIP runtime (%s) found no AMD GPU (hipInit: %s)", lib_path,
+                            hip.GetErrorName(e));
         return hip_fail(ctx, e, QG_ERR_DEVICE, __FILE__, __LINE__, "hipInit");
     }
     int count = 0;
     HIP_TRY(ctx, hip.GetDeviceCount(&count), QG_ERR_DEVICE);
-    QG_RETURN_IF(ctx, count == 0, QG_ERR_NO_DEVICE, "the HIP runtime (%s) reports no device", lib_path);
-    QG_RETURN_IF(ctx, device >= count, QG_ERR_NO_DEVICE, "HIP device %d requested but only %d present",
-                 device, count);
+    QG_RETURN_IF(ctx, count == 0, QG_ERR_NO_DEVICE, "the HIP runtime (%s) reports no device",
+                 lib_path);
+    QG_RETURN_IF(ctx, device >= count, QG_ERR_NO_DEVICE,
+                 "HIP device %d requested but only %d present", device, count);
     st->dev = device;
     char why[1024];
-    QG_RETURN_IF(ctx, qg_compiler_hiprtc.load(why, sizeof why) != QG_SUCCESS, QG_ERR_NO_COMPILER, "%s", why);
+    QG_RETURN_IF(ctx, qg_compiler_hiprtc.load(why, sizeof why) != QG_SUCCESS, QG_ERR_NO_COMPILER,
+                 "%s", why);
     dev_guard g;
     QG_CHECK(enter(ctx, &g));
     qg_status s = fill_info(ctx, st);
@@ -291,10 +299,12 @@ static qg_status hip_function_static_smem(qg_context *ctx, void *fn, int *bytes)
     return QG_SUCCESS;
 }
 
-static qg_status hip_launch(qg_context *ctx, void *fn, const unsigned grid[3], const unsigned block[3],
-                            unsigned smem, void *stream, void **params) {
-    HIP_CALL(ctx, hip.ModuleLaunchKernel(fn, grid[0], grid[1], grid[2], block[0], block[1], block[2],
-                                        smem, stream, params, NULL), QG_ERR_LAUNCH);
+static qg_status hip_launch(qg_context *ctx, void *fn, const unsigned grid[3],
+                            const unsigned block[3], unsigned smem, void *stream, void **params) {
+    HIP_CALL(ctx,
+             hip.ModuleLaunchKernel(fn, grid[0], grid[1], grid[2], block[0], block[1], block[2],
+                                    smem, stream, params, NULL),
+             QG_ERR_LAUNCH);
     return QG_SUCCESS;
 }
 
@@ -378,12 +388,12 @@ const qg_backend_ops qg_backend_hip = {
     /* .memset_d8 = */ hip_memset_d8,
     /* .memset_d8_async = */ hip_memset_d8_async,
     /* .synchronize = */ hip_synchronize,
-    /* .event_create = */ hip_event_create,         /* optional */
-    /* .event_destroy = */ hip_event_destroy,       /* optional */
-    /* .event_record = */ hip_event_record,         /* optional */
-    /* .event_elapsed_ms = */ hip_event_elapsed_ms, /* optional */
-    /* .ctx_enter = */ NULL,                        /* optional */
-    /* .ctx_leave = */ NULL,                        /* optional */
-    /* .tensor_map_encode = */ NULL,                /* optional: no TMA */
+    /* .event_create = */ hip_event_create,               /* optional */
+    /* .event_destroy = */ hip_event_destroy,             /* optional */
+    /* .event_record = */ hip_event_record,               /* optional */
+    /* .event_elapsed_ms = */ hip_event_elapsed_ms,       /* optional */
+    /* .ctx_enter = */ NULL,                              /* optional */
+    /* .ctx_leave = */ NULL,                              /* optional */
+    /* .tensor_map_encode = */ NULL,                      /* optional: no TMA */
     /* .stream_is_capturing = */ hip_stream_is_capturing, /* optional */
 };

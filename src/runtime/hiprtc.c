@@ -49,9 +49,9 @@ static int hdr_count;
 static pthread_mutex_t compile_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void load(void) {
-    static const char *const candidates[] = {"libhiprtc.so.6", "libhiprtc.so.5", "libhiprtc.so",
-                                             "libamdhip64.so.6", "libamdhip64.so.5",
-                                             "libamdhip64.so"};
+    static const char *const candidates[] = {"libhiprtc.so.6",   "libhiprtc.so.5",
+                                             "libhiprtc.so",     "libamdhip64.so.6",
+                                             "libamdhip64.so.5", "libamdhip64.so"};
     const char *override = qg_getenv("QGEMM_HIPRTC_LIBRARY", NULL);
     const char *const *names = override ? &override : candidates;
     const int count = override ? 1 : QG_ARRAY_SIZE(candidates);
@@ -65,16 +65,22 @@ static void load(void) {
         if (h) snprintf(lib_name, sizeof lib_name, "%s", names[i]);
     }
     if (!h) {
-        snprintf(load_why, sizeof load_why, "hiprtc not found: tried %s; install hiprtc (Debian: "
+        snprintf(load_why, sizeof load_why,
+                 "hiprtc not found: tried %s; install hiprtc (Debian: "
                  "libamdhip64-5 libhiprtc-builtins5) or set QGEMM_HIPRTC_LIBRARY",
-                 override ? override : "libhiprtc.so.{6,5}, libhiprtc.so, libamdhip64.so.{6,5}, "
-                                       "libamdhip64.so");
+                 override ? override
+                          : "libhiprtc.so.{6,5}, libhiprtc.so, libamdhip64.so.{6,5}, "
+                            "libamdhip64.so");
         return;
     }
-    static const struct { const char *name; size_t offset; } syms[] = {
+    static const struct {
+        const char *name;
+        size_t offset;
+    } syms[] = {
 #define S_(f) {"hiprtc" #f, offsetof(__typeof__(rtc), f)}
-        S_(Version), S_(GetErrorString), S_(CreateProgram), S_(DestroyProgram), S_(CompileProgram),
-        S_(GetProgramLogSize), S_(GetProgramLog), S_(GetCodeSize), S_(GetCode),
+        S_(Version),        S_(GetErrorString), S_(CreateProgram),
+        S_(DestroyProgram), S_(CompileProgram), S_(GetProgramLogSize),
+        S_(GetProgramLog),  S_(GetCodeSize),    S_(GetCode),
 #undef S_
     };
     for (int i = 0; i < QG_ARRAY_SIZE(syms); i++) {
@@ -177,9 +183,8 @@ static qg_status hiprtc_compile(const char *source, const char *program_name, co
             size_t len = strcspn(text, "\n");
             snprintf(first, sizeof first, ": %.*s", (int)(len < 200 ? len : 200), text);
         }
-        s = QG_ERROR(NULL, QG_ERR_COMPILE, "hiprtc (%s) failed to compile %s for %s (%s)%s",
-                     lib_name, name, arch, r != HIPRTC_SUCCESS ? err_string(r) : "empty code object",
-                     first);
+        s = QG_ERROR(NULL, QG_ERR_COMPILE, "hiprtc (%s) failed to compile %s for %s (%s)%s", lib_name,
+                     name, arch, r != HIPRTC_SUCCESS ? err_string(r) : "empty code object", first);
         if (log) *log = text;
         else free(text);
     } else if (!(*image = malloc(size))) {

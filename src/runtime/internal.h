@@ -23,18 +23,18 @@ typedef struct {
 
 struct qg_context {
     const qg_backend_ops *ops;
-    void *backend;         /* backend state (driver handles, device, primary context) */
+    void *backend; /* backend state (driver handles, device, primary context) */
     qg_device_info info;
-    char cache_dir[1024];  /* "" = disk cache disabled */
-    qg_jit_cache *jit;     /* loaded kernels, keyed by variant id */
-    void *db;              /* tuning database (qg_db *), may be NULL */
-    void *plans;           /* problem -> kernel cache (dispatch.c) */
+    char cache_dir[1024];            /* "" = disk cache disabled */
+    qg_jit_cache *jit;               /* loaded kernels, keyed by variant id */
+    void *db;                        /* tuning database (qg_db *), may be NULL */
+    void *plans;                     /* problem -> kernel cache (dispatch.c) */
     qg_stream_workspace *workspaces; /* context-owned workspaces, one per stream */
     int workspace_count, workspace_cap;
-    void *blas;            /* cuBLASLt handle and plans (cublaslt.c), made on first use */
-    void *cutlass;         /* probed plans of the CUTLASS-built kernels (cutlass_probe.c) */
+    void *blas;    /* cuBLASLt handle and plans (cublaslt.c), made on first use */
+    void *cutlass; /* probed plans of the CUTLASS-built kernels (cutlass_probe.c) */
     int verbose;
-    pthread_mutex_t lock;  /* guards jit, db, plans, workspaces; never held across a launch */
+    pthread_mutex_t lock; /* guards jit, db, plans, workspaces; never held across a launch */
     char last_error[QG_ERRMSG_LEN];
 };
 
@@ -49,16 +49,16 @@ void qg_error_propagate(qg_context *ctx);
 #define QG_ERROR(ctx, status, ...) qg_set_error((ctx), (status), __FILE__, __LINE__, __VA_ARGS__)
 
 /* Return `status` with a message if `cond` holds. */
-#define QG_RETURN_IF(ctx, cond, status, ...)                                                  \
-    do {                                                                                      \
-        if (cond) return QG_ERROR((ctx), (status), __VA_ARGS__);                             \
+#define QG_RETURN_IF(ctx, cond, status, ...)                     \
+    do {                                                         \
+        if (cond) return QG_ERROR((ctx), (status), __VA_ARGS__); \
     } while (0)
 
 /* Propagate a failing status (its message is already recorded). */
-#define QG_CHECK(expr)                                                                        \
-    do {                                                                                      \
-        qg_status qg_s_ = (expr);                                                             \
-        if (qg_s_ != QG_SUCCESS) return qg_s_;                                                \
+#define QG_CHECK(expr)                         \
+    do {                                       \
+        qg_status qg_s_ = (expr);              \
+        if (qg_s_ != QG_SUCCESS) return qg_s_; \
     } while (0)
 
 #define QG_ARRAY_SIZE(a) ((int)(sizeof(a) / sizeof((a)[0])))

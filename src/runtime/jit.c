@@ -24,15 +24,15 @@ typedef enum { SLOT_EMPTY = 0, SLOT_BUSY, SLOT_READY } slot_state;
 typedef struct jit_slot {
     const qg_variant *variant;
     slot_state state;
-    qg_kernel *kernel;      /* stable address: dispatch keeps pointers to it */
-    struct jit_slot *next;  /* variants outside the catalog (tests) live in a list */
+    qg_kernel *kernel;     /* stable address: dispatch keeps pointers to it */
+    struct jit_slot *next; /* variants outside the catalog (tests) live in a list */
 } jit_slot;
 
 struct qg_jit_cache {
-    int count;              /* catalog variants, indexed by qg_variant.index */
+    int count; /* catalog variants, indexed by qg_variant.index */
     jit_slot *slots;
     jit_slot *extra;
-    pthread_cond_t built;   /* signalled (with ctx->lock) when a busy slot settles */
+    pthread_cond_t built; /* signalled (with ctx->lock) when a busy slot settles */
 };
 
 static double now_ms(void) {
@@ -50,7 +50,9 @@ static void hash_field(XXH3_state_t *st, const void *data, size_t len) {
     if (len) XXH3_64bits_update(st, data, len);
 }
 
-static void hash_str(XXH3_state_t *st, const char *s) { hash_field(st, s ? s : "", s ? strlen(s) : 0); }
+static void hash_str(XXH3_state_t *st, const char *s) {
+    hash_field(st, s ? s : "", s ? strlen(s) : 0);
+}
 
 uint64_t qg_jit_key(const qg_variant *v, const char *arch, int compiler_version) {
     XXH3_state_t st;
@@ -104,7 +106,8 @@ qg_status qg_jit_compile(const qg_variant *v, const char *arch, void **image, si
                          char **log, double *ms) {
     if (log) *log = NULL;
     if (ms) *ms = 0;
-    QG_RETURN_IF(NULL, !v || !arch || !image || !size, QG_ERR_NULL_POINTER, "jit compile: NULL argument");
+    QG_RETURN_IF(NULL, !v || !arch || !image || !size, QG_ERR_NULL_POINTER,
+                 "jit compile: NULL argument");
     *image = NULL;
     *size = 0;
     const qg_compiler *comp = qg_compiler_for_arch(arch);
@@ -113,8 +116,8 @@ qg_status qg_jit_compile(const qg_variant *v, const char *arch, void **image, si
                  "%s calls a library: it has no kernel source to compile", v->id);
     QG_RETURN_IF(NULL, comp->load(why, sizeof why) != QG_SUCCESS, QG_ERR_NO_COMPILER, "%s", why);
     const char *src = qg_embedded_source(v->family->source, NULL);
-    QG_RETURN_IF(NULL, !src, QG_ERR_INTERNAL, "kernel source %s of %s is not embedded in the library",
-                 v->family->source, v->id);
+    QG_RETURN_IF(NULL, !src, QG_ERR_INTERNAL,
+                 "kernel source %s of %s is not embedded in the library", v->family->source, v->id);
 
     char opts[QG_MAX_PARAMS][48];
     const char *optp[QG_MAX_PARAMS + QG_JIT_MAX_EXTRA_OPTIONS];
@@ -168,7 +171,8 @@ void qg_jit_cache_destroy(qg_context *ctx, qg_jit_cache *c) {
 
 /* The slot for v (ctx->lock held); NULL only when out of memory. */
 static jit_slot *find_slot(qg_jit_cache *c, const qg_variant *v) {
-    if (v->index >= 0 && v->index < c->count && qg_catalog_get(v->index) == v) return &c->slots[v->index];
+    if (v->index >= 0 && v->index < c->count && qg_catalog_get(v->index) == v)
+        return &c->slots[v->index];
     for (jit_slot *s = c->extra; s; s = s->next)
         if (s->variant == v) return s;
     jit_slot *s = calloc(1, sizeof *s);
@@ -222,8 +226,10 @@ static qg_status get_image(qg_context *ctx, const qg_variant *v, void **image, s
     free(log);
     k->compile_ms = ms;
     if (ctx->verbose)
-        fprintf(stderr, "qgemm: %s: compiled for %s in %.1f ms (%zu bytes)\n", v->id, arch, ms, *size);
-    if (ctx->cache_dir[0] && qg_disk_cache_write(ctx->cache_dir, arch, key, *image, *size) != QG_SUCCESS &&
+        fprintf(stderr, "qgemm: %s: compiled for %s in %.1f ms (%zu bytes)\n", v->id, arch, ms,
+                *size);
+    if (ctx->cache_dir[0] &&
+        qg_disk_cache_write(ctx->cache_dir, arch, key, *image, *size) != QG_SUCCESS &&
         ctx->verbose) /* a read-only cache only costs a compile next time */
         fprintf(stderr, "qgemm: %s\n", qg_last_error(NULL));
     return QG_SUCCESS;

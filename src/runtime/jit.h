@@ -12,7 +12,7 @@ struct qg_kernel {
     const qg_variant *variant;
     void *module;
     void *fn;
-    double compile_ms;  /* 0 when loaded from the disk cache */
+    double compile_ms; /* 0 when loaded from the disk cache */
     int from_disk;
     uint64_t image_hash; /* qg_image_code_hash of its image; 0 without one (library call) */
 };
@@ -52,8 +52,7 @@ qg_status qg_disk_cache_read(const char *dir, const char *arch, uint64_t key, vo
 qg_status qg_disk_cache_write(const char *dir, const char *arch, uint64_t key, const void *image,
                               size_t size);
 /* Path of the cache file for a key. */
-void qg_disk_cache_path(const char *dir, const char *arch, uint64_t key, char *out,
-                        size_t out_len);
+void qg_disk_cache_path(const char *dir, const char *arch, uint64_t key, char *out, size_t out_len);
 
 qg_jit_cache *qg_jit_cache_create(void);
 void qg_jit_cache_destroy(qg_context *ctx, qg_jit_cache *c);

@@ -21,15 +21,15 @@
 #define NVRTC_FIXED_FLAGS NVRTC_FLAG_DEVICE " " NVRTC_FLAG_STD " " NVRTC_FLAG_PTXAS_VERBOSE
 
 /* Function-pointer types straight from nvrtc.h's prototypes. */
-#define NVRTC_SYMBOLS(X)                                                                      \
-    X(nvrtcVersion)                                                                           \
-    X(nvrtcGetErrorString)                                                                    \
-    X(nvrtcCreateProgram)                                                                     \
-    X(nvrtcDestroyProgram)                                                                    \
-    X(nvrtcCompileProgram)                                                                    \
-    X(nvrtcGetProgramLogSize)                                                                 \
-    X(nvrtcGetProgramLog)                                                                     \
-    X(nvrtcGetCUBINSize)                                                                      \
+#define NVRTC_SYMBOLS(X)      \
+    X(nvrtcVersion)           \
+    X(nvrtcGetErrorString)    \
+    X(nvrtcCreateProgram)     \
+    X(nvrtcDestroyProgram)    \
+    X(nvrtcCompileProgram)    \
+    X(nvrtcGetProgramLogSize) \
+    X(nvrtcGetProgramLog)     \
+    X(nvrtcGetCUBINSize)      \
     X(nvrtcGetCUBIN)
 
 static struct {
@@ -68,22 +68,25 @@ static void load(void) {
         h = dlopen(override, RTLD_NOW | RTLD_LOCAL);
         snprintf(tried, sizeof tried, "%s (QGEMM_NVRTC_LIBRARY)", override);
     } else {
-        for (int i = 0; i < QG_ARRAY_SIZE(sonames) && !h; i++) h = dlopen(sonames[i], RTLD_NOW | RTLD_LOCAL);
+        for (int i = 0; i < QG_ARRAY_SIZE(sonames) && !h; i++)
+            h = dlopen(sonames[i], RTLD_NOW | RTLD_LOCAL);
         snprintf(tried, sizeof tried, "libnvrtc.so.13, libnvrtc.so.12, libnvrtc.so");
     }
     if (!h) {
         const char *err = dlerror();
-        snprintf(load_why, sizeof load_why, "NVRTC not found: tried %s (%s); install the CUDA "
-                 "NVRTC runtime or set QGEMM_NVRTC_LIBRARY", tried, err ? err : "?");
+        snprintf(load_why, sizeof load_why,
+                 "NVRTC not found: tried %s (%s); install the CUDA "
+                 "NVRTC runtime or set QGEMM_NVRTC_LIBRARY",
+                 tried, err ? err : "?");
         return;
     }
-#define X_(name)                                                                              \
-    nv.name = (__typeof__(&name))dlsym(h, #name);                                             \
-    if (!nv.name) {                                                                           \
+#define X_(name)                                                                               \
+    nv.name = (__typeof__(&name))dlsym(h, #name);                                              \
+    if (!nv.name) {                                                                            \
         snprintf(load_why, sizeof load_why, "NVRTC library %s lacks symbol %s", tried, #name); \
-        dlclose(h);                                                                           \
-        memset(&nv, 0, sizeof nv);                                                            \
-        return;                                                                               \
+        dlclose(h);                                                                            \
+        memset(&nv, 0, sizeof nv);                                                             \
+        return;                                                                                \
     }
     NVRTC_SYMBOLS(X_)
 #undef X_
@@ -173,8 +176,9 @@ static qg_status nvrtc_compile(const char *source, const char *program_name, con
     nvrtcProgram prog = NULL;
     nvrtcResult r = nv.nvrtcCreateProgram(&prog, source, program_name ? program_name : "kernel.cu",
                                           hdr_count, hdr_data, hdr_names);
-    QG_RETURN_IF(NULL, r != NVRTC_SUCCESS, r == NVRTC_ERROR_OUT_OF_MEMORY ? QG_ERR_OUT_OF_MEMORY
-                 : QG_ERR_COMPILE, "nvrtcCreateProgram(%s): %s", program_name ? program_name : "?",
+    QG_RETURN_IF(NULL, r != NVRTC_SUCCESS,
+                 r == NVRTC_ERROR_OUT_OF_MEMORY ? QG_ERR_OUT_OF_MEMORY : QG_ERR_COMPILE,
+                 "nvrtcCreateProgram(%s): %s", program_name ? program_name : "?",
                  nv.nvrtcGetErrorString(r));
 
     qg_status s = QG_SUCCESS;

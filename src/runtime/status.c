@@ -14,8 +14,7 @@ int qg_format_version(void) { return QG_FORMAT_VERSION; }
 const char *qg_status_name(qg_status s) {
     switch (s) {
 #define QG_X_(name, value, desc) \
-    case name:                   \
-        return #name;
+    case name: return #name;
         QG_STATUS_LIST(QG_X_)
 #undef QG_X_
     }
@@ -25,8 +24,7 @@ const char *qg_status_name(qg_status s) {
 const char *qg_status_string(qg_status s) {
     switch (s) {
 #define QG_X_(name, value, desc) \
-    case name:                   \
-        return desc;
+    case name: return desc;
         QG_STATUS_LIST(QG_X_)
 #undef QG_X_
     }

@@ -22,12 +22,12 @@ typedef struct {
 
 /* A 2-D tiled map, dimension 0 innermost (contiguous). OOB elements of a box read as zeros. */
 typedef struct {
-    const void *base;      /* global address of element (0, 0); 16-byte aligned */
-    uint64_t dim[2];       /* elements: dim[0] contiguous (1..2^32), dim[1] rows (1..2^32) */
-    uint64_t row_stride;   /* bytes between rows: multiple of 16, < 2^40 */
-    uint32_t box[2];       /* box elements per dimension, 1..256; box[0]*elem_bytes % 16 == 0 */
-    uint32_t elem_bytes;   /* 1 (8-bit data), 2 or 4 */
-    uint32_t swizzle;      /* smem swizzle span in bytes: 0, 32, 64 or 128 (box[0]*elem_bytes <=
+    const void *base;    /* global address of element (0, 0); 16-byte aligned */
+    uint64_t dim[2];     /* elements: dim[0] contiguous (1..2^32), dim[1] rows (1..2^32) */
+    uint64_t row_stride; /* bytes between rows: multiple of 16, < 2^40 */
+    uint32_t box[2];     /* box elements per dimension, 1..256; box[0]*elem_bytes % 16 == 0 */
+    uint32_t elem_bytes; /* 1 (8-bit data), 2 or 4 */
+    uint32_t swizzle;    /* smem swizzle span in bytes: 0, 32, 64 or 128 (box[0]*elem_bytes <=
                               span) */
 } qg_tmap_2d;
 

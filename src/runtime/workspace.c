@@ -78,7 +78,8 @@ static qg_status provide(qg_context *ctx, const void *key, void *stream, size_t 
         QG_RETURN_IF(ctx, !dflt || dflt->bytes < bytes, QG_ERR_INVALID_ARGUMENT,
                      "stream %p is capturing a graph and has no workspace of %zu bytes: call "
                      "qg_prepare for this problem before capturing, or pass "
-                     "qg_gemm_args.workspace", stream, bytes);
+                     "qg_gemm_args.workspace",
+                     stream, bytes);
         *out = find(ctx, NULL);
         return QG_SUCCESS;
     }

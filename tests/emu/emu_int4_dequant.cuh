@@ -12,8 +12,12 @@
 #define QG_WO_MAGIC_SYM 0x64086408u
 #define QG_WO_ONE 0x3c003c00u
 #endif
-static inline float emu_h(uint16_t v) { return QG_ACT == QG_DT_BF16 ? qg_bf16_to_f32(v) : qg_f16_to_f32(v); }
-static inline uint16_t emu_r(float v) { return QG_ACT == QG_DT_BF16 ? qg_f32_to_bf16(v) : qg_f32_to_f16(v); }
+static inline float emu_h(uint16_t v) {
+    return QG_ACT == QG_DT_BF16 ? qg_bf16_to_f32(v) : qg_f16_to_f32(v);
+}
+static inline uint16_t emu_r(float v) {
+    return QG_ACT == QG_DT_BF16 ? qg_f32_to_bf16(v) : qg_f32_to_f16(v);
+}
 /* all uses are exact in float before the final rounding (small integers times 8/11-bit scales) */
 static inline uint32_t emu_h2(uint32_t a, uint32_t b, float (*op)(float, float)) {
     return emu_r(op(emu_h((uint16_t)a), emu_h((uint16_t)b))) |
@@ -21,14 +25,18 @@ static inline uint32_t emu_h2(uint32_t a, uint32_t b, float (*op)(float, float))
 }
 static inline float emu_sub(float a, float b) { return a - b; }
 static inline float emu_add(float a, float b) { return a + b; }
-static inline float emu_mul(float a, float b) { double d = (double)a * b; return (float)d; }
+static inline float emu_mul(float a, float b) {
+    double d = (double)a * b;
+    return (float)d;
+}
 QG_DEVICE uint32_t qg_lop3_and_or(uint32_t a, uint32_t b, uint32_t c) { return (a & b) | c; }
 QG_DEVICE uint32_t qg_h2_sub(uint32_t a, uint32_t b) { return emu_h2(a, b, emu_sub); }
 QG_DEVICE uint32_t qg_h2_add(uint32_t a, uint32_t b) { return emu_h2(a, b, emu_add); }
 QG_DEVICE uint32_t qg_h2_mul(uint32_t a, uint32_t b) { return emu_h2(a, b, emu_mul); }
 QG_DEVICE uint32_t qg_h2_lo2(uint32_t x) { return __byte_perm(x, 0, 0x1010); }
 QG_DEVICE uint32_t qg_h2_hi2(uint32_t x) { return __byte_perm(x, 0, 0x3232); }
-QG_DEVICE void qg_w4_dequant(uint32_t q, uint32_t zz0, uint32_t zz1, uint32_t s0, uint32_t s1, uint32_t b[2][2]) {
+QG_DEVICE void qg_w4_dequant(uint32_t q, uint32_t zz0, uint32_t zz1, uint32_t s0, uint32_t s1,
+                             uint32_t b[2][2]) {
     b[0][0] = qg_h2_mul(qg_h2_sub(qg_lop3_and_or(q, 0x000f000fu, QG_WO_MAGIC), zz0), s0);
     b[0][1] = qg_h2_mul(qg_h2_sub(qg_lop3_and_or(q >> 4, 0x000f000fu, QG_WO_MAGIC), zz0), s0);
     b[1][0] = qg_h2_mul(qg_h2_sub(qg_lop3_and_or(q >> 8, 0x000f000fu, QG_WO_MAGIC), zz1), s1);
@@ -71,9 +79,18 @@ QG_DEVICE void qg_mma_16816(float d[4], const uint32_t a[4], uint32_t b0, uint32
     emu_warp_barrier();
 }
 QG_DEVICE float qg_ld_cg_f32(const float *p) { return *(volatile const float *)p; }
-QG_DEVICE void qg_ld_cg_f32x2(const float *p, float *v0, float *v1) { *v0 = ((volatile const float *)p)[0]; *v1 = ((volatile const float *)p)[1]; }
+QG_DEVICE void qg_ld_cg_f32x2(const float *p, float *v0, float *v1) {
+    *v0 = ((volatile const float *)p)[0];
+    *v1 = ((volatile const float *)p)[1];
+}
 QG_DEVICE void qg_ld_cg_f32x4(const float *p, float (&v)[4]) {
-    if ((uintptr_t)p % 16) { fprintf(stderr, "EMU: ld.global.cg.v4.f32 from %p, not 16-byte aligned\n", (const void *)p); abort(); }
+    if ((uintptr_t)p % 16) {
+        fprintf(stderr, "EMU: ld.global.cg.v4.f32 from %p, not 16-byte aligned\n", (const void *)p);
+        abort();
+    }
     for (int i = 0; i < 4; i++) v[i] = ((volatile const float *)p)[i];
 }
-QG_DEVICE void qg_st_f32x2(float *p, float v0, float v1) { p[0] = v0; p[1] = v1; }
+QG_DEVICE void qg_st_f32x2(float *p, float v0, float v1) {
+    p[0] = v0;
+    p[1] = v1;
+}

@@ -21,19 +21,35 @@
 #define QG_DT_BF16 2
 static inline int min(int a, int b) { return a < b ? a : b; }
 static inline int max(int a, int b) { return a > b ? a : b; }
-static inline unsigned atomicAdd(unsigned *p, unsigned v) { return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); }
-static inline float __uint_as_float(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
-static inline uint32_t __float_as_uint(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+static inline unsigned atomicAdd(unsigned *p, unsigned v) {
+    return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST);
+}
+static inline float __uint_as_float(uint32_t u) {
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+static inline uint32_t __float_as_uint(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
 static inline uint32_t __byte_perm(uint32_t x, uint32_t y, uint32_t s) {
-    uint8_t b[8]; for (int i = 0; i < 4; i++) { b[i] = (uint8_t)(x >> (8 * i)); b[4 + i] = (uint8_t)(y >> (8 * i)); }
-    uint32_t r = 0; for (int i = 0; i < 4; i++) r |= (uint32_t)b[(s >> (4 * i)) & 7] << (8 * i);
+    uint8_t b[8];
+    for (int i = 0; i < 4; i++) {
+        b[i] = (uint8_t)(x >> (8 * i));
+        b[4 + i] = (uint8_t)(y >> (8 * i));
+    }
+    uint32_t r = 0;
+    for (int i = 0; i < 4; i++) r |= (uint32_t)b[(s >> (4 * i)) & 7] << (8 * i);
     return r;
 }
 /* RNE conversions */
 static inline uint16_t emu_f32_to_bf16(float v) {
     uint32_t u = __float_as_uint(v);
     if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
-    u += 0x7fffu + ((u >> 16) & 1u); return (uint16_t)(u >> 16);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
 }
 static inline float emu_f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
@@ -45,8 +61,12 @@ static inline uint16_t emu_f32_to_f16(float f) {
     uint32_t u = __float_as_uint(f), sign = (u >> 16) & 0x8000u, a = u & 0x7fffffffu;
     if (a > 0x7f800000u) return (uint16_t)(sign | 0x7e00u);
     if (a >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u);
-    if (a < 0x38800000u) { float m = __uint_as_float(a) * 16777216.0f; return (uint16_t)(sign | (uint32_t)nearbyintf(m)); }
-    uint32_t man = a & 0x7fffffu, e = (a >> 23) - 112, h = (e << 10) | (man >> 13), rest = man & 0x1fffu;
+    if (a < 0x38800000u) {
+        float m = __uint_as_float(a) * 16777216.0f;
+        return (uint16_t)(sign | (uint32_t)nearbyintf(m));
+    }
+    uint32_t man = a & 0x7fffffu, e = (a >> 23) - 112, h = (e << 10) | (man >> 13),
+             rest = man & 0x1fffu;
     if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) h++;
     return (uint16_t)(sign | h);
 }
@@ -54,10 +74,26 @@ QG_DEVICE float qg_bf16_to_f32(uint16_t v) { return __uint_as_float(((uint32_t)v
 QG_DEVICE float qg_f16_to_f32(uint16_t v) { return emu_f16_to_f32(v); }
 QG_DEVICE uint16_t qg_f32_to_bf16(float f) { return emu_f32_to_bf16(f); }
 QG_DEVICE uint16_t qg_f32_to_f16(float f) { return emu_f32_to_f16(f); }
-QG_DEVICE uint32_t qg_pack_bf16x2(float lo, float hi) { return emu_f32_to_bf16(lo) | ((uint32_t)emu_f32_to_bf16(hi) << 16); }
-QG_DEVICE uint32_t qg_pack_f16x2(float lo, float hi) { return emu_f32_to_f16(lo) | ((uint32_t)emu_f32_to_f16(hi) << 16); }
-QG_DEVICE float qg_to_f32(uint16_t v, int dt) { return dt == QG_DT_BF16 ? qg_bf16_to_f32(v) : qg_f16_to_f32(v); }
-QG_DEVICE uint16_t qg_from_f32(float f, int dt) { return dt == QG_DT_BF16 ? qg_f32_to_bf16(f) : qg_f32_to_f16(f); }
-struct alignas(16) qg_u32x4 { uint32_t x, y, z, w; };
-QG_DEVICE qg_u32x4 qg_ld_stream_u32x4(const void *p) { qg_u32x4 r; memcpy(&r, p, 16); return r; }
-QG_DEVICE uint32_t qg_smem_addr(const void *p) { return (uint32_t)((const unsigned char *)p - emu_smem); }
+QG_DEVICE uint32_t qg_pack_bf16x2(float lo, float hi) {
+    return emu_f32_to_bf16(lo) | ((uint32_t)emu_f32_to_bf16(hi) << 16);
+}
+QG_DEVICE uint32_t qg_pack_f16x2(float lo, float hi) {
+    return emu_f32_to_f16(lo) | ((uint32_t)emu_f32_to_f16(hi) << 16);
+}
+QG_DEVICE float qg_to_f32(uint16_t v, int dt) {
+    return dt == QG_DT_BF16 ? qg_bf16_to_f32(v) : qg_f16_to_f32(v);
+}
+QG_DEVICE uint16_t qg_from_f32(float f, int dt) {
+    return dt == QG_DT_BF16 ? qg_f32_to_bf16(f) : qg_f32_to_f16(f);
+}
+struct alignas(16) qg_u32x4 {
+    uint32_t x, y, z, w;
+};
+QG_DEVICE qg_u32x4 qg_ld_stream_u32x4(const void *p) {
+    qg_u32x4 r;
+    memcpy(&r, p, 16);
+    return r;
+}
+QG_DEVICE uint32_t qg_smem_addr(const void *p) {
+    return (uint32_t)((const unsigned char *)p - emu_smem);
+}

@@ -4,14 +4,19 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stddef.h>
-struct emu_dim3 { unsigned x, y, z; };
+struct emu_dim3 {
+    unsigned x, y, z;
+};
 extern thread_local emu_dim3 threadIdx, blockIdx;
 extern emu_dim3 gridDim, blockDim;
 extern unsigned char emu_smem[];
 void emu_syncthreads();
 void emu_warp_barrier();
 /* per-warp exchange area for mma */
-struct emu_warp_xchg { uint32_t a[32][4]; uint32_t b[32][2]; };
+struct emu_warp_xchg {
+    uint32_t a[32][4];
+    uint32_t b[32][2];
+};
 emu_warp_xchg *emu_xchg();
 /* cp.async emulation (per thread) */
 void emu_cp_async(void *dst, const void *src, int bytes);

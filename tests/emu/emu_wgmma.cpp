@@ -51,7 +51,8 @@ static void report(const char *fmt, ...) {
     if (emu_wgmma_errors++ < 20) {
         va_list ap;
         va_start(ap, fmt);
-        fprintf(stderr, "EMU (thread %u, CTA %u,%u,%u): ", threadIdx.x, blockIdx.x, blockIdx.y, blockIdx.z);
+        fprintf(stderr, "EMU (thread %u, CTA %u,%u,%u): ", threadIdx.x, blockIdx.x, blockIdx.y,
+                blockIdx.z);
         vfprintf(stderr, fmt, ap);
         fputc('\n', stderr);
         va_end(ap);
@@ -92,7 +93,8 @@ struct cbar {
 static void cbar_wait(cbar *b, int count, const char *what) {
     pthread_mutex_lock(&b->m);
     if (b->arrived == 0) b->count = count;
-    else if (b->count != count) report("%s: thread count %d, other threads said %d", what, count, b->count);
+    else if (b->count != count)
+        report("%s: thread count %d, other threads said %d", what, count, b->count);
     const unsigned g = b->gen;
     if (++b->arrived == count) {
         b->arrived = 0;
@@ -194,10 +196,10 @@ struct wg_shadow {
     int refs = 0;         /* operations in flight on them */
 };
 struct wg_thread {
-    std::vector<wg_op> open;                /* issued, not yet committed */
-    std::deque<std::vector<wg_op>> groups;  /* committed, not yet complete */
+    std::vector<wg_op> open;               /* issued, not yet committed */
+    std::deque<std::vector<wg_op>> groups; /* committed, not yet complete */
     std::map<float *, wg_shadow> inflight;
-    std::map<float *, long> released;       /* fence count when the registers were written back */
+    std::map<float *, long> released; /* fence count when the registers were written back */
     long fences = 0;
 };
 static thread_local wg_thread wt_state;
@@ -240,7 +242,9 @@ static float half_to_f32(uint16_t h, int type) {
         return f;
     }
     const int s = h >> 15, e = (h >> 10) & 31, m = h & 1023;
-    float v = e == 0 ? ldexpf((float)m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexpf((float)(m | 1024), e - 25);
+    float v = e == 0    ? ldexpf((float)m, -24)
+              : e == 31 ? (m ? NAN : INFINITY)
+                        : ldexpf((float)(m | 1024), e - 25);
     return s ? -v : v;
 }
 
@@ -291,13 +295,15 @@ static void execute(const wg_op &op, float *acc) {
         for (int r = 0; r < 4; r++)
             if (op.areg[r] != op.asnap[r]) {
                 report("wgmma.mma_async (A in registers): register a%d changed from 0x%08x to 0x%08x "
-                       "before the operation retired", r, op.asnap[r], op.areg[r]);
+                       "before the operation retired",
+                       r, op.asnap[r], op.areg[r]);
                 break;
             }
         memcpy(a, op.arow, sizeof a);
     } else {
         for (int h = 0; h < 2; h++)
-            for (int k = 0; k < 16; k++) a[h][k] = operand(op.da, 16 * w + g + 8 * h, k, op.type, "A");
+            for (int k = 0; k < 16; k++)
+                a[h][k] = operand(op.da, 16 * w + g + 8 * h, k, op.type, "A");
     }
     for (int i = 0; i < op.n / 8; i++)
         for (int e = 0; e < 2; e++) {
@@ -351,7 +357,8 @@ static void issue(float *d, int n, uint64_t da, const uint32_t *areg, uint64_t d
         return;
     }
     if (n % 8 || n < 8 || n > 256) report("wgmma.mma_async: N = %d is not a valid shape", n);
-    if (trans_a || trans_b) report("wgmma.mma_async: transposed (MN-major) operands are not emulated");
+    if (trans_a || trans_b)
+        report("wgmma.mma_async: transposed (MN-major) operands are not emulated");
     /* .sync.aligned: every thread of the warpgroup issues the same instruction and operands */
     wg_xchg &x = xchg[wgi];
     x.da[tw] = da, x.db[tw] = db, x.n[tw] = n, x.scale_d[tw] = scale_d != 0, x.type[tw] = ab_type;
@@ -364,8 +371,8 @@ static void issue(float *d, int n, uint64_t da, const uint32_t *areg, uint64_t d
             if (x.da[i] != x.da[0] || x.db[i] != x.db[0] || x.n[i] != x.n[0] ||
                 x.scale_d[i] != x.scale_d[0] || x.type[i] != x.type[0] || x.trans[i] != x.trans[0]) {
                 report("wgmma.mma_async: thread %d of warpgroup %u has other operands than thread 0 "
-                       "(desc A 0x%llx / 0x%llx, B 0x%llx / 0x%llx)", i, wgi,
-                       (unsigned long long)x.da[i], (unsigned long long)x.da[0],
+                       "(desc A 0x%llx / 0x%llx, B 0x%llx / 0x%llx)",
+                       i, wgi, (unsigned long long)x.da[i], (unsigned long long)x.da[0],
                        (unsigned long long)x.db[i], (unsigned long long)x.db[0]);
                 break;
             }
@@ -420,5 +427,6 @@ void emu_wgmma_wait(int n) {
      * it has completed for all 128 (the emulator computes each thread's fragment separately,
      * so the warpgroup meets here before any thread may let others reuse the operands). */
     const unsigned wgi = threadIdx.x / 128;
-    if ((wgi + 1) * 128 <= blockDim.x && wgi < 8) cbar_wait(&wg_bar[wgi], 128, "wgmma.wait_group (warpgroup)");
+    if ((wgi + 1) * 128 <= blockDim.x && wgi < 8)
+        cbar_wait(&wg_bar[wgi], 128, "wgmma.wait_group (warpgroup)");
 }

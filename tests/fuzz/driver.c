@@ -37,7 +37,9 @@ static void add_file(const char *path) {
         b.data[b.size++] = (uint8_t)c;
     }
     fclose(f);
-    if (ncorpus == capcorpus) corpus = realloc(corpus, sizeof *corpus * (size_t)(capcorpus = capcorpus ? 2 * capcorpus : 64));
+    if (ncorpus == capcorpus)
+        corpus = realloc(corpus,
+                         sizeof *corpus * (size_t)(capcorpus = capcorpus ? 2 * capcorpus : 64));
     corpus[ncorpus++] = b;
 }
 
@@ -68,15 +70,23 @@ static uint64_t next(void) { /* splitmix64 */
 
 /* One mutation of buf[*n] (capacity cap) in place. */
 static void mutate(uint8_t *buf, size_t *n, size_t cap) {
-    static const char *const tokens[] = {"0", "-1", "1e19", "1e999", "-0", "1.5", "2147483648",
-                                         "9223372036854775807", "NaN", "null", "\"\"", "[]", "{}",
-                                         ",", ":", "\"", "\\u0000", "true", "4294967297", "\n"};
+    static const char *const tokens[] = {"0",       "-1",   "1e19",       "1e999",
+                                         "-0",      "1.5",  "2147483648", "9223372036854775807",
+                                         "NaN",     "null", "\"\"",       "[]",
+                                         "{}",      ",",    ":",          "\"",
+                                         "\\u0000", "true", "4294967297", "\n"};
     const size_t at = *n ? next() % *n : 0;
     switch (next() % 6) {
-    case 0: if (*n) buf[at] ^= (uint8_t)(1u << (next() % 8)); break;
-    case 1: if (*n) buf[at] = (uint8_t)next(); break;
-    case 2: if (*n > 1) *n -= 1 + next() % (*n < 16 ? *n - 1 : 16); break; /* truncate */
-    case 3: { /* insert a token */
+    case 0:
+        if (*n) buf[at] ^= (uint8_t)(1u << (next() % 8));
+        break;
+    case 1:
+        if (*n) buf[at] = (uint8_t)next();
+        break;
+    case 2:
+        if (*n > 1) *n -= 1 + next() % (*n < 16 ? *n - 1 : 16);
+        break; /* truncate */
+    case 3: {  /* insert a token */
         const char *t = tokens[next() % (sizeof tokens / sizeof tokens[0])];
         const size_t l = strlen(t);
         if (*n + l > cap) break;

@@ -28,10 +28,10 @@ static int64_t dim(input *in) {
     const uint64_t sel = take(in, 1);
     const uint64_t v = take(in, 2);
     switch (sel % 8) {
-    case 0: return (int64_t)take(in, 8);      /* anything, negative included */
-    case 1: return (int64_t)1 << (v % 63);    /* powers of two up to 2^62 */
+    case 0: return (int64_t)take(in, 8);                  /* anything, negative included */
+    case 1: return (int64_t)1 << (v % 63);                /* powers of two up to 2^62 */
     case 2: return ((int64_t)1 << 31) - (int64_t)(v % 3); /* around the bound */
-    default: return (int64_t)(v % 8 + 1) * 64; /* 64 .. 512 */
+    default: return (int64_t)(v % 8 + 1) * 64;            /* 64 .. 512 */
     }
 }
 
@@ -60,8 +60,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint16_t *w16 = malloc(nk * sizeof(uint16_t)), *a = malloc(mk * sizeof(uint16_t));
     uint8_t *q = malloc(mk);
     float *scale = malloc((act ? (size_t)p.m : 1) * sizeof(float));
-    void *buf[4] = {malloc(sz.weight_bytes + 1), malloc(sz.scale_bytes + 1), malloc(sz.zero_bytes + 1),
-                    malloc(sz.meta_bytes + 1)};
+    void *buf[4] = {malloc(sz.weight_bytes + 1), malloc(sz.scale_bytes + 1),
+                    malloc(sz.zero_bytes + 1), malloc(sz.meta_bytes + 1)};
     qg_packed_weight pw = {buf[0], buf[1], buf[2], buf[3]};
     const float scale_w = ldexpf(1.f, (int)(take(&in, 1) % 80) - 60);
     int finite = 1;

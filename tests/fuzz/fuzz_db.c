@@ -13,7 +13,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (qg_db_from_json(&db, (const char *)data, size) == QG_SUCCESS) {
         char *json = qg_db_to_json(&db);
         qg_db back = {0};
-        if (!json || qg_db_from_json(&back, json, strlen(json)) != QG_SUCCESS || back.count != db.count)
+        if (!json || qg_db_from_json(&back, json, strlen(json)) != QG_SUCCESS ||
+            back.count != db.count)
             abort(); /* what we accept we must be able to write and read again */
         free(json);
         free(back.entries);

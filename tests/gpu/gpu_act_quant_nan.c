@@ -33,8 +33,8 @@ static void run(qg_context *ctx, qg_scheme scheme, qg_scale_granularity gran) {
     qt_seed(&r, 15);
     uint16_t a[M * K];
     for (int i = 0; i < M * K; i++) a[i] = qg_f32_to_bf16(qt_normal(&r));
-    a[0 * K + NAN_COL] = qg_f32_to_bf16(NAN);      /* row 0: one NaN */
-    a[1 * K + INF_COL] = qg_f32_to_bf16(INFINITY); /* row 1: one +Inf */
+    a[0 * K + NAN_COL] = qg_f32_to_bf16(NAN);                       /* row 0: one NaN */
+    a[1 * K + INF_COL] = qg_f32_to_bf16(INFINITY);                  /* row 1: one +Inf */
     for (int j = 0; j < K; j++) a[2 * K + j] = qg_f32_to_bf16(NAN); /* row 2: all NaN */
     void *da = gt_upload(ctx, a, sizeof a);
     void *dq = gt_alloc_poison(ctx, M * K);
@@ -44,10 +44,11 @@ static void run(qg_context *ctx, qg_scheme scheme, qg_scale_granularity gran) {
     float s[M];
     gt_download(ctx, q, dq, sizeof q);
     gt_download(ctx, s, ds, sizeof(float) * (gran == QG_SCALE_PER_TENSOR ? 1 : M));
-    const char *name = qg_scheme_name(scheme), *g = gran == QG_SCALE_PER_TENSOR ? "per-tensor" : "per-token";
+    const char *name = qg_scheme_name(scheme),
+               *g = gran == QG_SCALE_PER_TENSOR ? "per-tensor" : "per-token";
     if (gran == QG_SCALE_PER_TENSOR) {
-        QT_CHECK(isinf(s[0]) && s[0] > 0, "%s %s: an Inf makes the tensor scale Inf (got %g)", name, g,
-                 (double)s[0]);
+        QT_CHECK(isinf(s[0]) && s[0] > 0, "%s %s: an Inf makes the tensor scale Inf (got %g)", name,
+                 g, (double)s[0]);
         int ok = 1;
         for (int i = 0; i < M * K; i++) {
             const float x = qg_bf16_to_f32(a[i]);
@@ -64,8 +65,8 @@ static void run(qg_context *ctx, qg_scheme scheme, qg_scale_granularity gran) {
         QT_CHECK(s[0] == s0, "%s %s: NaN ignored by the row scale (%g, want %g)", name, g,
                  (double)s[0], (double)s0);
         QT_CHECK(isinf(s[1]) && s[1] > 0, "%s %s: Inf row scale Inf (got %g)", name, g, (double)s[1]);
-        QT_CHECK(s[2] == QG_ACT_SCALE_FLOOR, "%s %s: all-NaN row at the floor scale (got %g)", name, g,
-                 (double)s[2]);
+        QT_CHECK(s[2] == QG_ACT_SCALE_FLOOR, "%s %s: all-NaN row at the floor scale (got %g)", name,
+                 g, (double)s[2]);
         QT_CHECK(s[3] == s3, "%s %s: finite row unaffected", name, g);
         int ok0 = 1, ok1 = 1, ok2 = 1, ok3 = 1;
         for (int j = 0; j < K; j++) {

@@ -80,8 +80,8 @@ void gt_free_packed(qg_context *ctx, qg_packed_weight *w) {
     w->weight = w->scale = w->zero = w->meta = NULL;
 }
 
-int gt_check_half(const char *what, const uint16_t *out, qg_dtype dt, const double *ref,
-                  int64_t m, int64_t n, double tol, double *rel_out) {
+int gt_check_half(const char *what, const uint16_t *out, qg_dtype dt, const double *ref, int64_t m,
+                  int64_t n, double tol, double *rel_out) {
     size_t count = (size_t)m * (size_t)n;
     double *got = calloc(count ? count : 1, sizeof(double));
     if (!got) die(NULL, "malloc");
@@ -101,8 +101,7 @@ int gt_check_half(const char *what, const uint16_t *out, qg_dtype dt, const doub
     if (first_bad >= 0)
         QT_CHECK(0, "%s: element (%lld,%lld) is not finite (unwritten or overflow): %g", what,
                  (long long)(first_bad / n), (long long)(first_bad % n), bad_value);
-    else
-        QT_CHECK(ok, "%s: rel L2 error %.3g > %.3g (max abs %.3g)", what, rel, tol, max_abs);
+    else QT_CHECK(ok, "%s: rel L2 error %.3g > %.3g (max abs %.3g)", what, rel, tol, max_abs);
     free(got);
     return ok;
 }

@@ -29,8 +29,8 @@ void gt_free_packed(qg_context *ctx, qg_packed_weight *w);
  * Returns 1 on pass; prints the first bad element and the errors otherwise. `what` names the
  * case in messages. *rel_out (may be NULL) receives the relative error.
  */
-int gt_check_half(const char *what, const uint16_t *out, qg_dtype dt, const double *ref,
-                  int64_t m, int64_t n, double tol, double *rel_out);
+int gt_check_half(const char *what, const uint16_t *out, qg_dtype dt, const double *ref, int64_t m,
+                  int64_t n, double tol, double *rel_out);
 
 /* QGEMM_GPU_REDUCED=1: the reduced case list, every kernel family at least once on small
  * shapes, no timing and no counts that only the full list reaches (tests/gpu/run.sh --sanitize

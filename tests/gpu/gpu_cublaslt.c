@@ -39,7 +39,9 @@
 #define MAX_ROWS 16
 
 static double unit_roundoff(qg_dtype t) { return t == QG_DTYPE_F16 ? ldexp(1, -11) : ldexp(1, -8); }
-static double h2d(qg_dtype t, uint16_t v) { return t == QG_DTYPE_F16 ? qg_f16_to_f32(v) : qg_bf16_to_f32(v); }
+static double h2d(qg_dtype t, uint16_t v) {
+    return t == QG_DTYPE_F16 ? qg_f16_to_f32(v) : qg_bf16_to_f32(v);
+}
 
 /* Rows the reference covers: all for M <= 33, else first, last and evenly spaced ones. */
 static int pick_rows(int64_t m, int64_t *rows) {
@@ -53,7 +55,8 @@ static int pick_rows(int64_t m, int64_t *rows) {
 
 /* c [M x ldc] host copy of a device output against ref [nrows x N]. */
 static int check_output(const char *what, int64_t m, int64_t n, qg_dtype dt, const uint16_t *c,
-                        int64_t ldc, const int64_t *rows, int nrows, const double *ref, double c_arith) {
+                        int64_t ldc, const int64_t *rows, int nrows, const double *ref,
+                        double c_arith) {
     int64_t nonfinite = 0, pad_written = 0;
     for (int64_t i = 0; i < m; i++)
         for (int64_t j = 0; j < ldc; j++) {
@@ -63,7 +66,8 @@ static int check_output(const char *what, int64_t m, int64_t n, qg_dtype dt, con
         }
     int ok = QT_CHECK(nonfinite == 0, "%s: %lld of %lld outputs not finite (unwritten?)", what,
                       (long long)nonfinite, (long long)(m * n));
-    ok &= QT_CHECK(pad_written == 0, "%s: %lld padding elements written", what, (long long)pad_written);
+    ok &= QT_CHECK(pad_written == 0, "%s: %lld padding elements written", what,
+                   (long long)pad_written);
     double ss = 0;
     for (int r = 0; r < nrows; r++)
         for (int64_t j = 0; j < n; j++) ss += ref[r * n + j] * ref[r * n + j];
@@ -77,9 +81,10 @@ static int check_output(const char *what, int64_t m, int64_t n, qg_dtype dt, con
             if (d / lim > worst) worst = d / lim;
             if (!(d <= lim) && !bad++) bi = rows[r], bj = j, bwant = want, bgot = got;
         }
-    ok &= QT_CHECK(bad == 0, "%s: %lld elements outside the bound, first (%lld,%lld) got %g want %g "
-                   "(worst/bound %.2f)", what, (long long)bad, (long long)bi, (long long)bj, bgot,
-                   bwant, worst);
+    ok &= QT_CHECK(bad == 0,
+                   "%s: %lld elements outside the bound, first (%lld,%lld) got %g want %g "
+                   "(worst/bound %.2f)",
+                   what, (long long)bad, (long long)bi, (long long)bj, bgot, bwant, worst);
     return ok;
 }
 
@@ -113,7 +118,8 @@ static void test_bf16(qg_context *ctx, qt_rng *r) {
             }
         }
         free(wf);
-        void *da = gt_upload(ctx, a, 2 * (size_t)(m * k)), *dw = gt_upload(ctx, w, 2 * (size_t)(n * k));
+        void *da = gt_upload(ctx, a, 2 * (size_t)(m * k)),
+             *dw = gt_upload(ctx, w, 2 * (size_t)(n * k));
         void *dc = gt_alloc_poison(ctx, 2 * (size_t)(m * n));
         int ran = 0;
         for (int algo = 0; algo < QG_CUBLASLT_MAX_ALGOS; algo++) {
@@ -131,8 +137,8 @@ static void test_bf16(qg_context *ctx, qt_rng *r) {
             check_output(what, m, n, QG_DTYPE_BF16, c, n, rows, nrows, ref, 1e-4);
             ran++;
         }
-        QT_CHECK(ran >= 1, "bf16 M=%lld N=%lld K=%lld: no algorithm ran", (long long)m, (long long)n,
-                 (long long)k);
+        QT_CHECK(ran >= 1, "bf16 M=%lld N=%lld K=%lld: no algorithm ran", (long long)m,
+                 (long long)n, (long long)k);
         printf("bf16 M=%lld N=%lld K=%lld: %d algorithms checked\n", (long long)m, (long long)n,
                (long long)k, ran);
         gt_free(ctx, da), gt_free(ctx, dw), gt_free(ctx, dc);
@@ -152,13 +158,13 @@ typedef struct {
     qg_problem p;
     int64_t lda, ldc;
     qg_packed_weight hw, dw;
-    uint8_t *hq;   /* [M x K] */
+    uint8_t *hq; /* [M x K] */
     float *hs;
     uint16_t *hbias;
     void *da, *ds, *dbias;
     int64_t rows[33];
     int nrows;
-    double *ref;   /* [nrows x N] */
+    double *ref; /* [nrows x N] */
 } fdata;
 
 static void fdata_make(qg_context *ctx, fdata *d, qg_scheme scheme, const fcase *fc, qt_rng *r) {
@@ -224,7 +230,8 @@ static void fdata_make(qg_context *ctx, fdata *d, qg_scheme scheme, const fcase 
 static void fdata_free(qg_context *ctx, fdata *d) {
     gt_free_packed(ctx, &d->dw);
     gt_free(ctx, d->da), gt_free(ctx, d->ds), gt_free(ctx, d->dbias);
-    free(d->hw.weight), free(d->hw.scale), free(d->hw.meta), free(d->hq), free(d->hs), free(d->hbias), free(d->ref);
+    free(d->hw.weight), free(d->hw.scale), free(d->hw.meta), free(d->hq), free(d->hs),
+        free(d->hbias), free(d->ref);
 }
 
 static qg_gemm_args fdata_args(const fdata *d, void *c) {
@@ -284,19 +291,21 @@ static void test_family(qg_context *ctx, qg_scheme scheme, qt_rng *r) {
             if (!QT_CHECK(s == QG_SUCCESS, "%s: %s (%s)", what, qg_status_name(s), qg_last_error(ctx)))
                 continue;
             gt_download(ctx, hc, dc, cbytes);
-            check_output(what, d.p.m, d.p.n, d.p.out_dtype, hc, d.ldc, d.rows, d.nrows, d.ref, c_arith);
+            check_output(what, d.p.m, d.p.n, d.p.out_dtype, hc, d.ldc, d.rows, d.nrows, d.ref,
+                         c_arith);
             ran++;
         }
         const int rowwise = fp8 && (!fc->w_tensor || !fc->a_tensor);
         const int must_refuse = fp8 && d.ldc % 8;
         printf("%s case %d (M=%lld N=%lld K=%lld w:%s a:%s%s%s ldc=%lld): %d algorithms ran, %d "
-               "refused%s%s\n", fam, ci, (long long)d.p.m, (long long)d.p.n, (long long)d.p.k,
+               "refused%s%s\n",
+               fam, ci, (long long)d.p.m, (long long)d.p.n, (long long)d.p.k,
                fc->w_tensor ? "tensor" : "row", fc->a_tensor ? "tensor" : "token",
                fc->bias ? " bias" : "", fc->f16 ? " f16" : "", (long long)d.ldc, ran, refused,
                refused ? ": " : "", refused ? last_refusal : "");
         if (must_refuse) {
-            QT_CHECK(ran == 0 && refused == QG_CUBLASLT_MAX_ALGOS, "%s case %d: odd ldc must be refused",
-                     fam, ci);
+            QT_CHECK(ran == 0 && refused == QG_CUBLASLT_MAX_ALGOS,
+                     "%s case %d: odd ldc must be refused", fam, ci);
         } else if (rowwise) {
             rowwise_ran += ran > 0;
             rowwise_refused += ran == 0;
@@ -325,7 +334,12 @@ static void test_tuner(qg_context *ctx) {
     o.verbose = 1;
     o.budget_s = 20;
     o.samples = 7;
-    static const struct { qg_scheme s; int tensor; int64_t ms[2]; int nm; } jobs[] = {
+    static const struct {
+        qg_scheme s;
+        int tensor;
+        int64_t ms[2];
+        int nm;
+    } jobs[] = {
         {QG_SCHEME_W8A8_FP8, 1, {16, 2048}, 2},
         {QG_SCHEME_W8A8_INT8, 0, {2048, 0}, 1},
     };
@@ -340,7 +354,8 @@ static void test_tuner(qg_context *ctx) {
                  qg_scheme_name(p.scheme), st.wrong, st.failed);
         for (int i = 0; i < jobs[j].nm; i++) {
             const qg_db_entry *e = qg_db_find(db, &p, jobs[j].ms[i]);
-            if (QT_CHECK(e != NULL, "tuned %s M=%lld", qg_scheme_name(p.scheme), (long long)jobs[j].ms[i]))
+            if (QT_CHECK(e != NULL, "tuned %s M=%lld", qg_scheme_name(p.scheme),
+                         (long long)jobs[j].ms[i]))
                 printf("tuner: %s N=4096 K=4096 M=%lld (%s scales): %s %.2f us of %d candidates\n",
                        qg_scheme_name(p.scheme), (long long)jobs[j].ms[i],
                        jobs[j].tensor ? "tensor" : "row", e->kernel, e->median_us, st.candidates);
@@ -351,7 +366,6 @@ static void test_tuner(qg_context *ctx) {
 }
 
 /* ---------------------------------------------------------------- 4. replay + graph capture */
-
 
 static void test_replay(qg_context *ctx0, qt_rng *r) {
     if (!gt_load_cuda()) {
@@ -364,7 +378,11 @@ static void test_replay(qg_context *ctx0, qt_rng *r) {
     snprintf(path, sizeof path, "/tmp/qg_cublaslt_replay_%d.json", (int)getpid());
     unlink(path);
     static const fcase fc = {128, 4096, 4096, 0, 0, 1, 0, 0, 0};
-    static const struct { qg_scheme s; int tensor; const char *id; } jobs[] = {
+    static const struct {
+        qg_scheme s;
+        int tensor;
+        const char *id;
+    } jobs[] = {
         {QG_SCHEME_W8A8_FP8, 1, "cublaslt_fp8.algo0"},
         {QG_SCHEME_W8A8_INT8, 0, "cublaslt_int8.algo0"},
     };
@@ -374,8 +392,10 @@ static void test_replay(qg_context *ctx0, qt_rng *r) {
     for (int j = 0; j < 2; j++) {
         qg_db_entry e = {0};
         qg_problem_init(&e.key);
-        e.key.scheme = jobs[j].s, e.key.n = fc.n, e.key.k = fc.k, e.key.m = fc.m, e.key.group_size = 0;
-        e.key.weight_scale = e.key.act_scale = jobs[j].tensor ? QG_SCALE_PER_TENSOR : QG_SCALE_PER_ROW;
+        e.key.scheme = jobs[j].s, e.key.n = fc.n, e.key.k = fc.k, e.key.m = fc.m,
+        e.key.group_size = 0;
+        e.key.weight_scale = e.key.act_scale = jobs[j].tensor ? QG_SCALE_PER_TENSOR
+                                                              : QG_SCALE_PER_ROW;
         e.key.has_bias = 1;
         e.m_bucket = fc.m;
         snprintf(e.kernel, sizeof e.kernel, "%s", jobs[j].id);
@@ -415,8 +435,10 @@ static void test_replay(qg_context *ctx0, qt_rng *r) {
         }
         CUgraph g = NULL;
         const CUresult er = cu.StreamEndCapture(st, &g);
-        QT_CHECK(er == CUDA_SUCCESS, "%s: capture of prepared calls failed (%d): the launch path "
-                 "allocated or synchronized", jobs[j].id, (int)er);
+        QT_CHECK(er == CUDA_SUCCESS,
+                 "%s: capture of prepared calls failed (%d): the launch path "
+                 "allocated or synchronized",
+                 jobs[j].id, (int)er);
         if (er == CUDA_SUCCESS) {
             CUgraphExec ge;
             CU(cu.GraphInstantiate(&ge, g, 0));
@@ -496,9 +518,12 @@ static void workspace_caller(qg_context *ctx, qt_rng *r) {
                 size_t first = 0;
                 const size_t dirty = count_nonzero(host, ws_bytes, &first);
                 clean += dirty == 0;
-                if (!QT_CHECK(dirty == 0, "%s left %zu non-zero workspace bytes, the first at "
-                              "offset %zu (%s)", what, dirty, first,
-                              first >= QG_CUBLASLT_WORKSPACE + 256 ? "int32 products" : "cuBLASLt scratch"))
+                if (!QT_CHECK(dirty == 0,
+                              "%s left %zu non-zero workspace bytes, the first at "
+                              "offset %zu (%s)",
+                              what, dirty, first,
+                              first >= QG_CUBLASLT_WORKSPACE + 256 ? "int32 products"
+                                                                   : "cuBLASLt scratch"))
                     QT_OK(qg_memset_d8(ctx, ws, 0, ws_bytes)); /* clean for the next one */
             }
             printf("workspace: %s M=%lld N=%lld K=%lld: %d algorithms ran, %d left it zero\n", fam,
@@ -561,8 +586,8 @@ static void workspace_shared(qt_rng *r) {
                 ok += run_splitk(ctx, &sp, dc, hc, id);
             }
         printf("workspace: %s M=%lld N=%lld after each cuBLASLt variant on the context's "
-               "workspace: %d of %d right\n", SPLITK_ID, (long long)sp.p.m, (long long)sp.p.n, ok,
-               pairs);
+               "workspace: %d of %d right\n",
+               SPLITK_ID, (long long)sp.p.m, (long long)sp.p.n, ok, pairs);
         QT_CHECK(pairs >= 2, "workspace: too few cuBLASLt variants ran (%d)", pairs);
         free(hc);
         gt_free(ctx, dc), gt_free(ctx, dlc);

@@ -7,8 +7,8 @@ gt_cuda_api cu;
 int gt_load_cuda(void) {
     void *h = dlopen("libcuda.so.1", RTLD_NOW | RTLD_GLOBAL);
     if (!h) return 0;
-#define SYM(f, name)                                                                          \
-    *(void **)&cu.f = dlsym(h, name);                                                         \
+#define SYM(f, name)                  \
+    *(void **)&cu.f = dlsym(h, name); \
     if (!cu.f) return 0;
     SYM(StreamCreate, "cuStreamCreate")
     SYM(StreamDestroy, "cuStreamDestroy_v2")

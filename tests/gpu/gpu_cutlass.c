@@ -47,7 +47,8 @@ static void run_case(qg_context *ctx, const shape *s, qt_rng *r) {
 
     float *wf = malloc(sizeof(float) * (size_t)(n * k));
     for (int64_t i = 0; i < n; i++)
-        for (int64_t j = 0; j < k; j++) wf[i * k + j] = ldexpf(qt_uniform(r, -1.f, 1.f), (int)(i % 5) - 3);
+        for (int64_t j = 0; j < k; j++)
+            wf[i * k + j] = ldexpf(qt_uniform(r, -1.f, 1.f), (int)(i % 5) - 3);
     qg_packed_sizes sz;
     QT_OK(qg_packed_sizes_get(&p, &sz));
     qg_packed_weight hw = {malloc(sz.weight_bytes), malloc(sz.scale_bytes), NULL, NULL};
@@ -109,16 +110,19 @@ static void run_case(qg_context *ctx, const shape *s, qt_rng *r) {
                     double mag = 0;
                     for (int64_t kk = 0; kk < k; kk++)
                         mag += fabs((double)qg_bf16_to_f32(ap[i2 * k + kk]) * deq[j * k + kk]);
-                    const double lim = 2 * ldexp(1, -9) * fabs(want) + ldexp(1, -8) * mag + 1e-5 * rms;
+                    const double lim = 2 * ldexp(1, -9) * fabs(want) + ldexp(1, -8) * mag +
+                                       1e-5 * rms;
                     num += (got - want) * (got - want);
                     den += want * want;
-                    if (!(fabs(got - want) <= lim) && bad++ == 0) bi = i2, bj = j, got_b = got, want_b = want;
+                    if (!(fabs(got - want) <= lim) && bad++ == 0)
+                        bi = i2, bj = j, got_b = got, want_b = want;
                 }
             const double rel = sqrt(num / (den + 1e-300));
             QT_CHECK(bad == 0 && pad == 0 && rel <= 1e-2,
                      "%s (call %d): rel L2 %.3g, %lld elements outside the bound (first (%lld,%lld) "
-                     "got %g want %g), %lld padding elements written", what, rep + 1, rel,
-                     (long long)bad, (long long)bi, (long long)bj, got_b, want_b, (long long)pad);
+                     "got %g want %g), %lld padding elements written",
+                     what, rep + 1, rel, (long long)bad, (long long)bi, (long long)bj, got_b,
+                     want_b, (long long)pad);
             runs++;
         }
         unsigned char *back = malloc(wsb);
@@ -165,7 +169,8 @@ static void check_refused(qg_context *ctx, qt_rng *r) {
         qg_gemm_args_init(&g);
         g.a = a, g.w.weight = w, g.w.scale = sc, g.w.zero = z, g.c = cc, g.ldc = ldc;
         const qg_status st = qg_gemm_with_kernel(ctx, &p, &g, "w4a16_cutlass.tn128", NULL);
-        QT_CHECK(st == QG_ERR_UNSUPPORTED, "%s: %s (%s)", why, qg_status_name(st), qg_last_error(ctx));
+        QT_CHECK(st == QG_ERR_UNSUPPORTED, "%s: %s (%s)", why, qg_status_name(st),
+                 qg_last_error(ctx));
         QT_CHECK(gt_count_written(ctx, cc, cbytes) == 0, "%s: refused but C was written", why);
         gt_free(ctx, w), gt_free(ctx, sc), gt_free(ctx, a), gt_free(ctx, cc);
         if (z) gt_free(ctx, z);
@@ -191,12 +196,9 @@ int main(void) {
         qt_rng r;
         qt_seed(&r, qt_test_seed());
         const shape shapes[] = {
-            {1, 256, 256, 256, 256, 128},
-            {77, 520, 1024, 1024, 520, 64},
-            {128, 1024, 2048, 2048, 1024, 128},
-            {200, 768, 512, 512, 768, 0},
-            {64, 1024, 1024, 1032, 1032, 128},
-            {256, 4096, 4096, 4096, 4096, 128},
+            {1, 256, 256, 256, 256, 128},       {77, 520, 1024, 1024, 520, 64},
+            {128, 1024, 2048, 2048, 1024, 128}, {200, 768, 512, 512, 768, 0},
+            {64, 1024, 1024, 1032, 1032, 128},  {256, 4096, 4096, 4096, 4096, 128},
         };
         const int count = gt_reduced() ? 2 : QG_ARRAY_SIZE(shapes);
         for (int i = 0; i < count; i++) run_case(ctx, &shapes[i], &r);

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <time.h>
 
-
 static double now_us(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -107,8 +106,10 @@ static void test_graph_capture(qg_context *ctx, setup *s) {
     }
     CUgraph g = NULL;
     CUresult er = cu.StreamEndCapture(st, &g);
-    QT_CHECK(er == CUDA_SUCCESS, "capture of prepared qg_gemm calls (error %d): the launch path "
-             "synchronized or allocated", (int)er);
+    QT_CHECK(er == CUDA_SUCCESS,
+             "capture of prepared qg_gemm calls (error %d): the launch path "
+             "synchronized or allocated",
+             (int)er);
     if (er == CUDA_SUCCESS) {
         CUgraphExec ge;
         CU(cu.GraphInstantiate(&ge, g, 0));
@@ -149,7 +150,8 @@ static void *thread_main(void *arg) {
         return NULL;
     }
     qg_gemm_args a = args_for(j->s, j->dc);
-    for (int i = 0; i < j->calls && j->st == QG_SUCCESS; i++) j->st = qg_gemm(j->ctx, &j->s->p, &a, st);
+    for (int i = 0; i < j->calls && j->st == QG_SUCCESS; i++)
+        j->st = qg_gemm(j->ctx, &j->s->p, &a, st);
     cu.StreamSynchronize(st);
     cu.StreamDestroy(st);
     return NULL;
@@ -164,8 +166,8 @@ static void test_threads(qg_context *ctx, setup *s) {
     CUcontext cuctx = NULL;
     CU(cu.CtxGetCurrent(&cuctx)); /* the library made its primary context current here */
     for (int i = 0; i < T; i++) {
-        j[i] = (thread_job){ctx, s, gt_alloc_poison(ctx, 2 * (size_t)(s->p.m * s->p.n)), 50,
-                            QG_SUCCESS, cuctx};
+        j[i] = (thread_job){ctx, s,          gt_alloc_poison(ctx, 2 * (size_t)(s->p.m * s->p.n)),
+                            50,  QG_SUCCESS, cuctx};
         pthread_create(&t[i], NULL, thread_main, &j[i]);
     }
     for (int i = 0; i < T; i++) pthread_join(t[i], NULL);
@@ -199,7 +201,8 @@ static double driver_launch_floor_us(void) {
     for (int r = 0; r < ROUNDS; r++) {
         CU(cu.StreamSynchronize(st));
         const double t0 = now_us();
-        for (int i = 0; i < BATCH; i++) cu.LaunchKernel(fn, 132, 1, 1, 128, 1, 1, 0, st, params, NULL);
+        for (int i = 0; i < BATCH; i++)
+            cu.LaunchKernel(fn, 132, 1, 1, 128, 1, 1, 0, st, params, NULL);
         t[r] = (now_us() - t0) / BATCH;
     }
     CU(cu.StreamSynchronize(st));
@@ -234,9 +237,9 @@ static void test_host_overhead(qg_context *ctx, setup *s) {
     qsort(api, ROUNDS, sizeof(double), cmp_d);
     qsort(raw, ROUNDS, sizeof(double), cmp_d);
     printf("host overhead per call (median of %d batches of %d, %s M=%lld N=%lld K=%lld): "
-           "qg_gemm %.2f us, family launch alone %.2f us, dispatch share %.2f us\n", ROUNDS, BATCH,
-           qg_scheme_name(s->p.scheme), (long long)s->p.m, (long long)s->p.n, (long long)s->p.k,
-           api[ROUNDS / 2], raw[ROUNDS / 2], api[ROUNDS / 2] - raw[ROUNDS / 2]);
+           "qg_gemm %.2f us, family launch alone %.2f us, dispatch share %.2f us\n",
+           ROUNDS, BATCH, qg_scheme_name(s->p.scheme), (long long)s->p.m, (long long)s->p.n,
+           (long long)s->p.k, api[ROUNDS / 2], raw[ROUNDS / 2], api[ROUNDS / 2] - raw[ROUNDS / 2]);
     printf("  driver floor: cuLaunchKernel of an empty kernel (12 arguments) %.2f us\n",
            driver_launch_floor_us());
     /* the same call on a context that launches with cuLaunchKernel (bench/host_overhead
@@ -273,7 +276,8 @@ static void test_explain(qg_context *ctx, setup *s) {
     printf("explain %s M=%lld N=%lld K=%lld: %s\n", qg_scheme_name(s->p.scheme), (long long)s->p.m,
            (long long)s->p.n, (long long)s->p.k, buf);
     QT_CHECK(strstr(buf, "heuristic") || strstr(buf, "exact") || strstr(buf, "bucket") ||
-             strstr(buf, "nearest"), "explain names the level");
+                 strstr(buf, "nearest"),
+             "explain names the level");
 }
 
 int main(void) {

@@ -80,11 +80,11 @@ typedef struct {
     qg_packed_weight packed;
     qg_status status;
     /* reference */
-    const uint8_t *a;  /* [rows][K] */
-    const float *as;   /* [rows] or [1] */
+    const uint8_t *a; /* [rows][K] */
+    const float *as;  /* [rows] or [1] */
     const uint16_t *bias;
     int64_t rows;
-    double *ref;       /* [rows][N] */
+    double *ref; /* [rows][N] */
 } slice_job;
 
 static qg_packed_weight slice_of(const qg_problem *p, const qg_packed_weight *w, int64_t r0) {
@@ -137,7 +137,9 @@ static void ref_slice(void *x, int64_t i) {
 
 /* ---------------------------------------------------------------- checks */
 static double unit_roundoff(qg_dtype t) { return t == QG_DTYPE_F16 ? ldexp(1, -11) : ldexp(1, -8); }
-static double h2d(qg_dtype t, uint16_t v) { return t == QG_DTYPE_F16 ? qg_f16_to_f32(v) : qg_bf16_to_f32(v); }
+static double h2d(qg_dtype t, uint16_t v) {
+    return t == QG_DTYPE_F16 ? qg_f16_to_f32(v) : qg_bf16_to_f32(v);
+}
 
 static int check_output(const char *what, const qg_problem *p, const uint16_t *c, int64_t ldc,
                         const int64_t *rows, int nrows, const double *ref, double c_arith) {
@@ -149,8 +151,8 @@ static int check_output(const char *what, const qg_problem *p, const uint16_t *c
             if (j < n) nonfinite += !isfinite(h2d(p->out_dtype, v));
             else pad_written += v != 0xffffu;
         }
-    int ok = QT_CHECK(nonfinite == 0, "%s: %lld of %lld outputs are not finite (unwritten?)",
-                      what, (long long)nonfinite, (long long)(m * n));
+    int ok = QT_CHECK(nonfinite == 0, "%s: %lld of %lld outputs are not finite (unwritten?)", what,
+                      (long long)nonfinite, (long long)(m * n));
     ok &= QT_CHECK(pad_written == 0, "%s: %lld padding elements were written", what,
                    (long long)pad_written);
     double ss = 0;
@@ -167,10 +169,12 @@ static int check_output(const char *what, const qg_problem *p, const uint16_t *c
             if (d / lim > worst) worst = d / lim;
             if (!(d <= lim) && !bad++) bi = rows[r], bj = j, bwant = want;
         }
-    ok &= QT_CHECK(bad == 0, "%s: %lld elements outside the bound, first (%lld,%lld) got %g want "
-                   "%g (rel L2 %.3g, worst/bound %.2f)", what, (long long)bad, (long long)bi,
-                   (long long)bj, bad ? h2d(p->out_dtype, c[bi * ldc + bj]) : 0.0,
-                   bwant, sqrt(num / (ss + 1e-300)), worst);
+    ok &= QT_CHECK(bad == 0,
+                   "%s: %lld elements outside the bound, first (%lld,%lld) got %g want "
+                   "%g (rel L2 %.3g, worst/bound %.2f)",
+                   what, (long long)bad, (long long)bi, (long long)bj,
+                   bad ? h2d(p->out_dtype, c[bi * ldc + bj]) : 0.0, bwant,
+                   sqrt(num / (ss + 1e-300)), worst);
     return ok;
 }
 
@@ -184,7 +188,8 @@ static void host_quant(const qg_problem *p, const uint16_t *a, uint8_t **q, floa
 /* Compare device q/scale with the host's; returns 1 if bit-exact. */
 static int same_quant(const char *what, const qg_problem *p, const uint8_t *hq, const float *hs,
                       qg_context *ctx, const void *dq, const void *ds) {
-    const size_t qb = (size_t)(p->m * p->k), ns = p->act_scale == QG_SCALE_PER_TENSOR ? 1 : (size_t)p->m;
+    const size_t qb = (size_t)(p->m * p->k),
+                 ns = p->act_scale == QG_SCALE_PER_TENSOR ? 1 : (size_t)p->m;
     uint8_t *gq = malloc(qb);
     float *gs = malloc(sizeof(float) * ns);
     gt_download(ctx, gq, dq, qb);
@@ -193,9 +198,10 @@ static int same_quant(const char *what, const qg_problem *p, const uint8_t *hq, 
     for (size_t i = 0; i < qb; i++)
         if (gq[i] != hq[i] && !qbad++) first = i;
     for (size_t i = 0; i < ns; i++) sbad += gs[i] != hs[i];
-    int ok = QT_CHECK(qbad == 0 && sbad == 0, "%s: %zu q bytes and %zu scales differ from the "
-                      "host (first byte %zu: gpu 0x%02x host 0x%02x)", what, qbad, sbad, first,
-                      qbad ? gq[first] : 0, qbad ? hq[first] : 0);
+    int ok = QT_CHECK(qbad == 0 && sbad == 0,
+                      "%s: %zu q bytes and %zu scales differ from the "
+                      "host (first byte %zu: gpu 0x%02x host 0x%02x)",
+                      what, qbad, sbad, first, qbad ? gq[first] : 0, qbad ? hq[first] : 0);
     free(gq);
     free(gs);
     return ok;
@@ -217,8 +223,9 @@ static void test_act_quant_variants(qg_context *ctx, int cc, qt_rng *r) {
             for (int64_t i = 0; i < p.m * p.k; i++) {
                 /* per-row ranges, an all-zero row 1 and large outliers */
                 const int64_t row = i / p.k;
-                const float x = row == 1 ? 0.f : ldexpf(qt_normal(r), (int)(row % 9) - 4) *
-                                                     (i % 977 == 0 ? 50.f : 1.f);
+                const float x = row == 1 ? 0.f
+                                         : ldexpf(qt_normal(r), (int)(row % 9) - 4) *
+                                               (i % 977 == 0 ? 50.f : 1.f);
                 a[i] = p.act_dtype == QG_DTYPE_F16 ? qg_f32_to_f16(x) : qg_f32_to_bf16(x);
             }
             uint8_t *hq;
@@ -235,7 +242,8 @@ static void test_act_quant_variants(qg_context *ctx, int cc, qt_rng *r) {
                 if (f->op != QG_OP_ACT_QUANT || !(f->scheme_mask & (1u << p.scheme))) continue;
                 char why[256] = "";
                 snprintf(what, sizeof what, "%s M=%lld K=%lld %s %s", v->id, (long long)p.m,
-                         (long long)p.k, qg_dtype_name(p.act_dtype), p.act_scale ? "per-tensor" : "per-token");
+                         (long long)p.k, qg_dtype_name(p.act_dtype),
+                         p.act_scale ? "per-tensor" : "per-token");
                 if (!f->supports(&p, v->params, cc, why, sizeof why)) continue;
                 qg_kernel *k;
                 QT_OK(qg_jit_get(ctx, v, &k));
@@ -243,7 +251,8 @@ static void test_act_quant_variants(qg_context *ctx, int cc, qt_rng *r) {
                 gt_poison(ctx, ds, sizeof(float) * (size_t)p.m);
                 const qg_actq_args args = {da, dq, ds};
                 qg_status st = f->launch(ctx, k, &p, &args, v->params, NULL);
-                QT_CHECK(st == QG_SUCCESS, "%s: launch %s (%s)", what, qg_status_name(st), qg_last_error(ctx));
+                QT_CHECK(st == QG_SUCCESS, "%s: launch %s (%s)", what, qg_status_name(st),
+                         qg_last_error(ctx));
                 same_quant(what, &p, hq, hs, ctx, dq, ds);
             }
             snprintf(what, sizeof what, "dispatch %s M=%lld K=%lld", qg_scheme_name(p.scheme),
@@ -284,9 +293,10 @@ static void run_m(qg_context *ctx, int cc, const qg_problem *base, const qg_pack
     const int64_t lda = edge == 2 ? k + 16 : edge ? k + 32 : k;
     const int64_t ldc = edge == 2 ? (n + 7) / 8 * 8 + 8 : edge ? n + 3 : n;
     char tag[160];
-    snprintf(tag, sizeof tag, "%s M=%lld N=%lld K=%lld g%d w%s a%s bias%d %s", qg_scheme_name(p.scheme),
-             (long long)m, (long long)n, (long long)k, (int)p.group_size,
-             p.weight_scale ? "T" : "R", p.act_scale ? "T" : "R", p.has_bias, qg_dtype_name(p.out_dtype));
+    snprintf(tag, sizeof tag, "%s M=%lld N=%lld K=%lld g%d w%s a%s bias%d %s",
+             qg_scheme_name(p.scheme), (long long)m, (long long)n, (long long)k, (int)p.group_size,
+             p.weight_scale ? "T" : "R", p.act_scale ? "T" : "R", p.has_bias,
+             qg_dtype_name(p.out_dtype));
 
     /* activations: bf16/f16 -> GPU quantization (checked against the host) */
     uint16_t *a = malloc(sizeof(uint16_t) * (size_t)(m * k));
@@ -318,7 +328,8 @@ static void run_m(qg_context *ctx, int cc, const qg_problem *base, const qg_pack
     }
     uint16_t *bias = malloc(sizeof(uint16_t) * (size_t)n);
     for (int64_t j = 0; j < n; j++)
-        bias[j] = p.out_dtype == QG_DTYPE_F16 ? qg_f32_to_f16(qt_normal(r)) : qg_f32_to_bf16(qt_normal(r));
+        bias[j] = p.out_dtype == QG_DTYPE_F16 ? qg_f32_to_f16(qt_normal(r))
+                                              : qg_f32_to_bf16(qt_normal(r));
     void *dbias = p.has_bias ? gt_upload(ctx, bias, sizeof(uint16_t) * (size_t)n) : NULL;
 
     /* reference on all rows (M <= 33) or 16 sampled ones */
@@ -338,8 +349,13 @@ static void run_m(qg_context *ctx, int cc, const qg_problem *base, const qg_pack
         ras[i] = gs[p.act_scale ? 0 : rows[i]];
     }
     double *ref = malloc(sizeof(double) * (size_t)(nrows * n));
-    slice_job job = {.p = &p, .packed = *hw, .a = ra, .as = ras, .bias = p.has_bias ? bias : NULL,
-                     .rows = nrows, .ref = ref};
+    slice_job job = {.p = &p,
+                     .packed = *hw,
+                     .a = ra,
+                     .as = ras,
+                     .bias = p.has_bias ? bias : NULL,
+                     .rows = nrows,
+                     .ref = ref};
     parallel_for((n + 255) / 256, ref_slice, &job);
     QT_CHECK(job.status == QG_SUCCESS, "%s: reference failed", tag);
 
@@ -363,7 +379,8 @@ static void run_m(qg_context *ctx, int cc, const qg_problem *base, const qg_pack
             continue;
         snprintf(what, sizeof what, "%s: %s", v ? v->id : "qg_gemm", tag);
         gt_poison(ctx, dc, cbytes);
-        const qg_status st = v ? qg_gemm_with_kernel(ctx, &p, &g, v->id, NULL) : qg_gemm(ctx, &p, &g, NULL);
+        const qg_status st = v ? qg_gemm_with_kernel(ctx, &p, &g, v->id, NULL)
+                               : qg_gemm(ctx, &p, &g, NULL);
         if (v && (st == QG_ERR_UNSUPPORTED || st == QG_ERR_UNSUPPORTED_ARCH)) {
             /* refused: C must be untouched */
             const size_t touched = gt_count_written(ctx, dc, cbytes < 128 ? cbytes : 128);
@@ -385,7 +402,15 @@ static void run_m(qg_context *ctx, int cc, const qg_problem *base, const qg_pack
     gt_free(ctx, ds);
     if (dqa != dq) gt_free(ctx, dqa);
     if (dbias) gt_free(ctx, dbias);
-    free(hc); free(a); free(hq); free(hs); free(gq); free(gs); free(bias); free(ra); free(ras);
+    free(hc);
+    free(a);
+    free(hq);
+    free(hs);
+    free(gq);
+    free(gs);
+    free(bias);
+    free(ra);
+    free(ras);
     free(ref);
 }
 
@@ -427,8 +452,8 @@ static void run_shape(qg_context *ctx, int cc, qg_scheme scheme, const shape_t *
     free(hw.weight);
     free(hw.scale);
     printf("  %-10s N=%-6lld K=%-6lld g%-4d %s done in %.1f s\n", qg_scheme_name(scheme),
-           (long long)p.n, (long long)p.k, (int)p.group_size, p.weight_scale ? "w per-tensor" : "w per-row",
-           now_s() - t0);
+           (long long)p.n, (long long)p.k, (int)p.group_size,
+           p.weight_scale ? "w per-tensor" : "w per-row", now_s() - t0);
     fflush(stdout);
 }
 
@@ -472,9 +497,8 @@ int main(void) {
 
     const shape_t shapes[] = {
         {6144, 4096, 0}, {4096, 4096, 0}, {28672, 4096, 0}, {4096, 14336, 0},
-        {1000, 2064, 1}, /* W8A8 only (K % 128 != 0) */
-        {1000, 1152, 1}, {3, 256, 1},
-        {1005, 48, 2}, /* W8A8 only: K below one 128-byte stage, N % 8 != 0 */
+        {1000, 2064, 1},                                 /* W8A8 only (K % 128 != 0) */
+        {1000, 1152, 1}, {3, 256, 1},     {1005, 48, 2}, /* W8A8 only: K below one 128-byte stage, N % 8 != 0 */
     };
     const qg_scheme schemes[] = {QG_SCHEME_W8A8_FP8, QG_SCHEME_W8A8_INT8, QG_SCHEME_W4A8_FP8,
                                  QG_SCHEME_W4A8_INT8};

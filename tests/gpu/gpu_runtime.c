@@ -108,8 +108,8 @@ static void test_backend(qg_context *ctx) {
     void *img = NULL;
     size_t size = 0;
     char *log = NULL;
-    QT_OK(qg_compiler_for_arch(ctx->info.arch)->compile(smem_kernel, "smem.cu", ctx->info.arch, NULL, 0,
-                                                        &img, &size, &log));
+    QT_OK(qg_compiler_for_arch(ctx->info.arch)
+              ->compile(smem_kernel, "smem.cu", ctx->info.arch, NULL, 0, &img, &size, &log));
     if (log) printf("%s\n", log);
     free(log);
     if (!img) return;
@@ -238,11 +238,14 @@ static void cold_phase(qg_context *ctx, int threads) {
         if (!QT_CHECK(st[i] == QG_SUCCESS && k[i] && k[i]->fn, "cold %s: %s", list[i]->id,
                       qg_status_name(st[i])))
             continue;
-        QT_CHECK(!k[i]->from_disk && k[i]->compile_ms > 0, "%s compiled (not from disk)", list[i]->id);
+        QT_CHECK(!k[i]->from_disk && k[i]->compile_ms > 0, "%s compiled (not from disk)",
+                 list[i]->id);
         ms[ok++] = k[i]->compile_ms;
         printf("  cold %-48s %9.1f ms\n", list[i]->id, k[i]->compile_ms);
     }
-    if (n) printf("cold: %d variants, median compile %.1f ms, wall %.1f s\n", ok, median(ms, ok), wall / 1e3);
+    if (n)
+        printf("cold: %d variants, median compile %.1f ms, wall %.1f s\n", ok, median(ms, ok),
+               wall / 1e3);
     if (n < 1) printf("cold: the catalog has no variant for %s yet\n", ctx->info.arch);
 
     /* Memory hits: the same kernel objects, concurrently, without compiling. */
@@ -250,7 +253,8 @@ static void cold_phase(qg_context *ctx, int threads) {
     const double hit_ms = get_all(ctx, list, n, threads, again, st);
     int same = 0;
     for (int i = 0; i < n; i++) same += st[i] == QG_SUCCESS && again[i] == k[i];
-    QT_CHECK(same == n, "memory cache returned the same kernels (%d of %d) in %.2f ms", same, n, hit_ms);
+    QT_CHECK(same == n, "memory cache returned the same kernels (%d of %d) in %.2f ms", same, n,
+             hit_ms);
     free(again);
     free(list);
     free(k);
@@ -278,8 +282,8 @@ static void warm_phase(const char *cache_dir, int threads) {
         ms[ok++] = dt;
         printf("  warm %-48s %9.2f ms%s\n", list[i]->id, dt, k->from_disk ? "" : "  COMPILED");
     }
-    printf("warm: %d variants loaded from %s, median load %.2f ms, total %.1f ms, %d compiled\n", ok,
-           cache_dir, median(ms, ok), now_ms() - t0, compiled);
+    printf("warm: %d variants loaded from %s, median load %.2f ms, total %.1f ms, %d compiled\n",
+           ok, cache_dir, median(ms, ok), now_ms() - t0, compiled);
     (void)threads;
     free(ms);
     free(list);
@@ -314,7 +318,8 @@ int main(int argc, char **argv) {
     char tmp[256];
     if (!dir || !*dir) {
         if (!cold) {
-            fprintf(stderr, "--phase warm needs the cold phase's cache dir (--cache-dir or QGEMM_CACHE_DIR)\n");
+            fprintf(stderr,
+                    "--phase warm needs the cold phase's cache dir (--cache-dir or QGEMM_CACHE_DIR)\n");
             return 2;
         }
         snprintf(tmp, sizeof tmp, "/tmp/qgemm-gpu-runtime-XXXXXX");
@@ -326,16 +331,17 @@ int main(int argc, char **argv) {
     qg_device_info in;
     QT_OK(qg_context_device_info(ctx, &in));
     printf("device: %s, %s (cc %d.%d), %d SMs, L2 %d KB, smem opt-in %d B, %.1f GB, driver %d, "
-           "compiler %d, backend %s\n", in.name, in.arch, in.cc_major, in.cc_minor, in.sm_count,
-           in.l2_bytes / 1024, in.smem_optin, (double)in.total_mem / 1e9, in.driver_version,
-           in.compiler_version, ctx->ops->name);
+           "compiler %d, backend %s\n",
+           in.name, in.arch, in.cc_major, in.cc_minor, in.sm_count, in.l2_bytes / 1024, in.smem_optin,
+           (double)in.total_mem / 1e9, in.driver_version, in.compiler_version, ctx->ops->name);
     printf("cache dir: %s, phase %s, %d catalog variants\n", qg_context_cache_dir(ctx), phase,
            qg_catalog_count());
     QT_CHECK(in.sm_count > 0 && in.l2_bytes > 0 && in.total_mem > 0 && in.driver_version > 0,
              "device info filled");
     QT_CHECK(in.compiler_version > 0 && in.smem_optin >= 48 * 1024, "compiler version and smem");
     QT_CHECK(strcmp(qg_context_cache_dir(ctx), dir) == 0, "cache dir as requested");
-    if (in.cc_major == 9 && in.cc_minor == 0) QT_CHECK(strcmp(in.arch, "sm_90a") == 0, "H100 is sm_90a");
+    if (in.cc_major == 9 && in.cc_minor == 0)
+        QT_CHECK(strcmp(in.arch, "sm_90a") == 0, "H100 is sm_90a");
 
     if (cold) {
         test_backend(ctx);

@@ -50,13 +50,13 @@ static double now_s(void) {
 
 typedef struct {
     const qg_problem *p;
-    const float *w;           /* [N][K] */
-    qg_packed_weight packed;  /* host buffers of the whole weight */
-    const void *a;            /* reference: [rows][K] gathered activation rows */
-    const float *a_scale;     /* [rows] */
+    const float *w;          /* [N][K] */
+    qg_packed_weight packed; /* host buffers of the whole weight */
+    const void *a;           /* reference: [rows][K] gathered activation rows */
+    const float *a_scale;    /* [rows] */
     const uint16_t *bias;
     int64_t rows;
-    double *ref;              /* [rows][N] */
+    double *ref; /* [rows][N] */
     qg_status status;
 } slice_job;
 
@@ -181,11 +181,13 @@ static int check_output(const char *what, const qg_problem *p, const uint16_t *c
         }
     }
     const double rel = sqrt(num / (ss > 0 ? ss : 1));
-    ok &= QT_CHECK(bad == 0, "%s: %lld elements over the bound (first (%lld,%lld): got %g want %g), "
-                   "worst err/bound %.2f", what, (long long)bad, (long long)bad_i, (long long)bad_j,
-                   bad ? half_to_double(p->out_dtype, c[bad_i * ldc + bad_j]) : 0.0,
-                   bad_want, worst);
-    ok &= QT_CHECK(rel <= 2 * u + c_arith, "%s: relative L2 error %.3g > %.3g", what, rel, 2 * u + c_arith);
+    ok &= QT_CHECK(bad == 0,
+                   "%s: %lld elements over the bound (first (%lld,%lld): got %g want %g), "
+                   "worst err/bound %.2f",
+                   what, (long long)bad, (long long)bad_i, (long long)bad_j,
+                   bad ? half_to_double(p->out_dtype, c[bad_i * ldc + bad_j]) : 0.0, bad_want, worst);
+    ok &= QT_CHECK(rel <= 2 * u + c_arith, "%s: relative L2 error %.3g > %.3g", what, rel,
+                   2 * u + c_arith);
     printf("  %-58s rel %.2e  worst/bound %.2f%s\n", what, rel, worst, ok ? "" : "  FAIL");
     return ok;
 }
@@ -206,7 +208,8 @@ static void run_case(qg_context *ctx, const qg_device_info *dev, const scheme_ca
     p.act_scale = sh->edge ? QG_SCALE_PER_TENSOR : QG_SCALE_PER_ROW;
     const int64_t n = p.n, k = p.k;
     printf("%s act=%s out=%s N=%lld K=%lld%s\n", t->name, qg_dtype_name(sc->act),
-           qg_dtype_name(sc->out), (long long)n, (long long)k, sh->edge ? " (bias, lda/ldc pad, per-tensor a_scale)" : "");
+           qg_dtype_name(sc->out), (long long)n, (long long)k,
+           sh->edge ? " (bias, lda/ldc pad, per-tensor a_scale)" : "");
     if (cc < t->min_cc) {
         /* Not this GPU: the call must say so with a status. */
         qg_gemm_args args;
@@ -250,7 +253,8 @@ static void run_case(qg_context *ctx, const qg_device_info *dev, const scheme_ca
                 const uint16_t v = sc->act == QG_DTYPE_F16 ? qg_f32_to_f16(x) : qg_f32_to_bf16(x);
                 memcpy(a + (i * lda + j) * 2, &v, 2);
             } else if (sc->scheme == QG_SCHEME_SP24_INT8) {
-                a[i * lda + j] = (uint8_t)(int8_t)fmaxf(-127.0f, fminf(127.0f, nearbyintf(40.0f * x)));
+                a[i * lda + j] = (uint8_t)(int8_t)fmaxf(-127.0f,
+                                                        fminf(127.0f, nearbyintf(40.0f * x)));
             } else {
                 a[i * lda + j] = qg_f32_to_e4m3(64.0f * x);
             }
@@ -261,7 +265,8 @@ static void run_case(qg_context *ctx, const qg_device_info *dev, const scheme_ca
     if (p.has_bias) {
         bias = malloc((size_t)n * 2);
         for (int64_t j = 0; j < n; j++)
-            bias[j] = sc->out == QG_DTYPE_F16 ? qg_f32_to_f16(qt_normal(&rng)) : qg_f32_to_bf16(qt_normal(&rng));
+            bias[j] = sc->out == QG_DTYPE_F16 ? qg_f32_to_f16(qt_normal(&rng))
+                                              : qg_f32_to_bf16(qt_normal(&rng));
     }
 
     /* Rows checked against the reference: all rows < 34, every M-1, and random ones. */
@@ -270,7 +275,8 @@ static void run_case(qg_context *ctx, const qg_device_info *dev, const scheme_ca
     for (int64_t i = 0; i < 34 && i < m_max; i++) rows[nrows++] = i;
     for (int i = 0; i < nms; i++)
         if (ms_big[i] - 1 >= 34) rows[nrows++] = ms_big[i] - 1;
-    while (nrows < 48 && m_max > 34) rows[nrows++] = 34 + (int64_t)(qt_next(&rng) % (uint64_t)(m_max - 34));
+    while (nrows < 48 && m_max > 34)
+        rows[nrows++] = 34 + (int64_t)(qt_next(&rng) % (uint64_t)(m_max - 34));
     uint8_t *ag = malloc((size_t)(nrows * k) * es);
     float *asg = malloc((size_t)nrows * sizeof(float));
     for (int r = 0; r < nrows; r++) {
@@ -320,7 +326,8 @@ static void run_case(qg_context *ctx, const qg_device_info *dev, const scheme_ca
                       strncmp(v->family->name, "sp24_", 5) != 0))
                 continue;
             char what[160];
-            snprintf(what, sizeof what, "M=%-5lld %s", (long long)p.m, v ? v->id : "qg_gemm (dispatch)");
+            snprintf(what, sizeof what, "M=%-5lld %s", (long long)p.m,
+                     v ? v->id : "qg_gemm (dispatch)");
             gt_poison(ctx, dc, c_bytes);
             const qg_status s = v ? qg_gemm_with_kernel(ctx, &p, &args, v->id, NULL)
                                   : qg_gemm(ctx, &p, &args, NULL);

@@ -43,11 +43,11 @@ typedef struct {
     qg_problem p; /* m = rows of activations allocated */
     int64_t lda, ldc;
     qg_packed_weight hw, dw;
-    uint8_t *a;       /* host [m][lda] */
-    float *a_scale;   /* host [m] */
-    uint16_t *bias;   /* host [n] or NULL */
+    uint8_t *a;     /* host [m][lda] */
+    float *a_scale; /* host [m] */
+    uint16_t *bias; /* host [n] or NULL */
     void *da, *das, *db, *dc;
-    float *w;         /* host float weights while packing */
+    float *w; /* host float weights while packing */
     uint64_t seed;
 } data_t;
 
@@ -105,10 +105,12 @@ static void data_make(qg_context *ctx, data_t *d, qg_scheme sch, qg_dtype act, q
     QT_OK(qg_malloc(ctx, &dw.meta, sz.meta_bytes * repeat));
     if (sz.scale_bytes) QT_OK(qg_malloc(ctx, &dw.scale, sz.scale_bytes * repeat));
     for (int r = 0; r < repeat; r++) {
-        QT_OK(qg_memcpy_htod(ctx, (uint8_t *)dw.weight + r * sz.weight_bytes, d->hw.weight, sz.weight_bytes));
+        QT_OK(qg_memcpy_htod(ctx, (uint8_t *)dw.weight + r * sz.weight_bytes, d->hw.weight,
+                             sz.weight_bytes));
         QT_OK(qg_memcpy_htod(ctx, (uint8_t *)dw.meta + r * sz.meta_bytes, d->hw.meta, sz.meta_bytes));
         if (sz.scale_bytes)
-            QT_OK(qg_memcpy_htod(ctx, (uint8_t *)dw.scale + r * sz.scale_bytes, d->hw.scale, sz.scale_bytes));
+            QT_OK(qg_memcpy_htod(ctx, (uint8_t *)dw.scale + r * sz.scale_bytes, d->hw.scale,
+                                 sz.scale_bytes));
     }
     d->dw = dw;
     const int es = es_of(&d->p);
@@ -133,7 +135,8 @@ static void data_make(qg_context *ctx, data_t *d, qg_scheme sch, qg_dtype act, q
     if (edge) {
         d->bias = malloc((size_t)n * 2);
         for (int64_t j = 0; j < n; j++)
-            d->bias[j] = out == QG_DTYPE_F16 ? qg_f32_to_f16(qt_normal(&rng)) : qg_f32_to_bf16(qt_normal(&rng));
+            d->bias[j] = out == QG_DTYPE_F16 ? qg_f32_to_f16(qt_normal(&rng))
+                                             : qg_f32_to_bf16(qt_normal(&rng));
         d->db = gt_upload(ctx, d->bias, (size_t)n * 2);
     }
     d->da = gt_upload(ctx, d->a, (size_t)(m * d->lda) * es);
@@ -174,7 +177,8 @@ static void ref_slice(void *ctx, int64_t i) {
     q.act_scale = QG_SCALE_PER_ROW;
     qg_packed_weight s = slice_of(&j->d->p, &j->d->hw, r0);
     double *c = malloc((size_t)(q.m * q.n) * sizeof(double));
-    if (qg_reference_gemm(&q, j->ag, j->asg, &s, j->d->bias ? j->d->bias + r0 : NULL, c) != QG_SUCCESS) abort();
+    if (qg_reference_gemm(&q, j->ag, j->asg, &s, j->d->bias ? j->d->bias + r0 : NULL, c) != QG_SUCCESS)
+        abort();
     for (int64_t r = 0; r < q.m; r++)
         memcpy(j->ref + r * j->d->p.n + r0, c + r * q.n, (size_t)q.n * sizeof(double));
     free(c);
@@ -193,13 +197,19 @@ static void check_make(const data_t *d, int64_t m, check_t *c) {
     for (int64_t i = 0; i < m && c->nrows < 12; i++) c->rows[c->nrows++] = i;
     qt_rng r;
     qt_seed(&r, (uint64_t)m * 31u);
-    while (c->nrows < 24 && m > 12) c->rows[c->nrows++] = 12 + (int64_t)(qt_next(&r) % (uint64_t)(m - 12));
+    while (c->nrows < 24 && m > 12)
+        c->rows[c->nrows++] = 12 + (int64_t)(qt_next(&r) % (uint64_t)(m - 12));
     c->rows[c->nrows - 1] = m - 1;
     const int es = es_of(&d->p);
-    ref_job j = {d, c->rows, c->nrows, malloc((size_t)(c->nrows * d->p.k) * es),
-                 malloc((size_t)c->nrows * sizeof(float)), NULL};
+    ref_job j = {d,
+                 c->rows,
+                 c->nrows,
+                 malloc((size_t)(c->nrows * d->p.k) * es),
+                 malloc((size_t)c->nrows * sizeof(float)),
+                 NULL};
     for (int i = 0; i < c->nrows; i++) {
-        memcpy(j.ag + (size_t)(i * d->p.k) * es, d->a + (size_t)(c->rows[i] * d->lda) * es, (size_t)d->p.k * es);
+        memcpy(j.ag + (size_t)(i * d->p.k) * es, d->a + (size_t)(c->rows[i] * d->lda) * es,
+               (size_t)d->p.k * es);
         j.asg[i] = d->a_scale[d->p.act_scale == QG_SCALE_PER_TENSOR ? 0 : c->rows[i]];
     }
     j.ref = c->ref = malloc((size_t)(c->nrows * d->p.n) * sizeof(double));
@@ -335,7 +345,8 @@ static float var_time(qg_context *ctx, var_t *x, const data_t *d, int64_t m) {
     sync_or_die(ctx, var_id(x), "warm-up");
     const qg_backend_ops *ops = ctx->ops;
     void *e0 = NULL, *e1 = NULL;
-    if (ops->event_create(ctx, &e0) != QG_SUCCESS || ops->event_create(ctx, &e1) != QG_SUCCESS) return -1;
+    if (ops->event_create(ctx, &e0) != QG_SUCCESS || ops->event_create(ctx, &e1) != QG_SUCCESS)
+        return -1;
     ops->event_record(ctx, e0, NULL);
     for (int i = 0; i < 10; i++) var_run(ctx, x, &p, &a);
     ops->event_record(ctx, e1, NULL);
@@ -364,11 +375,16 @@ static void run_scheme(qg_context *ctx, const scheme_t *sc, int si, uint64_t see
     int nv = 0;
     for (int i = 0; i < 3 && sc->mma[i]; i++) var_catalog(&vars[nv++], sc->mma[i]);
     for (int i = 0; i < 12 && sc->wg[i][0]; i++)
-        var_custom(&vars[nv++], sc->fam, sc->dt, sc->wg[i][0], sc->wg[i][1], sc->wg[i][2], sc->wg[i][3]);
+        var_custom(&vars[nv++], sc->fam, sc->dt, sc->wg[i][0], sc->wg[i][1], sc->wg[i][2],
+                   sc->wg[i][3]);
     const double c_arith = sc->sch == QG_SCHEME_SP24_FP8 ? 2e-2 : 1e-3;
 
     /* Correctness: edge shape, a Llama shape (sampled rows), a long K. */
-    struct { int64_t n, k, m; int edge; int64_t ms[3]; } cases[] = {
+    struct {
+        int64_t n, k, m;
+        int edge;
+        int64_t ms[3];
+    } cases[] = {
         {100, 192, 40, 1, {1, 33, 0}},
         {4096, 4096, 4096, 0, {128, 1000, 4096}},
         {1024, 14336, 300, 0, {256, 0, 0}},
@@ -377,8 +393,8 @@ static void run_scheme(qg_context *ctx, const scheme_t *sc, int si, uint64_t see
     const int reduced = gt_reduced(); /* the edge shape and 4096x4096 at M = 128; no timing */
     for (int ci = 0; ci < (reduced ? 2 : 3); ci++) {
         data_t d;
-        data_make(ctx, &d, sc->sch, sc->act, sc->out, cases[ci].n, cases[ci].k, cases[ci].m, cases[ci].edge, 1,
-                  seed + (uint64_t)ci);
+        data_make(ctx, &d, sc->sch, sc->act, sc->out, cases[ci].n, cases[ci].k, cases[ci].m,
+                  cases[ci].edge, 1, seed + (uint64_t)ci);
         for (int mi = 0; mi < (reduced && ci ? 1 : 3) && cases[ci].ms[mi]; mi++) {
             check_t c;
             check_make(&d, cases[ci].ms[mi], &c);
@@ -407,8 +423,8 @@ static void run_scheme(qg_context *ctx, const scheme_t *sc, int si, uint64_t see
         int o = 0;
         for (int i = 0; i < NTM + 2; i++)
             o += snprintf(t + o, sizeof t - (size_t)o, i == NTM ? " | %.0f" : " %.0f", x->us[i]);
-        printf("wgmma| %-46s %s rel %.1e w/b %6.2f us:%s\n", var_id(x), x->bad ? "BAD" : "ok", x->rel,
-               x->worst, t);
+        printf("wgmma| %-46s %s rel %.1e w/b %6.2f us:%s\n", var_id(x), x->bad ? "BAD" : "ok",
+               x->rel, x->worst, t);
         QT_CHECK(!x->bad, "%s wrong (rel %.2e, worst/bound %.2f)", var_id(x), x->rel, x->worst);
     }
 }
@@ -429,22 +445,53 @@ int main(void) {
     }
     printf("wgmma| times: us/call N=4096 K=4096 M=16 64 128 256 512 1k 2k 4k | N=28672 M=256 4k\n");
     static const scheme_t schemes[] = {
-        {"bf16", QG_SCHEME_SP24_BF16, QG_DTYPE_BF16, QG_DTYPE_BF16, &qg_family_sp24_bf16_wgmma, 2,
+        {"bf16",
+         QG_SCHEME_SP24_BF16,
+         QG_DTYPE_BF16,
+         QG_DTYPE_BF16,
+         &qg_family_sp24_bf16_wgmma,
+         2,
          {"sp24_bf16_mma.dt2.tn64.tm16.wn4.wm1.st6.sk1", "sp24_bf16_mma.dt2.tn128.tm64.wn2.wm2.st4.sk0",
           "sp24_bf16_mma.dt2.tn128.tm128.wn2.wm2.st3.sk0"},
          {{128, 128, 8, 2}, {256, 128, 6, 2}, {256, 192, 5, 1}, {256, 192, 4, 2}}},
-        {"f16", QG_SCHEME_SP24_BF16, QG_DTYPE_F16, QG_DTYPE_F16, &qg_family_sp24_bf16_wgmma, 1,
+        {"f16",
+         QG_SCHEME_SP24_BF16,
+         QG_DTYPE_F16,
+         QG_DTYPE_F16,
+         &qg_family_sp24_bf16_wgmma,
+         1,
          {NULL, NULL, NULL},
          {{128, 128, 8, 2}, {256, 128, 6, 2}, {256, 192, 4, 2}}},
-        {"int8", QG_SCHEME_SP24_INT8, QG_DTYPE_BF16, QG_DTYPE_BF16, &qg_family_sp24_int8_wgmma, 4,
+        {"int8",
+         QG_SCHEME_SP24_INT8,
+         QG_DTYPE_BF16,
+         QG_DTYPE_BF16,
+         &qg_family_sp24_int8_wgmma,
+         4,
          {"sp24_int8_mma.dt4.tn64.tm16.wn4.wm1.st6.sk1", "sp24_int8_mma.dt4.tn128.tm64.wn2.wm2.st4.sk0",
           "sp24_int8_mma.dt4.tn128.tm128.wn2.wm2.st3.sk0"},
-         {{128, 128, 6, 2}, {128, 128, 8, 2}, {128, 128, 8, 4}, {256, 128, 6, 1}, {256, 128, 6, 2},
-          {256, 128, 6, 3}, {256, 192, 5, 1}, {256, 192, 4, 2}}},
-        {"fp8", QG_SCHEME_SP24_FP8, QG_DTYPE_BF16, QG_DTYPE_F16, &qg_family_sp24_fp8_wgmma, 3,
+         {{128, 128, 6, 2},
+          {128, 128, 8, 2},
+          {128, 128, 8, 4},
+          {256, 128, 6, 1},
+          {256, 128, 6, 2},
+          {256, 128, 6, 3},
+          {256, 192, 5, 1},
+          {256, 192, 4, 2}}},
+        {"fp8",
+         QG_SCHEME_SP24_FP8,
+         QG_DTYPE_BF16,
+         QG_DTYPE_F16,
+         &qg_family_sp24_fp8_wgmma,
+         3,
          {"sp24_fp8_mma.dt3.tn64.tm16.wn4.wm1.st6.sk1", NULL, NULL},
-         {{128, 128, 6, 1}, {128, 128, 6, 2}, {128, 128, 8, 2}, {128, 128, 8, 4}, {128, 128, 6, 3},
-          {128, 192, 6, 2}, {128, 192, 6, 3}}},
+         {{128, 128, 6, 1},
+          {128, 128, 6, 2},
+          {128, 128, 8, 2},
+          {128, 128, 8, 4},
+          {128, 128, 6, 3},
+          {128, 192, 6, 2},
+          {128, 192, 6, 3}}},
     };
     for (int s = 0; s < QG_ARRAY_SIZE(schemes); s++)
         run_scheme(ctx, &schemes[s], s, qt_test_seed() + (uint64_t)s * 100);

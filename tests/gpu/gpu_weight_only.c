@@ -71,15 +71,15 @@ static void parallel_for(int64_t n, void (*fn)(void *, int64_t), void *arg) {
 
 typedef struct {
     const qg_problem *p;
-    qg_packed_weight w;   /* host buffers of the whole weight */
-    const float *wf;      /* float weight [N, K] (quantize) */
-    float *deq;           /* [N, K] (host dequantization) */
-    const uint16_t *a;    /* [rows, K] (reference) */
+    qg_packed_weight w; /* host buffers of the whole weight */
+    const float *wf;    /* float weight [N, K] (quantize) */
+    float *deq;         /* [N, K] (host dequantization) */
+    const uint16_t *a;  /* [rows, K] (reference) */
     const uint16_t *bias;
     int64_t rows;
-    double *ref;          /* [rows, N] */
+    double *ref; /* [rows, N] */
     uint64_t seed;
-    float *fill;          /* [N, K] (random fill) */
+    float *fill; /* [N, K] (random fill) */
     qg_status status;
 } slice_job;
 
@@ -155,8 +155,12 @@ typedef struct {
     qg_packed_weight host, dev;
 } weight_t;
 
-static double h2d(qg_dtype t, uint16_t v) { return t == QG_DTYPE_F16 ? qg_f16_to_f32(v) : qg_bf16_to_f32(v); }
-static uint16_t d2h(qg_dtype t, float v) { return t == QG_DTYPE_F16 ? qg_f32_to_f16(v) : qg_f32_to_bf16(v); }
+static double h2d(qg_dtype t, uint16_t v) {
+    return t == QG_DTYPE_F16 ? qg_f16_to_f32(v) : qg_bf16_to_f32(v);
+}
+static uint16_t d2h(qg_dtype t, float v) {
+    return t == QG_DTYPE_F16 ? qg_f32_to_f16(v) : qg_f32_to_bf16(v);
+}
 static double unit(qg_dtype t) { return t == QG_DTYPE_F16 ? ldexp(1, -11) : ldexp(1, -9); }
 
 static int make_weight(qg_context *ctx, weight_t *w, const qg_problem *p, uint64_t seed) {
@@ -173,11 +177,10 @@ static int make_weight(qg_context *ctx, weight_t *w, const qg_problem *p, uint64
     parallel_for(slices, fill_slice, &j);
     if (p->weight_scale == QG_SCALE_PER_TENSOR) /* a property of the whole weight */
         j.status = qg_quantize_weight(p, wf, p->k, &w->host);
-    else
-        parallel_for(slices, quantize_slice, &j);
+    else parallel_for(slices, quantize_slice, &j);
     free(wf);
-    if (!QT_CHECK(j.status == QG_SUCCESS, "quantize %s N=%lld K=%lld: %s", qg_scheme_name(p->scheme),
-                  (long long)p->n, (long long)p->k, qg_last_error(NULL)))
+    if (!QT_CHECK(j.status == QG_SUCCESS, "quantize %s N=%lld K=%lld: %s",
+                  qg_scheme_name(p->scheme), (long long)p->n, (long long)p->k, qg_last_error(NULL)))
         return 0;
     w->dev = gt_upload_packed(ctx, p, &w->host);
     return 1;
@@ -192,11 +195,11 @@ static void free_weight(qg_context *ctx, weight_t *w) {
 
 /* ---------------------------------------------------------------- GEMM checks */
 
-static int ncase; /* rotates output dtype and bias */
+static int ncase;      /* rotates output dtype and bias */
 static int wgmma_runs; /* checked runs of the sm_90a family w4a16_wgmma (must not be skipped) */
 static int wgmma_rs_runs[2]; /* the same for the RS form wo_wgmma_rs: [0] W4A16, [1] W8A16 */
-static int gemv_runs;  /* checked runs of w4a16_gemv (M <= 16) */
-static int w8_gemv_runs; /* the same for w8a16_gemv */
+static int gemv_runs;        /* checked runs of w4a16_gemv (M <= 16) */
+static int w8_gemv_runs;     /* the same for w8a16_gemv */
 /* checked runs of wo_dequant_lt (run through its ids), all and algo0 ones, per
  * weight width ([0] wbits4 / W4A16, [1] wbits8 / W8A16) */
 static int dequant_lt_runs[2], dequant_lt_algo0_runs[2];
@@ -263,8 +266,8 @@ static int check_c(const char *what, const qg_problem *p, const uint16_t *c, int
             if (j >= n) pad += v != 0xffffu;
             else if (!isfinite(h2d(p->out_dtype, v)) && nonfinite++ == 0) fi = i * n + j;
         }
-    int ok = QT_CHECK(nonfinite == 0, "%s: %lld of %lld outputs not finite, first (%lld,%lld)", what,
-                      (long long)nonfinite, (long long)(m * n), (long long)(fi / (n ? n : 1)),
+    int ok = QT_CHECK(nonfinite == 0, "%s: %lld of %lld outputs not finite, first (%lld,%lld)",
+                      what, (long long)nonfinite, (long long)(m * n), (long long)(fi / (n ? n : 1)),
                       (long long)(fi % (n ? n : 1)));
     ok &= QT_CHECK(pad == 0, "%s: %lld padding elements of C were written", what, (long long)pad);
     const double uo = unit(p->out_dtype), ua = unit(p->act_dtype);
@@ -288,7 +291,8 @@ static int check_c(const char *what, const qg_problem *p, const uint16_t *c, int
              * with round_act(w) for w (keeps the bias); bound: output rounding + f32 sums. Past
              * 64 failures the case has failed anyway: stop paying K per element. */
             double model = NAN, rounded, exact, mag;
-            if (use_model && bad < 64 && model_dot(&mw, a + rows[r] * lda, j, &rounded, &exact, &mag)) {
+            if (use_model && bad < 64 &&
+                model_dot(&mw, a + rows[r] * lda, j, &rounded, &exact, &mag)) {
                 model = want - exact + rounded;
                 /* cuBLASLt's bias epilogue may round twice (product, then + bias): 4 u_o */
                 const double mlim = (rounds_weight ? 4 : 2) * uo * fabs(model) +
@@ -305,14 +309,15 @@ static int check_c(const char *what, const qg_problem *p, const uint16_t *c, int
     }
     free(mw.deq);
     const double rel = sqrt(num / (den + 1e-300));
-    ok &= QT_CHECK(bad == 0 && rel <= tol, "%s: rel L2 %.3g (bound %.0e), %lld elements outside the "
+    ok &= QT_CHECK(bad == 0 && rel <= tol,
+                   "%s: rel L2 %.3g (bound %.0e), %lld elements outside the "
                    "per-element bound%s (worst %.2fx), first (%lld,%lld) got %g want %g model %g",
                    what, rel, tol, (long long)bad, use_model ? " and the model bound" : "", worst,
                    (long long)bi, (long long)bj, bad_got, bad_want, bad_model);
     if (explained > 0)
         printf("  %s: %lld elements outside the exact bound (worst %.2fx) match the documented %s "
-               "rounding of dequantized weights (worst %.2fx of the model bound)\n", what,
-               (long long)explained, worst, qg_dtype_name(p->act_dtype), worst_model);
+               "rounding of dequantized weights (worst %.2fx of the model bound)\n",
+               what, (long long)explained, worst, qg_dtype_name(p->act_dtype), worst_model);
     return ok;
 }
 
@@ -347,7 +352,8 @@ static void run_m_with(qg_context *ctx, int cc, const weight_t *w, int64_t m, in
     uint16_t *a = malloc(sizeof(uint16_t) * (size_t)(m * lda));
     for (int64_t i = 0; i < m; i++)
         for (int64_t j = 0; j < lda; j++) /* rows of different magnitudes; NaN in the lda padding */
-            a[i * lda + j] = j < k ? d2h(p.act_dtype, ldexpf(qt_uniform(r, -1.f, 1.f), (int)(i % 5) - 2))
+            a[i * lda + j] = j < k ? d2h(p.act_dtype,
+                                         ldexpf(qt_uniform(r, -1.f, 1.f), (int)(i % 5) - 2))
                                    : 0xffffu;
     uint16_t *bias = malloc(sizeof(uint16_t) * (size_t)n);
     for (int64_t j = 0; j < n; j++) bias[j] = d2h(p.out_dtype, qt_normal(r));
@@ -356,10 +362,15 @@ static void run_m_with(qg_context *ctx, int cc, const weight_t *w, int64_t m, in
     int nrows;
     pick_rows(m, r, rows, &nrows);
     uint16_t *ra = malloc(sizeof(uint16_t) * (size_t)(nrows * k));
-    for (int i = 0; i < nrows; i++) memcpy(ra + i * k, a + rows[i] * lda, sizeof(uint16_t) * (size_t)k);
+    for (int i = 0; i < nrows; i++)
+        memcpy(ra + i * k, a + rows[i] * lda, sizeof(uint16_t) * (size_t)k);
     double *ref = malloc(sizeof(double) * (size_t)(nrows * n));
-    slice_job job = {.p = &p, .w = w->host, .a = ra, .bias = p.has_bias ? bias : NULL,
-                     .rows = nrows, .ref = ref};
+    slice_job job = {.p = &p,
+                     .w = w->host,
+                     .a = ra,
+                     .bias = p.has_bias ? bias : NULL,
+                     .rows = nrows,
+                     .ref = ref};
     parallel_for((n + SLICE - 1) / SLICE, reference_slice, &job);
     QT_CHECK(job.status == QG_SUCCESS, "%s: reference failed: %s", tag, qg_last_error(NULL));
 
@@ -385,20 +396,24 @@ static void run_m_with(qg_context *ctx, int cc, const weight_t *w, int64_t m, in
         const int expect = !v || (cc >= v->family->min_cc && (!v->family->needs_sm90a || cc == 90) &&
                                   v->family->supports(&p, v->params, cc, why, sizeof why));
         gt_poison(ctx, dc, cbytes);
-        const qg_status st = v ? qg_gemm_with_kernel(ctx, &p, &g, v->id, NULL) : qg_gemm(ctx, &p, &g, NULL);
+        const qg_status st = v ? qg_gemm_with_kernel(ctx, &p, &g, v->id, NULL)
+                               : qg_gemm(ctx, &p, &g, NULL);
         if (!expect) { /* refused: a status, and C untouched */
             QT_CHECK(st == QG_ERR_UNSUPPORTED, "%s: %s for a case it does not support (%s)", what,
                      qg_status_name(st), why);
-            const size_t touched = gt_count_written(ctx, dc, cbytes < (1u << 20) ? cbytes : (1u << 20));
+            const size_t touched = gt_count_written(ctx, dc,
+                                                    cbytes < (1u << 20) ? cbytes : (1u << 20));
             QT_CHECK(touched == 0, "%s: refused but wrote %zu elements of C", what, touched);
             continue;
         }
         const int is_dequant_lt = v && strncmp(v->id, "wo_dequant_lt.", 14) == 0;
-        if (is_dequant_lt && st == QG_ERR_UNSUPPORTED && strstr(qg_last_error(ctx), "heuristic offers")) {
+        if (is_dequant_lt && st == QG_ERR_UNSUPPORTED &&
+            strstr(qg_last_error(ctx), "heuristic offers")) {
             /* cuBLASLt offered fewer algorithms than this variant's index: a refusal (counted
              * below: algo0 must run) that must leave C alone */
             printf("  %s: skipped (%s)\n", what, qg_last_error(ctx));
-            const size_t touched = gt_count_written(ctx, dc, cbytes < (1u << 20) ? cbytes : (1u << 20));
+            const size_t touched = gt_count_written(ctx, dc,
+                                                    cbytes < (1u << 20) ? cbytes : (1u << 20));
             QT_CHECK(touched == 0, "%s: refused but wrote %zu elements of C", what, touched);
             continue;
         }
@@ -482,15 +497,18 @@ static void check_dequant(qg_context *ctx, const weight_t *w, int cc) {
             } else {
                 st = qg_dequantize_weight(ctx, p, &w->dev, dout, out, NULL);
             }
-            if (!QT_CHECK(st == QG_SUCCESS, "%s: %s (%s)", what, qg_status_name(st), qg_last_error(ctx)))
+            if (!QT_CHECK(st == QG_SUCCESS, "%s: %s (%s)", what, qg_status_name(st),
+                          qg_last_error(ctx)))
                 continue;
             gt_download(ctx, got, dout, sizeof(uint16_t) * count);
             size_t bad = 0, first = 0;
             for (size_t i = 0; i < count; i++)
                 if (got[i] != want[i] && bad++ == 0) first = i;
-            QT_CHECK(bad == 0, "%s: %zu of %zu elements differ from the host, first (%lld,%lld): "
-                     "0x%04x, want 0x%04x", what, bad, count, (long long)(first / p->k),
-                     (long long)(first % p->k), got[first], want[first]);
+            QT_CHECK(bad == 0,
+                     "%s: %zu of %zu elements differ from the host, first (%lld,%lld): "
+                     "0x%04x, want 0x%04x",
+                     what, bad, count, (long long)(first / p->k), (long long)(first % p->k),
+                     got[first], want[first]);
         }
     }
     gt_free(ctx, dout);
@@ -511,7 +529,8 @@ static void check_splitk(qg_context *ctx, const weight_t *w, int64_t m, const ch
     p.m = m;
     const qg_device_info *dev = &ctx->info;
     char why[256];
-    if (!v->family->supports(&p, v->params, dev->cc_major * 10 + dev->cc_minor, why, sizeof why)) return;
+    if (!v->family->supports(&p, v->params, dev->cc_major * 10 + dev->cc_minor, why, sizeof why))
+        return;
     const size_t ws = v->family->workspace ? v->family->workspace(&p, v->params) : 0;
     if (!QT_CHECK(ws > 0, "%s M=%lld N=%lld: expected a split-K workspace", id, (long long)m,
                   (long long)p.n))
@@ -533,8 +552,10 @@ static void check_splitk(qg_context *ctx, const weight_t *w, int64_t m, const ch
     gt_poison(ctx, dc, cbytes);
     QT_OK(qg_gemm_with_kernel(ctx, &p, &g, id, NULL));
     gt_download(ctx, c2, dc, cbytes);
-    QT_CHECK(!memcmp(c1, c2, cbytes), "%s M=%lld N=%lld K=%lld: two runs differ (split-K reduction "
-             "not deterministic or counters left dirty)", id, (long long)m, (long long)p.n, (long long)p.k);
+    QT_CHECK(!memcmp(c1, c2, cbytes),
+             "%s M=%lld N=%lld K=%lld: two runs differ (split-K reduction "
+             "not deterministic or counters left dirty)",
+             id, (long long)m, (long long)p.n, (long long)p.k);
     const int64_t counters = ((p.n + bn - 1) / bn) * ((m + bm - 1) / bm);
     unsigned *cnt = malloc(sizeof(unsigned) * (size_t)counters);
     gt_download(ctx, cnt, dws, sizeof(unsigned) * (size_t)counters);
@@ -552,7 +573,8 @@ static void check_splitk(qg_context *ctx, const weight_t *w, int64_t m, const ch
 
 /* ---------------------------------------------------------------- refusals */
 
-static void check_refused(qg_context *ctx, const weight_t *w, int64_t m, int64_t lda, const char *why) {
+static void check_refused(qg_context *ctx, const weight_t *w, int64_t m, int64_t lda,
+                          const char *why) {
     qg_problem p = w->p;
     p.m = m;
     uint16_t *a = calloc((size_t)(m * lda), sizeof(uint16_t));
@@ -566,9 +588,10 @@ static void check_refused(qg_context *ctx, const weight_t *w, int64_t m, int64_t
         const qg_variant *v = i < qg_catalog_count() ? qg_catalog_get(i) : NULL;
         if (v && (v->family->op != QG_OP_GEMM || !(v->family->scheme_mask & (1u << p.scheme))))
             continue;
-        const qg_status st = v ? qg_gemm_with_kernel(ctx, &p, &g, v->id, NULL) : qg_gemm(ctx, &p, &g, NULL);
-        QT_CHECK(st == QG_ERR_UNSUPPORTED, "%s (%s): %s instead of QG_ERR_UNSUPPORTED", v ? v->id : "qg_gemm",
-                 why, qg_status_name(st));
+        const qg_status st = v ? qg_gemm_with_kernel(ctx, &p, &g, v->id, NULL)
+                               : qg_gemm(ctx, &p, &g, NULL);
+        QT_CHECK(st == QG_ERR_UNSUPPORTED, "%s (%s): %s instead of QG_ERR_UNSUPPORTED",
+                 v ? v->id : "qg_gemm", why, qg_status_name(st));
         QT_CHECK(gt_count_written(ctx, dc, cbytes) == 0, "%s (%s): refused but wrote C",
                  v ? v->id : "qg_gemm", why);
     }
@@ -644,8 +667,16 @@ int main(void) {
     for (int gi = 0; gi < 4; gi++)
         for (int zp = 0; zp < 2; zp++)
             for (int act = 0; act < 2; act++)
-                cases[nc++] = (wcase){W4, 4096, 4096, gss[gi], zp, act ? F16 : BF, (gi || zp || act) ? 1 : 0,
-                                      0, 1, QG_SCALE_PER_ROW};
+                cases[nc++] = (wcase){W4,
+                                      4096,
+                                      4096,
+                                      gss[gi],
+                                      zp,
+                                      act ? F16 : BF,
+                                      (gi || zp || act) ? 1 : 0,
+                                      0,
+                                      1,
+                                      QG_SCALE_PER_ROW};
     cases[nc++] = (wcase){W8, 4096, 4096, 0, 0, BF, 0, 0, 1, QG_SCALE_PER_ROW};
     cases[nc++] = (wcase){W8, 4096, 4096, 0, 0, F16, 1, 0, 1, QG_SCALE_PER_ROW};
     /* the other Llama-3-8B shapes */
@@ -752,10 +783,14 @@ int main(void) {
     }
     /* algo0 always runs (2 variants x 3 Ms per weight): W4A16 4 weights of 28672/4096 columns
      * and the one above, W8A16 2 and the one above */
-    QT_CHECK(dequant_lt_algo0_runs[0] >= 2 * 5 * 3, "wo_dequant_lt.wbits4 algo0 ran %d times "
-             "(all variants: %d)", dequant_lt_algo0_runs[0], dequant_lt_runs[0]);
-    QT_CHECK(dequant_lt_algo0_runs[1] >= 2 * 3 * 3, "wo_dequant_lt.wbits8 algo0 ran %d times "
-             "(all variants: %d)", dequant_lt_algo0_runs[1], dequant_lt_runs[1]);
+    QT_CHECK(dequant_lt_algo0_runs[0] >= 2 * 5 * 3,
+             "wo_dequant_lt.wbits4 algo0 ran %d times "
+             "(all variants: %d)",
+             dequant_lt_algo0_runs[0], dequant_lt_runs[0]);
+    QT_CHECK(dequant_lt_algo0_runs[1] >= 2 * 3 * 3,
+             "wo_dequant_lt.wbits8 algo0 ran %d times "
+             "(all variants: %d)",
+             dequant_lt_algo0_runs[1], dequant_lt_runs[1]);
     printf("wo_dequant_lt: %d W4A16 and %d W8A16 checked runs\n", dequant_lt_runs[0],
            dequant_lt_runs[1]);
     if (cc == 90) /* every case of the scheme runs every w4a16_wgmma variant that supports it */

@@ -1,6 +1,6 @@
 /*
  * Launch and cost helpers shared by the dynamic-activation kernel families
- * (src/family_w8a8_*.c, src/family_w4a8_*.c). The kernels' argument qg_dyn_params and its
+ * (family_w8a8_*.c, family_w4a8_*.c). The kernels' argument qg_dyn_params and its
  * QG_DYN_* flags: kernels/cuda/qg_abi.cuh.
  */
 #ifndef QG_FAMDYN_H
@@ -33,21 +33,21 @@ qg_status qg_dyn_mma_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, 
 /* The family tables: `prefix` (e.g. "w8a8_fp8") names the family ("<prefix>_gemv") and its
  * kernel source ("<prefix>_gemv.cu"); GEMV parameters {rw, mt, warps, uk}, tiled mma.sync
  * parameters {bm, bn, wm, wn, st}; `spills_`: qg_family.allow_spills. */
-#define QG_DYN_GEMV_FAMILY(prefix, scheme, cc, variants_, supports_, cost_, spills_)            \
-    {                                                                                           \
-        .name = prefix "_gemv", .source = prefix "_gemv.cu", .entry = "qg_dyn_gemv",            \
-        .op = QG_OP_GEMM, .scheme_mask = 1u << (scheme), .min_cc = (cc), .num_params = 4,       \
-        .param_names = {"rw", "mt", "warps", "uk"}, .num_variants = QG_ARRAY_SIZE(variants_),   \
-        .variants = variants_, .supports = supports_, .heuristic = cost_,                      \
-        .launch = qg_dyn_gemv_launch, .allow_spills = spills_,                                  \
+#define QG_DYN_GEMV_FAMILY(prefix, scheme, cc, variants_, supports_, cost_, spills_)          \
+    {                                                                                         \
+        .name = prefix "_gemv", .source = prefix "_gemv.cu", .entry = "qg_dyn_gemv",          \
+        .op = QG_OP_GEMM, .scheme_mask = 1u << (scheme), .min_cc = (cc), .num_params = 4,     \
+        .param_names = {"rw", "mt", "warps", "uk"}, .num_variants = QG_ARRAY_SIZE(variants_), \
+        .variants = variants_, .supports = supports_, .heuristic = cost_,                     \
+        .launch = qg_dyn_gemv_launch, .allow_spills = spills_,                                \
     }
-#define QG_DYN_MMA_FAMILY(prefix, scheme, cc, variants_, supports_, cost_, spills_)             \
-    {                                                                                           \
-        .name = prefix "_mma", .source = prefix "_mma.cu", .entry = "qg_dyn_mma",               \
-        .op = QG_OP_GEMM, .scheme_mask = 1u << (scheme), .min_cc = (cc), .num_params = 5,       \
-        .param_names = {"bm", "bn", "wm", "wn", "st"},                                          \
-        .num_variants = QG_ARRAY_SIZE(variants_), .variants = variants_, .supports = supports_, \
-        .heuristic = cost_, .launch = qg_dyn_mma_launch, .allow_spills = spills_,               \
+#define QG_DYN_MMA_FAMILY(prefix, scheme, cc, variants_, supports_, cost_, spills_)              \
+    {                                                                                            \
+        .name = prefix "_mma", .source = prefix "_mma.cu", .entry = "qg_dyn_mma",                \
+        .op = QG_OP_GEMM, .scheme_mask = 1u << (scheme), .min_cc = (cc), .num_params = 5,        \
+        .param_names = {"bm", "bn", "wm", "wn", "st"}, .num_variants = QG_ARRAY_SIZE(variants_), \
+        .variants = variants_, .supports = supports_, .heuristic = cost_,                        \
+        .launch = qg_dyn_mma_launch, .allow_spills = spills_,                                    \
     }
 
 /* Estimated microseconds (heuristic dispatch without a tuning entry). */

@@ -67,7 +67,8 @@ static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, cons
     int kk = (int)p->k, f16 = p->act_dtype == QG_DTYPE_F16, mode = 0;
     void *kargs[] = {&src, &q, &scale, &kk, &f16, &mode};
     const unsigned grid = (unsigned)p->m, block = (unsigned)v[P_THREADS];
-    if (p->act_scale != QG_SCALE_PER_TENSOR) return qg_kernel_launch(ctx, k, grid, 1, 1, block, 0, stream, kargs);
+    if (p->act_scale != QG_SCALE_PER_TENSOR)
+        return qg_kernel_launch(ctx, k, grid, 1, 1, block, 0, stream, kargs);
     QG_RETURN_IF(ctx, !ctx->ops->memset_d8_async, QG_ERR_UNSUPPORTED,
                  "per-tensor activation scales need an asynchronous memset in the backend");
     QG_CHECK(ctx->ops->memset_d8_async(ctx, scale, 0, sizeof(float), stream));
@@ -82,7 +83,8 @@ const qg_family qg_family_act_quant_fp8 = {
     .source = "act_quant_fp8.cu",
     .entry = "qg_act_quant",
     .op = QG_OP_ACT_QUANT,
-    .scheme_mask = (1u << QG_SCHEME_W8A8_FP8) | (1u << QG_SCHEME_W4A8_FP8) | (1u << QG_SCHEME_SP24_FP8),
+    .scheme_mask = (1u << QG_SCHEME_W8A8_FP8) | (1u << QG_SCHEME_W4A8_FP8) |
+                   (1u << QG_SCHEME_SP24_FP8),
     .min_cc = 89,
     .num_params = 2,
     .param_names = {"threads", "vpt"},
@@ -98,7 +100,8 @@ const qg_family qg_family_act_quant_int8 = {
     .source = "act_quant_int8.cu",
     .entry = "qg_act_quant",
     .op = QG_OP_ACT_QUANT,
-    .scheme_mask = (1u << QG_SCHEME_W8A8_INT8) | (1u << QG_SCHEME_W4A8_INT8) | (1u << QG_SCHEME_SP24_INT8),
+    .scheme_mask = (1u << QG_SCHEME_W8A8_INT8) | (1u << QG_SCHEME_W4A8_INT8) |
+                   (1u << QG_SCHEME_SP24_INT8),
     .min_cc = 80,
     .num_params = 2,
     .param_names = {"threads", "vpt"},

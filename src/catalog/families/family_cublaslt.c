@@ -1,5 +1,5 @@
 /*
- * cuBLASLt as kernel families (no source: nothing is compiled; src/cublaslt.c calls the
+ * cuBLASLt as kernel families (no source: nothing is compiled; cublaslt.c calls the
  * library). A variant is an index into the list cublasLtMatmulAlgoGetHeuristic returns for the
  * problem (parameter "algo", 0 = the heuristic's first choice), so the tuner can time the first
  * few and store the winner like any kernel; replaying "cublaslt_fp8.algo2" asks the heuristic
@@ -13,7 +13,7 @@
  *                 dispatch never picks by itself) applies scales and bias.
  *
  * Both leave the shared workspace zero, as every family must (include/qgemm.h): cuBLASLt's
- * scratch is zeroed by an asynchronous memset after the call (src/cublaslt.c, leave_zero; only
+ * scratch is zeroed by an asynchronous memset after the call (cublaslt.c, leave_zero; only
  * when the chosen algorithm uses scratch), and the int8 epilogue zeroes each int32 product as it
  * reads it.
  *
@@ -89,16 +89,24 @@ static size_t int8_workspace(const qg_problem *p, const int *v) {
     return QG_CUBLASLT_WORKSPACE + 256 + int8_scratch_bytes(p);
 }
 
-static void *lt_workspace(const qg_gemm_args *g) { return (void *)ALIGN256((uintptr_t)g->workspace); }
+static void *lt_workspace(const qg_gemm_args *g) {
+    return (void *)ALIGN256((uintptr_t)g->workspace);
+}
 
 /* ---------------------------------------------------------------- fp8 */
 
 static qg_lt_shape fp8_shape(const qg_problem *p, int64_t lda, int64_t ldc, int align) {
-    const qg_lt_shape s = {.kind = QG_LT_FP8, .m = p->m, .n = p->n, .k = p->k, .lda = lda,
-                           .ldc = ldc, .out_dtype = p->out_dtype,
+    const qg_lt_shape s = {.kind = QG_LT_FP8,
+                           .m = p->m,
+                           .n = p->n,
+                           .k = p->k,
+                           .lda = lda,
+                           .ldc = ldc,
+                           .out_dtype = p->out_dtype,
                            .w_vec = p->weight_scale != QG_SCALE_PER_TENSOR,
                            .a_vec = p->act_scale != QG_SCALE_PER_TENSOR,
-                           .has_bias = p->has_bias, .align = align};
+                           .has_bias = p->has_bias,
+                           .align = align};
     return s;
 }
 
@@ -111,15 +119,23 @@ static qg_status fp8_prepare(qg_context *ctx, qg_kernel *k, const qg_problem *p,
 static qg_status fp8_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, const void *args,
                             const int *v, void *stream) {
     const qg_gemm_args *g = args;
-    QG_RETURN_IF(ctx, ((uintptr_t)g->a | (uintptr_t)g->w.weight | (uintptr_t)g->c) & 15 ||
-                 g->lda % 16 || g->ldc % 8, QG_ERR_UNSUPPORTED, "%s needs 16-byte aligned a, "
+    QG_RETURN_IF(ctx,
+                 ((uintptr_t)g->a | (uintptr_t)g->w.weight | (uintptr_t)g->c) & 15 || g->lda % 16 ||
+                     g->ldc % 8,
+                 QG_ERR_UNSUPPORTED,
+                 "%s needs 16-byte aligned a, "
                  "weight and c, lda a multiple of 16 and ldc of 8 (lda=%lld ldc=%lld)",
                  k->variant->id, (long long)g->lda, (long long)g->ldc);
     const void *ptrs[] = {g->a, g->w.weight, g->c, g->bias};
     const qg_lt_shape s = fp8_shape(p, g->lda, g->ldc, qg_lt_align_class(ptrs, p->has_bias ? 4 : 3));
-    const qg_lt_ptrs lp = {.a = g->a, .w = g->w.weight, .c = g->c, .a_scale = g->a_scale,
-                           .w_scale = g->w.scale, .bias = p->has_bias ? g->bias : NULL,
-                           .workspace = lt_workspace(g), .workspace_bytes = QG_CUBLASLT_WORKSPACE,
+    const qg_lt_ptrs lp = {.a = g->a,
+                           .w = g->w.weight,
+                           .c = g->c,
+                           .a_scale = g->a_scale,
+                           .w_scale = g->w.scale,
+                           .bias = p->has_bias ? g->bias : NULL,
+                           .workspace = lt_workspace(g),
+                           .workspace_bytes = QG_CUBLASLT_WORKSPACE,
                            .leave_zero = 1};
     return qg_cublaslt_run(ctx, &s, &lp, v[0], stream);
 }
@@ -127,8 +143,14 @@ static qg_status fp8_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, 
 /* ---------------------------------------------------------------- int8 */
 
 static qg_lt_shape int8_shape(const qg_problem *p, int64_t lda, int align) {
-    const qg_lt_shape s = {.kind = QG_LT_INT8, .m = p->m, .n = p->n, .k = p->k, .lda = lda,
-                           .ldc = p->n, .out_dtype = QG_DTYPE_INT32, .align = align};
+    const qg_lt_shape s = {.kind = QG_LT_INT8,
+                           .m = p->m,
+                           .n = p->n,
+                           .k = p->k,
+                           .lda = lda,
+                           .ldc = p->n,
+                           .out_dtype = QG_DTYPE_INT32,
+                           .align = align};
     return s;
 }
 
@@ -138,7 +160,8 @@ static void find_epilogue(void) { epilogue_variant = qg_catalog_find("cublaslt_i
 
 static qg_status epilogue_kernel(qg_context *ctx, qg_kernel **out) {
     pthread_once(&epilogue_once, find_epilogue);
-    QG_RETURN_IF(ctx, !epilogue_variant, QG_ERR_INTERNAL, "cublaslt_int8_epilogue is not in the catalog");
+    QG_RETURN_IF(ctx, !epilogue_variant, QG_ERR_INTERNAL,
+                 "cublaslt_int8_epilogue is not in the catalog");
     return qg_jit_get(ctx, epilogue_variant, out); /* compiled once, then a memory hit */
 }
 
@@ -153,10 +176,13 @@ static qg_status int8_prepare(qg_context *ctx, qg_kernel *k, const qg_problem *p
 static qg_status int8_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, const void *args,
                              const int *v, void *stream) {
     const qg_gemm_args *g = args;
-    QG_RETURN_IF(ctx, ((uintptr_t)g->a | (uintptr_t)g->w.weight) & 15 || g->lda % 16 ||
-                 ((uintptr_t)g->c & 1), QG_ERR_UNSUPPORTED, "%s needs 16-byte aligned a and "
-                 "weight, lda a multiple of 16 and a 2-byte aligned c (lda=%lld)", k->variant->id,
-                 (long long)g->lda);
+    QG_RETURN_IF(ctx,
+                 ((uintptr_t)g->a | (uintptr_t)g->w.weight) & 15 || g->lda % 16 ||
+                     ((uintptr_t)g->c & 1),
+                 QG_ERR_UNSUPPORTED,
+                 "%s needs 16-byte aligned a and "
+                 "weight, lda a multiple of 16 and a 2-byte aligned c (lda=%lld)",
+                 k->variant->id, (long long)g->lda);
     qg_kernel *epi;
     QG_CHECK(epilogue_kernel(ctx, &epi));
     /* Checked before cuBLASLt writes the products: they must not stay in the workspace. */
@@ -166,8 +192,12 @@ static qg_status int8_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p,
     void *acc = (char *)lt_workspace(g) + QG_CUBLASLT_WORKSPACE;
     const void *ptrs[] = {g->a, g->w.weight};
     const qg_lt_shape s = int8_shape(p, g->lda, qg_lt_align_class(ptrs, 2));
-    const qg_lt_ptrs lp = {.a = g->a, .w = g->w.weight, .c = acc, .workspace = lt_workspace(g),
-                           .workspace_bytes = QG_CUBLASLT_WORKSPACE, .leave_zero = 1};
+    const qg_lt_ptrs lp = {.a = g->a,
+                           .w = g->w.weight,
+                           .c = acc,
+                           .workspace = lt_workspace(g),
+                           .workspace_bytes = QG_CUBLASLT_WORKSPACE,
+                           .leave_zero = 1};
     QG_CHECK(qg_cublaslt_run(ctx, &s, &lp, v[0], stream));
 
     int flags = 0;
@@ -176,9 +206,15 @@ static qg_status int8_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p,
     if (p->weight_scale == QG_SCALE_PER_TENSOR) flags |= QG_EPI_W_TENSOR;
     if (p->act_scale == QG_SCALE_PER_TENSOR) flags |= QG_EPI_A_TENSOR;
     if (!((uintptr_t)g->c & 7) && !(g->ldc & 3)) flags |= QG_EPI_VEC;
-    qg_lt_epi_params ep = {.acc = acc, .a_scale = g->a_scale, .w_scale = g->w.scale,
-                     .bias = p->has_bias ? g->bias : NULL, .c = g->c, .ldc = g->ldc,
-                     .m = (int32_t)p->m, .n = (int32_t)p->n, .flags = flags};
+    qg_lt_epi_params ep = {.acc = acc,
+                           .a_scale = g->a_scale,
+                           .w_scale = g->w.scale,
+                           .bias = p->has_bias ? g->bias : NULL,
+                           .c = g->c,
+                           .ldc = g->ldc,
+                           .m = (int32_t)p->m,
+                           .n = (int32_t)p->n,
+                           .flags = flags};
     void *kargs[] = {&ep};
     return qg_kernel_launch(ctx, epi, (unsigned)blocks, 1, 1, 256, 0, stream, kargs);
 }

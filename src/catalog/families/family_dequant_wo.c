@@ -27,19 +27,30 @@ static int supports(const qg_problem *p, const int *params, int cc, char *why, s
 static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, const void *args,
                         const int *params, void *stream) {
     const qg_dequant_args *a = args;
-    QG_RETURN_IF(ctx, (uintptr_t)a->w->weight % 16 || (uintptr_t)a->w->scale % 16 ||
-                 (p->has_zero_point && (uintptr_t)a->w->zero % 16) || (uintptr_t)a->out % 2,
-                 QG_ERR_UNSUPPORTED, "%s needs 16-byte aligned packed buffers and a 2-byte aligned "
-                 "output", k->variant->id);
+    QG_RETURN_IF(ctx,
+                 (uintptr_t)a->w->weight % 16 || (uintptr_t)a->w->scale % 16 ||
+                     (p->has_zero_point && (uintptr_t)a->w->zero % 16) || (uintptr_t)a->out % 2,
+                 QG_ERR_UNSUPPORTED,
+                 "%s needs 16-byte aligned packed buffers and a 2-byte aligned "
+                 "output",
+                 k->variant->id);
     QG_RETURN_IF(ctx, p->has_zero_point && !a->w->zero, QG_ERR_NULL_POINTER,
                  "has_zero_point is set but the zero point buffer is NULL");
     qg_wo_geom g;
     qg_wo_geom_get(p, &g);
     qg_dq_params dp = {
-        .w = a->w->weight, .scale = a->w->scale,
-        .zero = p->has_zero_point ? a->w->zero : NULL, .out = a->out,
-        .n = (int32_t)p->n, .k = (int32_t)p->k, .kp = (int32_t)g.kp, .groups = g.groups,
-        .gs_log2 = g.groups == 1 ? 30 : g.gs == 32 ? 5 : g.gs == 64 ? 6 : 7,
+        .w = a->w->weight,
+        .scale = a->w->scale,
+        .zero = p->has_zero_point ? a->w->zero : NULL,
+        .out = a->out,
+        .n = (int32_t)p->n,
+        .k = (int32_t)p->k,
+        .kp = (int32_t)g.kp,
+        .groups = g.groups,
+        .gs_log2 = g.groups == 1 ? 30
+                   : g.gs == 32  ? 5
+                   : g.gs == 64  ? 6
+                                 : 7,
         .scale_bf16 = p->act_dtype == QG_DTYPE_BF16,
         .out_bf16 = a->out_dtype == QG_DTYPE_BF16,
         .vec_ok = p->k % 8 == 0 && (uintptr_t)a->out % 16 == 0,

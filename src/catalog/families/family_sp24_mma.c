@@ -29,18 +29,23 @@ enum { P_DT, P_TN, P_TM, P_WN, P_WM, P_ST, P_SK };
 enum { DT_F16 = 1, DT_BF16 = 2, DT_E4M3 = 3, DT_S8 = 4 };
 
 #define SP_PARAMS 7
-#define SP_PARAM_NAMES {"dt", "tn", "tm", "wn", "wm", "st", "sk"}
+#define SP_PARAM_NAMES \
+    { "dt", "tn", "tm", "wn", "wm", "st", "sk" }
 
 /*      dt  tn   tm  wn wm st sk */
 static const int bf16_variants[][QG_MAX_PARAMS] = {
-    {DT_BF16, 64, 16, 4, 1, 6, 1},  {DT_BF16, 128, 64, 2, 2, 4, 0}, {DT_BF16, 128, 128, 2, 2, 3, 0},
-    {DT_F16, 64, 16, 4, 1, 6, 1},   {DT_F16, 128, 64, 2, 2, 4, 0},  {DT_F16, 128, 128, 2, 2, 3, 0},
+    {DT_BF16, 64, 16, 4, 1, 6, 1}, {DT_BF16, 128, 64, 2, 2, 4, 0}, {DT_BF16, 128, 128, 2, 2, 3, 0},
+    {DT_F16, 64, 16, 4, 1, 6, 1},  {DT_F16, 128, 64, 2, 2, 4, 0},  {DT_F16, 128, 128, 2, 2, 3, 0},
 };
 static const int int8_variants[][QG_MAX_PARAMS] = {
-    {DT_S8, 64, 16, 4, 1, 6, 1}, {DT_S8, 128, 64, 2, 2, 4, 0}, {DT_S8, 128, 128, 2, 2, 3, 0},
+    {DT_S8, 64, 16, 4, 1, 6, 1},
+    {DT_S8, 128, 64, 2, 2, 4, 0},
+    {DT_S8, 128, 128, 2, 2, 3, 0},
 };
 static const int fp8_variants[][QG_MAX_PARAMS] = {
-    {DT_E4M3, 64, 16, 4, 1, 6, 1}, {DT_E4M3, 128, 64, 2, 2, 4, 0}, {DT_E4M3, 128, 128, 2, 2, 3, 0},
+    {DT_E4M3, 64, 16, 4, 1, 6, 1},
+    {DT_E4M3, 128, 64, 2, 2, 4, 0},
+    {DT_E4M3, 128, 128, 2, 2, 3, 0},
 };
 
 static int is_16bit(const int *v) { return v[P_DT] == DT_F16 || v[P_DT] == DT_BF16; }
@@ -76,12 +81,13 @@ static int supports(const qg_problem *p, const int *v, int cc, char *why, size_t
         return 0;
     }
     if (smem_bytes(v) > smem_limit(cc)) {
-        snprintf(why, why_len, "needs %d bytes of shared memory, the device allows %d", smem_bytes(v),
-                 smem_limit(cc));
+        snprintf(why, why_len, "needs %d bytes of shared memory, the device allows %d",
+                 smem_bytes(v), smem_limit(cc));
         return 0;
     }
     if (v[P_DT] == DT_E4M3 && cc >= 90 && v[P_TM] > 16) {
-        snprintf(why, why_len, "e4m3 mma.sync is emulated on sm_90 and this tile spills there "
+        snprintf(why, why_len,
+                 "e4m3 mma.sync is emulated on sm_90 and this tile spills there "
                  "(the wgmma family covers it)");
         return 0;
     }
@@ -185,33 +191,47 @@ static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, cons
     long long lda = ga->lda, ldc = ga->ldc;
     int a_scale_stride = p->act_scale == QG_SCALE_PER_TENSOR ? 0 : 1;
     int out_bf16 = p->out_dtype == QG_DTYPE_BF16;
-    void *kargs[] = {&w,   &meta, &w_scale, &a,   &a_scale, &bias,           &c,
-                     &ws,  &counters, &m,   &n,   &kk,      &lda,            &ldc,
-                     &a_scale_stride, &out_bf16, &stages_per_split};
+    void *kargs[] = {&w,
+                     &meta,
+                     &w_scale,
+                     &a,
+                     &a_scale,
+                     &bias,
+                     &c,
+                     &ws,
+                     &counters,
+                     &m,
+                     &n,
+                     &kk,
+                     &lda,
+                     &ldc,
+                     &a_scale_stride,
+                     &out_bf16,
+                     &stages_per_split};
     /* one CTA per output tile in the grouped order of kernels/cuda/tile_raster.cuh, x split-K */
-    return qg_kernel_launch(ctx, k, (unsigned)(QG_CDIV(p->n, v[P_TN]) * QG_CDIV(p->m, v[P_TM])), 1, gz,
-                            (unsigned)(v[P_WN] * v[P_WM] * 32), (unsigned)smem_bytes(v), stream,
+    return qg_kernel_launch(ctx, k, (unsigned)(QG_CDIV(p->n, v[P_TN]) * QG_CDIV(p->m, v[P_TM])), 1,
+                            gz, (unsigned)(v[P_WN] * v[P_WM] * 32), (unsigned)smem_bytes(v), stream,
                             kargs);
 }
 
-#define SP24_FAMILY(var, nm, scheme, cc, table)                                               \
-    const qg_family var = {                                                                   \
-        .name = nm,                                                                           \
-        .source = "sp24_mma.cu",                                                              \
-        .entry = "qg_sp24_mma",                                                               \
-        .op = QG_OP_GEMM,                                                                     \
-        .scheme_mask = 1u << (scheme),                                                        \
-        .min_cc = cc,                                                                         \
-        .needs_sm90a = 0,                                                                     \
-        .hip = 0,                                                                             \
-        .num_params = SP_PARAMS,                                                              \
-        .param_names = SP_PARAM_NAMES,                                                        \
-        .num_variants = QG_ARRAY_SIZE(table),                                                 \
-        .variants = table,                                                                    \
-        .supports = supports,                                                                 \
-        .heuristic = heuristic,                                                               \
-        .workspace = workspace,                                                               \
-        .launch = launch,                                                                     \
+#define SP24_FAMILY(var, nm, scheme, cc, table) \
+    const qg_family var = {                     \
+        .name = nm,                             \
+        .source = "sp24_mma.cu",                \
+        .entry = "qg_sp24_mma",                 \
+        .op = QG_OP_GEMM,                       \
+        .scheme_mask = 1u << (scheme),          \
+        .min_cc = cc,                           \
+        .needs_sm90a = 0,                       \
+        .hip = 0,                               \
+        .num_params = SP_PARAMS,                \
+        .param_names = SP_PARAM_NAMES,          \
+        .num_variants = QG_ARRAY_SIZE(table),   \
+        .variants = table,                      \
+        .supports = supports,                   \
+        .heuristic = heuristic,                 \
+        .workspace = workspace,                 \
+        .launch = launch,                       \
     };
 
 SP24_FAMILY(qg_family_sp24_bf16_mma, "sp24_bf16_mma", QG_SCHEME_SP24_BF16, 80, bf16_variants)

@@ -26,11 +26,14 @@ enum { DT_F16 = 1, DT_BF16 = 2, DT_E4M3 = 3, DT_S8 = 4 };
  * tn 256 above (fewer bytes per MAC from L2); for tn 128, sg 2 beat sg 4 by 10% at N = 28672. */
 /*      dt   tn   tm  st  sg */
 static const int bf16_variants[][QG_MAX_PARAMS] = {
-    {DT_BF16, 128, 128, 8, 2}, {DT_BF16, 256, 128, 6, 2},
-    {DT_F16, 128, 128, 8, 2},  {DT_F16, 256, 128, 6, 2},
+    {DT_BF16, 128, 128, 8, 2},
+    {DT_BF16, 256, 128, 6, 2},
+    {DT_F16, 128, 128, 8, 2},
+    {DT_F16, 256, 128, 6, 2},
 };
 static const int int8_variants[][QG_MAX_PARAMS] = {{DT_S8, 128, 128, 8, 2}, {DT_S8, 256, 128, 6, 2}};
-static const int fp8_variants[][QG_MAX_PARAMS] = {{DT_E4M3, 128, 128, 8, 2}, {DT_E4M3, 128, 128, 8, 4}};
+static const int fp8_variants[][QG_MAX_PARAMS] = {{DT_E4M3, 128, 128, 8, 2},
+                                                  {DT_E4M3, 128, 128, 8, 4}};
 
 static int is_16bit(const int *v) { return v[P_DT] == DT_F16 || v[P_DT] == DT_BF16; }
 
@@ -103,32 +106,31 @@ static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, cons
     long long lda = ga->lda, ldc = ga->ldc;
     int a_scale_stride = p->act_scale == QG_SCALE_PER_TENSOR ? 0 : 1;
     int out_bf16 = p->out_dtype == QG_DTYPE_BF16;
-    void *kargs[] = {&w, &meta, &w_scale, &a, &a_scale, &bias, &c, &m, &n, &kk, &lda, &ldc,
-                     &a_scale_stride, &out_bf16};
+    void *kargs[] = {&w, &meta, &w_scale, &a,   &a_scale, &bias,           &c,
+                     &m, &n,    &kk,      &lda, &ldc,     &a_scale_stride, &out_bf16};
     /* one CTA per output tile, in the grouped order of kernels/cuda/tile_raster.cuh */
-    return qg_kernel_launch(ctx, k, (unsigned)(QG_CDIV(p->n, v[P_TN]) * QG_CDIV(p->m, v[P_TM])), 1, 1,
-                            256, (unsigned)smem_bytes(v),
-                            stream, kargs);
+    return qg_kernel_launch(ctx, k, (unsigned)(QG_CDIV(p->n, v[P_TN]) * QG_CDIV(p->m, v[P_TM])), 1,
+                            1, 256, (unsigned)smem_bytes(v), stream, kargs);
 }
 
-#define SP24_WGMMA_FAMILY(var, nm, scheme, table)                                        \
-    const qg_family var = {                                                                   \
-        .name = nm,                                                                           \
-        .source = "sp24_wgmma.cu",                                                            \
-        .entry = "qg_sp24_wgmma",                                                             \
-        .op = QG_OP_GEMM,                                                                     \
-        .scheme_mask = 1u << (scheme),                                                        \
-        .min_cc = 90,                                                                         \
-        .needs_sm90a = 1,                                                                     \
-        .hip = 0,                                                                             \
-        .num_params = 5,                                                                      \
-        .param_names = {"dt", "tn", "tm", "st", "sg"},                                        \
-        .num_variants = QG_ARRAY_SIZE(table),                                                 \
-        .variants = table,                                                                    \
-        .supports = supports,                                                                 \
-        .heuristic = heuristic,                                                               \
-        .workspace = NULL,                                                                    \
-        .launch = launch,                                                                     \
+#define SP24_WGMMA_FAMILY(var, nm, scheme, table)      \
+    const qg_family var = {                            \
+        .name = nm,                                    \
+        .source = "sp24_wgmma.cu",                     \
+        .entry = "qg_sp24_wgmma",                      \
+        .op = QG_OP_GEMM,                              \
+        .scheme_mask = 1u << (scheme),                 \
+        .min_cc = 90,                                  \
+        .needs_sm90a = 1,                              \
+        .hip = 0,                                      \
+        .num_params = 5,                               \
+        .param_names = {"dt", "tn", "tm", "st", "sg"}, \
+        .num_variants = QG_ARRAY_SIZE(table),          \
+        .variants = table,                             \
+        .supports = supports,                          \
+        .heuristic = heuristic,                        \
+        .workspace = NULL,                             \
+        .launch = launch,                              \
     };
 
 SP24_WGMMA_FAMILY(qg_family_sp24_bf16_wgmma, "sp24_bf16_wgmma", QG_SCHEME_SP24_BF16, bf16_variants)

@@ -162,10 +162,13 @@ qg_status qg_wo_check_args(qg_context *ctx, const qg_problem *p, const qg_gemm_a
     QG_RETURN_IF(ctx, (uintptr_t)a->a % 16 || a->lda % 8 || a->lda > INT32_MAX, QG_ERR_UNSUPPORTED,
                  "%s needs A 16-byte aligned with lda a multiple of 8 (A %p, lda %lld)", id, a->a,
                  (long long)a->lda);
-    QG_RETURN_IF(ctx, (uintptr_t)a->w.weight % 16 || (uintptr_t)a->w.scale % 16 ||
-                 (p->has_zero_point && (uintptr_t)a->w.zero % 16), QG_ERR_UNSUPPORTED,
+    QG_RETURN_IF(ctx,
+                 (uintptr_t)a->w.weight % 16 || (uintptr_t)a->w.scale % 16 ||
+                     (p->has_zero_point && (uintptr_t)a->w.zero % 16),
+                 QG_ERR_UNSUPPORTED,
                  "%s needs 16-byte aligned packed weight, scale and zero buffers", id);
-    QG_RETURN_IF(ctx, (uintptr_t)a->c % 2 || a->ldc > INT32_MAX || (p->has_bias && (uintptr_t)a->bias % 2),
+    QG_RETURN_IF(ctx,
+                 (uintptr_t)a->c % 2 || a->ldc > INT32_MAX || (p->has_bias && (uintptr_t)a->bias % 2),
                  QG_ERR_INVALID_ARGUMENT, "%s: C and bias must be 2-byte aligned, ldc < 2^31", id);
     return QG_SUCCESS;
 }
@@ -175,9 +178,10 @@ qg_status qg_wo_bind_splitk(qg_context *ctx, const qg_problem *p, const qg_gemm_
                             float **partial) {
     const size_t need = counter_bytes + (size_t)s * (size_t)p->m * (size_t)p->n * 4;
     QG_RETURN_IF(ctx, !a->workspace || a->workspace_bytes < need || (uintptr_t)a->workspace % 16,
-                 QG_ERR_INVALID_ARGUMENT, "%s with %d split-K slices needs a zeroed, 16-byte "
-                 "aligned workspace of %zu bytes (got %zu)", id, s, need,
-                 a->workspace ? a->workspace_bytes : 0);
+                 QG_ERR_INVALID_ARGUMENT,
+                 "%s with %d split-K slices needs a zeroed, 16-byte "
+                 "aligned workspace of %zu bytes (got %zu)",
+                 id, s, need, a->workspace ? a->workspace_bytes : 0);
     *counter = a->workspace;
     *partial = (float *)((char *)a->workspace + counter_bytes);
     return QG_SUCCESS;
@@ -196,8 +200,10 @@ qg_status qg_wo_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, const
         .kt_per_split = per,
         .splits = s,
     };
-    if (s > 1) QG_CHECK(qg_wo_bind_splitk(ctx, p, a, id, s, counter_bytes(p, t), &kp.counter, &kp.partial));
+    if (s > 1)
+        QG_CHECK(qg_wo_bind_splitk(ctx, p, a, id, s, counter_bytes(p, t), &kp.counter, &kp.partial));
     void *params[] = {&kp};
     return qg_kernel_launch(ctx, k, (unsigned)g.n_tiles, (unsigned)s, (unsigned)g.m_tiles,
-                            (unsigned)qg_wo_threads(t), (unsigned)qg_wo_smem_bytes(t), stream, params);
+                            (unsigned)qg_wo_threads(t), (unsigned)qg_wo_smem_bytes(t), stream,
+                            params);
 }

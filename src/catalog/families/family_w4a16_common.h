@@ -13,12 +13,12 @@
 /* Compile-time tile of one variant (the -D values its .cu file derives from the params). */
 typedef struct {
     qg_scheme scheme;
-    int wbits;     /* 4 or 8 */
-    int act;       /* 1 f16, 2 bf16 (the "act" parameter; QG_DT_* of the prelude) */
-    int bm, wm;    /* CTA rows, rows per warp */
-    int bn, bk;    /* CTA columns (64 per warp column), k per stage */
+    int wbits;  /* 4 or 8 */
+    int act;    /* 1 f16, 2 bf16 (the "act" parameter; QG_DT_* of the prelude) */
+    int bm, wm; /* CTA rows, rows per warp */
+    int bn, bk; /* CTA columns (64 per warp column), k per stage */
     int stages;
-    int max_m;     /* largest M the family accepts (0: any) */
+    int max_m; /* largest M the family accepts (0: any) */
 } qg_wo_tile;
 
 /* Split-K caps of the weight-only families, device-independent (sized for GPUs up to
@@ -61,30 +61,30 @@ int qg_wo_gs_log2(const qg_problem *p);
     .c = (a)->c, .m = (int32_t)(p)->m, .n = (int32_t)(p)->n, .k = (int32_t)(p)->k,              \
     .lda = (int32_t)(a)->lda, .ldc = (int32_t)(a)->ldc,                                         \
     .groups = ((p)->scheme == QG_SCHEME_W4A16 && (p)->group_size)                               \
-                  ? (int32_t)((p)->k / (p)->group_size) : 1,                                    \
+                  ? (int32_t)((p)->k / (p)->group_size)                                         \
+                  : 1,                                                                          \
     .gs_log2 = qg_wo_gs_log2(p), .out_bf16 = (p)->out_dtype == QG_DTYPE_BF16,                   \
     .c_pairs = (a)->ldc % 2 == 0 && (uintptr_t)(a)->c % 4 == 0
 
 /* The four qg_family callbacks of a weight-only family whose variant params map to a tile
  * through `tile_fn(const int *params)`: defines static supports/heuristic/workspace/launch. */
-#define QG_WO_FAMILY_CALLBACKS(tile_fn)                                                         \
-    static int supports(const qg_problem *p, const int *params, int cc, char *why,             \
-                        size_t why_len) {                                                       \
-        const qg_wo_tile t = tile_fn(params);                                                   \
-        return qg_wo_supports(p, &t, cc, why, why_len);                                         \
-    }                                                                                           \
-    static double heuristic(const qg_problem *p, const int *params, const qg_device_info *dev) { \
-        const qg_wo_tile t = tile_fn(params);                                                   \
-        return qg_wo_cost(p, &t, dev);                                                          \
-    }                                                                                           \
-    static size_t workspace(const qg_problem *p, const int *params) {                          \
-        const qg_wo_tile t = tile_fn(params);                                                   \
-        return qg_wo_workspace(p, &t);                                                          \
-    }                                                                                           \
-    static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p,                \
-                            const void *args, const int *params, void *stream) {                \
-        const qg_wo_tile t = tile_fn(params);                                                   \
-        return qg_wo_launch(ctx, k, p, args, &t, stream);                                       \
+#define QG_WO_FAMILY_CALLBACKS(tile_fn)                                                              \
+    static int supports(const qg_problem *p, const int *params, int cc, char *why, size_t why_len) { \
+        const qg_wo_tile t = tile_fn(params);                                                        \
+        return qg_wo_supports(p, &t, cc, why, why_len);                                              \
+    }                                                                                                \
+    static double heuristic(const qg_problem *p, const int *params, const qg_device_info *dev) {     \
+        const qg_wo_tile t = tile_fn(params);                                                        \
+        return qg_wo_cost(p, &t, dev);                                                               \
+    }                                                                                                \
+    static size_t workspace(const qg_problem *p, const int *params) {                                \
+        const qg_wo_tile t = tile_fn(params);                                                        \
+        return qg_wo_workspace(p, &t);                                                               \
+    }                                                                                                \
+    static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, const void *args,    \
+                            const int *params, void *stream) {                                       \
+        const qg_wo_tile t = tile_fn(params);                                                        \
+        return qg_wo_launch(ctx, k, p, args, &t, stream);                                            \
     }
 
 #endif

@@ -2,8 +2,8 @@
  * w4a16_cutlass: W4A16 on sm_90a with CUTLASS's mixed-input GEMM (kernels/cutlass/
  * w4a16_sm90_mixed.cu: TMA, warp-specialized cooperative mainloop, RS wgmma with the int4 weight
  * dequantized in registers, persistent tile scheduler, TMA epilogue), built from the headers of
- * the nvidia-cutlass package by NVRTC (src/cutlass_jit.c finds them) with the host in C: the
- * kernel's Params come from a probe run on the device (src/cutlass_probe.c, cutlass_params.c).
+ * the nvidia-cutlass package by NVRTC (src/runtime/cutlass_jit.c finds them) with the host in C: the
+ * kernel's Params come from a probe run on the device (src/runtime/cutlass_probe.c, cutlass_params.c).
  *
  * Weights: our packed format (docs/formats.md) is repacked per launch into the workspace as
  * CUTLASS's operands (int4 K-major, scales [G][N]) by the module's repack kernel, then the GEMM
@@ -38,8 +38,12 @@ static const int variants[][QG_MAX_PARAMS] = {{128}};
 static int64_t groups_of(const qg_problem *p) { return p->group_size ? p->k / p->group_size : 1; }
 
 /* Workspace: the repacked weight (N*K/2 bytes), then the scales (G*N*2), each 256-aligned. */
-static size_t weight_bytes(const qg_problem *p) { return ALIGN256((size_t)p->n * (size_t)p->k / 2); }
-static size_t scale_bytes(const qg_problem *p) { return ALIGN256((size_t)groups_of(p) * (size_t)p->n * 2); }
+static size_t weight_bytes(const qg_problem *p) {
+    return ALIGN256((size_t)p->n * (size_t)p->k / 2);
+}
+static size_t scale_bytes(const qg_problem *p) {
+    return ALIGN256((size_t)groups_of(p) * (size_t)p->n * 2);
+}
 static size_t workspace(const qg_problem *p, const int *v) {
     (void)v;
     return weight_bytes(p) + scale_bytes(p) + 256; /* + alignment of the caller's pointer */
@@ -57,8 +61,8 @@ static int supports(const qg_problem *p, const int *v, int cc, char *why, size_t
     if (p->group_size != 0 && p->group_size % TILE_K != 0)
         NO("group size %d is not a multiple of the %d-deep k tile", (int)p->group_size, TILE_K);
     if (p->k % TILE_K != 0) NO("K (%lld) must be a multiple of %d", (long long)p->k, TILE_K);
-    if (p->n % 8 != 0) NO("N (%lld) must be a multiple of 8 (16-byte TMA rows of the output)",
-                          (long long)p->n);
+    if (p->n % 8 != 0)
+        NO("N (%lld) must be a multiple of 8 (16-byte TMA rows of the output)", (long long)p->n);
     if (p->m > INT32_MAX || p->n > INT32_MAX || p->k > INT32_MAX ||
         (int64_t)p->n * (p->k / 8) > INT32_MAX * 64LL)
         NO("problem too large for 32-bit problem sizes");
@@ -123,9 +127,10 @@ static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, cons
 
     char *ws = (char *)ALIGN256((uintptr_t)a->workspace);
     void *w_out = ws, *s_out = ws + weight_bytes(p);
-    const uint64_t ptrs[QG_CUTLASS_NUM_OPS] = {
-        [QG_CUTLASS_OP_W] = (uintptr_t)w_out, [QG_CUTLASS_OP_X] = (uintptr_t)a->a,
-        [QG_CUTLASS_OP_SCALE] = (uintptr_t)s_out, [QG_CUTLASS_OP_Y] = (uintptr_t)a->c};
+    const uint64_t ptrs[QG_CUTLASS_NUM_OPS] = {[QG_CUTLASS_OP_W] = (uintptr_t)w_out,
+                                               [QG_CUTLASS_OP_X] = (uintptr_t)a->a,
+                                               [QG_CUTLASS_OP_SCALE] = (uintptr_t)s_out,
+                                               [QG_CUTLASS_OP_Y] = (uintptr_t)a->c};
     _Alignas(128) unsigned char params[QG_CUTLASS_MAX_PARAMS];
     QG_CHECK(qg_cutlass_bind_cached(ctx, &h, ptrs, params));
 

@@ -10,9 +10,15 @@ static const int variants[][QG_MAX_PARAMS] = {
 };
 
 static qg_wo_tile tile(const int *params) {
-    const qg_wo_tile t = {.scheme = QG_SCHEME_W4A16, .wbits = 4, .act = params[0],
-                          .bm = 16 * params[1], .wm = 16 * params[1], .bn = QG_WO_DECODE_BN,
-                          .bk = QG_W4A16_DECODE_BK, .stages = QG_WO_DECODE_STAGES, .max_m = 64};
+    const qg_wo_tile t = {.scheme = QG_SCHEME_W4A16,
+                          .wbits = 4,
+                          .act = params[0],
+                          .bm = 16 * params[1],
+                          .wm = 16 * params[1],
+                          .bn = QG_WO_DECODE_BN,
+                          .bk = QG_W4A16_DECODE_BK,
+                          .stages = QG_WO_DECODE_STAGES,
+                          .max_m = 64};
     return t;
 }
 

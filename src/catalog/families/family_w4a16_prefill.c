@@ -10,9 +10,14 @@ static const int variants[][QG_MAX_PARAMS] = {
 };
 
 static qg_wo_tile tile(const int *params) {
-    const qg_wo_tile t = {.scheme = QG_SCHEME_W4A16, .wbits = 4, .act = params[0],
-                          .bm = params[1], .wm = params[1] / QG_WO_PREFILL_WARP_ROWS,
-                          .bn = params[2], .bk = QG_WO_PREFILL_BK, .stages = QG_WO_PREFILL_STAGES,
+    const qg_wo_tile t = {.scheme = QG_SCHEME_W4A16,
+                          .wbits = 4,
+                          .act = params[0],
+                          .bm = params[1],
+                          .wm = params[1] / QG_WO_PREFILL_WARP_ROWS,
+                          .bn = params[2],
+                          .bk = QG_WO_PREFILL_BK,
+                          .stages = QG_WO_PREFILL_STAGES,
                           .max_m = 0};
     return t;
 }

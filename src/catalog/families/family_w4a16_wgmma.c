@@ -30,7 +30,10 @@
 enum { P_ACT = 0, P_TILE = 1, RS_P_WBITS = 0, RS_P_ACT = 1, RS_P_TILE = 2 };
 
 static const int variants[][QG_MAX_PARAMS] = {
-    {2, 256}, {1, 256}, {2, 128}, {1, 128},
+    {2, 256},
+    {1, 256},
+    {2, 128},
+    {1, 128},
 };
 static const int rs_variants[][QG_MAX_PARAMS] = {
     {4, 2, 128}, {4, 1, 128}, {4, 2, 64}, {4, 1, 64},
@@ -49,8 +52,8 @@ typedef struct qg_w4wg_params w4wg_params;
 /* One family's geometry: tile_m tokens x tile_n weight rows per CTA, dynamic shared memory. */
 typedef struct {
     int tile_m, tile_n, smem;
-    int rs;          /* 1: the RS kernel */
-    int act;         /* 1 f16, 2 bf16 */
+    int rs;           /* 1: the RS kernel */
+    int act;          /* 1 f16, 2 bf16 */
     qg_scheme scheme; /* the scheme its weight bits compute */
 } w4wg_tile;
 
@@ -60,15 +63,15 @@ typedef struct {
 static w4wg_tile ss_tile(const int *v) {
     const int bn = v[P_TILE], sl = bn == 256 ? 4 : 5, sb = 3, slabs = bn / 64;
     const int l = W4WG_BM * W4WG_BK * 2 + bn * W4WG_BK / 2 + 2 * (2 * slabs * 128);
-    return (w4wg_tile){W4WG_BM, bn, sl * l + sb * bn * W4WG_BK * 2 + 1024 + 1024, 0, v[P_ACT],
-                       QG_SCHEME_W4A16};
+    return (w4wg_tile){W4WG_BM, bn,       sl * l + sb * bn * W4WG_BK * 2 + 1024 + 1024,
+                       0,       v[P_ACT], QG_SCHEME_W4A16};
 }
 
 static w4wg_tile rs_tile(const int *v) {
     const int bm = v[RS_P_TILE], wbits = v[RS_P_WBITS];
     const int ring = QG_W4RS_STAGES(bm) * QG_W4RS_STAGE_BYTES(bm, wbits);
-    return (w4wg_tile){bm, 128, ring + 1024 + 1024, 1, v[RS_P_ACT],
-                       wbits == 4 ? QG_SCHEME_W4A16 : QG_SCHEME_W8A16};
+    return (w4wg_tile){bm, 128,         ring + 1024 + 1024,
+                       1,  v[RS_P_ACT], wbits == 4 ? QG_SCHEME_W4A16 : QG_SCHEME_W8A16};
 }
 
 typedef struct {
@@ -134,8 +137,7 @@ static size_t tile_workspace(const qg_problem *p, const w4wg_tile *t) {
     return counter_bytes(p, t) + (size_t)s * (size_t)p->m * (size_t)p->n * sizeof(float);
 }
 
-static int tile_supports(const qg_problem *p, const w4wg_tile *t, int cc, char *why,
-                         size_t why_len) {
+static int tile_supports(const qg_problem *p, const w4wg_tile *t, int cc, char *why, size_t why_len) {
     const qg_dtype act = t->act == 2 ? QG_DTYPE_BF16 : QG_DTYPE_F16;
     if (p->scheme != t->scheme) {
         snprintf(why, why_len, "computes %s, not %s", qg_scheme_name(t->scheme),
@@ -143,8 +145,8 @@ static int tile_supports(const qg_problem *p, const w4wg_tile *t, int cc, char *
         return 0;
     }
     if (p->act_dtype != act) {
-        snprintf(why, why_len, "compiled for %s activations, the problem has %s", qg_dtype_name(act),
-                 qg_dtype_name(p->act_dtype));
+        snprintf(why, why_len, "compiled for %s activations, the problem has %s",
+                 qg_dtype_name(act), qg_dtype_name(p->act_dtype));
         return 0;
     }
     if (cc != 90) {
@@ -188,8 +190,8 @@ static double tile_heuristic(const qg_problem *p, const w4wg_tile *t, const qg_d
     const double waves = (double)(int64_t)((ctas + sms - 1) / sms);
     const double t_math = waves * (per + 2) * t_tile; /* + pipeline fill and epilogue */
     const double np = (double)(QG_CDIV(p->n, 64) * 64), kp = (double)(g.kt_total * W4WG_BK);
-    const double bytes = np * kp / 2.0 * (double)g.tiles_m + 2.0 * p->m * kp * (double)g.tiles_n * 0.25 +
-                         2.0 * p->m * p->n;
+    const double bytes = np * kp / 2.0 * (double)g.tiles_m +
+                         2.0 * p->m * kp * (double)g.tiles_n * 0.25 + 2.0 * p->m * p->n;
     const double t_mem = bytes / 2.6e12;
     const double t_split = s > 1 ? 2.0 * s * p->m * p->n * 4.0 / 8e12 + 2e-6 : 0.0;
     return (t_math > t_mem ? t_math : t_mem) + t_split + 4e-6;
@@ -204,38 +206,36 @@ static qg_status tile_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p,
     int per = 0;
     const int s = splits_on(p, t, &ctx->info, &per);
     w4wg_params kp = {
-        QG_WO_COMMON_PARAMS(p, a),
-        .kp = (int32_t)(QG_CDIV(p->k, QG_WO_CHUNK) * QG_WO_CHUNK),
-        .kt_per_split = per,
-        .splits = s,
-        .tiles_m = (int32_t)g.tiles_m,
-        .tiles_n = (int32_t)g.tiles_n,
+        QG_WO_COMMON_PARAMS(p, a),     .kp = (int32_t)(QG_CDIV(p->k, QG_WO_CHUNK) * QG_WO_CHUNK),
+        .kt_per_split = per,           .splits = s,
+        .tiles_m = (int32_t)g.tiles_m, .tiles_n = (int32_t)g.tiles_n,
     };
-    if (s > 1) QG_CHECK(qg_wo_bind_splitk(ctx, p, a, id, s, counter_bytes(p, t), &kp.counter, &kp.partial));
+    if (s > 1)
+        QG_CHECK(qg_wo_bind_splitk(ctx, p, a, id, s, counter_bytes(p, t), &kp.counter, &kp.partial));
     void *params[] = {&kp};
     return qg_kernel_launch(ctx, k, (unsigned)(g.tiles_m * g.tiles_n), (unsigned)s, 1, W4WG_THREADS,
                             (unsigned)t->smem, stream, params);
 }
 
 /* The four family callbacks of a geometry function `tile_fn(const int *params)`. */
-#define W4WG_CALLBACKS(prefix, tile_fn)                                                          \
-    static int prefix##_supports(const qg_problem *p, const int *v, int cc, char *why,          \
-                                 size_t why_len) {                                               \
-        const w4wg_tile t = tile_fn(v);                                                          \
-        return tile_supports(p, &t, cc, why, why_len);                                        \
-    }                                                                                            \
+#define W4WG_CALLBACKS(prefix, tile_fn)                                                            \
+    static int prefix##_supports(const qg_problem *p, const int *v, int cc, char *why,             \
+                                 size_t why_len) {                                                 \
+        const w4wg_tile t = tile_fn(v);                                                            \
+        return tile_supports(p, &t, cc, why, why_len);                                             \
+    }                                                                                              \
     static double prefix##_heuristic(const qg_problem *p, const int *v, const qg_device_info *d) { \
-        const w4wg_tile t = tile_fn(v);                                                          \
-        return tile_heuristic(p, &t, d);                                                         \
-    }                                                                                            \
-    static size_t prefix##_workspace(const qg_problem *p, const int *v) {                       \
-        const w4wg_tile t = tile_fn(v);                                                          \
-        return tile_workspace(p, &t);                                                            \
-    }                                                                                            \
-    static qg_status prefix##_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p,        \
-                                     const void *args, const int *v, void *stream) {             \
-        const w4wg_tile t = tile_fn(v);                                                          \
-        return tile_launch(ctx, k, p, args, &t, stream);                                         \
+        const w4wg_tile t = tile_fn(v);                                                            \
+        return tile_heuristic(p, &t, d);                                                           \
+    }                                                                                              \
+    static size_t prefix##_workspace(const qg_problem *p, const int *v) {                          \
+        const w4wg_tile t = tile_fn(v);                                                            \
+        return tile_workspace(p, &t);                                                              \
+    }                                                                                              \
+    static qg_status prefix##_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p,           \
+                                     const void *args, const int *v, void *stream) {               \
+        const w4wg_tile t = tile_fn(v);                                                            \
+        return tile_launch(ctx, k, p, args, &t, stream);                                           \
     }
 
 W4WG_CALLBACKS(ss, ss_tile)

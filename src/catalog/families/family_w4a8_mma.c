@@ -2,7 +2,7 @@
  * mma.sync families of W4A8_FP8 and W4A8_INT8: the decode and tiled kernels of
  * kernels/cuda/w8a8_gemv.cuh / w8a8_mma.cuh compiled for int4 weights (converted to e4m3 / int8
  * in registers, per-group scales applied to per-group partial sums). Launch and cost helpers
- * are shared with the W8A8 families (src/famdyn.h).
+ * are shared with the W8A8 families (famdyn.h).
  */
 #include "famdyn.h"
 
@@ -58,20 +58,20 @@ static double mma_cost(const qg_problem *p, const int *v, const qg_device_info *
     return qg_dyn_tile_cost(p, v[QG_DYN_P_BM], v[QG_DYN_P_BN], tops, 1, dev, 4);
 }
 
-const qg_family qg_family_w4a8_fp8_gemv =
-    QG_DYN_GEMV_FAMILY("w4a8_fp8", QG_SCHEME_W4A8_FP8, 89,
-                       gemv_variants, gemv_supports, gemv_cost4, NULL);
+const qg_family qg_family_w4a8_fp8_gemv = QG_DYN_GEMV_FAMILY("w4a8_fp8", QG_SCHEME_W4A8_FP8, 89,
+                                                             gemv_variants, gemv_supports,
+                                                             gemv_cost4, NULL);
 
 /* ptxas (CUDA 13.0) spills 4 bytes in rw2.mt1.warps8.uk2 for sm_89 only */
-const qg_family qg_family_w4a8_int8_gemv =
-    QG_DYN_GEMV_FAMILY("w4a8_int8", QG_SCHEME_W4A8_INT8, 80,
-                       gemv_variants, gemv_supports, gemv_cost4, "sm_89");
+const qg_family qg_family_w4a8_int8_gemv = QG_DYN_GEMV_FAMILY("w4a8_int8", QG_SCHEME_W4A8_INT8, 80,
+                                                              gemv_variants, gemv_supports,
+                                                              gemv_cost4, "sm_89");
 
 /* ptxas (CUDA 13.0) spills 12 bytes in both variants for sm_89 only */
-const qg_family qg_family_w4a8_fp8_mma =
-    QG_DYN_MMA_FAMILY("w4a8_fp8", QG_SCHEME_W4A8_FP8, 89,
-                      mma_fp8_variants, mma_supports, mma_cost, "sm_89");
+const qg_family qg_family_w4a8_fp8_mma = QG_DYN_MMA_FAMILY("w4a8_fp8", QG_SCHEME_W4A8_FP8, 89,
+                                                           mma_fp8_variants, mma_supports, mma_cost,
+                                                           "sm_89");
 
-const qg_family qg_family_w4a8_int8_mma =
-    QG_DYN_MMA_FAMILY("w4a8_int8", QG_SCHEME_W4A8_INT8, 80,
-                      mma_int8_variants, mma_supports, mma_cost, NULL);
+const qg_family qg_family_w4a8_int8_mma = QG_DYN_MMA_FAMILY("w4a8_int8", QG_SCHEME_W4A8_INT8, 80,
+                                                            mma_int8_variants, mma_supports,
+                                                            mma_cost, NULL);

@@ -6,13 +6,22 @@
 #include "family_w4a16_common.h"
 
 static const int variants[][QG_MAX_PARAMS] = {
-    {2, 1}, {1, 1}, {2, 4}, {1, 4},
+    {2, 1},
+    {1, 1},
+    {2, 4},
+    {1, 4},
 };
 
 static qg_wo_tile tile(const int *params) {
-    const qg_wo_tile t = {.scheme = QG_SCHEME_W8A16, .wbits = 8, .act = params[0],
-                          .bm = 16 * params[1], .wm = 16 * params[1], .bn = QG_WO_DECODE_BN,
-                          .bk = QG_W8A16_DECODE_BK, .stages = QG_WO_DECODE_STAGES, .max_m = 64};
+    const qg_wo_tile t = {.scheme = QG_SCHEME_W8A16,
+                          .wbits = 8,
+                          .act = params[0],
+                          .bm = 16 * params[1],
+                          .wm = 16 * params[1],
+                          .bn = QG_WO_DECODE_BN,
+                          .bk = QG_W8A16_DECODE_BK,
+                          .stages = QG_WO_DECODE_STAGES,
+                          .max_m = 64};
     return t;
 }
 

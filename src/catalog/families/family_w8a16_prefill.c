@@ -6,13 +6,21 @@
 #include "family_w4a16_common.h"
 
 static const int variants[][QG_MAX_PARAMS] = {
-    {2, 128, 128}, {1, 128, 128}, {2, 128, 256}, {1, 128, 256},
+    {2, 128, 128},
+    {1, 128, 128},
+    {2, 128, 256},
+    {1, 128, 256},
 };
 
 static qg_wo_tile tile(const int *params) {
-    const qg_wo_tile t = {.scheme = QG_SCHEME_W8A16, .wbits = 8, .act = params[0],
-                          .bm = params[1], .wm = params[1] / QG_WO_PREFILL_WARP_ROWS,
-                          .bn = params[2], .bk = QG_WO_PREFILL_BK, .stages = QG_WO_PREFILL_STAGES,
+    const qg_wo_tile t = {.scheme = QG_SCHEME_W8A16,
+                          .wbits = 8,
+                          .act = params[0],
+                          .bm = params[1],
+                          .wm = params[1] / QG_WO_PREFILL_WARP_ROWS,
+                          .bn = params[2],
+                          .bk = QG_WO_PREFILL_BK,
+                          .stages = QG_WO_PREFILL_STAGES,
                           .max_m = 0};
     return t;
 }

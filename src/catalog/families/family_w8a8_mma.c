@@ -1,7 +1,7 @@
 /*
  * mma.sync families of W8A8_FP8 and W8A8_INT8 (kernels/cuda/w8a8_gemv.cuh for decode,
  * w8a8_mma.cuh tiled), plus the launch and cost helpers the W4A8 families share
- * (src/family_w4a8_mma.c). The kernels take one argument, qg_dyn_params (src/famdyn.h).
+ * (family_w4a8_mma.c). The kernels take one argument, qg_dyn_params (famdyn.h).
  */
 #include "catalog.h"
 #include "dynact.h"
@@ -45,12 +45,14 @@ qg_status qg_dyn_launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, cons
     const qg_scheme_traits *t = qg_scheme_get(p->scheme);
     /* 16-byte loads (and TMA) of activations and weights */
     QG_RETURN_IF(ctx, ((uintptr_t)g->a & 15) || (g->lda & 15) || ((uintptr_t)g->w.weight & 15),
-                 QG_ERR_INVALID_ARGUMENT, "%s kernels need 16-byte aligned a and weight and lda "
-                 "a multiple of 16 (a=%p lda=%lld weight=%p)", t->name, g->a, (long long)g->lda,
-                 g->w.weight);
+                 QG_ERR_INVALID_ARGUMENT,
+                 "%s kernels need 16-byte aligned a and weight and lda "
+                 "a multiple of 16 (a=%p lda=%lld weight=%p)",
+                 t->name, g->a, (long long)g->lda, g->w.weight);
     QG_RETURN_IF(ctx, ((uintptr_t)g->c & 1), QG_ERR_INVALID_ARGUMENT, "c must be 2-byte aligned");
-    qg_dyn_params P = {g->a, (long long)g->lda, g->w.weight, g->w.scale, g->a_scale, g->bias, g->c,
-                       (long long)g->ldc, (int)p->m, (int)p->n, (int)p->k, 1, 7, qg_dyn_flags(p, g)};
+    qg_dyn_params P = {g->a, (long long)g->lda, g->w.weight, g->w.scale, g->a_scale, g->bias,
+                       g->c, (long long)g->ldc, (int)p->m,   (int)p->n,  (int)p->k,  1,
+                       7,    qg_dyn_flags(p, g)};
     if (t->weight_bits == 4 && p->group_size) {
         P.groups = (int)(p->k / p->group_size);
         P.glog = ilog2(p->group_size);
@@ -179,18 +181,18 @@ static double mma_cost(const qg_problem *p, const int *v, const qg_device_info *
     return qg_dyn_tile_cost(p, v[QG_DYN_P_BM], v[QG_DYN_P_BN], tops, 1, dev, 8);
 }
 
-const qg_family qg_family_w8a8_fp8_gemv =
-    QG_DYN_GEMV_FAMILY("w8a8_fp8", QG_SCHEME_W8A8_FP8, 89,
-                       gemv_variants, gemv_supports, gemv_cost8, NULL);
+const qg_family qg_family_w8a8_fp8_gemv = QG_DYN_GEMV_FAMILY("w8a8_fp8", QG_SCHEME_W8A8_FP8, 89,
+                                                             gemv_variants, gemv_supports,
+                                                             gemv_cost8, NULL);
 
-const qg_family qg_family_w8a8_int8_gemv =
-    QG_DYN_GEMV_FAMILY("w8a8_int8", QG_SCHEME_W8A8_INT8, 80,
-                       gemv_variants, gemv_supports, gemv_cost8, NULL);
+const qg_family qg_family_w8a8_int8_gemv = QG_DYN_GEMV_FAMILY("w8a8_int8", QG_SCHEME_W8A8_INT8, 80,
+                                                              gemv_variants, gemv_supports,
+                                                              gemv_cost8, NULL);
 
-const qg_family qg_family_w8a8_fp8_mma =
-    QG_DYN_MMA_FAMILY("w8a8_fp8", QG_SCHEME_W8A8_FP8, 89,
-                      mma_fp8_variants, mma_supports, mma_cost, NULL);
+const qg_family qg_family_w8a8_fp8_mma = QG_DYN_MMA_FAMILY("w8a8_fp8", QG_SCHEME_W8A8_FP8, 89,
+                                                           mma_fp8_variants, mma_supports, mma_cost,
+                                                           NULL);
 
-const qg_family qg_family_w8a8_int8_mma =
-    QG_DYN_MMA_FAMILY("w8a8_int8", QG_SCHEME_W8A8_INT8, 80,
-                      mma_int8_variants, mma_supports, mma_cost, NULL);
+const qg_family qg_family_w8a8_int8_mma = QG_DYN_MMA_FAMILY("w8a8_int8", QG_SCHEME_W8A8_INT8, 80,
+                                                            mma_int8_variants, mma_supports,
+                                                            mma_cost, NULL);

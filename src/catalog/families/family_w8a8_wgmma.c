@@ -1,7 +1,7 @@
 /*
  * wgmma families of W8A8_FP8 and W8A8_INT8 for sm_90a (kernels/cuda/w8a8_wgmma.cuh): the
  * prefill path on Hopper, where e4m3 mma.sync is lowered to f16 HMMA. Same arguments as the
- * mma.sync families (src/famdyn.h). Parameters: bn (tile columns), wg (consumer warpgroups, 64
+ * mma.sync families (famdyn.h). Parameters: bn (tile columns), wg (consumer warpgroups, 64
  * rows each), st (pipeline stages of 128 k).
  */
 #include "famdyn.h"

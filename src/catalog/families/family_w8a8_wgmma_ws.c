@@ -93,9 +93,10 @@ static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, cons
     const qg_gemm_args *g = args;
     const long long lda = g->lda ? g->lda : p->k, ldc = g->ldc ? g->ldc : p->n;
     QG_RETURN_IF(ctx, ((uintptr_t)g->a & 15) || (lda & 15) || ((uintptr_t)g->w.weight & 15),
-                 QG_ERR_INVALID_ARGUMENT, "%s needs 16-byte aligned a and weight and lda a "
-                 "multiple of 16 (a=%p lda=%lld weight=%p)", k->variant->id, g->a, lda,
-                 g->w.weight);
+                 QG_ERR_INVALID_ARGUMENT,
+                 "%s needs 16-byte aligned a and weight and lda a "
+                 "multiple of 16 (a=%p lda=%lld weight=%p)",
+                 k->variant->id, g->a, lda, g->w.weight);
     QG_RETURN_IF(ctx, ((uintptr_t)g->c & 1), QG_ERR_INVALID_ARGUMENT, "c must be 2-byte aligned");
     QG_RETURN_IF(ctx, !ctx->ops->tensor_map_encode, QG_ERR_UNSUPPORTED,
                  "%s needs TMA tensor maps, which the %s backend lacks", k->variant->id,
@@ -115,26 +116,27 @@ static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, cons
     int m = (int)p->m, n = (int)p->n, kk = (int)p->k, group_m = geo.group_m;
     int flags = qg_dyn_flags(p, g);
     long long ldc_arg = ldc;
-    void *kargs[] = {&tmap_a, &tmap_w, &ws, &as, &bias, &c, &ldc_arg, &m, &n, &kk, &group_m, &flags};
+    void *kargs[] = {&tmap_a,  &tmap_w, &ws, &as, &bias,    &c,
+                     &ldc_arg, &m,      &n,  &kk, &group_m, &flags};
     return qg_kernel_launch(ctx, k, geo.ctas, 1, 1, QG_WS_THREADS, geo.smem, stream, kargs);
 }
 
-#define WS_FAMILY(var, fname, src, scheme, table)                                              \
-    const qg_family var = {                                                                    \
-        .name = fname,                                                                         \
-        .source = src,                                                                         \
-        .entry = "qg_w8a8_wgmma_ws",                                                           \
-        .op = QG_OP_GEMM,                                                                      \
-        .scheme_mask = 1u << (scheme),                                                         \
-        .min_cc = 90,                                                                          \
-        .needs_sm90a = 1,                                                                      \
-        .num_params = 2,                                                                       \
-        .param_names = {"bn", "st"},                                                           \
-        .num_variants = QG_ARRAY_SIZE(table),                                                  \
-        .variants = table,                                                                     \
-        .supports = supports,                                                                  \
-        .heuristic = cost,                                                                     \
-        .launch = launch,                                                                      \
+#define WS_FAMILY(var, fname, src, scheme, table) \
+    const qg_family var = {                       \
+        .name = fname,                            \
+        .source = src,                            \
+        .entry = "qg_w8a8_wgmma_ws",              \
+        .op = QG_OP_GEMM,                         \
+        .scheme_mask = 1u << (scheme),            \
+        .min_cc = 90,                             \
+        .needs_sm90a = 1,                         \
+        .num_params = 2,                          \
+        .param_names = {"bn", "st"},              \
+        .num_variants = QG_ARRAY_SIZE(table),     \
+        .variants = table,                        \
+        .supports = supports,                     \
+        .heuristic = cost,                        \
+        .launch = launch,                         \
     }
 
 WS_FAMILY(qg_family_w8a8_fp8_wgmma_ws, "w8a8_fp8_wgmma_ws", "w8a8_fp8_wgmma_ws.cu",

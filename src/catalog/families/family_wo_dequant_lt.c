@@ -14,7 +14,7 @@
  *      wbits: 64 rows x 16 k per k16 step) and of the scales and (int4) zero points (slab b
  *      starts at element b * 64 * G; G = 1 for W8A16): docs/formats.md.
  *   2. cuBLASLt C[:, n0:n0+Nc] = A * chunk^T (+ bias[n0:] through its BIAS epilogue), ldc = N's
- *      row stride, with algorithm `algo` of the heuristic's list (src/cublaslt.c).
+ *      row stride, with algorithm `algo` of the heuristic's list (cublaslt.c).
  * After the last GEMM the scratch is zeroed with one asynchronous memset (the shared workspace
  * invariant of include/qgemm.h; 16-32 MiB cost ~6-12 us on an H100, part of the cost model).
  * cuBLASLt's own scratch is zeroed after each of its calls by qg_cublaslt_run (leave_zero).
@@ -57,9 +57,9 @@ static qg_scheme scheme_of(const int *v) {
 }
 
 typedef struct {
-    int64_t cols;   /* columns of every chunk but the last */
-    int64_t count;  /* number of chunks */
-    int64_t last;   /* columns of the last chunk */
+    int64_t cols;  /* columns of every chunk but the last */
+    int64_t count; /* number of chunks */
+    int64_t last;  /* columns of the last chunk */
 } chunking;
 
 static chunking chunks_of(const qg_problem *p, int mb) {
@@ -93,8 +93,10 @@ static int supports(const qg_problem *p, const int *v, int cc, char *why, size_t
         return 0;
     }
     if (p->k % 8) {
-        snprintf(why, why_len, "K (%lld) must be a multiple of 8 (16-byte rows of the "
-                 "dequantized weight)", (long long)p->k);
+        snprintf(why, why_len,
+                 "K (%lld) must be a multiple of 8 (16-byte rows of the "
+                 "dequantized weight)",
+                 (long long)p->k);
         return 0;
     }
     if (p->act_dtype != p->out_dtype ||
@@ -136,8 +138,14 @@ static size_t workspace(const qg_problem *p, const int *v) {
 static qg_lt_shape chunk_shape(const qg_problem *p, int64_t cols, int64_t lda, int64_t ldc,
                                int align) {
     const qg_lt_shape s = {.kind = p->act_dtype == QG_DTYPE_F16 ? QG_LT_F16 : QG_LT_BF16,
-                           .m = p->m, .n = cols, .k = p->k, .lda = lda, .ldc = ldc,
-                           .out_dtype = p->out_dtype, .has_bias = p->has_bias, .align = align};
+                           .m = p->m,
+                           .n = cols,
+                           .k = p->k,
+                           .lda = lda,
+                           .ldc = ldc,
+                           .out_dtype = p->out_dtype,
+                           .has_bias = p->has_bias,
+                           .align = align};
     return s;
 }
 
@@ -219,8 +227,8 @@ static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, cons
     QG_CHECK(qg_cublaslt_prepare(ctx, &tail, &count_tail));
     QG_RETURN_IF(ctx, v[P_ALGO] >= count_full || v[P_ALGO] >= count_tail, QG_ERR_UNSUPPORTED,
                  "%s: cuBLASLt's heuristic offers %d algorithm(s) for M=%lld N=%lld K=%lld "
-                 "(%d for the last chunk of %lld columns); #%d was asked for", id, count_full,
-                 (long long)p->m, (long long)c.cols, (long long)p->k, count_tail,
+                 "(%d for the last chunk of %lld columns); #%d was asked for",
+                 id, count_full, (long long)p->m, (long long)c.cols, (long long)p->k, count_tail,
                  (long long)c.last, v[P_ALGO]);
 
     qg_status st = QG_SUCCESS;
@@ -228,10 +236,13 @@ static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, cons
         const int64_t n0 = i * c.cols, cols = i + 1 < c.count ? c.cols : c.last;
         st = dequant_chunk(ctx, dk, p, v[P_WBITS], &g->w, n0, cols, scratch, stream);
         if (st != QG_SUCCESS) break;
-        const qg_lt_ptrs lp = {
-            .a = g->a, .w = scratch, .c = (char *)g->c + (size_t)n0 * esz,
-            .bias = p->has_bias ? (const char *)g->bias + (size_t)n0 * esz : NULL,
-            .workspace = lt_ws, .workspace_bytes = QG_CUBLASLT_WORKSPACE, .leave_zero = 1};
+        const qg_lt_ptrs lp = {.a = g->a,
+                               .w = scratch,
+                               .c = (char *)g->c + (size_t)n0 * esz,
+                               .bias = p->has_bias ? (const char *)g->bias + (size_t)n0 * esz : NULL,
+                               .workspace = lt_ws,
+                               .workspace_bytes = QG_CUBLASLT_WORKSPACE,
+                               .leave_zero = 1};
         st = qg_cublaslt_run(ctx, i + 1 < c.count ? &full : &tail, &lp, v[P_ALGO], stream);
     }
     /* Also after a failure: a dequantized chunk must not stay in the shared workspace. */

@@ -43,8 +43,7 @@ typedef struct {
 
 static gv_grid grid_of(const qg_problem *p, const int *v) {
     const int64_t kc = QG_CDIV(p->k, QG_WO_CHUNK);
-    const gv_grid g = {QG_CDIV(p->n, QG_WO_SLAB), QG_CDIV(kc, v[P_UK]),
-                       QG_CDIV(p->m, 8 * v[P_MT])};
+    const gv_grid g = {QG_CDIV(p->n, QG_WO_SLAB), QG_CDIV(kc, v[P_UK]), QG_CDIV(p->m, 8 * v[P_MT])};
     return g;
 }
 
@@ -91,8 +90,14 @@ static int supports(qg_scheme scheme, const qg_problem *p, const int *v, int cc,
                     size_t why_len) {
     /* scheme, activation dtype, sm_80, K % 8 and M (the tile's max_m) as the other weight-only
      * families; their shared-memory check passes trivially (no dynamic shared memory) */
-    const qg_wo_tile t = {.scheme = scheme, .wbits = scheme == QG_SCHEME_W8A16 ? 8 : 4,
-                          .act = v[P_ACT], .bm = 16, .wm = 16, .bn = 64, .bk = 64, .stages = 2,
+    const qg_wo_tile t = {.scheme = scheme,
+                          .wbits = scheme == QG_SCHEME_W8A16 ? 8 : 4,
+                          .act = v[P_ACT],
+                          .bm = 16,
+                          .wm = 16,
+                          .bn = 64,
+                          .bk = 64,
+                          .stages = 2,
                           .max_m = GV_MAX_M};
     if (!qg_wo_supports(p, &t, cc, why, why_len)) return 0;
     if (p->n > INT32_MAX - 64 || p->k > INT32_MAX - 32) {
@@ -123,8 +128,7 @@ static double heuristic(const qg_problem *p, const int *v, const qg_device_info 
     const double np = (double)(g.slabs * 64), kp = (double)(QG_CDIV(p->k, 32) * 32);
     const double groups = p->group_size ? (double)(p->k / p->group_size) : 1.0;
     const double wbits = p->scheme == QG_SCHEME_W8A16 ? 8.0 : 4.0;
-    const double wbytes =
-        np * kp * wbits / 8.0 + np * groups * 2.0 * (p->has_zero_point ? 2.0 : 1.0);
+    const double wbytes = np * kp * wbits / 8.0 + np * groups * 2.0 * (p->has_zero_point ? 2.0 : 1.0);
     /* every slab re-reads its token blocks' activations from L2, and the token blocks after the
      * first re-read the slab's weight from L2 */
     const double abytes = (double)g.slabs * g.tblocks * 8.0 * v[P_MT] * (double)p->k * 2.0;
@@ -154,12 +158,11 @@ static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, cons
 /* The two families: `scheme_prefix` "w4a16" / "w8a16" names the family and its kernel source. */
 #define WO_GEMV_FAMILY(scheme_prefix, scheme, supports_fn)                                      \
     {                                                                                           \
-        .name = scheme_prefix "_gemv", .source = scheme_prefix "_gemv.cu",                     \
-        .entry = "qg_wogv_gemm", .op = QG_OP_GEMM, .scheme_mask = 1u << (scheme),               \
-        .min_cc = 80, .num_params = 4,                                                         \
-        .param_names = {"act", "mt", "warps", "uk"}, .num_variants = QG_ARRAY_SIZE(variants),   \
-        .variants = variants, .supports = supports_fn, .heuristic = heuristic,                  \
-        .workspace = workspace, .launch = launch,                                               \
+        .name = scheme_prefix "_gemv", .source = scheme_prefix "_gemv.cu",                      \
+        .entry = "qg_wogv_gemm", .op = QG_OP_GEMM, .scheme_mask = 1u << (scheme), .min_cc = 80, \
+        .num_params = 4, .param_names = {"act", "mt", "warps", "uk"},                           \
+        .num_variants = QG_ARRAY_SIZE(variants), .variants = variants, .supports = supports_fn, \
+        .heuristic = heuristic, .workspace = workspace, .launch = launch,                       \
     }
 
 const qg_family qg_family_w4a16_gemv = WO_GEMV_FAMILY("w4a16", QG_SCHEME_W4A16, supports_w4);

@@ -1,5 +1,5 @@
 /*
- * Host side of the warp-specialized W8A8 wgmma families (src/family_w8a8_wgmma_ws.c), exposed
+ * Host side of the warp-specialized W8A8 wgmma families (family_w8a8_wgmma_ws.c), exposed
  * for tests/test_w8a8_ws.c: the TMA boxes, launch geometry and tile grouping the launcher uses.
  */
 #ifndef QG_W8A8_WS_H

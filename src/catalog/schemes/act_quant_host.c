@@ -29,8 +29,7 @@ uint8_t qg_act_quant_one(float x, float scale, qg_dtype qtype) {
     return (uint8_t)(int8_t)i;
 }
 
-qg_status qg_quantize_activations_host(const qg_problem *p, const uint16_t *a, void *q,
-                                       float *scale) {
+qg_status qg_quantize_activations_host(const qg_problem *p, const uint16_t *a, void *q, float *scale) {
     QG_CHECK(qg_problem_validate(p));
     QG_RETURN_IF(NULL, !a || !q || !scale, QG_ERR_NULL_POINTER, "a, q and scale must not be NULL");
     const qg_scheme_traits *t = qg_scheme_get(p->scheme);

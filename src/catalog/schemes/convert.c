@@ -5,8 +5,16 @@
 #include <math.h>
 #include <string.h>
 
-static uint32_t f2u(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
-static float u2f(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+static uint32_t f2u(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+static float u2f(uint32_t u) {
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
 
 float qg_bf16_to_f32(uint16_t v) { return u2f((uint32_t)v << 16); }
 
@@ -56,7 +64,7 @@ uint8_t qg_f32_to_e4m3(float f) {
     float a = fabsf(f);
     if (isnan(f)) return (uint8_t)(sign | 0x7f);
     if (a >= 448.0f) return (uint8_t)(sign | 0x7e); /* satfinite */
-    if (a < 0.015625f) {                           /* subnormal: units of 2^-9 (8 = 2^-6, normal) */
+    if (a < 0.015625f) { /* subnormal: units of 2^-9 (8 = 2^-6, normal) */
         return (uint8_t)(sign | (uint32_t)nearbyintf(a * 512.0f));
     }
     uint32_t u = f2u(a), r = u >> 20, rest = u & 0xfffffu; /* keep exponent + 3 mantissa bits */

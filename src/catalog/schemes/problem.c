@@ -13,9 +13,9 @@ static const char *const scheme_names[QG_SCHEME_COUNT_] = {
 };
 
 static const char *const dtype_names[QG_DTYPE_COUNT_] = {
-    [QG_DTYPE_F32] = "f32",   [QG_DTYPE_F16] = "f16",  [QG_DTYPE_BF16] = "bf16",
+    [QG_DTYPE_F32] = "f32",           [QG_DTYPE_F16] = "f16",   [QG_DTYPE_BF16] = "bf16",
     [QG_DTYPE_FP8_E4M3] = "fp8_e4m3", [QG_DTYPE_INT8] = "int8", [QG_DTYPE_INT4] = "int4",
-    [QG_DTYPE_INT32] = "int32", [QG_DTYPE_F64] = "f64",
+    [QG_DTYPE_INT32] = "int32",       [QG_DTYPE_F64] = "f64",
 };
 
 const char *qg_scheme_name(qg_scheme s) {
@@ -30,8 +30,10 @@ qg_status qg_scheme_from_name(const char *name, qg_scheme *out) {
             return QG_SUCCESS;
         }
     }
-    return QG_ERROR(NULL, QG_ERR_NOT_FOUND, "unknown scheme '%s' (w4a16, w8a16, w8a8-int8, "
-                    "w8a8-fp8, w4a8-fp8, w4a8-int8, sp24-fp8, sp24-int8, sp24-bf16)", name);
+    return QG_ERROR(NULL, QG_ERR_NOT_FOUND,
+                    "unknown scheme '%s' (w4a16, w8a16, w8a8-int8, "
+                    "w8a8-fp8, w4a8-fp8, w4a8-int8, sp24-fp8, sp24-int8, sp24-bf16)",
+                    name);
 }
 
 const char *qg_dtype_name(qg_dtype t) {
@@ -57,8 +59,8 @@ static int is_half(qg_dtype t) { return t == QG_DTYPE_BF16 || t == QG_DTYPE_F16;
 static qg_status validate(const qg_problem *p, int need_m) {
     QG_RETURN_IF(NULL, !p, QG_ERR_NULL_POINTER, "problem is NULL");
     QG_RETURN_IF(NULL, p->struct_size < sizeof(qg_problem), QG_ERR_INVALID_ARGUMENT,
-                 "problem.struct_size is %zu, expected %zu: call qg_problem_init()",
-                 p->struct_size, sizeof(qg_problem));
+                 "problem.struct_size is %zu, expected %zu: call qg_problem_init()", p->struct_size,
+                 sizeof(qg_problem));
     QG_RETURN_IF(NULL, (unsigned)p->scheme >= QG_SCHEME_COUNT_, QG_ERR_INVALID_ARGUMENT,
                  "unknown scheme %d", (int)p->scheme);
     QG_RETURN_IF(NULL, p->n <= 0 || p->k <= 0 || (need_m && p->m <= 0), QG_ERR_INVALID_ARGUMENT,

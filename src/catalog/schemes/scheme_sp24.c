@@ -24,8 +24,8 @@
 #include <string.h>
 
 /* Geometry shared with kernels/cuda/sp24_mma.cu (see docs/formats.md). */
-#define SP24_ROW_GROUP 64 /* rows per metadata row group; storage pads N up to this */
-#define SP24_K_BLOCK 64   /* K columns covered by one metadata word */
+#define SP24_ROW_GROUP 64          /* rows per metadata row group; storage pads N up to this */
+#define SP24_K_BLOCK 64            /* K columns covered by one metadata word */
 #define SP24_VALID_PAD_NIBBLE 0x4u /* indices (0,1): what padded rows carry */
 
 static int is_16bit(const qg_problem *p) { return p->scheme == QG_SCHEME_SP24_BF16; }
@@ -38,8 +38,8 @@ static int64_t padded_rows(int64_t n) { return QG_CDIV(n, SP24_ROW_GROUP) * SP24
  *   word = ((row / 64 * (K / 64) + k / 64) * 32 + lane) * 4 + (row % 64) / 16
  * with `lane` the mma.sp lane that supplies this metadata (docs/formats.md has the derivation).
  */
-static void meta_locate(int sixteen_bit, int64_t k_total, int64_t row, int64_t chunk,
-                        size_t *word, int *shift) {
+static void meta_locate(int sixteen_bit, int64_t k_total, int64_t row, int64_t chunk, size_t *word,
+                        int *shift) {
     const int64_t group = row / 64, rr = row % 64, rb = rr / 16, r16 = rr % 16;
     const int64_t g = r16 % 8, upper = r16 / 8; /* upper: row g+8 of the 16-row block */
     const int64_t kb = chunk / 16, cc = chunk % 16;
@@ -72,8 +72,10 @@ static void prune_chunk(const float *w4, int *lo, int *hi) {
 
 static qg_status sp24_validate(const qg_problem *p, char *why, size_t why_len) {
     if (p->k % SP24_K_BLOCK != 0) {
-        snprintf(why, why_len, "K (%lld) must be a multiple of 64: one 2:4 metadata word covers "
-                 "64 columns of K", (long long)p->k);
+        snprintf(why, why_len,
+                 "K (%lld) must be a multiple of 64: one 2:4 metadata word covers "
+                 "64 columns of K",
+                 (long long)p->k);
         return QG_ERR_INVALID_ARGUMENT;
     }
     /* int8: |a*w| <= 128*128 and K/2 products per output must fit the s32 accumulator. */
@@ -130,8 +132,8 @@ static qg_status sp24_quantize(const qg_problem *p, const float *w, int64_t ldw,
             for (int64_t c = 0; c < k; c += 4) {
                 int lo, hi;
                 prune_chunk(&w[r * ldw + c], &lo, &hi);
-                tensor_absmax = fmaxf(tensor_absmax, fmaxf(fabsf(w[r * ldw + c + lo]),
-                                                           fabsf(w[r * ldw + c + hi])));
+                tensor_absmax = fmaxf(tensor_absmax,
+                                      fmaxf(fabsf(w[r * ldw + c + lo]), fabsf(w[r * ldw + c + hi])));
             }
     }
     qg_status s = QG_SUCCESS;
@@ -140,7 +142,8 @@ static qg_status sp24_quantize(const qg_problem *p, const float *w, int64_t ldw,
         for (int64_t c = 0; c < k; c += 4) {
             int lo, hi;
             prune_chunk(&w[r * ldw + c], &lo, &hi);
-            for (int i = 0; i < 4; i++) row[c + i] = (i == lo || i == hi) ? w[r * ldw + c + i] : 0.0f;
+            for (int i = 0; i < 4; i++)
+                row[c + i] = (i == lo || i == hi) ? w[r * ldw + c + i] : 0.0f;
             absmax = fmaxf(absmax, fmaxf(fabsf(row[c + lo]), fabsf(row[c + hi])));
             /* 16-bit: the code is the pruning mask (1 = kept, even if the value is 0). */
             if (sixteen) out->codes[r * k + c + lo] = out->codes[r * k + c + hi] = 1;
@@ -149,9 +152,9 @@ static qg_status sp24_quantize(const qg_problem *p, const float *w, int64_t ldw,
             for (int64_t c = 0; c < k; c++) {
                 const float v = row[c] != 0.0f ? round_half(p->act_dtype, row[c]) : 0.0f;
                 if (isinf(v)) {
-                    s = QG_ERROR(NULL, QG_ERR_INVALID_ARGUMENT, "weight (%lld,%lld) = %g overflows %s",
-                                 (long long)r, (long long)c, (double)row[c],
-                                 qg_dtype_name(p->act_dtype));
+                    s = QG_ERROR(NULL, QG_ERR_INVALID_ARGUMENT,
+                                 "weight (%lld,%lld) = %g overflows %s", (long long)r, (long long)c,
+                                 (double)row[c], qg_dtype_name(p->act_dtype));
                     break;
                 }
                 out->scales[r * k + c] = v;
@@ -206,8 +209,8 @@ static qg_status sp24_pack(const qg_problem *p, const qg_plain_weight *pw,
                     if (!plain_nonzero(p, pw, r * k + 4 * ch + i)) continue;
                     QG_RETURN_IF(NULL, cnt == 2, QG_ERR_INVALID_ARGUMENT,
                                  "row %lld, columns %lld..%lld have more than 2 non-zeros: not 2:4 "
-                                 "sparse", (long long)r, (long long)(4 * ch),
-                                 (long long)(4 * ch + 3));
+                                 "sparse",
+                                 (long long)r, (long long)(4 * ch), (long long)(4 * ch + 3));
                     idx[cnt++] = i;
                     used[i] = 1;
                 }
@@ -285,8 +288,7 @@ static qg_status decode_row(const qg_problem *p, const qg_packed_weight *in, int
     return QG_SUCCESS;
 }
 
-static qg_status sp24_unpack(const qg_problem *p, const qg_packed_weight *in, float *w,
-                             int64_t ldw) {
+static qg_status sp24_unpack(const qg_problem *p, const qg_packed_weight *in, float *w, int64_t ldw) {
     const int64_t n = p->n, k = p->k;
     int64_t *kpos = malloc((size_t)(k / 2) * sizeof *kpos);
     double *kval = malloc((size_t)(k / 2) * sizeof *kval);
@@ -328,8 +330,7 @@ static qg_status sp24_reference(const qg_problem *p, const void *a, const float 
             const double *ar = ad + t * k;
             double acc = 0;
             for (int64_t j = 0; j < k / 2; j++) acc += kval[j] * ar[kpos[j]];
-            if (!is_16bit(p))
-                acc *= (double)a_scale[p->act_scale == QG_SCALE_PER_TENSOR ? 0 : t];
+            if (!is_16bit(p)) acc *= (double)a_scale[p->act_scale == QG_SCALE_PER_TENSOR ? 0 : t];
             c[t * n + r] = acc + b;
         }
     }
@@ -339,21 +340,21 @@ static qg_status sp24_reference(const qg_problem *p, const void *a, const float 
     return s;
 }
 
-#define SP24_TRAITS(var, sch, nm, bits, dyn, aq, cc)                                          \
-    const qg_scheme_traits var = {                                                            \
-        .scheme = sch,                                                                        \
-        .name = nm,                                                                           \
-        .weight_bits = bits,                                                                  \
-        .dynamic_act = dyn,                                                                   \
-        .act_qtype = aq,                                                                      \
-        .sparse24 = 1,                                                                        \
-        .min_cc = cc,                                                                         \
-        .validate = sp24_validate,                                                            \
-        .sizes = sp24_sizes,                                                                  \
-        .quantize = sp24_quantize,                                                            \
-        .pack = sp24_pack,                                                                    \
-        .unpack = sp24_unpack,                                                                \
-        .reference = sp24_reference,                                                          \
+#define SP24_TRAITS(var, sch, nm, bits, dyn, aq, cc) \
+    const qg_scheme_traits var = {                   \
+        .scheme = sch,                               \
+        .name = nm,                                  \
+        .weight_bits = bits,                         \
+        .dynamic_act = dyn,                          \
+        .act_qtype = aq,                             \
+        .sparse24 = 1,                               \
+        .min_cc = cc,                                \
+        .validate = sp24_validate,                   \
+        .sizes = sp24_sizes,                         \
+        .quantize = sp24_quantize,                   \
+        .pack = sp24_pack,                           \
+        .unpack = sp24_unpack,                       \
+        .reference = sp24_reference,                 \
     };
 
 /* sp24-bf16: weights are stored in p->act_dtype (bf16 or f16); act_qtype is unused. */

@@ -35,7 +35,8 @@ uint16_t qg_wo_half_from_f32(float x, qg_dtype dt) {
 
 qg_status qg_wo_scale_round_up(double x, qg_dtype dt, float *out) {
     uint16_t h = qg_wo_half_from_f32((float)x, dt);
-    if ((double)qg_wo_half_to_f32(h, dt) < x) h++; /* positive values: next bit pattern is next up */
+    if ((double)qg_wo_half_to_f32(h, dt) < x)
+        h++; /* positive values: next bit pattern is next up */
     const float f = qg_wo_half_to_f32(h, dt);
     QG_RETURN_IF(NULL, !isfinite(f), QG_ERR_INVALID_ARGUMENT,
                  "a scale of %g does not fit in %s (weights too large)", x, qg_dtype_name(dt));
@@ -184,9 +185,11 @@ static qg_status w4a16_pack(const qg_problem *p, const qg_plain_weight *pw,
     qg_wo_geom_get(p, &g);
     const int asym = p->has_zero_point;
     QG_RETURN_IF(NULL, pw->n != p->n || pw->k != p->k || pw->groups != g.groups,
-                 QG_ERR_INVALID_ARGUMENT, "plain weight is %lldx%lld with %d groups; the problem "
-                 "needs %lldx%lld with %d", (long long)pw->n, (long long)pw->k, (int)pw->groups,
-                 (long long)p->n, (long long)p->k, (int)g.groups);
+                 QG_ERR_INVALID_ARGUMENT,
+                 "plain weight is %lldx%lld with %d groups; the problem "
+                 "needs %lldx%lld with %d",
+                 (long long)pw->n, (long long)pw->k, (int)pw->groups, (long long)p->n,
+                 (long long)p->k, (int)g.groups);
     QG_RETURN_IF(NULL, asym && !pw->zeros, QG_ERR_NULL_POINTER,
                  "has_zero_point is set but the plain weight has no zero points");
     qg_packed_sizes sz;
@@ -202,8 +205,7 @@ static qg_status w4a16_pack(const qg_problem *p, const qg_plain_weight *pw,
     for (int64_t i = 0; asym && i < N * G; i++) {
         const float z = pw->zeros[i];
         QG_RETURN_IF(NULL, !(z >= 0 && z <= 15 && z == floorf(z)), QG_ERR_INVALID_ARGUMENT,
-                     "zero point %g of row %lld is not an integer in [0, 15]", z,
-                     (long long)(i / G));
+                     "zero point %g of row %lld is not an integer in [0, 15]", z, (long long)(i / G));
     }
     memset(out->weight, 0, sz.weight_bytes);
     memset(out->scale, 0, sz.scale_bytes);
@@ -219,7 +221,8 @@ static qg_status w4a16_pack(const qg_problem *p, const qg_plain_weight *pw,
         for (int64_t gi = 0; gi < G; gi++) {
             const int64_t si = qg_wo_scale_index(n, gi, G);
             qg_wo_wr16(out->scale, si, qg_wo_half_from_f32(pw->scales[n * G + gi], p->act_dtype));
-            if (asym) qg_wo_wr16(out->zero, si, qg_wo_half_from_f32(pw->zeros[n * G + gi], p->act_dtype));
+            if (asym)
+                qg_wo_wr16(out->zero, si, qg_wo_half_from_f32(pw->zeros[n * G + gi], p->act_dtype));
         }
     }
     return QG_SUCCESS;
@@ -252,8 +255,7 @@ static void w4a16_decode_row(const qg_problem *p, const qg_wo_geom *g, const qg_
     }
 }
 
-static qg_status w4a16_unpack(const qg_problem *p, const qg_packed_weight *in, float *w,
-                              int64_t ldw) {
+static qg_status w4a16_unpack(const qg_problem *p, const qg_packed_weight *in, float *w, int64_t ldw) {
     return qg_wo_unpack(p, in, w, ldw, w4a16_decode_row);
 }
 

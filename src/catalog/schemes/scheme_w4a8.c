@@ -43,8 +43,10 @@ static qg_status w4a8_validate(const qg_problem *p, char *why, size_t why_len) {
         return QG_ERR_INVALID_ARGUMENT;
     }
     if (!is_fp8(p) && p->group_size == 0 && p->k > QG_INT8_MAX_K) {
-        snprintf(why, why_len, "per-channel K (%lld) above %d could overflow the int32 "
-                 "accumulator", (long long)p->k, QG_INT8_MAX_K);
+        snprintf(why, why_len,
+                 "per-channel K (%lld) above %d could overflow the int32 "
+                 "accumulator",
+                 (long long)p->k, QG_INT8_MAX_K);
         return QG_ERR_INVALID_ARGUMENT;
     }
     return QG_SUCCESS;
@@ -99,8 +101,8 @@ static qg_status w4a8_pack(const qg_problem *p, const qg_plain_weight *pw,
     const int64_t n = p->n, k = p->k, g = group_count(p);
     QG_RETURN_IF(NULL, pw->n != n || pw->k != k || pw->groups != g, QG_ERR_INVALID_ARGUMENT,
                  "plain weight is %lldx%lld with %d groups; expected %lldx%lld with %lld",
-                 (long long)pw->n, (long long)pw->k, (int)pw->groups, (long long)n,
-                 (long long)k, (long long)g);
+                 (long long)pw->n, (long long)pw->k, (int)pw->groups, (long long)n, (long long)k,
+                 (long long)g);
     uint8_t *q = out->weight;
     memset(q, 0, (size_t)(n * k / 2));
     for (int64_t i = 0; i < n; i++) {
@@ -127,8 +129,7 @@ static int w4_code(const qg_problem *p, const uint8_t *row, int64_t k) {
     return nib >= 8 ? nib - 16 : nib;
 }
 
-static qg_status w4a8_unpack(const qg_problem *p, const qg_packed_weight *in, float *w,
-                             int64_t ldw) {
+static qg_status w4a8_unpack(const qg_problem *p, const qg_packed_weight *in, float *w, int64_t ldw) {
     const int64_t k = p->k, gl = group_len(p), g = group_count(p);
     const uint8_t *q = in->weight;
     const float *s = in->scale;

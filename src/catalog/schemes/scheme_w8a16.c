@@ -12,8 +12,10 @@
 
 static qg_status w8a16_validate(const qg_problem *p, char *why, size_t why_len) {
     if (p->group_size != 0) {
-        snprintf(why, why_len, "group_size must be 0 (int8 weights have per-channel scales), "
-                 "got %d", (int)p->group_size);
+        snprintf(why, why_len,
+                 "group_size must be 0 (int8 weights have per-channel scales), "
+                 "got %d",
+                 (int)p->group_size);
         return QG_ERR_INVALID_ARGUMENT;
     }
     if (p->has_zero_point) {
@@ -105,8 +107,7 @@ static void w8a16_decode_row(const qg_problem *p, const qg_wo_geom *g, const qg_
     for (int64_t k = 0; k < g->k; k++) out[k] = bytes[qg_w8_byte_offset(n, k, g->ks)] * s;
 }
 
-static qg_status w8a16_unpack(const qg_problem *p, const qg_packed_weight *in, float *w,
-                              int64_t ldw) {
+static qg_status w8a16_unpack(const qg_problem *p, const qg_packed_weight *in, float *w, int64_t ldw) {
     return qg_wo_unpack(p, in, w, ldw, w8a16_decode_row);
 }
 

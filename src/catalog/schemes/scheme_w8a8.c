@@ -17,8 +17,10 @@ static int is_fp8(const qg_problem *p) { return p->scheme == QG_SCHEME_W8A8_FP8;
 
 static qg_status w8a8_validate(const qg_problem *p, char *why, size_t why_len) {
     if (p->k % 16 != 0) {
-        snprintf(why, why_len, "K (%lld) must be a multiple of 16 (16-byte weight and "
-                 "activation rows)", (long long)p->k);
+        snprintf(why, why_len,
+                 "K (%lld) must be a multiple of 16 (16-byte weight and "
+                 "activation rows)",
+                 (long long)p->k);
         return QG_ERR_INVALID_ARGUMENT;
     }
     if (p->has_zero_point) {
@@ -103,8 +105,7 @@ static double w8_decode(const qg_problem *p, uint8_t b) {
     return is_fp8(p) ? (double)qg_e4m3_to_f32(b) : (double)(int8_t)b;
 }
 
-static qg_status w8a8_unpack(const qg_problem *p, const qg_packed_weight *in, float *w,
-                             int64_t ldw) {
+static qg_status w8a8_unpack(const qg_problem *p, const qg_packed_weight *in, float *w, int64_t ldw) {
     const uint8_t *q = in->weight;
     const float *s = in->scale;
     for (int64_t i = 0; i < p->n; i++) {

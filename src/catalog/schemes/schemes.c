@@ -13,14 +13,10 @@ extern const qg_scheme_traits qg_traits_w4a8_fp8, qg_traits_w4a8_int8;
 extern const qg_scheme_traits qg_traits_w4a16, qg_traits_w8a16;
 
 static const qg_scheme_traits *const table[QG_SCHEME_COUNT_] = {
-    [QG_SCHEME_SP24_BF16] = &qg_traits_sp24_bf16,
-    [QG_SCHEME_SP24_INT8] = &qg_traits_sp24_int8,
-    [QG_SCHEME_SP24_FP8] = &qg_traits_sp24_fp8,
-    [QG_SCHEME_W8A8_FP8] = &qg_traits_w8a8_fp8,
-    [QG_SCHEME_W8A8_INT8] = &qg_traits_w8a8_int8,
-    [QG_SCHEME_W4A8_FP8] = &qg_traits_w4a8_fp8,
-    [QG_SCHEME_W4A8_INT8] = &qg_traits_w4a8_int8,
-    [QG_SCHEME_W4A16] = &qg_traits_w4a16,
+    [QG_SCHEME_SP24_BF16] = &qg_traits_sp24_bf16, [QG_SCHEME_SP24_INT8] = &qg_traits_sp24_int8,
+    [QG_SCHEME_SP24_FP8] = &qg_traits_sp24_fp8,   [QG_SCHEME_W8A8_FP8] = &qg_traits_w8a8_fp8,
+    [QG_SCHEME_W8A8_INT8] = &qg_traits_w8a8_int8, [QG_SCHEME_W4A8_FP8] = &qg_traits_w4a8_fp8,
+    [QG_SCHEME_W4A8_INT8] = &qg_traits_w4a8_int8, [QG_SCHEME_W4A16] = &qg_traits_w4a16,
     [QG_SCHEME_W8A16] = &qg_traits_w8a16,
 };
 
@@ -58,11 +54,13 @@ static qg_status check_out(const qg_problem *p, const qg_packed_weight *out) {
     qg_packed_sizes sz;
     QG_CHECK(qg_packed_sizes_get(p, &sz));
     QG_RETURN_IF(NULL, !out, QG_ERR_NULL_POINTER, "packed weight is NULL");
-    QG_RETURN_IF(NULL, !out->weight || (sz.scale_bytes && !out->scale) ||
-                           (sz.zero_bytes && !out->zero) || (sz.meta_bytes && !out->meta),
-                 QG_ERR_NULL_POINTER, "a packed buffer the scheme needs is NULL "
-                 "(weight %zu, scale %zu, zero %zu, meta %zu bytes)", sz.weight_bytes,
-                 sz.scale_bytes, sz.zero_bytes, sz.meta_bytes);
+    QG_RETURN_IF(NULL,
+                 !out->weight || (sz.scale_bytes && !out->scale) || (sz.zero_bytes && !out->zero) ||
+                     (sz.meta_bytes && !out->meta),
+                 QG_ERR_NULL_POINTER,
+                 "a packed buffer the scheme needs is NULL "
+                 "(weight %zu, scale %zu, zero %zu, meta %zu bytes)",
+                 sz.weight_bytes, sz.scale_bytes, sz.zero_bytes, sz.meta_bytes);
     return QG_SUCCESS;
 }
 
@@ -82,8 +80,8 @@ qg_status qg_quantize_weight(const qg_problem *p, const float *w, int64_t ldw,
                              const qg_packed_weight *out) {
     QG_CHECK(check_out(p, out));
     QG_RETURN_IF(NULL, !w, QG_ERR_NULL_POINTER, "weight is NULL");
-    QG_RETURN_IF(NULL, ldw < p->k, QG_ERR_INVALID_ARGUMENT, "ldw (%lld) < K (%lld)",
-                 (long long)ldw, (long long)p->k);
+    QG_RETURN_IF(NULL, ldw < p->k, QG_ERR_INVALID_ARGUMENT, "ldw (%lld) < K (%lld)", (long long)ldw,
+                 (long long)p->k);
     QG_CHECK(check_finite(w, p->n, p->k, ldw));
     const qg_scheme_traits *t = qg_scheme_get(p->scheme);
     qg_plain_weight pw = {0};
@@ -97,8 +95,8 @@ qg_status qg_quantize_weight_bf16(const qg_problem *p, const uint16_t *w, int64_
                                   const qg_packed_weight *out) {
     QG_CHECK(check_out(p, out));
     QG_RETURN_IF(NULL, !w, QG_ERR_NULL_POINTER, "weight is NULL");
-    QG_RETURN_IF(NULL, ldw < p->k, QG_ERR_INVALID_ARGUMENT, "ldw (%lld) < K (%lld)",
-                 (long long)ldw, (long long)p->k);
+    QG_RETURN_IF(NULL, ldw < p->k, QG_ERR_INVALID_ARGUMENT, "ldw (%lld) < K (%lld)", (long long)ldw,
+                 (long long)p->k);
     size_t bytes;
     QG_RETURN_IF(NULL, __builtin_mul_overflow((size_t)p->n * (size_t)p->k, sizeof(float), &bytes),
                  QG_ERR_OUT_OF_MEMORY, "a %lldx%lld float copy does not fit in memory",
@@ -117,8 +115,8 @@ qg_status qg_dequantize_weight_host(const qg_problem *p, const qg_packed_weight 
                                     int64_t ldw) {
     QG_CHECK(check_out(p, in));
     QG_RETURN_IF(NULL, !w, QG_ERR_NULL_POINTER, "output is NULL");
-    QG_RETURN_IF(NULL, ldw < p->k, QG_ERR_INVALID_ARGUMENT, "ldw (%lld) < K (%lld)",
-                 (long long)ldw, (long long)p->k);
+    QG_RETURN_IF(NULL, ldw < p->k, QG_ERR_INVALID_ARGUMENT, "ldw (%lld) < K (%lld)", (long long)ldw,
+                 (long long)p->k);
     return qg_scheme_get(p->scheme)->unpack(p, in, w, ldw);
 }
 

@@ -27,12 +27,12 @@ void qg_plain_weight_free(qg_plain_weight *pw);
 
 typedef struct {
     qg_scheme scheme;
-    const char *name;        /* "w4a16" */
-    int weight_bits;         /* 4 or 8 or 16 */
-    int dynamic_act;         /* activations quantized per token at run time */
-    qg_dtype act_qtype;      /* QG_DTYPE_FP8_E4M3 / QG_DTYPE_INT8 for dynamic schemes */
+    const char *name;   /* "w4a16" */
+    int weight_bits;    /* 4 or 8 or 16 */
+    int dynamic_act;    /* activations quantized per token at run time */
+    qg_dtype act_qtype; /* QG_DTYPE_FP8_E4M3 / QG_DTYPE_INT8 for dynamic schemes */
     int sparse24;
-    int min_cc;              /* smallest compute capability with a kernel (fp8: 89) */
+    int min_cc; /* smallest compute capability with a kernel (fp8: 89) */
     /* Host side; NULL while a scheme is not implemented (calls return QG_ERR_UNSUPPORTED). */
     qg_status (*validate)(const qg_problem *p, char *why, size_t why_len);
     qg_status (*sizes)(const qg_problem *p, qg_packed_sizes *out);
