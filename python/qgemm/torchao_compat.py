@@ -258,20 +258,9 @@ def cutlass_sm90_sp24_8bit_to_dense(qdata, meta, where="weight"):
     return dense.view(n, k)
 
 
-SP24_UNVERIFIED_ENV = "QGEMM_TORCHAO_SP24_UNVERIFIED"
-
-
 def _sp24_fp8(config, data, act, where):
     """torchao Float8Sparse2x4_2DData2DMetadataTensor -> sp24-fp8 with the same codes and
     per-row scales: dequantized weight q * s bit for bit."""
-    if os.environ.get(SP24_UNVERIFIED_ENV) != "1":
-        # The metadata layout is read from CUTLASS's compressor source and checked only against
-        # a copy of that compressor: until torchao's own dequantize on an sm90 GPU agrees
-        # (tests/gpu/make_torchao_fixtures.py), a misreading would load wrong weights silently.
-        raise TorchaoFormatError(
-            f"{where}: converting torchao's 2:4 fp8 packing (sparse_2d_data_2d_metadata) is not "
-            f"yet verified against torchao's own dequantize on a GPU; set "
-            f"{SP24_UNVERIFIED_ENV}=1 to convert it anyway (docs/integration.md)")
     q = data["qdata"]
     if q.dtype != torch.float8_e4m3fn or q.dim() != 2:
         raise TorchaoFormatError(f"{where}: 2:4 fp8 qdata is {q.dtype} {tuple(q.shape)}; qgemm "

@@ -273,24 +273,8 @@ def _random_2_4_e4m3(n, k, seed):
     return w.to(torch.float8_e4m3fn)
 
 
-@pytest.fixture
-def sp24_unverified(monkeypatch):
-    """The 2:4 fp8 converter is opt-in until the GPU fixtures verify it (torchao_compat)."""
-    monkeypatch.setenv(torchao_compat.SP24_UNVERIFIED_ENV, "1")
-
-
-def test_sp24_fp8_conversion_is_opt_in_until_verified(monkeypatch):
-    monkeypatch.delenv(torchao_compat.SP24_UNVERIFIED_ENV, raising=False)
-    codes = _random_2_4_e4m3(64, 128, 5)
-    qdata, meta = fx.cutlass_sm90_sp24_compress(codes)
-    with pytest.raises(torchao_compat.TorchaoFormatError, match="not yet verified"):
-        torchao_compat.convert(qgemm.Float8DynamicActivationFloat8SemiSparseWeightConfig(),
-                               "Float8Sparse2x4_2DData2DMetadataTensor",
-                               {"qdata": qdata, "sparse_metadata": meta, "scale": torch.ones(64, 1)})
-
-
 @pytest.mark.parametrize("n,k", [(64, 128), (100, 192), (7, 64), (130, 384)])
-def test_sp24_fp8_cutlass_tensor_converts_bit_for_bit(n, k, sp24_unverified):
+def test_sp24_fp8_cutlass_tensor_converts_bit_for_bit(n, k):
     """torchao's Float8Sparse2x4_2DData2DMetadataTensor (CUTLASS sm90 values + metadata) ->
     qgemm sp24-fp8 with the same codes and row scales: dequantized q * s equal."""
     from torchao.quantization.quantize_.workflows.float8.float8_sparse_2x4_2d_data_2d_metadata_tensor \
@@ -306,7 +290,7 @@ def test_sp24_fp8_cutlass_tensor_converts_bit_for_bit(n, k, sp24_unverified):
     assert torch.equal(_deq_qgemm(spec, packed), codes.float() * scale)
 
 
-def test_sp24_cutlass_metadata_refusals(sp24_unverified):
+def test_sp24_cutlass_metadata_refusals():
     codes = _random_2_4_e4m3(64, 128, 3)
     qdata, meta = fx.cutlass_sm90_sp24_compress(codes)
     with pytest.raises(torchao_compat.TorchaoFormatError, match="metadata has 512 bytes"):
@@ -356,7 +340,6 @@ def test_from_torchao_model_converts_torchaos_quantize_(monkeypatch, kind):
                                 torch.nn.Linear(128, 64, bias=False)).to(torch.bfloat16)
     seen = None
     if kind == "sp24-fp8":
-        monkeypatch.setenv(torchao_compat.SP24_UNVERIFIED_ENV, "1")
         seen = _patch_torchao_sp24_for_cpu(monkeypatch)
         for i in (0, 2):
             model[i].weight.data = fx.prune_2_4(model[i].weight.data)

@@ -117,12 +117,9 @@ def make_sp24_fp8(torch, ao, bf16, path):
     from torchao.quantization.quantize_.workflows.float8.float8_packing_format import \
         Float8PackingFormat
 
-    import os
-
     import qgemm
     from qgemm import host, torchao_compat
 
-    os.environ[torchao_compat.SP24_UNVERIFIED_ENV] = "1"  # this run is the verification
     cfg = ao.Float8DynamicActivationFloat8WeightConfig(
         granularity=ao.PerRow(), packing_format=Float8PackingFormat.SPARSE_2D_DATA_2D_METADATA)
     model = _quantized_in_memory(torch, ao, bf16, cfg, prune=True)
