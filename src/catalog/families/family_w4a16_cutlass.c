@@ -23,6 +23,7 @@
 #include "jit.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum { P_TN = 0 };
@@ -53,6 +54,13 @@ static int supports(const qg_problem *p, const int *v, int cc, char *why, size_t
     (void)v;
 #define NO(...) return snprintf(why, len, __VA_ARGS__), 0
     if (p->scheme != QG_SCHEME_W4A16) NO("computes w4a16 only");
+    /* Its first H100 run (session 7) ended in an unspecified launch failure, which poisons the
+     * CUDA context: until gpu_cutlass passes, only those who ask run it (the tuner would
+     * otherwise try it on every symmetric bf16 problem). */
+    const char *opt_in = getenv("QGEMM_EXPERIMENTAL_CUTLASS");
+    if (!opt_in || strcmp(opt_in, "1") != 0)
+        NO("not validated on a GPU yet (its first H100 run faulted); set "
+           "QGEMM_EXPERIMENTAL_CUTLASS=1 to run it");
     if (cc != 90) NO("CUTLASS's sm90 mixed-input GEMM is built for sm_90a only");
     if (p->act_dtype != QG_DTYPE_BF16 || p->out_dtype != QG_DTYPE_BF16)
         NO("built for bf16 activations and output");
