@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# CPU emulation of the weight-only kernels, for machines without a GPU (not part of ctest: it
-# takes a minute or two). The real kernel bodies (kernels/cuda/w4a16_gemm.cuh and the family
-# .cu files, dequant_wo.cu) are compiled as host C++ against emulated headers: emu_prelude.cuh
+# CPU emulation of the weight-only kernels, for machines without a GPU (ctest `emulator`, label
+# emu, in the plain builds; a few minutes). The real kernel bodies (kernels/cuda/w4a16_gemm.cuh
+# and the family .cu files, dequant_wo.cu) are compiled as host C++ against emulated headers: emu_prelude.cuh
 # and emu_int4_dequant.cuh re-implement the PTX helpers (lop3, prmt, half2 arithmetic with
 # exact rounding, mma.m16n8k16 per the PTX fragment layout as a warp collective) and
 # emu_ptx_cp_async.cuh the PTX layer's cp.async (groups that land only at cp.async.wait_group).
