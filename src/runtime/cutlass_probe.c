@@ -10,6 +10,7 @@
 #include "backend.h"
 #include "jit.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,6 +73,34 @@ static qg_status run_probe(qg_context *ctx, qg_kernel *k, plan_entry *e, void *s
     return s;
 }
 
+/* QGEMM_CUTLASS_TRACE=1: a new plan on stderr (launch shape, pointer fields, TMA recipes), to
+ * compare with what CUTLASS's own host path builds when a launch fails. */
+static void trace_plan(const qg_kernel *k, const qg_cutlass_probe_in *in, const qg_cutlass_plan *p) {
+    const char *t = qg_getenv("QGEMM_CUTLASS_TRACE", NULL);
+    if (!t || strcmp(t, "1") != 0) return;
+    const qg_cutlass_probe_out *o = &p->shape;
+    fprintf(stderr,
+            "cutlass plan %s M=%d N=%d K=%d g=%d lda=%lld ldc=%lld: params %u B (align %u), "
+            "grid %u x %u x %u, %u threads, smem %u B, workspace %llu B\n",
+            k->variant->id, in->m, in->n, in->k, in->group_size, in->lda, in->ldc, o->params_size,
+            o->params_align, o->grid[0], o->grid[1], o->grid[2], o->threads, o->smem_bytes,
+            o->workspace_bytes);
+    for (int i = 0; i < p->num_ptrs; i++)
+        fprintf(stderr, "  pointer at %u: operand %d + %llu\n", p->ptrs[i].offset,
+                p->ptrs[i].operand, (unsigned long long)p->ptrs[i].delta);
+    for (int i = 0; i < p->num_tma; i++) {
+        const qg_tma_recipe *r = &p->tma[i].recipe;
+        fprintf(stderr, "  tma at %u: operand %d + %llu, dtype %u rank %u swizzle %u l2 %u oob %u\n",
+                p->tma[i].at.offset, p->tma[i].at.operand, (unsigned long long)p->tma[i].at.delta,
+                r->dtype, r->rank, r->swizzle, r->l2_promotion, r->oob_fill);
+        for (unsigned d = 0; d < r->rank; d++)
+            fprintf(stderr, "    dim %u: %llu elements, stride %llu B, box %u, element stride %u\n",
+                    d, (unsigned long long)r->dims[d],
+                    d ? (unsigned long long)r->strides[d - 1] : 0ull, r->box[d],
+                    r->element_strides[d]);
+    }
+}
+
 qg_status qg_cutlass_plan_get(qg_context *ctx, qg_kernel *k, const qg_cutlass_probe_in *in,
                               void *stream, const char *probe_entry, const char *repack_entry,
                               qg_cutlass_handles *out) {
@@ -94,6 +123,7 @@ qg_status qg_cutlass_plan_get(qg_context *ctx, qg_kernel *k, const qg_cutlass_pr
         if (s == QG_SUCCESS && repack_entry)
             s = ctx->ops->function_get(ctx, k->module, repack_entry, &e->repack_fn);
         if (s == QG_SUCCESS) s = run_probe(ctx, k, e, stream);
+        if (s == QG_SUCCESS) trace_plan(k, in, &e->plan);
         if (s != QG_SUCCESS) {
             free(e);
             return s;
