@@ -24,23 +24,23 @@
 #define QG_CUTLASS_HOST_CHECK /* the types only: no qgemm kernels from the .cu */
 #include "w4a16_sm90_mixed.cu"
 
-#define CK(x)                                                                                   \
-    do {                                                                                        \
-        cudaError_t e_ = (x);                                                                   \
-        if (e_ != cudaSuccess) {                                                                \
+#define CK(x)                                                                                     \
+    do {                                                                                          \
+        cudaError_t e_ = (x);                                                                     \
+        if (e_ != cudaSuccess) {                                                                  \
             printf("CUDA error %s at %s:%d: %s\n", cudaGetErrorName(e_), __FILE__, __LINE__, #x); \
-            exit(2);                                                                            \
-        }                                                                                       \
+            exit(2);                                                                              \
+        }                                                                                         \
     } while (0)
-#define CU(x)                                                                                   \
-    do {                                                                                        \
-        CUresult r_ = (x);                                                                      \
-        if (r_ != CUDA_SUCCESS) {                                                               \
-            const char *s_ = "?";                                                               \
-            cuGetErrorName(r_, &s_);                                                            \
-            printf("driver error %s at %s:%d: %s\n", s_, __FILE__, __LINE__, #x);               \
-            exit(2);                                                                            \
-        }                                                                                       \
+#define CU(x)                                                                     \
+    do {                                                                          \
+        CUresult r_ = (x);                                                        \
+        if (r_ != CUDA_SUCCESS) {                                                 \
+            const char *s_ = "?";                                                 \
+            cuGetErrorName(r_, &s_);                                              \
+            printf("driver error %s at %s:%d: %s\n", s_, __FILE__, __LINE__, #x); \
+            exit(2);                                                              \
+        }                                                                         \
     } while (0)
 
 static float bf16_to_f32(uint16_t h) {
@@ -57,10 +57,10 @@ static uint16_t f32_to_bf16(float f) {
 
 struct problem {
     int m, n, k, g;
-    std::vector<uint8_t> w;   /* n x k int4, K-major, two's complement, low nibble = even k */
-    std::vector<uint16_t> s;  /* bf16 S[grp * n + row] */
-    std::vector<uint16_t> x;  /* bf16 [m][k] */
-    std::vector<double> ref;  /* [m][n] */
+    std::vector<uint8_t> w;  /* n x k int4, K-major, two's complement, low nibble = even k */
+    std::vector<uint16_t> s; /* bf16 S[grp * n + row] */
+    std::vector<uint16_t> x; /* bf16 [m][k] */
+    std::vector<double> ref; /* [m][n] */
 };
 
 static problem make(int m, int n, int k, int g) {
@@ -80,8 +80,10 @@ static problem make(int m, int n, int k, int g) {
             int q = (kk & 1) ? byte >> 4 : byte & 15;
             if (q >= 8) q -= 16;
             /* CUTLASS converts q to bf16 (exact) and scales in bf16: one rounding */
-            const double wv = bf16_to_f32(f32_to_bf16((float)q * bf16_to_f32(p.s[(size_t)(kk / g) * n + row])));
-            for (int i = 0; i < m; i++) p.ref[(size_t)i * n + row] += wv * bf16_to_f32(p.x[(size_t)i * k + kk]);
+            const double wv = bf16_to_f32(
+                f32_to_bf16((float)q * bf16_to_f32(p.s[(size_t)(kk / g) * n + row])));
+            for (int i = 0; i < m; i++)
+                p.ref[(size_t)i * n + row] += wv * bf16_to_f32(p.x[(size_t)i * k + kk]);
         }
     return p;
 }
@@ -92,7 +94,8 @@ static int compare(const char *what, const problem &p, const std::vector<uint16_
     for (size_t i = 0; i < y.size(); i++) {
         const double v = bf16_to_f32(y[i]), r = p.ref[i];
         if (!std::isfinite(v)) {
-            if (bad++ < 5) printf("  %s: non-finite at token %zu row %zu\n", what, i / p.n, i % p.n);
+            if (bad++ < 5)
+                printf("  %s: non-finite at token %zu row %zu\n", what, i / p.n, i % p.n);
             continue;
         }
         num += (v - r) * (v - r);
@@ -100,8 +103,8 @@ static int compare(const char *what, const problem &p, const std::vector<uint16_
     }
     const double rel = sqrt(num / (den > 0 ? den : 1));
     const int ok = bad == 0 && rel < 1e-2;
-    printf("%s M=%d N=%d K=%d g%d: rel L2 %.3g, %d non-finite: %s\n", what, p.m, p.n, p.k, p.g, rel, bad,
-           ok ? "PASS" : "FAIL");
+    printf("%s M=%d N=%d K=%d g%d: rel L2 %.3g, %d non-finite: %s\n", what, p.m, p.n, p.k, p.g, rel,
+           bad, ok ? "PASS" : "FAIL");
     return ok;
 }
 
@@ -127,8 +130,8 @@ int main(int argc, char **argv) {
     typename GemmKernel::Arguments args = qg_cutlass_arguments(in);
     using Adapter = cutlass::gemm::device::GemmUniversalAdapter<GemmKernel>;
     Adapter gemm;
-    printf("sizeof(Params) %zu, SharedStorageSize %d, threads %d, can_implement %d\n", sizeof(Params),
-           (int)GemmKernel::SharedStorageSize, (int)GemmKernel::MaxThreadsPerBlock,
+    printf("sizeof(Params) %zu, SharedStorageSize %d, threads %d, can_implement %d\n",
+           sizeof(Params), (int)GemmKernel::SharedStorageSize, (int)GemmKernel::MaxThreadsPerBlock,
            (int)(gemm.can_implement(args) == cutlass::Status::kSuccess));
     const size_t wsb = Adapter::get_workspace_size(args);
     void *ws = nullptr;
@@ -153,7 +156,8 @@ int main(int argc, char **argv) {
     const Params params = GemmKernel::to_underlying_arguments(args, ws);
     const dim3 grid = GemmKernel::get_grid_shape(params);
     printf("host Params: grid %u x %u x %u; bytes (hex, 16 per line, pointers/descriptors differ "
-           "per run):\n", grid.x, grid.y, grid.z);
+           "per run):\n",
+           grid.x, grid.y, grid.z);
     const unsigned char *pb = reinterpret_cast<const unsigned char *>(&params);
     for (size_t i = 0; i < sizeof(Params); i += 16) {
         printf("  %04zx:", i);
@@ -183,8 +187,8 @@ int main(int argc, char **argv) {
         CU(cuFuncSetAttribute(fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, smem));
         size_t psize = 0, poff = 0;
         CU(cuFuncGetParamInfo(fn, 0, &poff, &psize));
-        printf("E2: NVRTC kernel's parameter: %zu bytes at offset %zu (nvcc Params: %zu)\n", psize, poff,
-               sizeof(Params));
+        printf("E2: NVRTC kernel's parameter: %zu bytes at offset %zu (nvcc Params: %zu)\n", psize,
+               poff, sizeof(Params));
         CK(cudaMemset(dy, 0xff, (size_t)m * n * 2));
         Params copy = params;
         void *kargs[] = {&copy};
