@@ -154,7 +154,14 @@ double qg_wo_cost(const qg_problem *p, const qg_wo_tile *t, const qg_device_info
     const double t_split = s > 1 ? 2.0 * s * p->m * p->n * 4.0 / l2 + 2e-6 : 0.0;
     /* streaming and math overlap, but not perfectly: a quarter of the smaller one shows */
     const double t_main = t_mem > t_math ? t_mem + 0.25 * t_math : t_math + 0.25 * t_mem;
-    return t_main / fill + t_split + 3e-6;
+    double cost = t_main / fill + t_split + 3e-6;
+    /* The prefill tiles (max_m == 0) on Hopper, fitted to the session-7 H100 tuning run of
+     * Llama-3-8B's shapes (M = 128 .. 4096, every candidate timed): 1.25-1.7x this model without
+     * split-K, and 3-15x with it (the last CTA of a tile sums the slices with dependent L2
+     * loads). Without this, dispatch with no database entry picked them at M = 128-256 on the
+     * H100, 5-12x slower than the wgmma kernels. */
+    if (t->max_m == 0 && dev && dev->cc_major >= 9) cost *= s > 1 ? 6.0 : 1.5;
+    return cost;
 }
 
 qg_status qg_wo_check_args(qg_context *ctx, const qg_problem *p, const qg_gemm_args *a,

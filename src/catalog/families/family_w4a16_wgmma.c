@@ -175,7 +175,8 @@ static int tile_supports(const qg_problem *p, const w4wg_tile *t, int cc, char *
  * Rough time model (seconds), for ranking against the other W4A16 families: one CTA per SM; a
  * k tile of tile_m x tile_n x 64 takes the tensor-core time at an efficiency measured by the
  * tuner (SS: 29% for bn 256, 21% for bn 128 of the H100's dense peak at N=28672 K=4096
- * M=4096: 3335 / 4686 us; RS: a guess until measured), waves of CTAs, floored by weight and
+ * M=4096: 3335 / 4686 us; RS: 35% for bm 128, 23% for bm 64, fitted to the session-7 H100 tuning
+ * run of Llama-3-8B's shapes at M = 128 .. 4096), waves of CTAs, floored by weight and
  * activation streaming; split-K adds its partial traffic.
  */
 static double tile_heuristic(const qg_problem *p, const w4wg_tile *t, const qg_device_info *dev) {
@@ -184,7 +185,7 @@ static double tile_heuristic(const qg_problem *p, const w4wg_tile *t, const qg_d
     const w4wg_grid g = grid_of(p, t);
     int per = 0;
     const int s = splits_on(p, t, dev, &per);
-    const double eff = t->rs ? 0.6 : (t->tile_n == 256 ? 0.29 : 0.21);
+    const double eff = t->rs ? (t->tile_m == 128 ? 0.35 : 0.23) : (t->tile_n == 256 ? 0.29 : 0.21);
     const double t_tile = 2.0 * t->tile_m * t->tile_n * W4WG_BK / (peak_sm * eff);
     const double ctas = (double)(g.tiles_m * g.tiles_n * s);
     const double waves = (double)(int64_t)((ctas + sms - 1) / sms);
@@ -267,7 +268,8 @@ const qg_family qg_family_wo_wgmma_rs = {
     .scheme_mask = (1u << QG_SCHEME_W4A16) | (1u << QG_SCHEME_W8A16),
     .min_cc = 90,
     .needs_sm90a = 1,
-    .experimental = 1, /* until the GPU suite and the tuner's reference check have run it */
+    /* Not experimental since session 7: gpu_weight_only (every variant, float64 reference) and
+     * the tuner's reference check passed on an H100, and its time model is fitted to that run. */
     .num_params = 3,
     .param_names = {"wbits", "act", "bm"},
     .num_variants = QG_ARRAY_SIZE(rs_variants),
