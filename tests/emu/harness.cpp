@@ -27,6 +27,7 @@ static emu_entry_fn find_fn(const char *id) {
         if (!strcmp(r.id, id)) return r.fn;
     return NULL;
 }
+int emu_wgmma_selftest(); /* emu_wgmma_selftest.cpp */
 static int launches;
 static qg_status emu_launch(qg_context *, void *fn, const unsigned grid[3], const unsigned block[3],
                             unsigned smem, void *, void **params) {
@@ -328,6 +329,7 @@ int main(int argc, char **argv) {
         {W8, 70, 130, 200, 0, 0, BF, F16, 1, 1},
         {W8, 20, 64, 64, 0, 0, F16, F16, 0, 0},
     };
+    CHECK(emu_wgmma_selftest() == 0, "the wgmma engine's self-test (above)");
     for (auto &c : cases) run_case(&ctx, c, only);
     printf("emu: %d passed, %d failed, %d launches\n", passed, failed, launches);
     return failed != 0;

@@ -15,6 +15,8 @@
 # (swizzles on the shared address), the accumulator fragment layout of the ISA, operations that
 # execute only at wait_group (reading shared memory then; accumulators read as NaN while in
 # flight), warpgroup-uniform operands, and a deadlock report instead of a hang.
+# The engine (16-bit k16 and 8-bit k32 operands, f32 or s32 accumulators) first checks itself:
+# emu_wgmma_selftest.cpp, every operand type in the SS and RS forms against a plain product.
 # What it cannot find: PTX semantics we misunderstood (they are emulated as we understood them),
 # missing proxy fences (fence.proxy.async is a no-op here), races between warps within a stage,
 # register-level hazards, performance.
@@ -28,6 +30,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 K=$root/kernels/cuda
 cp "$here"/emu_rt.h "$here"/emu_rt.cpp "$here"/harness.cpp "$here"/emu_wgmma.h "$here"/emu_wgmma.cpp "$work"/
+cp "$here"/emu_wgmma_selftest.cpp "$work"/ # the engine checked on its own first
 cp "$here"/emu_prelude.cuh "$work"/qg_prelude.cuh
 cp "$here"/emu_int4_dequant.cuh "$work"/int4_dequant.cuh
 # the one line that cannot be shimmed by macros: the dynamic shared memory declaration
@@ -92,7 +95,7 @@ while read -r id; do
   gen "$fam" "$id" $abi "${defs[@]}"
 done < variants.txt
 echo "compiling $(ls v_*.cpp | wc -l) variants (host C++)..."
-ls v_*.cpp emu_rt.cpp emu_wgmma.cpp harness.cpp | xargs -P 2 -I{} sh -c \
+ls v_*.cpp emu_rt.cpp emu_wgmma.cpp emu_wgmma_selftest.cpp harness.cpp | xargs -P 2 -I{} sh -c \
   'g++ -std=c++17 -O1 -w -D_Alignas=alignas -I. $(find "$0"/src -type d -printf " -I%p") -I"$0"/include -c {} -o {}.o' "$root"
 g++ -o emu ./*.o "$build"/libqgemm.a -lcjson -ldl -lpthread -lm
 ./emu ${filter:+"$filter"}
