@@ -49,6 +49,14 @@ cp "$here"/emu_wo_wgmma_rs_ops.cuh "$work"/wo_wgmma_rs_ops.cuh
 sed 's/extern __shared__ __align__(1024) uint8_t qg_smem\[\];/uint8_t *qg_smem = emu_smem;/' \
     "$K"/wo_wgmma_rs.cu > "$work"/wo_wgmma_rs.cu
 grep -q "qg_smem = emu_smem" "$work"/wo_wgmma_rs.cu
+# the W4A8_FP8 RS wgmma kernel (w4a8_fp8_wgmma_rs.cu): its 8-bit RS wgmma wrapper emulated, the
+# int4 -> e4m3 conversion by its definition
+cp "$here"/emu_w4a8_wgmma_rs_ops.cuh "$work"/w4a8_wgmma_rs_ops.cuh
+cp "$here"/emu_int4_e4m3.cuh "$work"/int4_e4m3.cuh
+cp "$K"/w4a8_wgmma_rs_abi.cuh "$work"/
+sed 's/extern __shared__ __align__(1024) uint8_t qg_smem\[\];/uint8_t *qg_smem = emu_smem;/' \
+    "$K"/w4a8_fp8_wgmma_rs.cu > "$work"/w4a8_fp8_wgmma_rs.cu
+grep -q "qg_smem = emu_smem" "$work"/w4a8_fp8_wgmma_rs.cu
 for f in w4a16_decode w4a16_prefill w8a16_decode w8a16_prefill dequant_wo; do cp "$K"/$f.cu "$work"/; done
 # the weight-only decode GEMV (W4A16, W8A16): its loads and shuffles from emu_wo_gemv_ops.cuh
 cp "$here"/emu_wo_gemv_ops.cuh "$work"/wo_gemv_ops.cuh
@@ -78,6 +86,7 @@ emulated() {
     w4a16_gemv|w8a16_gemv) echo qg_wogv_gemm qg_wogv_params ;;
     w4a16_wgmma) echo qg_w4wg_gemm qg_w4wg_params ;;
     wo_wgmma_rs) echo qg_w4rs_gemm qg_w4wg_params ;;
+    w4a8_fp8_wgmma_rs) echo qg_w4a8rs_gemm qg_w4a8rs_params ;;
     dequant_wo) echo qg_wo_dequant qg_dq_params ;;
     *) return 1 ;;
   esac
