@@ -7,7 +7,7 @@
  * The transposed problem of wo_wgmma_rs.cu: the weight is wgmma's A operand (64 weight rows per
  * consumer warpgroup), converted by the consumer warps from int4 to e4m3 straight into A
  * registers (int4_e4m3.cuh), the activations are the B operand in shared memory (QG_BM tokens),
- * wgmma.m64n64k32.f32.e4m3.e4m3. Why the packed format fits: the A fragment of m64nNk32 gives
+ * wgmma.m64nQG_BMk32.f32.e4m3.e4m3. Why the packed format fits: the A fragment of m64nNk32 gives
  * lane 4g + t the k slots 4t..4t+3 (a0, a1) and 16+4t..16+4t+3 (a2, a3) of rows g, g + 8, and
  * word t of a 32-column step of a packed row (columns 8t..8t+7) converts into exactly two such
  * e4m3 words. So the k slots of each step are renamed: slot 4t+i <- column 8t+i, slot
@@ -17,10 +17,9 @@
  * A k tile is 128 columns = one scale group: four k32 wgmmas into a temporary accumulator
  * (scale-d 0 on the first), retired, then acc += tmp * s[row, group] in f32: the format's
  * per-group promotion (tensor-core fp8 sums keep fewer bits than f32), exactly what
- * w4a8_fp8_mma computes per group. bm 64 takes two k tiles per loop iteration (the second
- * converted while the first one's wgmmas run; 155 registers); bm 128 runs each tile as two
- * 64-token halves through the same 32 temporary registers (135 registers, where one n128 pass
- * would need 64 accumulators + 64 temporaries + 16 A registers and more).
+ * w4a8_fp8_mma computes per group. bm 64 (m64n64k32) takes two k tiles per loop iteration
+ * (the second converted while the first one's wgmmas run; 155 registers); bm 128 (m64n128k32)
+ * one (64 accumulators + 64 temporaries + 16 A registers: 161 registers).
  *
  * CTA: 384 threads = 3 warpgroups. Warpgroup 0 produces: for k tile x it copies the
  * activations (QG_BM x 128 bytes, renamed), the packed weight of the CTA's 128 rows (64 bytes
@@ -132,20 +131,29 @@ QG_DEVICE void qg_w4a8rs_fetch(const uint8_t *sp, int row, int t, uint32_t (&a)[
     sc[1] = s[row + 8];
 }
 
-/* The four k32 wgmmas of one k tile (64 tokens at descriptor db) into tmp, as one commit group:
+/* One k32 wgmma over the QG_BM tokens of a stage (scale-d 0: d = A * B). */
+QG_DEVICE void qg_w4a8rs_mma(float (&d)[RS_NACC], const uint32_t (&a)[4], uint64_t db, int scale_d) {
+#if QG_BM == 128
+    qg_w4a8rs_mma_n128(d, a, db, scale_d);
+#else
+    qg_w4a8rs_mma_n64(d, a, db, scale_d);
+#endif
+}
+
+/* The four k32 wgmmas of one k tile (stage descriptor db) into tmp, as one commit group:
  * scale-d 0 on the first starts the group's sum from zero. */
-QG_DEVICE void qg_w4a8rs_issue(float (&tmp)[32], const uint32_t (&a)[4][4], uint64_t db) {
+QG_DEVICE void qg_w4a8rs_issue(float (&tmp)[RS_NACC], const uint32_t (&a)[4][4], uint64_t db) {
     qg_wgmma_fence();
 #pragma unroll
-    for (int s = 0; s < 4; s++) qg_w4a8rs_mma_n64(tmp, a[s], db + 2 * s, s > 0); /* +32 B */
+    for (int s = 0; s < 4; s++) qg_w4a8rs_mma(tmp, a[s], db + 2 * s, s > 0); /* +32 bytes */
     qg_wgmma_commit();
 }
 
 /* The group's promotion into f32 (after the retire): accumulator 4i + 2hh + e is row + 8hh. */
-QG_DEVICE void qg_w4a8rs_promote(float *acc, float (&tmp)[32], const float (&sc)[2]) {
+QG_DEVICE void qg_w4a8rs_promote(float (&acc)[RS_NACC], float (&tmp)[RS_NACC], const float (&sc)[2]) {
     qg_wgmma_pin(tmp);
 #pragma unroll
-    for (int i = 0; i < 32; i++) acc[i] += tmp[i] * sc[(i >> 1) & 1];
+    for (int i = 0; i < RS_NACC; i++) acc[i] += tmp[i] * sc[(i >> 1) & 1];
 }
 
 extern "C" __global__ void __launch_bounds__(RS_THREADS, 1) qg_w4a8rs_gemm(const qg_w4a8rs_params p) {
@@ -212,7 +220,7 @@ extern "C" __global__ void __launch_bounds__(RS_THREADS, 1) qg_w4a8rs_gemm(const
      * are promoted. (ptxas serializes every wgmma, one register set for all, when a wait_group 1
      * retires the first group alone, or when A registers are written while a group of an
      * earlier iteration is in flight.) */
-    float tmp0[32], tmp1[32], sc0[2], sc1[2];
+    float tmp0[RS_NACC], tmp1[RS_NACC], sc0[2], sc1[2];
     uint32_t a[4][4], b[4][4];
 #pragma unroll 1
     for (int x = 0; x < nk; x += 2) {
@@ -234,29 +242,24 @@ extern "C" __global__ void __launch_bounds__(RS_THREADS, 1) qg_w4a8rs_gemm(const
         if (two) qg_w4a8rs_promote(acc, tmp1, sc1);
     }
 #else
-    /* bm 128: one k tile per iteration, its two 64-token halves in turn through one set of 32
-     * temporary registers (two sets, or one n128 pass, would not leave ptxas room). */
-    float tmp[32], sc[2];
+    /* bm 128: one k tile per iteration, four m64n128k32 wgmmas (a second tile's registers
+     * would not fit). */
+    float tmp[RS_NACC], sc[2];
     uint32_t a[4][4];
 #pragma unroll 1
     for (int x = 0; x < nk; x++) {
         const int s0 = x % RS_ST;
         qg_mbar_wait(bars + 8u * (uint32_t)s0, (uint32_t)((x / RS_ST) & 1));
         qg_w4a8rs_fetch(smem + s0 * RS_S_BYTES, row, t, a, sc);
-#pragma unroll
-        for (int h = 0; h < 2; h++) {
-            /* tokens 64h..64h+63: 64 rows of 128 bytes further */
-            qg_w4a8rs_issue(tmp, a, qg_w4wg_desc(sbase + (uint32_t)(s0 * RS_S_BYTES + h * 8192)));
-            qg_wgmma_wait<0>();
-            if (h == 1 && lane == 0) /* the stage is free */
-                qg_mbar_arrive(bars + 8u * (uint32_t)(RS_ST + s0));
-            qg_w4a8rs_promote(acc + 32 * h, tmp, sc);
-        }
+        qg_w4a8rs_issue(tmp, a, qg_w4wg_desc(sbase + (uint32_t)(s0 * RS_S_BYTES)));
+        qg_wgmma_wait<0>();
+        if (lane == 0) qg_mbar_arrive(bars + 8u * (uint32_t)(RS_ST + s0)); /* the stage is free */
+        qg_w4a8rs_promote(acc, tmp, sc);
     }
 #endif
 
     /* Stage the tile as [token][weight row], times the token's activation scale: accumulator
-     * 32h + 4i + 2hh + e is weight row `row` + 8hh, token 64h + 8i + 2t + e [PTX 9.7.15.5.1.1.1,
+     * 4j + 2hh + e is weight row `row` + 8hh, token 8j + 2t + e [PTX 9.7.15.5.1.1.1,
      * accumulator D]. Both warpgroups have retired every wgmma before anyone overwrites the
      * stages. */
     qg_w4wg_bar_sync(2, 256);
