@@ -20,10 +20,10 @@ struct __align__(16) qg_w4wg_f4 {
 
 /* ctid: consumer thread 0..255; m0/n0: the tile's first row/column of C; s_last: one int of
  * shared memory. Every consumer thread calls it; CTAs that are not the last of a split-K tile
- * return early. */
-template <int TM, int TN, int PITCH>
-QG_DEVICE void qg_w4wg_epilogue(const qg_w4wg_params &p, float *stage, int m0, int n0, int ctid,
-                                int *s_last) {
+ * return early. P: qg_w4wg_params, or another kernel's struct with the members read here
+ * (qg_w4a8rs_params of w4a8_wgmma_rs_abi.cuh). */
+template <int TM, int TN, int PITCH, typename P>
+QG_DEVICE void qg_w4wg_epilogue(const P &p, float *stage, int m0, int n0, int ctid, int *s_last) {
     const int nrow = min(TM, p.m - m0), ncol = min(TN, p.n - n0);
 
     if (p.splits > 1) {

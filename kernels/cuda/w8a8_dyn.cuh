@@ -15,6 +15,7 @@
 #include "ptx_ld_st.cuh"
 #include "ptx_lop3.cuh"
 #include "ptx_mma.cuh"
+#include "int4_e4m3.cuh" /* qg_i4x8_to_e4m3x8 (W4A8_FP8) */
 
 #if !defined(QG_AT) || !defined(QG_WB)
 #error "w8a8_dyn.cuh needs QG_AT and QG_WB"
@@ -41,29 +42,6 @@ QG_DEVICE void qg_mma_16832(qg_acc_t d[4], const uint32_t a[4], uint32_t b0, uin
 #else
     qg_mma_m16n8k32_e4m3(d, a, b0, b1);
 #endif
-}
-
-QG_DEVICE uint32_t qg_prmt(uint32_t a, uint32_t b, uint32_t sel) {
-    uint32_t d;
-    asm("prmt.b32 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(sel));
-    return d;
-}
-
-/*
- * 8 int4 (4-bit two's complement, nibble i = bits 4i..4i+3) -> 8 e4m3 bytes, exactly
- * (-8..7 are e4m3 values). lo = nibbles 0..3, hi = nibbles 4..7, in order.
- * prmt looks a byte up in an 8-byte table by the low 3 bits of each selector nibble; a set
- * bit 3 instead replicates the sign of the selected byte. So P = positive table (0x00 for
- * negative nibbles), N = negative table indexed by n^8 (0xFF for positive nibbles), and a
- * mask M that is 0xFF where the nibble is negative: result = (N & M) | P.
- */
-QG_DEVICE void qg_i4x8_to_e4m3x8(uint32_t w, uint32_t &lo, uint32_t &hi) {
-    const uint32_t TP0 = 0x44403800u, TP1 = 0x4E4C4A48u; /* e4m3(0..3), e4m3(4..7) */
-    const uint32_t TN0 = 0xCACCCED0u, TN1 = 0xB8C0C4C8u; /* e4m3(-8..-5), e4m3(-4..-1) */
-    const uint32_t ws = w << 4, wx = w ^ 0x88888888u;
-    lo = qg_lop3_and_or(qg_prmt(TN0, TN1, wx), qg_prmt(ws, w, 0xD9C8u), qg_prmt(TP0, TP1, w));
-    hi = qg_lop3_and_or(qg_prmt(TN0, TN1, wx >> 16), qg_prmt(ws, w, 0xFBEAu),
-                        qg_prmt(TP0, TP1, w >> 16));
 }
 
 /* 8 int4 in "fragment order" (byte j: low nibble -> lo byte j, high nibble -> hi byte j) ->

@@ -13,6 +13,7 @@ extern const qg_family qg_family_w4a16_decode, qg_family_w4a16_prefill, qg_famil
     qg_family_w8a16_prefill, qg_family_dequant_wo;
 extern const qg_family qg_family_w4a16_wgmma;
 extern const qg_family qg_family_wo_wgmma_rs;
+extern const qg_family qg_family_w4a8_fp8_wgmma_rs;
 extern const qg_family qg_family_w4a16_gemv, qg_family_w8a16_gemv;
 
 extern const qg_family qg_family_sp24_bf16_mma, qg_family_sp24_int8_mma, qg_family_sp24_fp8_mma;
@@ -26,6 +27,8 @@ extern const qg_family qg_family_cublaslt_fp8, qg_family_cublaslt_int8,
 extern const qg_family qg_family_w8a8_fp8_wgmma_ws, qg_family_w8a8_int8_wgmma_ws;
 extern const qg_family qg_family_wo_dequant_lt;
 extern const qg_family qg_family_w4a16_cutlass;
+/* New families go on lines of their own: a column layout would reflow the whole table. */
+/* clang-format off */
 static const qg_family *const families[] = {
     &qg_family_sp24_bf16_mma,     &qg_family_sp24_int8_mma,      &qg_family_sp24_fp8_mma,
     &qg_family_sp24_bf16_wgmma,   &qg_family_sp24_int8_wgmma,    &qg_family_sp24_fp8_wgmma,
@@ -38,8 +41,11 @@ static const qg_family *const families[] = {
     &qg_family_cublaslt_fp8,      &qg_family_cublaslt_int8,      &qg_family_cublaslt_int8_epilogue,
     &qg_family_w8a8_fp8_wgmma_ws, &qg_family_w8a8_int8_wgmma_ws, &qg_family_w4a16_wgmma,
     &qg_family_wo_wgmma_rs,       &qg_family_wo_dequant_lt,      &qg_family_w4a16_gemv,
-    &qg_family_w8a16_gemv,        &qg_family_w4a16_cutlass,      NULL,
+    &qg_family_w8a16_gemv,        &qg_family_w4a16_cutlass,
+    &qg_family_w4a8_fp8_wgmma_rs,
+    NULL,
 };
+/* clang-format on */
 #define NUM_FAMILIES (QG_ARRAY_SIZE(families) - 1)
 
 typedef struct {

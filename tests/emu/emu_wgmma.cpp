@@ -1,10 +1,12 @@
 /*
- * CPU emulation of mbarriers, named barriers and wgmma.mma_async (SS and RS, f16/bf16, f32 accumulate)
- * for tests/emu. Written from the PTX ISA (9.1), not from the kernel:
+ * CPU emulation of mbarriers, named barriers and wgmma.mma_async (SS and RS; f16/bf16 m64nNk16
+ * and 8-bit e4m3/e5m2 m64nNk32 with f32 accumulators, s8/u8 m64nNk32 with s32 accumulators) for
+ * tests/emu. Written from the PTX ISA (9.1), not from the kernel:
  *  - matrix descriptor [9.7.15.5.1.2.2]: start address (bits 0-13) << 4, leading byte offset
  *    (16-29) << 4, stride byte offset (32-45) << 4, base offset (49-51), swizzle mode (62-63:
  *    0 none, 1 128B, 2 64B, 3 32B);
- *  - canonical K-major layouts [9.7.15.5.1.2.1.3], in elements with T = 8 (16-bit types):
+ *  - canonical K-major layouts [9.7.15.5.1.2.1.3], in elements with T = 16 bytes / element size
+ *    (8 for 16-bit types, 16 for 8-bit types):
  *      none:  ((8,m),(T,2k)):((1T,SBO),(1,LBO))   Swizzle<0,4,3>
  *      32B:   ((8,m),(T,2k)):((2T,SBO),(1,T))     Swizzle<1,4,3>
  *      64B:   ((8,m),(T,2k)):((4T,SBO),(1,T))     Swizzle<2,4,3>
@@ -23,9 +25,13 @@
  *    other first use of an accumulator needs a wgmma.fence since the registers were last
  *    written back. Operands (descriptors, shape, scale-d) must be identical across the 128
  *    threads of the warpgroup (.sync.aligned).
- * Products are exact; the 16 products of a k16 step are summed in double and added to the f32
- * accumulator with one rounding (the tensor cores round differently; the tests' bounds allow
- * for that).
+ *  - A register fragment (RS form) [9.7.15.5.1.1.1, figures of A for .m64nNk16 and .m64nNk32]:
+ *    lane 4g + t of warp w holds rows 16w + g (registers 0, 2) and 16w + g + 8 (1, 3); 16-bit:
+ *    k 2t, 2t + 1 (registers 0, 1) and 2t + 8, 2t + 9 (2, 3); 8-bit: k 4t..4t+3 (0, 1) and
+ *    16 + 4t..16 + 4t + 3 (2, 3); the lowest k in the lowest bits.
+ * Products are exact; the products of one instruction (k16 or k32) are summed in double (int64
+ * for s8/u8) and added to the accumulator with one rounding (the tensor cores round differently,
+ * fp8 sums notably so; the tests' bounds allow for that).
  */
 #include "emu_wgmma.h"
 #include "emu_rt.h"
@@ -178,8 +184,13 @@ void emu_mbar_wait(uint32_t addr, uint32_t parity) {
 
 /* ---------------------------------------------------------------- wgmma */
 
+/* Element types (emu_wgmma.h): size in bytes, K of one instruction, integer accumulation. */
+static int type_bytes(int type) { return type <= EMU_WG_BF16 ? 2 : 1; }
+static int type_k(int type) { return 32 / type_bytes(type); }
+static int type_int(int type) { return type == EMU_WG_S8 || type == EMU_WG_U8; }
+
 struct wg_op {
-    float *d;
+    uint32_t *d; /* the accumulator registers (f32 or s32 bits) */
     int n;
     uint64_t da, db;
     int scale_d, type;
@@ -187,19 +198,19 @@ struct wg_op {
      * and its own four registers with their values at issue (they must not change until the
      * operation retires) */
     int rs;
-    float arow[2][16];
+    double arow[2][32];
     const uint32_t *areg;
     uint32_t asnap[4];
 };
 struct wg_shadow {
-    std::vector<float> v; /* the accumulators' true values while they read as NaN */
-    int refs = 0;         /* operations in flight on them */
+    std::vector<uint32_t> v; /* the accumulators' true values while they read as NaN */
+    int refs = 0;            /* operations in flight on them */
 };
 struct wg_thread {
     std::vector<wg_op> open;               /* issued, not yet committed */
     std::deque<std::vector<wg_op>> groups; /* committed, not yet complete */
-    std::map<float *, wg_shadow> inflight;
-    std::map<float *, long> released; /* fence count when the registers were written back */
+    std::map<uint32_t *, wg_shadow> inflight;
+    std::map<uint32_t *, long> released; /* fence count when the registers were written back */
     long fences = 0;
 };
 static thread_local wg_thread wt_state;
@@ -248,8 +259,34 @@ static float half_to_f32(uint16_t h, int type) {
     return s ? -v : v;
 }
 
-/* Element (row, k) of a K-major operand described by `desc` (16-bit elements). */
-static float operand(uint64_t desc, int row, int k, int type, const char *which) {
+/* OCP fp8 [PTX ISA 5.2.5 "Alternate floating point data formats"]: e4m3 (bias 7, no
+ * infinities, S.1111.111 NaN) and e5m2 (bias 15, IEEE-like). */
+static double fp8_to_f64(uint8_t b, int e5m2) {
+    const int s = b >> 7, mb = e5m2 ? 2 : 3, bias = e5m2 ? 15 : 7;
+    const int e = (b & 0x7f) >> mb, m = b & ((1 << mb) - 1);
+    double v;
+    if (e5m2 && e == 31) v = m ? NAN : INFINITY;
+    else if (!e5m2 && e == 15 && m == 7) v = NAN;
+    else if (e == 0) v = ldexp((double)m, 1 - bias - mb);
+    else v = ldexp((double)(m | (1 << mb)), e - bias - mb);
+    return s ? -v : v;
+}
+
+/* The value of one element of `type` whose bits are the low bytes of `bits`. */
+static double elem_value(uint32_t bits, int type) {
+    switch (type) {
+    case EMU_WG_F16:
+    case EMU_WG_BF16: return half_to_f32((uint16_t)bits, type);
+    case EMU_WG_E4M3: return fp8_to_f64((uint8_t)bits, 0);
+    case EMU_WG_E5M2: return fp8_to_f64((uint8_t)bits, 1);
+    case EMU_WG_S8: return (int8_t)bits;
+    default: return (uint8_t)bits;
+    }
+}
+
+/* Element (row, k) of a K-major operand described by `desc` (elements of `type`). */
+static double operand(uint64_t desc, int row, int k, int type, const char *which) {
+    const uint32_t eb = (uint32_t)type_bytes(type), T = 16 / eb; /* elements per 16 bytes */
     const uint32_t start = (uint32_t)(desc & 0x3FFF) << 4;
     const uint32_t lbo = (uint32_t)((desc >> 16) & 0x3FFF) << 4;
     const uint32_t sbo = (uint32_t)((desc >> 32) & 0x3FFF) << 4;
@@ -261,36 +298,37 @@ static float operand(uint64_t desc, int row, int k, int type, const char *which)
     uint32_t a;
     switch (mode) {
     case 0: /* core matrices of 8 rows x 16 bytes */
-        a = start + (uint32_t)(row & 7) * 16 + (uint32_t)(row >> 3) * sbo + (uint32_t)(k & 7) * 2 +
-            (uint32_t)(k >> 3) * lbo;
+        a = start + (uint32_t)(row & 7) * 16 + (uint32_t)(row >> 3) * sbo + (uint32_t)k % T * eb +
+            (uint32_t)k / T * lbo;
         break;
     case 1: /* 128B */
-        a = start + (uint32_t)(row & 7) * 128 + (uint32_t)(row >> 3) * sbo + (uint32_t)k * 2;
+        a = start + (uint32_t)(row & 7) * 128 + (uint32_t)(row >> 3) * sbo + (uint32_t)k * eb;
         a ^= ((a >> 7) & 7) << 4;
         break;
     case 2: /* 64B */
-        a = start + (uint32_t)(row & 7) * 64 + (uint32_t)(row >> 3) * sbo + (uint32_t)k * 2;
+        a = start + (uint32_t)(row & 7) * 64 + (uint32_t)(row >> 3) * sbo + (uint32_t)k * eb;
         a ^= ((a >> 7) & 3) << 4;
         break;
     default: /* 32B */
-        a = start + (uint32_t)(row & 7) * 32 + (uint32_t)(row >> 3) * sbo + (uint32_t)k * 2;
+        a = start + (uint32_t)(row & 7) * 32 + (uint32_t)(row >> 3) * sbo + (uint32_t)k * eb;
         a ^= ((a >> 7) & 1) << 4;
         break;
     }
-    if (a + 2 > EMU_SMEM_BYTES) {
+    if (a + eb > EMU_SMEM_BYTES) {
         report("%s descriptor 0x%016llx: element (%d, %d) at 0x%x is outside shared memory", which,
                (unsigned long long)desc, row, k, a);
         return NAN;
     }
-    uint16_t h;
-    memcpy(&h, emu_smem + a, 2);
-    return half_to_f32(h, type);
+    uint32_t bits = 0;
+    memcpy(&bits, emu_smem + a, eb); /* little-endian host: the element in the low bytes */
+    return elem_value(bits, type);
 }
 
-/* This thread's part of one m64nNk16 operation, on the shadow accumulators. */
-static void execute(const wg_op &op, float *acc) {
+/* This thread's part of one m64nNk16 / m64nNk32 operation, on the shadow accumulators. */
+static void execute(const wg_op &op, uint32_t *acc) {
     const int tw = threadIdx.x & 127, w = tw >> 5, lane = tw & 31, g = lane >> 2, t = lane & 3;
-    float a[2][16];
+    const int K = type_k(op.type);
+    double a[2][32];
     if (op.rs) {
         for (int r = 0; r < 4; r++)
             if (op.areg[r] != op.asnap[r]) {
@@ -302,58 +340,86 @@ static void execute(const wg_op &op, float *acc) {
         memcpy(a, op.arow, sizeof a);
     } else {
         for (int h = 0; h < 2; h++)
-            for (int k = 0; k < 16; k++)
+            for (int k = 0; k < K; k++)
                 a[h][k] = operand(op.da, 16 * w + g + 8 * h, k, op.type, "A");
     }
     for (int i = 0; i < op.n / 8; i++)
         for (int e = 0; e < 2; e++) {
             const int col = 8 * i + 2 * t + e;
-            float b[16];
-            for (int k = 0; k < 16; k++) b[k] = operand(op.db, col, k, op.type, "B");
+            double b[32];
+            for (int k = 0; k < K; k++) b[k] = operand(op.db, col, k, op.type, "B");
             for (int h = 0; h < 2; h++) {
-                double s = 0;
-                for (int k = 0; k < 16; k++) s += (double)a[h][k] * (double)b[k];
-                float &d = acc[4 * i + 2 * h + e];
-                d = op.scale_d ? (float)((double)d + s) : (float)s;
+                uint32_t &d = acc[4 * i + 2 * h + e];
+                if (type_int(op.type)) { /* exact products and sum; s32 wraps */
+                    int64_t s = 0;
+                    for (int k = 0; k < K; k++) s += (int64_t)a[h][k] * (int64_t)b[k];
+                    if (op.scale_d) s += (int32_t)d;
+                    d = (uint32_t)s;
+                } else {
+                    double s = 0;
+                    for (int k = 0; k < K; k++) s += a[h][k] * b[k];
+                    float f;
+                    memcpy(&f, &d, 4);
+                    f = op.scale_d ? (float)((double)f + s) : (float)s;
+                    memcpy(&d, &f, 4);
+                }
             }
         }
 }
 
 void emu_wgmma_fence() { wt->fences++; }
 
-static void issue(float *d, int n, uint64_t da, const uint32_t *areg, uint64_t db, int scale_d,
+static void issue(uint32_t *d, int n, uint64_t da, const uint32_t *areg, uint64_t db, int scale_d,
                   int ab_type, int trans_a, int trans_b);
 
 void emu_wgmma_mma(float *d, int n, uint64_t da, uint64_t db, int scale_d, int ab_type, int trans_a,
                    int trans_b) {
-    issue(d, n, da, NULL, db, scale_d, ab_type, trans_a, trans_b);
+    if (type_int(ab_type)) report("wgmma.mma_async: s8/u8 operands accumulate in s32, not f32");
+    issue((uint32_t *)d, n, da, NULL, db, scale_d, ab_type, trans_a, trans_b);
 }
 
 void emu_wgmma_mma_rs(float *d, int n, const uint32_t *a, uint64_t db, int scale_d, int ab_type) {
-    issue(d, n, 0, a, db, scale_d, ab_type, 0, 0);
+    if (type_int(ab_type)) report("wgmma.mma_async: s8/u8 operands accumulate in s32, not f32");
+    issue((uint32_t *)d, n, 0, a, db, scale_d, ab_type, 0, 0);
 }
 
-/* A register fragment of m64nNk16 [9.7.15.5.1.1.1, figure of A]: lane 4g + t of warp w holds
- * a0 = A[16w + g][2t, 2t+1], a1 = A[16w + g + 8][2t, 2t+1], a2 = A[16w + g][2t+8, 2t+9],
- * a3 = A[16w + g + 8][2t+8, 2t+9], the lower k in the low 16 bits. */
-static void gather_rows(const wg_xchg &x, int tw, int type, float (&rows)[2][16]) {
-    const int w = tw >> 5, g = (tw & 31) >> 2;
+void emu_wgmma_mma_s32(int32_t *d, int n, uint64_t da, uint64_t db, int scale_d, int ab_type) {
+    if (!type_int(ab_type)) report("wgmma.mma_async: only s8/u8 operands accumulate in s32");
+    issue((uint32_t *)d, n, da, NULL, db, scale_d, ab_type, 0, 0);
+}
+
+void emu_wgmma_mma_rs_s32(int32_t *d, int n, const uint32_t *a, uint64_t db, int scale_d,
+                          int ab_type) {
+    if (!type_int(ab_type)) report("wgmma.mma_async: only s8/u8 operands accumulate in s32");
+    issue((uint32_t *)d, n, 0, a, db, scale_d, ab_type, 0, 0);
+}
+
+/* A register fragment [9.7.15.5.1.1.1, figures of A]: lane 4g + t of warp w holds rows
+ * 16w + g (registers 0 and 2) and 16w + g + 8 (1 and 3). m64nNk16 (16-bit): k 2t, 2t + 1
+ * (registers 0, 1) and 2t + 8, 2t + 9 (2, 3), the lower k in the low 16 bits. m64nNk32 (8-bit):
+ * k 4t..4t+3 (0, 1) and 16 + 4t..16 + 4t + 3 (2, 3), the lowest k in the low byte. */
+static void gather_rows(const wg_xchg &x, int tw, int type, double (&rows)[2][32]) {
+    const int w = tw >> 5, g = (tw & 31) >> 2, eb = type_bytes(type), per = 4 / eb;
     for (int t = 0; t < 4; t++) {
         const uint32_t *r = x.a[32 * w + 4 * g + t];
         for (int h = 0; h < 2; h++)
             for (int hi = 0; hi < 2; hi++) {
                 const uint32_t v = r[h + 2 * hi];
-                rows[h][2 * t + 8 * hi] = half_to_f32((uint16_t)(v & 0xffffu), type);
-                rows[h][2 * t + 8 * hi + 1] = half_to_f32((uint16_t)(v >> 16), type);
+                for (int j = 0; j < per; j++)
+                    rows[h][per * t + 4 * per * hi + j] = elem_value(v >> (8 * eb * j), type);
             }
     }
 }
 
-static void issue(float *d, int n, uint64_t da, const uint32_t *areg, uint64_t db, int scale_d,
+static void issue(uint32_t *d, int n, uint64_t da, const uint32_t *areg, uint64_t db, int scale_d,
                   int ab_type, int trans_a, int trans_b) {
     const unsigned wgi = threadIdx.x / 128, tw = threadIdx.x & 127;
     if ((wgi + 1) * 128 > blockDim.x || wgi >= 8) {
         report("wgmma.mma_async from a warpgroup that is not complete");
+        return;
+    }
+    if (ab_type < EMU_WG_F16 || ab_type > EMU_WG_U8) {
+        report("wgmma.mma_async: unknown operand type %d", ab_type);
         return;
     }
     if (n % 8 || n < 8 || n > 256) report("wgmma.mma_async: N = %d is not a valid shape", n);
@@ -388,7 +454,8 @@ static void issue(float *d, int n, uint64_t da, const uint32_t *areg, uint64_t d
         wg_shadow sh;
         sh.v.assign(d, d + n / 2);
         it = wt->inflight.emplace(d, std::move(sh)).first;
-        for (int i = 0; i < n / 2; i++) d[i] = NAN;
+        /* read as NaN (f32) / 0x7fffffff (s32) while in flight */
+        for (int i = 0; i < n / 2; i++) d[i] = type_int(ab_type) ? 0x7fffffffu : 0x7fc00000u;
     } else if ((int)it->second.v.size() != n / 2) {
         report("wgmma.mma_async: accumulators in flight with another shape");
     }
@@ -416,7 +483,7 @@ void emu_wgmma_wait(int n) {
             auto it = wt->inflight.find(op.d);
             execute(op, it->second.v.data());
             if (--it->second.refs == 0) {
-                memcpy(op.d, it->second.v.data(), sizeof(float) * it->second.v.size());
+                memcpy(op.d, it->second.v.data(), sizeof(uint32_t) * it->second.v.size());
                 wt->released[op.d] = wt->fences;
                 wt->inflight.erase(it);
             }

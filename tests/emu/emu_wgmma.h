@@ -21,17 +21,33 @@ void emu_mbar_init(uint32_t addr, uint32_t count);
 void emu_mbar_arrive(uint32_t addr);
 void emu_mbar_wait(uint32_t addr, uint32_t parity);
 
-/* wgmma.fence / commit_group / wait_group, and mma_async: d (this thread's N/2 f32 accumulator
- * fragment) = A (64 x 16, descriptor da) * B (16 x N, descriptor db) + (scale_d ? d : 0).
- * ab_type: 1 f16, 2 bf16. trans_a / trans_b: the imm-trans operands (only 0, K-major, is
- * emulated; 1 is reported as an error). */
+/* Operand types (ab_type) of mma_async: 16-bit types run m64nNk16, 8-bit types m64nNk32; s8/u8
+ * accumulate in s32 (the _s32 entries), the others in f32. The values of QG_DT_F16 / QG_DT_BF16,
+ * so the W4A16 kernels pass QG_ACT. */
+enum {
+    EMU_WG_F16 = 1,
+    EMU_WG_BF16 = 2,
+    EMU_WG_E4M3 = 3,
+    EMU_WG_E5M2 = 4,
+    EMU_WG_S8 = 5,
+    EMU_WG_U8 = 6
+};
+
+/* wgmma.fence / commit_group / wait_group, and mma_async: d (this thread's N/2 accumulator
+ * fragment) = A (64 x K, descriptor da) * B (K x N, descriptor db) + (scale_d ? d : 0), K = 16
+ * (16-bit types) or 32 (8-bit types). trans_a / trans_b: the imm-trans operands (only 0,
+ * K-major, is emulated; 1 is reported as an error). */
 void emu_wgmma_fence();
 void emu_wgmma_mma(float *d, int n, uint64_t da, uint64_t db, int scale_d, int ab_type, int trans_a,
                    int trans_b);
-/* The RS form: A (64 x 16) from the four 32-bit registers `a` of each thread of the warpgroup
- * (the ISA's A register fragment); they must keep their values until the operation retires
- * (checked when it executes). */
+/* The RS form: A (64 x K) from the four 32-bit registers `a` of each thread of the warpgroup
+ * (the ISA's A register fragment: 2 16-bit or 4 8-bit elements per register); they must keep
+ * their values until the operation retires (checked when it executes). */
 void emu_wgmma_mma_rs(float *d, int n, const uint32_t *a, uint64_t db, int scale_d, int ab_type);
+/* The s8 / u8 forms (s32 accumulators). */
+void emu_wgmma_mma_s32(int32_t *d, int n, uint64_t da, uint64_t db, int scale_d, int ab_type);
+void emu_wgmma_mma_rs_s32(int32_t *d, int n, const uint32_t *a, uint64_t db, int scale_d,
+                          int ab_type);
 void emu_wgmma_commit();
 void emu_wgmma_wait(int n);
 

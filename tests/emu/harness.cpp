@@ -14,6 +14,7 @@ extern "C" {
 #include <stdlib.h>
 #include <string.h>
 #include <string>
+#include <vector>
 #include "decls.inc"
 struct reg_t {
     const char *id;
@@ -27,6 +28,7 @@ static emu_entry_fn find_fn(const char *id) {
         if (!strcmp(r.id, id)) return r.fn;
     return NULL;
 }
+int emu_wgmma_selftest(); /* emu_wgmma_selftest.cpp */
 static int launches;
 static qg_status emu_launch(qg_context *, void *fn, const unsigned grid[3], const unsigned block[3],
                             unsigned smem, void *, void **params) {
@@ -250,6 +252,148 @@ static void run_case(qg_context *ctx, const pcase &c, const char *only) {
     free(w.zero);
 }
 
+/* Dynamic-activation schemes (W4A8_FP8 for now): e4m3 activations quantized on the host, padded
+ * rows poisoned with e4m3 NaN (0xff), per-token or per-tensor scales; the variants of family
+ * prefix `fam` against qg_reference_gemm (float64 on the same quantized bytes). */
+struct dcase {
+    qg_scheme s;
+    int64_t m, n, k;
+    qg_scale_granularity as;
+    qg_dtype out;
+    int bias, edge;
+    const char *fam;
+};
+
+static void run_dyn_case(qg_context *ctx, const dcase &c, const char *only) {
+    qg_problem p;
+    qg_problem_init(&p);
+    p.scheme = c.s, p.m = c.m, p.n = c.n, p.k = c.k, p.group_size = 128;
+    p.act_scale = c.as, p.out_dtype = c.out, p.has_bias = c.bias;
+    qg_packed_sizes sz;
+    if (qg_packed_sizes_get(&p, &sz)) {
+        CHECK(0, "sizes: %s", qg_last_error(NULL));
+        return;
+    }
+    qg_packed_weight w = {aligned_alloc(64, sz.weight_bytes + 64),
+                          aligned_alloc(64, sz.scale_bytes + 64), NULL, NULL};
+    std::vector<float> wf((size_t)(p.n * p.k));
+    for (int64_t i = 0; i < p.n * p.k; i++)
+        wf[(size_t)i] = (float)(urand() * ldexp(1, (int)((i / p.k) % 5) - 3));
+    std::vector<uint16_t> a16((size_t)(p.m * p.k));
+    for (int64_t i = 0; i < p.m * p.k; i++)
+        a16[(size_t)i] = qg_f32_to_bf16((float)(urand() * ldexp(1, (int)((i / p.k) % 3))));
+    std::vector<uint8_t> q((size_t)(p.m * p.k));
+    std::vector<float> as((size_t)p.m);
+    if (qg_quantize_weight(&p, wf.data(), p.k, &w) ||
+        qg_quantize_activations_host(&p, a16.data(), q.data(), as.data())) {
+        CHECK(0, "quantize: %s", qg_last_error(NULL));
+        return;
+    }
+    const int64_t lda = c.edge ? p.k + 16 : p.k, ldc = c.edge ? p.n + 3 : p.n;
+    uint8_t *a = (uint8_t *)aligned_alloc(64, (size_t)(p.m * lda) + 64);
+    memset(a, 0xff, (size_t)(p.m * lda)); /* e4m3 NaN past K */
+    for (int64_t i = 0; i < p.m; i++) memcpy(a + i * lda, &q[(size_t)(i * p.k)], (size_t)p.k);
+    std::vector<uint16_t> bias((size_t)p.n);
+    for (auto &b : bias) b = d2h(p.out_dtype, (float)urand());
+    std::vector<double> ref((size_t)(p.m * p.n));
+    if (qg_reference_gemm(&p, q.data(), as.data(), &w, bias.data(), ref.data())) {
+        CHECK(0, "ref: %s", qg_last_error(NULL));
+        return;
+    }
+    const size_t cb = sizeof(uint16_t) * (size_t)(p.m * ldc);
+    uint16_t *cc = (uint16_t *)aligned_alloc(64, cb + 64);
+    std::vector<uint16_t> c1(cb / 2);
+    for (int i = 0; i < qg_catalog_count(); i++) {
+        const qg_variant *v = qg_catalog_get(i);
+        const qg_family *f = v->family;
+        char why[256] = "";
+        if (f->op != QG_OP_GEMM || f->hip || !(f->scheme_mask & (1u << p.scheme))) continue;
+        if (strncmp(v->id, c.fam, strlen(c.fam)) != 0 || (only && !strstr(v->id, only))) continue;
+        if (!f->supports(&p, v->params, 90, why, sizeof why)) {
+            CHECK(0, "%s does not support the case: %s", v->id, why);
+            continue;
+        }
+        emu_entry_fn fn = find_fn(v->id);
+        if (!fn) {
+            CHECK(0, "no emulation for %s", v->id);
+            continue;
+        }
+        qg_kernel k = {};
+        k.variant = v;
+        k.fn = (void *)fn;
+        const size_t ws = f->workspace ? f->workspace(&p, v->params) : 0;
+        void *dws = ws ? calloc(1, ws) : NULL;
+        qg_gemm_args g;
+        qg_gemm_args_init(&g);
+        g.a = a, g.a_scale = as.data(), g.w = w, g.bias = c.bias ? bias.data() : NULL, g.c = cc;
+        g.lda = lda, g.ldc = ldc, g.workspace = dws, g.workspace_bytes = ws;
+        char tag[300];
+        snprintf(tag, sizeof tag, "%s M=%lld N=%lld K=%lld a-scale per %s ->%s bias%d edge%d",
+                 v->id, (long long)p.m, (long long)p.n, (long long)p.k,
+                 c.as == QG_SCALE_PER_TENSOR ? "tensor" : "token", qg_dtype_name(c.out), c.bias,
+                 c.edge);
+        for (int rep = 0; rep < 2; rep++) {
+            memset(cc, 0xff, cb);
+            const int errs0 = emu_wgmma_errors;
+            const qg_status st = f->launch(ctx, &k, &p, &g, v->params, NULL);
+            CHECK(emu_wgmma_errors == errs0, "%s: %d errors in the use of mbarrier/wgmma (above)",
+                  tag, emu_wgmma_errors - errs0);
+            if (st) {
+                CHECK(0, "%s: launch %s: %s", tag, qg_status_name(st), qg_last_error(ctx));
+                break;
+            }
+            if (rep == 1) {
+                CHECK(!memcmp(c1.data(), cc, cb), "%s: second run differs", tag);
+                break;
+            }
+            memcpy(c1.data(), cc, cb);
+            int64_t nonfin = 0, pad = 0, bad = 0;
+            double num = 0, den = 0, worst = 0;
+            for (int64_t r = 0; r < p.m; r++) {
+                double ss = 0;
+                for (int64_t j = 0; j < p.n; j++)
+                    ss += ref[(size_t)(r * p.n + j)] * ref[(size_t)(r * p.n + j)];
+                const double rms = sqrt(ss / p.n);
+                for (int64_t j = 0; j < ldc; j++) {
+                    const uint16_t v16 = cc[r * ldc + j];
+                    if (j >= p.n) {
+                        pad += v16 != 0xffff;
+                        continue;
+                    }
+                    const double got = h2d(p.out_dtype, v16), want = ref[(size_t)(r * p.n + j)];
+                    if (!isfinite(got)) {
+                        nonfin++;
+                        continue;
+                    }
+                    /* one output rounding, and f32 sums of exact fp8 products */
+                    const double d = fabs(got - want),
+                                 lim = 2 * unit(p.out_dtype) * fabs(want) + 1e-4 * rms + 1e-30;
+                    num += d * d, den += want * want;
+                    if (d / lim > worst) worst = d / lim;
+                    if (!(d <= lim) && bad++ < 3)
+                        fprintf(stderr, "  %s (%lld,%lld) got %g want %g\n", v->id, (long long)r,
+                                (long long)j, got, want);
+                }
+            }
+            const double rel = sqrt(num / (den + 1e-300));
+            CHECK(nonfin == 0 && pad == 0 && bad == 0 && rel <= 1e-2,
+                  "%s: nonfinite %lld pad %lld bad %lld rel %.3g worst %.2f", tag,
+                  (long long)nonfin, (long long)pad, (long long)bad, rel, worst);
+            printf("%-95s rel %.2e worst %.2f\n", tag, rel, worst);
+        }
+        if (ws) {
+            size_t dirty = 0;
+            for (size_t b = 0; b < ws; b++) dirty += ((unsigned char *)dws)[b] != 0;
+            CHECK(dirty == 0, "%s: %zu workspace bytes left non-zero", tag, dirty);
+        }
+        free(dws);
+    }
+    free(a);
+    free(cc);
+    free(w.weight);
+    free(w.scale);
+}
+
 int main(int argc, char **argv) {
     const char *only = argc > 1 ? argv[1] : NULL;
     static qg_backend_ops ops = {};
@@ -328,7 +472,24 @@ int main(int argc, char **argv) {
         {W8, 70, 130, 200, 0, 0, BF, F16, 1, 1},
         {W8, 20, 64, 64, 0, 0, F16, F16, 0, 0},
     };
+    CHECK(emu_wgmma_selftest() == 0, "the wgmma engine's self-test (above)");
     for (auto &c : cases) run_case(&ctx, c, only);
+    const qg_scheme W4F8 = QG_SCHEME_W4A8_FP8;
+    const qg_scale_granularity TOK = QG_SCALE_PER_ROW, TEN = QG_SCALE_PER_TENSOR;
+    const dcase dyn_cases[] = {
+        /* the W4A8_FP8 RS family (bm tokens x 128 weight rows, k tiles of 128 = one group) on 8
+         * emulated SMs: split-K into 2 slices of 4 tiles (one output tile, K = 1024); M and N
+         * off the tile grid with padded lda / odd ldc and bias (a partial row tile, a weight
+         * slab cut at N = 200); per-tensor scales with f16 out (K = 384: 3 tiles, the bm64
+         * loop's odd tail); 3 slices with N = 66 (the reduction's unaligned path, an odd ldc);
+         * and grids that fill the 8 SMs (no split: the 8-stage ring wraps twice at K = 2048) */
+        {W4F8, 64, 128, 1024, TOK, BF, 1, 0, "w4a8_fp8_wgmma_rs"},
+        {W4F8, 77, 200, 512, TOK, BF, 1, 1, "w4a8_fp8_wgmma_rs"},
+        {W4F8, 130, 136, 384, TEN, F16, 0, 1, "w4a8_fp8_wgmma_rs"},
+        {W4F8, 100, 66, 1536, TOK, F16, 1, 1, "w4a8_fp8_wgmma_rs"},
+        {W4F8, 256, 512, 2048, TOK, BF, 0, 0, "w4a8_fp8_wgmma_rs"},
+    };
+    for (auto &c : dyn_cases) run_dyn_case(&ctx, c, only);
     printf("emu: %d passed, %d failed, %d launches\n", passed, failed, launches);
     return failed != 0;
 }

@@ -15,6 +15,8 @@
 # (swizzles on the shared address), the accumulator fragment layout of the ISA, operations that
 # execute only at wait_group (reading shared memory then; accumulators read as NaN while in
 # flight), warpgroup-uniform operands, and a deadlock report instead of a hang.
+# The engine (16-bit k16 and 8-bit k32 operands, f32 or s32 accumulators) first checks itself:
+# emu_wgmma_selftest.cpp, every operand type in the SS and RS forms against a plain product.
 # What it cannot find: PTX semantics we misunderstood (they are emulated as we understood them),
 # missing proxy fences (fence.proxy.async is a no-op here), races between warps within a stage,
 # register-level hazards, performance.
@@ -28,6 +30,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 K=$root/kernels/cuda
 cp "$here"/emu_rt.h "$here"/emu_rt.cpp "$here"/harness.cpp "$here"/emu_wgmma.h "$here"/emu_wgmma.cpp "$work"/
+cp "$here"/emu_wgmma_selftest.cpp "$work"/ # the engine checked on its own first
 cp "$here"/emu_prelude.cuh "$work"/qg_prelude.cuh
 cp "$here"/emu_int4_dequant.cuh "$work"/int4_dequant.cuh
 # the one line that cannot be shimmed by macros: the dynamic shared memory declaration
@@ -46,6 +49,14 @@ cp "$here"/emu_wo_wgmma_rs_ops.cuh "$work"/wo_wgmma_rs_ops.cuh
 sed 's/extern __shared__ __align__(1024) uint8_t qg_smem\[\];/uint8_t *qg_smem = emu_smem;/' \
     "$K"/wo_wgmma_rs.cu > "$work"/wo_wgmma_rs.cu
 grep -q "qg_smem = emu_smem" "$work"/wo_wgmma_rs.cu
+# the W4A8_FP8 RS wgmma kernel (w4a8_fp8_wgmma_rs.cu): its 8-bit RS wgmma wrapper emulated, the
+# int4 -> e4m3 conversion by its definition
+cp "$here"/emu_w4a8_wgmma_rs_ops.cuh "$work"/w4a8_wgmma_rs_ops.cuh
+cp "$here"/emu_int4_e4m3.cuh "$work"/int4_e4m3.cuh
+cp "$K"/w4a8_wgmma_rs_abi.cuh "$work"/
+sed 's/extern __shared__ __align__(1024) uint8_t qg_smem\[\];/uint8_t *qg_smem = emu_smem;/' \
+    "$K"/w4a8_fp8_wgmma_rs.cu > "$work"/w4a8_fp8_wgmma_rs.cu
+grep -q "qg_smem = emu_smem" "$work"/w4a8_fp8_wgmma_rs.cu
 for f in w4a16_decode w4a16_prefill w8a16_decode w8a16_prefill dequant_wo; do cp "$K"/$f.cu "$work"/; done
 # the weight-only decode GEMV (W4A16, W8A16): its loads and shuffles from emu_wo_gemv_ops.cuh
 cp "$here"/emu_wo_gemv_ops.cuh "$work"/wo_gemv_ops.cuh
@@ -75,6 +86,7 @@ emulated() {
     w4a16_gemv|w8a16_gemv) echo qg_wogv_gemm qg_wogv_params ;;
     w4a16_wgmma) echo qg_w4wg_gemm qg_w4wg_params ;;
     wo_wgmma_rs) echo qg_w4rs_gemm qg_w4wg_params ;;
+    w4a8_fp8_wgmma_rs) echo qg_w4a8rs_gemm qg_w4a8rs_params ;;
     dequant_wo) echo qg_wo_dequant qg_dq_params ;;
     *) return 1 ;;
   esac
@@ -92,7 +104,7 @@ while read -r id; do
   gen "$fam" "$id" $abi "${defs[@]}"
 done < variants.txt
 echo "compiling $(ls v_*.cpp | wc -l) variants (host C++)..."
-ls v_*.cpp emu_rt.cpp emu_wgmma.cpp harness.cpp | xargs -P 2 -I{} sh -c \
+ls v_*.cpp emu_rt.cpp emu_wgmma.cpp emu_wgmma_selftest.cpp harness.cpp | xargs -P 2 -I{} sh -c \
   'g++ -std=c++17 -O1 -w -D_Alignas=alignas -I. $(find "$0"/src -type d -printf " -I%p") -I"$0"/include -c {} -o {}.o' "$root"
 g++ -o emu ./*.o "$build"/libqgemm.a -lcjson -ldl -lpthread -lm
 ./emu ${filter:+"$filter"}

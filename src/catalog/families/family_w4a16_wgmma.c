@@ -20,6 +20,7 @@
 #include "family_w4a16_common.h"
 #include "jit.h"
 #include "scheme_w4a16.h"
+#include "wgmma_splitk.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -45,9 +46,6 @@ typedef struct qg_w4wg_params w4wg_params;
 #define W4WG_BM 128
 #define W4WG_BK 64
 #define W4WG_THREADS 384
-#define W4WG_MAX_SPLITS 16
-#define W4WG_MAX_SMS 160 /* workspace() is sized for GPUs up to this many SMs */
-#define W4WG_PARTIAL_LIMIT (64u << 20)
 
 /* One family's geometry: tile_m tokens x tile_n weight rows per CTA, dynamic shared memory. */
 typedef struct {
@@ -84,57 +82,25 @@ static w4wg_grid grid_of(const qg_problem *p, const w4wg_tile *t) {
     return g;
 }
 
-/* Most split-K slices for `sms` SMs (one CTA each): no more than one extra wave of CTAs, at
- * least 4 k tiles per slice, and device-independent caps (slices, partial buffer size). Grows
- * with `sms`, so the cap for W4WG_MAX_SMS bounds every launch (workspace()). */
-static int64_t split_cap(const qg_problem *p, const w4wg_tile *t, int64_t sms) {
+/* The split-K view of a launch (wgmma_splitk.h). */
+static qg_wgsk_grid sk_grid(const qg_problem *p, const w4wg_tile *t) {
     const w4wg_grid g = grid_of(p, t);
-    const int64_t tiles = g.tiles_m * g.tiles_n;
-    if (tiles >= sms) return 1;
-    int64_t s = QG_CDIV(sms, tiles);
-    if (s > g.kt_total / 4) s = g.kt_total / 4;
-    if (s > W4WG_MAX_SPLITS) s = W4WG_MAX_SPLITS;
-    const int64_t by_mem = (int64_t)W4WG_PARTIAL_LIMIT / (p->m * p->n * 4);
-    if (s > by_mem) s = by_mem;
-    return s < 1 ? 1 : s;
+    return (qg_wgsk_grid){g.tiles_m * g.tiles_n, g.kt_total, p->m, p->n};
 }
 
-/* Slices of equal length in whole k tiles, so that none is empty. */
-static int even_splits(int64_t kt_total, int64_t s, int *kt_per_split) {
-    const int64_t per = QG_CDIV(kt_total, s);
-    *kt_per_split = (int)per;
-    return (int)QG_CDIV(kt_total, per);
-}
-
-/* The slice count (up to the cap) with the fewest k-tile times: waves of CTAs x (k tiles per
- * slice + 2 for pipeline fill and epilogue), plus the reduction (~1 + s / 4 tile times). A grid
- * that nearly fills the GPU is not split (two waves of half the work gain nothing). */
 static int splits_on(const qg_problem *p, const w4wg_tile *t, const qg_device_info *dev, int *per) {
-    int64_t sms = dev && dev->sm_count > 0 ? dev->sm_count : 132;
-    if (sms > W4WG_MAX_SMS) sms = W4WG_MAX_SMS;
-    const w4wg_grid g = grid_of(p, t);
-    const int64_t tiles = g.tiles_m * g.tiles_n, cap = split_cap(p, t, sms);
-    int best = even_splits(g.kt_total, 1, per);
-    double best_cost = 0;
-    for (int64_t s = 1; s <= cap; s++) {
-        int kps;
-        const int n = even_splits(g.kt_total, s, &kps);
-        const double waves = (double)QG_CDIV(tiles * n, sms);
-        const double cost = waves * (kps + 2) + (n > 1 ? 1.0 + 0.25 * n : 0.0);
-        if (s == 1 || cost < best_cost) best = n, best_cost = cost, *per = kps;
-    }
-    return best;
+    const qg_wgsk_grid g = sk_grid(p, t);
+    return qg_wgsk_splits(&g, dev, per);
 }
 
 static size_t counter_bytes(const qg_problem *p, const w4wg_tile *t) {
-    const w4wg_grid g = grid_of(p, t);
-    return (size_t)QG_CDIV(g.tiles_m * g.tiles_n * 4, 256) * 256;
+    const qg_wgsk_grid g = sk_grid(p, t);
+    return qg_wgsk_counter_bytes(&g);
 }
 
 static size_t tile_workspace(const qg_problem *p, const w4wg_tile *t) {
-    const int64_t s = split_cap(p, t, W4WG_MAX_SMS);
-    if (s <= 1) return 0;
-    return counter_bytes(p, t) + (size_t)s * (size_t)p->m * (size_t)p->n * sizeof(float);
+    const qg_wgsk_grid g = sk_grid(p, t);
+    return qg_wgsk_workspace(&g);
 }
 
 static int tile_supports(const qg_problem *p, const w4wg_tile *t, int cc, char *why, size_t why_len) {
