@@ -6,6 +6,7 @@
  * https://docs.nvidia.com/cuda/parallel-thread-execution/#data-movement-and-conversion-instructions-ld
  * https://docs.nvidia.com/cuda/parallel-thread-execution/#data-movement-and-conversion-instructions-ld-global-nc
  * https://docs.nvidia.com/cuda/parallel-thread-execution/#data-movement-and-conversion-instructions-st]
+ * tests/emu/emu_ptx_ld_st.cuh models exactly these functions on the CPU; keep the two in step.
  */
 #pragma once
 
@@ -15,6 +16,25 @@ QG_DEVICE qg_u32x4 qg_ld_nc_u32x4(const void *p) {
     asm volatile("ld.global.nc.v4.u32 {%0,%1,%2,%3}, [%4];"
                  : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
                  : "l"(p));
+    return r;
+}
+
+/* 16-byte read-only loads that do not allocate in L1 (streamed weights, read once); the _hint
+ * form also carries an L2 policy (qg_l2_evict_first of ptx_cp_async.cuh), so that activations,
+ * scales and split-K partials stay in L2. */
+QG_DEVICE qg_u32x4 qg_ld_stream_u32x4(const void *p) {
+    qg_u32x4 r;
+    asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
+                 : "l"(p));
+    return r;
+}
+
+QG_DEVICE qg_u32x4 qg_ld_stream_hint_u32x4(const void *p, uint64_t pol) {
+    qg_u32x4 r;
+    asm volatile("ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {%0,%1,%2,%3}, [%4], %5;"
+                 : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
+                 : "l"(p), "l"(pol));
     return r;
 }
 

@@ -89,11 +89,6 @@ QG_DEVICE uint16_t qg_from_f32(float f, int dt) {
 struct alignas(16) qg_u32x4 {
     uint32_t x, y, z, w;
 };
-QG_DEVICE qg_u32x4 qg_ld_stream_u32x4(const void *p) {
-    qg_u32x4 r;
-    memcpy(&r, p, 16);
-    return r;
-}
 QG_DEVICE uint32_t qg_smem_addr(const void *p) {
     return (uint32_t)((const unsigned char *)p - emu_smem);
 }

@@ -38,6 +38,8 @@ grep -q "qg_smem = emu_smem" "$work"/w4a16_gemm.cuh
 cp "$here"/emu_w4a16_wgmma_ops.cuh "$work"/w4a16_wgmma_ops.cuh
 # ... and so is the PTX layer (kernels/cuda/ptx_*.cuh) it uses
 for f in wgmma mbarrier fence cp_async; do cp "$here"/emu_ptx_$f.cuh "$work"/ptx_$f.cuh; done
+# the register budgets (setmaxnreg: no-ops) and the cached loads and stores of the PTX layer
+for f in setmaxnreg ld_st; do cp "$here"/emu_ptx_$f.cuh "$work"/ptx_$f.cuh; done
 sed 's/extern __shared__ __align__(1024) uint8_t qg_smem\[\];/uint8_t *qg_smem = emu_smem;/' \
     "$K"/w4a16_wgmma.cu > "$work"/w4a16_wgmma.cu
 grep -q "qg_smem = emu_smem" "$work"/w4a16_wgmma.cu
