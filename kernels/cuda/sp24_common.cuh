@@ -17,6 +17,7 @@
 #pragma once
 
 #include "ptx_cp_async.cuh"
+#include "ptx_ld_st.cuh"
 
 #define SP_16BIT (QG_DT == 1 || QG_DT == 2)
 #define SP_KSTAGE (SP_16BIT ? 64 : 128) /* logical K per stage */
@@ -119,7 +120,7 @@ QG_DEVICE void sp_load_stage(sp_loader &L, uint32_t base, int tid) {
         if ((SP_E_BYTES / 16) % SP_THREADS == 0 || idx < SP_E_BYTES / 16) {
             const uint32_t dst = se + idx * 16;
             if (L.e_kleft[i] > 0) qg_cp_async16(dst, L.e_ptr[i], 16);
-            else asm volatile("st.shared.v4.u32 [%0], {%1,%1,%1,%1};" ::"r"(dst), "r"(0x44444444u));
+            else qg_sts_splat_u32x4(dst, 0x44444444u);
         }
         L.e_ptr[i] += SP_KB_STAGE * 512;
         L.e_kleft[i] -= SP_KB_STAGE;

@@ -15,6 +15,7 @@
 #include "ptx_ld_st.cuh"
 #include "ptx_lop3.cuh"
 #include "ptx_mma.cuh"
+#include "ptx_prmt.cuh"
 
 #if !defined(QG_AT) || !defined(QG_WB)
 #error "w8a8_dyn.cuh needs QG_AT and QG_WB"
@@ -41,12 +42,6 @@ QG_DEVICE void qg_mma_16832(qg_acc_t d[4], const uint32_t a[4], uint32_t b0, uin
 #else
     qg_mma_m16n8k32_e4m3(d, a, b0, b1);
 #endif
-}
-
-QG_DEVICE uint32_t qg_prmt(uint32_t a, uint32_t b, uint32_t sel) {
-    uint32_t d;
-    asm("prmt.b32 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(sel));
-    return d;
 }
 
 /*
