@@ -4,6 +4,7 @@
 #pragma once
 #include "ptx_cp_async.cuh" /* the emulated one (emu_ptx_cp_async.cuh) */
 #include "ptx_ld_st.cuh"    /* emu_ptx_ld_st.cuh */
+#include "ptx_lop3.cuh"     /* emu_ptx_lop3.cuh */
 #if QG_ACT == QG_DT_BF16
 #define QG_WO_MAGIC 0x43004300u
 #define QG_WO_MAGIC_SYM 0x43084308u
@@ -30,7 +31,6 @@ static inline float emu_mul(float a, float b) {
     double d = (double)a * b;
     return (float)d;
 }
-QG_DEVICE uint32_t qg_lop3_and_or(uint32_t a, uint32_t b, uint32_t c) { return (a & b) | c; }
 QG_DEVICE uint32_t qg_h2_sub(uint32_t a, uint32_t b) { return emu_h2(a, b, emu_sub); }
 QG_DEVICE uint32_t qg_h2_add(uint32_t a, uint32_t b) { return emu_h2(a, b, emu_add); }
 QG_DEVICE uint32_t qg_h2_mul(uint32_t a, uint32_t b) { return emu_h2(a, b, emu_mul); }

@@ -14,6 +14,14 @@ QG_DEVICE uint32_t qg_ld_nc_u32(const void *p) {
     memcpy(&r, p, 4);
     return r;
 }
+QG_DEVICE qg_u32x4 qg_lds_u32x4(uint32_t addr) {
+    qg_u32x4 r;
+    memcpy(&r, emu_smem + addr, 16);
+    return r;
+}
+QG_DEVICE void qg_sts_splat_u32x4(uint32_t addr, uint32_t v) {
+    for (int i = 0; i < 4; i++) memcpy(emu_smem + addr + 4 * i, &v, 4);
+}
 QG_DEVICE float qg_ld_cg_f32(const float *p) { return *(volatile const float *)p; }
 QG_DEVICE void qg_ld_cg_f32x2(const float *p, float *v0, float *v1) {
     *v0 = ((volatile const float *)p)[0];

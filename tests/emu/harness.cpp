@@ -32,7 +32,7 @@ static qg_status emu_launch(qg_context *, void *fn, const unsigned grid[3], cons
                             unsigned smem, void *, void **params) {
     if (smem > 232448 || block[0] > 1024 || block[1] != 1) return QG_ERR_LAUNCH;
     launches++;
-    emu_run((emu_entry_fn)fn, params[0], {grid[0], grid[1], grid[2]}, block[0]);
+    emu_run((emu_entry_fn)fn, params, {grid[0], grid[1], grid[2]}, block[0]);
     return QG_SUCCESS;
 }
 static int passed, failed;
@@ -70,6 +70,53 @@ struct pcase {
     const char *fam; /* NULL: all */
 };
 
+/* The emulated kernel of variant v; false (and a failure counted) when there is none. */
+static bool emu_kernel(const qg_variant *v, qg_kernel *k) {
+    *k = {};
+    k->variant = v;
+    k->fn = (void *)find_fn(v->id);
+    CHECK(k->fn, "no emulation for %s", v->id);
+    return k->fn != NULL;
+}
+
+/* C (M rows of ldc, the output dtype) against the float64 reference: every element within 2
+ * units of the output dtype of |want| plus rms_coef times its row's RMS, the relative error at
+ * most rel_tol, padding columns untouched (0xffff), nothing non-finite. */
+static void check_c(const char *tag, const char *id, const qg_problem &p, const uint16_t *cc,
+                    int64_t ldc, const double *ref, double rms_coef, double rel_tol) {
+    int64_t nonfin = 0, pad = 0, bad = 0;
+    double num = 0, den = 0, worst = 0;
+    for (int64_t r = 0; r < p.m; r++) {
+        double ss = 0;
+        for (int64_t j = 0; j < p.n; j++) ss += ref[r * p.n + j] * ref[r * p.n + j];
+        const double rms = sqrt(ss / p.n);
+        for (int64_t j = 0; j < ldc; j++) {
+            const uint16_t v16 = cc[r * ldc + j];
+            if (j >= p.n) {
+                pad += v16 != 0xffff;
+                continue;
+            }
+            const double got = h2d(p.out_dtype, v16), want = ref[r * p.n + j];
+            if (!isfinite(got)) {
+                nonfin++;
+                continue;
+            }
+            const double d = fabs(got - want),
+                         lim = 2 * unit(p.out_dtype) * fabs(want) + rms_coef * rms + 1e-30;
+            num += d * d;
+            den += want * want;
+            if (d / lim > worst) worst = d / lim;
+            if (!(d <= lim) && bad++ < 3)
+                fprintf(stderr, "  %s (%lld,%lld) got %g want %g\n", id, (long long)r, (long long)j,
+                        got, want);
+        }
+    }
+    const double rel = sqrt(num / (den + 1e-300));
+    CHECK(nonfin == 0 && pad == 0 && bad == 0 && rel <= rel_tol,
+          "%s: nonfinite %lld pad %lld bad %lld rel %.3g worst %.2f", tag, (long long)nonfin,
+          (long long)pad, (long long)bad, rel, worst);
+    printf("%-95s rel %.2e worst %.2f\n", tag, rel, worst);
+}
 static void run_case(qg_context *ctx, const pcase &c, const char *only) {
     qg_problem p;
     qg_problem_init(&p);
@@ -128,14 +175,8 @@ static void run_case(qg_context *ctx, const pcase &c, const char *only) {
         if (!strncmp(v->id, "w4a16_cutlass.", 14)) continue;
         char why[256] = "";
         if (!f->supports(&p, v->params, ccap, why, sizeof why)) continue;
-        emu_entry_fn fn = find_fn(v->id);
-        if (!fn) {
-            CHECK(0, "no emulation for %s", v->id);
-            continue;
-        }
-        qg_kernel k = {};
-        k.variant = v;
-        k.fn = (void *)fn;
+        qg_kernel k;
+        if (!emu_kernel(v, &k)) continue;
         const size_t ws = f->workspace ? f->workspace(&p, v->params) : 0;
         void *dws = ws ? calloc(1, ws) : NULL;
         qg_gemm_args g;
@@ -167,40 +208,9 @@ static void run_case(qg_context *ctx, const pcase &c, const char *only) {
                 break;
             }
             memcpy(c1, cc, cb);
-            int64_t nonfin = 0, pad = 0, bad = 0;
-            double num = 0, den = 0, worst = 0;
-            for (int64_t r = 0; r < p.m; r++) {
-                double ss = 0;
-                for (int64_t j = 0; j < p.n; j++) ss += ref[r * p.n + j] * ref[r * p.n + j];
-                const double rms = sqrt(ss / p.n);
-                for (int64_t j = 0; j < ldc; j++) {
-                    const uint16_t v16 = cc[r * ldc + j];
-                    if (j >= p.n) {
-                        pad += v16 != 0xffff;
-                        continue;
-                    }
-                    const double got = h2d(p.out_dtype, v16), want = ref[r * p.n + j];
-                    if (!isfinite(got)) {
-                        nonfin++;
-                        continue;
-                    }
-                    const double d = fabs(got - want), lim = 2 * unit(p.out_dtype) * fabs(want) +
-                                                             8 * unit(p.act_dtype) * rms + 1e-30;
-                    num += d * d;
-                    den += want * want;
-                    if (d / lim > worst) worst = d / lim;
-                    if (!(d <= lim) && bad++ < 3)
-                        fprintf(stderr, "  %s (%lld,%lld) got %g want %g\n", v->id, (long long)r,
-                                (long long)j, got, want);
-                }
-            }
-            const double rel = sqrt(num / (den + 1e-300));
             const double tol = (p.out_dtype == QG_DTYPE_F16 && p.act_dtype == QG_DTYPE_F16) ? 2e-3
                                                                                             : 1e-2;
-            CHECK(nonfin == 0 && pad == 0 && bad == 0 && rel <= tol,
-                  "%s: nonfinite %lld pad %lld bad %lld rel %.3g worst %.2f", tag,
-                  (long long)nonfin, (long long)pad, (long long)bad, rel, worst);
-            printf("%-95s rel %.2e worst %.2f\n", tag, rel, worst);
+            check_c(tag, v->id, p, cc, ldc, ref, 8 * unit(p.act_dtype), tol);
         }
         if (ws) { /* the whole workspace back to zero: every kernel of a context shares it, and a
                      * later problem's counters may sit where this one kept its partials */
@@ -250,6 +260,7 @@ static void run_case(qg_context *ctx, const pcase &c, const char *only) {
     free(w.zero);
 }
 
+#include "harness_dyn.cpp" /* the W8A8 / W4A8 mma.sync families */
 int main(int argc, char **argv) {
     const char *only = argc > 1 ? argv[1] : NULL;
     static qg_backend_ops ops = {};
@@ -329,6 +340,7 @@ int main(int argc, char **argv) {
         {W8, 20, 64, 64, 0, 0, F16, F16, 0, 0},
     };
     for (auto &c : cases) run_case(&ctx, c, only);
+    run_dyn_cases(&ctx, only);
     printf("emu: %d passed, %d failed, %d launches\n", passed, failed, launches);
     return failed != 0;
 }
