@@ -8,6 +8,7 @@
  */
 #include "qg_prelude.cuh"
 #include "qg_abi.cuh" /* qg_dq_params */
+#include "ptx_ld_st.cuh"
 
 #if !defined(QG_WBITS) || (QG_WBITS != 4 && QG_WBITS != 8)
 #error "dequant_wo needs QG_WBITS = 4 or 8"

@@ -3,17 +3,12 @@
  * (W4A8_FP8: w8a8_gemv.cuh, w8a8_mma.cuh, w4a8_fp8_wgmma_rs.cu). The W4A8_FP8 packed word holds
  * k = 8j .. 8j + 7 in nibbles 0..7 (docs/formats.md, "W4A8 weights"). tests/emu/emu_int4_e4m3.cuh
  * gives the emulator the same function by its definition (nibble value -> e4m3 byte).
- * [PTX ISA 9.7.9.7 "prmt"; lop3: ptx_lop3.cuh]
+ * [prmt: ptx_prmt.cuh; lop3: ptx_lop3.cuh]
  */
 #pragma once
 
 #include "ptx_lop3.cuh"
-
-QG_DEVICE uint32_t qg_prmt(uint32_t a, uint32_t b, uint32_t sel) {
-    uint32_t d;
-    asm("prmt.b32 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(sel));
-    return d;
-}
+#include "ptx_prmt.cuh"
 
 /*
  * 8 int4 (4-bit two's complement, nibble i = bits 4i..4i+3) -> 8 e4m3 bytes, exactly

@@ -6,8 +6,9 @@
  * https://docs.nvidia.com/cuda/parallel-thread-execution/#data-movement-and-conversion-instructions-non-bulk-copy
  * createpolicy: 9.7.9.18,
  * https://docs.nvidia.com/cuda/parallel-thread-execution/#data-movement-and-conversion-instructions-createpolicy]
- * All copies are .cg (L2 only: every byte lands in shared memory once per CTA). A copy reads
- * `src_bytes` (0 or 16) bytes and zero-fills the rest; with 0 the source is not read.
+ * The 16-byte copies are .cg (L2 only: every byte lands in shared memory once per CTA); the 4-
+ * and 8-byte ones .ca (the only form of those sizes). A copy reads `src_bytes` (0 or its size)
+ * bytes and zero-fills the rest; with 0 the source is not read.
  * tests/emu/emu_ptx_cp_async.cuh models exactly these functions on the CPU; keep the two in step.
  */
 #pragma once
@@ -39,6 +40,21 @@ QG_DEVICE void qg_cp_async16_zfill(void *smem, const void *gmem, int valid) {
 }
 QG_DEVICE void qg_cp_async16_zfill_hint(void *smem, const void *gmem, int valid, uint64_t pol) {
     qg_cp_async16_hint(qg_smem_addr(smem), gmem, valid ? 16 : 0, pol);
+}
+
+/* 4-byte copy to the shared-window address `sdst` through L1, zeros when `valid` is 0 (the RS
+ * kernel's activations: wo_wgmma_rs.cu). */
+QG_DEVICE void qg_cp_async4_zfill(uint32_t sdst, const void *gmem, int valid) {
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;" ::"r"(sdst), "l"(gmem),
+                 "r"(valid ? 4 : 0)
+                 : "memory");
+}
+
+/* 8-byte form of qg_cp_async4_zfill. */
+QG_DEVICE void qg_cp_async8_zfill(uint32_t sdst, const void *gmem, int valid) {
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;" ::"r"(sdst), "l"(gmem),
+                 "r"(valid ? 8 : 0)
+                 : "memory");
 }
 
 /* Closes the group of this thread's copies issued since the last commit. */

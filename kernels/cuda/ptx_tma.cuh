@@ -9,16 +9,12 @@
  */
 #pragma once
 
-/* CUtensorMap: 128 opaque bytes, 64-byte aligned (cuda.h is not available under NVRTC). A
- * kernel takes it as a `const __grid_constant__` parameter: its generic address is what the
- * instructions take. */
-struct __align__(64) qg_tmap {
-    unsigned long long v[16];
-};
+#include "qg_abi.cuh" /* qg_tensor_map: a CUtensorMap; its generic address is what the
+                         instructions take */
 
 /* The box at (c0 = innermost coordinate, c1 = row) -> shared address `dst`; its bytes complete
  * on the mbarrier at shared address `bar` (whose expect_tx announced them). */
-QG_DEVICE void qg_tma_load_2d(uint32_t dst, const qg_tmap *map, int c0, int c1, uint32_t bar) {
+QG_DEVICE void qg_tma_load_2d(uint32_t dst, const qg_tensor_map *map, int c0, int c1, uint32_t bar) {
     asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
                  " [%0], [%1, {%2, %3}], [%4];" ::"r"(dst),
                  "l"((uint64_t)map), "r"(c0), "r"(c1), "r"(bar)
@@ -26,6 +22,6 @@ QG_DEVICE void qg_tma_load_2d(uint32_t dst, const qg_tmap *map, int c0, int c1, 
 }
 
 /* Brings the map into the cache ahead of its first use. */
-QG_DEVICE void qg_tma_prefetch_map(const qg_tmap *map) {
+QG_DEVICE void qg_tma_prefetch_map(const qg_tensor_map *map) {
     asm volatile("prefetch.tensormap [%0];" ::"l"((uint64_t)map) : "memory");
 }

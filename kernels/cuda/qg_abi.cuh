@@ -20,7 +20,7 @@
  * family_wo_gemv.c) */
 
 /* The leading members of every weight-only kernel's parameter struct (the W4A16 wgmma one in
- * w4a16_wgmma_abi.cuh has the same), which QG_WO_COMMON_PARAMS of family_w4a16_common.h
+ * w4a16_wgmma_abi.cuh too), which QG_WO_COMMON_PARAMS of family_w4a16_common.h
  * fills: pointers, then the problem and strides. */
 #define QG_WO_PARAMS_HEAD                                                             \
     const uint16_t *a;     /* [M, lda] activations */                                 \
@@ -123,3 +123,16 @@ typedef struct qg_dyn_params {
     long long ldc;
     int32_t m, n, k, groups, glog, flags;
 } qg_dyn_params;
+
+/* ---- TMA tensor maps (CUtensorMap; ptx_tma.cuh on the device, built by the host's
+ * tensormap.h): 128 opaque bytes, passed by value as a `const __grid_constant__` kernel
+ * parameter. The TMA unit needs 64-byte alignment (cuda.h is not available under NVRTC). */
+#ifdef __cplusplus
+#define QG_ABI_ALIGNAS(n) alignas(n)
+#else
+#define QG_ABI_ALIGNAS(n) _Alignas(n)
+#endif
+
+typedef struct qg_tensor_map {
+    QG_ABI_ALIGNAS(64) uint64_t opaque[16];
+} qg_tensor_map;

@@ -72,15 +72,6 @@ struct __align__(16) qg_u32x4 {
     uint32_t x, y, z, w;
 };
 
-/* 16-byte global load that does not allocate in L1 (streamed weights). */
-QG_DEVICE qg_u32x4 qg_ld_stream_u32x4(const void *p) {
-    qg_u32x4 r;
-    asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
-                 : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
-                 : "l"(p));
-    return r;
-}
-
 QG_DEVICE uint32_t qg_smem_addr(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
 
 /* ---- warp reductions ---- */

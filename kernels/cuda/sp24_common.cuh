@@ -17,6 +17,7 @@
 #pragma once
 
 #include "ptx_cp_async.cuh"
+#include "ptx_ld_st.cuh"
 
 #define SP_16BIT (QG_DT == 1 || QG_DT == 2)
 #define SP_KSTAGE (SP_16BIT ? 64 : 128) /* logical K per stage */
@@ -48,6 +49,23 @@ QG_DEVICE uint32_t sp_b_off(int r, int c) {
 
 QG_DEVICE uint16_t sp_to_out(float v, int out_bf16) {
     return out_bf16 ? qg_f32_to_bf16(v) : qg_f32_to_f16(v);
+}
+
+/* Writes the staged 16-bit output tile cs ([QG_TM][SP_CPITCH]) to C at (m0, n0), rows of 8
+ * columns per step: 16-byte stores where C allows them, scalar ones at the N edge. */
+QG_DEVICE void sp_store_tile(const uint16_t *cs, uint16_t *c, long long ldc, int m0, int n0, int M,
+                             int N, int tid) {
+    const bool vec_ok = (ldc % 8) == 0 && ((unsigned long long)c & 15) == 0;
+    for (int idx = tid; idx < QG_TM * (QG_TN / 8); idx += SP_THREADS) {
+        const int r = idx / (QG_TN / 8), c8 = idx % (QG_TN / 8);
+        const int m = m0 + r, n = n0 + c8 * 8;
+        if (m >= M || n >= N) continue;
+        const uint16_t *src = cs + r * SP_CPITCH + c8 * 8;
+        uint16_t *dst = c + (long long)m * ldc + n;
+        if (vec_ok && n + 8 <= N) *(qg_u32x4 *)dst = *(const qg_u32x4 *)src;
+        else
+            for (int i = 0; i < 8 && n + i < N; i++) dst[i] = src[i];
+    }
 }
 
 /* What a thread copies each stage, computed once; stages are issued in K order, so the loader
@@ -119,7 +137,7 @@ QG_DEVICE void sp_load_stage(sp_loader &L, uint32_t base, int tid) {
         if ((SP_E_BYTES / 16) % SP_THREADS == 0 || idx < SP_E_BYTES / 16) {
             const uint32_t dst = se + idx * 16;
             if (L.e_kleft[i] > 0) qg_cp_async16(dst, L.e_ptr[i], 16);
-            else asm volatile("st.shared.v4.u32 [%0], {%1,%1,%1,%1};" ::"r"(dst), "r"(0x44444444u));
+            else qg_sts_splat_u32x4(dst, 0x44444444u);
         }
         L.e_ptr[i] += SP_KB_STAGE * 512;
         L.e_kleft[i] -= SP_KB_STAGE;

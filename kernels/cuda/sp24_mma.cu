@@ -259,18 +259,6 @@ extern "C" __global__ void __launch_bounds__(SP_THREADS)
                 cs[ml * SP_CPITCH + nl] = sp_to_out(v, out_bf16);
             }
     __syncthreads();
-    const bool vec_ok = (ldc % 8) == 0 && ((unsigned long long)c & 15) == 0;
-    for (int idx = tid; idx < QG_TM * (QG_TN / 8); idx += SP_THREADS) {
-        const int r = idx / (QG_TN / 8), c8 = idx % (QG_TN / 8);
-        const int m = m0 + r, n = n0 + c8 * 8;
-        if (m >= M || n >= N) continue;
-        const uint16_t *src = cs + r * SP_CPITCH + c8 * 8;
-        uint16_t *dst = c + (long long)m * ldc + n;
-        if (vec_ok && n + 8 <= N) {
-            *(qg_u32x4 *)dst = *(const qg_u32x4 *)src;
-        } else {
-            for (int i = 0; i < 8 && n + i < N; i++) dst[i] = src[i];
-        }
-    }
+    sp_store_tile(cs, c, ldc, m0, n0, M, N, tid);
 #endif
 }

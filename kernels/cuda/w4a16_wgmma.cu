@@ -207,7 +207,7 @@ extern "C" __global__ void __launch_bounds__(W4WG_THREADS, 1) qg_w4wg_gemm(const
 
     if (wg == 0) {
         /* ---------------- producer warpgroup ---------------- */
-        qg_w4wg_setmaxnreg_dec<W4WG_PRODUCER_REGS>();
+        qg_setmaxnreg_dec<W4WG_PRODUCER_REGS>();
         const int nslabs = (p.n + 63) >> 6, ksteps = p.kp >> 4;
 #pragma unroll 1
         for (int x = 0; x < W4WG_SL - 1; x++) {
@@ -241,7 +241,7 @@ extern "C" __global__ void __launch_bounds__(W4WG_THREADS, 1) qg_w4wg_gemm(const
     }
 
     /* ---------------- consumer warpgroups ---------------- */
-    qg_w4wg_setmaxnreg_inc<W4WG_CONSUMER_REGS>();
+    qg_setmaxnreg_inc<W4WG_CONSUMER_REGS>();
     const int cw = wg - 1; /* rows 64 cw .. 64 cw + 63 of the tile */
     float acc[W4WG_NACC];
 #pragma unroll

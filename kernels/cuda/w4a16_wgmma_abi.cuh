@@ -9,16 +9,10 @@
  */
 #pragma once
 
+#include "qg_abi.cuh" /* QG_WO_PARAMS_HEAD */
+
 struct qg_w4wg_params {
-    const uint16_t *a;     /* [M, lda] activations */
-    const uint8_t *w;      /* packed W4A16 weight (docs/formats.md) */
-    const uint16_t *scale; /* scales in the activation dtype */
-    const uint16_t *zero;  /* zero points; NULL: symmetric (zero point 8) */
-    const uint16_t *bias;  /* [N] in the output dtype; NULL: none */
-    uint16_t *c;           /* [M, ldc] */
-    float *partial;        /* split-K: [splits][M][N] f32 */
-    unsigned *counter;     /* split-K: one per output tile, 0 on entry and on exit */
-    int32_t m, n, k, lda, ldc;
+    QG_WO_PARAMS_HEAD;    /* qg_abi.cuh: the weight-only kernels' common head */
     int32_t kp;           /* K rounded up to 32 */
     int32_t groups;       /* scale columns per weight row (G) */
     int32_t gs_log2;      /* log2(group size); 30 for one group per channel */

@@ -1,8 +1,8 @@
 /*
  * PTX wrappers of the W4A16 wgmma kernel (kernels/cuda/w4a16_wgmma.cu), sm_90a only: named
- * barriers, setmaxnreg, and wgmma.mma_async m64nNk16 with both operands in shared memory
+ * barriers and wgmma.mma_async m64nNk16 with both operands in shared memory
  * (K-major, f32 accumulators, scale-d from a register, A/B scales 1, no transpose); mbarriers,
- * fences and wgmma ordering come from the ptx_*.cuh layer. tests/emu/emu_w4a16_wgmma_ops.cuh
+ * fences, setmaxnreg and wgmma ordering come from the ptx_*.cuh layer. tests/emu/emu_w4a16_wgmma_ops.cuh
  * emulates exactly these functions on the CPU (tests/emu/emu_ptx_*.cuh the layer); keep them in
  * step. Descriptors are built by the kernel itself (not here), so that the emulator checks their encoding against the PTX ISA layouts.
  * QG_ACT (QG_DT_F16 or QG_DT_BF16) selects the A/B type.
@@ -11,6 +11,7 @@
 
 #include "ptx_fence.cuh"
 #include "ptx_mbarrier.cuh"
+#include "ptx_setmaxnreg.cuh"
 #include "ptx_wgmma.cuh"
 #include "wgmma_regs.cuh"
 
@@ -24,15 +25,6 @@
 
 QG_DEVICE void qg_w4wg_bar_sync(int id, int count) {
     asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(count) : "memory");
-}
-
-/* ---- register budget of a warpgroup ---- */
-
-template <int N> QG_DEVICE void qg_w4wg_setmaxnreg_inc() {
-    asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;" ::"n"(N));
-}
-template <int N> QG_DEVICE void qg_w4wg_setmaxnreg_dec() {
-    asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;" ::"n"(N));
 }
 
 /* ---- wgmma ---- */

@@ -15,6 +15,7 @@
 #include "ptx_ld_st.cuh"
 #include "ptx_lop3.cuh"
 #include "ptx_mma.cuh"
+#include "ptx_prmt.cuh"
 #include "int4_e4m3.cuh" /* qg_i4x8_to_e4m3x8 (W4A8_FP8) */
 
 #if !defined(QG_AT) || !defined(QG_WB)

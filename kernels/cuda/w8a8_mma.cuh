@@ -20,6 +20,7 @@
 #pragma once
 #include "qg_prelude.cuh"
 #include "ptx_cp_async.cuh"
+#include "ptx_ld_st.cuh"
 #include "ptx_ldmatrix.cuh"
 #include "tile_raster.cuh"
 #include "w8a8_dyn.cuh"
@@ -44,14 +45,6 @@ typedef int tot_t;
 typedef float tot_t;
 #define PROMOTE 1
 #endif
-
-QG_DEVICE qg_u32x4 lds128(uint32_t addr) {
-    qg_u32x4 v;
-    asm volatile("ld.shared.v4.u32 {%0,%1,%2,%3}, [%4];"
-                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-                 : "r"(addr));
-    return v;
-}
 
 QG_DEVICE uint32_t swz(int row, int unit) {
     return (uint32_t)(row * 128 + ((unit ^ (row & 7)) << 4));
@@ -146,7 +139,7 @@ QG_DEVICE void qg_dyn_mma_body(const uint8_t *__restrict__ a, long long lda,
         uint32_t bq[NI][4];
 #pragma unroll
         for (int j = 0; j < NI; j++) {
-            const qg_u32x4 v = lds128(sb + (wn0 + 8 * j + g) * 64 + 16 * t);
+            const qg_u32x4 v = qg_lds_u32x4(sb + (wn0 + 8 * j + g) * 64 + 16 * t);
             bq[j][0] = v.x, bq[j][1] = v.y, bq[j][2] = v.z, bq[j][3] = v.w;
         }
 #endif
@@ -163,8 +156,8 @@ QG_DEVICE void qg_dyn_mma_body(const uint8_t *__restrict__ a, long long lda,
                 for (int i = 0; i < MI; i++)
 #pragma unroll
                     for (int h = 0; h < 2; h++) {
-                        const qg_u32x4 v = lds128(sa +
-                                                  swz(wm0 + 16 * i + 8 * h + g, 2 * t + (s >> 1)));
+                        const qg_u32x4 v = qg_lds_u32x4(
+                            sa + swz(wm0 + 16 * i + 8 * h + g, 2 * t + (s >> 1)));
                         aq[i][h][0] = v.x, aq[i][h][1] = v.y, aq[i][h][2] = v.z, aq[i][h][3] = v.w;
                     }
             }

@@ -142,7 +142,8 @@ QG_DEVICE void ws_epilogue(const qg_acc_t *acc, int m0, int n0, int wg, int warp
 /* ---- the kernel ---- */
 
 extern "C" __global__ void __launch_bounds__(QG_WS_THREADS, 1)
-    qg_w8a8_wgmma_ws(const __grid_constant__ qg_tmap tmap_a, const __grid_constant__ qg_tmap tmap_w,
+    qg_w8a8_wgmma_ws(const __grid_constant__ qg_tensor_map tmap_a,
+                     const __grid_constant__ qg_tensor_map tmap_w,
                      const float *__restrict__ w_scale, const float *__restrict__ a_scale,
                      const uint16_t *__restrict__ bias, uint16_t *__restrict__ c, long long ldc,
                      int M, int N, int K, int group_m, int flags) {

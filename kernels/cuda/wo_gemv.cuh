@@ -55,6 +55,7 @@
 
 #include "qg_abi.cuh" /* qg_wogv_params */
 #include "int4_dequant.cuh"
+#include "ptx_ld_st.cuh"
 #include "wo_gemv_ops.cuh"
 #include "wo_splitk.cuh"
 
@@ -113,8 +114,9 @@ extern "C" __global__ void __launch_bounds__(QG_WOGV_THREADS, 16 / QG_WARPS)
                 for (int h = 0; h < QG_WOGV_WORDS / 4; h++) {
                     qg_u32x4 v = {0u, 0u, 0u, 0u};
                     if (ok)
-                        v = qg_wogv_ld_weight(wp + (long long)(2 * ci + s) * QG_WOGV_STEP + h * 512,
-                                              pol);
+                        v = qg_ld_stream_hint_u32x4(wp + (long long)(2 * ci + s) * QG_WOGV_STEP +
+                                                        h * 512,
+                                                    pol);
                     uint32_t *d = &wq[u][s][4 * h];
                     d[0] = v.x, d[1] = v.y, d[2] = v.z, d[3] = v.w;
                 }
@@ -122,7 +124,7 @@ extern "C" __global__ void __launch_bounds__(QG_WOGV_THREADS, 16 / QG_WARPS)
 #pragma unroll
             for (int mt = 0; mt < QG_MT; mt++) {
                 qg_u32x4 v = {0u, 0u, 0u, 0u};
-                if (oka) v = qg_wogv_ld_nc(ap[mt] + ci * 32);
+                if (oka) v = qg_ld_nc_u32x4(ap[mt] + ci * 32);
                 av[u][mt][0] = v.x, av[u][mt][1] = v.y, av[u][mt][2] = v.z, av[u][mt][3] = v.w;
             }
         }
@@ -130,9 +132,9 @@ extern "C" __global__ void __launch_bounds__(QG_WOGV_THREADS, 16 / QG_WARPS)
         /* lane t: group t of the unit (clamped: groups past K are never used) */
         const int grp0 = gl >= 30 ? 0 : (c0 * 32) >> gl;
         const int grp = min(grp0 + (ng > 1 ? min(t, ng - 1) : 0), p.groups - 1);
-        const qg_u32x4 sv4 = qg_wogv_ld_nc(p.scale + sbase + (long long)grp * 64);
+        const qg_u32x4 sv4 = qg_ld_nc_u32x4(p.scale + sbase + (long long)grp * 64);
         qg_u32x4 zv4 = {0u, 0u, 0u, 0u};
-        if (has_zero) zv4 = qg_wogv_ld_nc(p.zero + sbase + (long long)grp * 64);
+        if (has_zero) zv4 = qg_ld_nc_u32x4(p.zero + sbase + (long long)grp * 64);
         const uint32_t sv[4] = {sv4.x, sv4.y, sv4.z, sv4.w}, zv[4] = {zv4.x, zv4.y, zv4.z, zv4.w};
 
         uint32_t s0[4], s1[4], z0[4], z1[4]; /* splats of the current group, per block j */

@@ -7,7 +7,8 @@
  * k 2t..), a2 (row g, k 2t+8..), a3 (row g + 8, k 2t+8..), rows 16 (warp % 4) + g, g = lane / 4,
  * t = lane % 4]. The registers of `a` are read asynchronously: they must keep their values until
  * a wgmma.wait_group has retired the instruction (the kernel pins them).
- * QG_ACT selects bf16 or f16 (QG_W4WG_AB of w4a16_wgmma_ops.cuh).
+ * QG_ACT selects bf16 or f16 (QG_W4WG_AB of w4a16_wgmma_ops.cuh). Its 4- and 8-byte copies are
+ * ptx_cp_async.cuh's.
  */
 #pragma once
 
@@ -36,19 +37,4 @@ QG_DEVICE void qg_w4rs_mma_n256(float (&d)[128], const uint32_t (&a)[4], uint64_
                  "{" QG_WG_REGS128 "}, {%128,%129,%130,%131}, %132, p, 1, 1, 0;\n}\n"
                  : QG_WG_OPS128(QG_WG_F, d)
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db));
-}
-
-/* 4-byte async copy global -> shared (through L1: .ca is the only cp-size 4 form), zeros when
- * `valid` is 0 (the source is then not read) [PTX ISA 9.7.9.25.3.1 "cp.async"]. */
-QG_DEVICE void qg_cp_async4_zfill(uint32_t sdst, const void *gmem, int valid) {
-    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;" ::"r"(sdst), "l"(gmem),
-                 "r"(valid ? 4 : 0)
-                 : "memory");
-}
-
-/* 8-byte form of qg_cp_async4_zfill. */
-QG_DEVICE void qg_cp_async8_zfill(uint32_t sdst, const void *gmem, int valid) {
-    asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;" ::"r"(sdst), "l"(gmem),
-                 "r"(valid ? 8 : 0)
-                 : "memory");
 }

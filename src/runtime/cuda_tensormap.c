@@ -86,7 +86,7 @@ qg_status qg_cuda_tensor_map_encode(qg_context *ctx, qg_tensor_map *map, const q
                  "the CUDA driver has no cuTensorMapEncodeTiled (TMA needs CUDA 12.0+)");
     qg_tmap_encode_args a;
     qg_tmap_2d_encode_args(d, &a);
-    /* CUtensorMap is 128 opaque bytes; qg_tensor_map has the same size and alignment */
+    /* CUtensorMap is 128 opaque bytes, 64-byte aligned for the driver (qg_abi.cuh) */
     _Static_assert(sizeof(qg_tensor_map) == sizeof(CUtensorMap), "tensor map size");
     const CUresult r = encode_fn((CUtensorMap *)(void *)map, (CUtensorMapDataType)a.data_type,
                                  a.rank, a.global_address, a.global_dim, a.global_strides,

@@ -13,13 +13,10 @@
 #include <stdint.h>
 
 #include "internal.h"
+#include "../kernels/cuda/qg_abi.cuh" /* qg_tensor_map */
 
-/* An encoded map: opaque to the host, passed by value as a kernel parameter. The driver needs
- * 64-byte alignment; CUDA 13's cuda.h declares CUtensorMap with 128, which we match. */
-typedef struct {
-    _Alignas(128) uint64_t opaque[16];
-} qg_tensor_map;
-
+/* An encoded map (qg_tensor_map of kernels/cuda/qg_abi.cuh, one definition with the kernels):
+ * opaque to the host, passed by value as a kernel parameter. */
 /* A 2-D tiled map, dimension 0 innermost (contiguous). OOB elements of a box read as zeros. */
 typedef struct {
     const void *base;    /* global address of element (0, 0); 16-byte aligned */

@@ -3,6 +3,8 @@
  * copies come from ptx_cp_async.cuh, as in the real header. */
 #pragma once
 #include "ptx_cp_async.cuh" /* the emulated one (emu_ptx_cp_async.cuh) */
+#include "ptx_ld_st.cuh"    /* emu_ptx_ld_st.cuh */
+#include "ptx_lop3.cuh"     /* emu_ptx_lop3.cuh */
 #if QG_ACT == QG_DT_BF16
 #define QG_WO_MAGIC 0x43004300u
 #define QG_WO_MAGIC_SYM 0x43084308u
@@ -29,7 +31,6 @@ static inline float emu_mul(float a, float b) {
     double d = (double)a * b;
     return (float)d;
 }
-QG_DEVICE uint32_t qg_lop3_and_or(uint32_t a, uint32_t b, uint32_t c) { return (a & b) | c; }
 QG_DEVICE uint32_t qg_h2_sub(uint32_t a, uint32_t b) { return emu_h2(a, b, emu_sub); }
 QG_DEVICE uint32_t qg_h2_add(uint32_t a, uint32_t b) { return emu_h2(a, b, emu_add); }
 QG_DEVICE uint32_t qg_h2_mul(uint32_t a, uint32_t b) { return emu_h2(a, b, emu_mul); }
@@ -77,20 +78,4 @@ QG_DEVICE void qg_mma_16816(float d[4], const uint32_t a[4], uint32_t b0, uint32
         d[i] = (float)((double)d[i] + s);
     }
     emu_warp_barrier();
-}
-QG_DEVICE float qg_ld_cg_f32(const float *p) { return *(volatile const float *)p; }
-QG_DEVICE void qg_ld_cg_f32x2(const float *p, float *v0, float *v1) {
-    *v0 = ((volatile const float *)p)[0];
-    *v1 = ((volatile const float *)p)[1];
-}
-QG_DEVICE void qg_ld_cg_f32x4(const float *p, float (&v)[4]) {
-    if ((uintptr_t)p % 16) {
-        fprintf(stderr, "EMU: ld.global.cg.v4.f32 from %p, not 16-byte aligned\n", (const void *)p);
-        abort();
-    }
-    for (int i = 0; i < 4; i++) v[i] = ((volatile const float *)p)[i];
-}
-QG_DEVICE void qg_st_f32x2(float *p, float v0, float v1) {
-    p[0] = v0;
-    p[1] = v1;
 }

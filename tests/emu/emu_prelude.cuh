@@ -24,6 +24,13 @@ static inline int max(int a, int b) { return a > b ? a : b; }
 static inline unsigned atomicAdd(unsigned *p, unsigned v) {
     return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST);
 }
+static inline float atomicAdd(float *p, float v) { /* split-K partial sums (sp24_mma) */
+    float old, want;
+    __atomic_load(p, &old, __ATOMIC_SEQ_CST);
+    do want = old + v;
+    while (!__atomic_compare_exchange(p, &old, &want, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
+    return old;
+}
 static inline float __uint_as_float(uint32_t u) {
     float f;
     memcpy(&f, &u, 4);
@@ -89,11 +96,6 @@ QG_DEVICE uint16_t qg_from_f32(float f, int dt) {
 struct alignas(16) qg_u32x4 {
     uint32_t x, y, z, w;
 };
-QG_DEVICE qg_u32x4 qg_ld_stream_u32x4(const void *p) {
-    qg_u32x4 r;
-    memcpy(&r, p, 16);
-    return r;
-}
 QG_DEVICE uint32_t qg_smem_addr(const void *p) {
     return (uint32_t)((const unsigned char *)p - emu_smem);
 }

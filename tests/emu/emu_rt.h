@@ -26,3 +26,13 @@ void emu_cp_commit();
 void emu_cp_wait(int n);
 typedef void (*emu_entry_fn)(const void *params);
 void emu_run(emu_entry_fn fn, const void *params, emu_dim3 grid, unsigned block);
+/* Calls kernel `k` with its arguments as the launch passes them (`args`: an array of pointers to
+ * each argument, as cuLaunchKernel takes them); gen() of run.sh wraps every kernel in this. */
+#include <utility>
+template <typename... T, size_t... I>
+void emu_call_i(void (*k)(T...), void *const *args, std::index_sequence<I...>) {
+    k(*(T *)args[I]...);
+}
+template <typename... T> void emu_call(void (*k)(T...), const void *args) {
+    emu_call_i(k, (void *const *)args, std::index_sequence_for<T...>{});
+}

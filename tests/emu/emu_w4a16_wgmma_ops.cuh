@@ -4,12 +4,11 @@
  * argument, imm-scale-a/b 1, imm-trans-a/b 0. */
 #pragma once
 #include "emu_wgmma.h"
-#include "ptx_fence.cuh"    /* tests/emu/emu_ptx_fence.cuh */
-#include "ptx_mbarrier.cuh" /* tests/emu/emu_ptx_mbarrier.cuh */
-#include "ptx_wgmma.cuh"    /* tests/emu/emu_ptx_wgmma.cuh */
+#include "ptx_fence.cuh"      /* tests/emu/emu_ptx_fence.cuh */
+#include "ptx_mbarrier.cuh"   /* tests/emu/emu_ptx_mbarrier.cuh */
+#include "ptx_setmaxnreg.cuh" /* tests/emu/emu_ptx_setmaxnreg.cuh */
+#include "ptx_wgmma.cuh"      /* tests/emu/emu_ptx_wgmma.cuh */
 QG_DEVICE void qg_w4wg_bar_sync(int id, int count) { emu_named_barrier(id, count); }
-template <int N> QG_DEVICE void qg_w4wg_setmaxnreg_inc() {}
-template <int N> QG_DEVICE void qg_w4wg_setmaxnreg_dec() {}
 QG_DEVICE void qg_w4wg_mma_n128(float (&d)[64], uint64_t da, uint64_t db, int scale_d) {
     emu_wgmma_mma(d, 128, da, db, scale_d, QG_ACT, 0, 0);
 }

@@ -1,17 +1,7 @@
-/* Emulated kernels/cuda/wo_gemv_ops.cuh for tests/emu (host C++): plain 16-byte loads and
- * __shfl_sync as a warp collective (every lane of the warp must call it, as on the GPU: a
+/* Emulated kernels/cuda/wo_gemv_ops.cuh for tests/emu (host C++): __shfl_sync as a warp
+ * collective (every lane of the warp must call it, as on the GPU: a
  * divergent call would hang here instead of returning garbage). */
 #pragma once
-QG_DEVICE qg_u32x4 qg_wogv_ld_weight(const void *p, uint64_t) {
-    qg_u32x4 r;
-    memcpy(&r, p, 16);
-    return r;
-}
-QG_DEVICE qg_u32x4 qg_wogv_ld_nc(const void *p) {
-    qg_u32x4 r;
-    memcpy(&r, p, 16);
-    return r;
-}
 QG_DEVICE uint32_t qg_wogv_shfl(uint32_t v, int src) {
     const int lane = threadIdx.x & 31;
     emu_warp_xchg *x = emu_xchg();

@@ -34,7 +34,7 @@ static qg_status emu_launch(qg_context *, void *fn, const unsigned grid[3], cons
                             unsigned smem, void *, void **params) {
     if (smem > 232448 || block[0] > 1024 || block[1] != 1) return QG_ERR_LAUNCH;
     launches++;
-    emu_run((emu_entry_fn)fn, params[0], {grid[0], grid[1], grid[2]}, block[0]);
+    emu_run((emu_entry_fn)fn, params, {grid[0], grid[1], grid[2]}, block[0]);
     return QG_SUCCESS;
 }
 static int passed, failed;
@@ -72,6 +72,53 @@ struct pcase {
     const char *fam; /* NULL: all */
 };
 
+/* The emulated kernel of variant v; false (and a failure counted) when there is none. */
+static bool emu_kernel(const qg_variant *v, qg_kernel *k) {
+    *k = {};
+    k->variant = v;
+    k->fn = (void *)find_fn(v->id);
+    CHECK(k->fn, "no emulation for %s", v->id);
+    return k->fn != NULL;
+}
+
+/* C (M rows of ldc, the output dtype) against the float64 reference: every element within 2
+ * units of the output dtype of |want| plus rms_coef times its row's RMS, the relative error at
+ * most rel_tol, padding columns untouched (0xffff), nothing non-finite. */
+static void check_c(const char *tag, const char *id, const qg_problem &p, const uint16_t *cc,
+                    int64_t ldc, const double *ref, double rms_coef, double rel_tol) {
+    int64_t nonfin = 0, pad = 0, bad = 0;
+    double num = 0, den = 0, worst = 0;
+    for (int64_t r = 0; r < p.m; r++) {
+        double ss = 0;
+        for (int64_t j = 0; j < p.n; j++) ss += ref[r * p.n + j] * ref[r * p.n + j];
+        const double rms = sqrt(ss / p.n);
+        for (int64_t j = 0; j < ldc; j++) {
+            const uint16_t v16 = cc[r * ldc + j];
+            if (j >= p.n) {
+                pad += v16 != 0xffff;
+                continue;
+            }
+            const double got = h2d(p.out_dtype, v16), want = ref[r * p.n + j];
+            if (!isfinite(got)) {
+                nonfin++;
+                continue;
+            }
+            const double d = fabs(got - want),
+                         lim = 2 * unit(p.out_dtype) * fabs(want) + rms_coef * rms + 1e-30;
+            num += d * d;
+            den += want * want;
+            if (d / lim > worst) worst = d / lim;
+            if (!(d <= lim) && bad++ < 3)
+                fprintf(stderr, "  %s (%lld,%lld) got %g want %g\n", id, (long long)r, (long long)j,
+                        got, want);
+        }
+    }
+    const double rel = sqrt(num / (den + 1e-300));
+    CHECK(nonfin == 0 && pad == 0 && bad == 0 && rel <= rel_tol,
+          "%s: nonfinite %lld pad %lld bad %lld rel %.3g worst %.2f", tag, (long long)nonfin,
+          (long long)pad, (long long)bad, rel, worst);
+    printf("%-95s rel %.2e worst %.2f\n", tag, rel, worst);
+}
 static void run_case(qg_context *ctx, const pcase &c, const char *only) {
     qg_problem p;
     qg_problem_init(&p);
@@ -130,14 +177,8 @@ static void run_case(qg_context *ctx, const pcase &c, const char *only) {
         if (!strncmp(v->id, "w4a16_cutlass.", 14)) continue;
         char why[256] = "";
         if (!f->supports(&p, v->params, ccap, why, sizeof why)) continue;
-        emu_entry_fn fn = find_fn(v->id);
-        if (!fn) {
-            CHECK(0, "no emulation for %s", v->id);
-            continue;
-        }
-        qg_kernel k = {};
-        k.variant = v;
-        k.fn = (void *)fn;
+        qg_kernel k;
+        if (!emu_kernel(v, &k)) continue;
         const size_t ws = f->workspace ? f->workspace(&p, v->params) : 0;
         void *dws = ws ? calloc(1, ws) : NULL;
         qg_gemm_args g;
@@ -169,40 +210,9 @@ static void run_case(qg_context *ctx, const pcase &c, const char *only) {
                 break;
             }
             memcpy(c1, cc, cb);
-            int64_t nonfin = 0, pad = 0, bad = 0;
-            double num = 0, den = 0, worst = 0;
-            for (int64_t r = 0; r < p.m; r++) {
-                double ss = 0;
-                for (int64_t j = 0; j < p.n; j++) ss += ref[r * p.n + j] * ref[r * p.n + j];
-                const double rms = sqrt(ss / p.n);
-                for (int64_t j = 0; j < ldc; j++) {
-                    const uint16_t v16 = cc[r * ldc + j];
-                    if (j >= p.n) {
-                        pad += v16 != 0xffff;
-                        continue;
-                    }
-                    const double got = h2d(p.out_dtype, v16), want = ref[r * p.n + j];
-                    if (!isfinite(got)) {
-                        nonfin++;
-                        continue;
-                    }
-                    const double d = fabs(got - want), lim = 2 * unit(p.out_dtype) * fabs(want) +
-                                                             8 * unit(p.act_dtype) * rms + 1e-30;
-                    num += d * d;
-                    den += want * want;
-                    if (d / lim > worst) worst = d / lim;
-                    if (!(d <= lim) && bad++ < 3)
-                        fprintf(stderr, "  %s (%lld,%lld) got %g want %g\n", v->id, (long long)r,
-                                (long long)j, got, want);
-                }
-            }
-            const double rel = sqrt(num / (den + 1e-300));
             const double tol = (p.out_dtype == QG_DTYPE_F16 && p.act_dtype == QG_DTYPE_F16) ? 2e-3
                                                                                             : 1e-2;
-            CHECK(nonfin == 0 && pad == 0 && bad == 0 && rel <= tol,
-                  "%s: nonfinite %lld pad %lld bad %lld rel %.3g worst %.2f", tag,
-                  (long long)nonfin, (long long)pad, (long long)bad, rel, worst);
-            printf("%-95s rel %.2e worst %.2f\n", tag, rel, worst);
+            check_c(tag, v->id, p, cc, ldc, ref, 8 * unit(p.act_dtype), tol);
         }
         if (ws) { /* the whole workspace back to zero: every kernel of a context shares it, and a
                      * later problem's counters may sit where this one kept its partials */
@@ -255,7 +265,7 @@ static void run_case(qg_context *ctx, const pcase &c, const char *only) {
 /* Dynamic-activation schemes (W4A8_FP8 for now): e4m3 activations quantized on the host, padded
  * rows poisoned with e4m3 NaN (0xff), per-token or per-tensor scales; the variants of family
  * prefix `fam` against qg_reference_gemm (float64 on the same quantized bytes). */
-struct dcase {
+struct rs8case {
     qg_scheme s;
     int64_t m, n, k;
     qg_scale_granularity as;
@@ -264,7 +274,7 @@ struct dcase {
     const char *fam;
 };
 
-static void run_dyn_case(qg_context *ctx, const dcase &c, const char *only) {
+static void run_rs8_case(qg_context *ctx, const rs8case &c, const char *only) {
     qg_problem p;
     qg_problem_init(&p);
     p.scheme = c.s, p.m = c.m, p.n = c.n, p.k = c.k, p.group_size = 128;
@@ -394,6 +404,7 @@ static void run_dyn_case(qg_context *ctx, const dcase &c, const char *only) {
     free(w.scale);
 }
 
+#include "harness_dyn.cpp" /* the W8A8 / W4A8 mma.sync families */
 int main(int argc, char **argv) {
     const char *only = argc > 1 ? argv[1] : NULL;
     static qg_backend_ops ops = {};
@@ -476,7 +487,7 @@ int main(int argc, char **argv) {
     for (auto &c : cases) run_case(&ctx, c, only);
     const qg_scheme W4F8 = QG_SCHEME_W4A8_FP8;
     const qg_scale_granularity TOK = QG_SCALE_PER_ROW, TEN = QG_SCALE_PER_TENSOR;
-    const dcase dyn_cases[] = {
+    const rs8case rs8_cases[] = {
         /* the W4A8_FP8 RS family (bm tokens x 128 weight rows, k tiles of 128 = one group) on 8
          * emulated SMs: split-K into 2 slices of 4 tiles (one output tile, K = 1024); M and N
          * off the tile grid with padded lda / odd ldc and bias (a partial row tile, a weight
@@ -489,7 +500,8 @@ int main(int argc, char **argv) {
         {W4F8, 100, 66, 1536, TOK, F16, 1, 1, "w4a8_fp8_wgmma_rs"},
         {W4F8, 256, 512, 2048, TOK, BF, 0, 0, "w4a8_fp8_wgmma_rs"},
     };
-    for (auto &c : dyn_cases) run_dyn_case(&ctx, c, only);
+    for (auto &c : rs8_cases) run_rs8_case(&ctx, c, only);
+    run_dyn_cases(&ctx, only);
     printf("emu: %d passed, %d failed, %d launches\n", passed, failed, launches);
     return failed != 0;
 }

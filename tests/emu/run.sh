@@ -17,6 +17,10 @@
 # flight), warpgroup-uniform operands, and a deadlock report instead of a hang.
 # The engine (16-bit k16 and 8-bit k32 operands, f32 or s32 accumulators) first checks itself:
 # emu_wgmma_selftest.cpp, every operand type in the SS and RS forms against a plain product.
+# The mma.sync families of the 8-bit-activation schemes (W8A8 / W4A8 int8 and fp8,
+# w8a8_mma.cuh) and the 2:4 sparse sp24_mma.cu run on emu_mma.cpp: mma.sync m16n8k32 (s8, e4m3),
+# mma.sp::ordered_metadata (m16n8k32 16-bit with its thread-pair selector, m16n8k64 8-bit),
+# ldmatrix and prmt as warp collectives per the PTX fragment layouts (harness_dyn.cpp).
 # What it cannot find: PTX semantics we misunderstood (they are emulated as we understood them),
 # missing proxy fences (fence.proxy.async is a no-op here), races between warps within a stage,
 # register-level hazards, performance.
@@ -41,6 +45,22 @@ grep -q "qg_smem = emu_smem" "$work"/w4a16_gemm.cuh
 cp "$here"/emu_w4a16_wgmma_ops.cuh "$work"/w4a16_wgmma_ops.cuh
 # ... and so is the PTX layer (kernels/cuda/ptx_*.cuh) it uses
 for f in wgmma mbarrier fence cp_async; do cp "$here"/emu_ptx_$f.cuh "$work"/ptx_$f.cuh; done
+# the register budgets (setmaxnreg: no-ops) and the cached loads and stores of the PTX layer
+for f in setmaxnreg ld_st; do cp "$here"/emu_ptx_$f.cuh "$work"/ptx_$f.cuh; done
+# the mma.sync families (W8A8 / W4A8 int8 and fp8: w8a8_mma.cuh): 8-bit mma.sync, ldmatrix,
+# prmt and lop3 on the warp models of emu_mma.cpp
+for f in mma ldmatrix prmt lop3; do cp "$here"/emu_ptx_$f.cuh "$work"/ptx_$f.cuh; done
+cp "$here"/emu_mma.h "$here"/emu_mma.cpp "$here"/harness_dyn.cpp "$work"/
+sed 's/extern __shared__ __align__(1024) uint8_t smem\[\];/uint8_t *smem = emu_smem;/' \
+    "$K"/w8a8_mma.cuh > "$work"/w8a8_mma.cuh
+grep -q "smem = emu_smem" "$work"/w8a8_mma.cuh
+for f in w8a8_int8_mma w8a8_fp8_mma w4a8_int8_mma w4a8_fp8_mma; do cp "$K"/$f.cu "$work"/; done
+cp "$K"/w8a8_dyn.cuh "$work"/
+# the 2:4 sparse mma.sync family (sp24_mma.cu): mma.sp on emu_mma.cpp as well
+sed 's/extern __shared__ __align__(128) uint8_t sp_smem\[\];/uint8_t *sp_smem = emu_smem;/' \
+    "$K"/sp24_mma.cu > "$work"/sp24_mma.cu
+grep -q "sp_smem = emu_smem" "$work"/sp24_mma.cu
+cp "$K"/sp24_common.cuh "$work"/
 sed 's/extern __shared__ __align__(1024) uint8_t qg_smem\[\];/uint8_t *qg_smem = emu_smem;/' \
     "$K"/w4a16_wgmma.cu > "$work"/w4a16_wgmma.cu
 grep -q "qg_smem = emu_smem" "$work"/w4a16_wgmma.cu
@@ -68,13 +88,13 @@ cp "$K"/qg_abi.cuh "$work"/ # the parameter structs and tile constants the host 
 cd "$work"
 : > registry.inc
 : > decls.inc
-gen() { # source id kernel params-struct -D...
-  local src=$1 id=$2 kernel=$3 ptype=$4; shift 4
+gen() { # source id kernel params-struct -D... (emu_call of emu_rt.h passes the arguments as launched)
+  local src=$1 id=$2 kernel=$3; shift 4
   local name=emu_$(echo "$id" | tr '.' '_')
   { for d in "$@"; do echo "#define $d"; done
     echo "#define $kernel ${name}_k"
     echo "#include \"$src.cu\""
-    echo "extern \"C\" void ${name}(const void *p) { ${name}_k(*(const $ptype *)p); }"; } > v_${name}.cpp
+    echo "extern \"C\" void ${name}(const void *p) { emu_call(${name}_k, p); }"; } > v_${name}.cpp
   echo "{\"$id\", ${name}}," >> registry.inc
   echo "extern \"C\" void ${name}(const void *);" >> decls.inc
 }
@@ -88,6 +108,8 @@ emulated() {
     wo_wgmma_rs) echo qg_w4rs_gemm qg_w4wg_params ;;
     w4a8_fp8_wgmma_rs) echo qg_w4a8rs_gemm qg_w4a8rs_params ;;
     dequant_wo) echo qg_wo_dequant qg_dq_params ;;
+    w8a8_int8_mma|w8a8_fp8_mma|w4a8_int8_mma|w4a8_fp8_mma) echo qg_dyn_mma qg_dyn_params ;;
+    sp24_bf16_mma|sp24_int8_mma|sp24_fp8_mma) echo qg_sp24_mma - sp24_mma ;; # separate arguments
     *) return 1 ;;
   esac
 }
@@ -101,10 +123,11 @@ while read -r id; do
     name=${p%%[0-9]*}
     defs+=("QG_${name^^} ${p#"$name"}")
   done
-  gen "$fam" "$id" $abi "${defs[@]}"
+  read -r kernel ptype src <<< "$abi" # src: the family's source when not named after it
+  gen "${src:-$fam}" "$id" "$kernel" "$ptype" "${defs[@]}"
 done < variants.txt
 echo "compiling $(ls v_*.cpp | wc -l) variants (host C++)..."
-ls v_*.cpp emu_rt.cpp emu_wgmma.cpp emu_wgmma_selftest.cpp harness.cpp | xargs -P 2 -I{} sh -c \
+ls v_*.cpp emu_rt.cpp emu_wgmma.cpp emu_wgmma_selftest.cpp emu_mma.cpp harness.cpp | xargs -P 2 -I{} sh -c \
   'g++ -std=c++17 -O1 -w -D_Alignas=alignas -I. $(find "$0"/src -type d -printf " -I%p") -I"$0"/include -c {} -o {}.o' "$root"
 g++ -o emu ./*.o "$build"/libqgemm.a -lcjson -ldl -lpthread -lm
 ./emu ${filter:+"$filter"}
