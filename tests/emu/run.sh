@@ -76,6 +76,7 @@ emulated() {
     w4a16_wgmma) echo qg_w4wg_gemm qg_w4wg_params ;;
     wo_wgmma_rs) echo qg_w4rs_gemm qg_w4wg_params ;;
     dequant_wo) echo qg_wo_dequant qg_dq_params ;;
+    w4a16_gemv_fzp|wo_wgmma_rs_fzp|dequant_wo_fzp) emulated "${1%_fzp}" ;; # QG_FZP=1 builds
     *) return 1 ;;
   esac
 }
@@ -89,7 +90,7 @@ while read -r id; do
     name=${p%%[0-9]*}
     defs+=("QG_${name^^} ${p#"$name"}")
   done
-  gen "$fam" "$id" $abi "${defs[@]}"
+  gen "${fam%_fzp}" "$id" $abi "${defs[@]}"
 done < variants.txt
 echo "compiling $(ls v_*.cpp | wc -l) variants (host C++)..."
 ls v_*.cpp emu_rt.cpp emu_wgmma.cpp harness.cpp | xargs -P 2 -I{} sh -c \
