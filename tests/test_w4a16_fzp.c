@@ -447,6 +447,64 @@ static void test_launch_args(void) {
     }
 }
 
+#ifdef QG_FAKE_CUDA
+/* Through the public API on the fake driver (tests/fake_cuda.c) with the real NVRTC: the plan of
+ * a float-zero-point problem is its own (never the integer one's kernel for the same shape), the
+ * fzp GEMV compiles for sm_90a and launches, and a missing zero buffer is refused. */
+static void test_fake_driver(qt_rng *r) {
+    setenv("QGEMM_CUDA_LIBRARY", QG_FAKE_CUDA, 1);
+    qg_context_params cp;
+    qg_context_params_init(&cp);
+    cp.backend = QG_BACKEND_CUDA;
+    cp.disable_disk_cache = 1;
+    cp.tuning_db = ""; /* the heuristic */
+    qg_context *c = NULL;
+    if (!QT_CHECK(qg_context_create(&c, &cp) == QG_SUCCESS, "fake context: %s", qg_last_error(NULL)))
+        return;
+    qg_problem p = problem(4, 256, 512, 128, QG_ZERO_POINT_INTEGER, QG_DTYPE_BF16);
+    char ei[1024] = "", ef[1024] = "";
+    QT_OK(qg_explain(c, &p, ei, sizeof ei));
+    p.has_zero_point = QG_ZERO_POINT_FLOAT;
+    QT_OK(qg_explain(c, &p, ef, sizeof ef));
+    QT_CHECK(strstr(ef, "w4a16_gemv_fzp.") && !strstr(ei, "_fzp"),
+             "plans: integer '%s', float '%s'", ei, ef);
+    /* the same shape in both kinds, prepared one after the other: two plans */
+    qg_problem both[2] = {p, p};
+    both[0].has_zero_point = QG_ZERO_POINT_INTEGER;
+    QT_OK(qg_prepare(c, both, 2));
+    packed pk;
+    alloc_packed(&pk, &p);
+    float *w = malloc(sizeof(float) * 256 * 512);
+    qt_fill_normal(r, w, 256 * 512, 0.05f);
+    QT_OK(qg_w4a16_quantize_float_zp(&p, w, 512, &pk.w));
+    void *dw = NULL, *ds = NULL, *dz = NULL, *da = NULL, *dc = NULL;
+    QT_OK(qg_malloc(c, &dw, pk.sz.weight_bytes));
+    QT_OK(qg_malloc(c, &ds, pk.sz.scale_bytes));
+    QT_OK(qg_malloc(c, &dz, pk.sz.zero_bytes));
+    QT_OK(qg_malloc(c, &da, 4 * 512 * 2));
+    QT_OK(qg_malloc(c, &dc, 4 * 256 * 2));
+    QT_OK(qg_memcpy_htod(c, dw, pk.w.weight, pk.sz.weight_bytes));
+    QT_OK(qg_memcpy_htod(c, ds, pk.w.scale, pk.sz.scale_bytes));
+    QT_OK(qg_memcpy_htod(c, dz, pk.w.zero, pk.sz.zero_bytes));
+    qg_gemm_args g;
+    qg_gemm_args_init(&g);
+    g.a = da, g.c = dc, g.lda = 512, g.ldc = 256;
+    g.w.weight = dw, g.w.scale = ds, g.w.zero = dz;
+    QT_OK(qg_gemm(c, &p, &g, NULL));
+    QT_OK(qg_gemm_with_kernel(c, &p, &g, "w4a16_gemv_fzp.act2.mt1.warps4.uk4.fzp1", NULL));
+    /* a plain kernel by id is refused for float zero points, naming them */
+    QT_STATUS(qg_gemm_with_kernel(c, &p, &g, "w4a16_gemv.act2.mt1.warps4.uk4", NULL),
+              QG_ERR_UNSUPPORTED);
+    QT_CHECK(strstr(qg_last_error(c), "float zero points") != NULL, "refusal: %s", qg_last_error(c));
+    g.w.zero = NULL;
+    QT_CHECK(qg_gemm(c, &p, &g, NULL) != QG_SUCCESS, "float zero points without the zero buffer");
+    qg_free(c, dw), qg_free(c, ds), qg_free(c, dz), qg_free(c, da), qg_free(c, dc);
+    free(w);
+    free_packed(&pk);
+    qg_context_destroy(c);
+}
+#endif
+
 int main(void) {
     qt_rng r;
     qt_seed(&r, qt_test_seed());
@@ -471,5 +529,8 @@ int main(void) {
     test_family_support();
     test_heuristic();
     test_launch_args();
+#ifdef QG_FAKE_CUDA
+    test_fake_driver(&r);
+#endif
     return qt_finish("test_w4a16_fzp");
 }
