@@ -244,7 +244,9 @@ QG_API qg_status qg_quantize_weight(const qg_problem *p, const float *w, int64_t
 QG_API qg_status qg_quantize_weight_bf16(const qg_problem *p, const uint16_t *w, int64_t ldw,
                                          const qg_packed_weight *out);
 
-/** Unpack and dequantize a packed host weight back to float W[N,K] (row stride ldw). */
+/** Unpack and dequantize a packed host weight back to float W[N,K] (row stride ldw). Exact;
+ *  W4A16 float zero points: their value rounded once to the activation dtype (see
+ *  qg_zero_point_kind), which qg_reference_gemm uses too. */
 QG_API qg_status qg_dequantize_weight_host(const qg_problem *p, const qg_packed_weight *in,
                                            float *w, int64_t ldw);
 
