@@ -43,8 +43,8 @@ static double round_exact(int q, double s, double z, int mant, int emin) {
     /* both products and the sum in units of 2^e0 */
     const int e0 = ms == 0 ? ez : mz == 0 ? es : (es < ez ? es : ez);
     __int128 n = 0;
-    if (ms) n += (__int128)q * ms << (es - e0);
-    if (mz) n += (__int128)mz << (ez - e0);
+    if (ms) n += (__int128)q * ms * ((__int128)1 << (es - e0)); /* (no shifts of negatives) */
+    if (mz) n += (__int128)mz * ((__int128)1 << (ez - e0));
     if (n == 0) return 0.0;
     const int neg = n < 0;
     unsigned __int128 a = neg ? (unsigned __int128)(-n) : (unsigned __int128)n;
