@@ -295,7 +295,8 @@ const qg_family qg_family_wo_wgmma_rs = {
 };
 
 /* The RS kernel on W4A16 float zero points (docs/formats.md): wo_wgmma_rs.cu with QG_FZP=1, one
- * fma per pair in the consumers' decode. Experimental as its plain family. */
+ * fma per pair in the consumers' decode. Experimental until tests/gpu/gpu_weight_only has run
+ * it on hardware (the CPU emulator has: tests/emu). */
 const qg_family qg_family_wo_wgmma_rs_fzp = {
     .name = "wo_wgmma_rs_fzp",
     .source = "wo_wgmma_rs.cu",
