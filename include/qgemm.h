@@ -152,6 +152,22 @@ typedef enum {
 } qg_scale_granularity;
 
 /*
+ * W4A16 zero points (docs/formats.md, "W4A16 weights"): the value of code u in [0, 15] with
+ * scale s and zero point z of its group is
+ *  NONE     (u - 8) * s                        symmetric, no zero buffer
+ *  INTEGER  (u - z) * s, z an integer in [0, 15] (qg_quantize_weight makes these)
+ *  FLOAT    (u - 8) * s + z, z any value of the activation dtype, the exact result rounded
+ *           once to the activation dtype (what one fma in that dtype gives). Only converters
+ *           write these (qgemm.torchao_compat); qg_quantize_weight refuses the kind.
+ * The zero buffer has the same size and index as the scales for INTEGER and FLOAT.
+ */
+typedef enum {
+    QG_ZERO_POINT_NONE = 0,
+    QG_ZERO_POINT_INTEGER = 1,
+    QG_ZERO_POINT_FLOAT = 2,
+} qg_zero_point_kind;
+
+/*
  * A GEMM problem: C[M,N] = dequant(A)[M,K] * dequant(W)[N,K]^T (+ bias[N]).
  * For weight packing only N, K and the quantization fields matter (M is ignored).
  */
@@ -161,7 +177,9 @@ typedef struct {
     int64_t m, n, k;
     /* Int4 schemes: 32, 64, 128, or 0 for per-channel (one group spanning K). */
     int32_t group_size;
-    /* W4A16 only: 1 = asymmetric with per-group zero points, 0 = symmetric. */
+    /* W4A16 only: the zero-point kind, a qg_zero_point_kind: QG_ZERO_POINT_NONE (0,
+     * symmetric), QG_ZERO_POINT_INTEGER (1, integer zero points) or QG_ZERO_POINT_FLOAT (2,
+     * float zero points as torchao 0.18 Int4WeightOnlyConfig stores them). Other schemes: 0. */
     int32_t has_zero_point;
     /* Weight-only schemes: activation dtype, QG_DTYPE_BF16 or QG_DTYPE_F16. */
     qg_dtype act_dtype;
@@ -179,7 +197,8 @@ QG_API void qg_problem_init(qg_problem *p);
 
 /**
  * Check a problem for internal consistency (M, N, K in [1, 2^31), group divides K, dtypes
- * allowed for the scheme, ...). Needs no device. QG_ERR_INVALID_ARGUMENT with a message
+ * allowed for the scheme, has_zero_point a qg_zero_point_kind of W4A16 and 0 elsewhere, ...).
+ * Needs no device. QG_ERR_INVALID_ARGUMENT with a message
  * otherwise (QG_ERR_NULL_POINTER for NULL).
  */
 QG_API qg_status qg_problem_validate(const qg_problem *p);
@@ -213,7 +232,8 @@ QG_API qg_status qg_packed_sizes_get(const qg_problem *p, qg_packed_sizes *out);
  * anything is written.
  * \retval QG_ERR_INVALID_ARGUMENT  the problem does not validate, ldw < K, or a weight is NaN or
  *                                 infinite (the message names its row and column), or a
- *                                 finite weight gives a scale the activation dtype cannot hold
+ *                                 finite weight gives a scale the activation dtype cannot hold,
+ *                                 or has_zero_point is QG_ZERO_POINT_FLOAT (never made here)
  * \retval QG_ERR_NULL_POINTER      p, w, out or a buffer the scheme needs is NULL
  * \retval QG_ERR_OUT_OF_MEMORY     no memory for the host-side temporaries
  */
@@ -224,7 +244,9 @@ QG_API qg_status qg_quantize_weight(const qg_problem *p, const float *w, int64_t
 QG_API qg_status qg_quantize_weight_bf16(const qg_problem *p, const uint16_t *w, int64_t ldw,
                                          const qg_packed_weight *out);
 
-/** Unpack and dequantize a packed host weight back to float W[N,K] (row stride ldw). */
+/** Unpack and dequantize a packed host weight back to float W[N,K] (row stride ldw). Exact;
+ *  W4A16 float zero points: their value rounded once to the activation dtype (see
+ *  qg_zero_point_kind), which qg_reference_gemm uses too. */
 QG_API qg_status qg_dequantize_weight_host(const qg_problem *p, const qg_packed_weight *in,
                                            float *w, int64_t ldw);
 

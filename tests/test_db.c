@@ -463,6 +463,81 @@ static void test_parser_numbers(void) {
     free(db.index);
 }
 
+/* Zero-point kinds: a float-zero-point entry is its own class (lookups of integer or symmetric
+ * problems never see it, and the reverse), round-trips through "zero_point_kind": "float", and an
+ * entry without the field keeps meaning none / integer; a bad kind is refused by name. */
+static void test_zero_point_kinds(const char *dir) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/zpk.json", dir);
+    qg_device_info d = dev("NVIDIA H100 80GB HBM3");
+    qg_db *db;
+    QT_OK(qg_db_open(&db, path, &d));
+    qg_db_entry ei = entry(QG_SCHEME_W4A16, 4096, 4096, 16, "kInt", 10.0);
+    ei.key.has_zero_point = QG_ZERO_POINT_INTEGER;
+    qg_db_entry ef = entry(QG_SCHEME_W4A16, 4096, 4096, 16, "kFloat", 11.0);
+    ef.key.has_zero_point = QG_ZERO_POINT_FLOAT;
+    qg_db_entry es = entry(QG_SCHEME_W4A16, 4096, 4096, 16, "kSym", 9.0);
+    es.key.has_zero_point = QG_ZERO_POINT_NONE;
+    QT_OK(qg_db_put(db, &ei));
+    QT_OK(qg_db_put(db, &ef));
+    QT_OK(qg_db_put(db, &es));
+    QT_OK(qg_db_save(db, NULL));
+    qg_db_close(db);
+    char *text = read_all(path);
+    QT_CHECK(text && strstr(text, "\"zero_point_kind\"") && strstr(text, "\"float\""),
+             "the float entry writes its kind");
+    int kinds = 0;
+    for (const char *c = text; c && (c = strstr(c, "zero_point_kind")); c++) kinds++;
+    QT_CHECK(kinds == 1, "only the float entry carries zero_point_kind (%d)", kinds);
+    free(text);
+    QT_OK(qg_db_open(&db, path, &d));
+    QT_CHECK(qg_db_size(db) == 3, "three classes, three entries (%d)", qg_db_size(db));
+    const char *want[3] = {"kSym", "kInt", "kFloat"};
+    for (int z = 0; z < 3; z++) {
+        qg_problem p = ei.key;
+        p.has_zero_point = z;
+        qg_dispatch_level lv;
+        for (int64_t m = 1; m <= 4096; m *= 8) { /* exact, bucket and nearest levels alike */
+            p.m = m;
+            const qg_db_entry *f = qg_db_lookup(db, &p, &lv);
+            QT_CHECK(f && !strcmp(f->kernel, want[z]), "kind %d M=%lld: %s", z, (long long)m,
+                     f ? f->kernel : "none");
+        }
+        p.n = 14336, p.m = 100;
+        const qg_db_entry *f = qg_db_lookup(db, &p, &lv);
+        QT_CHECK(f && !strcmp(f->kernel, want[z]) && lv == QG_LEVEL_NEAREST,
+                 "kind %d nearest shape: %s", z, f ? f->kernel : "none");
+    }
+    qg_db_close(db);
+
+    const char *fmt =
+        "{\"schema_version\": 1, \"metadata\": {\"gpu_name\": \"g\", \"compute_capability\": "
+        "\"9.0\", \"sm_count\": 132}, \"entries\": [{\"scheme\": \"w4a16\", \"n\": 4096, "
+        "\"k\": 4096, \"group_size\": 128, \"zero_point\": %s, %s\"act_dtype\": \"bf16\", "
+        "\"out_dtype\": \"bf16\", \"weight_scale\": \"per-row\", \"act_scale\": \"per-row\", "
+        "\"m_bucket\": 1, \"kernel\": \"k\"}]}";
+    char buf[1024];
+    qg_db old = {0}; /* written before float zero points: no kind */
+    snprintf(buf, sizeof buf, fmt, "true", "");
+    QT_OK(qg_db_from_json(&old, buf, strlen(buf)));
+    QT_CHECK(old.count == 1 && old.entries[0].key.has_zero_point == QG_ZERO_POINT_INTEGER,
+             "an old entry means integer zero points");
+    free(old.entries);
+    free(old.index);
+    static const char *const bad[][2] = {{"true", "\"zero_point_kind\": \"integer\", "},
+                                         {"false", "\"zero_point_kind\": \"float\", "},
+                                         {"true", "\"zero_point_kind\": 2, "}};
+    for (int i = 0; i < 3; i++) {
+        qg_db b = {0};
+        snprintf(buf, sizeof buf, fmt, bad[i][0], bad[i][1]);
+        QT_STATUS(qg_db_from_json(&b, buf, strlen(buf)), QG_ERR_CORRUPT);
+        QT_CHECK(qt_contains(qg_last_error(NULL), "zero_point_kind"), "names the field: %s",
+                 qg_last_error(NULL));
+        free(b.entries);
+        free(b.index);
+    }
+}
+
 /* Crash safety: writer processes save entries one by one while others prune and merge into the
  * same file, a reader keeps opening it, and a writer is killed with SIGKILL mid-save again and
  * again. The file always parses, every entry whose save returned is there, pruned ones are gone. */
@@ -592,6 +667,7 @@ int main(void) {
     test_index();
     test_paths(dir);
     test_parser_numbers();
+    test_zero_point_kinds(dir);
     test_shipped_path_cut(dir);
     test_crash_safety(dir);
     char cmd[600];

@@ -74,13 +74,13 @@ static int cmp_class_m(const void *pa, const void *pb) {
     const qg_db_entry *a = &sort_db->entries[*(const int *)pa],
                       *b = &sort_db->entries[*(const int *)pb];
     const int64_t ka[10] = {
-        a->key.scheme,           a->key.n,         a->key.k,         a->key.group_size,
-        !!a->key.has_zero_point, a->key.act_dtype, a->key.out_dtype, a->key.weight_scale,
-        a->key.act_scale,        a->m_bucket};
+        a->key.scheme,          a->key.n,         a->key.k,         a->key.group_size,
+        qg_db_zp_kind(&a->key), a->key.act_dtype, a->key.out_dtype, a->key.weight_scale,
+        a->key.act_scale,       a->m_bucket};
     const int64_t kb[10] = {
-        b->key.scheme,           b->key.n,         b->key.k,         b->key.group_size,
-        !!b->key.has_zero_point, b->key.act_dtype, b->key.out_dtype, b->key.weight_scale,
-        b->key.act_scale,        b->m_bucket};
+        b->key.scheme,          b->key.n,         b->key.k,         b->key.group_size,
+        qg_db_zp_kind(&b->key), b->key.act_dtype, b->key.out_dtype, b->key.weight_scale,
+        b->key.act_scale,       b->m_bucket};
     for (int i = 0; i < 10; i++)
         if (ka[i] != kb[i]) return ka[i] < kb[i] ? -1 : 1;
     return 0;
@@ -386,7 +386,7 @@ int cli_explain(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            printf("usage: qgemm explain --scheme S --n N --k K --m M [--group G] [--zero-point 0|1]\n"
+            printf("usage: qgemm explain --scheme S --n N --k K --m M [--group G] [--zero-point 0|1|2]\n"
                    "                     [--act bf16|f16] [--out bf16|f16] [--db FILE] [--json]\n\n"
                    "Prints the kernel dispatch picks on this GPU for the problem and which level of\n"
                    "the lookup cascade answered (exact, m-bucket, nearest-shape, heuristic).\n");
@@ -407,9 +407,9 @@ int cli_explain(int argc, char **argv) {
         } else if (!strcmp(a, "--n") || !strcmp(a, "--k") || !strcmp(a, "--m") ||
                    !strcmp(a, "--group") || !strcmp(a, "--zero-point")) {
             const int zp = !strcmp(a, "--zero-point");
-            if (!cli_parse_int(v, zp || !strcmp(a, "--group") ? 0 : 1, zp ? 1 : dim_max, &x)) {
+            if (!cli_parse_int(v, zp || !strcmp(a, "--group") ? 0 : 1, zp ? 2 : dim_max, &x)) {
                 fprintf(stderr, "qgemm explain: bad %s '%s' (want %s)\n", a, v,
-                        zp ? "0 or 1" : "an integer from 0 or 1 to 2^31-1");
+                        zp ? "0, 1 or 2 (float)" : "an integer from 0 or 1 to 2^31-1");
                 return 2;
             }
             if (!strcmp(a, "--n")) p.n = x;

@@ -150,7 +150,7 @@ static int record_parse_line(const char *line, size_t len, qg_problem *p, char *
                           2147483647.0,
                           2147483647.0,
                           2147483647.0,
-                          1,
+                          2, /* zero-point kind: none, integer, float */
                           QG_DTYPE_COUNT_ - 1,
                           QG_DTYPE_COUNT_ - 1,
                           2,

@@ -4,6 +4,7 @@
 
 #include "backend.h"
 #include "schemes.h"
+#include "scheme_w4a16.h"
 
 #include <math.h>
 #include <stdatomic.h>
@@ -142,7 +143,10 @@ static qg_status make_shape(qg_context *ctx, const qg_problem *p, int64_t mmax, 
                      (long long)p->n, (long long)p->k);
     if (s == QG_SUCCESS) {
         for (size_t i = 0; i < nk; i++) w[i] = 0.02f * rng_normal(&seed);
-        s = qg_quantize_weight(p, w, p->k, &d->hw);
+        /* float zero points: qg_quantize_weight never makes them; mslk's rule does */
+        s = p->has_zero_point == QG_ZERO_POINT_FLOAT && p->scheme == QG_SCHEME_W4A16
+                ? qg_w4a16_quantize_float_zp(p, w, p->k, &d->hw)
+                : qg_quantize_weight(p, w, p->k, &d->hw);
         if (s != QG_SUCCESS) qg_error_propagate(ctx);
     }
     if (s == QG_SUCCESS) {

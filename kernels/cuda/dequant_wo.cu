@@ -4,7 +4,9 @@
  * bytes of the chunk's two k16 steps and the group's scales (and zero points), computes
  * (u - z) * s exactly in f32, rounds once to the output dtype and writes, for each of its 8 rows
  * 64b + 16j + 8h + g, the 8 consecutive k = 32c + 8t .. + 7 (one 16-byte store).
- * Variant parameter: QG_WBITS (4 or 8). Everything else is a run-time argument.
+ * Variant parameters: QG_WBITS (4 or 8), QG_FZP (int4: 1 float zero points, (u - 8) * s + z
+ * rounded once to the scale dtype by one fma in that dtype, then converted to the output dtype;
+ * 0 or undefined: none or integer ones). Everything else is a run-time argument.
  */
 #include "qg_prelude.cuh"
 #include "qg_abi.cuh" /* qg_dq_params */
@@ -12,6 +14,17 @@
 
 #if !defined(QG_WBITS) || (QG_WBITS != 4 && QG_WBITS != 8)
 #error "dequant_wo needs QG_WBITS = 4 or 8"
+#endif
+#ifndef QG_FZP
+#define QG_FZP 0
+#endif
+
+#if QG_FZP
+/* (u - 8) * s + z (u <= 15; s, z 16-bit values of type dt) rounded once to dt, as a float */
+QG_DEVICE float qg_dq_fzp(uint32_t u, uint16_t s, uint16_t z, int dt) {
+    const uint16_t x = qg_from_f32((float)((int)u - 8), dt); /* small integers: exact */
+    return qg_to_f32(qg_fma_rn(x, s, z, dt), dt);
+}
 #endif
 
 extern "C" __global__ void __launch_bounds__(256) qg_wo_dequant(const qg_dq_params p) {
@@ -68,9 +81,16 @@ extern "C" __global__ void __launch_bounds__(256) qg_wo_dequant(const qg_dq_para
 #pragma unroll
                 for (int e = 0; e < 4; e++) {
 #if QG_WBITS == 4
+#if QG_FZP
+                    const int nib = (e & 1) * 4 + h * 2 + (e >> 1);
+                    const float v = qg_dq_fzp((q[s16][j] >> (4 * nib)) & 15u,
+                                              (uint16_t)(sw[j] >> (16 * h)),
+                                              (uint16_t)(zw[j] >> (16 * h)), sdt);
+#else
                     const float z = p.zero ? qg_to_f32((uint16_t)(zw[j] >> (16 * h)), sdt) : 8.0f;
                     const int nib = (e & 1) * 4 + h * 2 + (e >> 1);
                     const float v = ((float)((q[s16][j] >> (4 * nib)) & 15u) - z) * s;
+#endif
 #else
                     const int code = (int)(signed char)(q[s16][(j & 1) * 2 + h + 4 * (j >> 1)] >>
                                                         (8 * e));

@@ -5,7 +5,8 @@
  *
  * int4: OR-ing a nibble v into the mantissa of 1024.0 (f16 0x6400) or 128.0 (bf16 0x4300)
  * gives exactly 1024 + v / 128 + v (one lop3 does mask and OR for two halves); subtracting
- * magic + z then yields v - z exactly, and one multiply by the scale rounds once.
+ * magic + z then yields v - z exactly, and one multiply by the scale rounds once. Float zero
+ * points (qg_w4_dequant_fzp): v - 8 exactly, then one fma (v - 8) * s + z rounded once.
  * int8: f16 uses the magic 1024 + (q + 128) with prmt; bf16 has too few mantissa bits, so it
  * goes through f32 (2^23 + (q + 128)) and keeps the upper halves (exact for |q| <= 128).
  */
@@ -62,6 +63,17 @@ QG_DEVICE uint32_t qg_h2_mul(uint32_t a, uint32_t b) {
     return d;
 }
 
+/* a * b + c per half, rounded once (fma.rn.bf16x2 is sm_80) */
+QG_DEVICE uint32_t qg_h2_fma(uint32_t a, uint32_t b, uint32_t c) {
+    uint32_t d;
+#if QG_ACT == QG_DT_BF16
+    asm("fma.rn.bf16x2 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+#else
+    asm("fma.rn.f16x2 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+#endif
+    return d;
+}
+
 /* {lo, lo} and {hi, hi} of a half2 word. */
 QG_DEVICE uint32_t qg_h2_lo2(uint32_t x) { return __byte_perm(x, 0, 0x1010); }
 QG_DEVICE uint32_t qg_h2_hi2(uint32_t x) { return __byte_perm(x, 0, 0x3232); }
@@ -77,6 +89,20 @@ QG_DEVICE void qg_w4_dequant(uint32_t q, uint32_t zz0, uint32_t zz1, uint32_t s0
     b[0][1] = qg_h2_mul(qg_h2_sub(qg_lop3_and_or(q >> 4, 0x000f000fu, QG_WO_MAGIC), zz0), s0);
     b[1][0] = qg_h2_mul(qg_h2_sub(qg_lop3_and_or(q >> 8, 0x000f000fu, QG_WO_MAGIC), zz1), s1);
     b[1][1] = qg_h2_mul(qg_h2_sub(qg_lop3_and_or(q >> 12, 0x000f000fu, QG_WO_MAGIC), zz1), s1);
+}
+
+/* qg_w4_dequant for float zero points (docs/formats.md, W4A16 value): z0/z1 are {z, z} of rows
+ * g / g + 8 as stored; (u - 8) * s + z, the one rounding of the fma. */
+QG_DEVICE void qg_w4_dequant_fzp(uint32_t q, uint32_t z0, uint32_t z1, uint32_t s0, uint32_t s1,
+                                 uint32_t b[2][2]) {
+    b[0][0] = qg_h2_fma(qg_h2_sub(qg_lop3_and_or(q, 0x000f000fu, QG_WO_MAGIC), QG_WO_MAGIC_SYM), s0,
+                        z0);
+    b[0][1] = qg_h2_fma(qg_h2_sub(qg_lop3_and_or(q >> 4, 0x000f000fu, QG_WO_MAGIC), QG_WO_MAGIC_SYM),
+                        s0, z0);
+    b[1][0] = qg_h2_fma(qg_h2_sub(qg_lop3_and_or(q >> 8, 0x000f000fu, QG_WO_MAGIC), QG_WO_MAGIC_SYM),
+                        s1, z1);
+    b[1][1] = qg_h2_fma(qg_h2_sub(qg_lop3_and_or(q >> 12, 0x000f000fu, QG_WO_MAGIC), QG_WO_MAGIC_SYM),
+                        s1, z1);
 }
 
 /* One int8 word (bytes e = 0..3 = k slots 2t, 2t+1, 2t+8, 2t+9 of one n8 block) -> the exact

@@ -65,6 +65,19 @@ QG_DEVICE float qg_to_f32(uint16_t v, int dt) {
 QG_DEVICE uint16_t qg_from_f32(float f, int dt) {
     return dt == QG_DT_BF16 ? qg_f32_to_bf16(f) : qg_f32_to_f16(f);
 }
+/* a * b + c of type QG_DT_* rounded once to that type (fma.rn.bf16x2 / .f16x2, sm_80). */
+QG_DEVICE uint16_t qg_fma_rn(uint16_t a, uint16_t b, uint16_t c, int dt) {
+    uint32_t d;
+    if (dt == QG_DT_BF16)
+        asm("fma.rn.bf16x2 %0, %1, %2, %3;"
+            : "=r"(d)
+            : "r"((uint32_t)a), "r"((uint32_t)b), "r"((uint32_t)c));
+    else
+        asm("fma.rn.f16x2 %0, %1, %2, %3;"
+            : "=r"(d)
+            : "r"((uint32_t)a), "r"((uint32_t)b), "r"((uint32_t)c));
+    return (uint16_t)d;
+}
 
 /* ---- memory ---- */
 

@@ -39,7 +39,8 @@
  * used: the workspace is left zero, as the contract of every family requires.
  *
  * Parameters: QG_ACT (1 f16, 2 bf16), QG_MT (n8 token tiles: 1 or 2), QG_WARPS (4 or 8),
- * QG_UK (chunks per unit: 2 or 4). Grid: (ceil(N / 64) * tblocks, splits). Host side:
+ * QG_UK (chunks per unit: 2 or 4), QG_FZP (int4: 1 float zero points, (u - 8) * s + z in one
+ * fma; 0 or undefined: none or integer ones). Grid: (ceil(N / 64) * tblocks, splits). Host side:
  * family_wo_gemv.c (struct layout and unit size must match).
  */
 #pragma once
@@ -51,6 +52,10 @@
 #if (QG_WBITS != 4 && QG_WBITS != 8) || (QG_MT != 1 && QG_MT != 2) || \
     (QG_WARPS != 4 && QG_WARPS != 8) || (QG_UK != 2 && QG_UK != 4)
 #error "unsupported wo_gemv variant"
+#endif
+
+#ifndef QG_FZP
+#define QG_FZP 0
 #endif
 
 #include "qg_abi.cuh" /* qg_wogv_params */
@@ -161,6 +166,10 @@ extern "C" __global__ void __launch_bounds__(QG_WOGV_THREADS, 16 / QG_WARPS)
 #pragma unroll
                 for (int j = 0; j < 4; j++) {
                     s0[j] = qg_h2_lo2(sw[j]), s1[j] = qg_h2_hi2(sw[j]);
+#if QG_FZP
+                    z0[j] = qg_h2_lo2(zw[j]), z1[j] = qg_h2_hi2(zw[j]); /* z as stored */
+                    continue;
+#endif
                     if (has_zero) {
                         const uint32_t zz = qg_h2_add(zw[j], QG_WO_MAGIC); /* magic + z, exact */
                         z0[j] = qg_h2_lo2(zz), z1[j] = qg_h2_hi2(zz);
@@ -176,7 +185,11 @@ extern "C" __global__ void __launch_bounds__(QG_WOGV_THREADS, 16 / QG_WARPS)
                 for (int j = 0; j < 4; j++) {
                     uint32_t b[2][2];
 #if QG_WBITS == 4
+#if QG_FZP
+                    qg_w4_dequant_fzp(wq[u][s][j], z0[j], z1[j], s0[j], s1[j], b);
+#else
                     qg_w4_dequant(wq[u][s][j], z0[j], z1[j], s0[j], s1[j], b);
+#endif
 #else
                     qg_w8_decode(wq[u][s][2 * j], b[0]);
                     qg_w8_decode(wq[u][s][2 * j + 1], b[1]);

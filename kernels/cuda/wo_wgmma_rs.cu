@@ -31,7 +31,8 @@
  * epilogue (w4a16_wgmma_epilogue.cuh: split-K, bias, rounding, 16-byte stores).
  *
  * Compile-time parameters: QG_WBITS (4 or 8), QG_ACT (1 f16, 2 bf16), QG_BM (64 or 128 tokens
- * per CTA). Must match family_w4a16_wgmma.c.
+ * per CTA), QG_FZP (int4: 1 float zero points, (u - 8) * s + z in one fma; 0 or undefined:
+ * none or integer ones). Must match family_w4a16_wgmma.c.
  */
 #include "qg_prelude.cuh"
 
@@ -40,6 +41,9 @@
 #endif
 #if QG_WBITS != 4 && QG_WBITS != 8
 #error "wo_wgmma_rs: QG_WBITS must be 4 or 8"
+#endif
+#ifndef QG_FZP
+#define QG_FZP 0
 #endif
 
 #include "int4_dequant.cuh"
@@ -176,6 +180,11 @@ QG_DEVICE void qg_w4rs_fetch(const uint8_t *sp, int k0, int gs_log2, int has_zer
         const uint32_t sw = *(const uint32_t *)(sc + off);
         t.s0[c] = qg_h2_lo2(sw), t.s1[c] = qg_h2_hi2(sw);
         t.z0[c] = QG_WO_MAGIC_SYM, t.z1[c] = QG_WO_MAGIC_SYM;
+#if QG_FZP
+        const uint32_t zf = *(const uint32_t *)(sc + RS_SC_BYTES + off);
+        t.z0[c] = qg_h2_lo2(zf), t.z1[c] = qg_h2_hi2(zf); /* z as stored */
+        continue;
+#endif
         if (has_zero) {
             const uint32_t zz = qg_h2_add(*(const uint32_t *)(sc + RS_SC_BYTES + off), QG_WO_MAGIC);
             t.z0[c] = qg_h2_lo2(zz), t.z1[c] = qg_h2_hi2(zz); /* magic + z, exact */
@@ -197,7 +206,11 @@ QG_DEVICE void qg_w4rs_decode(const qg_w4rs_tile &t, int ks, uint32_t (&a)[4]) {
 #if QG_WBITS == 4
     uint32_t b[2][2];
     const int c = ks >> 1;
+#if QG_FZP
+    qg_w4_dequant_fzp(t.q[ks], t.z0[c], t.z1[c], t.s0[c], t.s1[c], b);
+#else
     qg_w4_dequant(t.q[ks], t.z0[c], t.z1[c], t.s0[c], t.s1[c], b);
+#endif
     a[0] = b[0][0], a[1] = b[1][0], a[2] = b[0][1], a[3] = b[1][1];
 #else
     uint32_t r0[2], r1[2];

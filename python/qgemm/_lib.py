@@ -333,7 +333,8 @@ def make_problem(scheme, m, n, k, group_size=128, zero_point=False, act_dtype="b
     p.scheme = _enum(scheme, SCHEMES, "scheme")
     p.m, p.n, p.k = m, n, k
     p.group_size = group_size
-    p.has_zero_point = int(bool(zero_point))
+    # qg_zero_point_kind: 0 none, 1 integer, 2 float (w4a16)
+    p.has_zero_point = 2 if zero_point == "float" else int(bool(zero_point))
     p.act_dtype = _enum(act_dtype, DTYPES, "dtype")
     p.out_dtype = _enum(out_dtype, DTYPES, "dtype")
     p.weight_scale = weight_scale

@@ -81,12 +81,13 @@ def w4a16_nibble_index(n, k, device="cpu"):
 
 def pack_w4a16(spec, u, scale, zero=None):
     """u: uint8 [N, K] nibble values (asymmetric codes, or q + 8 when symmetric), scale [N, G]
-    and zero [N, G] (integer zero points, asymmetric only) -> packed buffers."""
+    and zero [N, G] (integer zero points, or any values of the activation dtype when
+    spec.zero_point is "float"; none when symmetric) -> packed buffers."""
     n, k = spec.n, spec.k
     groups = k // spec.group_size if spec.group_size else 1
     if spec.scheme != "w4a16" or tuple(u.shape) != (n, k) or tuple(scale.shape) != (n, groups):
         raise ValueError(f"pack_w4a16: u must be [{n}, {k}], scale [{n}, {groups}]")
-    if spec.zero_point != (zero is not None):
+    if bool(spec.zero_point) != (zero is not None):
         raise ValueError("pack_w4a16: zero points are needed exactly when spec.zero_point")
     dev = u.device
     npad, kpad = _roundup(n, 64), _roundup(k, 32)

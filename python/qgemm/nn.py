@@ -61,12 +61,16 @@ class QuantLinear(torch.nn.Module):
         self._out_dtype = _TORCH_DTYPE[spec.out_dtype]
         self._wpt = spec.weight_scale == "per_tensor"
         self._apt = spec.act_scale == "per_tensor"
+        self._fzp = spec.float_zero_point
 
     @classmethod
     def from_linear(cls, linear, config_or_spec, device=None):
         """Quantize and pack a torch.nn.Linear with the C library's host packers."""
         w = linear.weight
         spec = _spec_for(linear, config_or_spec)
+        if spec.float_zero_point:
+            raise ValueError("QuantLinear.from_linear: float zero points come from torchao "
+                             "checkpoints (qgemm.torchao_compat); the packers make integer ones")
         bufs = ops.pack_weight(w.detach(), spec.scheme, spec.group_size, spec.zero_point,
                                spec.weight_scale == "per_tensor")
         packed = {b: t for b, t in zip(BUFFERS, bufs) if t.numel()}
@@ -83,7 +87,7 @@ class QuantLinear(torch.nn.Module):
             q, s = x2, None
         y = self._gemm(q, s, self.qweight, self.qscale, self.qzero, self.qmeta, self.bias,
                        self.out_features, self.spec.group_size, self._wpt, self._apt,
-                       self._out_dtype)
+                       self._out_dtype, self._fzp)
         return y.reshape(*lead, self.out_features)
 
     def packed(self):
@@ -103,7 +107,7 @@ class QuantLinear(torch.nn.Module):
         s = self.spec
         return torch.ops.qgemm.dequantize_weight(
             self.qweight, self.qscale, self.qzero, self.qmeta, s.scheme, s.n, s.k, s.group_size,
-            s.zero_point, self._wpt, dtype)
+            bool(s.zero_point), self._wpt, dtype, self._fzp)
 
     def dequantize_host(self):
         """The dense weight as float32 on the CPU, from the C host unpacker (ground truth)."""

@@ -3,12 +3,13 @@ namespace (torch.ops.qgemm.*). They are what an engine's custom-op backend calls
 (docs/integration.md):
 
   gemm_<scheme>(a, a_scale, weight, scale, zero, meta, bias, n, group_size,
-                weight_per_tensor, act_per_tensor, out_dtype) -> c [M, n]
+                weight_per_tensor, act_per_tensor, out_dtype, float_zero_point=False) -> c [M, n]
       one op per scheme: gemm_w4a16, gemm_w8a16, gemm_w8a8_int8, gemm_w8a8_fp8, gemm_w4a8_fp8,
       gemm_w4a8_int8, gemm_sp24_fp8, gemm_sp24_int8, gemm_sp24_bf16
   quantize_activations(x, qdtype, per_tensor) -> (q [M, K], scale [M] or [1])
   dequantize_weight(weight, scale, zero, meta, scheme, n, k, group_size, zero_point,
-                    weight_per_tensor, out_dtype) -> w [n, k]
+                    weight_per_tensor, out_dtype, float_zero_point=False) -> w [n, k]
+  (float_zero_point: the zero buffer holds w4a16 float zero points, docs/formats.md)
   pack_weight(w, scheme, group_size, zero_point, weight_per_tensor) -> [weight, scale, zero, meta]
 
 Every op has a fake (meta) implementation, so torch.compile(fullgraph=True) traces through it.
@@ -46,7 +47,7 @@ def _dtype_name(dt, what):
 
 
 def gemm_spec(scheme, n, k, group_size, zero_point, weight_per_tensor, act_per_tensor,
-              act_dtype, out_dtype):
+              act_dtype, out_dtype, float_zero_point=False):
     """The WeightSpec a GEMM op call describes. For dynamic schemes the activations arrive
     quantized, so act_dtype (the pre-quantization type) is taken to be out_dtype: QuantLinear
     and prepare() build their problems through this same function, so the keys agree."""
@@ -55,8 +56,16 @@ def gemm_spec(scheme, n, k, group_size, zero_point, weight_per_tensor, act_per_t
         act_name = out_name
     else:
         act_name = _dtype_name(act_dtype, "the activation dtype")
-    return _spec_cached(scheme, int(n), int(k), int(group_size), bool(zero_point),
-                        bool(weight_per_tensor), bool(act_per_tensor), act_name, out_name)
+    return _spec_cached(scheme, int(n), int(k), int(group_size),
+                        _zero_point(zero_point, float_zero_point), bool(weight_per_tensor),
+                        bool(act_per_tensor), act_name, out_name)
+
+
+def _zero_point(present, float_zero_point):
+    """WeightSpec.zero_point of an op call: the zero buffer's presence and its kind."""
+    if float_zero_point and not present:
+        raise ValueError("qgemm: float_zero_point is set but the zero buffer is empty")
+    return "float" if float_zero_point else bool(present)
 
 
 _spec_cache = {}
@@ -202,11 +211,11 @@ def _packed_np(weight, scale, zero, meta):
 
 
 def _gemm_impl(scheme, a, a_scale, weight, scale, zero, meta, bias, n, group_size,
-               weight_per_tensor, act_per_tensor, out_dtype):
+               weight_per_tensor, act_per_tensor, out_dtype, float_zero_point=False):
     _check_gemm_inputs(scheme, a, a_scale, weight, bias, n, out_dtype, act_per_tensor)
     m, k = a.shape
     spec = gemm_spec(scheme, n, k, group_size, zero is not None and zero.numel() > 0,
-                     weight_per_tensor, act_per_tensor, a.dtype, out_dtype)
+                     weight_per_tensor, act_per_tensor, a.dtype, out_dtype, float_zero_point)
     _check_sizes(spec, weight, scale, zero, meta)  # a short buffer would be read past its end
     if m == 0:
         return torch.empty((0, n), dtype=out_dtype, device=a.device)
@@ -245,12 +254,12 @@ def _gemm_impl(scheme, a, a_scale, weight, scale, zero, meta, bias, n, group_siz
 
 
 def _gemm_fake(scheme, a, a_scale, weight, scale, zero, meta, bias, n, group_size,
-               weight_per_tensor, act_per_tensor, out_dtype):
+               weight_per_tensor, act_per_tensor, out_dtype, float_zero_point=False):
     _check_gemm_inputs(scheme, a, a_scale, weight, bias, n, out_dtype, act_per_tensor)
     k = a.shape[1]
     if isinstance(k, int):  # with a concrete K the packed sizes can be checked while tracing
         spec = gemm_spec(scheme, n, k, group_size, zero is not None and zero.numel() > 0,
-                         weight_per_tensor, act_per_tensor, a.dtype, out_dtype)
+                         weight_per_tensor, act_per_tensor, a.dtype, out_dtype, float_zero_point)
         _check_sizes(spec, weight, scale, zero, meta)
     return a.new_empty((a.shape[0], n), dtype=out_dtype)
 
@@ -271,9 +280,9 @@ def _make_gemm_op(scheme):
              scale: Optional[torch.Tensor], zero: Optional[torch.Tensor],
              meta: Optional[torch.Tensor], bias: Optional[torch.Tensor], n: int,
              group_size: int, weight_per_tensor: bool, act_per_tensor: bool,
-             out_dtype: torch.dtype) -> torch.Tensor:
+             out_dtype: torch.dtype, float_zero_point: bool = False) -> torch.Tensor:
         return _gemm_impl(scheme, a, a_scale, weight, scale, zero, meta, bias, n, group_size,
-                          weight_per_tensor, act_per_tensor, out_dtype)
+                          weight_per_tensor, act_per_tensor, out_dtype, float_zero_point)
 
     gemm.__name__ = name
     gemm.__doc__ = (f"C[M, n] = A * W^T (+ bias) for scheme {scheme} (see qgemm.ops)")
@@ -281,9 +290,9 @@ def _make_gemm_op(scheme):
 
     @op.register_fake
     def _(a, a_scale, weight, scale, zero, meta, bias, n, group_size, weight_per_tensor,
-          act_per_tensor, out_dtype):
+          act_per_tensor, out_dtype, float_zero_point=False):
         return _gemm_fake(scheme, a, a_scale, weight, scale, zero, meta, bias, n, group_size,
-                          weight_per_tensor, act_per_tensor, out_dtype)
+                          weight_per_tensor, act_per_tensor, out_dtype, float_zero_point)
 
     return op
 
@@ -356,9 +365,11 @@ def _(x, qdtype, per_tensor):
 def dequantize_weight(weight: torch.Tensor, scale: Optional[torch.Tensor],
                       zero: Optional[torch.Tensor], meta: Optional[torch.Tensor], scheme: str,
                       n: int, k: int, group_size: int, zero_point: bool,
-                      weight_per_tensor: bool, out_dtype: torch.dtype) -> torch.Tensor:
+                      weight_per_tensor: bool, out_dtype: torch.dtype,
+                      float_zero_point: bool = False) -> torch.Tensor:
     """Unpack a packed weight to a dense [n, k] tensor of out_dtype (bf16/f16)."""
-    spec = _dequant_spec(scheme, n, k, group_size, zero_point, weight_per_tensor, out_dtype)
+    spec = _dequant_spec(scheme, n, k, group_size, zero_point, weight_per_tensor, out_dtype,
+                         float_zero_point)
     _check_sizes(spec, weight, scale, zero, meta)
     if weight.device.type == "cpu":
         w = host.dequantize_weight(spec, _packed_np(weight, scale, zero, meta))
@@ -376,18 +387,21 @@ def dequantize_weight(weight: torch.Tensor, scale: Optional[torch.Tensor],
     return out
 
 
-def _dequant_spec(scheme, n, k, group_size, zero_point, weight_per_tensor, out_dtype):
+def _dequant_spec(scheme, n, k, group_size, zero_point, weight_per_tensor, out_dtype,
+                  float_zero_point=False):
     if scheme not in SCHEME_INFO:
         raise ValueError(f"qgemm: unknown scheme {scheme!r}")
     name = _dtype_name(out_dtype, "out_dtype")
-    return _spec_cached(scheme, int(n), int(k), int(group_size), bool(zero_point),
-                        bool(weight_per_tensor), False, name, name)
+    return _spec_cached(scheme, int(n), int(k), int(group_size),
+                        _zero_point(zero_point, float_zero_point), bool(weight_per_tensor),
+                        False, name, name)
 
 
 @dequantize_weight.register_fake
 def _(weight, scale, zero, meta, scheme, n, k, group_size, zero_point, weight_per_tensor,
-      out_dtype):
-    spec = _dequant_spec(scheme, n, k, group_size, zero_point, weight_per_tensor, out_dtype)
+      out_dtype, float_zero_point=False):
+    spec = _dequant_spec(scheme, n, k, group_size, zero_point, weight_per_tensor, out_dtype,
+                         float_zero_point)
     _check_sizes(spec, weight, scale, zero, meta)
     return weight.new_empty((n, k), dtype=out_dtype)
 
@@ -454,7 +468,8 @@ def gemm(spec, a, packed, a_scale=None, bias=None):
     return op(a, a_scale, packed["weight"], packed.get("scale"), packed.get("zero"),
               packed.get("meta"), bias, spec.n, spec.group_size,
               spec.weight_scale == "per_tensor", spec.act_scale == "per_tensor",
-              torch.bfloat16 if spec.out_dtype == "bf16" else torch.float16)
+              torch.bfloat16 if spec.out_dtype == "bf16" else torch.float16,
+              spec.float_zero_point)
 
 
 def linear(x, spec, packed, bias=None):

@@ -37,6 +37,8 @@ def is_dynamic(scheme):
 class WeightSpec:
     """A packed weight's description: scheme, the weight's [N, K] shape and the quantization
     fields of qg_problem. `group_size` is 0 for per-channel int4 and for schemes without groups.
+    `zero_point` is False (none), True (integer zero points) or "float" (w4a16 float zero
+    points as torchao 0.18's Int4WeightOnlyConfig stores them: docs/formats.md).
     `act_dtype` is the 16-bit activation type the layer receives (bf16/f16), `out_dtype` the
     output type; `weight_scale` / `act_scale` are 'per_row' or 'per_tensor'."""
 
@@ -44,7 +46,7 @@ class WeightSpec:
     n: int
     k: int
     group_size: int = 0
-    zero_point: bool = False
+    zero_point: object = False  # False, True or "float"
     act_dtype: str = "bf16"
     out_dtype: str = "bf16"
     weight_scale: str = "per_row"
@@ -69,7 +71,19 @@ class WeightSpec:
             if getattr(self, f) not in GRANULARITIES:
                 raise ValueError(f"WeightSpec.{f} must be per_row or per_tensor, got "
                                  f"{getattr(self, f)!r}")
-        object.__setattr__(self, "zero_point", bool(self.zero_point))
+        if self.zero_point == "float":
+            if self.scheme != "w4a16":
+                raise ValueError(f"WeightSpec: float zero points are w4a16 only, not {self.scheme}")
+        elif isinstance(self.zero_point, str):
+            raise ValueError(f"WeightSpec.zero_point must be False, True or 'float', got "
+                             f"{self.zero_point!r}")
+        else:
+            object.__setattr__(self, "zero_point", bool(self.zero_point))
+
+    @property
+    def float_zero_point(self):
+        """True for w4a16 float zero points (qg_problem.has_zero_point 2)."""
+        return self.zero_point == "float"
 
     @property
     def dynamic(self):

@@ -11,9 +11,11 @@ packed layout (qgemm.layouts), so the dequantized weight is torchao's:
   Float8Tensor (Float8DynamicActivationFloat8)    w8a8-fp8      bit for bit, per row or tensor
   Int4Tensor, fp8 activations, zero points 0      w4a8-fp8      bit for bit (v * scale)
     (Float8DynamicActivationInt4Weight, int4_packing_format="plain")
-  Int4Tensor, bf16 activations (Int4WeightOnly,   w4a16         bit for bit where every zero
-    default "plain")                                            point is an integer multiple of
-                                                                its scale; refused otherwise
+  Int4Tensor, bf16 activations (Int4WeightOnly,   w4a16         integer zero points where every
+    default "plain")                                            zero point is an integer multiple
+                                                                of its scale (bit for bit), else
+                                                                float zero points: q * s + z
+                                                                rounded once to the act dtype
   Float8Sparse2x4_2DData2DMetadataTensor          sp24-fp8      bit for bit (q * f32 row scale)
     (Float8DynamicActivationFloat8Weight, packing_format="sparse_2d_data_2d_metadata": CUTLASS's
     sm90 compressed values and metadata, decoded as cutlass_sm90_sp24_8bit_to_dense says)
@@ -24,9 +26,13 @@ packed layout (qgemm.layouts), so the dequantized weight is torchao's:
 torchao's Int4Tensor (mslk's int4_row_quantize_zp) dequantizes as w = q * s + z with q the
 signed nibble in [-8, 7] and a *float* zero point z = min(group) + 8 s; torchao's CPU twin is
 `(q + 8) * s + (z - 8 s)` (torchao.prototype.gptq.api._int4_row_dequantize_zp). qgemm's W4A16
-holds w = (u - zq) * s with u = q + 8 and an integer zq in [0, 15], so a group converts exactly
-iff z = (8 - zq) * s: z / s an integer in [-7, 8]. mslk's quantizer gives that only by chance
-(e.g. symmetric data); any other group is refused with its row, group and values, never rounded.
+holds w = (u - zq) * s with u = q + 8 and an integer zq in [0, 15] exactly when every group has
+z = (8 - zq) * s (z / s an integer in [-7, 8]: symmetric data, GPTQ-style tools); that layer
+converts to integer zero points, bit for bit. mslk's zero points meet it only by chance, so any
+other layer converts to W4A16 *float* zero points (docs/formats.md): torchao's z stored as is in
+the activation dtype, w = (u - 8) * s + z = q * s + z rounded once to that dtype (torchao's
+exact definition, one rounding; its CPU twin rounds three times in bf16). Refused, naming the
+row and group: a scale or zero point that is not finite, or not exact in the activation dtype.
 
 Refused with the reason (TorchaoFormatError, a ValueError): the types of _REFUSED (other int4
 packings, ROCm's 2:4 fp8, preshuffled f8i4); static or pre-scaled activations (act_quant_scale,
@@ -190,32 +196,33 @@ def _int4_weight_only(config, data, act, act_dtype, where):
                                  f"config says {config.group_size}")
     s = scale.to(torch.float64)
     z = torch.zeros_like(s) if zero is None else zero.to(torch.float64)
-    # w = q*s + z equals (u - zq)*s for every code u = q + 8 iff z = (8 - zq)*s (exact in f64:
-    # a small integer times a 16-bit float).
-    zq = torch.where(s != 0, 8 - torch.round(z / torch.where(s != 0, s, 1)), 8)
-    bad = ~((zq >= 0) & (zq <= 15) & ((8 - zq) * s == z)) | ~torch.isfinite(s)
+    bad = ~torch.isfinite(s) | ~torch.isfinite(z)
     if bool(bad.any()):
         g, row = (int(i) for i in bad.nonzero()[0])
         raise TorchaoFormatError(
-            f"{where}: torchao Int4Tensor (int4 weight-only) has float zero points that qgemm "
-            f"cannot hold: {int(bad.sum())} of {bad.numel()} groups have a zero point that is "
-            f"not an integer multiple (-7..8) of the scale; first: row {row}, group {g}: scale "
-            f"{float(s[g, row])!r}, zero_point {float(z[g, row])!r}. torchao dequantizes "
-            "w = q * scale + zero_point with a float zero_point (mslk's int4_row_quantize_zp: "
-            "min + 8 * scale); qgemm's W4A16 stores integer zero points, w = (u - zq) * scale, "
-            "and never rounds torchao's values. Load the bf16 checkpoint and quantize with "
-            "qgemm.Int4WeightOnlyConfig instead")
+            f"{where}: torchao Int4Tensor: {int(bad.sum())} of {bad.numel()} groups have a scale "
+            f"or zero point that is not finite; first: row {row}, group {g}: scale "
+            f"{float(s[g, row])!r}, zero_point {float(z[g, row])!r}")
     dt = torch.bfloat16 if act == "bf16" else torch.float16
+    for name, t, t64 in (("scales", scale, s), ("zero points", zero, z)):
+        if t is not None and not torch.equal(t.to(dt).to(torch.float64), t64):
+            raise TorchaoFormatError(f"{where}: torchao Int4Tensor {name} ({t.dtype}) are not "
+                                     f"exact in the activation dtype {act_dtype}, where qgemm's "
+                                     "W4A16 stores them; load the model in their dtype")
     s_act = scale.to(dt)
-    if not torch.equal(s_act.to(torch.float64), s):
-        raise TorchaoFormatError(f"{where}: torchao Int4Tensor scales ({scale.dtype}) are not "
-                                 f"exact in the activation dtype {act_dtype}, where qgemm's "
-                                 "W4A16 stores them; load the model in the scales' dtype")
     u = (_signed_nibbles(q, n, k) + 8).to(torch.uint8)
-    symmetric = bool((zq == 8).all())  # zero points 0: qgemm's symmetric form, no zero buffer
-    spec = WeightSpec("w4a16", n, k, group_size=gs, zero_point=not symmetric, act_dtype=act,
-                      out_dtype=act)
-    zero_arg = None if symmetric else zq.t().to(dt)
+    # w = q*s + z equals (u - zq)*s for every code u = q + 8 iff z = (8 - zq)*s (exact in f64:
+    # a small integer times a 16-bit float): then integer zero points hold it bit for bit.
+    zq = torch.where(s != 0, 8 - torch.round(z / torch.where(s != 0, s, 1)), 8)
+    if bool(((zq >= 0) & (zq <= 15) & ((8 - zq) * s == z)).all()):
+        symmetric = bool((zq == 8).all())  # zero points 0: qgemm's symmetric form
+        spec = WeightSpec("w4a16", n, k, group_size=gs, zero_point=not symmetric, act_dtype=act,
+                          out_dtype=act)
+        zero_arg = None if symmetric else zq.t().to(dt)
+    else:  # torchao's float zero points as they are
+        spec = WeightSpec("w4a16", n, k, group_size=gs, zero_point="float", act_dtype=act,
+                          out_dtype=act)
+        zero_arg = zero.to(dt).t()
     return spec, layouts.check_sizes(spec, layouts.pack_w4a16(spec, u, s_act.t(), zero_arg))
 
 

@@ -53,6 +53,26 @@ def _int4_pow2_quantize_zp(x, group_size):
         ((8 - zq) * s).view(x.shape[0], -1).t().contiguous()
 
 
+def int4_float_zp_reference(q, scale, zero, group_size, dtype):
+    """What qgemm's W4A16 float zero points hold for torchao's Int4Tensor (docs/formats.md):
+    w = q * scale + zero, the exact value rounded once to `dtype` (bf16/f16, nearest even), as
+    float32 [N, K]. q: signed codes [N, K]; scale, zero: torchao's [K / group_size, N]. Computed
+    here independently of qgemm: exact in float64 (asserted), then rounded with integers."""
+    import torch
+
+    s = scale.double().t().repeat_interleave(group_size, 1)
+    z = zero.double().t().repeat_interleave(group_size, 1)
+    prod = q.double() * s  # exact: a 4-bit integer times a 16-bit float
+    x = prod + z
+    err = (prod - (x - (x - prod))) + (z - (x - prod))  # TwoSum: the sum's rounding error
+    assert bool((err == 0).all()), "float64 sum not exact: widen the reference"
+    mant, emin = (8, -126) if dtype == torch.bfloat16 else (11, -14)
+    _, e = torch.frexp(x)  # |x| in [2^(e-1), 2^e)
+    quantum = torch.clamp(e - 1, min=emin) - (mant - 1)
+    r = torch.ldexp(torch.round(torch.ldexp(x, -quantum)), quantum)  # round: half to even
+    return torch.where(x == 0, torch.zeros_like(x), r).float()
+
+
 def _pack_int4(q):
     """mslk's pack_int4: column k in byte k/2, low nibble for even k, two's complement."""
     import torch
@@ -137,7 +157,8 @@ def make_cases(tmp_path_factory):
     return cases
 
 
-TORCHAO_CASES = list(CPU_TORCHAO) + ["int4wo-pow2"]
+# int4wo-mslk: float zero points (W4A16 float kind); int4wo-pow2: integer ones
+TORCHAO_CASES = list(CPU_TORCHAO) + ["int4wo-pow2", "int4wo-mslk"]
 CASE_NAMES = list(BF16_CONFIGS) + ["torchao-" + n for n in TORCHAO_CASES]
 
 

@@ -9,6 +9,7 @@ import qgemm  # noqa: E402
 from qgemm import host  # noqa: E402
 from qgemm.integrations import linear as L  # noqa: E402
 from qgemm.nn import QuantLinear  # noqa: E402
+import engine_fixtures as fx  # noqa: E402
 
 PER_TENSOR_FP8 = qgemm.Float8DynamicActivationFloat8WeightConfig()
 PER_ROW_INT8 = qgemm.Int8DynamicActivationInt8WeightConfig()
@@ -89,9 +90,10 @@ def _loaded_int4_layer(config, qdata, scale, zero):
     return layer
 
 
-def test_int4_weight_only_torchao_shard_converts_or_is_refused():
+def test_int4_weight_only_torchao_shard_converts():
     """torchao Int4Tensor tensors as an engine loads them: integer-multiple zero points pack
-    into w4a16 exactly (w = q * s + z), float ones are refused by the layer's name."""
+    into w4a16 integer zero points exactly (w = q * s + z), float ones into w4a16 float zero
+    points (q * s + z rounded once to bf16), a non-finite one is refused by the layer's name."""
     torch.manual_seed(1)
     cfg = qgemm.Int4WeightOnlyConfig(group_size=64)
     n, k = 64, 128
@@ -111,5 +113,12 @@ def test_int4_weight_only_torchao_shard_converts_or_is_refused():
     assert torch.equal(torch.from_numpy(got), ref)
     zero[1, 5] += scale[1, 5].float() / 2
     layer = _loaded_int4_layer(cfg, qdata, scale, zero)
-    with pytest.raises(ValueError, match=r"model.layers.0.mlp.up_proj.*row 5, group 1"):
+    spec = L.process(layer, cfg, True, "model.layers.0.mlp.up_proj")
+    assert spec.zero_point == "float"
+    got = host.dequantize_weight(spec, {b: t.numpy() for b, t in layer.qgemm_packed.items()})
+    assert torch.equal(torch.from_numpy(got),
+                       fx.int4_float_zp_reference(q, scale, zero, 64, torch.bfloat16))
+    zero[0, 7] = float("inf")
+    layer = _loaded_int4_layer(cfg, qdata, scale, zero)
+    with pytest.raises(ValueError, match=r"model.layers.0.mlp.up_proj.*not finite.*row 7, group 0"):
         L.process(layer, cfg, True, "model.layers.0.mlp.up_proj")

@@ -174,3 +174,45 @@ def test_torch_compile_fullgraph_dynamic(lib):
 def test_prepare_is_a_noop_on_cpu(lib):
     m = qgemm.quantize_(small_model(), qgemm.Int8DynamicActivationInt8WeightConfig())
     assert qgemm.prepare(m, [1, 16]) == 3
+
+
+def test_float_zero_point_spec_and_ops(lib):
+    """W4A16 float zero points in Python: the spec's kind reaches qg_problem (2), the GEMM and
+    dequantize ops take it through float_zero_point (the zero buffer read as float values, not
+    integers), and what cannot hold it refuses by name."""
+    spec = WeightSpec("w4a16", 64, 128, group_size=32, zero_point="float")
+    assert spec.float_zero_point and spec.problem().has_zero_point == 2
+    assert spec.sizes() == spec.with_(zero_point=True).sizes()
+    assert WeightSpec.from_dict(spec.to_dict()) == spec and spec.key() != spec.with_(
+        zero_point=True).key()
+    with pytest.raises(ValueError, match="w4a16 only"):
+        WeightSpec("w8a16", 64, 128, zero_point="float")
+    with pytest.raises(ValueError, match="False, True or 'float'"):
+        WeightSpec("w4a16", 64, 128, group_size=32, zero_point="int")
+    # integer-zero-point buffers: codes u in [0, 15], zero points 3 (exact either way)
+    ispec = spec.with_(zero_point=True)
+    packed = {b: torch.from_numpy(a) for b, a in host.quantize_weight(
+        ispec, host.random_weight(64, 128, seed=3)).items() if a.size}
+    x = torch.randn(2, 128, dtype=torch.bfloat16)
+    y_int = ops.gemm(ispec, x, packed)
+    y_flt = ops.gemm(spec, x, packed)
+    w_int = torch.ops.qgemm.dequantize_weight(packed["weight"], packed["scale"], packed["zero"],
+                                              None, "w4a16", 64, 128, 32, True, False,
+                                              torch.bfloat16)
+    w_flt = torch.ops.qgemm.dequantize_weight(packed["weight"], packed["scale"], packed["zero"],
+                                              None, "w4a16", 64, 128, 32, True, False,
+                                              torch.bfloat16, True)
+    # the float reading of zero point z is (u - 8) s + z rounded to bf16, the integer one
+    # (u - z) s exact (the op then rounds it to bf16)
+    wi = torch.from_numpy(host.dequantize_weight(ispec, {b: t.numpy() for b, t in packed.items()}))
+    wf = torch.from_numpy(host.dequantize_weight(spec, {b: t.numpy() for b, t in packed.items()}))
+    assert torch.equal(w_int, wi.to(torch.bfloat16)) and torch.equal(w_flt.float(), wf)
+    assert torch.equal(wf.to(torch.bfloat16).float(), wf)  # already a bf16 value
+    assert not torch.equal(wi, wf) and not torch.equal(y_int, y_flt)
+    want = (x.double() @ wf.double().t())
+    assert ((y_flt.double() - want).abs() <= want.abs() * 2 ** -7 + 1e-6).all()
+    with pytest.raises(ValueError, match="float_zero_point is set but the zero buffer is empty"):
+        ops.GEMM_OPS["w4a16"](x, None, packed["weight"], packed["scale"], None, None, None, 64,
+                              32, False, False, torch.bfloat16, True)
+    with pytest.raises(ValueError, match="float zero points come from torchao"):
+        QuantLinear.from_linear(torch.nn.Linear(128, 64), spec)

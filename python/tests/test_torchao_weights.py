@@ -205,25 +205,78 @@ def test_int4_weight_only_integer_zero_points_convert_bit_for_bit(n, k, group):
         assert ((y - want).abs() <= want.abs() * 2 ** -7 + 1e-6).all()
 
 
-def test_int4_weight_only_float_zero_points_are_refused_by_name():
-    """What torchao's default quantizer (mslk) writes: zero = min + 8 * scale, not a multiple
-    of the scale, so qgemm refuses it, naming the weight, the group and the values."""
+@pytest.mark.parametrize("n,k,group,act", [(64, 256, 128, torch.bfloat16),
+                                             (100, 192, 64, torch.bfloat16),
+                                             (72, 128, 32, torch.float16)])
+def test_int4_weight_only_float_zero_points_convert_to_the_float_kind(n, k, group, act):
+    """What torchao's default quantizer (mslk) writes: zero = min + 8 * scale, not a multiple of
+    the scale. qgemm holds it as W4A16 float zero points: the dequantized weight is torchao's
+    q * s + z rounded once to the activation dtype (docs/formats.md), computed here
+    independently (engine_fixtures.int4_float_zp_reference); torchao's CPU twin, which rounds
+    three times in bf16, is within one bf16 rounding of it; the reference GEMM and the torch op
+    use the same weight."""
+    torch.manual_seed(n + k + group)
+    w = torch.randn(n, k, dtype=torch.bfloat16) * 0.05
+    q, scale, zero = fx._mslk_int4_row_quantize_zp(w, group)
+    t = _int4_weight_only_tensor(q, scale, zero, group)
+    spec, packed = torchao_compat.convert(qgemm.Int4WeightOnlyConfig(group_size=group),
+                                          "Int4Tensor", _data(t), act_dtype=act)
+    assert (spec.scheme, spec.group_size, spec.zero_point) == ("w4a16", group, "float")
+    assert spec.float_zero_point and spec.problem().has_zero_point == 2
+    ref = fx.int4_float_zp_reference(q, t.scale, t.zero_point, group, act)
+    deq = _deq_qgemm(spec, packed)
+    assert torch.equal(deq, ref)
+    # not the integer reading of the same buffers, nor the f32 value unrounded
+    exact = q.double() * t.scale.double().t().repeat_interleave(group, 1) + \
+        t.zero_point.double().t().repeat_interleave(group, 1)
+    assert not torch.equal(deq.double(), exact)
+    assert ((deq.double() - exact).abs() <= exact.abs() * 2.0 ** -8 + 1e-30).all()
+    twin = _torchao_int4_dequantize(t)  # (q + 8) * s + (z - 8 s), rounded in between
+    assert ((twin.double() - exact).abs() <= exact.abs() * 2.0 ** -6 + 2.0 ** -20).all()
+    # the torch op (host reference on the CPU) on the same packed weight
+    x = torch.randn(3, k, dtype=act)
+    y = qgemm.ops.linear(x, spec, packed, None).double()
+    want = x.double() @ ref.double().t()
+    assert ((y - want).abs() <= want.abs() * 2 ** -7 + 1e-6).all()
+    deq_op = torch.ops.qgemm.dequantize_weight(
+        *[packed.get(b) for b in ("weight", "scale", "zero", "meta")], "w4a16", n, k, group,
+        True, False, act, True)
+    assert torch.equal(deq_op.float(), ref.to(act).float())
+
+
+def test_int4_weight_only_mixed_layer_uses_float_kind_and_refuses_non_finite():
+    """One group off the integer grid is enough for the float kind (integer ones stay exact in
+    it); a zero point or scale that is not finite, or not exact in the activation dtype, is
+    refused by name."""
     torch.manual_seed(5)
-    w = torch.randn(64, 256, dtype=torch.bfloat16)
-    q, scale, zero = fx._mslk_int4_row_quantize_zp(w, 128)
-    t = _int4_weight_only_tensor(q, scale, zero, 128)
+    q = torch.randint(-8, 8, (64, 256), dtype=torch.int8)
+    scale = torch.randint(1, 16, (2, 64)).float() * 2.0 ** -10
+    zq = torch.full((2, 64), 4.0)  # (8 - 4) * s is exact in bf16
+    good = (8 - zq) * scale
+    t = _int4_weight_only_tensor(q, scale, good, 128)
+    spec, _ = torchao_compat.convert(qgemm.Int4WeightOnlyConfig(), "Int4Tensor", _data(t))
+    assert spec.zero_point is True
+    good[1, 9] += scale[1, 9] * 0.5
+    t = _int4_weight_only_tensor(q, scale, good, 128)
+    spec, packed = torchao_compat.convert(qgemm.Int4WeightOnlyConfig(), "Int4Tensor", _data(t))
+    assert spec.zero_point == "float"
+    assert torch.equal(_deq_qgemm(spec, packed),
+                       fx.int4_float_zp_reference(q, t.scale, t.zero_point, 128, torch.bfloat16))
+    bad = good.clone()
+    bad[0, 3] = float("nan")
+    t = _int4_weight_only_tensor(q, scale, bad, 128)
     with pytest.raises(torchao_compat.TorchaoFormatError,
-                       match=r"layers.3.q_proj: torchao Int4Tensor .*float zero points.*"
-                             r"\d+ of 128 groups.*first: row \d+, group \d"):
+                       match=r"layers.3.q_proj: torchao Int4Tensor: 1 of 128 groups .*not "
+                             r"finite; first: row 3, group 0"):
         torchao_compat.convert(qgemm.Int4WeightOnlyConfig(), "Int4Tensor", _data(t),
                                where="layers.3.q_proj")
-    # one bad group among exact ones is enough
-    zq = torch.full((2, 64), 4.0)  # (8 - 4) * s is exact in bf16
-    good = (8 - zq) * t.scale.float()
-    good[1, 9] += t.scale[1, 9].float() * 0.5
-    t = _int4_weight_only_tensor(q, t.scale.float(), good, 128)
-    with pytest.raises(torchao_compat.TorchaoFormatError, match=r"1 of 128 groups.*row 9, group 1"):
-        torchao_compat.convert(qgemm.Int4WeightOnlyConfig(), "Int4Tensor", _data(t))
+    # bf16 zero points below f16's range are not exact f16 values
+    tiny = good.clone()
+    tiny[1, 2] = 1.0e-7
+    t = _int4_weight_only_tensor(q, scale, tiny, 128)
+    with pytest.raises(torchao_compat.TorchaoFormatError, match="zero points .* not exact in"):
+        torchao_compat.convert(qgemm.Int4WeightOnlyConfig(), "Int4Tensor", _data(t),
+                               act_dtype=torch.float16)
 
 
 def test_int4_weight_only_shape_and_dtype_refusals():
@@ -369,8 +422,8 @@ def test_from_torchao_model_refuses_by_name_and_replaces_nothing():
     model = torch.nn.Sequential(torch.nn.Linear(128, 64), torch.nn.Linear(64, 128))
     for i, lin in enumerate(model):
         q, scale, zero = fx._mslk_int4_row_quantize_zp(lin.weight.data, 64)
-        if i == 0:  # exact: zero points 0
-            zero = torch.zeros_like(zero)
+        if i == 1:  # not a value qgemm holds
+            zero[0, 5] = float("inf")
         lin.weight = torch.nn.Parameter(_int4_weight_only_tensor(q, scale, zero, 64),
                                         requires_grad=False)
     with pytest.raises(torchao_compat.TorchaoFormatError, match=r"^1: torchao Int4Tensor"):

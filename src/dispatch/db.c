@@ -164,7 +164,7 @@ void qg_db_meta_from_device(qg_db_meta *m, const qg_device_info *d) {
 
 int qg_db_same_class(const qg_problem *a, const qg_problem *b) {
     return a->scheme == b->scheme && a->n == b->n && a->k == b->k &&
-           a->group_size == b->group_size && !!a->has_zero_point == !!b->has_zero_point &&
+           a->group_size == b->group_size && qg_db_zp_kind(a) == qg_db_zp_kind(b) &&
            a->act_dtype == b->act_dtype && a->out_dtype == b->out_dtype &&
            a->weight_scale == b->weight_scale && a->act_scale == b->act_scale;
 }
@@ -172,7 +172,7 @@ int qg_db_same_class(const qg_problem *a, const qg_problem *b) {
 /* Same scheme and quantization details, any shape (for the nearest-shape level). */
 static int same_family_class(const qg_problem *a, const qg_problem *b) {
     return a->scheme == b->scheme && a->group_size == b->group_size &&
-           !!a->has_zero_point == !!b->has_zero_point && a->act_dtype == b->act_dtype &&
+           qg_db_zp_kind(a) == qg_db_zp_kind(b) && a->act_dtype == b->act_dtype &&
            a->out_dtype == b->out_dtype && a->weight_scale == b->weight_scale &&
            a->act_scale == b->act_scale;
 }
@@ -181,9 +181,9 @@ static int same_family_class(const qg_problem *a, const qg_problem *b) {
 
 static uint64_t key_hash(const qg_problem *p, int64_t m_bucket) {
     /* the fields qg_db_same_class compares, normalized, plus the bucket */
-    const int64_t f[10] = {p->scheme,           p->n,         p->k,         p->group_size,
-                           !!p->has_zero_point, p->act_dtype, p->out_dtype, p->weight_scale,
-                           p->act_scale,        m_bucket};
+    const int64_t f[10] = {p->scheme,        p->n,         p->k,         p->group_size,
+                           qg_db_zp_kind(p), p->act_dtype, p->out_dtype, p->weight_scale,
+                           p->act_scale,     m_bucket};
     return XXH64(f, sizeof f, 0);
 }
 
@@ -345,6 +345,10 @@ char *qg_db_to_json(const qg_db *db) {
         cJSON_AddNumberToObject(o, "k", (double)e->key.k);
         cJSON_AddNumberToObject(o, "group_size", e->key.group_size);
         cJSON_AddBoolToObject(o, "zero_point", e->key.has_zero_point != 0);
+        /* only for float zero points: older readers ignore it, and an entry without it keeps
+         * meaning none / integer */
+        if (qg_db_zp_kind(&e->key) == QG_ZERO_POINT_FLOAT)
+            cJSON_AddStringToObject(o, "zero_point_kind", "float");
         cJSON_AddStringToObject(o, "act_dtype", qg_dtype_name(e->key.act_dtype));
         cJSON_AddStringToObject(o, "out_dtype", qg_dtype_name(e->key.out_dtype));
         cJSON_AddStringToObject(o, "weight_scale", scale_name(e->key.weight_scale));
@@ -477,6 +481,15 @@ static int parse_entry(const qg_db_meta *mt, const cJSON *o, qg_db_entry *e, cha
     e->key.n = n, e->key.k = k, e->key.m = e->m_bucket = mb;
     e->key.group_size = (int32_t)g;
     e->key.has_zero_point = cJSON_IsTrue(zp);
+    const cJSON *zk = cJSON_GetObjectItemCaseSensitive(o, "zero_point_kind");
+    if (zk) {
+        if (!cJSON_IsString(zk) || strcmp(zk->valuestring, "float") || !cJSON_IsTrue(zp))
+            return snprintf(why, why_len,
+                            "zero_point_kind must be \"float\" (with zero_point true) when "
+                            "present"),
+                   0;
+        e->key.has_zero_point = QG_ZERO_POINT_FLOAT;
+    }
     if (!copy_str(e->kernel, sizeof e->kernel, kern, "kernel", why, why_len) ||
         !jnonneg(o, "median_us", &e->median_us, why, why_len) ||
         !jnonneg(o, "p20_us", &e->p20_us, why, why_len) ||

@@ -7,6 +7,12 @@
 
 #define QG_DB_SCHEMA_VERSION 1
 
+/* The zero-point kind a database key compares: 0 none, 1 integer, 2 float (any other non-zero
+ * value counts as integer, as entries from before float zero points meant). */
+static inline int qg_db_zp_kind(const qg_problem *p) {
+    return p->has_zero_point == QG_ZERO_POINT_FLOAT ? QG_ZERO_POINT_FLOAT : !!p->has_zero_point;
+}
+
 typedef struct qg_db_entry {
     /* Key: the problem class (M ignored) and the M bucket. */
     qg_problem key;

@@ -34,6 +34,11 @@ static inline float emu_mul(float a, float b) {
 QG_DEVICE uint32_t qg_h2_sub(uint32_t a, uint32_t b) { return emu_h2(a, b, emu_sub); }
 QG_DEVICE uint32_t qg_h2_add(uint32_t a, uint32_t b) { return emu_h2(a, b, emu_add); }
 QG_DEVICE uint32_t qg_h2_mul(uint32_t a, uint32_t b) { return emu_h2(a, b, emu_mul); }
+QG_DEVICE uint32_t qg_h2_fma(uint32_t a, uint32_t b, uint32_t c) {
+    return emu_fma_half((uint16_t)a, (uint16_t)b, (uint16_t)c, QG_ACT) |
+           ((uint32_t)emu_fma_half((uint16_t)(a >> 16), (uint16_t)(b >> 16), (uint16_t)(c >> 16), QG_ACT)
+            << 16);
+}
 QG_DEVICE uint32_t qg_h2_lo2(uint32_t x) { return __byte_perm(x, 0, 0x1010); }
 QG_DEVICE uint32_t qg_h2_hi2(uint32_t x) { return __byte_perm(x, 0, 0x3232); }
 QG_DEVICE void qg_w4_dequant(uint32_t q, uint32_t zz0, uint32_t zz1, uint32_t s0, uint32_t s1,
@@ -42,6 +47,17 @@ QG_DEVICE void qg_w4_dequant(uint32_t q, uint32_t zz0, uint32_t zz1, uint32_t s0
     b[0][1] = qg_h2_mul(qg_h2_sub(qg_lop3_and_or(q >> 4, 0x000f000fu, QG_WO_MAGIC), zz0), s0);
     b[1][0] = qg_h2_mul(qg_h2_sub(qg_lop3_and_or(q >> 8, 0x000f000fu, QG_WO_MAGIC), zz1), s1);
     b[1][1] = qg_h2_mul(qg_h2_sub(qg_lop3_and_or(q >> 12, 0x000f000fu, QG_WO_MAGIC), zz1), s1);
+}
+QG_DEVICE void qg_w4_dequant_fzp(uint32_t q, uint32_t z0, uint32_t z1, uint32_t s0, uint32_t s1,
+                                 uint32_t b[2][2]) {
+    b[0][0] = qg_h2_fma(qg_h2_sub(qg_lop3_and_or(q, 0x000f000fu, QG_WO_MAGIC), QG_WO_MAGIC_SYM), s0,
+                        z0);
+    b[0][1] = qg_h2_fma(qg_h2_sub(qg_lop3_and_or(q >> 4, 0x000f000fu, QG_WO_MAGIC), QG_WO_MAGIC_SYM),
+                        s0, z0);
+    b[1][0] = qg_h2_fma(qg_h2_sub(qg_lop3_and_or(q >> 8, 0x000f000fu, QG_WO_MAGIC), QG_WO_MAGIC_SYM),
+                        s1, z1);
+    b[1][1] = qg_h2_fma(qg_h2_sub(qg_lop3_and_or(q >> 12, 0x000f000fu, QG_WO_MAGIC), QG_WO_MAGIC_SYM),
+                        s1, z1);
 }
 QG_DEVICE void qg_w8_decode(uint32_t q, uint32_t b[2]) {
     const uint32_t u = q ^ 0x80808080u;

@@ -87,6 +87,29 @@ QG_DEVICE uint32_t qg_pack_bf16x2(float lo, float hi) {
 QG_DEVICE uint32_t qg_pack_f16x2(float lo, float hi) {
     return emu_f32_to_f16(lo) | ((uint32_t)emu_f32_to_f16(hi) << 16);
 }
+/* x rounded once to nearest even in bf16 / f16 (dt), from long double: the exact sums of the
+ * fma below (64-bit significand) round here without a second rounding through float. */
+static inline uint16_t emu_round_half(long double x, int dt) {
+    const int mant = dt == QG_DT_BF16 ? 8 : 11, emin = dt == QG_DT_BF16 ? -126 : -14;
+    if (x == 0 || !isfinite((double)x))
+        return dt == QG_DT_BF16 ? qg_f32_to_bf16((float)x) : qg_f32_to_f16((float)x);
+    int e;
+    frexpl(x, &e); /* |x| in [2^(e-1), 2^e) */
+    const int q = (e - 1 > emin ? e - 1 : emin) - (mant - 1);
+    const long double r = ldexpl(nearbyintl(ldexpl(x, -q)), q); /* exact: |x / 2^q| < 2^12 */
+    return dt == QG_DT_BF16 ? qg_f32_to_bf16((float)r) : qg_f32_to_f16((float)r);
+}
+/* fma.rn of one bf16 / f16 lane: the product of two 16-bit values is exact in long double, and
+ * so is the sum for exponent gaps below 50 bits (all the emulator's data). */
+static inline uint16_t emu_fma_half(uint16_t a, uint16_t b, uint16_t c, int dt) {
+    const long double av = dt == QG_DT_BF16 ? qg_bf16_to_f32(a) : qg_f16_to_f32(a);
+    const long double bv = dt == QG_DT_BF16 ? qg_bf16_to_f32(b) : qg_f16_to_f32(b);
+    const long double cv = dt == QG_DT_BF16 ? qg_bf16_to_f32(c) : qg_f16_to_f32(c);
+    return emu_round_half(av * bv + cv, dt);
+}
+QG_DEVICE uint16_t qg_fma_rn(uint16_t a, uint16_t b, uint16_t c, int dt) {
+    return emu_fma_half(a, b, c, dt);
+}
 QG_DEVICE float qg_to_f32(uint16_t v, int dt) {
     return dt == QG_DT_BF16 ? qg_bf16_to_f32(v) : qg_f16_to_f32(v);
 }

@@ -6,6 +6,7 @@ extern "C" {
 #include "catalog.h"
 #include "jit.h"
 #include "schemes.h"
+#include "scheme_w4a16.h"
 }
 #include "emu_rt.h"
 #include "emu_wgmma.h"
@@ -142,7 +143,9 @@ static void run_case(qg_context *ctx, const pcase &c, const char *only) {
     float *wf = (float *)malloc(sizeof(float) * p.n * p.k);
     for (int64_t i = 0; i < p.n * p.k; i++)
         wf[i] = (float)(urand() * ldexp(1, (int)((i / p.k) % 5) - 3));
-    if (qg_quantize_weight(&p, wf, p.k, &w)) {
+    /* float zero points (kind 2): mslk's quantizer, as torchao's checkpoints have them */
+    if (c.zp == QG_ZERO_POINT_FLOAT ? qg_w4a16_quantize_float_zp(&p, wf, p.k, &w)
+                                    : qg_quantize_weight(&p, wf, p.k, &w)) {
         printf("quantize: %s\n", qg_last_error(NULL));
         return;
     }
@@ -171,7 +174,7 @@ static void run_case(qg_context *ctx, const pcase &c, const char *only) {
         if (only && !strstr(v->id, only)) continue;
         if (c.fam && strncmp(v->id, c.fam, strlen(c.fam)) != 0) continue;
         /* dequantize + cuBLASLt: no emulated cuBLASLt; gpu_weight_only covers it on the GPU */
-        if (!strncmp(v->id, "wo_dequant_lt.", 14)) continue;
+        if (!strncmp(v->id, "wo_dequant_lt", 13)) continue;
         /* CUTLASS-built kernels (kernels/cutlass): C++ templates over PTX the emulator does not
          * model (TMA, clusters); gpu_cutlass covers them on the GPU */
         if (!strncmp(v->id, "w4a16_cutlass.", 14)) continue;
@@ -446,6 +449,16 @@ int main(int argc, char **argv) {
         {W4, 200, 136, 1056, 32, 1, F16, F16, 1, 1, "wo_wgmma_rs"},
         {W4, 256, 512, 1024, 128, 0, BF, F16, 0, 0, "wo_wgmma_rs"},
         {W8, 100, 256, 2048, 0, 0, F16, F16, 1, 1, "wo_wgmma_rs"},
+        /* float zero points (kind 2: (u - 8) * s + z in one fma): the RS and GEMV fzp families
+         * (and dequant_wo_fzp, run on every W4A16 case's weight) on split-K, odd tails, per
+         * channel, f16 and bf16 */
+        {W4, 64, 128, 1792, 64, 2, BF, BF, 1, 0, "wo_wgmma_rs_fzp"},
+        {W4, 200, 136, 1056, 32, 2, F16, F16, 1, 1, "wo_wgmma_rs_fzp"},
+        {W4, 130, 192, 512, 0, 2, BF, F16, 0, 0, "wo_wgmma_rs_fzp"},
+        {W4, 1, 256, 4096, 128, 2, BF, BF, 0, 0, "w4a16_gemv_fzp"},
+        {W4, 8, 72, 1056, 32, 2, F16, F16, 1, 1, "w4a16_gemv_fzp"},
+        {W4, 40, 130, 2048, 64, 2, BF, F16, 1, 0, "w4a16_gemv_fzp"},
+        {W4, 3, 200, 4104, 0, 2, F16, BF, 0, 0, "w4a16_gemv_fzp"},
         {W8, 130, 192, 1056, 0, 0, BF, BF, 0, 0, "wo_wgmma_rs"},
         /* the W4A16 decode GEMV (M <= 64 in blocks of 8 mt rows): split-K over 8 emulated SMs (K = 4096), a last
          * partial chunk (per channel, K = 4104), groups of 32/64 inside a unit (shuffled scales),

@@ -110,6 +110,7 @@ emulated() {
     dequant_wo) echo qg_wo_dequant qg_dq_params ;;
     w8a8_int8_mma|w8a8_fp8_mma|w4a8_int8_mma|w4a8_fp8_mma) echo qg_dyn_mma qg_dyn_params ;;
     sp24_bf16_mma|sp24_int8_mma|sp24_fp8_mma) echo qg_sp24_mma - sp24_mma ;; # separate arguments
+    w4a16_gemv_fzp|wo_wgmma_rs_fzp|dequant_wo_fzp) emulated "${1%_fzp}" ;; # QG_FZP=1 builds
     *) return 1 ;;
   esac
 }
@@ -124,7 +125,7 @@ while read -r id; do
     defs+=("QG_${name^^} ${p#"$name"}")
   done
   read -r kernel ptype src <<< "$abi" # src: the family's source when not named after it
-  gen "${src:-$fam}" "$id" "$kernel" "$ptype" "${defs[@]}"
+  gen "${src:-${fam%_fzp}}" "$id" "$kernel" "$ptype" "${defs[@]}"
 done < variants.txt
 echo "compiling $(ls v_*.cpp | wc -l) variants (host C++)..."
 ls v_*.cpp emu_rt.cpp emu_wgmma.cpp emu_wgmma_selftest.cpp emu_mma.cpp harness.cpp | xargs -P 2 -I{} sh -c \

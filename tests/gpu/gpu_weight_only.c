@@ -14,7 +14,10 @@
  *     cannot be skipped silently); the decode GEMVs w4a16_gemv and w8a16_gemv (every GPU,
  *     M <= 16: counted too; one counter per 64-column slab);
  *  4. the dequant kernels (every variant and qg_dequantize_weight) are bit-exact with
- *     qg_dequantize_weight_host rounded to bf16/f16.
+ *     qg_dequantize_weight_host rounded to bf16/f16;
+ *  5. W4A16 float zero points (has_zero_point 2, mslk-style weights): the same checks on three
+ *     weights for the fzp families (w4a16_gemv_fzp, wo_wgmma_rs_fzp, wo_dequant_lt_fzp through
+ *     dequant_wo_fzp, counted), their split-K, and dequant_wo_fzp bit-exact with the host rule.
  * C is poisoned (0xff: NaN) before every call: all M x N outputs must be finite, padding columns
  * of ldc untouched. The reference covers every row for M <= 64 and 64 sampled rows otherwise
  * (first, last, both sides of 64/128-row tile edges, random), computed on 16 threads.
@@ -113,13 +116,19 @@ static void fill_slice(void *x, int64_t i) {
     }
 }
 
+/* qg_quantize_weight, or mslk's quantizer for float zero points (it never makes them) */
+static qg_status quantize_any(const qg_problem *p, const float *w, const qg_packed_weight *out) {
+    return p->has_zero_point == QG_ZERO_POINT_FLOAT ? qg_w4a16_quantize_float_zp(p, w, p->k, out)
+                                                    : qg_quantize_weight(p, w, p->k, out);
+}
+
 static void quantize_slice(void *x, int64_t i) {
     slice_job *j = x;
     int64_t r0;
     qg_problem q = slice_problem(j->p, i, &r0);
     q.m = 1;
     const qg_packed_weight s = slice_weight(j->p, &j->w, r0);
-    const qg_status st = qg_quantize_weight(&q, j->wf + r0 * q.k, q.k, &s);
+    const qg_status st = quantize_any(&q, j->wf + r0 * q.k, &s);
     if (st != QG_SUCCESS) j->status = st;
 }
 
@@ -176,7 +185,7 @@ static int make_weight(qg_context *ctx, weight_t *w, const qg_problem *p, uint64
     const int64_t slices = (p->n + SLICE - 1) / SLICE;
     parallel_for(slices, fill_slice, &j);
     if (p->weight_scale == QG_SCALE_PER_TENSOR) /* a property of the whole weight */
-        j.status = qg_quantize_weight(p, wf, p->k, &w->host);
+        j.status = quantize_any(p, wf, &w->host);
     else parallel_for(slices, quantize_slice, &j);
     free(wf);
     if (!QT_CHECK(j.status == QG_SUCCESS, "quantize %s N=%lld K=%lld: %s",
@@ -198,8 +207,9 @@ static void free_weight(qg_context *ctx, weight_t *w) {
 static int ncase;      /* rotates output dtype and bias */
 static int wgmma_runs; /* checked runs of the sm_90a family w4a16_wgmma (must not be skipped) */
 static int wgmma_rs_runs[2]; /* the same for the RS form wo_wgmma_rs: [0] W4A16, [1] W8A16 */
-static int gemv_runs;        /* checked runs of w4a16_gemv (M <= 16) */
-static int w8_gemv_runs;     /* the same for w8a16_gemv */
+static int fzp_runs[3];  /* float zero points: w4a16_gemv_fzp, wo_wgmma_rs_fzp, wo_dequant_lt_fzp */
+static int gemv_runs;    /* checked runs of w4a16_gemv (M <= 16) */
+static int w8_gemv_runs; /* the same for w8a16_gemv */
 /* checked runs of wo_dequant_lt (run through its ids), all and algo0 ones, per
  * weight width ([0] wbits4 / W4A16, [1] wbits8 / W8A16) */
 static int dequant_lt_runs[2], dequant_lt_algo0_runs[2];
@@ -407,8 +417,8 @@ static void run_m_with(qg_context *ctx, int cc, const weight_t *w, int64_t m, in
             continue;
         }
         const int is_dequant_lt = v && strncmp(v->id, "wo_dequant_lt.", 14) == 0;
-        if (is_dequant_lt && st == QG_ERR_UNSUPPORTED &&
-            strstr(qg_last_error(ctx), "heuristic offers")) {
+        const int any_lt = v && strncmp(v->id, "wo_dequant_lt", 13) == 0; /* _fzp too */
+        if (any_lt && st == QG_ERR_UNSUPPORTED && strstr(qg_last_error(ctx), "heuristic offers")) {
             /* cuBLASLt offered fewer algorithms than this variant's index: a refusal (counted
              * below: algo0 must run) that must leave C alone */
             printf("  %s: skipped (%s)\n", what, qg_last_error(ctx));
@@ -423,13 +433,16 @@ static void run_m_with(qg_context *ctx, int cc, const weight_t *w, int64_t m, in
         /* dequantize + cuBLASLt rounds the scaled W8A16 weight too (see Bounds) */
         char picked[512] = "";
         if (!v) qg_explain(ctx, &p, picked, sizeof picked);
-        const int rounds_weight = is_dequant_lt || strstr(picked, "wo_dequant_lt.") != NULL;
+        const int rounds_weight = any_lt || strstr(picked, "wo_dequant_lt") != NULL;
         check_c(what, &p, hc, ldc, rows, nrows, ref, a, lda, &w->host, rounds_weight);
         ran += v != NULL;
         wgmma_runs += v && strncmp(v->id, "w4a16_wgmma.", 12) == 0;
         wgmma_rs_runs[0] += v && strncmp(v->id, "wo_wgmma_rs.wbits4.", 19) == 0;
         wgmma_rs_runs[1] += v && strncmp(v->id, "wo_wgmma_rs.wbits8.", 19) == 0;
         gemv_runs += v && strncmp(v->id, "w4a16_gemv.", 11) == 0;
+        fzp_runs[0] += v && strncmp(v->id, "w4a16_gemv_fzp.", 15) == 0;
+        fzp_runs[1] += v && strncmp(v->id, "wo_wgmma_rs_fzp.", 16) == 0;
+        fzp_runs[2] += v && strncmp(v->id, "wo_dequant_lt_fzp.", 18) == 0;
         w8_gemv_runs += v && strncmp(v->id, "w8a16_gemv.", 11) == 0;
         const int w8 = p.scheme == QG_SCHEME_W8A16;
         dequant_lt_runs[w8] += is_dequant_lt;
@@ -457,8 +470,9 @@ static void run_dequant_lt(qg_context *ctx, int cc, const weight_t *w, int edge,
     static const int64_t ms[] = {17, 128, 1000, 4096};
     for (int i = 0; i < 4; i++)
         run_m_with(ctx, cc, w, ms[i], edge && i == 2, r, ((i + ncase++) & 1) << 1,
-                   w->p.scheme == QG_SCHEME_W8A16 ? "wo_dequant_lt.wbits8."
-                                                  : "wo_dequant_lt.wbits4.");
+                   w->p.scheme == QG_SCHEME_W8A16               ? "wo_dequant_lt.wbits8."
+                   : w->p.has_zero_point == QG_ZERO_POINT_FLOAT ? "wo_dequant_lt_fzp.wbits4."
+                                                                : "wo_dequant_lt.wbits4.");
 }
 
 /* ---------------------------------------------------------------- dequantization */
@@ -695,6 +709,10 @@ int main(void) {
     cases[nc++] = (wcase){W4, 130, 256, 64, 1, F16, 2, 1, 1, QG_SCALE_PER_ROW};
     cases[nc++] = (wcase){W8, 72, 96, 0, 0, BF, 2, 1, 1, QG_SCALE_PER_ROW};
     cases[nc++] = (wcase){W8, 136, 200, 0, 0, F16, 2, 1, 1, QG_SCALE_PER_TENSOR};
+    /* float zero points (kind 2): Llama shapes, every M list, off the grid */
+    cases[nc++] = (wcase){W4, 4096, 4096, 128, 2, BF, 0, 0, 1, QG_SCALE_PER_ROW};
+    cases[nc++] = (wcase){W4, 4096, 14336, 64, 2, F16, 1, 0, 1, QG_SCALE_PER_ROW};
+    cases[nc++] = (wcase){W4, 1000, 1056, 32, 2, BF, 2, 1, 1, QG_SCALE_PER_ROW};
 
     const int reduced = gt_reduced();
     for (int ci = 0; ci < nc; ci++) {
@@ -702,7 +720,7 @@ int main(void) {
         /* reduced: the first case (every W4A16 family, split-K), W8A16 4096x4096 bf16, the two
          * smallest off-grid shapes; wo_dequant_lt runs below */
         if (reduced && ci && !(c->scheme == W8 && c->n == 4096 && c->k == 4096 && c->act == BF) &&
-            !(c->edge && (c->n == 1000 || c->n == 72)))
+            !(c->edge && (c->n == 1000 || c->n == 72)) && !(c->zp == 2 && c->n == 4096))
             continue;
         const double t0 = now_s();
         qg_problem p;
@@ -734,6 +752,13 @@ int main(void) {
             check_splitk(ctx, &w, 1, "w4a16_gemv.act2.mt1.warps8.uk4", 64, 16, &r);
             check_splitk(ctx, &w, 8, "w4a16_gemv.act2.mt1.warps4.uk4", 64, 16, &r);
             check_splitk(ctx, &w, 16, "w4a16_gemv.act2.mt2.warps8.uk2", 64, 16, &r);
+        }
+        if (c->zp == 2 && c->n == 4096 && c->k == 4096) {
+            check_splitk(ctx, &w, 1, "w4a16_gemv_fzp.act2.mt1.warps8.uk4.fzp1", 64, 16, &r);
+            check_splitk(ctx, &w, 16, "w4a16_gemv_fzp.act2.mt2.warps4.uk2.fzp1", 64, 16, &r);
+            check_splitk(ctx, &w, 16, "wo_wgmma_rs_fzp.wbits4.act2.bm64.fzp1", 128, 64, &r);
+            check_splitk(ctx, &w, 128, "wo_wgmma_rs_fzp.wbits4.act2.bm128.fzp1", 128, 128, &r);
+            if (!reduced) run_dequant_lt(ctx, cc, &w, 0, &r);
         }
         if (c->scheme == W8 && c->n == 4096 && c->k == 4096 && c->act == BF) {
             check_splitk(ctx, &w, 3, "w8a16_decode.act2.mt1", 256, 16, &r);
@@ -801,6 +826,14 @@ int main(void) {
         QT_CHECK(wgmma_rs_runs[1] >= 2 * 6, "wo_wgmma_rs.wbits8 ran only %d times on sm_90",
                  wgmma_rs_runs[1]);
     }
+    /* float zero points: the GEMV on 3 weights at M = 1 (4 variants) at least, dequantize +
+     * cuBLASLt on 2 (8 variants x 4 Ms), the RS form on sm_90 (2 variants x 2 weights x M >= 17) */
+    QT_CHECK(fzp_runs[0] >= 3 * 4, "w4a16_gemv_fzp ran only %d times", fzp_runs[0]);
+    QT_CHECK(fzp_runs[2] >= 2 * 8 * 4, "wo_dequant_lt_fzp ran only %d times", fzp_runs[2]);
+    if (cc == 90)
+        QT_CHECK(fzp_runs[1] >= 2 * 2 * 2, "wo_wgmma_rs_fzp ran only %d times on sm_90", fzp_runs[1]);
+    printf("float zero points: %d w4a16_gemv_fzp, %d wo_wgmma_rs_fzp, %d wo_dequant_lt_fzp runs\n",
+           fzp_runs[0], fzp_runs[1], fzp_runs[2]);
     /* every W4A16 case runs the GEMV at M = 1 (4 variants of its act) and M = 16 (2) at least */
     QT_CHECK(gemv_runs >= 17 * 6, "w4a16_gemv ran only %d times", gemv_runs);
     /* and every W8A16 case at M = 1 (4) and M = 3 or 16 (>= 2) */

@@ -9,7 +9,7 @@ GPU, one directory per config. Checkpoints that transformers can save (safetenso
   fp8dq-row     Float8DynamicActivationFloat8WeightConfig(granularity=PerRow())
   fp8dq-tensor  Float8DynamicActivationFloat8WeightConfig()   (per tensor)
   fp8-int4      Float8DynamicActivationInt4WeightConfig(int4_packing_format="plain")  (mslk)
-  int4wo        Int4WeightOnlyConfig(group_size=128)   (mslk; float zero points: refused)
+  int4wo        Int4WeightOnlyConfig(group_size=128)   (mslk; float zero points: W4A16 float kind)
 Tensor types torchao 0.18 cannot save to safetensors (flatten_tensor_state_dict refuses them),
 written as tensors.safetensors: per Linear `<fqn>.<torchao tensor name>`, torchao's own
 `<fqn>.dequantized` (bf16, its CUDA dequantize) where it has one, and metadata `kind` and

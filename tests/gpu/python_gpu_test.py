@@ -156,6 +156,44 @@ def dequant_case(scheme, kw, n, k):
                              f"{float((diff / h.abs().clamp_min(1e-30)).max()):.3g} relative")
 
 
+def float_zero_point_case(n, k, group, ms, out="bf16"):
+    """torchao int4 weight-only tensors as mslk makes them (zero = min + 8 * scale) converted to
+    W4A16 float zero points: the fzp kernels (GEMV, dequantize + cuBLASLt; RS on sm_90a through
+    the tuner only) against the host reference, and the GPU dequantization bit-exact with the
+    host rule (q * s + z rounded once to the activation dtype)."""
+    from qgemm import torchao_compat
+
+    tdt = torch.bfloat16 if out == "bf16" else torch.float16
+    torch.manual_seed(n + k)
+    g = (torch.randn(n, k) * 0.05).reshape(-1, group)
+    lo, hi = g.amin(1, keepdim=True), g.amax(1, keepdim=True)
+    s = (hi - lo).clamp(min=1e-6) / 15
+    q = (g.sub(lo).div(s).round().clamp(0, 15) - 8).to(torch.int8).reshape(n, k)
+    scale = s.view(n, -1).t().contiguous().to(tdt)
+    zero = (lo + 8 * s).view(n, -1).t().contiguous().to(tdt)
+    qdata = ((q[:, 1::2] << 4) | (q[:, ::2] & 0xF)).to(torch.uint8)
+    spec, packed = torchao_compat.convert(qgemm.Int4WeightOnlyConfig(group_size=group),
+                                          "Int4Tensor", {"qdata": qdata, "scale": scale,
+                                                         "zero_point": zero}, act_dtype=tdt)
+    if spec.zero_point != "float":
+        raise AssertionError(f"converted to zero_point={spec.zero_point!r}, not float")
+    packed_np = {b: t.contiguous().view(torch.uint8).numpy() for b, t in packed.items()}
+    p = {b: t.to(DEV) for b, t in packed.items()}
+    for m in ms:
+        x = torch.randn(m, k, dtype=tdt, device=DEV)
+        c = ops.linear(x, spec, p)
+        ref = host.reference_gemm(spec, x.cpu().view(torch.int16).numpy().view(np.uint16),
+                                  packed_np)
+        sync()
+        assert_close(c, ref, f"w4a16 float zero points M={m} N={n} K={k} g{group} {out}")
+    d = torch.ops.qgemm.dequantize_weight(p["weight"], p["scale"], p["zero"], None, "w4a16", n,
+                                          k, group, True, False, tdt, True)
+    h = torch.from_numpy(host.dequantize_weight(spec, packed_np))
+    if not torch.equal(d.cpu().float(), h):
+        bad = int((d.cpu().float() != h).sum())
+        raise AssertionError(f"GPU dequantize differs from the host rule in {bad} values")
+
+
 def small_model(cfg, k=512, hidden=1024, n=256):
     torch.manual_seed(0)
     m = torch.nn.Sequential(torch.nn.Linear(k, hidden), torch.nn.SiLU(),
@@ -409,6 +447,10 @@ def main():
                    False, "f16"))
     checks.append(("gemm w4a16 fp16", gemm_case, "w4a16", dict(group_size=128), 256, 512,
                    [1, 33], False, "f16"))
+    for n, k, group, out in ((256, 512, 128, "bf16"), (1000, 1024, 32, "f16"),
+                             (4096, 4096, 128, "bf16")):
+        checks.append((f"gemm w4a16 float zero points N={n} K={k} g{group} {out}",
+                       float_zero_point_case, n, k, group, ms, out))
     for scheme, kw in VARIANTS[::2] + [VARIANTS[1]]:
         checks.append((f"dequantize {variant_name(scheme, kw)}", dequant_case, scheme, kw,
                        256, 512))

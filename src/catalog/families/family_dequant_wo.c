@@ -2,8 +2,10 @@
  * dequant_wo: packed W4A16 / W8A16 weights -> bf16 or f16 [N, K] row-major on the GPU
  * (kernels/cuda/dequant_wo.cu), bit-exact with qg_dequantize_weight_host rounded to the output
  * dtype. One warp per (64-row slab, 32-k chunk), 8 warps per CTA. Parameter: wbits (4, 8).
+ * dequant_wo_fzp: the same kernel on W4A16 float zero points (QG_FZP=1, params wbits 4, fzp 1).
  */
 #include "catalog.h"
+#include "family_w4a16_common.h"
 #include "jit.h"
 #include "scheme_w4a16.h"
 
@@ -13,6 +15,7 @@
 #include <stdio.h>
 
 static const int variants[][QG_MAX_PARAMS] = {{4}, {8}};
+static const int fzp_variants[][QG_MAX_PARAMS] = {{4, 1}}; /* params[1] of the rows above: 0 */
 
 static int supports(const qg_problem *p, const int *params, int cc, char *why, size_t why_len) {
     const qg_scheme want = params[0] == 4 ? QG_SCHEME_W4A16 : QG_SCHEME_W8A16;
@@ -21,7 +24,7 @@ static int supports(const qg_problem *p, const int *params, int cc, char *why, s
                  qg_scheme_name(p->scheme));
         return 0;
     }
-    return 1;
+    return qg_wo_zero_point_supported(p, params[1], why, why_len);
 }
 
 static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, const void *args,
@@ -72,6 +75,23 @@ const qg_family qg_family_dequant_wo = {
     .param_names = {"wbits"},
     .num_variants = QG_ARRAY_SIZE(variants),
     .variants = variants,
+    .supports = supports,
+    .heuristic = NULL,
+    .workspace = NULL,
+    .launch = launch,
+};
+
+const qg_family qg_family_dequant_wo_fzp = {
+    .name = "dequant_wo_fzp",
+    .source = "dequant_wo.cu",
+    .entry = "qg_wo_dequant",
+    .op = QG_OP_DEQUANT,
+    .scheme_mask = 1u << QG_SCHEME_W4A16,
+    .min_cc = 80,
+    .num_params = 2,
+    .param_names = {"wbits", "fzp"},
+    .num_variants = QG_ARRAY_SIZE(fzp_variants),
+    .variants = fzp_variants,
     .supports = supports,
     .heuristic = NULL,
     .workspace = NULL,

@@ -20,6 +20,10 @@ static int supports(const qg_problem *p, const int *params, int cc, char *why, s
         snprintf(why, why_len, "hip_dequant_int4 handles W4A16 weights only");
         return 0;
     }
+    if (p->has_zero_point == QG_ZERO_POINT_FLOAT) {
+        snprintf(why, why_len, "hip_dequant_int4: float zero points (has_zero_point 2): not yet");
+        return 0;
+    }
     if (p->n * p->k / params[0] >= ((int64_t)1 << 31)) {
         snprintf(why, why_len, "hip_dequant_int4: weight too large for one grid");
         return 0;

@@ -91,6 +91,21 @@ size_t qg_wo_workspace(const qg_problem *p, const qg_wo_tile *t) {
     return counter_bytes(p, t) + (size_t)s * (size_t)p->m * (size_t)p->n * sizeof(float);
 }
 
+int qg_wo_zero_point_supported(const qg_problem *p, int fzp, char *why, size_t why_len) {
+    const int is_float = p->scheme == QG_SCHEME_W4A16 && p->has_zero_point == QG_ZERO_POINT_FLOAT;
+    if (is_float && !fzp) {
+        snprintf(why, why_len,
+                 "float zero points (has_zero_point 2): not in this kernel (the *_fzp families "
+                 "compute them)");
+        return 0;
+    }
+    if (!is_float && fzp) {
+        snprintf(why, why_len, "computes W4A16 float zero points (has_zero_point 2) only");
+        return 0;
+    }
+    return 1;
+}
+
 int qg_wo_supports(const qg_problem *p, const qg_wo_tile *t, int cc, char *why, size_t why_len) {
     const qg_dtype act = t->act == 2 ? QG_DTYPE_BF16 : QG_DTYPE_F16;
     if (p->scheme != t->scheme) {
@@ -98,6 +113,7 @@ int qg_wo_supports(const qg_problem *p, const qg_wo_tile *t, int cc, char *why, 
                  qg_scheme_name(p->scheme));
         return 0;
     }
+    if (!qg_wo_zero_point_supported(p, t->fzp, why, why_len)) return 0;
     if (p->act_dtype != act) {
         snprintf(why, why_len, "compiled for %s activations, the problem has %s",
                  qg_dtype_name(act), qg_dtype_name(p->act_dtype));
@@ -174,6 +190,8 @@ qg_status qg_wo_check_args(qg_context *ctx, const qg_problem *p, const qg_gemm_a
                      (p->has_zero_point && (uintptr_t)a->w.zero % 16),
                  QG_ERR_UNSUPPORTED,
                  "%s needs 16-byte aligned packed weight, scale and zero buffers", id);
+    QG_RETURN_IF(ctx, p->has_zero_point == QG_ZERO_POINT_FLOAT && !a->w.zero, QG_ERR_NULL_POINTER,
+                 "%s: float zero points (has_zero_point 2) need the zero buffer", id);
     QG_RETURN_IF(ctx,
                  (uintptr_t)a->c % 2 || a->ldc > INT32_MAX || (p->has_bias && (uintptr_t)a->bias % 2),
                  QG_ERR_INVALID_ARGUMENT, "%s: C and bias must be 2-byte aligned, ldc < 2^31", id);

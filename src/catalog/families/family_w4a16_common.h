@@ -19,6 +19,7 @@ typedef struct {
     int bn, bk; /* CTA columns (64 per warp column), k per stage */
     int stages;
     int max_m; /* largest M the family accepts (0: any) */
+    int fzp;   /* 1: computes W4A16 float zero points (and nothing else); 0: none or integer */
 } qg_wo_tile;
 
 /* Split-K caps of the weight-only families, device-independent (sized for GPUs up to
@@ -37,6 +38,9 @@ int qg_wo_splits(const qg_problem *p, const qg_wo_tile *t, const qg_device_info 
 size_t qg_wo_workspace(const qg_problem *p, const qg_wo_tile *t);
 
 int qg_wo_supports(const qg_problem *p, const qg_wo_tile *t, int cc, char *why, size_t why_len);
+/* The zero-point kind check of every W4A16 kernel: a variant with fzp 1 computes float zero
+ * points only, one with fzp 0 none or integer ones; 0 and the reason otherwise. */
+int qg_wo_zero_point_supported(const qg_problem *p, int fzp, char *why, size_t why_len);
 double qg_wo_cost(const qg_problem *p, const qg_wo_tile *t, const qg_device_info *dev);
 /* Alignment and range checks shared by the weight-only launchers (messages name `id`). */
 qg_status qg_wo_check_args(qg_context *ctx, const qg_problem *p, const qg_gemm_args *a,

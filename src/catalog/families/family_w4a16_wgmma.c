@@ -28,7 +28,7 @@
 #include "../kernels/cuda/w4a16_wgmma_abi.cuh"
 
 /* SS params: act, bn. RS params: wbits, act, bm. */
-enum { P_ACT = 0, P_TILE = 1, RS_P_WBITS = 0, RS_P_ACT = 1, RS_P_TILE = 2 };
+enum { P_ACT = 0, P_TILE = 1, RS_P_WBITS = 0, RS_P_ACT = 1, RS_P_TILE = 2, RS_P_FZP = 3 };
 
 static const int variants[][QG_MAX_PARAMS] = {
     {2, 256},
@@ -39,6 +39,14 @@ static const int variants[][QG_MAX_PARAMS] = {
 static const int rs_variants[][QG_MAX_PARAMS] = {
     {4, 2, 128}, {4, 1, 128}, {4, 2, 64}, {4, 1, 64},
     {8, 2, 128}, {8, 1, 128}, {8, 2, 64}, {8, 1, 64},
+};
+/* wo_wgmma_rs_fzp: W4A16 with float zero points (QG_FZP=1); the rows above end in zeros
+ * (QG_MAX_PARAMS), so their fzp is 0. */
+static const int rs_fzp_variants[][QG_MAX_PARAMS] = {
+    {4, 2, 128, 1},
+    {4, 1, 128, 1},
+    {4, 2, 64, 1},
+    {4, 1, 64, 1},
 };
 
 typedef struct qg_w4wg_params w4wg_params;
@@ -51,6 +59,7 @@ typedef struct qg_w4wg_params w4wg_params;
 typedef struct {
     int tile_m, tile_n, smem;
     int rs;           /* 1: the RS kernel */
+    int fzp;          /* 1: W4A16 float zero points only (QG_FZP) */
     int act;          /* 1 f16, 2 bf16 */
     qg_scheme scheme; /* the scheme its weight bits compute */
 } w4wg_tile;
@@ -61,15 +70,21 @@ typedef struct {
 static w4wg_tile ss_tile(const int *v) {
     const int bn = v[P_TILE], sl = bn == 256 ? 4 : 5, sb = 3, slabs = bn / 64;
     const int l = W4WG_BM * W4WG_BK * 2 + bn * W4WG_BK / 2 + 2 * (2 * slabs * 128);
-    return (w4wg_tile){W4WG_BM, bn,       sl * l + sb * bn * W4WG_BK * 2 + 1024 + 1024,
-                       0,       v[P_ACT], QG_SCHEME_W4A16};
+    return (
+        w4wg_tile){W4WG_BM,        bn, sl * l + sb * bn * W4WG_BK * 2 + 1024 + 1024, 0, 0, v[P_ACT],
+                   QG_SCHEME_W4A16};
 }
 
 static w4wg_tile rs_tile(const int *v) {
     const int bm = v[RS_P_TILE], wbits = v[RS_P_WBITS];
     const int ring = QG_W4RS_STAGES(bm) * QG_W4RS_STAGE_BYTES(bm, wbits);
-    return (w4wg_tile){bm, 128,         ring + 1024 + 1024,
-                       1,  v[RS_P_ACT], wbits == 4 ? QG_SCHEME_W4A16 : QG_SCHEME_W8A16};
+    return (w4wg_tile){bm,
+                       128,
+                       ring + 1024 + 1024,
+                       1,
+                       v[RS_P_FZP],
+                       v[RS_P_ACT],
+                       wbits == 4 ? QG_SCHEME_W4A16 : QG_SCHEME_W8A16};
 }
 
 typedef struct {
@@ -110,6 +125,7 @@ static int tile_supports(const qg_problem *p, const w4wg_tile *t, int cc, char *
                  qg_scheme_name(p->scheme));
         return 0;
     }
+    if (!qg_wo_zero_point_supported(p, t->fzp, why, why_len)) return 0;
     if (p->act_dtype != act) {
         snprintf(why, why_len, "compiled for %s activations, the problem has %s",
                  qg_dtype_name(act), qg_dtype_name(p->act_dtype));
@@ -240,6 +256,28 @@ const qg_family qg_family_wo_wgmma_rs = {
     .param_names = {"wbits", "act", "bm"},
     .num_variants = QG_ARRAY_SIZE(rs_variants),
     .variants = rs_variants,
+    .supports = rs_supports,
+    .heuristic = rs_heuristic,
+    .workspace = rs_workspace,
+    .launch = rs_launch,
+};
+
+/* The RS kernel on W4A16 float zero points (docs/formats.md): wo_wgmma_rs.cu with QG_FZP=1, one
+ * fma per pair in the consumers' decode. Experimental until tests/gpu/gpu_weight_only has run
+ * it on hardware (the CPU emulator has: tests/emu). */
+const qg_family qg_family_wo_wgmma_rs_fzp = {
+    .name = "wo_wgmma_rs_fzp",
+    .source = "wo_wgmma_rs.cu",
+    .entry = "qg_w4rs_gemm",
+    .op = QG_OP_GEMM,
+    .scheme_mask = 1u << QG_SCHEME_W4A16,
+    .min_cc = 90,
+    .needs_sm90a = 1,
+    .experimental = 1,
+    .num_params = 4,
+    .param_names = {"wbits", "act", "bm", "fzp"},
+    .num_variants = QG_ARRAY_SIZE(rs_fzp_variants),
+    .variants = rs_fzp_variants,
     .supports = rs_supports,
     .heuristic = rs_heuristic,
     .workspace = rs_workspace,

@@ -41,7 +41,13 @@ static const int variants[][QG_MAX_PARAMS] = {
     {4, 16, 0}, {4, 16, 1}, {4, 16, 2}, {4, 16, 3}, {4, 32, 0}, {4, 32, 1}, {4, 32, 2}, {4, 32, 3},
     {8, 16, 0}, {8, 16, 1}, {8, 16, 2}, {8, 16, 3}, {8, 32, 0}, {8, 32, 1}, {8, 32, 2}, {8, 32, 3},
 };
-enum { P_WBITS, P_MB, P_ALGO };
+/* wo_dequant_lt_fzp: W4A16 float zero points through dequant_wo_fzp (the rows above end in zeros,
+ * QG_MAX_PARAMS: their fzp is 0). */
+static const int fzp_variants[][QG_MAX_PARAMS] = {
+    {4, 16, 0, 1}, {4, 16, 1, 1}, {4, 16, 2, 1}, {4, 16, 3, 1},
+    {4, 32, 0, 1}, {4, 32, 1, 1}, {4, 32, 2, 1}, {4, 32, 3, 1},
+};
+enum { P_WBITS, P_MB, P_ALGO, P_FZP };
 
 /* Below this M the register GEMVs (w4a16_gemv, w8a16_gemv: M <= 16) read the packed weight once,
  * which dequantizing all of it cannot beat. From 17 on it is a candidate: on the H100 (tuning of
@@ -54,6 +60,13 @@ enum { P_WBITS, P_MB, P_ALGO };
 
 static qg_scheme scheme_of(const int *v) {
     return v[P_WBITS] == 4 ? QG_SCHEME_W4A16 : QG_SCHEME_W8A16;
+}
+
+/* The dequant_wo variant (catalog id) this variant's launch runs. */
+static const char *helper(const int *v) {
+    return v[P_FZP]          ? "dequant_wo_fzp.wbits4.fzp1"
+           : v[P_WBITS] == 4 ? "dequant_wo.wbits4"
+                             : "dequant_wo.wbits8";
 }
 
 typedef struct {
@@ -83,6 +96,7 @@ static int supports(const qg_problem *p, const int *v, int cc, char *why, size_t
                  qg_scheme_name(p->scheme));
         return 0;
     }
+    if (!qg_wo_zero_point_supported(p, v[P_FZP], why, why_len)) return 0;
     if (cc < 80) {
         snprintf(why, why_len, "needs compute capability 8.0 (bf16 cuBLASLt)");
         return 0;
@@ -149,18 +163,19 @@ static qg_lt_shape chunk_shape(const qg_problem *p, int64_t cols, int64_t lda, i
     return s;
 }
 
-static const qg_variant *dequant_w4, *dequant_w8;
+static const qg_variant *dequant_w4, *dequant_w8, *dequant_w4_fzp;
 static pthread_once_t dequant_once = PTHREAD_ONCE_INIT;
 static void find_dequant(void) {
     dequant_w4 = qg_catalog_find("dequant_wo.wbits4");
     dequant_w8 = qg_catalog_find("dequant_wo.wbits8");
+    dequant_w4_fzp = qg_catalog_find("dequant_wo_fzp.wbits4.fzp1");
 }
 
 /* The dequant_wo variant of this variant's weight width. */
 static qg_status dequant_kernel(qg_context *ctx, const int *v, qg_kernel **out) {
     pthread_once(&dequant_once, find_dequant);
-    const qg_variant *dv = v[P_WBITS] == 4 ? dequant_w4 : dequant_w8;
-    QG_RETURN_IF(ctx, !dv, QG_ERR_INTERNAL, "dequant_wo.wbits%d is not in the catalog", v[P_WBITS]);
+    const qg_variant *dv = v[P_FZP] ? dequant_w4_fzp : v[P_WBITS] == 4 ? dequant_w4 : dequant_w8;
+    QG_RETURN_IF(ctx, !dv, QG_ERR_INTERNAL, "%s is not in the catalog", helper(v));
     return qg_jit_get(ctx, dv, out); /* compiled once, then a memory hit */
 }
 
@@ -251,10 +266,6 @@ static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, cons
     return st != QG_SUCCESS ? st : ms;
 }
 
-static const char *helper(const int *v) {
-    return v[P_WBITS] == 4 ? "dequant_wo.wbits4" : "dequant_wo.wbits8";
-}
-
 const qg_family qg_family_wo_dequant_lt = {
     .name = "wo_dequant_lt",
     .source = NULL, /* dequant_wo.cu (family dequant_wo) + cuBLASLt: nothing of its own */
@@ -268,6 +279,27 @@ const qg_family qg_family_wo_dequant_lt = {
     .param_names = {"wbits", "mb", "algo"},
     .num_variants = QG_ARRAY_SIZE(variants),
     .variants = variants,
+    .supports = supports,
+    .heuristic = heuristic,
+    .workspace = workspace,
+    .launch = launch,
+    .prepare = prepare,
+};
+
+/* Float zero points (W4A16, has_zero_point 2): dequant_wo_fzp, then the same cuBLASLt GEMM. */
+const qg_family qg_family_wo_dequant_lt_fzp = {
+    .name = "wo_dequant_lt_fzp",
+    .source = NULL,
+    .entry = NULL,
+    .op = QG_OP_GEMM,
+    .scheme_mask = 1u << QG_SCHEME_W4A16,
+    .min_cc = 80,
+    .library_policy = QG_CUBLASLT_POLICY,
+    .helper_kernel = helper,
+    .num_params = 4,
+    .param_names = {"wbits", "mb", "algo", "fzp"},
+    .num_variants = QG_ARRAY_SIZE(fzp_variants),
+    .variants = fzp_variants,
     .supports = supports,
     .heuristic = heuristic,
     .workspace = workspace,

@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum { P_ACT, P_MT, P_WARPS, P_UK };
+enum { P_ACT, P_MT, P_WARPS, P_UK, P_FZP };
 
 /* Both families: two token tiles take 16 more accumulators and activation registers per chunk,
  * uk 2 keeps those variants at <= 128 registers too; int8 units are twice the bytes of int4 ones
@@ -27,6 +27,12 @@ enum { P_ACT, P_MT, P_WARPS, P_UK };
 static const int variants[][QG_MAX_PARAMS] = {
     {2, 1, 8, 4}, {1, 1, 8, 4}, {2, 2, 8, 2}, {1, 2, 8, 2},
     {2, 1, 4, 4}, {1, 1, 4, 4}, {2, 2, 4, 2}, {1, 2, 4, 2},
+};
+/* w4a16_gemv_fzp: the same tiles with float zero points (QG_FZP=1). The plain table's rows end
+ * in zeros (QG_MAX_PARAMS), so v[P_FZP] is 0 there. */
+static const int fzp_variants[][QG_MAX_PARAMS] = {
+    {2, 1, 8, 4, 1}, {1, 1, 8, 4, 1}, {2, 2, 8, 2, 1}, {1, 2, 8, 2, 1},
+    {2, 1, 4, 4, 1}, {1, 1, 4, 4, 1}, {2, 2, 4, 2, 1}, {1, 2, 4, 2, 1},
 };
 
 /* Warps resident per SM the split policy plans for (the kernel is written for <= 128
@@ -98,7 +104,8 @@ static int supports(qg_scheme scheme, const qg_problem *p, const int *v, int cc,
                           .bn = 64,
                           .bk = 64,
                           .stages = 2,
-                          .max_m = GV_MAX_M};
+                          .max_m = GV_MAX_M,
+                          .fzp = v[P_FZP]};
     if (!qg_wo_supports(p, &t, cc, why, why_len)) return 0;
     if (p->n > INT32_MAX - 64 || p->k > INT32_MAX - 32) {
         snprintf(why, why_len, "N and K must be below 2^31");
@@ -167,3 +174,23 @@ static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, cons
 
 const qg_family qg_family_w4a16_gemv = WO_GEMV_FAMILY("w4a16", QG_SCHEME_W4A16, supports_w4);
 const qg_family qg_family_w8a16_gemv = WO_GEMV_FAMILY("w8a16", QG_SCHEME_W8A16, supports_w8);
+
+/* Float zero points (docs/formats.md, W4A16 value): w4a16_gemv.cu with QG_FZP=1, one fma in
+ * place of the multiply. Not experimental although not yet run on hardware: with
+ * wo_dequant_lt_fzp it is what dispatch has for float zero points (CPU emulator: tests/emu). */
+const qg_family qg_family_w4a16_gemv_fzp = {
+    .name = "w4a16_gemv_fzp",
+    .source = "w4a16_gemv.cu",
+    .entry = "qg_wogv_gemm",
+    .op = QG_OP_GEMM,
+    .scheme_mask = 1u << QG_SCHEME_W4A16,
+    .min_cc = 80,
+    .num_params = 5,
+    .param_names = {"act", "mt", "warps", "uk", "fzp"},
+    .num_variants = QG_ARRAY_SIZE(fzp_variants),
+    .variants = fzp_variants,
+    .supports = supports_w4,
+    .heuristic = heuristic,
+    .workspace = workspace,
+    .launch = launch,
+};

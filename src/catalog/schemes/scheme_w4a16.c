@@ -1,8 +1,9 @@
 /*
  * W4A16 host side (docs/formats.md, "Weight-only int4 and int8"): int4 weights in the
  * fragment-ordered layout, group-wise (32/64/128) or per-channel scales in the activation dtype,
- * optional torchao-style zero points (w = (q - z) * s, q in [0, 15]); symmetric weights store
- * q + 8 (q in [-8, 7]). Also the pieces W8A16 shares: geometry, half conversions, the reference
+ * optional integer zero points (w = (q - z) * s, q in [0, 15]) or float ones (torchao 0.18:
+ * w = (q - 8) * s + z rounded once to the activation dtype); symmetric weights store q + 8
+ * (q in [-8, 7]). Also the pieces W8A16 shares: geometry, half conversions, the reference
  * GEMM driver.
  */
 #include "scheme_w4a16.h"
@@ -114,8 +115,10 @@ static qg_status w4a16_validate(const qg_problem *p, char *why, size_t why_len) 
         snprintf(why, why_len, "K (%lld) is not a multiple of group_size (%d)", (long long)p->k, gs);
         return QG_ERR_INVALID_ARGUMENT;
     }
-    if (p->has_zero_point != 0 && p->has_zero_point != 1) {
-        snprintf(why, why_len, "has_zero_point must be 0 or 1, got %d", (int)p->has_zero_point);
+    if (p->has_zero_point < QG_ZERO_POINT_NONE || p->has_zero_point > QG_ZERO_POINT_FLOAT) {
+        snprintf(why, why_len,
+                 "has_zero_point must be 0 (none), 1 (integer) or 2 (float zero points), got %d",
+                 (int)p->has_zero_point);
         return QG_ERR_INVALID_ARGUMENT;
     }
     return QG_SUCCESS;
@@ -136,6 +139,9 @@ static qg_status w4a16_quantize(const qg_problem *p, const float *w, int64_t ldw
     qg_wo_geom_get(p, &g);
     const int64_t N = p->n, K = p->k, G = g.groups, gs = g.gs;
     const int asym = p->has_zero_point;
+    QG_RETURN_IF(NULL, asym == QG_ZERO_POINT_FLOAT, QG_ERR_INVALID_ARGUMENT,
+                 "qg_quantize_weight makes integer zero points only (has_zero_point 1); float "
+                 "zero points (2) come from a converter such as qgemm.torchao_compat");
     memset(out, 0, sizeof *out);
     out->n = N;
     out->k = K;
@@ -202,11 +208,17 @@ static qg_status w4a16_pack(const qg_problem *p, const qg_plain_weight *pw,
                      "code %d at (%lld, %lld) is outside %s", q, (long long)(i / K),
                      (long long)(i % K), asym ? "[0, 15]" : "[-8, 7]");
     }
-    for (int64_t i = 0; asym && i < N * G; i++) {
+    for (int64_t i = 0; asym == QG_ZERO_POINT_INTEGER && i < N * G; i++) {
         const float z = pw->zeros[i];
         QG_RETURN_IF(NULL, !(z >= 0 && z <= 15 && z == floorf(z)), QG_ERR_INVALID_ARGUMENT,
                      "zero point %g of row %lld is not an integer in [0, 15]", z, (long long)(i / G));
     }
+    for (int64_t i = 0; asym == QG_ZERO_POINT_FLOAT && i < N * G; i++)
+        QG_RETURN_IF(NULL,
+                     !isfinite(qg_wo_half_to_f32(qg_wo_half_from_f32(pw->zeros[i], p->act_dtype),
+                                                 p->act_dtype)),
+                     QG_ERR_INVALID_ARGUMENT, "float zero point %g of row %lld is not finite in %s",
+                     pw->zeros[i], (long long)(i / G), qg_dtype_name(p->act_dtype));
     memset(out->weight, 0, sz.weight_bytes);
     memset(out->scale, 0, sz.scale_bytes);
     if (asym) memset(out->zero, 0, sz.zero_bytes);
@@ -228,16 +240,43 @@ static qg_status w4a16_pack(const qg_problem *p, const qg_plain_weight *pw,
     return QG_SUCCESS;
 }
 
-/* Row n of a packed W4A16 weight, decoded exactly: out[k] = (u - z) * s for k < K. */
+/*
+ * Float zero points: (u - 8) * s + z rounded once to dtype dt (round to nearest even), the value
+ * one fma in the activation dtype gives (hfma2 in the kernels). The product is exact in float (a
+ * 4-bit integer times an 8- or 11-bit significand, a multiple of the dtype's smallest
+ * subnormal); the f32 sum r and its error (TwoSum) hold the exact value r + err, so rounding r
+ * is right unless r sits exactly halfway between two dtype values and err != 0, where the exact
+ * value lies on err's side of the tie. Products beyond the f32 range are not handled (scales
+ * near 2^125).
+ */
+float qg_w4_float_zp_value(unsigned u, float s, float z, qg_dtype dt) {
+    const float prod = (float)((int)u - 8) * s;
+    const float r = prod + z;
+    const float bv = r - prod;
+    const float err = (prod - (r - bv)) + (z - bv);
+    uint16_t h = qg_wo_half_from_f32(r, dt);
+    const float hv = qg_wo_half_to_f32(h, dt);
+    if (err != 0.0f && isfinite(r) && hv != r) {
+        /* the other dtype value around r (bit patterns count magnitudes) */
+        const uint16_t hn = fabsf(r) > fabsf(hv) ? (uint16_t)(h + 1) : (uint16_t)(h - 1);
+        const float nv = qg_wo_half_to_f32(hn, dt);
+        if ((double)r - hv == (double)nv - r && (err > 0) == (nv > hv)) h = hn;
+    }
+    return qg_wo_half_to_f32(h, dt);
+}
+
+/* Row n of a packed W4A16 weight, decoded exactly: out[k] = (u - z) * s for k < K (float zero
+ * points: qg_w4_float_zp_value). */
 static void w4a16_decode_row(const qg_problem *p, const qg_wo_geom *g, const qg_packed_weight *w,
                              int64_t n, double *out) {
     const uint8_t *bytes = w->weight;
     const int64_t b = n / 64, j = (n % 64) / 16, h = (n % 16) / 8, gg = n % 8;
-    const int asym = p->has_zero_point;
+    const int asym = p->has_zero_point, fzp = asym == QG_ZERO_POINT_FLOAT;
     for (int64_t c = 0; c * 32 < g->k; c++) {
         const int64_t si = qg_wo_scale_index(n, (c * 32) / g->gs, g->groups);
-        const double s = qg_wo_half_to_f32(qg_wo_rd16(w->scale, si), p->act_dtype);
-        const double z = asym ? qg_wo_half_to_f32(qg_wo_rd16(w->zero, si), p->act_dtype) : 8.0;
+        const float sf = qg_wo_half_to_f32(qg_wo_rd16(w->scale, si), p->act_dtype);
+        const float zf = asym ? qg_wo_half_to_f32(qg_wo_rd16(w->zero, si), p->act_dtype) : 8.0f;
+        const double s = sf, z = zf;
         for (int s16 = 0; s16 < 2; s16++) {
             for (int t = 0; t < 4; t++) {
                 const int64_t word = ((b * g->ks + 2 * c + s16) * 32 + 4 * gg + t) * 4 + j;
@@ -248,11 +287,50 @@ static void w4a16_decode_row(const qg_problem *p, const qg_wo_geom *g, const qg_
                     const int64_t k = 32 * c + 8 * t + 4 * s16 + e;
                     if (k >= g->k) continue;
                     const int nib = (e % 2) * 4 + (int)h * 2 + e / 2;
-                    out[k] = ((double)((v >> (4 * nib)) & 15u) - z) * s;
+                    const unsigned u = (v >> (4 * nib)) & 15u;
+                    out[k] = fzp ? qg_w4_float_zp_value(u, sf, zf, p->act_dtype)
+                                 : ((double)u - z) * s;
                 }
             }
         }
     }
+}
+
+qg_status qg_w4a16_quantize_float_zp(const qg_problem *p, const float *w, int64_t ldw,
+                                     const qg_packed_weight *out) {
+    QG_RETURN_IF(NULL, p->scheme != QG_SCHEME_W4A16 || p->has_zero_point != QG_ZERO_POINT_FLOAT,
+                 QG_ERR_INVALID_ARGUMENT, "float zero points: a W4A16 problem with kind 2 only");
+    QG_CHECK(qg_problem_validate(p));
+    QG_RETURN_IF(NULL, !w || !out || !out->weight || !out->scale || !out->zero, QG_ERR_NULL_POINTER,
+                 "float zero points: NULL weight or packed buffer");
+    qg_wo_geom g;
+    qg_wo_geom_get(p, &g);
+    const int64_t N = p->n, K = p->k, G = g.groups, gs = g.gs;
+    qg_plain_weight pw = {.n = N, .k = K, .groups = (int32_t)G, .group_size = (int32_t)gs};
+    pw.codes = malloc((size_t)(N * K));
+    pw.scales = malloc(sizeof(float) * (size_t)(N * G));
+    pw.zeros = malloc(sizeof(float) * (size_t)(N * G));
+    if (!pw.codes || !pw.scales || !pw.zeros) {
+        qg_plain_weight_free(&pw);
+        return QG_ERROR(NULL, QG_ERR_OUT_OF_MEMORY, "no memory to quantize a %lldx%lld weight",
+                        (long long)N, (long long)K);
+    }
+    for (int64_t n = 0; n < N; n++) {
+        for (int64_t gi = 0; gi < G; gi++) {
+            const float *src = w + n * ldw + gi * gs;
+            float lo = src[0], hi = src[0];
+            for (int64_t i = 1; i < gs; i++) lo = fminf(lo, src[i]), hi = fmaxf(hi, src[i]);
+            const float s = fmaxf(hi - lo, 1e-6f) / 15.0f;
+            for (int64_t i = 0; i < gs; i++)
+                pw.codes[n * K + gi * gs + i] =
+                    (int8_t)fminf(fmaxf(nearbyintf((src[i] - lo) / s), 0.0f), 15.0f);
+            pw.scales[n * G + gi] = s;
+            pw.zeros[n * G + gi] = lo + 8.0f * s;
+        }
+    }
+    const qg_status st = w4a16_pack(p, &pw, out);
+    qg_plain_weight_free(&pw);
+    return st;
 }
 
 static qg_status w4a16_unpack(const qg_problem *p, const qg_packed_weight *in, float *w, int64_t ldw) {

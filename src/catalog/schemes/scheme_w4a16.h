@@ -61,6 +61,17 @@ uint16_t qg_wo_half_from_f32(float x, qg_dtype dt);
  * message when it does not fit (f16 above 65504). */
 qg_status qg_wo_scale_round_up(double x, qg_dtype dt, float *out);
 
+/* W4A16 float zero points: (u - 8) * s + z rounded once to dtype dt (s, z values of dt),
+ * docs/formats.md "W4A16 weights". */
+float qg_w4_float_zp_value(unsigned u, float s, float z, qg_dtype dt);
+/* A W4A16 weight with float zero points made as torchao 0.18 (mslk's int4_row_quantize_zp)
+ * makes them: s = max(max - min, 1e-6) / 15, z = min + 8 s, u = round((w - min) / s) clamped
+ * to [0, 15], s and z rounded to the activation dtype; for tests, benchmarks and the tuner
+ * (the public qg_quantize_weight makes no float zero points). p: W4A16 with has_zero_point 2;
+ * buffers sized by qg_packed_sizes_get, weights finite. */
+qg_status qg_w4a16_quantize_float_zp(const qg_problem *p, const float *w, int64_t ldw,
+                                     const qg_packed_weight *out);
+
 /* QG_ERR_INVALID_ARGUMENT naming the first NaN/Inf weight, if any. */
 
 /* Little-endian 16-bit element i of a byte buffer (no alignment needed). */
