@@ -6,7 +6,10 @@ Hopper kernels (TMA, mbarrier, wgmma, setmaxnreg, local memory). Needs libnvrtc 
 no GPU.
 
   python3 scripts/nvrtc_sass.py kernels/cuda/w8a8_fp8_wgmma_ws.cu -D QG_BN=256 -D QG_ST=4 \\
-      [--arch sm_90a] [--cubin out.cubin] [--sass out.sass]
+      [--arch sm_90a] [--cubin out.cubin] [--sass out.sass] [--opt=-I/path ...]
+
+--opt passes one more NVRTC option (repeatable), e.g. the CUTLASS include directories of
+kernels/cutlass/*.cu (src/runtime/cutlass_jit.c lists the ones the JIT uses).
 """
 import argparse
 import collections
@@ -23,7 +26,7 @@ WATCH = ("UTMALDG", "UTMASTG", "UTMACCTL", "SYNCS", "HGMMA", "QGMMA", "IGMMA", "
          "USETMAXREG", "LDL", "STL", "BAR", "STG", "LDG", "SHFL")
 
 
-def nvrtc_compile(path, arch, defines):
+def nvrtc_compile(path, arch, defines, extra=()):
     lib = ctypes.CDLL(os.environ.get("QGEMM_NVRTC_LIBRARY", "libnvrtc.so.13"))
     hdrs = sorted(glob.glob(os.path.join(ROOT, "kernels", "cuda", "*.cuh")))
     n = len(hdrs)
@@ -36,7 +39,7 @@ def nvrtc_compile(path, arch, defines):
         sys.exit("nvrtcCreateProgram failed")
     opts = ["--gpu-architecture=" + arch, "-default-device", "--std=c++17",
             "--ptxas-options=-v", "--ptxas-options=--warn-on-spills",
-            "--ptxas-options=--warn-on-local-memory-usage"] + ["-D" + d for d in defines]
+            "--ptxas-options=--warn-on-local-memory-usage"] + ["-D" + d for d in defines] + list(extra)
     copts = (ctypes.c_char_p * len(opts))(*[o.encode() for o in opts])
     rc = lib.nvrtcCompileProgram(prog, len(opts), copts)
     size = ctypes.c_size_t()
@@ -58,8 +61,9 @@ def main():
     ap.add_argument("--arch", default="sm_90a")
     ap.add_argument("--cubin")
     ap.add_argument("--sass")
+    ap.add_argument("--opt", action="append", default=[], help="one more NVRTC option")
     a = ap.parse_args()
-    log, cubin = nvrtc_compile(a.source, a.arch, a.defines)
+    log, cubin = nvrtc_compile(a.source, a.arch, a.defines, a.opt)
     with tempfile.TemporaryDirectory() as tmp:
         path = a.cubin or os.path.join(tmp, "k.cubin")
         open(path, "wb").write(cubin)
