@@ -32,4 +32,4 @@ struct qg_w4wg_params {
 #define QG_W4RS_SC_BYTES 512
 #define QG_W4RS_STAGE_BYTES(bm, wbits) \
     ((QG_W4RS_A_BYTES(bm) + QG_W4RS_W_BYTES(wbits) + 2 * QG_W4RS_SC_BYTES + 1023) / 1024 * 1024)
-#define QG_W4RS_STAGES(bm) ((bm) == 64 ? 8 : 7)
+#define QG_W4RS_STAGES(bm) ((bm) == 64 ? 8 : (bm) == 128 ? 7 : 5)

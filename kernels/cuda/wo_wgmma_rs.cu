@@ -32,7 +32,9 @@
  *
  * Compile-time parameters: QG_WBITS (4 or 8), QG_ACT (1 f16, 2 bf16), QG_BM (64 or 128 tokens
  * per CTA), QG_FZP (int4: 1 float zero points, (u - 8) * s + z in one fma; 0 or undefined:
- * none or integer ones). Must match family_w4a16_wgmma.c.
+ * none or integer ones), QG_PIPE (1: the consumers keep up to four wgmmas queued across k tiles,
+ * one per commit group; 0 or undefined: a group of four per tile, retired every two tiles).
+ * Must match family_w4a16_wgmma.c.
  */
 #include "qg_prelude.cuh"
 
@@ -45,6 +47,9 @@
 #ifndef QG_FZP
 #define QG_FZP 0
 #endif
+#ifndef QG_PIPE
+#define QG_PIPE 0
+#endif
 
 #include "int4_dequant.cuh"
 #include "tile_raster.cuh"
@@ -53,14 +58,22 @@
 #include "w4a16_wgmma_layout.cuh"
 #include "w4a16_wgmma_ops.cuh"
 #include "wo_wgmma_rs_ops.cuh"
+#if QG_BM == 256
+#include "ptx_setmaxnreg.cuh"
+/* 128 accumulators + 16 A registers do not fit the 168 of 384 threads without serializing the
+ * wgmmas: the producer gives registers to the consumers (128 x 88 + 256 x 208 <= 65536). */
+#define RS_PRODUCER_REGS 88
+#define RS_CONSUMER_REGS 208
+#endif
 
 #define RS_BN 128 /* weight rows per CTA: one 64-row slab per consumer warpgroup */
 #define RS_BK 64
 #define RS_THREADS 384
 #define RS_NACC (QG_BM / 2) /* f32 accumulators per consumer thread */
-#if QG_BM != 64 && \
-    QG_BM != 128 /* 256 needs 128 accumulators + 16 A registers: ptxas then serializes the wgmmas */
-#error "wo_wgmma_rs: QG_BM must be 64 or 128"
+#if QG_BM != 64 && QG_BM != 128 && !(QG_BM == 256 && QG_PIPE)
+/* 256 needs 128 accumulators + 16 A registers: with two tiles per loop iteration ptxas then
+ * serializes the wgmmas */
+#error "wo_wgmma_rs: QG_BM must be 64 or 128 (or 256 with QG_PIPE)"
 #endif
 /* stage layout: w4a16_wgmma_abi.cuh (one definition with the host's shared-memory size) */
 #define RS_A_BYTES QG_W4RS_A_BYTES(QG_BM) /* activations: QG_BM rows x 128 B, SWIZZLE_128B */
@@ -221,13 +234,16 @@ QG_DEVICE void qg_w4rs_decode(const qg_w4rs_tile &t, int ks, uint32_t (&a)[4]) {
 }
 
 QG_DEVICE void qg_w4rs_mma(float (&acc)[RS_NACC], const uint32_t (&a)[4], uint64_t db) {
-#if QG_BM == 128
+#if QG_BM == 256
+    qg_w4rs_mma_n256(acc, a, db);
+#elif QG_BM == 128
     qg_w4rs_mma_n128(acc, a, db);
 #else
     qg_w4rs_mma_n64(acc, a, db);
 #endif
 }
 
+#if !QG_PIPE
 /* The four wgmmas of one k tile (stage descriptor db) as one commit group. */
 QG_DEVICE void qg_w4rs_issue(float (&acc)[RS_NACC], const uint32_t (&a)[4][4], uint64_t db) {
     qg_wgmma_fence();
@@ -236,6 +252,7 @@ QG_DEVICE void qg_w4rs_issue(float (&acc)[RS_NACC], const uint32_t (&a)[4][4], u
         qg_w4rs_mma(acc, a[ks], db + 2 * ks); /* +32 bytes per k16 step */
     qg_wgmma_commit();
 }
+#endif
 
 extern "C" __global__ void __launch_bounds__(RS_THREADS, 1) qg_w4rs_gemm(const qg_w4wg_params p) {
     extern __shared__ __align__(1024) uint8_t qg_smem[];
@@ -267,6 +284,9 @@ extern "C" __global__ void __launch_bounds__(RS_THREADS, 1) qg_w4rs_gemm(const q
 
     if (wg == 0) {
         /* ---------------- producer warpgroup ---------------- */
+#if QG_BM == 256
+        qg_setmaxnreg_dec<RS_PRODUCER_REGS>();
+#endif
         const int nslabs = (p.n + 63) >> 6, ksteps = p.kp >> 4;
 #pragma unroll 1
         for (int x = 0; x < RS_ST - 1; x++) {
@@ -293,20 +313,65 @@ extern "C" __global__ void __launch_bounds__(RS_THREADS, 1) qg_w4rs_gemm(const q
     }
 
     /* ---------------- consumer warpgroups ---------------- */
+#if QG_BM == 256
+    qg_setmaxnreg_inc<RS_CONSUMER_REGS>();
+#endif
     const int cw = wg - 1, warp4 = warp & 3;
     float acc[RS_NACC];
 #pragma unroll
     for (int i = 0; i < RS_NACC; i++) acc[i] = 0.0f;
-    /* One wgmma per commit group, as CUTLASS's RS mainloop: after wait_group 3 the wgmma that
-     * read a[ks + 1] (four groups back, the previous tile's step ks + 1) has retired, so the next
-     * step is decoded into its registers while three wgmmas are still in flight. */
-    /* Two k tiles per iteration, straight-line: decode tile x, issue its four wgmmas as one
+        /* Two k tiles per iteration, straight-line: decode tile x, issue its four wgmmas as one
      * group, decode tile x + 1 into other registers while that group runs, issue it, then retire
      * both and free their stages. ptxas serializes the wgmmas (a wait after each) when A
      * registers are written while a group from an earlier loop iteration is in flight (tried:
      * CUTLASS's one-wgmma-per-group with wait_group 3, and two alternating register sets with
      * wait_group 1 across iterations); inside one iteration it overlaps them. The two consumer
      * warpgroups also share the tensor cores, so one decodes while the other's group runs. */
+#if QG_PIPE
+    /* CUTLASS's RS mainloop order: one wgmma per commit group, wait_group 3 after each, so up to
+     * four wgmmas stay queued across k tiles. A register set ks belongs to k16 step ks; after
+     * issuing step ks and waiting for all but 3 groups, the wgmma that last read set ks + 1 (four
+     * groups back) has retired, so step ks + 1 (of this tile, or step 0 of the next one) is
+     * decoded into it while three wgmmas are in flight. The stage of tile x - 1 is free once
+     * step 0 of tile x has retired, i.e. after the wait that follows step 3 of tile x.
+     * Check with scripts/nvrtc_sass.py: the loop must hold WARPGROUP.DEPBAR.LE gsb0, 0x3 and no
+     * wait of 0x0 (ptxas would serialize the wgmmas otherwise). */
+    uint32_t a[4][4];
+    qg_w4rs_tile tl;
+    if (nk > 0) {
+        qg_mbar_wait(bars, 0u);
+        qg_w4rs_fetch(smem, kt0 * RS_BK, p.gs_log2, p.zero != 0, cw, warp4, lane, tl);
+        qg_w4rs_decode(tl, 0, a[0]);
+    }
+    qg_wgmma_pin(acc);
+#pragma unroll 1
+    for (int x = 0; x < nk; x++) {
+        const int s = x % RS_ST, next = x + 1 < nk;
+        const uint64_t db = qg_w4wg_desc(sbase + (uint32_t)(s * RS_S_BYTES));
+#pragma unroll
+        for (int ks = 0; ks < 4; ks++) {
+            qg_wgmma_fence();
+            qg_w4rs_mma(acc, a[ks], db + 2 * ks); /* +32 bytes per k16 step */
+            qg_wgmma_commit();
+            qg_wgmma_wait<3>();
+            if (ks < 3) {
+                qg_w4rs_decode(tl, ks + 1, a[ks + 1]);
+            } else {
+                if (x > 0 && lane == 0) /* tile x - 1's wgmmas have all retired */
+                    qg_mbar_arrive(bars + 8u * (uint32_t)(RS_ST + (x - 1) % RS_ST));
+                if (next) {
+                    const int s1 = (x + 1) % RS_ST;
+                    qg_mbar_wait(bars + 8u * (uint32_t)s1, (uint32_t)(((x + 1) / RS_ST) & 1));
+                    qg_w4rs_fetch(smem + s1 * RS_S_BYTES, (kt0 + x + 1) * RS_BK, p.gs_log2,
+                                  p.zero != 0, cw, warp4, lane, tl);
+                    qg_w4rs_decode(tl, 0, a[0]);
+                }
+            }
+        }
+        qg_wgmma_pin(acc);
+    }
+    /* the last tile's stage is not released: the producer is done with the ring */
+#else
     uint32_t a[4][4], b[4][4];
     qg_w4rs_tile tl;
 #pragma unroll 1
@@ -332,6 +397,7 @@ extern "C" __global__ void __launch_bounds__(RS_THREADS, 1) qg_w4rs_gemm(const q
             if (two) qg_mbar_arrive(bars + 8u * (uint32_t)(RS_ST + s1));
         }
     }
+#endif
     qg_wgmma_wait<0>();
     qg_wgmma_pin(acc);
 

@@ -12,7 +12,7 @@ extern const qg_family qg_family_hip_dequant_int4;
 extern const qg_family qg_family_w4a16_decode, qg_family_w4a16_prefill, qg_family_w8a16_decode,
     qg_family_w8a16_prefill, qg_family_dequant_wo;
 extern const qg_family qg_family_w4a16_wgmma;
-extern const qg_family qg_family_wo_wgmma_rs;
+extern const qg_family qg_family_wo_wgmma_rs, qg_family_wo_wgmma_rs_pipe;
 extern const qg_family qg_family_w4a8_fp8_wgmma_rs;
 extern const qg_family qg_family_w4a16_gemv, qg_family_w8a16_gemv;
 
@@ -70,6 +70,7 @@ static const qg_family *const families[] = {
     &qg_family_wo_wgmma_rs_fzp,
     &qg_family_wo_dequant_lt_fzp,
     &qg_family_w4a8_fp8_wgmma_rs,
+    &qg_family_wo_wgmma_rs_pipe, /* wo_wgmma_rs.cu with QG_PIPE=1 */
     NULL,
 };
 #define NUM_FAMILIES (QG_ARRAY_SIZE(families) - 1)

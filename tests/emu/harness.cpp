@@ -460,6 +460,20 @@ int main(int argc, char **argv) {
         {W4, 40, 130, 2048, 64, 2, BF, F16, 1, 0, "w4a16_gemv_fzp"},
         {W4, 3, 200, 4104, 0, 2, F16, BF, 0, 0, "w4a16_gemv_fzp"},
         {W8, 130, 192, 1056, 0, 0, BF, BF, 0, 0, "wo_wgmma_rs"},
+        /* the RS kernel with its wgmmas pipelined across k tiles (wo_wgmma_rs_pipe): one k tile
+         * per slice (K = 1792 in 7 slices: the prologue's decode, then no next tile), an odd
+         * tile count, the ring wrapping twice (16 tiles on 7 stages), W8A16, float zero points */
+        {W4, 64, 128, 1792, 64, 1, BF, BF, 1, 0, "wo_wgmma_rs_pipe"},
+        {W4, 200, 136, 1056, 32, 1, F16, F16, 1, 1, "wo_wgmma_rs_pipe"},
+        {W4, 256, 512, 1024, 128, 0, BF, F16, 0, 0, "wo_wgmma_rs_pipe"},
+        {W8, 100, 256, 2048, 0, 0, F16, F16, 1, 1, "wo_wgmma_rs_pipe"},
+        {W8, 256, 512, 1024, 0, 0, BF, BF, 0, 0, "wo_wgmma_rs_pipe"},
+        {W4, 200, 136, 1056, 32, 2, F16, F16, 1, 1, "wo_wgmma_rs_pipe"},
+        {W4, 130, 192, 512, 0, 2, BF, F16, 0, 0, "wo_wgmma_rs_pipe"},
+        /* bm 256: a grid that fills the 8 SMs with 8 tiles, the 5-stage ring wrapping (16 k tiles),
+         * M off the 256 grid with bias */
+        {W4, 512, 1024, 1024, 64, 1, BF, BF, 0, 0, "wo_wgmma_rs_pipe"},
+        {W4, 300, 256, 1088, 64, 1, F16, BF, 1, 1, "wo_wgmma_rs_pipe"},
         /* the W4A16 decode GEMV (M <= 64 in blocks of 8 mt rows): split-K over 8 emulated SMs (K = 4096), a last
          * partial chunk (per channel, K = 4104), groups of 32/64 inside a unit (shuffled scales),
          * a unit past the last chunk (K = 96, 1056), N off the slab grid, M = 9 and 16 (two

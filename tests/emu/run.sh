@@ -106,6 +106,7 @@ emulated() {
     w4a16_gemv|w8a16_gemv) echo qg_wogv_gemm qg_wogv_params ;;
     w4a16_wgmma) echo qg_w4wg_gemm qg_w4wg_params ;;
     wo_wgmma_rs) echo qg_w4rs_gemm qg_w4wg_params ;;
+    wo_wgmma_rs_pipe) echo qg_w4rs_gemm qg_w4wg_params wo_wgmma_rs ;; # QG_PIPE=1 builds
     w4a8_fp8_wgmma_rs) echo qg_w4a8rs_gemm qg_w4a8rs_params ;;
     dequant_wo) echo qg_wo_dequant qg_dq_params ;;
     w8a8_int8_mma|w8a8_fp8_mma|w4a8_int8_mma|w4a8_fp8_mma) echo qg_dyn_mma qg_dyn_params ;;

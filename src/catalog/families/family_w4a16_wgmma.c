@@ -28,7 +28,15 @@
 #include "../kernels/cuda/w4a16_wgmma_abi.cuh"
 
 /* SS params: act, bn. RS params: wbits, act, bm. */
-enum { P_ACT = 0, P_TILE = 1, RS_P_WBITS = 0, RS_P_ACT = 1, RS_P_TILE = 2, RS_P_FZP = 3 };
+enum {
+    P_ACT = 0,
+    P_TILE = 1,
+    RS_P_WBITS = 0,
+    RS_P_ACT = 1,
+    RS_P_TILE = 2,
+    RS_P_FZP = 3,
+    RS_P_PIPE = 4
+};
 
 static const int variants[][QG_MAX_PARAMS] = {
     {2, 256},
@@ -47,6 +55,31 @@ static const int rs_fzp_variants[][QG_MAX_PARAMS] = {
     {4, 1, 128, 1},
     {4, 2, 64, 1},
     {4, 1, 64, 1},
+};
+
+/* wo_wgmma_rs_pipe: the RS kernel with its wgmmas pipelined across k tiles (QG_PIPE=1: one
+ * wgmma per commit group, up to four queued, CUTLASS's RS mainloop order) instead of one group
+ * of four retired every two tiles; integer and float zero points; bm 64, 128 and 256 tokens. */
+static const int rs_pipe_variants[][QG_MAX_PARAMS] = {
+    {4, 2, 128, 0, 1},
+    {4, 1, 128, 0, 1},
+    {4, 2, 64, 0, 1},
+    {4, 1, 64, 0, 1},
+    {8, 2, 128, 0, 1},
+    {8, 1, 128, 0, 1},
+    {8, 2, 64, 0, 1},
+    {8, 1, 64, 0, 1},
+    {4, 2, 128, 1, 1},
+    {4, 1, 128, 1, 1},
+    {4, 2, 64, 1, 1},
+    {4, 1, 64, 1, 1},
+    /* 256 tokens per CTA (m64n256k16, 128 accumulators): only pipelined, with setmaxnreg */
+    {4, 2, 256, 0, 1},
+    {4, 1, 256, 0, 1},
+    {8, 2, 256, 0, 1},
+    {8, 1, 256, 0, 1},
+    {4, 2, 256, 1, 1},
+    {4, 1, 256, 1, 1},
 };
 
 typedef struct qg_w4wg_params w4wg_params;
@@ -167,7 +200,7 @@ static double tile_heuristic(const qg_problem *p, const w4wg_tile *t, const qg_d
     const w4wg_grid g = grid_of(p, t);
     int per = 0;
     const int s = splits_on(p, t, dev, &per);
-    const double eff = t->rs ? (t->tile_m == 128 ? 0.35 : 0.23) : (t->tile_n == 256 ? 0.29 : 0.21);
+    const double eff = t->rs ? (t->tile_m >= 128 ? 0.35 : 0.23) : (t->tile_n == 256 ? 0.29 : 0.21);
     const double t_tile = 2.0 * t->tile_m * t->tile_n * W4WG_BK / (peak_sm * eff);
     const double ctas = (double)(g.tiles_m * g.tiles_n * s);
     const double waves = (double)(int64_t)((ctas + sms - 1) / sms);
@@ -278,6 +311,29 @@ const qg_family qg_family_wo_wgmma_rs_fzp = {
     .param_names = {"wbits", "act", "bm", "fzp"},
     .num_variants = QG_ARRAY_SIZE(rs_fzp_variants),
     .variants = rs_fzp_variants,
+    .supports = rs_supports,
+    .heuristic = rs_heuristic,
+    .workspace = rs_workspace,
+    .launch = rs_launch,
+};
+
+/* The RS kernel with its wgmmas pipelined across k tiles (QG_PIPE=1, see rs_pipe_variants).
+ * Experimental: written in a session without a GPU (the emulator and ptxas checked it: four
+ * wgmmas, each followed by a wait for all but three groups, none serialized); the tuner times
+ * it beside wo_wgmma_rs on the next GPU run. */
+const qg_family qg_family_wo_wgmma_rs_pipe = {
+    .name = "wo_wgmma_rs_pipe",
+    .source = "wo_wgmma_rs.cu",
+    .entry = "qg_w4rs_gemm",
+    .op = QG_OP_GEMM,
+    .scheme_mask = (1u << QG_SCHEME_W4A16) | (1u << QG_SCHEME_W8A16),
+    .min_cc = 90,
+    .needs_sm90a = 1,
+    .experimental = 1,
+    .num_params = 5,
+    .param_names = {"wbits", "act", "bm", "fzp", "pipe"},
+    .num_variants = QG_ARRAY_SIZE(rs_pipe_variants),
+    .variants = rs_pipe_variants,
     .supports = rs_supports,
     .heuristic = rs_heuristic,
     .workspace = rs_workspace,
