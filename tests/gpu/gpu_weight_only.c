@@ -207,6 +207,7 @@ static void free_weight(qg_context *ctx, weight_t *w) {
 static int ncase;      /* rotates output dtype and bias */
 static int wgmma_runs; /* checked runs of the sm_90a family w4a16_wgmma (must not be skipped) */
 static int wgmma_rs_runs[2]; /* the same for the RS form wo_wgmma_rs: [0] W4A16, [1] W8A16 */
+static int rs_pipe_runs[3]; /* wo_wgmma_rs_pipe: [0] W4A16, [1] W8A16, [2] W4A16 float zero points */
 static int fzp_runs[3];  /* float zero points: w4a16_gemv_fzp, wo_wgmma_rs_fzp, wo_dequant_lt_fzp */
 static int gemv_runs;    /* checked runs of w4a16_gemv (M <= 16) */
 static int w8_gemv_runs; /* the same for w8a16_gemv */
@@ -439,6 +440,11 @@ static void run_m_with(qg_context *ctx, int cc, const weight_t *w, int64_t m, in
         wgmma_runs += v && strncmp(v->id, "w4a16_wgmma.", 12) == 0;
         wgmma_rs_runs[0] += v && strncmp(v->id, "wo_wgmma_rs.wbits4.", 19) == 0;
         wgmma_rs_runs[1] += v && strncmp(v->id, "wo_wgmma_rs.wbits8.", 19) == 0;
+        rs_pipe_runs[0] += v && strncmp(v->id, "wo_wgmma_rs_pipe.wbits4.", 24) == 0 &&
+                           strstr(v->id, ".fzp0.") != NULL;
+        rs_pipe_runs[1] += v && strncmp(v->id, "wo_wgmma_rs_pipe.wbits8.", 24) == 0;
+        rs_pipe_runs[2] += v && strncmp(v->id, "wo_wgmma_rs_pipe.", 17) == 0 &&
+                           strstr(v->id, ".fzp1.") != NULL;
         gemv_runs += v && strncmp(v->id, "w4a16_gemv.", 11) == 0;
         fzp_runs[0] += v && strncmp(v->id, "w4a16_gemv_fzp.", 15) == 0;
         fzp_runs[1] += v && strncmp(v->id, "wo_wgmma_rs_fzp.", 16) == 0;
@@ -748,6 +754,9 @@ int main(void) {
             /* its RS form: tiles of 128 columns x 64 / 128 rows */
             check_splitk(ctx, &w, 16, "wo_wgmma_rs.wbits4.act2.bm64", 128, 64, &r);
             check_splitk(ctx, &w, 128, "wo_wgmma_rs.wbits4.act2.bm128", 128, 128, &r);
+            /* ... with its wgmmas pipelined across k tiles (tiles of 64 / 256 rows too) */
+            check_splitk(ctx, &w, 16, "wo_wgmma_rs_pipe.wbits4.act2.bm64.fzp0.pipe1", 128, 64, &r);
+            check_splitk(ctx, &w, 200, "wo_wgmma_rs_pipe.wbits4.act2.bm256.fzp0.pipe1", 128, 256, &r);
             /* the decode GEMV: one counter per 64-column slab, every token in one tile */
             check_splitk(ctx, &w, 1, "w4a16_gemv.act2.mt1.warps8.uk4", 64, 16, &r);
             check_splitk(ctx, &w, 8, "w4a16_gemv.act2.mt1.warps4.uk4", 64, 16, &r);
@@ -758,6 +767,7 @@ int main(void) {
             check_splitk(ctx, &w, 16, "w4a16_gemv_fzp.act2.mt2.warps4.uk2.fzp1", 64, 16, &r);
             check_splitk(ctx, &w, 16, "wo_wgmma_rs_fzp.wbits4.act2.bm64.fzp1", 128, 64, &r);
             check_splitk(ctx, &w, 128, "wo_wgmma_rs_fzp.wbits4.act2.bm128.fzp1", 128, 128, &r);
+            check_splitk(ctx, &w, 128, "wo_wgmma_rs_pipe.wbits4.act2.bm128.fzp1.pipe1", 128, 128, &r);
             if (!reduced) run_dequant_lt(ctx, cc, &w, 0, &r);
         }
         if (c->scheme == W8 && c->n == 4096 && c->k == 4096 && c->act == BF) {
@@ -765,6 +775,7 @@ int main(void) {
             check_splitk(ctx, &w, 1, "w8a16_gemv.act2.mt1.warps8.uk4", 64, 16, &r);
             check_splitk(ctx, &w, 16, "w8a16_gemv.act2.mt2.warps4.uk2", 64, 16, &r);
             check_splitk(ctx, &w, 128, "wo_wgmma_rs.wbits8.act2.bm128", 128, 128, &r);
+            check_splitk(ctx, &w, 256, "wo_wgmma_rs_pipe.wbits8.act2.bm256.fzp0.pipe1", 128, 256, &r);
         }
         if ((c->n == 28672 || c->k == 14336) && !reduced) run_dequant_lt(ctx, cc, &w, 0, &r);
         printf("case %2d %s N=%lld K=%lld g%d zp%d %s: %.1f s (%d passed, %d failed so far)\n", ci,
@@ -825,6 +836,15 @@ int main(void) {
                  wgmma_rs_runs[0]);
         QT_CHECK(wgmma_rs_runs[1] >= 2 * 6, "wo_wgmma_rs.wbits8 ran only %d times on sm_90",
                  wgmma_rs_runs[1]);
+        /* the pipelined form: bm 64, 128, 256 per act dtype, as many cases */
+        QT_CHECK(rs_pipe_runs[0] >= 3 * 10, "wo_wgmma_rs_pipe.wbits4 ran only %d times on sm_90",
+                 rs_pipe_runs[0]);
+        QT_CHECK(rs_pipe_runs[1] >= 3 * 6, "wo_wgmma_rs_pipe.wbits8 ran only %d times on sm_90",
+                 rs_pipe_runs[1]);
+        QT_CHECK(rs_pipe_runs[2] >= 3 * 2 * 2,
+                 "wo_wgmma_rs_pipe float zero points ran only %d times on sm_90", rs_pipe_runs[2]);
+        printf("wo_wgmma_rs_pipe: %d W4A16, %d W8A16, %d float-zero-point runs\n", rs_pipe_runs[0],
+               rs_pipe_runs[1], rs_pipe_runs[2]);
     }
     /* float zero points: the GEMV on 3 weights at M = 1 (4 variants) at least, dequantize +
      * cuBLASLt on 2 (8 variants x 4 Ms), the RS form on sm_90 (2 variants x 2 weights x M >= 17) */
