@@ -16,6 +16,11 @@
 #   peers_w4a8   bench/torch_compare.py --peers with that database (mslk f8i4 is the peer)
 #   cutlass      gpu_cutlass traced (QGEMM_CUTLASS_TRACE=1), then tests/gpu/cutlass_device_check
 #   memcheck     tests/gpu/run.sh --sanitize --sanitize-tools memcheck
+# and, not by default (a second call): racecheck, synccheck, initcheck (the other sanitizers);
+#   ab           scripts/ab_bench.sh .ab/base 'gemm/' (this tree against the one unpacked in
+#                .ab/base: git archive REV | tar -x -C .ab/base; carry .ab too);
+#   ao_e2e       tests/gpu/torchao_checkpoint_e2e.py (qgemm beside torchao from a torchao
+#                checkpoint made on the device; ~25 GB of /tmp).
 # Carry .deps and .whl (scripts/fetch_device_deps.sh). A step that does not fit what is left of
 # the budget is skipped with a line saying so.
 set -u
@@ -25,7 +30,7 @@ steps=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --budget) budget=$2; shift ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     -*) echo "backlog.sh: unknown option $1" >&2; exit 2 ;;
     *) steps+=("$1") ;;
   esac
@@ -127,9 +132,20 @@ PY
       else
         note "cutlass_device_check: not built ($(tail -1 "$OUT/cdc_build.log" 2>/dev/null))"
       fi ;;
-    memcheck)
-      SANITIZE_TIMEOUT=$(($(left) - 30)) run memcheck 600 \
-        bash tests/gpu/run.sh --sanitize --sanitize-tools memcheck ;;
+    memcheck|racecheck|synccheck|initcheck)
+      SANITIZE_TIMEOUT=$(($(left) - 30)) run "$step" 600 \
+        bash tests/gpu/run.sh --sanitize --sanitize-tools "$step"
+      [ -f "$OUT/sanitize.txt" ] && tee -a "$summary" < "$OUT/sanitize.txt" ;;
+    ab)
+      if [ -f .ab/base/CMakeLists.txt ]; then
+        run ab 600 scripts/ab_bench.sh .ab/base 'gemm/' && cp "$OUT/ab.log" "$OUT/ab.md"
+      else
+        note "SKIP ab: no tree in .ab/base (git archive REV | tar -x -C .ab/base; carry .ab)"
+      fi ;;
+    ao_e2e)
+      site=$(bash scripts/install_peer_wheels.sh /tmp/site 2> "$OUT/wheels.log")
+      PYTHONPATH=python:$site QGEMM_LIBRARY=$B/libqgemm.so run ao_e2e 600 \
+        python3 tests/gpu/torchao_checkpoint_e2e.py --json "$OUT/ao_e2e.json" ;;
     *) note "unknown step $step" ;;
   esac
 done
