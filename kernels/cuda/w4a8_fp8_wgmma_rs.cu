@@ -29,13 +29,18 @@
  * retire they free the stage and promote. The f32 tile leaves through the W4A16 wgmma epilogue
  * (split-K, bias, rounding, 16-byte stores) after staging acc * a_scale[token].
  *
- * Compile-time parameter: QG_BM (64 or 128 tokens per CTA). Must match
+ * QG_PIPE 1: one wgmma per k32 step and commit group, each step converted while the earlier
+ * ones run and the next tile's first step while the tile's last three run (the tile is still
+ * retired whole before its promotion: reading the temporaries of a group in flight makes ptxas
+ * serialize every wgmma, C7514).
+ *
+ * Compile-time parameters: QG_BM (64 or 128 tokens per CTA), QG_PIPE (0 or 1). Must match
  * family_w4a8_wgmma_rs.c.
  */
 #include "qg_prelude.cuh"
 
-#if !defined(QG_BM) || (QG_BM != 64 && QG_BM != 128)
-#error "w4a8_fp8_wgmma_rs: QG_BM must be 64 or 128"
+#if !defined(QG_BM) || (QG_BM != 64 && QG_BM != 128) || !defined(QG_PIPE)
+#error "w4a8_fp8_wgmma_rs needs QG_BM (64 or 128) and QG_PIPE (0 or 1)"
 #endif
 /* The W4A16 wgmma helpers below are written for a 16-bit activation type (QG_ACT), which this
  * kernel never uses (its wgmma is e4m3, its output dtype a runtime flag): fixed for them. */
@@ -113,6 +118,7 @@ QG_DEVICE void qg_w4a8rs_load(const qg_w4a8rs_params &p, uint8_t *stage, int kt,
     }
 }
 
+#if !QG_PIPE
 /* Consumer: the A fragments of the four k32 steps of the tile in stage `sp` for weight rows
  * `row` (g) and row + 8 of the slab, and the two rows' scales. */
 QG_DEVICE void qg_w4a8rs_fetch(const uint8_t *sp, int row, int t, uint32_t (&a)[4][4],
@@ -130,6 +136,34 @@ QG_DEVICE void qg_w4a8rs_fetch(const uint8_t *sp, int row, int t, uint32_t (&a)[
     sc[0] = s[row];
     sc[1] = s[row + 8];
 }
+#endif
+
+#if QG_PIPE
+/* The raw packed words of the tile (rows `row`, row + 8; word t of each k32 step) and the two
+ * rows' scales, converted one step at a time by qg_w4a8rs_convert. */
+struct qg_w4a8rs_raw {
+    uint32_t q[4][2];
+    float sc[2];
+};
+
+QG_DEVICE void qg_w4a8rs_fetch_raw(const uint8_t *sp, int row, int t, qg_w4a8rs_raw &r) {
+    const uint8_t *w = sp + RS_A_BYTES + row * RS_W_PITCH + 4 * t;
+#pragma unroll
+    for (int s = 0; s < 4; s++) {
+        r.q[s][0] = *(const uint32_t *)(w + 16 * s);
+        r.q[s][1] = *(const uint32_t *)(w + 8 * RS_W_PITCH + 16 * s);
+    }
+    const float *sc = (const float *)(sp + RS_A_BYTES + RS_W_BYTES);
+    r.sc[0] = sc[row];
+    r.sc[1] = sc[row + 8];
+}
+
+/* Step s's A fragment: word t of the step -> slots 4t.. (a0 / a1) and 16+4t.. (a2 / a3). */
+QG_DEVICE void qg_w4a8rs_convert(const qg_w4a8rs_raw &r, int s, uint32_t (&a)[4]) {
+    qg_i4x8_to_e4m3x8(r.q[s][0], a[0], a[2]);
+    qg_i4x8_to_e4m3x8(r.q[s][1], a[1], a[3]);
+}
+#endif
 
 /* One k32 wgmma over the QG_BM tokens of a stage (scale-d 0: d = A * B). */
 QG_DEVICE void qg_w4a8rs_mma(float (&d)[RS_NACC], const uint32_t (&a)[4], uint64_t db, int scale_d) {
@@ -140,6 +174,7 @@ QG_DEVICE void qg_w4a8rs_mma(float (&d)[RS_NACC], const uint32_t (&a)[4], uint64
 #endif
 }
 
+#if !QG_PIPE
 /* The four k32 wgmmas of one k tile (stage descriptor db) into tmp, as one commit group:
  * scale-d 0 on the first starts the group's sum from zero. */
 QG_DEVICE void qg_w4a8rs_issue(float (&tmp)[RS_NACC], const uint32_t (&a)[4][4], uint64_t db) {
@@ -148,6 +183,7 @@ QG_DEVICE void qg_w4a8rs_issue(float (&tmp)[RS_NACC], const uint32_t (&a)[4][4],
     for (int s = 0; s < 4; s++) qg_w4a8rs_mma(tmp, a[s], db + 2 * s, s > 0); /* +32 bytes */
     qg_wgmma_commit();
 }
+#endif
 
 /* The group's promotion into f32 (after the retire): accumulator 4i + 2hh + e is row + 8hh. */
 QG_DEVICE void qg_w4a8rs_promote(float (&acc)[RS_NACC], float (&tmp)[RS_NACC], const float (&sc)[2]) {
@@ -214,7 +250,44 @@ extern "C" __global__ void __launch_bounds__(RS_THREADS, 1) qg_w4a8rs_gemm(const
     float acc[RS_NACC];
 #pragma unroll
     for (int i = 0; i < RS_NACC; i++) acc[i] = 0.0f;
-#if QG_BM == 64
+#if QG_PIPE
+    /* One wgmma per k32 step and commit group: step s + 1 is converted while steps <= s run
+     * (its registers were last read by the previous tile, retired at that tile's end); after
+     * step 3 the wait for all but three retires step 0, so the next tile's step 0 is fetched and
+     * converted into its registers while steps 1-3 run; then the wait for all retires the tile,
+     * frees its stage and promotes its sums (the next tile's step 0 starts tmp afresh). */
+    float tmp[RS_NACC], sc[2];
+    uint32_t a[4][4];
+    qg_w4a8rs_raw raw;
+    if (nk > 0) {
+        qg_mbar_wait(bars, 0u);
+        qg_w4a8rs_fetch_raw(smem, row, t, raw);
+        qg_w4a8rs_convert(raw, 0, a[0]);
+    }
+#pragma unroll 1
+    for (int x = 0; x < nk; x++) {
+        const int s0 = x % RS_ST;
+        const uint64_t db = qg_w4wg_desc(sbase + (uint32_t)(s0 * RS_S_BYTES));
+        sc[0] = raw.sc[0], sc[1] = raw.sc[1];
+#pragma unroll
+        for (int s = 0; s < 4; s++) {
+            qg_wgmma_fence();
+            qg_w4a8rs_mma(tmp, a[s], db + 2 * s, s > 0); /* +32 bytes per k32 step */
+            qg_wgmma_commit();
+            if (s < 3) qg_w4a8rs_convert(raw, s + 1, a[s + 1]);
+        }
+        qg_wgmma_wait<3>(); /* step 0 has retired: a[0] is free */
+        if (x + 1 < nk) {
+            const int s1 = (x + 1) % RS_ST;
+            qg_mbar_wait(bars + 8u * (uint32_t)s1, (uint32_t)(((x + 1) / RS_ST) & 1));
+            qg_w4a8rs_fetch_raw(smem + s1 * RS_S_BYTES, row, t, raw);
+            qg_w4a8rs_convert(raw, 0, a[0]);
+        }
+        qg_wgmma_wait<0>();
+        if (lane == 0) qg_mbar_arrive(bars + 8u * (uint32_t)(RS_ST + s0)); /* the stage is free */
+        qg_w4a8rs_promote(acc, tmp, sc);
+    }
+#elif QG_BM == 64
     /* Two k tiles per iteration, straight-line (as wo_wgmma_rs.cu): tile x's group runs while
      * tile x + 1 is converted into other registers and issued; one wait retires both, then both
      * are promoted. (ptxas serializes every wgmma, one register set for all, when a wait_group 1

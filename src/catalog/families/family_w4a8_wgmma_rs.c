@@ -3,7 +3,8 @@
  * weight converted to e4m3 by the consumer warps straight into wgmma's register A operand, the
  * e4m3 activations (renamed into the packed word's k order by 4-byte cp.async) the shared-memory
  * B operand, per-group promotion of the fp8 sums into f32, split-K as the W4A16 wgmma families
- * (wgmma_splitk.h). Tiles of bm tokens x 128 weight rows; parameter bm (64 or 128). Same
+ * (wgmma_splitk.h). Tiles of bm tokens x 128 weight rows; parameters bm (64 or 128) and pipe
+ * (1: the consumers convert each k32 step while the earlier ones run). Same
  * arguments as the mma.sync W4A8 families (qg_gemm_args with a_scale). Experimental (tuner
  * only) until the GPU suite and the tuner's reference check have run it.
  */
@@ -20,11 +21,15 @@
 
 typedef struct qg_w4a8rs_params w4a8rs_params;
 
-enum { P_BM = 0 };
+enum { P_BM = 0, P_PIPE = 1 };
 
+/* pipe 0: each tile converted whole, then its four wgmmas as one group; pipe 1: one wgmma per
+ * step, each step converted while the earlier ones run (w4a8_fp8_wgmma_rs.cu). */
 static const int variants[][QG_MAX_PARAMS] = {
-    {64},
-    {128},
+    {64, 0},
+    {128, 0},
+    {64, 1},
+    {128, 1},
 };
 
 #define RS_BN 128
@@ -131,8 +136,8 @@ const qg_family qg_family_w4a8_fp8_wgmma_rs = {
     .min_cc = 90,
     .needs_sm90a = 1,
     .experimental = 1, /* until the GPU suite and the tuner's reference check have run it */
-    .num_params = 1,
-    .param_names = {"bm"},
+    .num_params = 2,
+    .param_names = {"bm", "pipe"},
     .num_variants = QG_ARRAY_SIZE(variants),
     .variants = variants,
     .supports = supports,
