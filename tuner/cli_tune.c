@@ -26,11 +26,38 @@ typedef struct {
     int nm;
 } tune_item;
 
+/* Every prefix of --kernels names at least one catalog kernel (a typo would time nothing new). */
+static int kernels_valid(const char *list) {
+    char buf[1024];
+    if (!*list || strlen(list) >= sizeof buf) {
+        fprintf(stderr, "qgemm tune: bad --kernels '%.64s' (want 1 to 1023 characters)\n", list);
+        return 0;
+    }
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        int hit = 0;
+        for (int i = 0; i < qg_catalog_count() && !hit; i++)
+            hit = strncmp(qg_catalog_get(i)->id, tok, strlen(tok)) == 0;
+        if (!hit) {
+            fprintf(stderr,
+                    "qgemm tune: --kernels: no catalog kernel starts with '%s' (see qgemm list)\n",
+                    tok);
+            return 0;
+        }
+    }
+    if (strstr(list, ",,") || list[0] == ',' || list[strlen(list) - 1] == ',') {
+        fprintf(stderr, "qgemm tune: bad --kernels '%s' (an empty prefix)\n", list);
+        return 0;
+    }
+    return 1;
+}
+
 static void usage(void) {
     printf("usage: qgemm tune (--model NAME | --hf-config config.json | --from-record FILE |\n"
            "                   --stale DB) [--tp N[,N...]] [--schemes LIST] [--m LIST] [-o DB]\n"
            "                  [--devices 0,1,...] [--shard I/N] [--retune] [--budget SEC]\n"
-           "                  [--run-budget SEC] [--samples N] [--list] [--verbose]\n\n"
+           "                  [--run-budget SEC] [--samples N] [--kernels LIST] [--list]\n"
+           "                  [--verbose]\n\n"
            "Times every catalog kernel that fits each linear layer of the model for each M and\n"
            "stores the fastest correct one in the database DB (merged under a file lock with\n"
            "what is already there; entries already tuned on this GPU with this build's kernels\n"
@@ -57,6 +84,11 @@ static void usage(void) {
            "  --shard I/N        only the I-th of N slices of the work (I from 0), e.g. one per\n"
            "                     machine of a Slurm array; join the files with 'qgemm db merge'\n"
            "  --budget SEC       time budget per problem (default 30)\n"
+           "  --kernels LIST     comma-separated kernel id prefixes (qgemm list): a problem that\n"
+           "                     has an entry times only the matching kernels and the entry's\n"
+           "                     own, in one run, and keeps the faster (a new kernel against\n"
+           "                     the current pick, without re-timing the whole catalog); a\n"
+           "                     problem without one is tuned over every kernel\n"
            "  --run-budget SEC   time budget for the whole run: no problem starts after it; what\n"
            "                     finished is saved and the same command later goes on from there\n"
            "                     (exit status 4 when problems were left)\n\n"
@@ -407,7 +439,10 @@ int cli_tune(int argc, char **argv) {
         else if (!strcmp(a, "--stale")) stale_db = v;
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) out = v;
         else if (!strcmp(a, "--schemes")) schemes = v, schemes_given = 1;
-        else if (!strcmp(a, "--budget")) {
+        else if (!strcmp(a, "--kernels")) {
+            if (!kernels_valid(v)) return 2;
+            o.kernels = v;
+        } else if (!strcmp(a, "--budget")) {
             if (!cli_parse_seconds(v, 0, 1e9, &o.budget_s)) {
                 fprintf(stderr, "qgemm tune: bad --budget '%s' (want seconds > 0)\n", v);
                 return 2;

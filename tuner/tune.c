@@ -305,11 +305,24 @@ static qg_status time_candidate(qg_context *ctx, qg_kernel *k, const qg_problem 
     return QG_SUCCESS;
 }
 
-/* Skip a problem only when its entry was timed against this kernel catalog. */
+/* Skip a problem only when its entry was timed against this kernel catalog (--kernels
+ * challenges existing entries: never skipped). */
 static int tuned_already(const qg_db *db, const qg_problem *p, int64_t m, const qg_tune_options *o) {
-    if (o->retune) return 0;
+    if (o->retune || o->kernels) return 0;
     const qg_db_entry *e = qg_db_find(db, p, m);
     return e && qg_db_entry_current(e);
+}
+
+int qg_tune_kernel_selected(const char *prefixes, const char *id) {
+    if (!prefixes) return 1;
+    for (const char *s = prefixes; *s;) {
+        const char *end = strchr(s, ',');
+        const size_t n = end ? (size_t)(end - s) : strlen(s);
+        if (n && strncmp(id, s, n) == 0) return 1;
+        if (!end) break;
+        s = end + 1;
+    }
+    return 0;
 }
 
 qg_status qg_tune_shape(qg_context *ctx, qg_db *db, const qg_problem *p0, const int64_t *ms, int nm,
@@ -367,8 +380,15 @@ qg_status qg_tune_shape(qg_context *ctx, qg_db *db, const qg_problem *p0, const 
         }
         int nc = 0;
         char why[256];
+        /* --kernels: the entry's kernel first (the bar the others are dropped against), then
+         * the matching ones; without an entry, every kernel */
+        const qg_db_entry *held = o->kernels ? qg_db_find(db, &p, ms[mi]) : NULL;
+        const qg_variant *incumbent = held ? qg_catalog_find(held->kernel) : NULL;
+        if (incumbent && qg_variant_fits(incumbent, &p, QG_OP_GEMM, cc, why, sizeof why))
+            cand[nc++] = incumbent;
         for (int i = 0; i < nvar; i++) {
             const qg_variant *v = qg_catalog_get(i);
+            if (v == incumbent || (held && !qg_tune_kernel_selected(o->kernels, v->id))) continue;
             if (qg_variant_fits(v, &p, QG_OP_GEMM, cc, why, sizeof why)) cand[nc++] = v;
         }
         if (!nc) {
@@ -435,8 +455,9 @@ qg_status qg_tune_shape(qg_context *ctx, qg_db *db, const qg_problem *p0, const 
                 break;
             }
             if (o->verbose)
-                fprintf(stderr, "  %-44s %9.2f us%s (err %.2g)\n", cand[i]->id, med,
-                        dropped ? " (dropped)" : "", rel);
+                fprintf(stderr, "  %-44s %9.2f us%s (err %.2g)%s\n", cand[i]->id, med,
+                        dropped ? " (dropped)" : "", rel,
+                        cand[i] == incumbent ? " (the database's pick)" : "");
             if (dropped) {
                 stats->dropped++;
                 continue;

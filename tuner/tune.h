@@ -12,12 +12,19 @@ typedef struct {
     double deadline_s;    /* run budget: CLOCK_MONOTONIC time (s) after which no problem
                             * starts (those are counted in `left`); 0: none */
     int retune;           /* re-time entries already in the database */
+    const char *kernels;  /* comma-separated kernel id prefixes, or NULL (all): a problem with an
+                           * entry times only the matching kernels and the entry's own kernel
+                           * (first), so the winner is the faster of the two sets in one run;
+                           * a problem without one is tuned over every kernel */
     int compile_threads;  /* 0 = number of CPUs */
     double max_rel_error; /* a candidate whose output is further from the reference is wrong */
     int verbose;
 } qg_tune_options;
 
 void qg_tune_options_init(qg_tune_options *o);
+
+/* Does kernel `id` start with one of the comma-separated `prefixes`? (NULL: every kernel.) */
+int qg_tune_kernel_selected(const char *prefixes, const char *id);
 
 typedef struct {
     int candidates, wrong, dropped, failed; /* wrong: failed the reference check */
