@@ -9,14 +9,18 @@
 #   weight_only  gpu_weight_only on its reduced case list (every weight-only family: the
 #                pipelined RS kernel wo_wgmma_rs_pipe, the float-zero-point families)
 #   python_fzp   tests/gpu/python_gpu_test.py --only "float zero"
-#   rs_pipe      bench_gemm, one kernel at a time (QGEMM_BENCH_KERNEL): wo_wgmma_rs against
-#                wo_wgmma_rs_pipe on W4A16 gate_up / down at M = 128, 1024, 4096, cuBLASLt bf16
-#                beside each (rs_pipe.md)
+#   tune_rs_pipe qgemm tune --kernels wo_wgmma_rs_pipe on a copy of the shipped H100 database
+#                (W4A16 and W8A16, Llama-3-8B, M = 128 .. 4096): each problem times the pipelined
+#                RS kernels against the database's pick in one run (--verbose lists every time;
+#                rs_pipe_db.json is the database to merge)
 #   tune_w4a8    qgemm tune --schemes w4a8-fp8 (RS beside the mma.sync kernels) to w4a8.json
 #   peers_w4a8   bench/torch_compare.py --peers with that database (mslk f8i4 is the peer)
 #   cutlass      gpu_cutlass traced (QGEMM_CUTLASS_TRACE=1), then tests/gpu/cutlass_device_check
 #   memcheck     tests/gpu/run.sh --sanitize --sanitize-tools memcheck
 # and, not by default (a second call): racecheck, synccheck, initcheck (the other sanitizers);
+#   rs_pipe      bench_gemm, one kernel at a time (QGEMM_BENCH_KERNEL): wo_wgmma_rs against
+#                wo_wgmma_rs_pipe on W4A16 gate_up / down at M = 128, 1024, 4096, cuBLASLt bf16
+#                beside each (rs_pipe.md);
 #   ab           scripts/ab_bench.sh .ab/base 'gemm/' (this tree against the one unpacked in
 #                .ab/base: git archive REV | tar -x -C .ab/base; carry .ab too);
 #   ao_e2e       tests/gpu/torchao_checkpoint_e2e.py (qgemm beside torchao from a torchao
@@ -30,14 +34,14 @@ steps=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --budget) budget=$2; shift ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     -*) echo "backlog.sh: unknown option $1" >&2; exit 2 ;;
     *) steps+=("$1") ;;
   esac
   shift
 done
-[ ${#steps[@]} -gt 0 ] || steps=(build weight_only python_fzp rs_pipe tune_w4a8 peers_w4a8 cutlass
-                                 memcheck)
+[ ${#steps[@]} -gt 0 ] || steps=(build weight_only python_fzp tune_rs_pipe tune_w4a8 peers_w4a8
+                                 cutlass memcheck)
 OUT=${OUT:-/tmp/qgemm-out}
 mkdir -p "$OUT"
 t0=$(date +%s)
@@ -114,6 +118,12 @@ for name in sorted(rows):
     print("| %s | %.1f | %s |" % (name, bf16[name] or 0, " | ".join(cells)))
 PY
       tee -a "$summary" < "$OUT/rs_pipe.md" ;;
+    tune_rs_pipe)
+      cp tuning_db/nvidia-h100-80gb-hbm3.json "$OUT/rs_pipe_db.json"
+      run tune_rs_pipe 150 $B/qgemm tune --model llama-3-8b --schemes w4a16,w8a16 \
+        --m 128,256,512,1024,2048,4096 --kernels wo_wgmma_rs_pipe -o "$OUT/rs_pipe_db.json" \
+        --run-budget 120 --verbose
+      grep -E '^\[w0 [0-9]+/' "$OUT/tune_rs_pipe.log" | tee -a "$summary" ;;
     tune_w4a8)
       run tune_w4a8 170 $B/qgemm tune --model llama-3-8b --schemes w4a8-fp8 \
         --m 64,128,256,512,1024 -o "$OUT/w4a8.json" --run-budget 140 --verbose ;;
