@@ -1,5 +1,6 @@
 /* qgemm check and register spills: NVRTC's log carries ptxas's per-kernel report, a variant
- * that spills fails the check unless its family allows it. */
+ * that spills fails the check unless its family allows it; one whose wgmmas ptxas serializes
+ * fails it too. */
 #include "testutil.h"
 
 #include "backend.h"
@@ -23,6 +24,24 @@ static const char *spilling =
     "}\n";
 static const char *lean =
     "extern \"C\" __global__ void qg_lean(float *o) { o[threadIdx.x] += 1.0f; }\n";
+
+/* sm_90a: a wgmma whose accumulator is read while it is in flight (ptxas C7513/C7517). */
+static const char *serialized =
+    "extern \"C\" __global__ void qg_ser(float *o, unsigned long long db, unsigned a0, int n) {\n"
+    "    float d0 = 0, d1 = 0, d2 = 0, d3 = 0, s = 0;\n"
+    "    for (int i = 0; i < n; i++) {\n"
+    "        asm volatile(\"wgmma.fence.sync.aligned;\" ::: \"memory\");\n"
+    "        asm volatile(\"{\\n.reg .pred p;\\nsetp.ne.b32 p, 1, 0;\\n\"\n"
+    "                     \"wgmma.mma_async.sync.aligned.m64n8k16.f32.bf16.bf16 \"\n"
+    "                     \"{%0,%1,%2,%3}, {%4,%4,%4,%4}, %5, p, 1, 1, 1;\\n}\\n\"\n"
+    "                     : \"+f\"(d0), \"+f\"(d1), \"+f\"(d2), \"+f\"(d3) : \"r\"(a0 + i), \"l\"(db));\n"
+    "        asm volatile(\"wgmma.commit_group.sync.aligned;\" ::: \"memory\");\n"
+    "        s += d0;\n"
+    "        asm volatile(\"wgmma.wait_group.sync.aligned 1;\" ::: \"memory\");\n"
+    "    }\n"
+    "    asm volatile(\"wgmma.wait_group.sync.aligned 0;\" ::: \"memory\");\n"
+    "    o[threadIdx.x] = s + d1 + d2 + d3;\n"
+    "}\n";
 
 static char *compile_log(const char *src) {
     void *img = NULL;
@@ -102,6 +121,17 @@ int main(void) {
         QT_CHECK(!a || !strcmp(a, "all") || !strncmp(a, "sm_", 3), "%s: allow_spills '%s'",
                  qg_catalog_get(i)->id, a);
     }
-    free(log), free(copy), free(lean_log);
+    /* serialized wgmmas: ptxas's line heads the log; a lean kernel passes */
+    char *ser_log = compile_log(serialized);
+    QT_CHECK(ser_log && strstr(ser_log, "serialized"), "ptxas reports the serialization: %s",
+             ser_log ? ser_log : "(null)");
+    QT_STATUS(qg_check_wgmma_serialized(&vs, "sm_90a", &ser_log), QG_ERR_COMPILE);
+    QT_CHECK(ser_log &&
+                 strncmp(ser_log, "strict.a1: ptxas serializes its wgmmas for sm_90a: ", 51) == 0 &&
+                 strstr(ser_log, "C751"),
+             "the reason heads the log: %.300s", ser_log ? ser_log : "(null)");
+    QT_OK(qg_check_wgmma_serialized(&vs, "sm_90a", &lean_log));
+    QT_OK(qg_check_wgmma_serialized(&vs, "sm_90a", &none));
+    free(log), free(copy), free(lean_log), free(ser_log);
     return qt_finish("test_check_spills");
 }

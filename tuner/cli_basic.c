@@ -125,7 +125,8 @@ int cli_check(int argc, char **argv) {
                    "gfx90a;\ndefault sm_90a) with NVRTC (hiprtc for gfx*). Needs no GPU. Prints "
                    "each failure with the\ncompiler log; exit 1 if any variant failed. A variant "
                    "whose kernel spills registers\n(ptxas) fails unless its family sets "
-                   "allow_spills.\n");
+                   "allow_spills; so does one whose wgmmas ptxas\nserializes (or where it "
+                   "injects a wgmma wait: the async pipeline is gone).\n");
             return 0;
         } else if (!strcmp(argv[i], "--arch") && i + 1 < argc) {
             arch = argv[++i];

@@ -58,6 +58,36 @@ qg_status qg_check_spills(const qg_variant *v, const char *arch, char **log) {
                     v->id, stores, loads);
 }
 
+/* ptxas's notes that it made wgmmas wait for each other (C7509-C7516: "... are serialized due
+ * to ...") or inserted a wait of its own (C7517): the kernel then runs its wgmmas one at a time,
+ * whatever its source says. */
+static const char *wgmma_serialized(const char *log) {
+    static const char *const notes[] = {"instructions are serialized", "warpgroup.wait is injected"};
+    for (size_t i = 0; log && i < sizeof notes / sizeof notes[0]; i++) {
+        const char *p = strstr(log, notes[i]);
+        if (p) {
+            while (p > log && p[-1] != '\n') p--; /* the whole line */
+            return p;
+        }
+    }
+    return NULL;
+}
+
+qg_status qg_check_wgmma_serialized(const qg_variant *v, const char *arch, char **log) {
+    const char *line = wgmma_serialized(*log);
+    if (!line) return QG_SUCCESS;
+    const int len = (int)strcspn(line, "\n");
+    const char *fmt = "%s: ptxas serializes its wgmmas for %s: %.*s\n%s";
+    const int n = snprintf(NULL, 0, fmt, v->id, arch, len, line, *log);
+    char *msg = n > 0 ? malloc((size_t)n + 1) : NULL;
+    if (msg) {
+        snprintf(msg, (size_t)n + 1, fmt, v->id, arch, len, line, *log);
+        free(*log);
+        *log = msg;
+    }
+    return QG_ERROR(NULL, QG_ERR_COMPILE, "%s: ptxas serializes its wgmmas for %s", v->id, arch);
+}
+
 static double now_s(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -86,6 +116,7 @@ static void *worker(void *arg) {
         }
         if (s == QG_SUCCESS && size == 0) s = QG_ERR_COMPILE;
         if (s == QG_SUCCESS) s = qg_check_spills(v, j->arch, &log);
+        if (s == QG_SUCCESS) s = qg_check_wgmma_serialized(v, j->arch, &log);
         atomic_fetch_add(s == QG_SUCCESS ? &j->compiled : &j->failed, 1);
         if (j->cb) {
             pthread_mutex_lock(&j->cb_lock);

@@ -31,6 +31,10 @@ long qg_ptxas_sum(const char *log, const char *what);
  * the check (QG_ERR_COMPILE; *log then starts with the reason) unless its family's
  * allow_spills lists arch. */
 qg_status qg_check_spills(const qg_variant *v, const char *arch, char **log);
+/* A variant whose compile log says ptxas serialized its wgmmas or injected a wgmma wait
+ * (C7509-C7517: the asynchronous pipeline its source writes does not exist in the SASS) fails
+ * the check (QG_ERR_COMPILE; *log then starts with ptxas's line). */
+qg_status qg_check_wgmma_serialized(const qg_variant *v, const char *arch, char **log);
 
 /* Get (compile / disk-load / memory-hit) a variant's kernel on ctx's device. */
 qg_status qg_jit_get(qg_context *ctx, const qg_variant *v, qg_kernel **out);
