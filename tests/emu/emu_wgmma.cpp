@@ -142,8 +142,9 @@ struct async_copy {
     uint32_t dst;
     std::vector<uint8_t> bytes;
 };
-/* Phase completion [PTX ISA 9.7.13.15.x "mbarrier" phases, tx-count]: the pending arrival count
- * reaches zero and the tx-count is zero. expect_tx raises tx, a copy's complete_tx lowers it. */
+/* Phase completion [PTX ISA 9.7.13.15.5 "Tracking asynchronous operations by the mbarrier
+ * object", 9.7.13.15.6 "Phase completion"]: the pending arrival count has reached zero and the
+ * tx-count has reached zero. expect_tx raises tx, a copy's complete_tx lowers it. */
 struct mbar {
     uint32_t expected, pending;
     uint64_t phase; /* completed phases */
