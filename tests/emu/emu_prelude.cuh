@@ -15,6 +15,7 @@
 #define __launch_bounds__(...)
 #define __align__(n)
 #define __shared__ static
+#define __grid_constant__
 #define __syncthreads() emu_syncthreads()
 #define __threadfence() std::atomic_thread_fence(std::memory_order_seq_cst)
 #define QG_DT_F16 1
@@ -119,6 +120,21 @@ QG_DEVICE uint16_t qg_from_f32(float f, int dt) {
 struct alignas(16) qg_u32x4 {
     uint32_t x, y, z, w;
 };
+/* __shfl_sync as a warp collective (every lane of the warp calls it, with the full mask, as the
+ * kernels do: a divergent call hangs here instead of returning garbage). */
+static inline uint32_t __shfl_sync(unsigned mask, uint32_t v, int src) {
+    if (mask != 0xffffffffu) {
+        fprintf(stderr, "EMU: __shfl_sync with a partial mask 0x%x is not emulated\n", mask);
+        abort();
+    }
+    const int lane = threadIdx.x & 31;
+    emu_warp_xchg *x = emu_xchg();
+    x->b[lane][0] = v;
+    emu_warp_barrier();
+    const uint32_t r = x->b[src & 31][0];
+    emu_warp_barrier();
+    return r;
+}
 QG_DEVICE uint32_t qg_smem_addr(const void *p) {
     return (uint32_t)((const unsigned char *)p - emu_smem);
 }

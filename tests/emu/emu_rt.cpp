@@ -68,6 +68,7 @@ static void *worker(void *x) {
                     v.clear();
                 }
                 pthread_barrier_wait(&cta_bar);
+                if (j->tid == 0) emu_mbar_cta_end(); /* TMA copies left in flight */
             }
     return NULL;
 }

@@ -1,7 +1,8 @@
 /*
- * CPU emulation of mbarriers, named barriers and wgmma.mma_async (SS and RS; f16/bf16 m64nNk16
- * and 8-bit e4m3/e5m2 m64nNk32 with f32 accumulators, s8/u8 m64nNk32 with s32 accumulators) for
- * tests/emu. Written from the PTX ISA (9.1), not from the kernel:
+ * CPU emulation of mbarriers (with tx-counts and the asynchronous copies of emu_tma.cpp), named
+ * barriers and wgmma.mma_async (SS and RS; f16/bf16 m64nNk16 and 8-bit e4m3/e5m2 m64nNk32 with
+ * f32 accumulators, s8/u8 m64nNk32 with s32 accumulators; the sparse SS form .sp, m64nNk32 16-bit
+ * and m64nNk64 8-bit) for tests/emu. Written from the PTX ISA (9.1), not from the kernel:
  *  - matrix descriptor [9.7.15.5.1.2.2]: start address (bits 0-13) << 4, leading byte offset
  *    (16-29) << 4, stride byte offset (32-45) << 4, base offset (49-51), swizzle mode (62-63:
  *    0 none, 1 128B, 2 64B, 3 32B);
@@ -29,6 +30,9 @@
  *    lane 4g + t of warp w holds rows 16w + g (registers 0, 2) and 16w + g + 8 (1, 3); 16-bit:
  *    k 2t, 2t + 1 (registers 0, 1) and 2t + 8, 2t + 9 (2, 3); 8-bit: k 4t..4t+3 (0, 1) and
  *    16 + 4t..16 + 4t + 3 (2, 3); the lowest k in the lowest bits.
+ *  - sparse A (.sp) [9.7.15.6]: the descriptor addresses the compressed 64 x K/2 matrix; each
+ *    warp supplies the metadata of its 16 rows, in the layouts of mma.sp (sp_nibble below);
+ *    the metadata register is read when the operation executes.
  * Products are exact; the products of one instruction (k16 or k32) are summed in double (int64
  * for s8/u8) and added to the accumulator with one rounding (the tensor cores round differently,
  * fp8 sums notably so; the tests' bounds allow for that).
@@ -126,10 +130,36 @@ void emu_named_barrier(int id, int count) {
 
 /* ---------------------------------------------------------------- mbarriers */
 
+/* An asynchronous copy (TMA) that completes on an mbarrier: its bytes (read from global memory
+ * at issue) land in shared memory only when a thread waits on the barrier and every arrival of
+ * the phase is in, i.e. as late as the hardware may; at issue its destination is filled with
+ * 0xff, so a stage read before its full barrier's phase completes, or still being read (an
+ * in-flight wgmma) when it is refilled, shows as NaN (e4m3) or -1 (s8) garbage. */
+struct smem_range {
+    uint32_t lo, hi; /* [lo, hi) */
+};
+struct async_copy {
+    uint32_t dst;
+    std::vector<uint8_t> bytes;
+};
+/* Phase completion [PTX ISA 9.7.13.15.5 "Tracking asynchronous operations by the mbarrier
+ * object", 9.7.13.15.6 "Phase completion"]: the pending arrival count has reached zero and the
+ * tx-count has reached zero. expect_tx raises tx, a copy's complete_tx lowers it. */
 struct mbar {
     uint32_t expected, pending;
     uint64_t phase; /* completed phases */
+    int64_t tx;     /* bytes expected by expect_tx and not yet completed */
+    std::vector<async_copy> copies;
+    /* shared memory that wgmmas in flight at an arrival (of the arriving thread) may still read:
+     * of the current phase, and of the last completed one (handed to its waiters) */
+    std::vector<smem_range> busy, busy_done;
 };
+/* A thread's wgmmas in flight: the shared memory their operands read (defined with the wgmma
+ * engine below). */
+static void inflight_ranges(std::vector<smem_range> &out);
+/* What the phases this thread last waited for left in flight: an async copy into it is a
+ * write-after-read race (the consumer released the buffer before its wgmma read it). */
+static thread_local std::vector<smem_range> released_busy;
 static std::unordered_map<uint32_t, mbar> mbars;
 static pthread_mutex_t mb_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t mb_cond = PTHREAD_COND_INITIALIZER;
@@ -146,21 +176,96 @@ void emu_mbar_init(uint32_t addr, uint32_t count) {
     if (!mbar_addr_ok(addr, "mbarrier.init")) return;
     if (count < 1 || count > (1u << 20) - 1) report("mbarrier.init: count %u out of range", count);
     pthread_mutex_lock(&mb_lock);
-    mbars[addr] = mbar{count, count, 0};
+    mbars[addr] = mbar{count, count, 0, 0, {}};
     pthread_mutex_unlock(&mb_lock);
 }
 
-void emu_mbar_arrive(uint32_t addr) {
-    if (!mbar_addr_ok(addr, "mbarrier.arrive")) return;
+/* Completes the current phase if its arrivals and bytes are all in (mb_lock held). */
+static void mbar_try_complete(mbar &b) {
+    if (b.pending == 0 && b.tx == 0) {
+        b.phase++;
+        b.pending = b.expected;
+        b.busy_done.swap(b.busy);
+        b.busy.clear();
+    }
+}
+
+static void mbar_arrive_tx(uint32_t addr, uint32_t tx, const char *what) {
+    if (!mbar_addr_ok(addr, what)) return;
     pthread_mutex_lock(&mb_lock);
     auto it = mbars.find(addr);
     if (it == mbars.end()) {
-        report("mbarrier.arrive on 0x%x, which was never initialized in this CTA", addr);
-    } else if (--it->second.pending == 0) {
-        it->second.phase++;
-        it->second.pending = it->second.expected;
+        report("%s on 0x%x, which was never initialized in this CTA", what, addr);
+    } else if (it->second.pending == 0) {
+        report("%s on 0x%x: more arrivals than its count %u in one phase", what, addr,
+               it->second.expected);
+    } else {
+        inflight_ranges(it->second.busy);
+        it->second.tx += tx;
+        if (it->second.tx >= (1 << 20))
+            report("%s: tx-count %lld out of range", what, (long long)it->second.tx);
+        it->second.pending--;
+        mbar_try_complete(it->second);
+        /* waiters re-check: the phase completed, or its copies may land now */
         pthread_cond_broadcast(&mb_cond);
     }
+    pthread_mutex_unlock(&mb_lock);
+}
+
+void emu_mbar_arrive(uint32_t addr) { mbar_arrive_tx(addr, 0, "mbarrier.arrive"); }
+
+void emu_mbar_arrive_expect_tx(uint32_t addr, uint32_t bytes) {
+    mbar_arrive_tx(addr, bytes, "mbarrier.arrive.expect_tx");
+}
+
+void emu_mbar_async_copy(uint32_t bar, uint32_t dst, const void *data, uint32_t bytes) {
+    if (!mbar_addr_ok(bar, "cp.async.bulk (mbarrier)")) return;
+    if ((uint64_t)dst + bytes > EMU_SMEM_BYTES) {
+        report("cp.async.bulk: %u bytes at shared 0x%x run past shared memory", bytes, dst);
+        return;
+    }
+    pthread_mutex_lock(&mb_lock);
+    auto it = mbars.find(bar);
+    if (it == mbars.end()) {
+        report("cp.async.bulk completing on 0x%x, which was never initialized in this CTA", bar);
+    } else {
+        for (const smem_range &r : released_busy)
+            if (dst < r.hi && r.lo < dst + bytes)
+                report("cp.async.bulk into shared 0x%x..0x%x, which a wgmma still in flight when "
+                       "its mbarrier was released may read (0x%x..0x%x): a write-after-read race",
+                       dst, dst + bytes, r.lo, r.hi);
+        memset(emu_smem + dst, 0xff, bytes); /* undefined until the copy completes */
+        const uint8_t *p = (const uint8_t *)data;
+        it->second.copies.push_back(async_copy{dst, std::vector<uint8_t>(p, p + bytes)});
+        pthread_cond_broadcast(&mb_cond);
+    }
+    pthread_mutex_unlock(&mb_lock);
+}
+
+/* The copies of a barrier whose arrivals are all in land now (mb_lock held). */
+static void mbar_land(uint32_t addr, mbar &b) {
+    if (b.pending != 0 || b.copies.empty()) return;
+    for (const async_copy &c : b.copies) {
+        memcpy(emu_smem + c.dst, c.bytes.data(), c.bytes.size());
+        b.tx -= (int64_t)c.bytes.size();
+    }
+    b.copies.clear();
+    if (b.tx < 0) { /* reported, then the phase goes on (the test fails, without a deadlock) */
+        report("mbarrier 0x%x: its copies completed %lld bytes more than expect_tx announced", addr,
+               (long long)-b.tx);
+        b.tx = 0;
+    }
+    mbar_try_complete(b);
+    pthread_cond_broadcast(&mb_cond);
+}
+
+void emu_mbar_cta_end() {
+    pthread_mutex_lock(&mb_lock);
+    for (auto &kv : mbars)
+        if (!kv.second.copies.empty() || kv.second.tx != 0)
+            report("CTA exit with asynchronous copies in flight on mbarrier 0x%x (%zu copies, "
+                   "tx-count %lld)",
+                   kv.first, kv.second.copies.size(), (long long)kv.second.tx);
     pthread_mutex_unlock(&mb_lock);
 }
 
@@ -176,7 +281,15 @@ void emu_mbar_wait(uint32_t addr, uint32_t parity) {
             report("mbarrier.try_wait on 0x%x, which was never initialized in this CTA", addr);
             break;
         }
-        if ((it->second.phase & 1) != (parity & 1)) break;
+        if ((it->second.phase & 1) != (parity & 1)) {
+            released_busy = it->second.busy_done;
+            break;
+        }
+        mbar_land(addr, it->second);
+        if ((it->second.phase & 1) != (parity & 1)) {
+            released_busy = it->second.busy_done;
+            break;
+        }
         timed_wait(&mb_cond, &mb_lock, &start, "mbarrier.try_wait");
     }
     pthread_mutex_unlock(&mb_lock);
@@ -201,6 +314,13 @@ struct wg_op {
     double arow[2][32];
     const uint32_t *areg;
     uint32_t asnap[4];
+    /* sparse form (wgmma.mma_async.sp): the metadata words of this thread's warp at issue, the
+     * sparsity selector, and this thread's metadata register with its value at issue (read by
+     * the operation while it executes: it must not change until it retires) */
+    int sp, sel;
+    uint32_t ewarp[32];
+    const uint32_t *ereg;
+    uint32_t esnap;
 };
 struct wg_shadow {
     std::vector<uint32_t> v; /* the accumulators' true values while they read as NaN */
@@ -220,6 +340,8 @@ struct wg_xchg {
     uint64_t da[128], db[128];
     int n[128], scale_d[128], type[128], trans[128];
     uint32_t a[128][4]; /* RS form: each thread's A registers at issue */
+    uint32_t e[128];    /* sparse form: each thread's metadata register at issue */
+    int sel[128];
 };
 static wg_xchg xchg[8];
 
@@ -231,6 +353,7 @@ void emu_wgmma_launch_begin(unsigned block) {
 
 void emu_wgmma_thread_begin() {
     *wt = wg_thread();
+    released_busy.clear();
     if (threadIdx.x == 0) { /* the other threads wait for thread 0 before the CTA starts */
         pthread_mutex_lock(&mb_lock);
         mbars.clear();
@@ -285,16 +408,13 @@ static double elem_value(uint32_t bits, int type) {
 }
 
 /* Element (row, k) of a K-major operand described by `desc` (elements of `type`). */
-static double operand(uint64_t desc, int row, int k, int type, const char *which) {
+/* The shared address of element (row, k) of a K-major operand (elements of `type`). */
+static uint32_t operand_addr(uint64_t desc, int row, int k, int type) {
     const uint32_t eb = (uint32_t)type_bytes(type), T = 16 / eb; /* elements per 16 bytes */
     const uint32_t start = (uint32_t)(desc & 0x3FFF) << 4;
     const uint32_t lbo = (uint32_t)((desc >> 16) & 0x3FFF) << 4;
     const uint32_t sbo = (uint32_t)((desc >> 32) & 0x3FFF) << 4;
-    const int base_off = (int)((desc >> 49) & 7), mode = (int)(desc >> 62);
-    if (base_off) {
-        report("%s descriptor: base offset %d is not emulated", which, base_off);
-        return NAN;
-    }
+    const int mode = (int)(desc >> 62);
     uint32_t a;
     switch (mode) {
     case 0: /* core matrices of 8 rows x 16 bytes */
@@ -314,6 +434,31 @@ static double operand(uint64_t desc, int row, int k, int type, const char *which
         a ^= ((a >> 7) & 1) << 4;
         break;
     }
+    return a;
+}
+
+/* Shared memory an operand of `rows` x `k` elements may read: [lo, hi), widened to whole
+ * 128-byte lines (the swizzles permute 16-byte units inside a line). */
+static smem_range operand_range(uint64_t desc, int rows, int k, int type) {
+    smem_range r = {~0u, 0};
+    for (int row = 0; row < rows; row++)
+        for (int kk = 0; kk < k; kk += 16 / type_bytes(type)) {
+            const uint32_t a = operand_addr(desc, row, kk, type);
+            if (a < r.lo) r.lo = a;
+            if (a + 16 > r.hi) r.hi = a + 16;
+        }
+    r.lo &= ~127u, r.hi = (r.hi + 127) & ~127u;
+    return r;
+}
+
+static double operand(uint64_t desc, int row, int k, int type, const char *which) {
+    const uint32_t eb = (uint32_t)type_bytes(type);
+    const int base_off = (int)((desc >> 49) & 7);
+    if (base_off) {
+        report("%s descriptor: base offset %d is not emulated", which, base_off);
+        return NAN;
+    }
+    const uint32_t a = operand_addr(desc, row, k, type);
     if (a + eb > EMU_SMEM_BYTES) {
         report("%s descriptor 0x%016llx: element (%d, %d) at 0x%x is outside shared memory", which,
                (unsigned long long)desc, row, k, a);
@@ -325,10 +470,42 @@ static double operand(uint64_t desc, int row, int k, int type, const char *which
 }
 
 /* This thread's part of one m64nNk16 / m64nNk32 operation, on the shadow accumulators. */
+/* Metadata nibble of chunk c (4 k) of row 16w + g + 8h of the sparse A [PTX ISA 9.7.15.6.2:
+ * each warp supplies its 16 rows; the layouts are those of mma.sp, figures "Sparse WGMMA
+ * .m64nNk32 metadata layout" (= sparse-mma-metadata-16832) and ".m64nNk64 ... columns 0-31 /
+ * 32-63" (= sparse-mma-metadata-16864)]: 16-bit k32: lane 4g + 2 sel + c/4 (the thread pair
+ * `sel`), bits 16h + 4(c%4); 8-bit k64: lane 4g + 2(c/8) + h, bits 4(c%8). */
+static unsigned sp_nibble(const wg_op &op, int g, int h, int c) {
+    const uint32_t word = type_bytes(op.type) == 2
+                              ? op.ewarp[4 * g + 2 * op.sel + c / 4] >> (16 * h + 4 * (c % 4))
+                              : op.ewarp[4 * g + 2 * (c / 8) + h] >> (4 * (c % 8));
+    return word & 15;
+}
+
+/* Row `row` (= 16w + g + 8h) of a sparse A over the instruction's K: the descriptor holds the
+ * compressed 64 x K/2 matrix (canonical K-major layout of K/2 elements); chunk c's two stored
+ * values (compressed columns 2c, 2c + 1) go to k = 4c + idx0 and 4c + idx1 of the nibble
+ * idx0 | idx1 << 2, the other two k are zero [9.7.15.6.1 "Sparse matrix storage": the values
+ * 0b0000, 0b0101, 0b1010, 0b1111 (equal indices) are invalid, reported here]. */
+static void sparse_row(const wg_op &op, int row, int g, int h, int K, double *a) {
+    for (int k = 0; k < K; k++) a[k] = 0;
+    for (int c = 0; c < K / 4; c++) {
+        const unsigned nib = sp_nibble(op, g, h, c), i0 = nib & 3, i1 = nib >> 2;
+        if (i0 == i1) {
+            report("wgmma.mma_async.sp: metadata nibble 0x%x (row %d, chunk %d) is invalid", nib,
+                   row, c);
+            a[0] = NAN;
+            return;
+        }
+        a[4 * c + i0] = operand(op.da, row, 2 * c, op.type, "A");
+        a[4 * c + i1] = operand(op.da, row, 2 * c + 1, op.type, "A");
+    }
+}
+
 static void execute(const wg_op &op, uint32_t *acc) {
     const int tw = threadIdx.x & 127, w = tw >> 5, lane = tw & 31, g = lane >> 2, t = lane & 3;
-    const int K = type_k(op.type);
-    double a[2][32];
+    const int K = type_k(op.type) * (op.sp ? 2 : 1);
+    double a[2][64];
     if (op.rs) {
         for (int r = 0; r < 4; r++)
             if (op.areg[r] != op.asnap[r]) {
@@ -337,7 +514,13 @@ static void execute(const wg_op &op, uint32_t *acc) {
                        r, op.asnap[r], op.areg[r]);
                 break;
             }
-        memcpy(a, op.arow, sizeof a);
+        for (int h = 0; h < 2; h++) memcpy(a[h], op.arow[h], sizeof op.arow[h]);
+    } else if (op.sp) {
+        if (*op.ereg != op.esnap)
+            report("wgmma.mma_async.sp: the metadata register changed from 0x%08x to 0x%08x "
+                   "before the operation retired",
+                   op.esnap, *op.ereg);
+        for (int h = 0; h < 2; h++) sparse_row(op, 16 * w + g + 8 * h, g, h, K, a[h]);
     } else {
         for (int h = 0; h < 2; h++)
             for (int k = 0; k < K; k++)
@@ -346,7 +529,7 @@ static void execute(const wg_op &op, uint32_t *acc) {
     for (int i = 0; i < op.n / 8; i++)
         for (int e = 0; e < 2; e++) {
             const int col = 8 * i + 2 * t + e;
-            double b[32];
+            double b[64];
             for (int k = 0; k < K; k++) b[k] = operand(op.db, col, k, op.type, "B");
             for (int h = 0; h < 2; h++) {
                 uint32_t &d = acc[4 * i + 2 * h + e];
@@ -369,8 +552,19 @@ static void execute(const wg_op &op, uint32_t *acc) {
 
 void emu_wgmma_fence() { wt->fences++; }
 
+static void inflight_ranges(std::vector<smem_range> &out) {
+    auto add = [&](const wg_op &op) {
+        const int K = type_k(op.type) * (op.sp ? 2 : 1);
+        if (!op.rs) out.push_back(operand_range(op.da, 64, op.sp ? K / 2 : K, op.type));
+        out.push_back(operand_range(op.db, op.n, K, op.type));
+    };
+    for (const wg_op &op : wt->open) add(op);
+    for (const auto &grp : wt->groups)
+        for (const wg_op &op : grp) add(op);
+}
+
 static void issue(uint32_t *d, int n, uint64_t da, const uint32_t *areg, uint64_t db, int scale_d,
-                  int ab_type, int trans_a, int trans_b);
+                  int ab_type, int trans_a, int trans_b, const uint32_t *ereg = NULL, int sel = 0);
 
 void emu_wgmma_mma(float *d, int n, uint64_t da, uint64_t db, int scale_d, int ab_type, int trans_a,
                    int trans_b) {
@@ -394,6 +588,18 @@ void emu_wgmma_mma_rs_s32(int32_t *d, int n, const uint32_t *a, uint64_t db, int
     issue((uint32_t *)d, n, 0, a, db, scale_d, ab_type, 0, 0);
 }
 
+void emu_wgmma_mma_sp(float *d, int n, uint64_t da, uint64_t db, const uint32_t *e, int sel,
+                      int scale_d, int ab_type) {
+    if (type_int(ab_type)) report("wgmma.mma_async.sp: s8/u8 operands accumulate in s32, not f32");
+    issue((uint32_t *)d, n, da, NULL, db, scale_d, ab_type, 0, 0, e, sel);
+}
+
+void emu_wgmma_mma_sp_s32(int32_t *d, int n, uint64_t da, uint64_t db, const uint32_t *e, int sel,
+                          int scale_d, int ab_type) {
+    if (!type_int(ab_type)) report("wgmma.mma_async.sp: only s8/u8 operands accumulate in s32");
+    issue((uint32_t *)d, n, da, NULL, db, scale_d, ab_type, 0, 0, e, sel);
+}
+
 /* A register fragment [9.7.15.5.1.1.1, figures of A]: lane 4g + t of warp w holds rows
  * 16w + g (registers 0 and 2) and 16w + g + 8 (1 and 3). m64nNk16 (16-bit): k 2t, 2t + 1
  * (registers 0, 1) and 2t + 8, 2t + 9 (2, 3), the lower k in the low 16 bits. m64nNk32 (8-bit):
@@ -412,7 +618,7 @@ static void gather_rows(const wg_xchg &x, int tw, int type, double (&rows)[2][32
 }
 
 static void issue(uint32_t *d, int n, uint64_t da, const uint32_t *areg, uint64_t db, int scale_d,
-                  int ab_type, int trans_a, int trans_b) {
+                  int ab_type, int trans_a, int trans_b, const uint32_t *ereg, int sel) {
     const unsigned wgi = threadIdx.x / 128, tw = threadIdx.x & 127;
     if ((wgi + 1) * 128 > blockDim.x || wgi >= 8) {
         report("wgmma.mma_async from a warpgroup that is not complete");
@@ -431,11 +637,14 @@ static void issue(uint32_t *d, int n, uint64_t da, const uint32_t *areg, uint64_
     x.trans[tw] = trans_a * 2 + trans_b;
     if (areg) memcpy(x.a[tw], areg, sizeof x.a[tw]);
     x.da[tw] = areg ? ~0ull : da; /* every thread of an RS operation marks A the same way */
+    x.e[tw] = ereg ? *ereg : 0;
+    x.sel[tw] = ereg ? sel : -1; /* -1: dense */
     cbar_wait(&wg_bar[wgi], 128, "wgmma.mma_async (warpgroup)");
     if (tw == 0)
         for (int i = 1; i < 128; i++)
             if (x.da[i] != x.da[0] || x.db[i] != x.db[0] || x.n[i] != x.n[0] ||
-                x.scale_d[i] != x.scale_d[0] || x.type[i] != x.type[0] || x.trans[i] != x.trans[0]) {
+                x.scale_d[i] != x.scale_d[0] || x.type[i] != x.type[0] ||
+                x.trans[i] != x.trans[0] || x.sel[i] != x.sel[0]) {
                 report("wgmma.mma_async: thread %d of warpgroup %u has other operands than thread 0 "
                        "(desc A 0x%llx / 0x%llx, B 0x%llx / 0x%llx)",
                        i, wgi, (unsigned long long)x.da[i], (unsigned long long)x.da[0],
@@ -467,8 +676,15 @@ static void issue(uint32_t *d, int n, uint64_t da, const uint32_t *areg, uint64_
         memcpy(op.asnap, areg, sizeof op.asnap);
         gather_rows(x, (int)tw, ab_type, op.arow);
     }
+    if (ereg) {
+        op.sp = 1, op.sel = sel, op.ereg = ereg, op.esnap = *ereg;
+        memcpy(op.ewarp, &x.e[tw & ~31u], sizeof op.ewarp);
+        if (sel < 0 || sel > (type_bytes(ab_type) == 2 ? 1 : 0))
+            report("wgmma.mma_async.sp: sparsity selector %d is invalid for %d-bit operands", sel,
+                   8 * type_bytes(ab_type));
+    }
     /* the exchange slots are reused by the next operation: meet again before anyone overwrites */
-    if (areg) cbar_wait(&wg_bar[wgi], 128, "wgmma.mma_async (warpgroup)");
+    if (areg || ereg) cbar_wait(&wg_bar[wgi], 128, "wgmma.mma_async (warpgroup)");
     wt->open.push_back(op);
 }
 

@@ -1,6 +1,6 @@
-/* CPU emulation of the sm_90 pieces the W4A16 wgmma kernel uses (tests/emu/run.sh): mbarriers,
- * named barriers, and wgmma.mma_async with both operands in shared memory, as the PTX ISA
- * defines them (emu_wgmma.cpp says what is checked). Shared-memory addresses are offsets into
+/* CPU emulation of the sm_90 pieces the wgmma kernels use (tests/emu/run.sh): mbarriers (with
+ * the tx-counts of TMA, emu_tma.h), named barriers, and wgmma.mma_async (SS, RS, sparse), as the
+ * PTX ISA defines them (emu_wgmma.cpp says what is checked). Shared-memory addresses are offsets into
  * emu_smem (1024-byte aligned, so swizzle patterns anchor like on the GPU). */
 #pragma once
 #include <stdint.h>
@@ -20,6 +20,15 @@ void emu_named_barrier(int id, int count);
 void emu_mbar_init(uint32_t addr, uint32_t count);
 void emu_mbar_arrive(uint32_t addr);
 void emu_mbar_wait(uint32_t addr, uint32_t parity);
+/* mbarrier.arrive.expect_tx: the phase also waits for `bytes` more of asynchronous copies. */
+void emu_mbar_arrive_expect_tx(uint32_t addr, uint32_t bytes);
+/* An asynchronous copy (TMA: emu_tma.cpp) of `bytes` bytes (`data`, read from global memory at
+ * issue) to shared address `dst`, completing its bytes on the mbarrier at `bar` (complete_tx).
+ * The destination reads as 0xff garbage until a thread waiting on the barrier lands it (once
+ * every arrival of the phase is in): as late as the hardware may. */
+void emu_mbar_async_copy(uint32_t bar, uint32_t dst, const void *data, uint32_t bytes);
+/* Called by the runtime when a CTA has finished: reports copies still in flight. */
+void emu_mbar_cta_end();
 
 /* Operand types (ab_type) of mma_async: 16-bit types run m64nNk16, 8-bit types m64nNk32; s8/u8
  * accumulate in s32 (the _s32 entries), the others in f32. The values of QG_DT_F16 / QG_DT_BF16,
@@ -48,6 +57,14 @@ void emu_wgmma_mma_rs(float *d, int n, const uint32_t *a, uint64_t db, int scale
 void emu_wgmma_mma_s32(int32_t *d, int n, uint64_t da, uint64_t db, int scale_d, int ab_type);
 void emu_wgmma_mma_rs_s32(int32_t *d, int n, const uint32_t *a, uint64_t db, int scale_d,
                           int ab_type);
+/* The sparse SS form wgmma.mma_async.sp: A (64 x K, 2:4 sparse) stored compressed (64 x K/2)
+ * at descriptor da, K = 32 (16-bit types) or 64 (8-bit types); `e`: this thread's metadata
+ * register (read when the operation executes, so it must keep its value until it retires);
+ * `sel`: the sparsity selector (16-bit: thread pair 0 or 1; 8-bit: 0). */
+void emu_wgmma_mma_sp(float *d, int n, uint64_t da, uint64_t db, const uint32_t *e, int sel,
+                      int scale_d, int ab_type);
+void emu_wgmma_mma_sp_s32(int32_t *d, int n, uint64_t da, uint64_t db, const uint32_t *e, int sel,
+                          int scale_d, int ab_type);
 void emu_wgmma_commit();
 void emu_wgmma_wait(int n);
 

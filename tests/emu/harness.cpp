@@ -7,8 +7,10 @@ extern "C" {
 #include "jit.h"
 #include "schemes.h"
 #include "scheme_w4a16.h"
+#include "tensormap.h"
 }
 #include "emu_rt.h"
+#include "emu_tma.h"
 #include "emu_wgmma.h"
 #include <math.h>
 #include <stdio.h>
@@ -36,6 +38,31 @@ static qg_status emu_launch(qg_context *, void *fn, const unsigned grid[3], cons
     if (smem > 232448 || block[0] > 1024 || block[1] != 1) return QG_ERR_LAUNCH;
     launches++;
     emu_run((emu_entry_fn)fn, params, {grid[0], grid[1], grid[2]}, block[0]);
+    return QG_SUCCESS;
+}
+/* The backend's tensor_map_encode: the library's own rules and driver arguments
+ * (qg_tmap_2d_valid, qg_tmap_2d_encode_args: what cuda_tensormap.c hands
+ * cuTensorMapEncodeTiled), recorded in the map for the TMA model of emu_tma.cpp. */
+static qg_status emu_tmap_encode(qg_context *, qg_tensor_map *map, const qg_tmap_2d *d) {
+    char why[160];
+    if (!qg_tmap_2d_valid(d, why, sizeof why)) {
+        fprintf(stderr, "EMU: tensor map refused: %s\n", why);
+        return QG_ERR_INVALID_ARGUMENT;
+    }
+    qg_tmap_encode_args a;
+    qg_tmap_2d_encode_args(d, &a);
+    emu_tmap t = {};
+    t.magic = EMU_TMAP_MAGIC;
+    t.base = (const uint8_t *)a.global_address;
+    t.dim[0] = a.global_dim[0], t.dim[1] = a.global_dim[1];
+    t.row_stride = a.global_strides[0];
+    t.box[0] = a.box_dim[0], t.box[1] = a.box_dim[1];
+    t.elem_strides[0] = a.element_strides[0], t.elem_strides[1] = a.element_strides[1];
+    t.data_type = a.data_type, t.interleave = a.interleave, t.swizzle = a.swizzle;
+    t.oob_fill = a.oob_fill;
+    static_assert(sizeof t <= sizeof *map, "the record fits in a map");
+    memset(map, 0, sizeof *map);
+    memcpy(map, &t, sizeof t);
     return QG_SUCCESS;
 }
 static int passed, failed;
@@ -413,6 +440,7 @@ int main(int argc, char **argv) {
     static qg_backend_ops ops = {};
     ops.name = "emu";
     ops.launch = emu_launch;
+    ops.tensor_map_encode = emu_tmap_encode;
     static qg_context ctx = {};
     ctx.ops = &ops;
     ctx.info.cc_major = 9;

@@ -1,7 +1,8 @@
 /* The mma.sync families of the 8-bit-activation schemes (W8A8 / W4A8, int8 and fp8:
- * w8a8_mma.cuh) and of the 2:4 sparse ones (sp24_mma.cu: bf16, int8, fp8) through their real
- * launch code, against qg_reference_gemm on the same quantized activations. Part of harness.cpp
- * (included there: its counters, random source and registry). */
+ * w8a8_mma.cuh) and of the 2:4 sparse ones (sp24_mma.cu: bf16, int8, fp8), and their wgmma
+ * families (w8a8_wgmma.cuh, the TMA-fed w8a8_wgmma_ws.cuh, the sparse sp24_wgmma.cu) through
+ * their real launch code, against qg_reference_gemm on the same quantized activations. Part of
+ * harness.cpp (included there: its counters, random source and registry). */
 struct dcase {
     qg_scheme s;
     int64_t m, n, k;
@@ -9,7 +10,8 @@ struct dcase {
     qg_scale_granularity ws; /* 8-bit weights: per row or per tensor */
     qg_scale_granularity as; /* activations: per token or per tensor */
     qg_dtype out;
-    int bias, edge; /* edge: padded lda, odd ldc */
+    int bias, edge;  /* edge: padded lda, odd ldc */
+    const char *fam; /* the families whose name contains this (NULL: "_mma", the mma.sync ones) */
 };
 
 static void run_dyn_case(qg_context *ctx, const dcase &c, const char *only) {
@@ -68,7 +70,7 @@ static void run_dyn_case(qg_context *ctx, const dcase &c, const char *only) {
         const qg_variant *v = qg_catalog_get(i);
         const qg_family *f = v->family;
         if (f->op != QG_OP_GEMM || !(f->scheme_mask & (1u << p.scheme))) continue;
-        if (!strstr(f->name, "_mma")) continue;
+        if (!strstr(f->name, c.fam ? c.fam : "_mma")) continue;
         if (only && !strstr(v->id, only)) continue;
         char why[256] = "";
         /* on 9.0 or else 8.9 (some fp8 tiles step aside for wgmma on 9.0, 8.9 has less shared
@@ -97,7 +99,10 @@ static void run_dyn_case(qg_context *ctx, const dcase &c, const char *only) {
                  c.ws == QG_SCALE_PER_ROW ? "row" : "tensor",
                  c.as == QG_SCALE_PER_ROW ? "tok" : "tensor", qg_dtype_name(c.out), c.bias, c.edge);
         memset(cc, 0xff, cb);
+        const int errs0 = emu_wgmma_errors;
         const qg_status st = f->launch(ctx, &k, &p, &g, v->params, NULL);
+        CHECK(emu_wgmma_errors == errs0, "%s: %d errors in the use of mbarrier/wgmma/TMA (above)",
+              tag, emu_wgmma_errors - errs0);
         size_t dirty = 0; /* split-K leaves its workspace zero (every kernel shares it) */
         for (size_t b = 0; b < wsb; b++) dirty += ((unsigned char *)dws)[b] != 0;
         free(dws);
@@ -141,6 +146,26 @@ static void run_dyn_cases(qg_context *ctx, const char *only) {
         {SI, 20, 200, 2048, 0, T, T, BF, 0, 0},    /* split-K */
         {SF, 70, 130, 320, 0, R, T, BF, 1, 1},     /* fp8, per-tensor activation scale */
         {SF, 9, 72, 2048, 0, T, R, F16, 1, 0},     /* split-K */
+        /* the W8A8 wgmma families (128-row tiles; the _ws ones persistent on 8 emulated SMs,
+         * fed by TMA): M, N and K off the tiles (K % 128 = 16: a TMA box mostly out of bounds,
+         * zero-filled; the padded lda's 0x7f bytes, e4m3 NaN, must not be read), and 6-10
+         * tiles on 8 CTAs (some CTAs take a second tile) with 8 k-blocks (K = 1024: the stage
+         * rings of 3-6 stages wrap) and per-tensor scales */
+        {I8, 200, 300, 400, 0, R, R, BF, 1, 1, "_wgmma"},
+        {I8, 130, 600, 1024, 0, T, T, F16, 0, 0, "_wgmma"},
+        {F8, 200, 300, 400, 0, R, R, F16, 1, 1, "_wgmma"},
+        {F8, 130, 600, 1024, 0, T, R, BF, 0, 0, "_wgmma"},
+        /* the 2:4 sparse wgmma family (tm128 tokens x tn weight rows): M, N off the tiles (N64
+         * rows past N zero-filled), a last stage group past K (16-bit K = 320: 5 of 6 stages;
+         * 8-bit K = 320: 2.5 of 4), two M tiles, several groups of stages (K = 1024) */
+        {S16, 70, 200, 320, 0, R, R, F16, 1, 1, "_wgmma"},  /* f16 (dt1) */
+        {S16, 130, 136, 1024, 0, R, R, BF, 0, 0, "_wgmma"}, /* bf16 (dt2) */
+        {S16, 70, 200, 320, 0, R, R, BF, 0, 1, "_wgmma"},
+        {S16, 130, 136, 1024, 0, R, R, F16, 1, 0, "_wgmma"},
+        {SI, 70, 200, 320, 0, T, T, BF, 1, 1, "_wgmma"},
+        {SI, 130, 136, 1024, 0, R, R, F16, 0, 0, "_wgmma"},
+        {SF, 70, 200, 320, 0, R, T, F16, 1, 1, "_wgmma"},
+        {SF, 130, 136, 1024, 0, T, R, BF, 0, 0, "_wgmma"},
     };
     for (auto &c : cases) run_dyn_case(ctx, c, only);
 }

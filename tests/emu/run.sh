@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# CPU emulation of the weight-only kernels, for machines without a GPU (ctest `emulator`, label
-# emu, in the plain builds; a few minutes). The real kernel bodies (kernels/cuda/w4a16_gemm.cuh
+# CPU emulation of the kernels, for machines without a GPU (ctest `emulator`, label emu, in the
+# plain builds; a few minutes): the weight-only families, then the 8-bit-activation and 2:4 ones. The real kernel bodies (kernels/cuda/w4a16_gemm.cuh
 # and the family .cu files, dequant_wo.cu) are compiled as host C++ against emulated headers: emu_prelude.cuh
 # and emu_int4_dequant.cuh re-implement the PTX helpers (lop3, prmt, half2 arithmetic with
 # exact rounding, mma.m16n8k16 per the PTX fragment layout as a warp collective) and
@@ -21,6 +21,16 @@
 # w8a8_mma.cuh) and the 2:4 sparse sp24_mma.cu run on emu_mma.cpp: mma.sync m16n8k32 (s8, e4m3),
 # mma.sp::ordered_metadata (m16n8k32 16-bit with its thread-pair selector, m16n8k64 8-bit),
 # ldmatrix and prmt as warp collectives per the PTX fragment layouts (harness_dyn.cpp).
+# Their wgmma families run on the engine too: W8A8 int8 / fp8 wgmma (cp.async, 8-bit SS wgmma),
+# the warp-specialized w8a8_*_wgmma_ws (TMA: emu_tma.cpp loads 2-D boxes from the tensor maps the
+# harness's backend encodes with the library's own rules and driver arguments, 128B swizzle on the
+# shared address, zero fill out of bounds; the bytes complete_tx on the mbarrier model, which now
+# has expect_tx / tx-counts: they land only when a waiter needs them, the box reads as 0xff until
+# then, and a copy into shared memory that a wgmma in flight at the barrier's release may still
+# read is reported), and sp24_wgmma (wgmma.mma_async.sp: the compressed A by descriptor, the
+# metadata of each warp's 16 rows in the mma.sp layouts, the thread-pair selector; its sw_mma,
+# inline PTX in the .cu, is cut out and replaced). The self-test checks the sparse form and TMA
+# against their own placement code first.
 # What it cannot find: PTX semantics we misunderstood (they are emulated as we understood them),
 # missing proxy fences (fence.proxy.async is a no-op here), races between warps within a stage,
 # register-level hazards, performance.
@@ -61,6 +71,29 @@ sed 's/extern __shared__ __align__(128) uint8_t sp_smem\[\];/uint8_t *sp_smem = 
     "$K"/sp24_mma.cu > "$work"/sp24_mma.cu
 grep -q "sp_smem = emu_smem" "$work"/sp24_mma.cu
 cp "$K"/sp24_common.cuh "$work"/
+# the W8A8 wgmma families: the cp.async one (w8a8_wgmma.cuh) and the warp-specialized TMA one
+# (w8a8_wgmma_ws.cuh: TMA loads on emu_tma.cpp, completing on the mbarriers of emu_wgmma.cpp),
+# their 8-bit SS wgmma wrappers (w8a8_wgmma_ops.cuh) on the engine
+cp "$here"/emu_tma.h "$here"/emu_tma.cpp "$work"/
+cp "$here"/emu_ptx_tma.cuh "$work"/ptx_tma.cuh
+cp "$here"/emu_w8a8_wgmma_ops.cuh "$work"/w8a8_wgmma_ops.cuh
+sed 's/extern __shared__ uint8_t smem_raw\[\];/uint8_t *smem_raw = emu_smem;/' \
+    "$K"/w8a8_wgmma.cuh > "$work"/w8a8_wgmma.cuh
+grep -q "smem_raw = emu_smem" "$work"/w8a8_wgmma.cuh
+sed 's/extern __shared__ __align__(1024) uint8_t ws_smem\[\];/uint8_t *ws_smem = emu_smem;/' \
+    "$K"/w8a8_wgmma_ws.cuh > "$work"/w8a8_wgmma_ws.cuh
+grep -q "ws_smem = emu_smem" "$work"/w8a8_wgmma_ws.cuh
+for f in w8a8_int8_wgmma w8a8_fp8_wgmma w8a8_int8_wgmma_ws w8a8_fp8_wgmma_ws; do cp "$K"/$f.cu "$work"/; done
+cp "$K"/w8a8_ws_layout.cuh "$K"/wgmma_regs.cuh "$work"/
+# the 2:4 sparse wgmma family (sp24_wgmma.cu): its sw_mma, inline PTX in the .cu, is cut out and
+# replaced by emu_sp24_wgmma_ops.cuh (wgmma.mma_async.sp on the engine)
+cp "$here"/emu_sp24_wgmma_ops.cuh "$work"/
+test "$(grep -c '^template <int SEL>$' "$K"/sp24_wgmma.cu)" = 1
+sed -e 's/extern __shared__ __align__(1024) uint8_t sw_smem_raw\[\];/uint8_t *sw_smem_raw = emu_smem;/' \
+    -e '/^template <int SEL>$/,/^}$/c #include "emu_sp24_wgmma_ops.cuh"' \
+    "$K"/sp24_wgmma.cu > "$work"/sp24_wgmma.cu
+grep -q "sw_smem_raw = emu_smem" "$work"/sp24_wgmma.cu
+grep -q '^#include "emu_sp24_wgmma_ops.cuh"$' "$work"/sp24_wgmma.cu
 sed 's/extern __shared__ __align__(1024) uint8_t qg_smem\[\];/uint8_t *qg_smem = emu_smem;/' \
     "$K"/w4a16_wgmma.cu > "$work"/w4a16_wgmma.cu
 grep -q "qg_smem = emu_smem" "$work"/w4a16_wgmma.cu
@@ -111,6 +144,9 @@ emulated() {
     dequant_wo) echo qg_wo_dequant qg_dq_params ;;
     w8a8_int8_mma|w8a8_fp8_mma|w4a8_int8_mma|w4a8_fp8_mma) echo qg_dyn_mma qg_dyn_params ;;
     sp24_bf16_mma|sp24_int8_mma|sp24_fp8_mma) echo qg_sp24_mma - sp24_mma ;; # separate arguments
+    sp24_bf16_wgmma|sp24_int8_wgmma|sp24_fp8_wgmma) echo qg_sp24_wgmma - sp24_wgmma ;;
+    w8a8_int8_wgmma|w8a8_fp8_wgmma) echo qg_w8a8_wgmma qg_dyn_params ;;
+    w8a8_int8_wgmma_ws|w8a8_fp8_wgmma_ws) echo qg_w8a8_wgmma_ws - ;; # tensor maps, then scalars
     w4a16_gemv_fzp|wo_wgmma_rs_fzp|dequant_wo_fzp) emulated "${1%_fzp}" ;; # QG_FZP=1 builds
     *) return 1 ;;
   esac
@@ -129,7 +165,7 @@ while read -r id; do
   gen "${src:-${fam%_fzp}}" "$id" "$kernel" "$ptype" "${defs[@]}"
 done < variants.txt
 echo "compiling $(ls v_*.cpp | wc -l) variants (host C++)..."
-ls v_*.cpp emu_rt.cpp emu_wgmma.cpp emu_wgmma_selftest.cpp emu_mma.cpp harness.cpp | xargs -P 2 -I{} sh -c \
-  'g++ -std=c++17 -O1 -w -D_Alignas=alignas -I. $(find "$0"/src -type d -printf " -I%p") -I"$0"/include -c {} -o {}.o' "$root"
+ls v_*.cpp emu_rt.cpp emu_wgmma.cpp emu_wgmma_selftest.cpp emu_tma.cpp emu_mma.cpp harness.cpp | xargs -P 2 -I{} sh -c \
+  'g++ -std=c++17 -O1 -w -Wno-psabi -D_Alignas=alignas -I. $(find "$0"/src -type d -printf " -I%p") -I"$0"/include -c {} -o {}.o' "$root"
 g++ -o emu ./*.o "$build"/libqgemm.a -lcjson -ldl -lpthread -lm
 ./emu ${filter:+"$filter"}
