@@ -2,4 +2,5 @@
 #include "qg_prelude.cuh"
 #define QG_AT 1
 #define QG_WB 8
+#define QG_SK 0 /* w8a8_fp8_wgmma_ws_sk.cu: with split-K */
 #include "w8a8_wgmma_ws.cuh"

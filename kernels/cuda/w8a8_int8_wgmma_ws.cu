@@ -2,4 +2,5 @@
 #include "qg_prelude.cuh"
 #define QG_AT 2
 #define QG_WB 8
+#define QG_SK 0 /* w8a8_int8_wgmma_ws_sk.cu: with split-K */
 #include "w8a8_wgmma_ws.cuh"

@@ -24,9 +24,17 @@
  *    QG_DYN_VEC16_STORE), masked 2-byte stores at the N edge and otherwise. The producer keeps
  *    loading the next tile's stages meanwhile.
  *
- * Compile-time parameters: QG_BN (128, 192, 256), QG_ST (stages). Kernel arguments: the two
- * tensor maps (CUtensorMap, built on the host per launch by family_w8a8_wgmma_ws.c) as
- * __grid_constant__ parameters, then w_scale, a_scale, bias, c, ldc, M, N, K, group_m, flags.
+ * Split-K (QG_SK 1; for grids of fewer tiles than SMs, e.g. M <= 512 on Llama's qkv and down):
+ * the work is tiles x `splits` units of kb_per_split K blocks each, handed out as the tiles are.
+ * A unit's consumers store their accumulators (f32, or s32 bits) in fragment order into its
+ * slot of the workspace, count the tile's arrivals, and the last unit to arrive sums every slot
+ * in slice order (deterministic; its own included) and runs the epilogue; it zeroes the slots
+ * and the counter behind it, so the workspace is left as it was found (zero).
+ *
+ * Compile-time parameters: QG_BN (128, 192, 256), QG_ST (stages), QG_SK (0 or 1). Kernel
+ * arguments: the two tensor maps (CUtensorMap, built on the host per launch by
+ * family_w8a8_wgmma_ws.c) as __grid_constant__ parameters, then w_scale, a_scale, bias, c, ldc,
+ * M, N, K, group_m, flags; with QG_SK also sk_part, sk_count, splits, kb_per_split.
  */
 #pragma once
 #include "qg_prelude.cuh"
@@ -39,8 +47,8 @@
 #include "ptx_tma.cuh"
 #include "ptx_wgmma.cuh"
 
-#if !defined(QG_BN) || !defined(QG_ST)
-#error "w8a8_wgmma_ws.cuh needs QG_BN and QG_ST"
+#if !defined(QG_BN) || !defined(QG_ST) || !defined(QG_SK)
+#error "w8a8_wgmma_ws.cuh needs QG_BN, QG_ST and QG_SK"
 #endif
 #if QG_BN % 32 != 0 || QG_BN > 256
 #error "QG_BN must be a multiple of 32, at most 256"
@@ -139,6 +147,49 @@ QG_DEVICE void ws_epilogue(const qg_acc_t *acc, int m0, int n0, int wg, int warp
     }
 }
 
+#if QG_SK
+#include "ptx_bar.cuh"
+#include "ptx_ld_st.cuh"
+/* Split-K: store this unit's accumulators (consumer thread ctid of 256) in fragment order into
+ * slot (tile, slice), count the tile's arrivals; the last unit sums every slot in slice order
+ * into acc, zeroing them, and returns 1 (the others return 0 and skip the epilogue). s_last:
+ * one shared int. */
+QG_DEVICE int ws_sk_reduce(qg_acc_t *acc, float *__restrict__ part, unsigned *__restrict__ count,
+                           int tile, int slice, int splits, int ctid, volatile int *s_last) {
+    const long long slot = (long long)(QG_BN / 2) * 256;
+    float *mine = part + ((long long)tile * splits + slice) * slot + ctid;
+#pragma unroll
+    for (int i = 0; i < QG_BN / 2; i++)
+        qg_st_cg_f32(mine + 256 * i, __uint_as_float(*(uint32_t *)&acc[i]));
+    __threadfence();
+    qg_bar_named_sync(1, 256);
+    if (ctid == 0) {
+        const unsigned prev = atomicAdd(&count[tile], 1u);
+        *s_last = prev == (unsigned)(splits - 1);
+        if (*s_last) count[tile] = 0; /* every unit of the tile has arrived: reset for next time */
+    }
+    qg_bar_named_sync(1, 256);
+    if (!*s_last) return 0;
+    __threadfence();
+#pragma unroll
+    for (int i = 0; i < QG_BN / 2; i++) acc[i] = 0;
+    for (int sl = 0; sl < splits; sl++) {
+        float *src = part + ((long long)tile * splits + sl) * slot + ctid;
+#pragma unroll
+        for (int i = 0; i < QG_BN / 2; i++) {
+            const float v = qg_ld_cg_f32(src + 256 * i);
+            qg_st_cg_f32(src + 256 * i, 0.f); /* the workspace is left zero */
+#if QG_AT == 2
+            acc[i] += (int)__float_as_uint(v); /* exact: the s32 sums */
+#else
+            acc[i] += v;
+#endif
+        }
+    }
+    return 1;
+}
+#endif
+
 /* ---- the kernel ---- */
 
 extern "C" __global__ void __launch_bounds__(QG_WS_THREADS, 1)
@@ -146,7 +197,13 @@ extern "C" __global__ void __launch_bounds__(QG_WS_THREADS, 1)
                      const __grid_constant__ qg_tensor_map tmap_w,
                      const float *__restrict__ w_scale, const float *__restrict__ a_scale,
                      const uint16_t *__restrict__ bias, uint16_t *__restrict__ c, long long ldc,
-                     int M, int N, int K, int group_m, int flags) {
+                     int M, int N, int K, int group_m, int flags
+#if QG_SK
+                     ,
+                     float *__restrict__ sk_part, unsigned *__restrict__ sk_count, int splits,
+                     int kb_per_split
+#endif
+    ) {
     extern __shared__ __align__(1024) uint8_t ws_smem[];
     /* the launcher adds QG_WS_SLACK bytes: align the ring to a swizzle pattern (1024 B) */
     const uint32_t base = (qg_smem_addr(ws_smem) + 1023u) & ~1023u;
@@ -175,10 +232,17 @@ extern "C" __global__ void __launch_bounds__(QG_WS_THREADS, 1)
             qg_tma_prefetch_map(&tmap_w);
             int s = 0;
             uint32_t phase = 0;
+#if QG_SK
+            for (int u = blockIdx.x; u < tiles * splits; u += gridDim.x) {
+                const int tile = u / splits, kb0 = (u % splits) * kb_per_split;
+                const int kb1 = min(nk, kb0 + kb_per_split);
+#else
             for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+                const int kb0 = 0, kb1 = nk;
+#endif
                 int mb, nb;
                 qg_ws_tile(tile, tiles_m, tiles_n, group_m, &mb, &nb);
-                for (int kb = 0; kb < nk; kb++) {
+                for (int kb = kb0; kb < kb1; kb++) {
                     /* a fresh barrier counts as completed for parity 1: the first pass runs */
                     qg_mbar_wait_c_loop(base + qg_ws_bar_empty(QG_BN, QG_ST, s), phase ^ 1);
                     const uint32_t full = base + qg_ws_bar_full(QG_BN, QG_ST, s);
@@ -204,23 +268,30 @@ extern "C" __global__ void __launch_bounds__(QG_WS_THREADS, 1)
 #if QG_AT != 2
     qg_acc_t part[WS_PN / 2];
 #endif
+#if QG_SK
+    for (int u = blockIdx.x; u < tiles * splits; u += gridDim.x) {
+        const int tile = u / splits, slice = u % splits, kb0 = slice * kb_per_split;
+        const int kb1 = min(nk, kb0 + kb_per_split);
+#else
     for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+        const int kb0 = 0, kb1 = nk;
+#endif
         int mb, nb;
         qg_ws_tile(tile, tiles_m, tiles_n, group_m, &mb, &nb);
 #if QG_AT == 2
         int prev = 0;
-        for (int kb = 0; kb < nk; kb++) {
+        for (int kb = kb0; kb < kb1; kb++) {
             qg_mbar_wait_c_loop(base + qg_ws_bar_full(QG_BN, QG_ST, s), phase);
             const uint64_t da = qg_ws_desc(base + qg_ws_stage_a(QG_BN, s) + a_off);
             const uint64_t db = qg_ws_desc(base + qg_ws_stage_b(QG_BN, s));
             qg_wgmma_fence();
 #pragma unroll
             for (int j = 0; j < QG_WS_BK / QG_WS_KSTEP; j++)
-                WS_MMA_BN(acc, qg_ws_desc_k(da, j), qg_ws_desc_k(db, j), kb > 0 || j > 0);
+                WS_MMA_BN(acc, qg_ws_desc_k(da, j), qg_ws_desc_k(db, j), kb > kb0 || j > 0);
             qg_wgmma_commit();
             /* group kb-1 has finished reading its stage: hand that stage back */
             qg_wgmma_wait<1>();
-            if (kb > 0 && lane == 0) qg_mbar_arrive(base + qg_ws_bar_empty(QG_BN, QG_ST, prev));
+            if (kb > kb0 && lane == 0) qg_mbar_arrive(base + qg_ws_bar_empty(QG_BN, QG_ST, prev));
             prev = s;
             if (++s == QG_ST) s = 0, phase ^= 1;
         }
@@ -231,7 +302,7 @@ extern "C" __global__ void __launch_bounds__(QG_WS_THREADS, 1)
 #else
 #pragma unroll
         for (int i = 0; i < QG_BN / 2; i++) acc[i] = 0.f;
-        for (int kb = 0; kb < nk; kb++) {
+        for (int kb = kb0; kb < kb1; kb++) {
             qg_mbar_wait_c_loop(base + qg_ws_bar_full(QG_BN, QG_ST, s), phase);
             const uint64_t da = qg_ws_desc(base + qg_ws_stage_a(QG_BN, s) + a_off);
 #pragma unroll
@@ -253,6 +324,14 @@ extern "C" __global__ void __launch_bounds__(QG_WS_THREADS, 1)
             if (lane == 0) qg_mbar_arrive(base + qg_ws_bar_empty(QG_BN, QG_ST, s));
             if (++s == QG_ST) s = 0, phase ^= 1;
         }
+#endif
+#if QG_SK
+        /* one int past the barriers (the launcher adds QG_WS_SK_EXTRA bytes) */
+        volatile int *s_last = (volatile int *)(ws_smem + (base - qg_smem_addr(ws_smem)) +
+                                                qg_ws_sk_flag(QG_BN, QG_ST));
+        if (splits > 1 &&
+            !ws_sk_reduce(acc, sk_part, sk_count, tile, slice, splits, tid & 255, s_last))
+            continue;
 #endif
         ws_epilogue(acc, mb * QG_WS_BM, nb * QG_BN, wg, warp, lane, w_scale, a_scale, bias, c, ldc,
                     M, N, flags);

@@ -50,7 +50,12 @@ QG_WS_FN uint32_t qg_ws_bar_full(int bn, int st, int s) {
 QG_WS_FN uint32_t qg_ws_bar_empty(int bn, int st, int s) {
     return (uint32_t)st * qg_ws_stage_bytes(bn) + 8u * (uint32_t)(st + s);
 }
-/* Dynamic shared memory to launch with. */
+/* Split-K (QG_SK): one int after the barriers, for the last-unit flag, and the bytes it adds. */
+#define QG_WS_SK_EXTRA 16
+QG_WS_FN uint32_t qg_ws_sk_flag(int bn, int st) {
+    return (uint32_t)st * qg_ws_stage_bytes(bn) + 16u * (uint32_t)st;
+}
+/* Dynamic shared memory to launch with (plus QG_WS_SK_EXTRA with split-K). */
 QG_WS_FN uint32_t qg_ws_smem_bytes(int bn, int st) {
     return (uint32_t)st * qg_ws_stage_bytes(bn) + 16u * (uint32_t)st + QG_WS_SLACK;
 }

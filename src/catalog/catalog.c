@@ -25,6 +25,7 @@ extern const qg_family qg_family_w8a8_fp8_gemv, qg_family_w8a8_int8_gemv, qg_fam
 extern const qg_family qg_family_cublaslt_fp8, qg_family_cublaslt_int8,
     qg_family_cublaslt_int8_epilogue;
 extern const qg_family qg_family_w8a8_fp8_wgmma_ws, qg_family_w8a8_int8_wgmma_ws;
+extern const qg_family qg_family_w8a8_fp8_wgmma_ws_sk, qg_family_w8a8_int8_wgmma_ws_sk;
 extern const qg_family qg_family_wo_dequant_lt;
 extern const qg_family qg_family_w4a16_cutlass;
 extern const qg_family qg_family_w4a16_gemv_fzp, qg_family_wo_wgmma_rs_fzp,
@@ -71,6 +72,8 @@ static const qg_family *const families[] = {
     &qg_family_wo_dequant_lt_fzp,
     &qg_family_w4a8_fp8_wgmma_rs,
     &qg_family_wo_wgmma_rs_pipe, /* wo_wgmma_rs.cu with QG_PIPE=1 */
+    &qg_family_w8a8_fp8_wgmma_ws_sk,
+    &qg_family_w8a8_int8_wgmma_ws_sk,
     NULL,
 };
 #define NUM_FAMILIES (QG_ARRAY_SIZE(families) - 1)

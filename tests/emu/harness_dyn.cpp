@@ -155,6 +155,13 @@ static void run_dyn_cases(qg_context *ctx, const char *only) {
         {I8, 130, 600, 1024, 0, T, T, F16, 0, 0, "_wgmma"},
         {F8, 200, 300, 400, 0, R, R, F16, 1, 1, "_wgmma"},
         {F8, 130, 600, 1024, 0, T, R, BF, 0, 0, "_wgmma"},
+        /* the _ws_sk split-K families on 8 emulated SMs: 1-3 tiles with up to 8 slices (K = 2048,
+         * 4096), K % 128 = 16 with a slice boundary mid-K (K = 1552), two M tiles; the last
+         * unit's sum and the zeroed workspace are checked */
+        {I8, 64, 256, 2048, 0, R, R, BF, 1, 1, "_ws_sk"},
+        {I8, 130, 200, 1024, 0, T, T, F16, 1, 1, "_ws_sk"},
+        {F8, 100, 300, 1552, 0, T, R, F16, 0, 0, "_ws_sk"},
+        {F8, 20, 128, 4096, 0, R, R, BF, 1, 0, "_ws_sk"},
         /* the 2:4 sparse wgmma family (tm128 tokens x tn weight rows): M, N off the tiles (N64
          * rows past N zero-filled), a last stage group past K (16-bit K = 320: 5 of 6 stages;
          * 8-bit K = 320: 2.5 of 4), two M tiles, several groups of stages (K = 1024) */

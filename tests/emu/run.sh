@@ -83,7 +83,9 @@ grep -q "smem_raw = emu_smem" "$work"/w8a8_wgmma.cuh
 sed 's/extern __shared__ __align__(1024) uint8_t ws_smem\[\];/uint8_t *ws_smem = emu_smem;/' \
     "$K"/w8a8_wgmma_ws.cuh > "$work"/w8a8_wgmma_ws.cuh
 grep -q "ws_smem = emu_smem" "$work"/w8a8_wgmma_ws.cuh
-for f in w8a8_int8_wgmma w8a8_fp8_wgmma w8a8_int8_wgmma_ws w8a8_fp8_wgmma_ws; do cp "$K"/$f.cu "$work"/; done
+for f in w8a8_int8_wgmma w8a8_fp8_wgmma w8a8_int8_wgmma_ws w8a8_fp8_wgmma_ws w8a8_int8_wgmma_ws_sk \
+         w8a8_fp8_wgmma_ws_sk; do cp "$K"/$f.cu "$work"/; done
+cp "$here"/emu_ptx_bar.cuh "$work"/ptx_bar.cuh # named barriers (the _sk reduction)
 cp "$K"/w8a8_ws_layout.cuh "$K"/wgmma_regs.cuh "$work"/
 # the 2:4 sparse wgmma family (sp24_wgmma.cu): its sw_mma, inline PTX in the .cu, is cut out and
 # replaced by emu_sp24_wgmma_ops.cuh (wgmma.mma_async.sp on the engine)
@@ -147,6 +149,7 @@ emulated() {
     sp24_bf16_wgmma|sp24_int8_wgmma|sp24_fp8_wgmma) echo qg_sp24_wgmma - sp24_wgmma ;;
     w8a8_int8_wgmma|w8a8_fp8_wgmma) echo qg_w8a8_wgmma qg_dyn_params ;;
     w8a8_int8_wgmma_ws|w8a8_fp8_wgmma_ws) echo qg_w8a8_wgmma_ws - ;; # tensor maps, then scalars
+    w8a8_int8_wgmma_ws_sk|w8a8_fp8_wgmma_ws_sk) echo qg_w8a8_wgmma_ws - ;; # + split-K arguments
     w4a16_gemv_fzp|wo_wgmma_rs_fzp|dequant_wo_fzp) emulated "${1%_fzp}" ;; # QG_FZP=1 builds
     *) return 1 ;;
   esac

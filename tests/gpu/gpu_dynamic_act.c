@@ -276,7 +276,8 @@ typedef struct {
     int edge; /* 1: lda/ldc padding, odd ldc; 2: lda padding, ldc % 8 == 0 */
 } shape_t;
 
-static int ncase; /* rotates the options */
+static int ncase;   /* rotates the options */
+static int sk_runs; /* the split-K wgmma_ws families (w8a8_*_wgmma_ws_sk) checked */
 
 static void run_m(qg_context *ctx, int cc, const qg_problem *base, const qg_packed_weight *hw,
                   const qg_packed_weight *dw, int64_t m, int edge, qt_rng *r) {
@@ -392,6 +393,7 @@ static void run_m(qg_context *ctx, int cc, const qg_problem *base, const qg_pack
         gt_download(ctx, hc, dc, cbytes);
         check_output(what, &p, hc, ldc, rows, nrows, ref, c_arith);
         ran++;
+        sk_runs += v && strstr(v->family->name, "_wgmma_ws_sk") != NULL;
     }
     QT_CHECK(ran >= 2, "%s: only %d kernels ran (dispatch included)", tag, ran);
     (void)cc;
@@ -512,6 +514,9 @@ int main(void) {
         for (int s = 0; s < 4; s++) run_shape(ctx, cc, schemes[s], sh, w, si, &r);
         free(w);
     }
+    /* every W8A8 case of sm_90 runs both bn of both _sk families (split or not) */
+    printf("w8a8_*_wgmma_ws_sk: %d checked runs\n", sk_runs);
+    if (cc == 90) QT_CHECK(sk_runs >= 2 * 2 * 8, "the _ws_sk families ran only %d times", sk_runs);
     printf("total %.1f s\n", now_s() - t0);
     qg_context_destroy(ctx);
     return qt_finish("gpu_dynamic_act");

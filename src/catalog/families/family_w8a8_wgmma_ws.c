@@ -8,12 +8,18 @@
  * through the backend's tensor_map_encode and passes them by value. Checked on the CPU
  * (tests/test_w8a8_ws.c) and on the H100 (tests/gpu/gpu_dynamic_act.c, every variant, and the
  * tuner's reference check; 2026-11-23): correct, ~0.89x of cuBLASLt fp8 at M=8192.
+ *
+ * The _sk families (w8a8_*_wgmma_ws_sk.cu, parameter sk = 1): the same kernel with split-K, for
+ * grids of fewer tiles than SMs (decode batches and small prefill on N = 4096-6144, where the
+ * unsplit kernel runs 16-48 CTAs and cuBLASLt stays ~2x above the weight's streaming time).
+ * Experimental until the GPU suite has run them.
  */
 #include "w8a8_ws.h"
 
 #include "backend.h"
 #include "famdyn.h"
 #include "jit.h"
+#include "wgmma_splitk.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -31,6 +37,23 @@ static const int int8_variants[][QG_MAX_PARAMS] = {
     {128, 6},
     {192, 5},
 };
+static const int sk_variants[][QG_MAX_PARAMS] = {
+    {128, 6, 1},
+    {256, 4, 1},
+};
+
+/* The split-K view of a launch: tiles padded to whole 128 x bn partials (wgmma_splitk.h). */
+static qg_wgsk_grid sk_grid(const qg_problem *p, const int *v) {
+    const int64_t tiles_m = QG_CDIV(p->m, QG_WS_BM), tiles_n = QG_CDIV(p->n, v[QG_WS_P_BN]);
+    return (qg_wgsk_grid){tiles_m * tiles_n, QG_CDIV(p->k, QG_WS_BK), tiles_m * QG_WS_BM,
+                          tiles_n * v[QG_WS_P_BN]};
+}
+
+size_t qg_w8a8_ws_workspace(const qg_problem *p, const int *v) {
+    if (!v[QG_WS_P_SK]) return 0;
+    const qg_wgsk_grid g = sk_grid(p, v);
+    return qg_wgsk_workspace(&g);
+}
 
 void qg_w8a8_ws_tmaps(const qg_problem *p, const qg_gemm_args *g, int bn, qg_tmap_2d *a,
                       qg_tmap_2d *w) {
@@ -55,10 +78,20 @@ void qg_w8a8_ws_geometry_get(const qg_problem *p, const int *v, int sm_count,
     const int64_t tiles = tiles_m * tiles_n;
     const int64_t sms = sm_count > 0 ? sm_count : 1;
     out->tiles = tiles > 0x7fffffff ? 0 : (int)tiles;
-    out->ctas = out->tiles == 0 ? 0 : (unsigned)(tiles < sms ? tiles : sms);
+    out->splits = 1;
+    out->kb_per_split = (int)QG_CDIV(p->k, QG_WS_BK);
+    int64_t units = tiles;
+    if (v[QG_WS_P_SK] && out->tiles) {
+        const qg_wgsk_grid g = sk_grid(p, v);
+        qg_device_info dev = {0};
+        dev.sm_count = sm_count;
+        out->splits = qg_wgsk_splits(&g, &dev, &out->kb_per_split);
+        units = tiles * out->splits;
+    }
+    out->ctas = out->tiles == 0 || units > 0x7fffffff ? 0 : (unsigned)(units < sms ? units : sms);
     /* up to 16 M tiles (2048 rows) share each W tile while resident in L2 */
     out->group_m = (int)(tiles_m < 16 ? tiles_m : 16);
-    out->smem = qg_ws_smem_bytes(v[QG_WS_P_BN], v[QG_WS_P_ST]);
+    out->smem = qg_ws_smem_bytes(v[QG_WS_P_BN], v[QG_WS_P_ST]) + (v[QG_WS_P_SK] ? QG_WS_SK_EXTRA : 0);
 }
 
 static int supports(const qg_problem *p, const int *v, int cc, char *why, size_t why_len) {
@@ -71,7 +104,8 @@ static int supports(const qg_problem *p, const int *v, int cc, char *why, size_t
         snprintf(why, why_len, "K (%lld) is not a multiple of 16", (long long)p->k);
         return 0;
     }
-    const int smem = (int)qg_ws_smem_bytes(v[QG_WS_P_BN], v[QG_WS_P_ST]);
+    const int smem = (int)qg_ws_smem_bytes(v[QG_WS_P_BN], v[QG_WS_P_ST]) +
+                     (v[QG_WS_P_SK] ? QG_WS_SK_EXTRA : 0);
     if (smem > qg_dyn_smem_limit(cc)) {
         snprintf(why, why_len, "needs %d bytes of shared memory", smem);
         return 0;
@@ -116,8 +150,26 @@ static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, cons
     int m = (int)p->m, n = (int)p->n, kk = (int)p->k, group_m = geo.group_m;
     int flags = qg_dyn_flags(p, g);
     long long ldc_arg = ldc;
-    void *kargs[] = {&tmap_a,  &tmap_w, &ws, &as, &bias,    &c,
-                     &ldc_arg, &m,      &n,  &kk, &group_m, &flags};
+    if (!v[QG_WS_P_SK]) {
+        void *kargs[] = {&tmap_a,  &tmap_w, &ws, &as, &bias,    &c,
+                         &ldc_arg, &m,      &n,  &kk, &group_m, &flags};
+        return qg_kernel_launch(ctx, k, geo.ctas, 1, 1, QG_WS_THREADS, geo.smem, stream, kargs);
+    }
+    /* split-K: tile counters (zero, and left zero), then the partials */
+    const qg_wgsk_grid sg = sk_grid(p, v);
+    void *part = NULL, *count = NULL;
+    if (geo.splits > 1) {
+        const size_t need = qg_wgsk_counter_bytes(&sg) +
+                            (size_t)geo.splits * (size_t)sg.m * (size_t)sg.n * sizeof(float);
+        QG_RETURN_IF(ctx, !g->workspace || g->workspace_bytes < need, QG_ERR_INVALID_ARGUMENT,
+                     "%s needs a %zu-byte workspace for %d K slices (got %zu)", k->variant->id,
+                     need, geo.splits, g->workspace ? g->workspace_bytes : (size_t)0);
+        count = g->workspace;
+        part = (char *)g->workspace + qg_wgsk_counter_bytes(&sg);
+    }
+    int splits = geo.splits, kb_per_split = geo.kb_per_split;
+    void *kargs[] = {&tmap_a, &tmap_w, &ws,      &as,    &bias, &c,     &ldc_arg, &m,
+                     &n,      &kk,     &group_m, &flags, &part, &count, &splits,  &kb_per_split};
     return qg_kernel_launch(ctx, k, geo.ctas, 1, 1, QG_WS_THREADS, geo.smem, stream, kargs);
 }
 
@@ -143,3 +195,39 @@ WS_FAMILY(qg_family_w8a8_fp8_wgmma_ws, "w8a8_fp8_wgmma_ws", "w8a8_fp8_wgmma_ws.c
           QG_SCHEME_W8A8_FP8, fp8_variants);
 WS_FAMILY(qg_family_w8a8_int8_wgmma_ws, "w8a8_int8_wgmma_ws", "w8a8_int8_wgmma_ws.cu",
           QG_SCHEME_W8A8_INT8, int8_variants);
+
+/* Split-K time model: the unsplit one on a grid of tiles x slices (each slice 1/s of K), plus
+ * the partials' round trip. */
+static double sk_cost(const qg_problem *p, const int *v, const qg_device_info *dev) {
+    qg_w8a8_ws_geometry geo;
+    qg_w8a8_ws_geometry_get(p, v, dev && dev->sm_count > 0 ? dev->sm_count : 132, &geo);
+    qg_problem q = *p;
+    q.k = (int64_t)geo.kb_per_split * QG_WS_BK;
+    const double parts = geo.splits > 1 ? 2.0 * geo.splits * p->m * p->n * 4.0 / 2.6e12 : 0.0;
+    return qg_dyn_tile_cost(&q, QG_WS_BM, v[QG_WS_P_BN], 1100.0, 1, dev, 8) + parts * 1e6;
+}
+
+#define WS_SK_FAMILY(var, fname, src, scheme)       \
+    const qg_family var = {                         \
+        .name = fname,                              \
+        .source = src,                              \
+        .entry = "qg_w8a8_wgmma_ws",                \
+        .op = QG_OP_GEMM,                           \
+        .scheme_mask = 1u << (scheme),              \
+        .min_cc = 90,                               \
+        .needs_sm90a = 1,                           \
+        .experimental = 1,                          \
+        .num_params = 3,                            \
+        .param_names = {"bn", "st", "sk"},          \
+        .num_variants = QG_ARRAY_SIZE(sk_variants), \
+        .variants = sk_variants,                    \
+        .supports = supports,                       \
+        .heuristic = sk_cost,                       \
+        .workspace = qg_w8a8_ws_workspace,          \
+        .launch = launch,                           \
+    }
+
+WS_SK_FAMILY(qg_family_w8a8_fp8_wgmma_ws_sk, "w8a8_fp8_wgmma_ws_sk", "w8a8_fp8_wgmma_ws_sk.cu",
+             QG_SCHEME_W8A8_FP8);
+WS_SK_FAMILY(qg_family_w8a8_int8_wgmma_ws_sk, "w8a8_int8_wgmma_ws_sk", "w8a8_int8_wgmma_ws_sk.cu",
+             QG_SCHEME_W8A8_INT8);
