@@ -173,29 +173,6 @@ static qg_status launch(qg_context *ctx, qg_kernel *k, const qg_problem *p, cons
     return qg_kernel_launch(ctx, k, geo.ctas, 1, 1, QG_WS_THREADS, geo.smem, stream, kargs);
 }
 
-#define WS_FAMILY(var, fname, src, scheme, table) \
-    const qg_family var = {                       \
-        .name = fname,                            \
-        .source = src,                            \
-        .entry = "qg_w8a8_wgmma_ws",              \
-        .op = QG_OP_GEMM,                         \
-        .scheme_mask = 1u << (scheme),            \
-        .min_cc = 90,                             \
-        .needs_sm90a = 1,                         \
-        .num_params = 2,                          \
-        .param_names = {"bn", "st"},              \
-        .num_variants = QG_ARRAY_SIZE(table),     \
-        .variants = table,                        \
-        .supports = supports,                     \
-        .heuristic = cost,                        \
-        .launch = launch,                         \
-    }
-
-WS_FAMILY(qg_family_w8a8_fp8_wgmma_ws, "w8a8_fp8_wgmma_ws", "w8a8_fp8_wgmma_ws.cu",
-          QG_SCHEME_W8A8_FP8, fp8_variants);
-WS_FAMILY(qg_family_w8a8_int8_wgmma_ws, "w8a8_int8_wgmma_ws", "w8a8_int8_wgmma_ws.cu",
-          QG_SCHEME_W8A8_INT8, int8_variants);
-
 /* Split-K time model: the unsplit one on a grid of tiles x slices (each slice 1/s of K), plus
  * the partials' round trip. */
 static double sk_cost(const qg_problem *p, const int *v, const qg_device_info *dev) {
@@ -207,27 +184,32 @@ static double sk_cost(const qg_problem *p, const int *v, const qg_device_info *d
     return qg_dyn_tile_cost(&q, QG_WS_BM, v[QG_WS_P_BN], 1100.0, 1, dev, 8) + parts * 1e6;
 }
 
-#define WS_SK_FAMILY(var, fname, src, scheme)       \
-    const qg_family var = {                         \
-        .name = fname,                              \
-        .source = src,                              \
-        .entry = "qg_w8a8_wgmma_ws",                \
-        .op = QG_OP_GEMM,                           \
-        .scheme_mask = 1u << (scheme),              \
-        .min_cc = 90,                               \
-        .needs_sm90a = 1,                           \
-        .experimental = 1,                          \
-        .num_params = 3,                            \
-        .param_names = {"bn", "st", "sk"},          \
-        .num_variants = QG_ARRAY_SIZE(sk_variants), \
-        .variants = sk_variants,                    \
-        .supports = supports,                       \
-        .heuristic = sk_cost,                       \
-        .workspace = qg_w8a8_ws_workspace,          \
-        .launch = launch,                           \
+/* nparams 2: {bn, st}; 3: {bn, st, sk} (the split-K families: experimental, a workspace). */
+#define WS_FAMILY(var, fname, src, scheme, table, nparams, heur, ws_fn) \
+    const qg_family var = {                                             \
+        .name = fname,                                                  \
+        .source = src,                                                  \
+        .entry = "qg_w8a8_wgmma_ws",                                    \
+        .op = QG_OP_GEMM,                                               \
+        .scheme_mask = 1u << (scheme),                                  \
+        .min_cc = 90,                                                   \
+        .needs_sm90a = 1,                                               \
+        .experimental = (nparams) == 3,                                 \
+        .num_params = nparams,                                          \
+        .param_names = {"bn", "st", "sk"},                              \
+        .num_variants = QG_ARRAY_SIZE(table),                           \
+        .variants = table,                                              \
+        .supports = supports,                                           \
+        .heuristic = heur,                                              \
+        .workspace = ws_fn,                                             \
+        .launch = launch,                                               \
     }
 
-WS_SK_FAMILY(qg_family_w8a8_fp8_wgmma_ws_sk, "w8a8_fp8_wgmma_ws_sk", "w8a8_fp8_wgmma_ws_sk.cu",
-             QG_SCHEME_W8A8_FP8);
-WS_SK_FAMILY(qg_family_w8a8_int8_wgmma_ws_sk, "w8a8_int8_wgmma_ws_sk", "w8a8_int8_wgmma_ws_sk.cu",
-             QG_SCHEME_W8A8_INT8);
+WS_FAMILY(qg_family_w8a8_fp8_wgmma_ws, "w8a8_fp8_wgmma_ws", "w8a8_fp8_wgmma_ws.cu",
+          QG_SCHEME_W8A8_FP8, fp8_variants, 2, cost, NULL);
+WS_FAMILY(qg_family_w8a8_int8_wgmma_ws, "w8a8_int8_wgmma_ws", "w8a8_int8_wgmma_ws.cu",
+          QG_SCHEME_W8A8_INT8, int8_variants, 2, cost, NULL);
+WS_FAMILY(qg_family_w8a8_fp8_wgmma_ws_sk, "w8a8_fp8_wgmma_ws_sk", "w8a8_fp8_wgmma_ws_sk.cu",
+          QG_SCHEME_W8A8_FP8, sk_variants, 3, sk_cost, qg_w8a8_ws_workspace);
+WS_FAMILY(qg_family_w8a8_int8_wgmma_ws_sk, "w8a8_int8_wgmma_ws_sk", "w8a8_int8_wgmma_ws_sk.cu",
+          QG_SCHEME_W8A8_INT8, sk_variants, 3, sk_cost, qg_w8a8_ws_workspace);
