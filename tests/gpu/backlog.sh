@@ -13,6 +13,8 @@
 #                (W4A16 and W8A16, Llama-3-8B, M = 128 .. 4096): each problem times the pipelined
 #                RS kernels against the database's pick in one run (--verbose lists every time;
 #                rs_pipe_db.json is the database to merge)
+#   tune_w8a8_sk qgemm tune --kernels w8a8_*_wgmma_ws_sk (split-K) on a copy of the shipped
+#                database, W8A8 fp8 and int8 at M = 16 .. 512 (w8a8_sk_db.json)
 #   tune_w4a8    qgemm tune --schemes w4a8-fp8 (RS beside the mma.sync kernels) to w4a8.json
 #   peers_w4a8   bench/torch_compare.py --peers with that database (mslk f8i4 is the peer)
 #   cutlass      gpu_cutlass traced (QGEMM_CUTLASS_TRACE=1), then tests/gpu/cutlass_device_check
@@ -34,14 +36,14 @@ steps=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --budget) budget=$2; shift ;;
-    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     -*) echo "backlog.sh: unknown option $1" >&2; exit 2 ;;
     *) steps+=("$1") ;;
   esac
   shift
 done
-[ ${#steps[@]} -gt 0 ] || steps=(build weight_only python_fzp tune_rs_pipe tune_w4a8 peers_w4a8
-                                 cutlass memcheck)
+[ ${#steps[@]} -gt 0 ] || steps=(build weight_only python_fzp tune_rs_pipe tune_w8a8_sk tune_w4a8
+                                 peers_w4a8 cutlass memcheck)
 OUT=${OUT:-/tmp/qgemm-out}
 mkdir -p "$OUT"
 t0=$(date +%s)
@@ -124,6 +126,12 @@ PY
         --m 128,256,512,1024,2048,4096 --kernels wo_wgmma_rs_pipe -o "$OUT/rs_pipe_db.json" \
         --run-budget 120 --verbose
       grep -E '^\[w0 [0-9]+/' "$OUT/tune_rs_pipe.log" | tee -a "$summary" ;;
+    tune_w8a8_sk)
+      cp tuning_db/nvidia-h100-80gb-hbm3.json "$OUT/w8a8_sk_db.json"
+      run tune_w8a8_sk 120 $B/qgemm tune --model llama-3-8b --schemes w8a8-fp8,w8a8-int8 \
+        --m 16,32,64,128,256,512 --kernels w8a8_fp8_wgmma_ws_sk,w8a8_int8_wgmma_ws_sk \
+        -o "$OUT/w8a8_sk_db.json" --run-budget 90 --verbose
+      grep -E '^\[w0 [0-9]+/' "$OUT/tune_w8a8_sk.log" | tee -a "$summary" ;;
     tune_w4a8)
       run tune_w4a8 170 $B/qgemm tune --model llama-3-8b --schemes w4a8-fp8 \
         --m 64,128,256,512,1024 -o "$OUT/w4a8.json" --run-budget 140 --verbose ;;
