@@ -20,6 +20,8 @@
 #   cutlass      gpu_cutlass traced (QGEMM_CUTLASS_TRACE=1), then tests/gpu/cutlass_device_check
 #   memcheck     tests/gpu/run.sh --sanitize --sanitize-tools memcheck
 # and, not by default (a second call): racecheck, synccheck, initcheck (the other sanitizers);
+#   peers_w8a8   bench/torch_compare.py --peers, W8A8 fp8 on qkv and down at M = 64-512 with
+#                w8a8_sk_db.json (torchao / _scaled_mm / gemlite beside);
 #   rs_pipe      bench_gemm, one kernel at a time (QGEMM_BENCH_KERNEL): wo_wgmma_rs against
 #                wo_wgmma_rs_pipe on W4A16 gate_up / down at M = 128, 1024, 4096, cuBLASLt bf16
 #                beside each (rs_pipe.md);
@@ -36,7 +38,7 @@ steps=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --budget) budget=$2; shift ;;
-    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
     -*) echo "backlog.sh: unknown option $1" >&2; exit 2 ;;
     *) steps+=("$1") ;;
   esac
@@ -140,6 +142,13 @@ PY
       PYTHONPATH=python:$site QGEMM_LIBRARY=$B/libqgemm.so run peers_w4a8 120 \
         python3 bench/torch_compare.py --peers --tuning-db "$OUT/w4a8.json" --schemes w4a8-fp8 \
         --shapes l8_gate_up,l8_down,l8_o --m 128,256,1024 --out "$OUT/peers_w4a8.json" ;;
+    peers_w8a8)
+      site=$(bash scripts/install_peer_wheels.sh /tmp/site 2> "$OUT/wheels.log")
+      db=$OUT/w8a8_sk_db.json
+      [ -f "$db" ] || db=tuning_db/nvidia-h100-80gb-hbm3.json
+      PYTHONPATH=python:$site QGEMM_LIBRARY=$B/libqgemm.so run peers_w8a8 120 \
+        python3 bench/torch_compare.py --peers --tuning-db "$db" --schemes w8a8-fp8 \
+        --shapes l8_qkv,l8_down --m 64,128,256,512 --out "$OUT/peers_w8a8.json" ;;
     cutlass)
       QGEMM_EXPERIMENTAL_CUTLASS=1 QGEMM_CUTLASS_TRACE=1 QGEMM_LAUNCH=direct \
         CUDA_LAUNCH_BLOCKING=1 run cutlass 60 $B/tests/gpu_cutlass
