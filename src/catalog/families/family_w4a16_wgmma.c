@@ -275,67 +275,41 @@ const qg_family qg_family_w4a16_wgmma = {
     .launch = ss_launch,
 };
 
-const qg_family qg_family_wo_wgmma_rs = {
-    .name = "wo_wgmma_rs",
-    .source = "wo_wgmma_rs.cu",
-    .entry = "qg_w4rs_gemm",
-    .op = QG_OP_GEMM,
-    .scheme_mask = (1u << QG_SCHEME_W4A16) | (1u << QG_SCHEME_W8A16),
-    .min_cc = 90,
-    .needs_sm90a = 1,
-    /* Not experimental since session 7: gpu_weight_only (every variant, float64 reference) and
-     * the tuner's reference check passed on an H100, and its time model is fitted to that run. */
-    .num_params = 3,
-    .param_names = {"wbits", "act", "bm"},
-    .num_variants = QG_ARRAY_SIZE(rs_variants),
-    .variants = rs_variants,
-    .supports = rs_supports,
-    .heuristic = rs_heuristic,
-    .workspace = rs_workspace,
-    .launch = rs_launch,
-};
+/* The RS families: wo_wgmma_rs.cu built with the first nparams of {wbits, act, bm, fzp, pipe}
+ * (the rows of shorter tables end in zeros, QG_MAX_PARAMS: fzp 0, pipe 0). */
+#define RS_FAMILY(var, fname, schemes, exp, nparams, table)   \
+    const qg_family var = {                                   \
+        .name = fname,                                        \
+        .source = "wo_wgmma_rs.cu",                           \
+        .entry = "qg_w4rs_gemm",                              \
+        .op = QG_OP_GEMM,                                     \
+        .scheme_mask = (schemes),                             \
+        .min_cc = 90,                                         \
+        .needs_sm90a = 1,                                     \
+        .experimental = (exp),                                \
+        .num_params = (nparams),                              \
+        .param_names = {"wbits", "act", "bm", "fzp", "pipe"}, \
+        .num_variants = QG_ARRAY_SIZE(table),                 \
+        .variants = table,                                    \
+        .supports = rs_supports,                              \
+        .heuristic = rs_heuristic,                            \
+        .workspace = rs_workspace,                            \
+        .launch = rs_launch,                                  \
+    }
 
-/* The RS kernel on W4A16 float zero points (docs/formats.md): wo_wgmma_rs.cu with QG_FZP=1, one
- * fma per pair in the consumers' decode. Experimental until tests/gpu/gpu_weight_only has run
- * it on hardware (the CPU emulator has: tests/emu). */
-const qg_family qg_family_wo_wgmma_rs_fzp = {
-    .name = "wo_wgmma_rs_fzp",
-    .source = "wo_wgmma_rs.cu",
-    .entry = "qg_w4rs_gemm",
-    .op = QG_OP_GEMM,
-    .scheme_mask = 1u << QG_SCHEME_W4A16,
-    .min_cc = 90,
-    .needs_sm90a = 1,
-    .experimental = 1,
-    .num_params = 4,
-    .param_names = {"wbits", "act", "bm", "fzp"},
-    .num_variants = QG_ARRAY_SIZE(rs_fzp_variants),
-    .variants = rs_fzp_variants,
-    .supports = rs_supports,
-    .heuristic = rs_heuristic,
-    .workspace = rs_workspace,
-    .launch = rs_launch,
-};
+/* Not experimental since session 7: gpu_weight_only (every variant, float64 reference) and the
+ * tuner's reference check passed on an H100, and its time model is fitted to that run. */
+RS_FAMILY(qg_family_wo_wgmma_rs, "wo_wgmma_rs", (1u << QG_SCHEME_W4A16) | (1u << QG_SCHEME_W8A16),
+          0, 3, rs_variants);
+
+/* The RS kernel on W4A16 float zero points (docs/formats.md): QG_FZP=1, one fma per pair in the
+ * consumers' decode. Experimental until tests/gpu/gpu_weight_only has run it on hardware (the
+ * CPU emulator has: tests/emu). */
+RS_FAMILY(qg_family_wo_wgmma_rs_fzp, "wo_wgmma_rs_fzp", 1u << QG_SCHEME_W4A16, 1, 4, rs_fzp_variants);
 
 /* The RS kernel with its wgmmas pipelined across k tiles (QG_PIPE=1, see rs_pipe_variants).
  * Experimental: written in a session without a GPU (the emulator and ptxas checked it: four
  * wgmmas, each followed by a wait for all but three groups, none serialized); the tuner times
  * it beside wo_wgmma_rs on the next GPU run. */
-const qg_family qg_family_wo_wgmma_rs_pipe = {
-    .name = "wo_wgmma_rs_pipe",
-    .source = "wo_wgmma_rs.cu",
-    .entry = "qg_w4rs_gemm",
-    .op = QG_OP_GEMM,
-    .scheme_mask = (1u << QG_SCHEME_W4A16) | (1u << QG_SCHEME_W8A16),
-    .min_cc = 90,
-    .needs_sm90a = 1,
-    .experimental = 1,
-    .num_params = 5,
-    .param_names = {"wbits", "act", "bm", "fzp", "pipe"},
-    .num_variants = QG_ARRAY_SIZE(rs_pipe_variants),
-    .variants = rs_pipe_variants,
-    .supports = rs_supports,
-    .heuristic = rs_heuristic,
-    .workspace = rs_workspace,
-    .launch = rs_launch,
-};
+RS_FAMILY(qg_family_wo_wgmma_rs_pipe, "wo_wgmma_rs_pipe",
+          (1u << QG_SCHEME_W4A16) | (1u << QG_SCHEME_W8A16), 1, 5, rs_pipe_variants);
